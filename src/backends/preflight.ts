@@ -1,0 +1,95 @@
+// Can the sandbox be set up on this machine? Checked before cargo starts: failing closed means
+// nothing runs when the answer is no.
+
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { UserError } from '../diagnostics/style.js';
+
+export function findExecutable(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (name.includes('/')) return isExecutable(name) ? name : undefined;
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The flags the real sandbox relies on, on the smallest command: proves namespaces work. */
+export const PROBE_ARGS = [
+  '--unshare-user',
+  '--unshare-pid',
+  '--unshare-net',
+  '--unshare-ipc',
+  '--disable-userns',
+  '--die-with-parent',
+  '--new-session',
+  '--cap-drop',
+  'ALL',
+  '--ro-bind',
+  '/',
+  '/',
+  '--proc',
+  '/proc',
+  '--dev',
+  '/dev',
+  '--',
+  'true',
+];
+
+export interface ProbeResult {
+  ok: boolean;
+  stderr: string;
+}
+
+export function probeBwrap(bwrap: string): ProbeResult {
+  const r = spawnSync(bwrap, PROBE_ARGS, { encoding: 'utf8', timeout: 20_000 });
+  if (r.error) return { ok: false, stderr: r.error.message };
+  return { ok: r.status === 0, stderr: (r.stderr ?? '').trim() };
+}
+
+export const INSTALL_HELP = 'install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` (Fedora)';
+
+/** Explains a failed probe: what is wrong and how to fix it. */
+export function explainProbeFailure(stderr: string): UserError {
+  if (/unrecognized option|Unknown option/i.test(stderr)) {
+    return new UserError(`bubblewrap is too old for cargo-sandbox (needs 0.8 or newer): ${stderr}`, [
+      INSTALL_HELP,
+    ]);
+  }
+  if (/namespace|uid map|Operation not permitted|Permission denied/i.test(stderr)) {
+    return new UserError(`bubblewrap cannot create user namespaces on this machine: ${stderr}`, [
+      'on Ubuntu 23.10 and later, AppArmor restricts unprivileged user namespaces; allow bwrap with an AppArmor profile (see README, "Troubleshooting"), or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`',
+      'elsewhere check `sysctl kernel.unprivileged_userns_clone` (must be 1) and `user.max_user_namespaces` (must be > 0)',
+    ]);
+  }
+  return new UserError(`bubblewrap failed to start a sandbox: ${stderr || 'unknown error'}`, [
+    'run `cargo sandbox doctor` for details',
+  ]);
+}
+
+/** Returns the bwrap path, or throws a UserError saying what to fix. Nothing runs otherwise. */
+export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string {
+  if (platform !== 'linux') {
+    throw new UserError(`cargo-sandbox has no sandbox backend for ${platform} yet; nothing was built`, [
+      'build scripts would run unsandboxed; run plain `cargo` only if you trust every dependency',
+    ]);
+  }
+  const bwrap = findExecutable(env.CARGO_SANDBOX_BWRAP || 'bwrap', env);
+  if (!bwrap) {
+    throw new UserError('bubblewrap (`bwrap`) was not found in PATH; nothing was built', [INSTALL_HELP]);
+  }
+  const probe = probeBwrap(bwrap);
+  if (!probe.ok) throw explainProbeFailure(probe.stderr);
+  return bwrap;
+}

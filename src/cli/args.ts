@@ -1,0 +1,92 @@
+// Reading the command line: what is ours (help, version, doctor) and what cargo gets untouched.
+// Cargo's own arguments are never rewritten; we only peek at the few that change our behaviour.
+
+import type { ColorChoice } from '../diagnostics/style.js';
+
+export type Invocation =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'doctor'; options: CargoOptions }
+  | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions };
+
+/** The cargo options cargo-sandbox itself must honour (all stay in the argv given to cargo). */
+export interface CargoOptions {
+  color: ColorChoice | undefined;
+  quiet: boolean;
+  verbose: number;
+  /** Values of every `--config` argument, in order (KEY=VALUE or a file path). */
+  configArgs: string[];
+  manifestPath: string | undefined;
+}
+
+const HELP_FLAGS = new Set(['-h', '--help', 'help']);
+const VERSION_FLAGS = new Set(['-V', '--version']);
+
+export function parseInvocation(argv: readonly string[]): Invocation {
+  // Installed as a cargo external subcommand, cargo runs `cargo-sandbox sandbox ARGS...`.
+  const args = argv[0] === 'sandbox' ? argv.slice(1) : argv.slice();
+  let toolchain: string | undefined;
+  if (args[0]?.startsWith('+')) toolchain = args.shift();
+  const first = args[0];
+  if (first === undefined || HELP_FLAGS.has(first)) return { kind: 'help' };
+  if (VERSION_FLAGS.has(first)) return { kind: 'version' };
+  const options = peekCargoOptions(args);
+  if (first === 'doctor') return { kind: 'doctor', options };
+  return { kind: 'cargo', toolchain, cargoArgs: args, options };
+}
+
+const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path']);
+
+export function peekCargoOptions(args: readonly string[]): CargoOptions {
+  const options: CargoOptions = {
+    color: undefined,
+    quiet: false,
+    verbose: 0,
+    configArgs: [],
+    manifestPath: undefined,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') break; // the rest belongs to the program cargo runs
+    let name = arg;
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      name = arg.slice(0, eq);
+      value = arg.slice(eq + 1);
+    } else if (VALUE_OPTIONS.has(arg)) {
+      value = args[++i];
+    }
+    switch (name) {
+      case '--color':
+        if (value === 'auto' || value === 'always' || value === 'never') options.color = value;
+        break;
+      case '--config':
+        if (value !== undefined) options.configArgs.push(value);
+        break;
+      case '--manifest-path':
+        options.manifestPath = value;
+        break;
+      case '-q':
+      case '--quiet':
+        options.quiet = true;
+        break;
+      case '--verbose':
+        options.verbose++;
+        break;
+      default:
+        if (/^-v+$/.test(arg)) options.verbose += arg.length - 1;
+    }
+  }
+  return options;
+}
+
+export function resolveColor(
+  fromArgs: ColorChoice | undefined,
+  env: NodeJS.ProcessEnv,
+): ColorChoice {
+  if (fromArgs) return fromArgs;
+  const fromEnv = env.CARGO_TERM_COLOR;
+  if (fromEnv === 'always' || fromEnv === 'never' || fromEnv === 'auto') return fromEnv;
+  return 'auto';
+}

@@ -1,0 +1,83 @@
+// `cargo sandbox doctor`: one screen saying what works and what to fix.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
+import type { Reporter } from '../diagnostics/style.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string[];
+}
+
+function firstLine(cmd: string, args: string[], env: NodeJS.ProcessEnv): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: 20_000 });
+  if (r.error || r.status !== 0) return undefined;
+  return (r.stdout || r.stderr).split('\n')[0]?.trim();
+}
+
+function landlockStatus(): { ok: boolean; detail: string } {
+  const lsm = '/sys/kernel/security/lsm';
+  if (!existsSync(lsm)) return { ok: false, detail: 'unknown (securityfs not mounted)' };
+  const list = readFileSync(lsm, 'utf8').trim();
+  return list.split(',').includes('landlock')
+    ? { ok: true, detail: `enabled (LSMs: ${list})` }
+    : { ok: false, detail: `not enabled (LSMs: ${list})` };
+}
+
+export function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): number {
+  const checks: Check[] = [];
+  checks.push({
+    name: 'platform',
+    ok: process.platform === 'linux',
+    detail: `${process.platform} ${process.arch}`,
+    fix: process.platform === 'linux' ? undefined : ['only Linux (bubblewrap) is supported so far'],
+  });
+  const bwrap = findExecutable(env.CARGO_SANDBOX_BWRAP || 'bwrap', env);
+  if (!bwrap) {
+    checks.push({ name: 'bubblewrap', ok: false, detail: 'not found in PATH', fix: [INSTALL_HELP] });
+  } else {
+    const version = firstLine(bwrap, ['--version'], env) ?? 'unknown version';
+    checks.push({ name: 'bubblewrap', ok: true, detail: `${bwrap} (${version})` });
+    const probe = probeBwrap(bwrap);
+    const err = probe.ok ? undefined : explainProbeFailure(probe.stderr);
+    checks.push({
+      name: 'namespaces',
+      ok: probe.ok,
+      detail: probe.ok ? 'user, pid, net, ipc namespaces work' : err!.message,
+      fix: err?.help.slice(),
+    });
+  }
+  const landlock = landlockStatus();
+  checks.push({ name: 'landlock', ok: true, detail: `${landlock.detail} (optional second layer)` });
+  const cargo = env.CARGO || 'cargo';
+  const cargoVersion = firstLine(cargo, ['--version'], env);
+  checks.push({
+    name: 'cargo',
+    ok: cargoVersion !== undefined,
+    detail: cargoVersion ?? 'not found',
+    fix: cargoVersion ? undefined : ['install Rust with rustup or your distribution'],
+  });
+  const rustcVersion = firstLine(env.RUSTC || 'rustc', ['--version'], env);
+  checks.push({
+    name: 'rustc',
+    ok: rustcVersion !== undefined,
+    detail: rustcVersion ?? 'not found',
+  });
+
+  const width = Math.max(...checks.map((c) => c.name.length));
+  for (const c of checks) {
+    const mark = c.ok ? (reporter.color ? '\x1b[32mok\x1b[0m  ' : 'ok  ') : reporter.color ? '\x1b[31mFAIL\x1b[0m' : 'FAIL';
+    process.stdout.write(`${mark} ${c.name.padEnd(width)}  ${c.detail}\n`);
+  }
+  const failed = checks.filter((c) => !c.ok);
+  for (const c of failed) for (const f of c.fix ?? []) reporter.message('help', f);
+  if (failed.length) {
+    reporter.message('error', `${failed.length} check(s) failed: build scripts cannot be sandboxed here`);
+    return 1;
+  }
+  process.stdout.write('The sandbox works on this machine.\n');
+  return 0;
+}

@@ -1,0 +1,24 @@
+export function helpText(version: string): string {
+  return `cargo-sandbox ${version}
+Run every Cargo build script inside a sandbox (bubblewrap on Linux).
+
+Usage:
+  cargo sandbox <CARGO-COMMAND> [ARGS]...     e.g. cargo sandbox build --release
+  cargo sandbox +<toolchain> <CARGO-COMMAND> [ARGS]...
+  cargo sandbox doctor                        check that the sandbox works on this machine
+  cargo-sandbox <CARGO-COMMAND> [ARGS]...     the same, without going through cargo
+
+Any cargo command works (build, check, test, run, clippy, doc, ...). Its arguments reach cargo
+unchanged, cargo's output is untouched and its exit code is returned.
+
+By default each build script runs with: no network; the home directory hidden except the Rust
+toolchain; the environment reduced to what build scripts need; writes only to its OUT_DIR and a
+private /tmp; its own PID namespace, no process outliving it.
+
+Options:
+  -h, --help       Print this help
+  -V, --version    Print the version
+
+See the README for what is and is not protected.
+`;
+}

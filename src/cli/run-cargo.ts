@@ -1,0 +1,49 @@
+// Runs cargo with the user's arguments untouched and our environment added; returns how it ended.
+// stdio is inherited, so cargo's stdout (e.g. --message-format=json) and its terminal handling stay
+// exactly as without us.
+
+import { spawn } from 'node:child_process';
+
+export interface CargoExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+/** The cargo to run: the rustup proxy for `+toolchain`, else the cargo that invoked us, else PATH's. */
+export function cargoCommand(toolchain: string | undefined, env: NodeJS.ProcessEnv): { program: string; prefix: string[] } {
+  if (toolchain) return { program: 'cargo', prefix: [toolchain] };
+  return { program: env.CARGO || 'cargo', prefix: [] };
+}
+
+export function runCargo(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<CargoExit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: 'inherit', env });
+    // Ctrl-C reaches cargo through the terminal's process group; a signal sent to us alone is passed
+    // on. Either way we stay alive until cargo has finished, so nothing is left orphaned.
+    const forward = (sig: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    };
+    for (const sig of FORWARDED) process.on(sig, forward);
+    const cleanup = () => {
+      for (const sig of FORWARDED) process.off(sig, forward);
+    };
+    child.on('error', (err) => {
+      cleanup();
+      reject(err);
+    });
+    child.on('exit', (code, signal) => {
+      cleanup();
+      resolve({ code, signal });
+    });
+  });
+}
+
+/** Ends this process the way cargo ended: same exit code, or death by the same signal. */
+export function exitLikeCargo(result: CargoExit): never {
+  if (result.signal) {
+    process.kill(process.pid, result.signal);
+  }
+  process.exit(result.code ?? 101);
+}

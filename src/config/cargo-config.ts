@@ -1,0 +1,145 @@
+// Cargo's configuration as cargo itself finds it: `.cargo/config.toml` from the current directory
+// upward, then `$CARGO_HOME/config.toml`, plus `--config` arguments. Nearer layers win.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { UserError } from '../diagnostics/style.js';
+
+export type ConfigSource =
+  | { kind: 'file'; path: string }
+  | { kind: 'cli'; arg: string };
+
+export interface ConfigLayer {
+  source: ConfigSource;
+  /** `cli` for `--config` arguments (values or files), `file` for discovered config files. */
+  rank: 'cli' | 'file';
+  /** Base for relative paths: the parent of the `.cargo` directory, or the cwd for `--config`. */
+  baseDir: string;
+  text: string;
+  table: Record<string, unknown>;
+}
+
+export function cargoHome(env: NodeJS.ProcessEnv, home: string): string {
+  return env.CARGO_HOME ? resolve(env.CARGO_HOME) : join(home, '.cargo');
+}
+
+/** Config files in precedence order, highest first (as cargo merges them). */
+export function discoverConfigFiles(cwd: string, cargoHomeDir: string): string[] {
+  const files: string[] = [];
+  const seen = new Set<string>();
+  const consider = (dotCargo: string) => {
+    // Cargo prefers the extension-less `config` when both exist.
+    for (const name of ['config', 'config.toml']) {
+      const path = join(dotCargo, name);
+      if (existsSync(path)) {
+        if (!seen.has(path)) files.push(path);
+        seen.add(path);
+        return;
+      }
+    }
+  };
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    consider(join(dir, '.cargo'));
+    if (dirname(dir) === dir) break;
+  }
+  consider(cargoHomeDir);
+  return files;
+}
+
+export function parseConfigText(text: string, where: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      throw new UserError(
+        `could not parse TOML configuration in \`${where}:${err.line}:${err.column}\``,
+        [String(err.message.split('\n')[0])],
+      );
+    }
+    throw err;
+  }
+}
+
+export function loadConfigLayers(opts: {
+  cwd: string;
+  cargoHomeDir: string;
+  configArgs: readonly string[];
+}): ConfigLayer[] {
+  const cli: ConfigLayer[] = opts.configArgs.map((arg) => {
+    const asPath = resolve(opts.cwd, arg);
+    if (arg.endsWith('.toml') && existsSync(asPath)) {
+      const text = readFileSync(asPath, 'utf8');
+      return {
+        source: { kind: 'file', path: asPath },
+        rank: 'cli',
+        baseDir: dirname(dirname(asPath)),
+        text,
+        table: parseConfigText(text, asPath),
+      };
+    }
+    return {
+      source: { kind: 'cli', arg },
+      rank: 'cli',
+      baseDir: opts.cwd,
+      text: arg,
+      table: parseConfigText(arg, `--config ${arg}`),
+    };
+  });
+  // Cargo gives later `--config` arguments precedence over earlier ones.
+  cli.reverse();
+  const files = discoverConfigFiles(opts.cwd, opts.cargoHomeDir).map((path): ConfigLayer => {
+    const text = readFileSync(path, 'utf8');
+    return {
+      source: { kind: 'file', path },
+      rank: 'file',
+      baseDir: dirname(dirname(path)),
+      text,
+      table: parseConfigText(text, path),
+    };
+  });
+  return [...cli, ...files];
+}
+
+export function lookup(table: Record<string, unknown>, dotted: readonly string[]): unknown {
+  let node: unknown = table;
+  for (const key of dotted) {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/**
+ * The rustc wrapper the user already has (e.g. sccache), so that ours can chain to it.
+ * Cargo reads `RUSTC_WRAPPER` first; then config, where `--config` outranks CARGO_BUILD_RUSTC_WRAPPER,
+ * which outranks files. An empty value means none.
+ */
+export function userRustcWrapper(
+  env: NodeJS.ProcessEnv,
+  layers: readonly ConfigLayer[],
+  cwd: string,
+): string | undefined {
+  if (env.RUSTC_WRAPPER !== undefined) return env.RUSTC_WRAPPER || undefined;
+  const fromLayer = (layer: ConfigLayer) => {
+    const v = lookup(layer.table, ['build', 'rustc-wrapper']);
+    return typeof v === 'string' ? { value: v, baseDir: layer.baseDir } : undefined;
+  };
+  const found =
+    firstDefined(layers.filter((l) => l.rank === 'cli').map(fromLayer)) ??
+    (env.CARGO_BUILD_RUSTC_WRAPPER !== undefined
+      ? { value: env.CARGO_BUILD_RUSTC_WRAPPER, baseDir: cwd }
+      : undefined) ??
+    firstDefined(layers.filter((l) => l.rank === 'file').map(fromLayer));
+  return found?.value ? toolPath(found.value, found.baseDir) : undefined;
+}
+
+function firstDefined<T>(items: readonly (T | undefined)[]): T | undefined {
+  return items.find((x) => x !== undefined);
+}
+
+/** Cargo's rule for tool paths in config: a bare name is looked up in PATH, anything else is a path. */
+export function toolPath(value: string, baseDir: string): string {
+  if (!value.includes('/')) return value;
+  return isAbsolute(value) ? value : resolve(baseDir, value);
+}

@@ -1,0 +1,14 @@
+// Where the package's own files are, wherever it is installed.
+
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+
+// Compiled to dist/src/paths.js: the package root is three levels up.
+export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const LIBEXEC = join(PACKAGE_ROOT, 'libexec');
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}

@@ -1,0 +1,104 @@
+// The default policy of a build script, before any per-package grant: deny by default.
+// Pure: everything it needs about the host comes in through `PolicyInputs`.
+
+import { join } from 'node:path';
+import { DEFAULT_ENV_RULES, type EnvRules } from './environment.js';
+
+export interface SandboxPolicy {
+  /** Top-level system trees shown read-only (or recreated as symlinks on merged-/usr systems). */
+  system: readonly string[];
+  /** Host paths visible read-only at the same path. */
+  readOnly: readonly string[];
+  /** Host paths visible read-write at the same path (OUT_DIR is added per script). */
+  writable: readonly string[];
+  /** Paths never visible, even inside a visible tree. */
+  masked: readonly string[];
+  network: boolean;
+  env: EnvRules;
+}
+
+export interface PolicyInputs {
+  home: string;
+  cargoHome: string;
+  rustupHome: string | undefined;
+  workspaceRoot: string;
+}
+
+export const SYSTEM_TREES = [
+  '/usr',
+  '/etc',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/opt',
+] as const;
+
+/** Secrets under the home directory; hidden even when a visible tree (e.g. the workspace) holds them. */
+export const HOME_SECRETS = [
+  '.ssh',
+  '.aws',
+  '.azure',
+  '.config',
+  '.gnupg',
+  '.netrc',
+  '.git-credentials',
+  '.docker',
+  '.kube',
+  '.npmrc',
+  '.pypirc',
+  '.bash_history',
+  '.zsh_history',
+  '.python_history',
+  '.node_repl_history',
+  '.psql_history',
+  '.mysql_history',
+  '.password-store',
+  '.local/share/keyrings',
+  '.mozilla',
+  '.cargo/credentials',
+  '.cargo/credentials.toml',
+] as const;
+
+/** Host secrets inside the read-only system view (readable by root inside the sandbox otherwise). */
+export const SYSTEM_SECRETS = [
+  '/etc/shadow',
+  '/etc/shadow-',
+  '/etc/gshadow',
+  '/etc/gshadow-',
+  '/etc/sudoers',
+  '/etc/sudoers.d',
+  '/etc/ssh',
+  '/etc/ssl/private',
+  '/etc/security/opasswd',
+] as const;
+
+export function defaultPolicy(inputs: PolicyInputs): SandboxPolicy {
+  const readOnly = [
+    ...(inputs.rustupHome ? [inputs.rustupHome] : []),
+    join(inputs.cargoHome, 'bin'),
+    join(inputs.cargoHome, 'registry'),
+    join(inputs.cargoHome, 'git'),
+    inputs.workspaceRoot,
+  ];
+  const masked = [
+    ...HOME_SECRETS.map((p) => join(inputs.home, p)),
+    join(inputs.cargoHome, 'credentials'),
+    join(inputs.cargoHome, 'credentials.toml'),
+    ...SYSTEM_SECRETS,
+  ];
+  return {
+    system: SYSTEM_TREES,
+    readOnly: dedupe(readOnly),
+    writable: [],
+    masked: dedupe(masked),
+    network: false,
+    env: DEFAULT_ENV_RULES,
+  };
+}
+
+function dedupe(paths: readonly string[]): string[] {
+  return [...new Set(paths)];
+}

@@ -1,0 +1,178 @@
+// End-to-end test scaffolding: a fake user (home with secrets, its own CARGO_HOME), fixture
+// workspaces copied into a scratch directory, and runs of the real CLI with real cargo.
+
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const CLI = join(REPO_ROOT, 'bin', 'cargo-sandbox');
+export const FIXTURES = join(REPO_ROOT, 'test', 'fixtures');
+export const DEBIAN_REGISTRY = '/usr/share/cargo/registry';
+
+const realHome = process.env.HOME || homedir();
+const realCargoHome = process.env.CARGO_HOME || join(realHome, '.cargo');
+const realRustupHome = process.env.RUSTUP_HOME || join(realHome, '.rustup');
+
+/** Secrets planted in the fake home; a test fails if any of them shows up where it must not. */
+export const SECRETS = {
+  sshKey: 'SSH-PRIVATE-KEY-7f3a9c',
+  awsKey: 'AWS-SECRET-5d1e88',
+  cargoToken: 'CARGO-CREDENTIAL-b41c07',
+  gitCredential: 'GIT-CREDENTIAL-9e2f4a',
+  netrc: 'NETRC-PASSWORD-c0ffee',
+  envGithubToken: 'ENV-GITHUB-TOKEN-31337',
+  envAws: 'ENV-AWS-SECRET-42424',
+  envRegistryToken: 'ENV-REGISTRY-TOKEN-8080',
+  envCustom: 'ENV-MY-API-TOKEN-1234',
+} as const;
+
+export const BASHRC = '# the user\'s own bashrc\nexport PS1="$ "\n';
+
+export interface Scratch {
+  root: string;
+  home: string;
+  cargoHome: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export function makeScratch(label: string): Scratch {
+  const root = mkdtempSync(join(tmpdir(), `cs-test-${label}-`));
+  const home = join(root, 'home');
+  const cargoHome = join(home, '.cargo');
+  mkdirSync(join(home, '.ssh'), { recursive: true });
+  writeFileSync(join(home, '.ssh', 'id_ed25519'), `-----BEGIN OPENSSH PRIVATE KEY-----\n${SECRETS.sshKey}\n`);
+  mkdirSync(join(home, '.aws'));
+  writeFileSync(join(home, '.aws', 'credentials'), `[default]\naws_secret_access_key = ${SECRETS.awsKey}\n`);
+  writeFileSync(join(home, '.git-credentials'), `https://user:${SECRETS.gitCredential}@example.com\n`);
+  writeFileSync(join(home, '.netrc'), `machine example.com login u password ${SECRETS.netrc}\n`);
+  writeFileSync(join(home, '.bashrc'), BASHRC);
+  mkdirSync(cargoHome);
+  writeFileSync(join(cargoHome, 'credentials.toml'), `[registry]\ntoken = "${SECRETS.cargoToken}"\n`);
+  symlinkSync(join(realCargoHome, 'bin'), join(cargoHome, 'bin'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    CARGO_HOME: cargoHome,
+    RUSTUP_HOME: realRustupHome,
+    LANG: 'C.UTF-8',
+    TERM: 'dumb',
+    CARGO_TERM_COLOR: 'never',
+    CARGO_TERM_PROGRESS_WHEN: 'never',
+    GITHUB_TOKEN: SECRETS.envGithubToken,
+    AWS_SECRET_ACCESS_KEY: SECRETS.envAws,
+    CARGO_REGISTRY_TOKEN: SECRETS.envRegistryToken,
+    MY_API_TOKEN: SECRETS.envCustom,
+    SSH_AUTH_SOCK: join(root, 'agent.sock'),
+  };
+  return { root, home, cargoHome, env };
+}
+
+/** Copies a fixture workspace into the scratch dir; registry crates come from Debian's packages. */
+export function copyFixture(scratch: Scratch, name: string, opts: { debianRegistry?: boolean } = {}): string {
+  const dest = join(scratch.root, name);
+  cpSync(join(FIXTURES, name), dest, { recursive: true });
+  if (opts.debianRegistry) {
+    mkdirSync(join(dest, '.cargo'), { recursive: true });
+    writeFileSync(
+      join(dest, '.cargo', 'config.toml'),
+      `[source.crates-io]\nreplace-with = "debian"\n[source.debian]\ndirectory = "${DEBIAN_REGISTRY}"\n[net]\noffline = true\n`,
+    );
+  }
+  return dest;
+}
+
+export interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without blocking the event loop (test listeners keep serving meanwhile). */
+export function run(
+  program: string,
+  args: readonly string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 900_000);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+export function runCli(args: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }) {
+  return run(CLI, args, opts);
+}
+
+export function runPlainCargo(args: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv }) {
+  return run('cargo', args, opts);
+}
+
+export function startCli(args: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv }) {
+  return spawn(CLI, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+}
+
+/** Every regular file below `dir`. */
+export function walkFiles(dir: string): string[] {
+  const out: string[] = [];
+  const visit = (d: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) visit(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  visit(dir);
+  return out;
+}
+
+/** Files below `dir` whose bytes contain `needle`. */
+export function filesContaining(dir: string, needle: string): string[] {
+  const bytes = Buffer.from(needle);
+  return walkFiles(dir).filter((f) => statSync(f).size < 512 * 1024 * 1024 && readFileSync(f).includes(bytes));
+}
+
+export function isLauncher(path: string): boolean {
+  return readFileSync(path).subarray(0, 200).toString('latin1').includes('cargo-sandbox build-script launcher');
+}
+
+/** Build-script binaries cargo runs (`build-script-build`) below a target dir. */
+export function buildScriptEntries(targetDir: string): string[] {
+  return walkFiles(targetDir).filter((f) => /\/build-script-[^/]+$/.test(f) && !f.endsWith('.d'));
+}
+
+/** Processes whose command line contains `marker`. */
+export function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').includes(marker)) pids.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -156,7 +156,7 @@ export function isLauncher(path: string): boolean {
 
 /** Build-script binaries cargo runs (`build-script-build`) below a target dir. */
 export function buildScriptEntries(targetDir: string): string[] {
-  return walkFiles(targetDir).filter((f) => /\/build-script-[^/]+$/.test(f) && !f.endsWith('.d'));
+  return walkFiles(targetDir).filter((f) => /\/build\/[^/]+\/build-script-[^/]+$/.test(f) && !f.endsWith('.d'));
 }
 
 /** Processes whose command line contains `marker`. */

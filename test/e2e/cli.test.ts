@@ -1,0 +1,171 @@
+// The command line as users meet it: pass-through of arguments, output and exit codes; help and
+// version; use as a cargo subcommand; chained wrappers; failing closed; notes after a failure.
+
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import {
+  buildScriptEntries,
+  CLI,
+  copyFixture,
+  isLauncher,
+  makeScratch,
+  run,
+  runCli,
+  runPlainCargo,
+} from '../helpers/sandbox-env.js';
+
+function allLaunchers(ws: string): boolean {
+  const scripts = buildScriptEntries(join(ws, 'target'));
+  return scripts.length > 0 && scripts.every(isLauncher);
+}
+
+describe('pass-through', () => {
+  test('--message-format=json: stdout stays valid JSON lines, exit 0', async () => {
+    const s = makeScratch('json');
+    const ws = copyFixture(s, 'tiny');
+    const r = await runCli(['build', '--message-format=json'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.ok(lines.length >= 3);
+    const messages = lines.map((l) => JSON.parse(l) as { reason: string });
+    assert.ok(messages.some((m) => m.reason === 'build-script-executed'));
+    assert.equal(messages.at(-1)?.reason, 'build-finished');
+  });
+
+  test('cargo\'s exit codes are returned unchanged', async () => {
+    const s = makeScratch('exit');
+    const ws = copyFixture(s, 'tiny');
+    for (const args of [['no-such-command'], ['build', '--no-such-flag'], ['build', '--release']]) {
+      const ours = await runCli(args, { cwd: ws, env: s.env });
+      const plain = await runPlainCargo(args, { cwd: ws, env: s.env });
+      assert.equal(ours.status, plain.status, `${args.join(' ')}: ${ours.stderr}`);
+    }
+    writeFileSync(join(ws, 'src/main.rs'), 'fn main() { let x: u32 = "no"; }\n');
+    const broken = await runCli(['build'], { cwd: ws, env: s.env });
+    assert.equal(broken.status, 101);
+    assert.match(broken.stderr, /error\[E0308\]/);
+  });
+
+  test('arguments after the command reach cargo and the program unchanged (cargo run -- args)', async () => {
+    const s = makeScratch('run');
+    const ws = copyFixture(s, 'tiny');
+    const r = await runCli(['run', '-q', '--', '--some-arg'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'hello from a sandboxed build script\n');
+    const t = await runCli(['test', '-q'], { cwd: ws, env: s.env });
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /1 passed/);
+  });
+
+  test('--help and --version', async () => {
+    const s = makeScratch('help');
+    for (const args of [['--help'], ['sandbox', '--help'], ['-h']]) {
+      const r = await run(CLI, args, { cwd: s.root, env: s.env });
+      assert.equal(r.status, 0);
+      assert.match(r.stdout, /^cargo-sandbox \d+\.\d+\.\d+\n/);
+      assert.match(r.stdout, /Usage:/);
+    }
+    const v = await run(CLI, ['--version'], { cwd: s.root, env: s.env });
+    assert.equal(v.status, 0);
+    assert.match(v.stdout, /^cargo-sandbox \d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('how it is invoked', () => {
+  test('as a cargo subcommand: `cargo sandbox build`', async () => {
+    const s = makeScratch('subcommand');
+    const ws = copyFixture(s, 'tiny');
+    const binDir = join(s.root, 'bin');
+    mkdirSync(binDir);
+    symlinkSync(CLI, join(binDir, 'cargo-sandbox'));
+    const env = { ...s.env, PATH: `${binDir}:${s.env.PATH}` };
+    const r = await run('cargo', ['sandbox', 'build'], { cwd: ws, env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(allLaunchers(ws));
+  });
+
+  test('a +toolchain first argument', async () => {
+    const s = makeScratch('toolchain');
+    const ws = copyFixture(s, 'tiny');
+    const r = await runCli(['+stable', 'build'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(allLaunchers(ws));
+  });
+
+  test('chains the rustc wrapper the user already has (RUSTC_WRAPPER, build.rustc-wrapper)', async () => {
+    const s = makeScratch('chain');
+    const ws = copyFixture(s, 'tiny');
+    const log = join(s.root, 'wrapper.log');
+    const wrapper = join(s.root, 'my-wrapper');
+    writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> '${log}'\nexec "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const r = await runCli(['build'], { cwd: ws, env: { ...s.env, RUSTC_WRAPPER: wrapper } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(readFileSync(log, 'utf8'), /--crate-name build_script_build/);
+    assert.ok(allLaunchers(ws));
+
+    const ws2 = copyFixture(s, 'stale');
+    mkdirSync(join(ws2, '.cargo'));
+    writeFileSync(join(ws2, '.cargo/config.toml'), `[build]\nrustc-wrapper = "${wrapper}"\n`);
+    const r2 = await runCli(['build'], { cwd: ws2, env: s.env });
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.match(readFileSync(log, 'utf8'), /--crate-name stale/);
+    assert.ok(allLaunchers(ws2));
+  });
+});
+
+describe('failing closed', () => {
+  test('bwrap missing: a clear error, nothing built or run', async () => {
+    const s = makeScratch('nobwrap');
+    const ws = copyFixture(s, 'stale');
+    const r = await runCli(['build'], { cwd: ws, env: { ...s.env, CARGO_SANDBOX_BWRAP: '/nonexistent/bwrap' } });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /^error: bubblewrap \(`bwrap`\) was not found/m);
+    assert.match(r.stderr, /^help: install bubblewrap/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(existsSync(join(ws, 'target')), false);
+    assert.equal(existsSync(join(s.home, 'stale-marker')), false);
+  });
+
+  test('user namespaces refused (as under Ubuntu\'s AppArmor): a clear error with the fix', async () => {
+    const s = makeScratch('nouserns');
+    const ws = copyFixture(s, 'stale');
+    const fake = join(s.root, 'bwrap');
+    writeFileSync(fake, '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n');
+    chmodSync(fake, 0o755);
+    const r = await runCli(['build'], { cwd: ws, env: { ...s.env, CARGO_SANDBOX_BWRAP: fake } });
+    assert.equal(r.status, 101);
+    assert.match(r.stderr, /^error: bubblewrap cannot create user namespaces/m);
+    assert.match(r.stderr, /AppArmor/);
+    assert.equal(existsSync(join(ws, 'target')), false);
+    assert.equal(existsSync(join(s.home, 'stale-marker')), false);
+  });
+
+  test('doctor reports what works', async () => {
+    const s = makeScratch('doctor');
+    const ok = await runCli(['doctor'], { cwd: s.root, env: s.env });
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /ok\s+bubblewrap\s+\S+bwrap \(bubblewrap \d/);
+    assert.match(ok.stdout, /ok\s+namespaces/);
+    const bad = await runCli(['doctor'], { cwd: s.root, env: { ...s.env, CARGO_SANDBOX_BWRAP: '/nonexistent/bwrap' } });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stdout, /FAIL bubblewrap/);
+    assert.match(bad.stderr, /help: install bubblewrap/);
+  });
+});
+
+describe('when a build script fails in the sandbox', () => {
+  test('cargo\'s error stays, followed by a note naming the package', async () => {
+    const s = makeScratch('failing');
+    const ws = copyFixture(s, 'failing');
+    writeFileSync(join(s.home, '.ssh/config'), 'Host *\n');
+    const r = await runCli(['build'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 101);
+    const cargoError = r.stderr.indexOf('failed to run custom build command for `failing v0.1.0');
+    const note = r.stderr.indexOf('note: the build script of `failing v0.1.0` ran inside the cargo-sandbox sandbox');
+    assert.ok(cargoError >= 0, r.stderr);
+    assert.ok(note > cargoError, r.stderr);
+  });
+});

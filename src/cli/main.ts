@@ -10,7 +10,7 @@ import { preflight } from '../backends/preflight.js';
 import { realHost } from '../backends/host.js';
 import { cargoHome, loadConfigLayers, userRustcWrapper } from '../config/cargo-config.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
-import { failedRuns, failureNote } from '../diagnostics/failure-notes.js';
+import { failedRuns, failureNotes } from '../diagnostics/failure-notes.js';
 import { createReporter, reportUserError, shouldColor, UserError, type Reporter } from '../diagnostics/style.js';
 import { createSession } from '../intercept/session.js';
 import { LIBEXEC, packageVersion } from '../paths.js';
@@ -63,11 +63,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | ne
       const { program, prefix } = cargoCommand(inv.toolchain, env);
       result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env });
       if (result.code !== 0 && !result.signal) {
-        for (const run of failedRuns(session.runs())) {
-          const { note, help } = failureNote(run);
-          reporter.message('note', note);
-          for (const h of help) reporter.message('help', h);
-        }
+        const { notes, help } = failureNotes(failedRuns(session.runs()));
+        for (const n of notes) reporter.message('note', n);
+        for (const h of help) reporter.message('help', h);
       }
     } finally {
       session.dispose();

@@ -167,5 +167,7 @@ describe('when a build script fails in the sandbox', () => {
     const note = r.stderr.indexOf('note: the build script of `failing v0.1.0` ran inside the cargo-sandbox sandbox');
     assert.ok(cargoError >= 0, r.stderr);
     assert.ok(note > cargoError, r.stderr);
+    assert.equal(r.stderr.split('\nnote: the build script of').length, 2, 'exactly one note');
+    assert.doesNotMatch(r.stderr, /build script of `okdep/);
   });
 });

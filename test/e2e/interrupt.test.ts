@@ -1,0 +1,101 @@
+// Interrupting a build: Ctrl-C and kill leave no process behind, and kill -9 at any moment never
+// leaves an unwrapped build script under a name cargo runs, nor a target dir that fails next time.
+
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import {
+  copyFixture,
+  isLauncher,
+  makeScratch,
+  processesWith,
+  runCli,
+  sleep,
+  startCli,
+  walkFiles,
+} from '../helpers/sandbox-env.js';
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+async function waitFor(predicate: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (predicate()) return true;
+  return predicate();
+}
+
+async function startSlowBuild(label: string) {
+  const s = makeScratch(label);
+  const ws = copyFixture(s, 'slow');
+  const marker = `cs-slow-${label}-${process.pid}-${Date.now()}`;
+  writeFileSync(join(ws, 'marker.txt'), marker);
+  const child = startCli(['build'], { cwd: ws, env: s.env });
+  child.stdout?.resume();
+  child.stderr?.resume();
+  const started = await waitFor(() => walkFiles(join(ws, 'target')).some((f) => f.endsWith('/out/started')), 120_000);
+  assert.ok(started, 'the build script never started');
+  assert.ok(await waitFor(() => processesWith(marker).length > 0, 10_000), 'its child never started');
+  return { child, marker };
+}
+
+/** Names under which cargo could run a build script binary: both must be launchers. */
+function unwrappedBuildScripts(targetDir: string): string[] {
+  return walkFiles(targetDir).filter((f) => {
+    const m = /\/build\/[^/]+\/([^/]+)$/.exec(f);
+    if (!m) return false;
+    const name = m[1]!;
+    const runnable = /^build-script-[^.]+$/.test(name) || /^build_script_[A-Za-z0-9_]+-[0-9a-f]+$/.test(name);
+    return runnable && !isLauncher(f);
+  });
+}
+
+describe('interrupting a build', () => {
+  test('Ctrl-C (SIGINT to the process group) ends cargo and the sandboxed script, nothing left', async () => {
+    const { child, marker } = await startSlowBuild('sigint');
+    process.kill(-child.pid!, 'SIGINT');
+    const end = await exited(child);
+    assert.ok(end.signal === 'SIGINT' || end.code === 130, JSON.stringify(end));
+    assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), 'a sandboxed process survived');
+  });
+
+  test('SIGTERM to cargo-sandbox alone is passed on to cargo, nothing left', async () => {
+    const { child, marker } = await startSlowBuild('sigterm');
+    process.kill(child.pid!, 'SIGTERM');
+    const end = await exited(child);
+    assert.ok(end.signal === 'SIGTERM' || end.code !== 0, JSON.stringify(end));
+    assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), 'a sandboxed process survived');
+  });
+
+  test('kill -9 at any moment: never an unwrapped build script, and the next build succeeds', async () => {
+    const s = makeScratch('kill9');
+    const ws = copyFixture(s, 'attacks');
+    const marker = `cs-kill9-${process.pid}-${Date.now()}`;
+    writeFileSync(join(ws, 'attack-params.txt'), `home=${s.home}\ndaemon_marker=${marker}\n`);
+    const target = join(ws, 'target');
+    for (const delayMs of [150, 400, 700, 1000, 1300, 1700, 2100, 2600, 3200, 4000]) {
+      const child = startCli(['build', '--workspace'], { cwd: ws, env: s.env });
+      child.stdout?.resume();
+      child.stderr?.resume();
+      await sleep(delayMs);
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already finished */
+      }
+      await exited(child);
+      assert.deepEqual(unwrappedBuildScripts(target), [], `after kill -9 at ${delayMs} ms`);
+    }
+    const r = await runCli(['build', '--workspace'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(unwrappedBuildScripts(target), []);
+    const dirs = readdirSync(join(target, 'debug', 'build'));
+    assert.ok(dirs.length >= 9, dirs.join(' '));
+    assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), 'a sandboxed process survived');
+    assert.equal(readFileSync(join(s.home, '.bashrc'), 'utf8').includes('PWNED'), false);
+  });
+});

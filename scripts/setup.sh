@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what cargo-sandbox, its demo and its tests need on a Debian/Ubuntu machine:
+# bubblewrap, C toolchain bits, and real crates from Debian's packaged registry
+# (/usr/share/cargo/registry, used as an offline directory source), then the npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  bubblewrap pkg-config gcc make libc6-dev
+  libssl-dev zlib1g-dev libsqlite3-dev libzstd-dev libbz2-dev libgit2-dev
+  librust-openssl-sys-dev librust-libsqlite3-sys-dev librust-libz-sys-dev librust-zstd-sys-dev
+  librust-ring-dev librust-bzip2-sys-dev librust-curl-sys-dev librust-libgit2-sys-dev
+  librust-serde-derive-dev librust-serde-dev librust-tokio-dev librust-cc-dev librust-pkg-config-dev
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ! command -v cargo >/dev/null 2>&1; then missing+=(cargo rustc); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  npm ci --no-audit --no-fund
+else
+  npm run --silent build
+fi

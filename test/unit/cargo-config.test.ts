@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { discoverConfigFiles, loadConfigLayers, userRustcWrapper } from '../../src/config/cargo-config.js';
+import { UserError } from '../../src/diagnostics/style.js';
+import { findWorkspaceRoot } from '../../src/config/workspace.js';
+
+function tree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'cs-unit-'));
+  for (const [rel, text] of Object.entries(files)) {
+    const p = join(root, rel);
+    mkdirSync(join(p, '..'), { recursive: true });
+    writeFileSync(p, text);
+  }
+  return root;
+}
+
+test('config files are found from the current directory upward, then in CARGO_HOME', () => {
+  const root = tree({
+    'a/.cargo/config.toml': '',
+    'a/b/.cargo/config': '',
+    'a/b/.cargo/config.toml': '',
+    'home/.cargo/config.toml': '',
+  });
+  const files = discoverConfigFiles(join(root, 'a/b/c'), join(root, 'home/.cargo'));
+  assert.deepEqual(files.filter((f) => f.startsWith(root)), [
+    join(root, 'a/b/.cargo/config'), // cargo prefers `config` when both exist
+    join(root, 'a/.cargo/config.toml'),
+    join(root, 'home/.cargo/config.toml'),
+  ]);
+});
+
+test('rustc wrapper precedence: RUSTC_WRAPPER, --config, CARGO_BUILD_RUSTC_WRAPPER, nearer file, farther file', () => {
+  const root = tree({
+    'ws/.cargo/config.toml': '[build]\nrustc-wrapper = "tools/near-wrapper"\n',
+    '.cargo/config.toml': '[build]\nrustc-wrapper = "far-wrapper"\n',
+  });
+  const cwd = join(root, 'ws');
+  const layers = (args: string[] = []) => loadConfigLayers({ cwd, cargoHomeDir: join(root, 'none'), configArgs: args });
+  assert.equal(userRustcWrapper({}, layers(), cwd), join(root, 'ws/tools/near-wrapper'));
+  assert.equal(userRustcWrapper({ CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, layers(), cwd), 'envw');
+  assert.equal(
+    userRustcWrapper({ CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, layers(['build.rustc-wrapper="cliw"']), cwd),
+    'cliw',
+  );
+  assert.equal(userRustcWrapper({ RUSTC_WRAPPER: 'sccache' }, layers(['build.rustc-wrapper="cliw"']), cwd), 'sccache');
+  assert.equal(userRustcWrapper({ RUSTC_WRAPPER: '' }, layers(), cwd), undefined);
+  const onlyFar = loadConfigLayers({ cwd: root, cargoHomeDir: join(root, 'none'), configArgs: [] });
+  assert.equal(userRustcWrapper({}, onlyFar, root), 'far-wrapper');
+});
+
+test('a malformed config file is a UserError naming file, line and column', () => {
+  const root = tree({ '.cargo/config.toml': '[build]\nrustc-wrapper = \n' });
+  assert.throws(
+    () => loadConfigLayers({ cwd: root, cargoHomeDir: join(root, 'none'), configArgs: [] }),
+    (err: unknown) => err instanceof UserError && /config\.toml:2:\d+/.test(err.message),
+  );
+});
+
+test('workspace root: the highest ancestor with [workspace], else the package', () => {
+  const root = tree({
+    'Cargo.toml': '[workspace]\nmembers = ["crates/*"]\n',
+    'crates/a/Cargo.toml': '[package]\nname = "a"\n',
+    'solo/Cargo.toml': '[package]\nname = "solo"\n',
+  });
+  assert.equal(findWorkspaceRoot(join(root, 'crates/a/src'), undefined), root);
+  assert.equal(findWorkspaceRoot(root, 'crates/a/Cargo.toml'), root);
+  const lone = tree({ 'p/Cargo.toml': '[package]\nname = "p"\n' });
+  assert.equal(findWorkspaceRoot(join(lone, 'p'), undefined), join(lone, 'p'));
+});

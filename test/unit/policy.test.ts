@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
+import { bwrapArgs, encodeArgs, renderEnvFilter, type HostEntry, type HostView } from '../../src/backends/bwrap.js';
+import { defaultPolicy } from '../../src/policy/default-policy.js';
+import { DEFAULT_ENV_RULES, isPassed } from '../../src/policy/environment.js';
+
+const inputs = { home: '/home/u', cargoHome: '/home/u/.cargo', rustupHome: '/home/u/.rustup', workspaceRoot: '/tmp/ws' };
+
+function fakeHost(entries: Record<string, HostEntry>): HostView {
+  return { entry: (p) => entries[p] ?? { type: 'missing' } };
+}
+
+const host = fakeHost({
+  '/usr': { type: 'dir' },
+  '/etc': { type: 'dir' },
+  '/bin': { type: 'symlink', target: 'usr/bin' },
+  '/lib': { type: 'symlink', target: 'usr/lib' },
+  '/home/u/.rustup': { type: 'dir' },
+  '/home/u/.cargo/bin': { type: 'dir' },
+  '/home/u/.cargo/registry': { type: 'dir' },
+  '/tmp/ws': { type: 'dir' },
+  '/home/u/.ssh': { type: 'dir' },
+  '/home/u/.cargo/credentials.toml': { type: 'file' },
+  '/etc/shadow': { type: 'file' },
+});
+
+function pairs(args: string[], flag: string): string[][] {
+  const out: string[][] = [];
+  args.forEach((a, i) => {
+    if (a === flag) out.push(args.slice(i + 1, i + 3));
+  });
+  return out;
+}
+
+test('default policy: namespaces, no network, no privileges, new session', () => {
+  const { setup } = bwrapArgs(defaultPolicy(inputs), host);
+  for (const flag of ['--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--disable-userns', '--die-with-parent', '--new-session']) {
+    assert.ok(setup.includes(flag), flag);
+  }
+  assert.deepEqual(setup.slice(setup.indexOf('--cap-drop'), setup.indexOf('--cap-drop') + 2), ['--cap-drop', 'ALL']);
+  const withNet = bwrapArgs({ ...defaultPolicy(inputs), network: true }, host).setup;
+  assert.equal(withNet.includes('--unshare-net'), false);
+});
+
+test('system trees read-only, merged-/usr symlinks recreated, missing ones skipped', () => {
+  const { setup } = bwrapArgs(defaultPolicy(inputs), host);
+  assert.deepEqual(pairs(setup, '--symlink'), [['usr/bin', '/bin'], ['usr/lib', '/lib']]);
+  const ro = pairs(setup, '--ro-bind');
+  assert.deepEqual(ro.slice(0, 2), [['/usr', '/usr'], ['/etc', '/etc']]);
+  assert.ok(!ro.some(([p]) => p === '/opt'));
+});
+
+test('toolchain and workspace read-only; home itself never bound; nothing writable by default', () => {
+  const { setup } = bwrapArgs(defaultPolicy(inputs), host);
+  const ro = pairs(setup, '--ro-bind').map(([p]) => p);
+  for (const p of ['/home/u/.rustup', '/home/u/.cargo/bin', '/home/u/.cargo/registry', '/tmp/ws']) assert.ok(ro.includes(p), p);
+  assert.ok(!ro.includes('/home/u') && !ro.includes('/home/u/.cargo'));
+  assert.deepEqual(pairs(setup, '--bind'), []);
+});
+
+test('the private /tmp comes before the binds, so a workspace under /tmp stays visible', () => {
+  const { setup } = bwrapArgs(defaultPolicy(inputs), host);
+  const tmpfs = setup.findIndex((a, i) => a === '--tmpfs' && setup[i + 1] === '/tmp');
+  const ws = setup.findIndex((a, i) => a === '--ro-bind' && setup[i + 1] === '/tmp/ws');
+  assert.ok(tmpfs >= 0 && ws > tmpfs);
+});
+
+test('secrets are masked last, then the root is remounted read-only', () => {
+  const { finish } = bwrapArgs(defaultPolicy(inputs), host);
+  assert.deepEqual(finish, [
+    '--tmpfs', '/home/u/.ssh', '--remount-ro', '/home/u/.ssh',
+    '--ro-bind', '/dev/null', '/home/u/.cargo/credentials.toml',
+    '--ro-bind', '/dev/null', '/etc/shadow',
+    '--remount-ro', '/',
+  ]);
+});
+
+test('argument encoding for bwrap --args: NUL-terminated, NUL inside refused', () => {
+  assert.equal(encodeArgs(['--bind', 'a b', "it's\n"]), "--bind\0a b\0it's\n\0");
+  assert.throws(() => encodeArgs(['a\0b']));
+});
+
+test('environment: cargo and build-tool variables pass, secrets never do', () => {
+  const passed = ['PATH', 'OUT_DIR', 'CARGO_PKG_NAME', 'CARGO_CFG_TARGET_OS', 'DEP_OPENSSL_INCLUDE', 'CC', 'CFLAGS_x86_64_unknown_linux_gnu', 'PKG_CONFIG_PATH', 'OPENSSL_DIR', 'LIBSQLITE3_SYS_USE_PKG_CONFIG', 'ZSTD_SYS_USE_PKG_CONFIG', 'LANG', 'LC_ALL', 'CARGO_PKG_AUTHORS', 'NUM_JOBS', 'RUSTC'];
+  const removed = ['GITHUB_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'SSH_AUTH_SOCK', 'CARGO_REGISTRY_TOKEN', 'CARGO_REGISTRIES_MY_TOKEN', 'NPM_TOKEN', 'MY_API_KEY', 'DATABASE_PASSWORD', 'OPENAI_API_KEY', 'RUSTC_WRAPPER', '__CARGO_SANDBOX_SESSION', 'DBUS_SESSION_BUS_ADDRESS', 'DISPLAY', 'XDG_RUNTIME_DIR', 'HTTPS_PROXY', 'USER', 'EDITOR', 'GPG_AGENT_INFO'];
+  for (const n of passed) assert.ok(isPassed(DEFAULT_ENV_RULES, n), `${n} should pass`);
+  for (const n of removed) assert.ok(!isPassed(DEFAULT_ENV_RULES, n), `${n} should be removed`);
+});
+
+test('the sh rendering of the environment filter agrees with the TypeScript one', () => {
+  const names = ['PATH', 'OUT_DIR', 'CARGO_PKG_NAME', 'GITHUB_TOKEN', 'OPENSSL_DIR', 'SSH_AUTH_SOCK', 'EDITOR', 'CARGO_REGISTRY_TOKEN', 'LC_ALL', 'RUSTC_WRAPPER', 'DEP_Z_INCLUDE', 'MY_SECRET_DIR'];
+  const script = `${renderEnvFilter(DEFAULT_ENV_RULES)}\nfor n in ${names.join(' ')}; do if keep_env "$n"; then echo "$n"; fi; done\n`;
+  const kept = execFileSync('sh', ['-c', script], { encoding: 'utf8' }).trim().split('\n');
+  assert.deepEqual(kept, names.filter((n) => isPassed(DEFAULT_ENV_RULES, n)));
+});
+
+test('patterns that could inject shell code are refused', () => {
+  assert.throws(() => renderEnvFilter({ keep: ['A) rm -rf / ;; *'], deny: [] }));
+  assert.throws(() => renderEnvFilter({ keep: [], deny: ['$(id)'] }));
+});

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { explainProbeFailure, preflight } from '../../src/backends/preflight.js';
+import { UserError } from '../../src/diagnostics/style.js';
+import { failureNotes } from '../../src/diagnostics/failure-notes.js';
+import { formatMessage } from '../../src/diagnostics/style.js';
+
+test('a non-Linux OS fails closed with a clear error', () => {
+  assert.throws(() => preflight({ PATH: '/usr/bin' }, 'darwin'), (e: unknown) => e instanceof UserError && /no sandbox backend for darwin/.test(e.message));
+});
+
+test('bwrap missing fails closed', () => {
+  assert.throws(() => preflight({ PATH: '/nonexistent' }, 'linux'), (e: unknown) => e instanceof UserError && /not found/.test(e.message) && /apt-get install bubblewrap/.test(e.help.join()));
+});
+
+test('probe failures are explained', () => {
+  assert.match(explainProbeFailure('bwrap: setting up uid map: Permission denied').help.join(), /AppArmor/);
+  assert.match(explainProbeFailure('bwrap: No permissions to creating new namespace').message, /user namespaces/);
+  assert.match(explainProbeFailure('bwrap: Unknown option --disable-userns').message, /too old/);
+});
+
+test('messages are styled like cargo\'s', () => {
+  assert.equal(formatMessage('error', 'boom', false), 'error: boom\n');
+  assert.equal(formatMessage('warning', 'hm', true), '\x1b[1m\x1b[33mwarning\x1b[0m\x1b[1m:\x1b[0m hm\n');
+});
+
+test('one note per failed build script, help once', () => {
+  const run = { packageName: 'foo', packageVersion: '1.2.3', outDir: '/x/out', manifestDir: '/m', startedAtMs: 0 };
+  const { notes, help } = failureNotes([run, { ...run, packageName: 'bar' }]);
+  assert.equal(notes.length, 2);
+  assert.match(notes[0]!, /`foo v1\.2\.3`/);
+  assert.ok(help.length > 0);
+  assert.deepEqual(failureNotes([]), { notes: [], help: [] });
+});

@@ -83,8 +83,6 @@ export const BUILD_TOOL_VARS = [
   'MACOSX_DEPLOYMENT_TARGET',
   'VCPKG_ROOT',
   '*_DIR',
-  '*_LIB_DIR',
-  '*_INCLUDE_DIR',
   '*_STATIC',
   '*_DYNAMIC',
   '*_NO_VENDOR',

@@ -48,10 +48,16 @@ async function attack(mode: 'sandbox' | 'plain'): Promise<Outcome> {
     ].join('\n') + '\n',
   );
   const env = { ...scratch.env, SSH_AUTH_SOCK: listeners.unixPath };
-  // --keep-going: under plain cargo some attacks break other packages' builds, and every attack
-  // must still get its chance to run.
-  const args = ['build', '--workspace', '--keep-going'];
-  const result = mode === 'sandbox' ? await runCli(args, { cwd: ws, env }) : await runPlainCargo(args, { cwd: ws, env });
+  let result: RunResult;
+  if (mode === 'sandbox') {
+    result = await runCli(['build', '--workspace'], { cwd: ws, env });
+  } else {
+    // Unsandboxed, the attacks hit each other (one overwrites the others' build scripts), so the
+    // control runs the target-tampering one first, then the rest; --keep-going because some of
+    // them break other packages' builds, and every attack must still get its chance to run.
+    await runPlainCargo(['build', '-p', 'attack-write-target'], { cwd: ws, env });
+    result = await runPlainCargo(['build', '--workspace', '--exclude', 'attack-write-target', '--keep-going'], { cwd: ws, env });
+  }
   await sleep(300); // let any late connection or datagram arrive
   const received = { ...listeners.received };
   await listeners.close();

@@ -99,3 +99,11 @@ test('patterns that could inject shell code are refused', () => {
   assert.throws(() => renderEnvFilter({ keep: ['A) rm -rf / ;; *'], deny: [] }));
   assert.throws(() => renderEnvFilter({ keep: [], deny: ['$(id)'] }));
 });
+
+test('docs/policy.md lists every environment pattern, so the documentation stays true', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { REPO_ROOT } = await import('../helpers/sandbox-env.js');
+  const doc = readFileSync(join(REPO_ROOT, 'docs/policy.md'), 'utf8');
+  for (const p of [...DEFAULT_ENV_RULES.keep, ...DEFAULT_ENV_RULES.deny]) assert.ok(doc.includes(`\`${p}\``), p);
+});

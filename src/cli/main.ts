@@ -10,7 +10,8 @@ import { preflight } from '../backends/preflight.js';
 import { realHost } from '../backends/host.js';
 import { cargoHome, loadConfigLayers, userRustcWrapper } from '../config/cargo-config.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
-import { failedRuns, failureNotes } from '../diagnostics/failure-notes.js';
+import { blockedHints } from '../diagnostics/blocked-hints.js';
+import { failedRuns, failureNotes, hintContext } from '../diagnostics/failure-notes.js';
 import { createReporter, reportUserError, shouldColor, UserError, type Reporter } from '../diagnostics/style.js';
 import { createSession } from '../intercept/session.js';
 import { LIBEXEC, packageVersion } from '../paths.js';
@@ -63,7 +64,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | ne
       const { program, prefix } = cargoCommand(inv.toolchain, env);
       result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env });
       if (result.code !== 0 && !result.signal) {
-        const { notes, help } = failureNotes(failedRuns(session.runs()));
+        const failed = failedRuns(session.runs()).map((run) => ({
+          run,
+          blocked: blockedHints(run.stderr, hintContext(policy, run, home, env)),
+        }));
+        const { notes, help } = failureNotes(failed);
         for (const n of notes) reporter.message('note', n);
         for (const h of help) reporter.message('help', h);
       }

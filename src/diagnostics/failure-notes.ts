@@ -3,6 +3,8 @@
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BuildScriptRun } from '../intercept/session.js';
+import type { SandboxPolicy } from '../policy/default-policy.js';
+import type { HintContext } from './blocked-hints.js';
 
 /**
  * Build scripts that were started but did not finish successfully: cargo writes `output` beside
@@ -19,20 +21,42 @@ export function failedRuns(runs: readonly BuildScriptRun[]): BuildScriptRun[] {
   });
 }
 
-export function failureNotes(failed: readonly BuildScriptRun[]): { notes: string[]; help: string[] } {
+export interface FailureReport {
+  notes: string[];
+  help: string[];
+}
+
+/** One note per failed script (with what it tried that was blocked, when told), help once. */
+export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: readonly string[] }[]): FailureReport {
   if (failed.length === 0) return { notes: [], help: [] };
-  const notes = failed.map((run) => {
+  const notes = failed.flatMap(({ run, blocked }) => {
     const pkg = run.packageVersion ? `${run.packageName} v${run.packageVersion}` : run.packageName;
-    return (
+    return [
       `the build script of \`${pkg}\` ran inside the cargo-sandbox sandbox: no network, ` +
-      'home directory hidden, environment scrubbed, writable only OUT_DIR and a private /tmp'
-    );
+        'home directory hidden, environment scrubbed, writable only OUT_DIR and a private /tmp',
+      ...blocked,
+    ];
   });
+  const anyBlocked = failed.some((f) => f.blocked.length > 0);
   return {
     notes,
     help: [
-      'if it failed because of the sandbox, its error above names the path, host or variable it needed',
+      anyBlocked
+        ? 'per-package grants come with the `[sandbox]` configuration; until then, build that package with plain cargo only if you trust it'
+        : 'if it failed because of the sandbox, its error above names the path, host or variable it needed',
       'run `cargo sandbox doctor` to check the sandbox itself',
     ],
+  };
+}
+
+/** What was visible and writable for one build script: the policy plus its own directories. */
+export function hintContext(policy: SandboxPolicy, run: BuildScriptRun, home: string, env: NodeJS.ProcessEnv): HintContext {
+  const buildRoot = dirname(dirname(run.outDir));
+  return {
+    home,
+    visible: [...policy.system, ...policy.readOnly, ...policy.writable, run.manifestDir, buildRoot, '/proc', '/dev'],
+    writable: [...policy.writable, run.outDir, '/tmp'],
+    env,
+    envRules: policy.env,
   };
 }

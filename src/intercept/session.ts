@@ -19,6 +19,8 @@ export interface Session {
 
 export interface BuildScriptRun {
   startedAtMs: number;
+  /** The first 64 KiB of what the build script wrote to stderr. */
+  stderr: string;
   packageName: string;
   packageVersion: string;
   outDir: string;
@@ -54,15 +56,31 @@ export function createSession(opts: {
 
 function readRuns(runsDir: string): BuildScriptRun[] {
   const runs: BuildScriptRun[] = [];
-  for (const name of safeReaddir(runsDir)) {
+  // One record per launch, named by the launcher's PID; `PID.stderr` holds its captured stderr.
+  for (const name of safeReaddir(runsDir).filter((n) => /^\d+$/.test(n))) {
     const path = join(runsDir, name);
     const [packageName = '', packageVersion = '', outDir = '', manifestDir = ''] = readFileSync(
       path,
       'utf8',
     ).split('\0');
-    runs.push({ packageName, packageVersion, outDir, manifestDir, startedAtMs: statSync(path).mtimeMs });
+    runs.push({
+      packageName,
+      packageVersion,
+      outDir,
+      manifestDir,
+      startedAtMs: statSync(path).mtimeMs,
+      stderr: readIfExists(`${path}.stderr`),
+    });
   }
   return runs;
+}
+
+function readIfExists(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function safeReaddir(dir: string): string[] {

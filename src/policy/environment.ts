@@ -30,6 +30,8 @@ export const CARGO_BUILD_SCRIPT_VARS = [
   'RUSTUP_TOOLCHAIN',
   'DOCS_RS',
   'SOURCE_DATE_EPOCH',
+  'RUST_BACKTRACE',
+  'RUST_LIB_BACKTRACE',
 ] as const;
 
 /** What real-world build scripts (cc, pkg-config, cmake, bindgen, the -sys crates) read. */

@@ -169,5 +169,6 @@ describe('when a build script fails in the sandbox', () => {
     assert.ok(note > cargoError, r.stderr);
     assert.equal(r.stderr.split('\nnote: the build script of').length, 2, 'exactly one note');
     assert.doesNotMatch(r.stderr, /build script of `okdep/);
+    assert.match(r.stderr, /^note: it tried to access `~\/\.ssh\/config`, which the sandbox hides/m);
   });
 });

@@ -25,9 +25,13 @@ test('messages are styled like cargo\'s', () => {
 });
 
 test('one note per failed build script, help once', () => {
-  const run = { packageName: 'foo', packageVersion: '1.2.3', outDir: '/x/out', manifestDir: '/m', startedAtMs: 0 };
-  const { notes, help } = failureNotes([run, { ...run, packageName: 'bar' }]);
-  assert.equal(notes.length, 2);
+  const run = { packageName: 'foo', packageVersion: '1.2.3', outDir: '/x/out', manifestDir: '/m', startedAtMs: 0, stderr: '' };
+  const { notes, help } = failureNotes([
+    { run, blocked: [] },
+    { run: { ...run, packageName: 'bar' }, blocked: ['it tried to use the network'] },
+  ]);
+  assert.equal(notes.length, 3);
+  assert.equal(notes[2], 'it tried to use the network');
   assert.match(notes[0]!, /`foo v1\.2\.3`/);
   assert.ok(help.length > 0);
   assert.deepEqual(failureNotes([]), { notes: [], help: [] });

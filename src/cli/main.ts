@@ -11,6 +11,7 @@ import { realHost } from '../backends/host.js';
 import { cargoHome, loadConfigLayers, userRustcWrapper } from '../config/cargo-config.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
 import { blockedHints } from '../diagnostics/blocked-hints.js';
+import { rerunForStderr } from '../diagnostics/rerun.js';
 import { failedRuns, failureNotes, hintContext } from '../diagnostics/failure-notes.js';
 import { createReporter, reportUserError, shouldColor, UserError, type Reporter } from '../diagnostics/style.js';
 import { createSession } from '../intercept/session.js';
@@ -66,7 +67,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | ne
       if (result.code !== 0 && !result.signal) {
         const failed = failedRuns(session.runs()).map((run) => ({
           run,
-          blocked: blockedHints(run.stderr, hintContext(policy, run, home, env)),
+          blocked: blockedHints(rerunForStderr(run, session.env), hintContext(policy, run, home, env)),
         }));
         const { notes, help } = failureNotes(failed);
         for (const n of notes) reporter.message('note', n);

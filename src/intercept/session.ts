@@ -18,9 +18,11 @@ export interface Session {
 }
 
 export interface BuildScriptRun {
+  /** The launcher cargo ran (`.../build-script-build`). */
+  launcherPath: string;
+  /** The (already filtered) environment the script ran with, as `export -p` wrote it. */
+  envFile: string;
   startedAtMs: number;
-  /** The first 64 KiB of what the build script wrote to stderr. */
-  stderr: string;
   packageName: string;
   packageVersion: string;
   outDir: string;
@@ -41,7 +43,7 @@ export function createSession(opts: {
   mkdirSync(join(dir, 'runs'));
   const env: Record<string, string> = {
     RUSTC_WRAPPER: join(LIBEXEC, 'rustc-wrapper'),
-    __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script'),
+    __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script.sh'),
     __CARGO_SANDBOX_SESSION: dir,
     __CARGO_SANDBOX_BWRAP: opts.bwrapPath,
   };
@@ -59,7 +61,7 @@ function readRuns(runsDir: string): BuildScriptRun[] {
   // One record per launch, named by the launcher's PID; `PID.stderr` holds its captured stderr.
   for (const name of safeReaddir(runsDir).filter((n) => /^\d+$/.test(n))) {
     const path = join(runsDir, name);
-    const [packageName = '', packageVersion = '', outDir = '', manifestDir = ''] = readFileSync(
+    const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = ''] = readFileSync(
       path,
       'utf8',
     ).split('\0');
@@ -68,19 +70,12 @@ function readRuns(runsDir: string): BuildScriptRun[] {
       packageVersion,
       outDir,
       manifestDir,
+      launcherPath,
+      envFile: `${path}.env`,
       startedAtMs: statSync(path).mtimeMs,
-      stderr: readIfExists(`${path}.stderr`),
     });
   }
   return runs;
-}
-
-function readIfExists(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 function safeReaddir(dir: string): string[] {

@@ -25,7 +25,7 @@ test('messages are styled like cargo\'s', () => {
 });
 
 test('one note per failed build script, help once', () => {
-  const run = { packageName: 'foo', packageVersion: '1.2.3', outDir: '/x/out', manifestDir: '/m', startedAtMs: 0, stderr: '' };
+  const run = { packageName: 'foo', packageVersion: '1.2.3', outDir: '/x/out', manifestDir: '/m', startedAtMs: 0, launcherPath: '/x/build-script-build', envFile: '/s/1.env' };
   const { notes, help } = failureNotes([
     { run, blocked: [] },
     { run: { ...run, packageName: 'bar' }, blocked: ['it tried to use the network'] },

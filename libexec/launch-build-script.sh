@@ -1,18 +1,16 @@
-#!/bin/sh
-# Runs one build script inside bubblewrap. Called by the launcher that took the build script's
-# place: launch-build-script LAUNCHER_PATH REAL_NAME [ARGS...]. Cargo has set the build-script
-# environment (OUT_DIR, CARGO_MANIFEST_DIR, ...); cargo-sandbox has set __CARGO_SANDBOX_SESSION
-# (the policy files written for this build) and __CARGO_SANDBOX_BWRAP.
-# POSIX sh on purpose: it runs once per build script, and Node would add ~100 ms each time.
-set -u
+# Runs one build script inside bubblewrap. Sourced (not executed: one process start less) by the
+# launcher that took the build script's place, which has set `real` to the real binary's name
+# beside it. Cargo has set the build-script environment (OUT_DIR, CARGO_MANIFEST_DIR, ...);
+# cargo-sandbox has set __CARGO_SANDBOX_SESSION (the policy files written for this build) and
+# __CARGO_SANDBOX_BWRAP. POSIX sh on purpose: it runs once per build script, where Node would add
+# ~100 ms each time; each process it starts costs milliseconds, so it starts none but bwrap.
 
 fail() {
   echo "error: cargo-sandbox: $*" >&2
   exit 101
 }
 
-self=$1 real=$2
-shift 2
+self=$0
 dir=${self%/*}
 bin=$dir/$real
 session=${__CARGO_SANDBOX_SESSION:-}
@@ -28,16 +26,9 @@ manifest=${CARGO_MANIFEST_DIR:-}
 
 . "$session/env-filter.sh" || fail "cannot read the sandbox policy in $session"
 
-# Remember that this script ran, so that cargo-sandbox can explain a failure after cargo's error,
-# and keep the first 64 KiB of its stderr for that explanation (tee through a FIFO, so the script
-# still runs as bwrap's direct child and cargo sees its stderr as before).
+# Remember that this script ran, so that cargo-sandbox can explain a failure after cargo's error.
 record=$session/runs/$$
-printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" > "$record" 2>/dev/null
-if mkfifo "$record.fifo" 2>/dev/null; then
-  (trap '' XFSZ; ulimit -f 128; exec tee -a "$record.stderr" >&2 2>/dev/null) <"$record.fifo" &
-  exec 2>"$record.fifo"
-  rm -f "$record.fifo"
-fi
+printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" "$self" > "$record" 2>/dev/null
 
 # <target>/<profile>/build: other packages' OUT_DIRs, which DEP_* variables point into (read-only).
 buildroot=${out%/*/*}
@@ -62,5 +53,7 @@ done <<EOF_ENV
 $(export -p)
 EOF_ENV
 export TMPDIR=/tmp
+# The environment the script saw, for a rerun that explains a failure (builtins only: no process).
+export -p > "$record.env" 2>/dev/null
 
 exec "$bwrap" "$@" -- "$bin" 3<"$setup" 4<"$finish"

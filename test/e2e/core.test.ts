@@ -17,13 +17,14 @@ import {
 } from '../helpers/sandbox-env.js';
 
 describe('benign build scripts', () => {
-  test('a build script compiling C with cc and probing zlib with pkg-config builds and links', async () => {
+  test('a build script compiling C with cc, probing zlib with pkg-config, running cargo metadata and git', async () => {
     const s = makeScratch('benign');
     const ws = copyFixture(s, 'benign-c', { debianRegistry: true });
     const r = await runCli(['build'], { cwd: ws, env: s.env });
     assert.equal(r.status, 0, r.stderr);
     const out = await run(join(ws, 'target/debug/benign-c'), [], { cwd: ws, env: s.env });
     assert.match(out.stdout, /^answer=42 zlib=1\.[\d.]+ pkg-config-saw=1\.[\d.]+$/m);
+    assert.match(out.stdout, /^build-script-no-new-privs=1$/m);
     const scripts = buildScriptEntries(join(ws, 'target'));
     assert.ok(scripts.length >= 1);
     for (const f of scripts) assert.ok(isLauncher(f), `${f} is not a launcher`);

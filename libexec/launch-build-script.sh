@@ -26,9 +26,24 @@ manifest=${CARGO_MANIFEST_DIR:-}
 
 . "$session/env-filter.sh" || fail "cannot read the sandbox policy in $session"
 
+# This package's grants: the most specific file the session has (name@version, name, default).
+pkgdir=$session/packages
+pkgfile=$pkgdir/${CARGO_PKG_NAME:-}@${CARGO_PKG_VERSION:-}.sh
+[ -f "$pkgfile" ] || pkgfile=$pkgdir/${CARGO_PKG_NAME:-}.sh
+[ -f "$pkgfile" ] || pkgfile=$pkgdir/_default.sh
+pkg_phase=vars
+. "$pkgfile" || fail "cannot read the sandbox policy in $pkgfile"
+[ -n "$pkg_finish" ] && finish=$pkg_finish
+
 # Remember that this script ran, so that cargo-sandbox can explain a failure after cargo's error.
 record=$session/runs/$$
 printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" "$self" > "$record" 2>/dev/null
+
+if [ "$pkg_sandbox" = 0 ]; then
+  # The explicit escape hatch (`sandbox = false` for this package): run as plain cargo would.
+  unset __CARGO_SANDBOX_SESSION __CARGO_SANDBOX_BWRAP __CARGO_SANDBOX_LAUNCH __CARGO_SANDBOX_INNER_WRAPPER
+  exec "$bin"
+fi
 
 # <target>/<profile>/build: other packages' OUT_DIRs, which DEP_* variables point into (read-only).
 buildroot=${out%/*/*}
@@ -37,9 +52,11 @@ set -- --args 3 \
   --ro-bind "$buildroot" "$buildroot" \
   --ro-bind "$dir" "$dir" \
   --ro-bind "$manifest" "$manifest" \
-  --bind "$out" "$out" \
-  --args 4 \
-  --chdir "$PWD"
+  --bind "$out" "$out"
+pkg_phase=binds
+. "$pkgfile"
+[ "$pkg_network" = 1 ] || set -- "$@" --unshare-net
+set -- "$@" --args 4 --chdir "$PWD"
 
 # Scrub the environment here, before bwrap starts: bwrap's own process stays visible inside the
 # sandbox as PID 1, and its /proc/1/environ would give away everything it was started with.
@@ -48,7 +65,7 @@ while IFS= read -r line; do
   name=${line#export }
   name=${name%%=*}
   case $name in '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
-  keep_env "$name" || unset "$name" 2>/dev/null
+  pkg_allow_env "$name" || keep_env "$name" || unset "$name" 2>/dev/null
 done <<EOF_ENV
 $(export -p)
 EOF_ENV
@@ -56,4 +73,7 @@ export TMPDIR=/tmp
 # The environment the script saw, for a rerun that explains a failure (builtins only: no process).
 export -p > "$record.env" 2>/dev/null
 
+if [ -n "$pkg_timeout" ]; then
+  exec timeout --kill-after=5 "$pkg_timeout" "$bwrap" "$@" -- "$bin" 3<"$setup" 4<"$finish"
+fi
 exec "$bwrap" "$@" -- "$bin" 3<"$setup" 4<"$finish"

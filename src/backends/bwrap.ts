@@ -29,7 +29,7 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView): BwrapArgs {
     '--unshare-pid',
     '--unshare-uts',
     '--unshare-cgroup-try',
-    ...(policy.network ? [] : ['--unshare-net']),
+    // --unshare-net is per package (allow-network), added by the launcher.
     // No user namespaces inside: closes the kernel attack surface they open.
     '--disable-userns',
     '--die-with-parent',
@@ -54,14 +54,19 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView): BwrapArgs {
   for (const path of policy.writable) {
     if (host.entry(path).type !== 'missing') setup.push('--bind', path, path);
   }
+  return { setup, finish: finishArgs(policy.masked, host) };
+}
+
+/** Masks over secrets, then the root read-only: after every bind, so nothing re-exposes them. */
+export function finishArgs(masked: readonly string[], host: HostView): string[] {
   const finish: string[] = [];
-  for (const path of policy.masked) {
+  for (const path of masked) {
     const e = host.entry(path);
     if (e.type === 'dir') finish.push('--tmpfs', path, '--remount-ro', path);
     else if (e.type === 'file' || e.type === 'symlink') finish.push('--ro-bind', '/dev/null', path);
   }
   finish.push('--remount-ro', '/');
-  return { setup, finish };
+  return finish;
 }
 
 /** bwrap's `--args FD` format: each argument followed by a NUL. */

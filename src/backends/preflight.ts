@@ -79,15 +79,17 @@ export function explainProbeFailure(stderr: string): UserError {
 }
 
 /** Returns the bwrap path, or throws a UserError saying what to fix. Nothing runs otherwise. */
-export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string {
+export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string): string {
   if (platform !== 'linux') {
     throw new UserError(`cargo-sandbox has no sandbox backend for ${platform} yet; nothing was built`, [
       'build scripts would run unsandboxed; run plain `cargo` only if you trust every dependency',
     ]);
   }
-  const bwrap = findExecutable(env.CARGO_SANDBOX_BWRAP || 'bwrap', env);
+  const wanted = configured || env.CARGO_SANDBOX_BWRAP || 'bwrap';
+  const bwrap = findExecutable(wanted, env);
   if (!bwrap) {
-    throw new UserError('bubblewrap (`bwrap`) was not found in PATH; nothing was built', [INSTALL_HELP]);
+    const where = wanted === 'bwrap' ? 'in PATH' : `at \`${wanted}\` (sandbox.bwrap)`;
+    throw new UserError(`bubblewrap (\`bwrap\`) was not found ${where}; nothing was built`, [INSTALL_HELP]);
   }
   const probe = probeBwrap(bwrap);
   if (!probe.ok) throw explainProbeFailure(probe.stderr);

@@ -2,12 +2,14 @@
 // Cargo's own arguments are never rewritten; we only peek at the few that change our behaviour.
 
 import type { ColorChoice } from '../diagnostics/style.js';
+import { extractGrantFlags, type GrantFlag } from './grant-flags.js';
 
 export type Invocation =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'doctor'; options: CargoOptions }
-  | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions };
+  | { kind: 'policy'; packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
+  | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[] };
 
 /** The cargo options cargo-sandbox itself must honour (all stay in the argv given to cargo). */
 export interface CargoOptions {
@@ -17,6 +19,7 @@ export interface CargoOptions {
   /** Values of every `--config` argument, in order (KEY=VALUE or a file path). */
   configArgs: string[];
   manifestPath: string | undefined;
+  targetDir: string | undefined;
 }
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);
@@ -30,12 +33,17 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const first = args[0];
   if (first === undefined || HELP_FLAGS.has(first)) return { kind: 'help' };
   if (VERSION_FLAGS.has(first)) return { kind: 'version' };
-  const options = peekCargoOptions(args);
+  const { cargoArgs, flags } = extractGrantFlags(args);
+  const options = peekCargoOptions(cargoArgs);
   if (first === 'doctor') return { kind: 'doctor', options };
-  return { kind: 'cargo', toolchain, cargoArgs: args, options };
+  if (first === 'policy') {
+    const packages = cargoArgs.slice(1).filter((a, i, all) => !a.startsWith('-') && !['--config', '--manifest-path', '--color', '--target-dir'].includes(all[i - 1] ?? ''));
+    return { kind: 'policy', packages, options, grantFlags: flags };
+  }
+  return { kind: 'cargo', toolchain, cargoArgs, options, grantFlags: flags };
 }
 
-const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path']);
+const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path', '--target-dir']);
 
 export function peekCargoOptions(args: readonly string[]): CargoOptions {
   const options: CargoOptions = {
@@ -44,6 +52,7 @@ export function peekCargoOptions(args: readonly string[]): CargoOptions {
     verbose: 0,
     configArgs: [],
     manifestPath: undefined,
+    targetDir: undefined,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -66,6 +75,9 @@ export function peekCargoOptions(args: readonly string[]): CargoOptions {
         break;
       case '--manifest-path':
         options.manifestPath = value;
+        break;
+      case '--target-dir':
+        options.targetDir = value;
         break;
       case '-q':
       case '--quiet':

@@ -4,8 +4,10 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bwrapArgs, encodeArgs, renderEnvFilter, type HostView } from '../backends/bwrap.js';
+import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, type HostView } from '../backends/bwrap.js';
+import { masksAfterGrants, renderPackagePolicy } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
+import type { EffectiveGrants } from '../policy/effective.js';
 import { LIBEXEC } from '../paths.js';
 
 export interface Session {
@@ -29,18 +31,51 @@ export interface BuildScriptRun {
   manifestDir: string;
 }
 
+/**
+ * The grants of one package, written as `packages/<file>.sh`: `_default` (global grants only),
+ * `<name>` or `<name>@<version>`; the launcher takes the most specific file that exists.
+ */
+export interface PackagePolicyFile {
+  file: string;
+  grants: EffectiveGrants;
+}
+
+/** Variables cargo records as env-deps of build-script compilations: a change reruns the script. */
+export interface PolicyFingerprints {
+  global: string;
+  /** By package name. */
+  packages: Record<string, string>;
+}
+
+export function fingerprintVariable(packageName?: string): string {
+  return packageName === undefined ? '__CARGO_SANDBOX_POLICY' : `__CARGO_SANDBOX_POLICY_${packageName.replace(/[^A-Za-z0-9]/g, '_')}`;
+}
+
 export function createSession(opts: {
   policy: SandboxPolicy;
   host: HostView;
   bwrapPath: string;
   innerWrapper: string | undefined;
+  packages: readonly PackagePolicyFile[];
+  fingerprints: PolicyFingerprints;
 }): Session {
   const dir = mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
   const args = bwrapArgs(opts.policy, opts.host);
-  writeFileSync(join(dir, 'setup.args'), encodeArgs(args.setup), { mode: 0o600 });
-  writeFileSync(join(dir, 'finish.args'), encodeArgs(args.finish), { mode: 0o600 });
-  writeFileSync(join(dir, 'env-filter.sh'), renderEnvFilter(opts.policy.env), { mode: 0o600 });
+  const write = (name: string, data: string) => writeFileSync(join(dir, name), data, { mode: 0o600 });
+  write('setup.args', encodeArgs(args.setup));
+  write('finish.args', encodeArgs(args.finish));
+  write('env-filter.sh', renderEnvFilter(opts.policy.env));
   mkdirSync(join(dir, 'runs'));
+  mkdirSync(join(dir, 'packages'));
+  for (const pkg of opts.packages) {
+    const masks = masksAfterGrants(opts.policy.masked, pkg.grants);
+    let finishFile: string | undefined;
+    if (masks.length !== opts.policy.masked.length) {
+      finishFile = join(dir, 'packages', `${pkg.file}.finish.args`);
+      writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host)), { mode: 0o600 });
+    }
+    write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, finishFile));
+  }
   const env: Record<string, string> = {
     RUSTC_WRAPPER: join(LIBEXEC, 'rustc-wrapper'),
     __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script.sh'),
@@ -48,6 +83,8 @@ export function createSession(opts: {
     __CARGO_SANDBOX_BWRAP: opts.bwrapPath,
   };
   if (opts.innerWrapper) env.__CARGO_SANDBOX_INNER_WRAPPER = opts.innerWrapper;
+  env[fingerprintVariable()] = opts.fingerprints.global;
+  for (const [name, fp] of Object.entries(opts.fingerprints.packages)) env[fingerprintVariable(name)] = fp;
   return {
     dir,
     env,

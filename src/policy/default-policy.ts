@@ -1,4 +1,5 @@
-// The default policy of a build script, before any per-package grant: deny by default.
+// The default policy of a build script, before any grant: deny by default (no network either;
+// grants, including allow-network, are in effective.ts).
 // Pure: everything it needs about the host comes in through `PolicyInputs`.
 
 import { join } from 'node:path';
@@ -13,7 +14,6 @@ export interface SandboxPolicy {
   writable: readonly string[];
   /** Paths never visible, even inside a visible tree. */
   masked: readonly string[];
-  network: boolean;
   env: EnvRules;
 }
 
@@ -94,7 +94,6 @@ export function defaultPolicy(inputs: PolicyInputs): SandboxPolicy {
     readOnly: dedupe(readOnly),
     writable: [],
     masked: dedupe(masked),
-    network: false,
     env: DEFAULT_ENV_RULES,
   };
 }

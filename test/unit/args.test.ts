@@ -9,6 +9,7 @@ test('the `sandbox` argument cargo passes to external subcommands is dropped', (
     toolchain: undefined,
     cargoArgs: ['build', '--release'],
     options: peekCargoOptions(['build', '--release']),
+    grantFlags: [],
   });
   const direct = parseInvocation(['build', '--release']);
   assert.equal(direct.kind, 'cargo');

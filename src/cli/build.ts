@@ -1,0 +1,62 @@
+// `cargo sandbox <cmd> ...`: cargo with every build script sandboxed, then notes on failures.
+
+import { resolve } from 'node:path';
+import { realHost } from '../backends/host.js';
+import { preflight } from '../backends/preflight.js';
+import { userRustcWrapper } from '../config/cargo-config.js';
+import { describeSource } from '../config/types.js';
+import { blockedHints } from '../diagnostics/blocked-hints.js';
+import { reportIssues } from '../diagnostics/config-issues.js';
+import { failedRuns, failureNotes, hintContext } from '../diagnostics/failure-notes.js';
+import { rerunForStderr } from '../diagnostics/rerun.js';
+import { UserError, type Reporter } from '../diagnostics/style.js';
+import { createSession } from '../intercept/session.js';
+import { LIBEXEC } from '../paths.js';
+import { packagePolicies } from '../policy/package-policies.js';
+import type { CargoOptions } from './args.js';
+import { loadContext } from './context.js';
+import type { GrantFlag } from './grant-flags.js';
+import { cargoCommand, runCargo, type CargoExit } from './run-cargo.js';
+
+export async function sandboxedCargo(
+  inv: { toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[] },
+  env: NodeJS.ProcessEnv,
+  reporter: Reporter,
+): Promise<CargoExit> {
+  const ctx = loadContext(inv.options, inv.grantFlags, env);
+  reportIssues(reporter, ctx.issues);
+  const errors = ctx.issues.filter((i) => i.level === 'error').length;
+  if (errors) throw new UserError(`could not load the sandbox configuration: ${errors} error(s) above; nothing was built`);
+  for (const p of ctx.config.packages) {
+    if (p.grants.sandbox?.value === false) {
+      reporter.message('warning', `the build script of \`${p.key}\` runs UNSANDBOXED (sandbox = false, ${describeSource(p.grants.sandbox.source)})`);
+    }
+  }
+  const bwrapPath = preflight(env, process.platform, ctx.config.bwrap?.value);
+  const inner = userRustcWrapper(env, ctx.layers, ctx.cwd);
+  const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
+  const session = createSession({
+    policy: ctx.policy,
+    host: realHost,
+    bwrapPath,
+    innerWrapper: inner && resolve(ctx.cwd, inner) !== resolve(LIBEXEC, 'rustc-wrapper') ? inner : undefined,
+    packages: policies.files,
+    fingerprints: policies.fingerprints,
+  });
+  try {
+    const { program, prefix } = cargoCommand(inv.toolchain, env);
+    const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env });
+    if (result.code !== 0 && !result.signal) {
+      const failed = failedRuns(session.runs()).map((run) => ({
+        run,
+        blocked: blockedHints(rerunForStderr(run, session.env), hintContext(ctx.policy, run, ctx.home, env)),
+      }));
+      const { notes, help } = failureNotes(failed);
+      for (const n of notes) reporter.message('note', n);
+      for (const h of help) reporter.message('help', h);
+    }
+    return result;
+  } finally {
+    session.dispose();
+  }
+}

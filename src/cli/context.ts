@@ -1,0 +1,64 @@
+// Everything a sandboxed build needs to know before cargo starts, gathered once: cargo's config
+// layers, the [sandbox] configuration with the command-line grants, the workspace, target dir and
+// lockfile, and the default policy.
+
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { cargoHome, loadConfigLayers, type ConfigLayer } from '../config/cargo-config.js';
+import { readLockfile, type LockedPackage } from '../config/lockfile.js';
+import { loadSandboxConfig, type ConfigIssue } from '../config/sandbox-config.js';
+import { targetDir } from '../config/target-dir.js';
+import type { SandboxConfig } from '../config/types.js';
+import { findWorkspaceRoot } from '../config/workspace.js';
+import { defaultPolicy, type SandboxPolicy } from '../policy/default-policy.js';
+import type { StaticPathVars } from '../policy/effective.js';
+import type { CargoOptions } from './args.js';
+import { applyGrantFlags, type GrantFlag } from './grant-flags.js';
+
+export interface SandboxContext {
+  cwd: string;
+  home: string;
+  env: NodeJS.ProcessEnv;
+  layers: ConfigLayer[];
+  workspaceRoot: string;
+  locked: LockedPackage[] | undefined;
+  config: SandboxConfig;
+  issues: ConfigIssue[];
+  policy: SandboxPolicy;
+  vars: StaticPathVars;
+}
+
+export function loadContext(options: CargoOptions, grantFlags: readonly GrantFlag[], env: NodeJS.ProcessEnv, cwd = process.cwd()): SandboxContext {
+  const home = env.HOME || homedir();
+  const cargoHomeDir = cargoHome(env, home);
+  const layers = loadConfigLayers({ cwd, cargoHomeDir, configArgs: options.configArgs });
+  const workspaceRoot = findWorkspaceRoot(cwd, options.manifestPath) ?? cwd;
+  const locked = readLockfile(workspaceRoot);
+  const { config, issues } = loadSandboxConfig(layers, env, cwd, locked?.map((p) => p.name));
+  applyGrantFlags(config, grantFlags, cwd);
+  for (const [where, grants] of [['[sandbox]', config.global] as const, ...config.packages.map((p) => [`[sandbox.package.${p.key}]`, p.grants] as const)]) {
+    for (const key of ['runner', 'target'] as const) {
+      const setting = grants[key];
+      if (setting) {
+        issues.push({
+          level: 'warning',
+          message: `\`${key}\` in \`${where}\` is not supported yet; build scripts run natively under bubblewrap`,
+          source: setting.source,
+          help: [],
+        });
+      }
+    }
+  }
+  const vars: StaticPathVars = {
+    HOME: home,
+    WORKSPACE_ROOT: workspaceRoot,
+    TARGET_DIR: targetDir({ cwd, argTargetDir: options.targetDir, env, layers, workspaceRoot }),
+  };
+  const policy = defaultPolicy({
+    home,
+    cargoHome: cargoHomeDir,
+    rustupHome: env.RUSTUP_HOME ? resolve(env.RUSTUP_HOME) : resolve(home, '.rustup'),
+    workspaceRoot,
+  });
+  return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars };
+}

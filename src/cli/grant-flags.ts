@@ -1,0 +1,82 @@
+// Quick grants on the command line, Deno-style, for one-off builds. They are ours, so they are
+// taken out of the arguments given to cargo (no cargo option starts with --allow-).
+//   --allow-network[=PKG,...]   --allow-env=[PKG:]VAR,...   --allow-read=[PKG:]PATH   --allow-write=[PKG:]PATH
+
+import { emptyGrants, type Grants, type PackageGrants, type SandboxConfig, type Source } from '../config/types.js';
+import { checkPathSyntax } from '../config/sandbox-config.js';
+import { ENV_PATTERN } from '../policy/environment.js';
+import { UserError } from '../diagnostics/style.js';
+
+const FLAGS = ['--allow-network', '--allow-env', '--allow-read', '--allow-write'] as const;
+type Flag = (typeof FLAGS)[number];
+const PACKAGE = /^[A-Za-z0-9_-]+$/;
+
+export interface GrantFlag {
+  flag: Flag;
+  value: string | undefined;
+  arg: string;
+}
+
+/** Splits our grant flags from cargo's arguments (nothing after `--` is looked at). */
+export function extractGrantFlags(args: readonly string[]): { cargoArgs: string[]; flags: GrantFlag[] } {
+  const cargoArgs: string[] = [];
+  const flags: GrantFlag[] = [];
+  let passthrough = false;
+  for (const arg of args) {
+    if (passthrough || arg === '--') {
+      passthrough = true;
+      cargoArgs.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = (eq < 0 ? arg : arg.slice(0, eq)) as Flag;
+    if ((FLAGS as readonly string[]).includes(name)) flags.push({ flag: name, value: eq < 0 ? undefined : arg.slice(eq + 1), arg });
+    else cargoArgs.push(arg);
+  }
+  return { cargoArgs, flags };
+}
+
+/** `PKG:REST` when the part before the first colon is a package name, else everyone's. */
+function splitPackage(value: string): { pkg?: string; rest: string } {
+  const colon = value.indexOf(':');
+  if (colon > 0 && PACKAGE.test(value.slice(0, colon))) return { pkg: value.slice(0, colon), rest: value.slice(colon + 1) };
+  return { rest: value };
+}
+
+/** Adds the flags' grants to `config`, above every other source. */
+export function applyGrantFlags(config: SandboxConfig, flags: readonly GrantFlag[], cwd: string): void {
+  const grantsFor = (pkg: string | undefined): Grants => {
+    if (!pkg) return config.global;
+    let entry = config.packages.find((p) => p.key === pkg);
+    if (!entry) {
+      entry = { spec: { name: pkg }, key: pkg, grants: emptyGrants() } satisfies PackageGrants;
+      config.packages.push(entry);
+    }
+    return entry.grants;
+  };
+  for (const f of flags) {
+    const source: Source = { kind: 'flag', flag: f.arg };
+    const bad = (why: string, example: string) => new UserError(`invalid \`${f.arg}\`: ${why}`, [`for example: \`${example}\``]);
+    if (f.flag === '--allow-network') {
+      const pkgs = f.value === undefined ? [undefined] : f.value.split(',');
+      for (const pkg of pkgs) {
+        if (pkg !== undefined && !PACKAGE.test(pkg)) throw bad(`\`${pkg}\` is not a package name`, '--allow-network=openssl-src');
+        grantsFor(pkg).allowNetwork = { value: true, source };
+      }
+      continue;
+    }
+    if (!f.value) throw bad('it needs a value', `${f.flag}=${f.flag === '--allow-env' ? 'openssl-sys:OPENSSL_DIR' : 'openssl-sys:/opt/openssl'}`);
+    const { pkg, rest } = splitPackage(f.value);
+    if (f.flag === '--allow-env') {
+      for (const name of rest.split(',')) {
+        if (!ENV_PATTERN.test(name)) throw bad(`\`${name}\` is not a variable name`, '--allow-env=openssl-sys:OPENSSL_DIR');
+        grantsFor(pkg).allowEnv.push({ value: name, source });
+      }
+    } else {
+      const problem = checkPathSyntax(rest);
+      if (problem) throw bad(`the path contains ${problem}`, `${f.flag}=openssl-sys:/opt/openssl`);
+      const list = f.flag === '--allow-read' ? grantsFor(pkg).allowRead : grantsFor(pkg).allowWrite;
+      list.push({ value: { raw: rest, baseDir: cwd }, source });
+    }
+  }
+}

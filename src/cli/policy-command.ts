@@ -1,0 +1,93 @@
+// `cargo sandbox policy [PKG...]`: the effective policy of build scripts, with where each grant
+// came from. Without PKG: a table of every package that has a build script.
+
+import { spawnSync } from 'node:child_process';
+import { describeSource, type Source } from '../config/types.js';
+import { reportIssues } from '../diagnostics/config-issues.js';
+import { UserError, type Reporter } from '../diagnostics/style.js';
+import { effectiveGrants, type EffectiveGrants } from '../policy/effective.js';
+import type { CargoOptions } from './args.js';
+import { loadContext, type SandboxContext } from './context.js';
+import type { GrantFlag } from './grant-flags.js';
+
+interface BuildScriptPackage {
+  name: string;
+  version: string;
+}
+
+function packagesWithBuildScripts(options: CargoOptions, env: NodeJS.ProcessEnv, cwd: string): BuildScriptPackage[] {
+  const args = ['metadata', '--format-version', '1'];
+  if (options.manifestPath) args.push('--manifest-path', options.manifestPath);
+  for (const c of options.configArgs) args.push('--config', c);
+  const r = spawnSync(env.CARGO || 'cargo', args, { cwd, env, encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.status !== 0) {
+    throw new UserError(`\`cargo metadata\` failed, so the packages are unknown:\n${(r.stderr ?? '').trim()}`);
+  }
+  const meta = JSON.parse(r.stdout) as { packages: { name: string; version: string; targets: { kind: string[] }[] }[] };
+  return meta.packages
+    .filter((p) => p.targets.some((t) => t.kind.includes('custom-build')))
+    .map((p) => ({ name: p.name, version: p.version }))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+}
+
+function summary(g: EffectiveGrants): string[] {
+  return [
+    g.sandboxed.value ? 'yes' : 'NO',
+    g.network.value ? 'yes' : 'no',
+    g.read.map((p) => p.value.display).join(' ') || '-',
+    g.write.map((p) => p.value.display).join(' ') || '-',
+    g.env.map((e) => e.value).join(' ') || '-',
+    g.timeoutSecs ? `${g.timeoutSecs.value}s` : '-',
+  ];
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function from(source: Source): string {
+  return source.kind === 'default' ? '(default)' : `(${describeSource(source)})`;
+}
+
+function detail(ctx: SandboxContext, pkg: BuildScriptPackage): string {
+  const g = effectiveGrants(ctx.config, pkg, ctx.vars);
+  const lines = [`${pkg.name} v${pkg.version}`];
+  lines.push(`  sandboxed:      ${g.sandboxed.value} ${from(g.sandboxed.source)}`);
+  lines.push(`  network:        ${g.network.value ? 'allowed' : 'none'} ${from(g.network.source)}`);
+  lines.push(`  read-only:      system (/usr /etc /lib* /bin /opt), toolchain, workspace ${ctx.workspaceRoot}, its package sources (default)`);
+  for (const p of g.read) lines.push(`                  ${p.value.display} ${from(p.source)}`);
+  lines.push('  writable:       its OUT_DIR, a private /tmp (default)');
+  for (const p of g.write) lines.push(`                  ${p.value.display} ${from(p.source)}`);
+  lines.push('  environment:    cargo\'s build-script variables and the documented allowlist (default)');
+  for (const e of g.env) lines.push(`                  ${e.value} ${from(e.source)}`);
+  lines.push(`  timeout:        ${g.timeoutSecs ? `${g.timeoutSecs.value}s ${from(g.timeoutSecs.source)}` : 'none (default)'}`);
+  return lines.join('\n') + '\n';
+}
+
+export function runPolicyCommand(
+  inv: { packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] },
+  env: NodeJS.ProcessEnv,
+  reporter: Reporter,
+): number {
+  const ctx = loadContext(inv.options, inv.grantFlags, env);
+  reportIssues(reporter, ctx.issues);
+  if (ctx.issues.some((i) => i.level === 'error')) return 101;
+  const all = packagesWithBuildScripts(inv.options, env, ctx.cwd);
+  if (inv.packages.length === 0) {
+    const rows = [['PACKAGE', 'SANDBOXED', 'NETWORK', 'READ', 'WRITE', 'ENV', 'TIMEOUT']];
+    for (const pkg of all) rows.push([`${pkg.name} v${pkg.version}`, ...summary(effectiveGrants(ctx.config, pkg, ctx.vars))]);
+    process.stdout.write(table(rows));
+    return 0;
+  }
+  let missing = 0;
+  for (const name of inv.packages) {
+    const matches = all.filter((p) => p.name === name);
+    if (matches.length === 0) {
+      reporter.message('error', `package \`${name}\` has no build script in this workspace's dependency graph`);
+      missing++;
+    }
+    for (const pkg of matches) process.stdout.write(detail(ctx, pkg));
+  }
+  return missing ? 101 : 0;
+}

@@ -1,0 +1,28 @@
+// The packages of the dependency graph, read from Cargo.lock (no cargo process needed).
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+
+export interface LockedPackage {
+  name: string;
+  version: string;
+}
+
+/** The locked packages, or undefined when there is no readable Cargo.lock yet. */
+export function readLockfile(workspaceRoot: string): LockedPackage[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(workspaceRoot, 'Cargo.lock'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const doc = parseToml(text) as { package?: { name?: unknown; version?: unknown }[] };
+    return (doc.package ?? [])
+      .filter((p) => typeof p.name === 'string' && typeof p.version === 'string')
+      .map((p) => ({ name: p.name as string, version: p.version as string }));
+  } catch {
+    return undefined; // cargo will report a broken lockfile itself
+  }
+}

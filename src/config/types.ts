@@ -1,0 +1,72 @@
+// The `[sandbox]` configuration, as values that remember where they came from.
+
+/** Where a setting came from: a config file line, an environment variable, `--config`, or a flag. */
+export type Source =
+  | { kind: 'file'; path: string; line?: number; column?: number }
+  | { kind: 'env'; name: string }
+  | { kind: 'cli'; arg: string }
+  | { kind: 'flag'; flag: string }
+  | { kind: 'default' };
+
+export interface Sourced<T> {
+  value: T;
+  source: Source;
+}
+
+/** A path as written, with the directory a relative path resolves against. */
+export interface PathSpec {
+  raw: string;
+  baseDir: string;
+}
+
+/** What a build script may do beyond the default policy; the same keys globally and per package. */
+export interface Grants {
+  allowNetwork?: Sourced<boolean>;
+  allowRead: Sourced<PathSpec>[];
+  allowWrite: Sourced<PathSpec>[];
+  allowEnv: Sourced<string>[];
+  /** `false`: the explicit escape hatch, only per package. */
+  sandbox?: Sourced<boolean>;
+  timeoutSecs?: Sourced<number>;
+  runner?: Sourced<string[]>;
+  target?: Sourced<string>;
+}
+
+export interface PackageSpec {
+  name: string;
+  /** A semver requirement from `name@req`, if any. */
+  versionReq?: string;
+}
+
+export interface PackageGrants {
+  spec: PackageSpec;
+  /** The key as written (`openssl-sys` or `openssl-sys@0.9`). */
+  key: string;
+  grants: Grants;
+}
+
+export interface SandboxConfig {
+  global: Grants;
+  bwrap?: Sourced<string>;
+  /** In precedence order, lowest first. */
+  packages: PackageGrants[];
+}
+
+export function emptyGrants(): Grants {
+  return { allowRead: [], allowWrite: [], allowEnv: [] };
+}
+
+export function describeSource(source: Source): string {
+  switch (source.kind) {
+    case 'file':
+      return source.line ? `${source.path}:${source.line}${source.column ? `:${source.column}` : ''}` : source.path;
+    case 'env':
+      return `environment variable ${source.name}`;
+    case 'cli':
+      return `--config ${source.arg}`;
+    case 'flag':
+      return source.flag;
+    case 'default':
+      return 'default';
+  }
+}

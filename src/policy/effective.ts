@@ -1,0 +1,119 @@
+// The effective grants of one build script: the global `[sandbox]` grants, then every
+// `[sandbox.package.*]` entry that matches its package (by name, then name@version), merged.
+// Pure: paths are expanded against values given by the caller; the variables only known when the
+// script starts (CARGO_MANIFEST_DIR, OUT_DIR) stay symbolic for the launcher.
+
+import { createHash } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import semver from 'semver';
+import type { Grants, PathSpec, SandboxConfig, Sourced } from '../config/types.js';
+
+export type PathPart = { lit: string } | { runtime: 'CARGO_MANIFEST_DIR' | 'OUT_DIR' };
+
+export interface GrantedPath {
+  /** As shown to users, with runtime variables as `${NAME}`. */
+  display: string;
+  parts: PathPart[];
+}
+
+export interface EffectiveGrants {
+  network: Sourced<boolean>;
+  read: Sourced<GrantedPath>[];
+  write: Sourced<GrantedPath>[];
+  env: Sourced<string>[];
+  sandboxed: Sourced<boolean>;
+  timeoutSecs?: Sourced<number>;
+}
+
+export interface StaticPathVars {
+  HOME: string;
+  WORKSPACE_ROOT: string;
+  TARGET_DIR: string;
+}
+
+const DEFAULT = { kind: 'default' } as const;
+
+export function packageMatches(spec: { name: string; versionReq?: string }, pkg: { name: string; version?: string }): boolean {
+  if (spec.name !== pkg.name) return false;
+  if (!spec.versionReq) return true;
+  if (!pkg.version) return false;
+  // Cargo's requirements are caret by default, like npm's; `0.9` means `^0.9`.
+  return semver.satisfies(pkg.version, spec.versionReq, { includePrerelease: true });
+}
+
+export function expandPath(spec: PathSpec, vars: StaticPathVars): GrantedPath {
+  let raw = spec.raw;
+  if (raw === '~' || raw.startsWith('~/')) raw = '${HOME}' + raw.slice(1);
+  const parts: PathPart[] = [];
+  let last = 0;
+  for (const m of raw.matchAll(/\$\{([A-Z_]+)\}/g)) {
+    if (m.index! > last) parts.push({ lit: raw.slice(last, m.index) });
+    const name = m[1]!;
+    if (name === 'CARGO_MANIFEST_DIR' || name === 'OUT_DIR') parts.push({ runtime: name });
+    else parts.push({ lit: vars[name as keyof StaticPathVars] });
+    last = m.index! + m[0].length;
+  }
+  if (last < raw.length) parts.push({ lit: raw.slice(last) });
+  const first = parts[0];
+  if (first && 'lit' in first && !isAbsolute(first.lit)) {
+    parts[0] = { lit: resolve(spec.baseDir, first.lit) };
+  } else if (!first) {
+    parts.push({ lit: spec.baseDir });
+  }
+  const merged = mergeLiterals(parts);
+  const onlyLiteral = merged.length === 1 && 'lit' in merged[0]! ? merged[0].lit : undefined;
+  if (onlyLiteral !== undefined) merged[0] = { lit: resolve(onlyLiteral) };
+  return { parts: merged, display: merged.map((p) => ('lit' in p ? p.lit : `\${${p.runtime}}`)).join('') };
+}
+
+function mergeLiterals(parts: PathPart[]): PathPart[] {
+  const out: PathPart[] = [];
+  for (const p of parts) {
+    const prev = out.at(-1);
+    if (prev && 'lit' in prev && 'lit' in p) out[out.length - 1] = { lit: prev.lit + p.lit };
+    else out.push(p);
+  }
+  return out;
+}
+
+/** The grant sets that apply to a package, lowest precedence first. */
+export function applicableGrants(config: SandboxConfig, pkg: { name: string; version?: string }): Grants[] {
+  const matching = config.packages.filter((p) => packageMatches(p.spec, pkg));
+  return [
+    config.global,
+    ...matching.filter((p) => !p.spec.versionReq).map((p) => p.grants),
+    ...matching.filter((p) => p.spec.versionReq).map((p) => p.grants),
+  ];
+}
+
+export function effectiveGrants(config: SandboxConfig, pkg: { name: string; version?: string }, vars: StaticPathVars): EffectiveGrants {
+  const eff: EffectiveGrants = {
+    network: { value: false, source: DEFAULT },
+    read: [],
+    write: [],
+    env: [],
+    sandboxed: { value: true, source: DEFAULT },
+  };
+  for (const g of applicableGrants(config, pkg)) {
+    if (g.allowNetwork) eff.network = g.allowNetwork;
+    if (g.sandbox) eff.sandboxed = g.sandbox;
+    if (g.timeoutSecs) eff.timeoutSecs = g.timeoutSecs;
+    eff.read.push(...g.allowRead.map((p) => ({ value: expandPath(p.value, vars), source: p.source })));
+    eff.write.push(...g.allowWrite.map((p) => ({ value: expandPath(p.value, vars), source: p.source })));
+    eff.env.push(...g.allowEnv);
+  }
+  return eff;
+}
+
+/** A fingerprint of what is granted (not where it was written), to rerun scripts when it changes. */
+export function grantsFingerprint(grants: readonly Grants[], vars: StaticPathVars): string {
+  const canonical = grants.map((g) => ({
+    n: g.allowNetwork?.value,
+    s: g.sandbox?.value,
+    t: g.timeoutSecs?.value,
+    r: g.allowRead.map((p) => expandPath(p.value, vars).display),
+    w: g.allowWrite.map((p) => expandPath(p.value, vars).display),
+    e: g.allowEnv.map((e) => e.value),
+  }));
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
+}

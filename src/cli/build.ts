@@ -12,6 +12,7 @@ import { rerunForStderr } from '../diagnostics/rerun.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
 import { createSession } from '../intercept/session.js';
 import { LIBEXEC } from '../paths.js';
+import { effectiveGrants } from '../policy/effective.js';
 import { packagePolicies } from '../policy/package-policies.js';
 import type { CargoOptions } from './args.js';
 import { loadContext } from './context.js';
@@ -47,11 +48,16 @@ export async function sandboxedCargo(
     const { program, prefix } = cargoCommand(inv.toolchain, env);
     const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env });
     if (result.code !== 0 && !result.signal) {
-      const failed = failedRuns(session.runs()).map((run) => ({
-        run,
-        blocked: blockedHints(rerunForStderr(run, session.env), hintContext(ctx.policy, run, ctx.home, env)),
-      }));
-      const { notes, help } = failureNotes(failed);
+      const failed = failedRuns(session.runs()).map((run) => {
+        const timeout = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars).timeoutSecs;
+        // A script stopped by its timeout is not rerun: it would only hang again.
+        if (timeout && Date.now() - run.startedAtMs >= timeout.value * 1000) {
+          const message = `it was stopped after its timeout of ${timeout.value}s (${describeSource(timeout.source)})`;
+          return { run, blocked: [{ kind: 'timeout' as const, seconds: timeout.value, message }] };
+        }
+        return { run, blocked: blockedHints(rerunForStderr(run, session.env), hintContext(ctx.policy, run, ctx.home, env)) };
+      });
+      const { notes, help } = failureNotes(failed, ctx.home);
       for (const n of notes) reporter.message('note', n);
       for (const h of help) reporter.message('help', h);
     }

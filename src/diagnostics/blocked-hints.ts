@@ -1,20 +1,34 @@
-// What a failed build script tried that the sandbox blocked, told cheaply from its stderr: paths
-// that are hidden or read-only in the sandbox, network attempts, variables that were removed.
-// Heuristic by nature (the authoritative trace is a rerun under observation); it only names
-// things that are both mentioned in the error and really blocked by the policy.
+// What a failed build script tried that the sandbox blocked, told from its stderr: paths that are
+// hidden or read-only in the sandbox, network attempts, removed variables, programs it could not
+// find because their directory is hidden. Heuristic by nature; it only names things that are both
+// mentioned in the error and really blocked by the policy, each with the grant that allows it.
 
-import { isAbsolute, relative } from 'node:path';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join, relative } from 'node:path';
 import { isPassed, type EnvRules } from '../policy/environment.js';
 
 export interface HintContext {
   home: string;
   /** Trees visible inside the sandbox (system, toolchain, workspace, the script's own dirs). */
   visible: readonly string[];
-  /** Writable trees inside the sandbox. */
+  /** Writable trees inside the sandbox (besides the private /tmp). */
   writable: readonly string[];
   env: Record<string, string | undefined>;
   envRules: EnvRules;
+  /** Whether an executable exists on the host (injected for tests). */
+  isExecutable?: (path: string) => boolean;
+  /** Whether a path exists on the host (injected for tests). */
+  exists?: (path: string) => boolean;
 }
+
+export type Finding =
+  | { kind: 'read'; path: string; message: string }
+  /** `grant`: the path itself, or its nearest existing parent when it is a file still to be made. */
+  | { kind: 'write'; path: string; grant: string; message: string }
+  | { kind: 'network'; destination?: string; message: string }
+  | { kind: 'env'; name: string; message: string }
+  | { kind: 'exec'; program: string; dir: string; message: string }
+  | { kind: 'timeout'; seconds: number; message: string };
 
 const PATH_RE = /(?:^|[\s"'`(=:])((?:~|\/)[^\s"'`():,;]*)/g;
 const NOT_FOUND = /No such file or directory|os error 2\b|NotFound|ENOENT/;
@@ -23,18 +37,32 @@ const DENIED = /Permission denied|os error 13\b|EACCES/;
 const NETWORK = /Network is unreachable|os error 101\b|Connection refused|os error 111\b|failed to lookup address|Temporary failure in name resolution|Could not resolve host|Name or service not known|dns error/i;
 const HOST_PORT = /\b((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b/i;
 const URL_HOST = /\bhttps?:\/\/([^/\s"'`:]+)(?::(\d+))?/i;
+const PROGRAM_MISSING = /not found|No such file or directory|os error 2\b|NotFound|not installed|failed to (?:find tool|execute)/i;
 
-function inside(path: string, tree: string): boolean {
+export function inside(path: string, tree: string): boolean {
   const rel = relative(tree, path);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-function display(path: string, home: string): string {
+export function displayPath(path: string, home: string): string {
   return inside(path, home) ? `~/${relative(home, path)}`.replace(/\/$/, '') : path;
 }
 
-export function blockedHints(stderr: string, ctx: HintContext): string[] {
-  const hints = new Set<string>();
+function hostIsExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
+  const findings = new Map<string, Finding>();
+  const add = (key: string, f: Finding) => findings.has(key) || findings.set(key, f);
+  const visible = (p: string) => ctx.visible.some((t) => inside(p, t));
+  // The private /tmp is writable, but not the read-only trees bound under it (a workspace in /tmp).
+  const writable = (p: string) => ctx.writable.some((t) => inside(p, t)) || (inside(p, '/tmp') && !visible(p));
   for (const line of stderr.split('\n')) {
     const fsError = NOT_FOUND.test(line) ? 'read' : READ_ONLY.test(line) || DENIED.test(line) ? 'write' : undefined;
     if (fsError) {
@@ -42,26 +70,67 @@ export function blockedHints(stderr: string, ctx: HintContext): string[] {
         const raw = m[1]!.replace(/[.]+$/, '');
         const path = raw.startsWith('~') ? ctx.home + raw.slice(1) : raw;
         if (path.length < 2) continue;
-        const shown = display(path, ctx.home);
-        if (fsError === 'read' && !ctx.visible.some((t) => inside(path, t))) {
+        const shown = displayPath(path, ctx.home);
+        const exists = ctx.exists ?? existsSync;
+        // A path missing on the host too is not the sandbox's doing.
+        if (fsError === 'read' && !visible(path) && exists(path)) {
           const where = inside(path, ctx.home) ? 'your home directory is hidden' : 'it is outside the sandbox\'s view';
-          hints.add(`it tried to access \`${shown}\`, which the sandbox hides (${where})`);
-        } else if (fsError === 'write' && !ctx.writable.some((t) => inside(path, t))) {
-          hints.add(`it tried to write \`${shown}\`, which is read-only in the sandbox (only OUT_DIR and /tmp are writable)`);
+          add(`read:${path}`, { kind: 'read', path, message: `it tried to access \`${shown}\`, which the sandbox hides (${where})` });
+        } else if (fsError === 'write' && !writable(path)) {
+          let grant = path;
+          while (!exists(grant) && dirname(grant) !== grant) grant = dirname(grant);
+          add(`write:${path}`, { kind: 'write', path, grant, message: `it tried to write \`${shown}\`, which is read-only in the sandbox (only OUT_DIR and /tmp are writable)` });
         }
       }
     }
     if (NETWORK.test(line)) {
       const m = HOST_PORT.exec(line) ?? URL_HOST.exec(line);
-      const dest = m ? (m[2] ? `${m[1]}:${m[2]}` : m[1]) : undefined;
-      hints.add(`it tried to use the network${dest ? ` (${dest})` : ''}, which the sandbox blocks`);
+      const destination = m ? (m[2] ? `${m[1]}:${m[2]}` : m[1]) : undefined;
+      add('network', { kind: 'network', destination, message: `it tried to use the network${destination ? ` (${destination})` : ''}, which the sandbox blocks` });
     }
   }
   for (const [name, value] of Object.entries(ctx.env)) {
     if (value === undefined || isPassed(ctx.envRules, name) || name.length < 3) continue;
     if (new RegExp(`\\b${name}\\b`).test(stderr)) {
-      hints.add(`it looked for the environment variable \`${name}\`, which is set but removed in the sandbox`);
+      add(`env:${name}`, { kind: 'env', name, message: `it looked for the environment variable \`${name}\`, which is set but removed in the sandbox` });
     }
   }
-  return [...hints];
+  if (PROGRAM_MISSING.test(stderr)) {
+    const isExec = ctx.isExecutable ?? hostIsExecutable;
+    for (const dir of (ctx.env.PATH ?? '').split(delimiter)) {
+      if (!dir || !isAbsolute(dir) || visible(dir)) continue;
+      for (const m of stderr.matchAll(/[`"']([A-Za-z0-9_.+-]+)[`"']/g)) {
+        const program = m[1]!;
+        if (isExec(join(dir, program))) {
+          add(`exec:${program}`, { kind: 'exec', program, dir, message: `it tried to run \`${program}\`, which is on your PATH in \`${displayPath(dir, ctx.home)}\`, a directory the sandbox hides` });
+        }
+      }
+    }
+  }
+  return [...findings.values()];
+}
+
+/** The `[sandbox.package.NAME]` lines that would grant what was found, ready to paste. */
+export function grantSnippet(packageName: string, findings: readonly Finding[], home: string): string[] {
+  const read = new Set<string>();
+  const write = new Set<string>();
+  const env = new Set<string>();
+  let network = false;
+  let timeout: number | undefined;
+  for (const f of findings) {
+    if (f.kind === 'read') read.add(displayPath(f.path, home));
+    else if (f.kind === 'exec') read.add(displayPath(f.dir, home));
+    else if (f.kind === 'write') write.add(displayPath(f.grant, home));
+    else if (f.kind === 'env') env.add(f.name);
+    else if (f.kind === 'timeout') timeout = f.seconds * 4;
+    else network = true;
+  }
+  const list = (xs: Set<string>) => `[${[...xs].map((x) => JSON.stringify(x)).join(', ')}]`;
+  const lines = [`[sandbox.package.${packageName}]`];
+  if (read.size) lines.push(`allow-read = ${list(read)}`);
+  if (write.size) lines.push(`allow-write = ${list(write)}`);
+  if (env.size) lines.push(`allow-env = ${list(env)}`);
+  if (network) lines.push('allow-network = true');
+  if (timeout) lines.push(`timeout = "${timeout}s"`);
+  return lines.length > 1 ? lines : [];
 }

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BuildScriptRun } from '../intercept/session.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
-import type { HintContext } from './blocked-hints.js';
+import { grantSnippet, type Finding, type HintContext } from './blocked-hints.js';
 
 /**
  * Build scripts that were started but did not finish successfully: cargo writes `output` beside
@@ -26,27 +26,24 @@ export interface FailureReport {
   help: string[];
 }
 
-/** One note per failed script (with what it tried that was blocked, when told), help once. */
-export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: readonly string[] }[]): FailureReport {
+/** One note per failed script (with what it tried that was blocked), then the grants that allow it. */
+export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: readonly Finding[] }[], home: string): FailureReport {
   if (failed.length === 0) return { notes: [], help: [] };
   const notes = failed.flatMap(({ run, blocked }) => {
     const pkg = run.packageVersion ? `${run.packageName} v${run.packageVersion}` : run.packageName;
     return [
       `the build script of \`${pkg}\` ran inside the cargo-sandbox sandbox: no network, ` +
         'home directory hidden, environment scrubbed, writable only OUT_DIR and a private /tmp',
-      ...blocked,
+      ...blocked.map((f) => f.message),
     ];
   });
-  const anyBlocked = failed.some((f) => f.blocked.length > 0);
-  return {
-    notes,
-    help: [
-      anyBlocked
-        ? 'per-package grants come with the `[sandbox]` configuration; until then, build that package with plain cargo only if you trust it'
-        : 'if it failed because of the sandbox, its error above names the path, host or variable it needed',
-      'run `cargo sandbox doctor` to check the sandbox itself',
-    ],
-  };
+  const snippets = failed.map(({ run, blocked }) => grantSnippet(run.packageName, blocked, home)).filter((s) => s.length);
+  const help = snippets.length
+    ? [`to allow this, add to .cargo/config.toml:\n${snippets.map((s) => s.map((l) => `    ${l}`).join('\n')).join('\n\n')}`,
+       'or, for this build only: `--allow-read=PKG:PATH`, `--allow-network=PKG`, `--allow-env=PKG:VAR`']
+    : ['if it failed because of the sandbox, its error above names the path, host or variable it needed'];
+  help.push('run `cargo sandbox doctor` to check the sandbox itself');
+  return { notes, help };
 }
 
 /** What was visible and writable for one build script: the policy plus its own directories. */
@@ -55,7 +52,7 @@ export function hintContext(policy: SandboxPolicy, run: BuildScriptRun, home: st
   return {
     home,
     visible: [...policy.system, ...policy.readOnly, ...policy.writable, run.manifestDir, buildRoot, '/proc', '/dev'],
-    writable: [...policy.writable, run.outDir, '/tmp'],
+    writable: [...policy.writable, run.outDir],
     env,
     envRules: policy.env,
   };

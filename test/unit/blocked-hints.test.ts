@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { blockedHints, type HintContext } from '../../src/diagnostics/blocked-hints.js';
+import { blockedHints as findings, grantSnippet, type HintContext } from '../../src/diagnostics/blocked-hints.js';
+
+const blockedHints = (stderr: string, c: HintContext) => findings(stderr, c).map((f) => f.message);
 import { DEFAULT_ENV_RULES } from '../../src/policy/environment.js';
 
 const ctx: HintContext = {
   home: '/home/u',
   visible: ['/usr', '/etc', '/home/u/.cargo/registry', '/ws', '/ws/target/debug/build'],
-  writable: ['/ws/target/debug/build/foo-1/out', '/tmp'],
+  writable: ['/ws/target/debug/build/foo-1/out'],
   env: { OPENSSL_DIR: '/opt/ssl', GITHUB_TOKEN: 'x', MY_SDK_ROOT: '/opt/sdk', PATH: '/usr/bin' },
   envRules: DEFAULT_ENV_RULES,
+  exists: (p) => !p.includes('missing') && p !== '/ws/gen.rs',
 };
 
 test('a hidden path in the home directory, with ~ or absolute', () => {
@@ -24,6 +27,7 @@ test('a hidden path in the home directory, with ~ or absolute', () => {
 });
 
 test('a missing file that is missing on the host too is not blamed on the sandbox', () => {
+  assert.deepEqual(blockedHints('open /home/u/missing.txt: No such file or directory', ctx), []);
   assert.deepEqual(blockedHints('fatal error: /usr/include/missing.h: No such file or directory', ctx), []);
   assert.deepEqual(blockedHints('/ws/data.txt: No such file or directory', ctx), []);
 });
@@ -33,6 +37,11 @@ test('writes outside OUT_DIR and /tmp', () => {
     'it tried to write `/ws/src/generated.rs`, which is read-only in the sandbox (only OUT_DIR and /tmp are writable)',
   ]);
   assert.deepEqual(blockedHints('wrote /ws/target/debug/build/foo-1/out/x: Read-only file system', ctx), []);
+  assert.deepEqual(blockedHints('wrote /tmp/scratch/x: Read-only file system', ctx), []);
+  const inTmp = { ...ctx, visible: [...ctx.visible, '/tmp/ws'] };
+  assert.deepEqual(blockedHints('wrote /tmp/ws/src/x.rs: Read-only file system', inTmp), [
+    'it tried to write `/tmp/ws/src/x.rs`, which is read-only in the sandbox (only OUT_DIR and /tmp are writable)',
+  ]);
 });
 
 test('network attempts, with the destination when it is named', () => {
@@ -49,4 +58,26 @@ test('environment variables that are set but removed; passed ones are not mentio
     'it looked for the environment variable `MY_SDK_ROOT`, which is set but removed in the sandbox',
   ]);
   assert.deepEqual(blockedHints('OPENSSL_DIR is set but the directory has no include/', ctx), []);
+});
+
+test('a program on a hidden PATH directory', () => {
+  const c: HintContext = { ...ctx, env: { PATH: '/home/u/.local/bin:/usr/bin' }, isExecutable: (p) => p === '/home/u/.local/bin/protoc' };
+  assert.deepEqual(blockedHints('failed to run `protoc`: No such file or directory (os error 2)', c), [
+    'it tried to run `protoc`, which is on your PATH in `~/.local/bin`, a directory the sandbox hides',
+  ]);
+});
+
+test('grant lines, ready to paste', () => {
+  const found = findings(
+    'open ~/.ssh/config: No such file or directory\nconnect example.com:443: Network is unreachable\nMY_SDK_ROOT missing\nwrite /ws/gen.rs: Read-only file system',
+    ctx,
+  );
+  assert.deepEqual(grantSnippet('foo', found, '/home/u'), [
+    '[sandbox.package.foo]',
+    'allow-read = ["~/.ssh/config"]',
+    'allow-write = ["/ws"]',
+    'allow-env = ["MY_SDK_ROOT"]',
+    'allow-network = true',
+  ]);
+  assert.deepEqual(grantSnippet('foo', [], '/home/u'), []);
 });

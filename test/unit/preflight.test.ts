@@ -26,13 +26,16 @@ test('messages are styled like cargo\'s', () => {
 
 test('one note per failed build script, help once', () => {
   const run = { packageName: 'foo', packageVersion: '1.2.3', outDir: '/x/out', manifestDir: '/m', startedAtMs: 0, launcherPath: '/x/build-script-build', envFile: '/s/1.env' };
-  const { notes, help } = failureNotes([
-    { run, blocked: [] },
-    { run: { ...run, packageName: 'bar' }, blocked: ['it tried to use the network'] },
-  ]);
+  const { notes, help } = failureNotes(
+    [
+      { run, blocked: [] },
+      { run: { ...run, packageName: 'bar' }, blocked: [{ kind: 'network', message: 'it tried to use the network' }] },
+    ],
+    '/home/u',
+  );
   assert.equal(notes.length, 3);
   assert.equal(notes[2], 'it tried to use the network');
   assert.match(notes[0]!, /`foo v1\.2\.3`/);
-  assert.ok(help.length > 0);
-  assert.deepEqual(failureNotes([]), { notes: [], help: [] });
+  assert.equal(help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.bar]\n    allow-network = true');
+  assert.deepEqual(failureNotes([], '/home/u'), { notes: [], help: [] });
 });

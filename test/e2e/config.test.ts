@@ -1,0 +1,183 @@
+// The [sandbox] configuration with real cargo: each grant opens exactly what it names for exactly
+// its package, judged on the host; precedence; a grant change reruns only that package's script;
+// a malformed config stops the build before anything runs; each denial comes with its grant.
+
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { startListeners } from '../helpers/listeners.js';
+import { copyFixture, makeScratch, runCli, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
+
+interface Probe {
+  s: Scratch;
+  ws: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function probe(label: string, config: string, params: Record<string, string> = {}): Probe {
+  const s = makeScratch(label);
+  const ws = copyFixture(s, 'probe');
+  mkdirSync(join(ws, '.cargo'));
+  writeFileSync(join(ws, '.cargo/config.toml'), config);
+  writeFileSync(join(ws, 'probe-params.txt'), Object.entries(params).map(([k, v]) => `${k}=${v}\n`).join(''));
+  mkdirSync(join(s.home, 'granted'));
+  writeFileSync(join(s.home, 'granted/file.txt'), 'GRANTED-CONTENT\n');
+  mkdirSync(join(s.home, 'granted-w'));
+  mkdirSync(join(s.home, '.local/bin'), { recursive: true });
+  writeFileSync(join(s.home, '.local/bin/mytool'), '#!/bin/sh\necho mytool-output\n');
+  chmodSync(join(s.home, '.local/bin/mytool'), 0o755);
+  const env = { ...s.env, MY_TOOL_HOME: '/opt/mytool', PATH: `${join(s.home, '.local/bin')}:${s.env.PATH}` };
+  return { s, ws, env };
+}
+
+function report(ws: string, pkg: string): Record<string, string> {
+  const f = walkFiles(join(ws, 'target')).find((p) => p.includes(`/build/${pkg}-`) && p.endsWith('/out/report'));
+  assert.ok(f, `no report for ${pkg}`);
+  return Object.fromEntries(readFileSync(f, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+function runs(ws: string, pkg: string): number {
+  const f = walkFiles(join(ws, 'target')).find((p) => p.includes(`/build/${pkg}-`) && p.endsWith('/out/runs'));
+  return f ? Number(readFileSync(f, 'utf8')) : 0;
+}
+
+describe('grants', () => {
+  test('allow-read, allow-write, allow-env, allow-network and ${CARGO_MANIFEST_DIR} open exactly their package', async () => {
+    const listeners = await startListeners(join(makeScratch('unused').root, 'sock'));
+    const p = probe(
+      'grants',
+      [
+        '[sandbox.package.probe-a]',
+        'allow-read = ["~/granted", "~/.local/bin"]',
+        'allow-write = ["~/granted-w", "${CARGO_MANIFEST_DIR}/generated"]',
+        'allow-env = ["MY_TOOL_HOME"]',
+        'allow-network = true',
+        '',
+      ].join('\n'),
+      { port: String(listeners.tcpPort) },
+    );
+    const r = await runCli(['build', '--workspace'], { cwd: p.ws, env: p.env });
+    await listeners.close();
+    assert.equal(r.status, 0, r.stderr);
+    const a = report(p.ws, 'probe-a');
+    const b = report(p.ws, 'probe-b');
+    assert.equal(a.read, 'ok:GRANTED-CONTENT');
+    assert.match(b.read!, /^err:.*No such file/);
+    assert.equal(readFileSync(join(p.s.home, 'granted-w/probe-a.txt'), 'utf8'), 'written by probe-a');
+    assert.equal(existsSync(join(p.s.home, 'granted-w/probe-b.txt')), false);
+    assert.ok(existsSync(join(p.ws, 'probe-a/generated/probe-a.rs')));
+    assert.equal(existsSync(join(p.ws, 'probe-b/generated/probe-b.rs')), false);
+    assert.equal(a.env, 'ok:/opt/mytool');
+    assert.match(b.env!, /^err:/);
+    assert.equal(a.exec, 'ok:mytool-output');
+    assert.match(b.exec!, /^err:/);
+    assert.equal(listeners.received.tcp, 1, 'exactly one connection: probe-a\'s');
+  });
+
+  test('sandbox = false runs that one script unsandboxed, with a warning', async () => {
+    const p = probe('nosandbox', '[sandbox.package.probe-b]\nsandbox = false\n');
+    const r = await runCli(['build', '--workspace'], { cwd: p.ws, env: p.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^warning: the build script of `probe-b` runs UNSANDBOXED \(sandbox = false, .*config\.toml:2:1\)/m);
+    assert.equal(report(p.ws, 'probe-b').read, 'ok:GRANTED-CONTENT');
+    assert.match(report(p.ws, 'probe-a').read!, /^err:/);
+  });
+
+  test('timeout stops a hanging script, names the limit and the key that raises it', async () => {
+    const p = probe('timeout', '[sandbox]\ntimeout = "2s"\n', { 'sleep.probe-a': '60' });
+    const started = Date.now();
+    const r = await runCli(['build', '-p', 'probe-a'], { cwd: p.ws, env: p.env });
+    assert.equal(r.status, 101);
+    assert.ok(Date.now() - started < 40_000, 'the build hung');
+    assert.match(r.stderr, /^note: it was stopped after its timeout of 2s \(.*config\.toml:2:1\)$/m);
+    assert.match(r.stderr, /^\s+timeout = "8s"$/m);
+  });
+
+  test('command-line grants for one build', async () => {
+    const p = probe('flags', '');
+    const r = await runCli(['build', '--workspace', '--allow-read=probe-b:~/granted', '--allow-env=probe-b:MY_TOOL_HOME'], { cwd: p.ws, env: p.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(report(p.ws, 'probe-b').read, 'ok:GRANTED-CONTENT');
+    assert.equal(report(p.ws, 'probe-b').env, 'ok:/opt/mytool');
+    assert.match(report(p.ws, 'probe-a').read!, /^err:/);
+  });
+
+  test('precedence: --config beats the environment beats the nearer file beats the farther one', async () => {
+    const p = probe('precedence', '[sandbox.package.probe-a]\nallow-env = ["MY_TOOL_HOME"]\n');
+    // A farther file (the scratch root, above the workspace) grants the read; arrays are joined.
+    mkdirSync(join(p.s.root, '.cargo'));
+    writeFileSync(join(p.s.root, '.cargo/config.toml'), '[sandbox.package.probe-a]\nallow-read = ["~/granted"]\nallow-network = true\n');
+    writeFileSync(join(p.ws, '.cargo/config.toml'), '[sandbox.package.probe-a]\nallow-env = ["MY_TOOL_HOME"]\nallow-network = false\n');
+    const r1 = await runCli(['policy', 'probe-a'], { cwd: p.ws, env: p.env });
+    assert.equal(r1.status, 0, r1.stderr);
+    assert.match(r1.stdout, /network:\s+none \(.*\/probe\/\.cargo\/config\.toml:3:1\)/);
+    assert.match(r1.stdout, /\/granted \(.*cs-test-precedence-[^/]+\/\.cargo\/config\.toml:2:1\)/);
+    assert.match(r1.stdout, /MY_TOOL_HOME \(.*\/probe\/\.cargo\/config\.toml:2:1\)/);
+    const env = { ...p.env, CARGO_SANDBOX_PACKAGE_PROBE_A_ALLOW_NETWORK: 'true' };
+    const r2 = await runCli(['policy', 'probe-a'], { cwd: p.ws, env });
+    assert.match(r2.stdout, /network:\s+allowed \(environment variable CARGO_SANDBOX_PACKAGE_PROBE_A_ALLOW_NETWORK\)/);
+    const r3 = await runCli(['policy', 'probe-a', '--config', 'sandbox.package.probe-a.allow-network=false'], { cwd: p.ws, env });
+    assert.match(r3.stdout, /network:\s+none \(--config sandbox\.package\.probe-a\.allow-network=false\)/);
+    const r4 = await runCli(['policy'], { cwd: p.ws, env });
+    assert.match(r4.stdout, /^probe-a v0\.1\.0\s+yes\s+yes\s+\S+\/granted\s+-\s+MY_TOOL_HOME\s+-$/m);
+    assert.match(r4.stdout, /^probe-b v0\.1\.0\s+yes\s+no\s+-\s+-\s+-\s+-$/m);
+  });
+});
+
+describe('grant changes', () => {
+  test('changing one package\'s grants reruns exactly its build script', async () => {
+    const p = probe('rerun', '[sandbox.package.probe-a]\nallow-env = ["MY_TOOL_HOME"]\n');
+    const build = () => runCli(['build', '--workspace'], { cwd: p.ws, env: p.env });
+    assert.equal((await build()).status, 0);
+    assert.deepEqual([runs(p.ws, 'probe-a'), runs(p.ws, 'probe-b')], [1, 1]);
+    assert.equal((await build()).status, 0);
+    assert.deepEqual([runs(p.ws, 'probe-a'), runs(p.ws, 'probe-b')], [1, 1], 'nothing changed: nothing reruns');
+    writeFileSync(join(p.ws, '.cargo/config.toml'), '[sandbox.package.probe-a]\nallow-env = ["MY_TOOL_HOME"]\nallow-read = ["~/granted"]\n');
+    assert.equal((await build()).status, 0);
+    assert.deepEqual([runs(p.ws, 'probe-a'), runs(p.ws, 'probe-b')], [2, 1]);
+    assert.equal(report(p.ws, 'probe-a').read, 'ok:GRANTED-CONTENT');
+    writeFileSync(join(p.ws, '.cargo/config.toml'), '# comments and moved lines do not count\n[sandbox.package.probe-a]\nallow-read = ["~/granted"]\nallow-env = ["MY_TOOL_HOME"]\n');
+    assert.equal((await build()).status, 0);
+    assert.deepEqual([runs(p.ws, 'probe-a'), runs(p.ws, 'probe-b')], [2, 1]);
+  });
+});
+
+describe('configuration errors', () => {
+  test('a malformed [sandbox] table stops the build before anything runs, with file:line and a hint', async () => {
+    const p = probe('malformed', '[sandbox]\nallow-netwrok = true\n');
+    const r = await runCli(['build', '--workspace'], { cwd: p.ws, env: p.env });
+    assert.equal(r.status, 101);
+    assert.match(r.stderr, /^error: unknown key `allow-netwrok` in `\[sandbox\]`$/m);
+    assert.match(r.stderr, /^ {2}--> \S+\/\.cargo\/config\.toml:2:1$/m);
+    assert.match(r.stderr, /^help: did you mean `allow-network`\?$/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.equal(existsSync(join(p.ws, 'target')), false);
+  });
+});
+
+describe('denials that explain themselves', () => {
+  const cases: [string, string, RegExp, string[]][] = [
+    ['read', 'read', /^note: it tried to access `~\/granted\/file\.txt`, which the sandbox hides/m, ['allow-read = ["~/granted/file.txt"]']],
+    ['write', 'gen', /^note: it tried to write `\S+\/probe-a\/generated\/probe-a\.rs`, which is read-only/m, ['allow-write = ["']],
+    ['env', 'env', /^note: it looked for the environment variable `MY_TOOL_HOME`/m, ['allow-env = ["MY_TOOL_HOME"]']],
+    ['network', 'net', /^note: it tried to use the network \(127\.0\.0\.1:\d+\)/m, ['allow-network = true']],
+    ['program', 'exec', /^note: it tried to run `mytool`, which is on your PATH in `~\/\.local\/bin`/m, ['allow-read = ["~/.local/bin"]']],
+  ];
+  for (const [label, action, note, grant] of cases) {
+    test(`${label}: the note names it, the help gives the grant, and the grant makes the build pass`, async () => {
+      const p = probe(`deny-${label}`, '', { 'strict.probe-a': action, port: '9' });
+      const r = await runCli(['build', '-p', 'probe-a'], { cwd: p.ws, env: p.env });
+      assert.equal(r.status, 101);
+      assert.match(r.stderr, note);
+      const help = r.stderr.slice(r.stderr.indexOf('help: to allow this, add to .cargo/config.toml:'));
+      assert.match(help, /^help: to allow this, add to \.cargo\/config\.toml:\n {4}\[sandbox\.package\.probe-a\]\n/);
+      for (const line of grant) assert.ok(help.includes(`    ${line}`), help);
+      if (label === 'network') return; // nothing listens on port 9: the grant lets it try, not succeed
+      const snippet = help.split('\n').slice(1).filter((l) => l.startsWith('    ')).map((l) => l.slice(4)).join('\n');
+      writeFileSync(join(p.ws, '.cargo/config.toml'), `${snippet}\n`);
+      const again = await runCli(['build', '-p', 'probe-a'], { cwd: p.ws, env: p.env });
+      assert.equal(again.status, 0, again.stderr);
+    });
+  }
+});

@@ -5,6 +5,8 @@ Run every Cargo build script inside a sandbox (bubblewrap on Linux).
 Usage:
   cargo sandbox <CARGO-COMMAND> [ARGS]...     e.g. cargo sandbox build --release
   cargo sandbox +<toolchain> <CARGO-COMMAND> [ARGS]...
+  cargo sandbox policy [PKG]...                the effective policy of build scripts, and where
+                                              each grant comes from
   cargo sandbox doctor                        check that the sandbox works on this machine
   cargo-sandbox <CARGO-COMMAND> [ARGS]...     the same, without going through cargo
 
@@ -14,6 +16,15 @@ unchanged, cargo's output is untouched and its exit code is returned.
 By default each build script runs with: no network; the home directory hidden except the Rust
 toolchain; the environment reduced to what build scripts need; writes only to its OUT_DIR and a
 private /tmp; its own PID namespace, no process outliving it.
+
+Grants for one build (taken out of cargo's arguments; PKG: optional package name):
+  --allow-network[=PKG,...]      share the host network
+  --allow-read=[PKG:]PATH        make PATH visible, read-only
+  --allow-write=[PKG:]PATH       make PATH writable
+  --allow-env=[PKG:]VAR,...      pass these environment variables
+
+Lasting grants go in .cargo/config.toml: [sandbox] and [sandbox.package.NAME] tables
+(see docs/configuration.md).
 
 Options:
   -h, --help       Print this help

@@ -16,7 +16,7 @@ export function findExecutable(name: string, env: NodeJS.ProcessEnv): string | u
   return undefined;
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

@@ -3,7 +3,8 @@
 // find because their directory is hidden. Heuristic by nature; it only names things that are both
 // mentioned in the error and really blocked by the policy, each with the grant that allows it.
 
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { isExecutable } from '../backends/preflight.js';
 import { delimiter, dirname, isAbsolute, join, relative } from 'node:path';
 import { isPassed, type EnvRules } from '../policy/environment.js';
 
@@ -48,15 +49,6 @@ export function displayPath(path: string, home: string): string {
   return inside(path, home) ? `~/${relative(home, path)}`.replace(/\/$/, '') : path;
 }
 
-function hostIsExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
   const findings = new Map<string, Finding>();
   const add = (key: string, f: Finding) => findings.has(key) || findings.set(key, f);
@@ -96,7 +88,7 @@ export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
     }
   }
   if (PROGRAM_MISSING.test(stderr)) {
-    const isExec = ctx.isExecutable ?? hostIsExecutable;
+    const isExec = ctx.isExecutable ?? isExecutable;
     for (const dir of (ctx.env.PATH ?? '').split(delimiter)) {
       if (!dir || !isAbsolute(dir) || visible(dir)) continue;
       for (const m of stderr.matchAll(/[`"']([A-Za-z0-9_.+-]+)[`"']/g)) {

@@ -73,7 +73,12 @@ export TMPDIR=/tmp
 # The environment the script saw, for a rerun that explains a failure (builtins only: no process).
 export -p > "$record.env" 2>/dev/null
 
-if [ -n "$pkg_timeout" ]; then
-  exec timeout --kill-after=5 "$pkg_timeout" "$bwrap" "$@" -- "$bin" 3<"$setup" 4<"$finish"
+if [ "$pkg_runner" = 1 ]; then
+  # A configured runner (sandbox.runner) replaces bubblewrap: it is the sandbox.
+  pkg_phase=runner
+  . "$pkgfile"
+else
+  set -- "$bwrap" "$@" -- "$bin"
 fi
-exec "$bwrap" "$@" -- "$bin" 3<"$setup" 4<"$finish"
+[ -z "$pkg_timeout" ] || set -- timeout --kill-after=5 "$pkg_timeout" "$@"
+exec "$@" 3<"$setup" 4<"$finish"

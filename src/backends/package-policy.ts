@@ -30,6 +30,28 @@ export function masksAfterGrants(masked: readonly string[], grants: EffectiveGra
   return masked.filter((m) => !named.some((g) => inside(g, m)));
 }
 
+/**
+ * One runner word as sh: literal text single-quoted, `{}` the build script, `{VAR}` a variable of
+ * cargo's build-script environment (read after the environment is scrubbed).
+ */
+export function runnerWord(word: string): string {
+  const out: string[] = [];
+  let last = 0;
+  for (const m of word.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)?\}/g)) {
+    if (m.index! > last) out.push(shQuote(word.slice(last, m.index)));
+    out.push(m[1] === undefined ? '"$bin"' : `"\${${m[1]}-}"`);
+    last = m.index! + m[0].length;
+  }
+  if (last < word.length || out.length === 0) out.push(shQuote(word.slice(last)));
+  return out.join('');
+}
+
+export function runnerCommand(argv: readonly string[]): string {
+  const words = argv.map(runnerWord);
+  if (!argv.some((w) => /\{\}/.test(w))) words.push('"$bin"');
+  return words.join(' ');
+}
+
 export function renderPackagePolicy(grants: EffectiveGrants, finishFile: string | undefined): string {
   for (const e of grants.env) {
     if (!ENV_PATTERN.test(e.value)) throw new Error(`invalid environment variable pattern: ${e.value}`);
@@ -50,10 +72,12 @@ export function renderPackagePolicy(grants: EffectiveGrants, finishFile: string 
     'pkg_allow_env() {',
     `${envCase}  return 1`,
     '}',
+    `pkg_runner=${grants.runner ? 1 : 0}`,
     'if [ "${pkg_phase:-}" = binds ]; then',
     ...binds,
     '  :',
     'fi',
+    ...(grants.runner ? ['if [ "${pkg_phase:-}" = runner ]; then', `  set -- ${runnerCommand(grants.runner.value)}`, 'fi'] : []),
     '',
   ].join('\n');
 }

@@ -2,7 +2,7 @@
 
 import { resolve } from 'node:path';
 import { realHost } from '../backends/host.js';
-import { preflight } from '../backends/preflight.js';
+import { findExecutable, preflight } from '../backends/preflight.js';
 import { userRustcWrapper } from '../config/cargo-config.js';
 import { describeSource } from '../config/types.js';
 import { blockedHints } from '../diagnostics/blocked-hints.js';
@@ -34,8 +34,17 @@ export async function sandboxedCargo(
     }
   }
   const bwrapPath = preflight(env, process.platform, ctx.config.bwrap?.value);
-  const inner = userRustcWrapper(env, ctx.layers, ctx.cwd);
   const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
+  for (const { grants } of policies.files) {
+    const runner = grants.runner;
+    if (runner && !findExecutable(runner.value[0]!, env)) {
+      throw new UserError(
+        `the runner \`${runner.value[0]}\` (sandbox.runner, ${describeSource(runner.source)}) was not found or is not executable; nothing was built`,
+        ['install it, or fix the path in `runner`; a bare name is looked up in PATH'],
+      );
+    }
+  }
+  const inner = userRustcWrapper(env, ctx.layers, ctx.cwd);
   const session = createSession({
     policy: ctx.policy,
     host: realHost,

@@ -37,7 +37,7 @@ export function loadContext(options: CargoOptions, grantFlags: readonly GrantFla
   const { config, issues } = loadSandboxConfig(layers, env, cwd, locked?.map((p) => p.name));
   applyGrantFlags(config, grantFlags, cwd);
   for (const [where, grants] of [['[sandbox]', config.global] as const, ...config.packages.map((p) => [`[sandbox.package.${p.key}]`, p.grants] as const)]) {
-    for (const key of ['runner', 'target'] as const) {
+    for (const key of ['target'] as const) {
       const setting = grants[key];
       if (setting) {
         issues.push({

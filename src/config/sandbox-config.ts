@@ -16,7 +16,7 @@ export interface ConfigIssue {
   help: string[];
 }
 
-export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'timeout', 'runner', 'target'] as const;
+export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'timeout', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
 export const GLOBAL_KEYS = [...GRANT_KEYS, 'bwrap', 'package'] as const;
 export const PACKAGE_KEYS = [...GRANT_KEYS, 'sandbox'] as const;
 const PATH_VARIABLES = ['HOME', 'CARGO_MANIFEST_DIR', 'OUT_DIR', 'WORKSPACE_ROOT', 'TARGET_DIR'];
@@ -152,13 +152,26 @@ function readGrant(ctx: Ctx, grants: Grants, path: string[], key: string, v: Raw
     case 'runner': {
       const argv = typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : readStringList(ctx, path, v);
       if (argv && argv.length === 0) error(ctx, path, `\`${keyName(path)}\` must name a command`);
-      else if (argv) grants.runner = { value: argv, source };
+      else if (argv) {
+        const bad = argv.flatMap((w) => [...w.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!)).find((n) => n !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
+        if (bad !== undefined) error(ctx, path, `invalid placeholder \`{${bad}}\` in \`${keyName(path)}\``, ['use `{}` for the build script, or `{VAR}` for a variable cargo sets, e.g. `{OUT_DIR}`']);
+        else grants.runner = { value: argv, source };
+      }
       return;
     }
     case 'target':
       if (typeof v === 'string' && /^[A-Za-z0-9_.-]+$/.test(v)) grants.target = { value: v, source };
       else error(ctx, path, `\`${keyName(path)}\` must be a target triple such as "wasm32-wasip1", or "native"`);
       return;
+    case 'target-rustc':
+      if (typeof v === 'string' && v) grants.targetRustc = { value: v, source };
+      else error(ctx, path, `\`${keyName(path)}\` must be the path or name of a rustc`);
+      return;
+    case 'target-rustflags': {
+      const flags = readStringList(ctx, path, v);
+      if (flags) grants.targetRustflags.push({ value: flags, source });
+      return;
+    }
   }
 }
 
@@ -225,7 +238,8 @@ function mergeGrants(into: Grants, from: Grants): void {
   into.allowRead.push(...from.allowRead);
   into.allowWrite.push(...from.allowWrite);
   into.allowEnv.push(...from.allowEnv);
-  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'runner', 'target'] as const) {
+  into.targetRustflags.push(...from.targetRustflags);
+  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'runner', 'target', 'targetRustc'] as const) {
     if (from[k] !== undefined) (into as unknown as Record<string, unknown>)[k] = from[k];
   }
 }
@@ -333,7 +347,7 @@ export function loadSandboxConfig(
 }
 
 function firstSource(g: Grants): Source | undefined {
-  return (g.allowNetwork ?? g.sandbox ?? g.timeoutSecs ?? g.runner ?? g.target ?? g.allowRead[0] ?? g.allowWrite[0] ?? g.allowEnv[0])?.source;
+  return (g.allowNetwork ?? g.sandbox ?? g.timeoutSecs ?? g.runner ?? g.target ?? g.targetRustc ?? g.allowRead[0] ?? g.allowWrite[0] ?? g.allowEnv[0] ?? g.targetRustflags[0])?.source;
 }
 
 /** One entry per package key, layers merged in precedence order. */
@@ -342,7 +356,7 @@ function mergePackages(config: SandboxConfig): SandboxConfig {
   for (const p of config.packages) {
     const existing = byKey.get(p.key);
     if (existing) mergeGrants(existing.grants, p.grants);
-    else byKey.set(p.key, { ...p, grants: { ...p.grants, allowRead: [...p.grants.allowRead], allowWrite: [...p.grants.allowWrite], allowEnv: [...p.grants.allowEnv] } });
+    else byKey.set(p.key, { ...p, grants: { ...p.grants, allowRead: [...p.grants.allowRead], allowWrite: [...p.grants.allowWrite], allowEnv: [...p.grants.allowEnv], targetRustflags: [...p.grants.targetRustflags] } });
   }
   return { ...config, packages: [...byKey.values()] };
 }

@@ -30,6 +30,8 @@ export interface Grants {
   timeoutSecs?: Sourced<number>;
   runner?: Sourced<string[]>;
   target?: Sourced<string>;
+  targetRustc?: Sourced<string>;
+  targetRustflags: Sourced<string[]>[];
 }
 
 export interface PackageSpec {
@@ -53,7 +55,7 @@ export interface SandboxConfig {
 }
 
 export function emptyGrants(): Grants {
-  return { allowRead: [], allowWrite: [], allowEnv: [] };
+  return { allowRead: [], allowWrite: [], allowEnv: [], targetRustflags: [] };
 }
 
 export function describeSource(source: Source): string {

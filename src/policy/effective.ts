@@ -23,6 +23,12 @@ export interface EffectiveGrants {
   env: Sourced<string>[];
   sandboxed: Sourced<boolean>;
   timeoutSecs?: Sourced<number>;
+  /** The command build scripts run through instead of bubblewrap (`{}`: the script). */
+  runner?: Sourced<string[]>;
+  /** The target build scripts are compiled for; absent or "native": the host. */
+  target?: Sourced<string>;
+  targetRustc?: Sourced<string>;
+  targetRustflags: string[];
 }
 
 export interface StaticPathVars {
@@ -93,11 +99,16 @@ export function effectiveGrants(config: SandboxConfig, pkg: { name: string; vers
     write: [],
     env: [],
     sandboxed: { value: true, source: DEFAULT },
+    targetRustflags: [],
   };
   for (const g of applicableGrants(config, pkg)) {
     if (g.allowNetwork) eff.network = g.allowNetwork;
     if (g.sandbox) eff.sandboxed = g.sandbox;
     if (g.timeoutSecs) eff.timeoutSecs = g.timeoutSecs;
+    if (g.runner) eff.runner = g.runner;
+    if (g.target) eff.target = g.target;
+    if (g.targetRustc) eff.targetRustc = g.targetRustc;
+    eff.targetRustflags.push(...g.targetRustflags.flatMap((f) => f.value));
     eff.read.push(...g.allowRead.map((p) => ({ value: expandPath(p.value, vars), source: p.source })));
     eff.write.push(...g.allowWrite.map((p) => ({ value: expandPath(p.value, vars), source: p.source })));
     eff.env.push(...g.allowEnv);
@@ -114,6 +125,10 @@ export function grantsFingerprint(grants: readonly Grants[], vars: StaticPathVar
     r: g.allowRead.map((p) => expandPath(p.value, vars).display),
     w: g.allowWrite.map((p) => expandPath(p.value, vars).display),
     e: g.allowEnv.map((e) => e.value),
+    x: g.runner?.value,
+    g: g.target?.value,
+    c: g.targetRustc?.value,
+    f: g.targetRustflags.map((f) => f.value),
   }));
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
 }

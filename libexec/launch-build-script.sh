@@ -15,6 +15,7 @@ dir=${self%/*}
 bin=$dir/$real
 session=${__CARGO_SANDBOX_SESSION:-}
 bwrap=${__CARGO_SANDBOX_BWRAP:-}
+node=${__CARGO_SANDBOX_NODE:-} js=${__CARGO_SANDBOX_JS:-}
 setup=$session/setup.args finish=$session/finish.args
 [ -n "$session" ] && [ -d "$session" ] || fail "the sandbox session is missing; run the build through \`cargo sandbox\`"
 [ -n "$bwrap" ] || fail "__CARGO_SANDBOX_BWRAP is not set"
@@ -56,6 +57,8 @@ set -- --args 3 \
 pkg_phase=binds
 . "$pkgfile"
 [ "$pkg_network" = 1 ] || set -- "$@" --unshare-net
+# A build script compiled for wasm runs on Node's WASI: Node and our runner must be visible.
+case $bin in *.wasm) set -- "$@" --ro-bind "${node%/*}" "${node%/*}" --ro-bind "$js" "$js" ;; esac
 set -- "$@" --args 4 --chdir "$PWD"
 
 # Scrub the environment here, before bwrap starts: bwrap's own process stays visible inside the
@@ -78,7 +81,12 @@ if [ "$pkg_runner" = 1 ]; then
   pkg_phase=runner
   . "$pkgfile"
 else
-  set -- "$bwrap" "$@" -- "$bin"
+  case $bin in
+    *.wasm)
+      # Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
+      set -- "$bwrap" "$@" -- "$node" --no-warnings "$js/backends/wasi-runner.js" "$bin" ;;
+    *) set -- "$bwrap" "$@" -- "$bin" ;;
+  esac
 fi
 [ -z "$pkg_timeout" ] || set -- timeout --kill-after=5 "$pkg_timeout" "$@"
 exec "$@" 3<"$setup" 4<"$finish"

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 // Compiled to dist/src/paths.js: the package root is three levels up.
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const LIBEXEC = join(PACKAGE_ROOT, 'libexec');
+/** The compiled sources (dist/src), for the Node programs the shell scripts start. */
+export const DIST_SRC = join(PACKAGE_ROOT, 'dist', 'src');
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };

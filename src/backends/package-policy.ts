@@ -52,7 +52,13 @@ export function runnerCommand(argv: readonly string[]): string {
   return words.join(' ');
 }
 
-export function renderPackagePolicy(grants: EffectiveGrants, finishFile: string | undefined): string {
+/** Whether build scripts of this package are compiled for another target than the host. */
+export function crossTarget(grants: EffectiveGrants): string | undefined {
+  const t = grants.target?.value;
+  return t && t !== 'native' ? t : undefined;
+}
+
+export function renderPackagePolicy(grants: EffectiveGrants, finishFile: string | undefined, targetFile?: string): string {
   for (const e of grants.env) {
     if (!ENV_PATTERN.test(e.value)) throw new Error(`invalid environment variable pattern: ${e.value}`);
   }
@@ -73,6 +79,7 @@ export function renderPackagePolicy(grants: EffectiveGrants, finishFile: string 
     `${envCase}  return 1`,
     '}',
     `pkg_runner=${grants.runner ? 1 : 0}`,
+    `pkg_target_json=${targetFile ? shQuote(targetFile) : ''}`,
     'if [ "${pkg_phase:-}" = binds ]; then',
     ...binds,
     '  :',

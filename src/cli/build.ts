@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path';
 import { realHost } from '../backends/host.js';
+import { crossTarget } from '../backends/package-policy.js';
 import { findExecutable, preflight } from '../backends/preflight.js';
 import { userRustcWrapper } from '../config/cargo-config.js';
 import { describeSource } from '../config/types.js';
@@ -58,13 +59,15 @@ export async function sandboxedCargo(
     const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env });
     if (result.code !== 0 && !result.signal) {
       const failed = failedRuns(session.runs()).map((run) => {
-        const timeout = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars).timeoutSecs;
+        const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
+        const timeout = grants.timeoutSecs;
         // A script stopped by its timeout is not rerun: it would only hang again.
         if (timeout && Date.now() - run.startedAtMs >= timeout.value * 1000) {
           const message = `it was stopped after its timeout of ${timeout.value}s (${describeSource(timeout.source)})`;
           return { run, blocked: [{ kind: 'timeout' as const, seconds: timeout.value, message }] };
         }
-        return { run, blocked: blockedHints(rerunForStderr(run, session.env), hintContext(ctx.policy, run, ctx.home, env)) };
+        const wasm = crossTarget(grants) !== undefined && !grants.runner;
+        return { run, blocked: blockedHints(rerunForStderr(run, session.env), hintContext(ctx.policy, run, ctx.home, env, wasm)) };
       });
       const { notes, help } = failureNotes(failed, ctx.home);
       for (const n of notes) reporter.message('note', n);

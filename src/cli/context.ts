@@ -36,19 +36,6 @@ export function loadContext(options: CargoOptions, grantFlags: readonly GrantFla
   const locked = readLockfile(workspaceRoot);
   const { config, issues } = loadSandboxConfig(layers, env, cwd, locked?.map((p) => p.name));
   applyGrantFlags(config, grantFlags, cwd);
-  for (const [where, grants] of [['[sandbox]', config.global] as const, ...config.packages.map((p) => [`[sandbox.package.${p.key}]`, p.grants] as const)]) {
-    for (const key of ['target'] as const) {
-      const setting = grants[key];
-      if (setting) {
-        issues.push({
-          level: 'warning',
-          message: `\`${key}\` in \`${where}\` is not supported yet; build scripts run natively under bubblewrap`,
-          source: setting.source,
-          help: [],
-        });
-      }
-    }
-  }
   const vars: StaticPathVars = {
     HOME: home,
     WORKSPACE_ROOT: workspaceRoot,

@@ -160,8 +160,8 @@ function readGrant(ctx: Ctx, grants: Grants, path: string[], key: string, v: Raw
       return;
     }
     case 'target':
-      if (typeof v === 'string' && /^[A-Za-z0-9_.-]+$/.test(v)) grants.target = { value: v, source };
-      else error(ctx, path, `\`${keyName(path)}\` must be a target triple such as "wasm32-wasip1", or "native"`);
+      if (typeof v === 'string' && (v === 'native' || /^wasm32-[A-Za-z0-9_.-]+$/.test(v))) grants.target = { value: v, source };
+      else error(ctx, path, `\`${keyName(path)}\` must be a WebAssembly target such as "wasm32-wasip1" (or "wasm32-wasi"), or "native", found ${JSON.stringify(v)}`);
       return;
     case 'target-rustc':
       if (typeof v === 'string' && v) grants.targetRustc = { value: v, source };

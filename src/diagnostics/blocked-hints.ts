@@ -20,6 +20,8 @@ export interface HintContext {
   isExecutable?: (path: string) => boolean;
   /** Whether a path exists on the host (injected for tests). */
   exists?: (path: string) => boolean;
+  /** The script is WebAssembly: it sees only its preopened directories (`visible`). */
+  wasm?: boolean;
 }
 
 export type Finding =
@@ -29,7 +31,9 @@ export type Finding =
   | { kind: 'network'; destination?: string; message: string }
   | { kind: 'env'; name: string; message: string }
   | { kind: 'exec'; program: string; dir: string; message: string }
-  | { kind: 'timeout'; seconds: number; message: string };
+  | { kind: 'timeout'; seconds: number; message: string }
+  /** A WebAssembly build script hit WASI's walls: no processes, no files beyond its preopens. */
+  | { kind: 'wasi'; message: string };
 
 const PATH_RE = /(?:^|[\s"'`(=:])((?:~|\/)[^\s"'`():,;]*)/g;
 const NOT_FOUND = /No such file or directory|os error 2\b|NotFound|ENOENT/;
@@ -38,6 +42,8 @@ const DENIED = /Permission denied|os error 13\b|EACCES/;
 const NETWORK = /Network is unreachable|os error 101\b|Connection refused|os error 111\b|failed to lookup address|Temporary failure in name resolution|Could not resolve host|Name or service not known|dns error/i;
 const HOST_PORT = /\b((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b/i;
 const URL_HOST = /\bhttps?:\/\/([^/\s"'`:]+)(?::(\d+))?/i;
+const WASI_SPAWN = /operation not supported on this platform|os error 58\b|ENOTSUP/;
+const WASI_PREOPEN = /failed to find a pre-opened file descriptor through which \\?"([^"\\]*)\\?" could be opened|Capabilities insufficient|os error 76\b/;
 const PROGRAM_MISSING = /not found|No such file or directory|os error 2\b|NotFound|not installed|failed to (?:find tool|execute)/i;
 
 export function inside(path: string, tree: string): boolean {
@@ -65,7 +71,9 @@ export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
         const shown = displayPath(path, ctx.home);
         const exists = ctx.exists ?? existsSync;
         // A path missing on the host too is not the sandbox's doing.
-        if (fsError === 'read' && !visible(path) && exists(path)) {
+        if (fsError === 'read' && ctx.wasm && !visible(path) && exists(path)) {
+          add(`wasi-open:${path}`, { kind: 'wasi', message: `it tried to open \`${shown}\`, outside what a WebAssembly build script can see (its package, OUT_DIR, /tmp)` });
+        } else if (fsError === 'read' && !visible(path) && exists(path)) {
           const where = inside(path, ctx.home) ? 'your home directory is hidden' : 'it is outside the sandbox\'s view';
           add(`read:${path}`, { kind: 'read', path, message: `it tried to access \`${shown}\`, which the sandbox hides (${where})` });
         } else if (fsError === 'write' && !writable(path)) {
@@ -74,6 +82,14 @@ export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
           add(`write:${path}`, { kind: 'write', path, grant, message: `it tried to write \`${shown}\`, which is read-only in the sandbox (only OUT_DIR and /tmp are writable)` });
         }
       }
+    }
+    if (WASI_SPAWN.test(line)) {
+      add('wasi-spawn', { kind: 'wasi', message: 'it tried to start a process, which a WebAssembly (WASI) build script cannot do' });
+    }
+    const preopen = WASI_PREOPEN.exec(line);
+    if (preopen) {
+      const what = preopen[1] ? `\`${preopen[1]}\`` : 'a file';
+      add(`wasi-open:${preopen[1] ?? ''}`, { kind: 'wasi', message: `it tried to open ${what}, outside what a WebAssembly build script can see (its package, OUT_DIR, /tmp)` });
     }
     if (NETWORK.test(line)) {
       const m = HOST_PORT.exec(line) ?? URL_HOST.exec(line);
@@ -109,12 +125,14 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
   const env = new Set<string>();
   let network = false;
   let timeout: number | undefined;
+  let native = false;
   for (const f of findings) {
     if (f.kind === 'read') read.add(displayPath(f.path, home));
     else if (f.kind === 'exec') read.add(displayPath(f.dir, home));
     else if (f.kind === 'write') write.add(displayPath(f.grant, home));
     else if (f.kind === 'env') env.add(f.name);
     else if (f.kind === 'timeout') timeout = f.seconds * 4;
+    else if (f.kind === 'wasi') native = true;
     else network = true;
   }
   const list = (xs: Set<string>) => `[${[...xs].map((x) => JSON.stringify(x)).join(', ')}]`;
@@ -124,5 +142,7 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
   if (env.size) lines.push(`allow-env = ${list(env)}`);
   if (network) lines.push('allow-network = true');
   if (timeout) lines.push(`timeout = "${timeout}s"`);
+  // Mixed mode: this package's build script runs natively under bubblewrap, the others as wasm.
+  if (native) lines.push('target = "native"');
   return lines.length > 1 ? lines : [];
 }

@@ -47,11 +47,14 @@ export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: re
 }
 
 /** What was visible and writable for one build script: the policy plus its own directories. */
-export function hintContext(policy: SandboxPolicy, run: BuildScriptRun, home: string, env: NodeJS.ProcessEnv): HintContext {
+export function hintContext(policy: SandboxPolicy, run: BuildScriptRun, home: string, env: NodeJS.ProcessEnv, wasm = false): HintContext {
   const buildRoot = dirname(dirname(run.outDir));
   return {
     home,
-    visible: [...policy.system, ...policy.readOnly, ...policy.writable, run.manifestDir, buildRoot, '/proc', '/dev'],
+    wasm,
+    visible: wasm
+      ? [run.manifestDir, run.outDir, '/tmp']
+      : [...policy.system, ...policy.readOnly, ...policy.writable, run.manifestDir, buildRoot, '/proc', '/dev'],
     writable: [...policy.writable, run.outDir],
     env,
     envRules: policy.env,

@@ -5,10 +5,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, type HostView } from '../backends/bwrap.js';
-import { masksAfterGrants, renderPackagePolicy } from '../backends/package-policy.js';
+import { crossTarget, masksAfterGrants, renderPackagePolicy } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { EffectiveGrants } from '../policy/effective.js';
-import { LIBEXEC } from '../paths.js';
+import { DIST_SRC, LIBEXEC } from '../paths.js';
 
 export interface Session {
   dir: string;
@@ -74,13 +74,23 @@ export function createSession(opts: {
       finishFile = join(dir, 'packages', `${pkg.file}.finish.args`);
       writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host)), { mode: 0o600 });
     }
-    write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, finishFile));
+    const target = crossTarget(pkg.grants);
+    let targetFile: string | undefined;
+    if (target) {
+      targetFile = join(dir, 'packages', `${pkg.file}.target.json`);
+      const spec = { target, rustc: pkg.grants.targetRustc?.value, rustflags: pkg.grants.targetRustflags };
+      writeFileSync(targetFile, JSON.stringify(spec), { mode: 0o600 });
+    }
+    write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, finishFile, targetFile));
   }
   const env: Record<string, string> = {
     RUSTC_WRAPPER: join(LIBEXEC, 'rustc-wrapper'),
     __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script.sh'),
     __CARGO_SANDBOX_SESSION: dir,
     __CARGO_SANDBOX_BWRAP: opts.bwrapPath,
+    // For build scripts compiled for a wasm target: compiled and run by Node.
+    __CARGO_SANDBOX_NODE: process.execPath,
+    __CARGO_SANDBOX_JS: DIST_SRC,
   };
   if (opts.innerWrapper) env.__CARGO_SANDBOX_INNER_WRAPPER = opts.innerWrapper;
   env[fingerprintVariable()] = opts.fingerprints.global;

@@ -11,13 +11,15 @@ APT_PACKAGES=(
   librust-openssl-sys-dev librust-libsqlite3-sys-dev librust-libz-sys-dev librust-zstd-sys-dev
   librust-ring-dev librust-bzip2-sys-dev librust-curl-sys-dev librust-libgit2-sys-dev
   librust-serde-derive-dev librust-serde-dev librust-tokio-dev librust-cc-dev librust-pkg-config-dev
+  # Debian's rustc 1.63 has the wasm32-wasi standard library (rustup's toolchain stays first in PATH)
+  rustc libstd-rust-dev-wasm32 lld
 )
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if ! command -v cargo >/dev/null 2>&1; then missing+=(cargo rustc); fi
+if ! command -v cargo >/dev/null 2>&1; then missing+=(cargo); fi
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=
   [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -53,6 +53,8 @@ export async function sandboxedCargo(
     innerWrapper: inner && resolve(ctx.cwd, inner) !== resolve(LIBEXEC, 'rustc-wrapper') ? inner : undefined,
     packages: policies.files,
     fingerprints: policies.fingerprints,
+    procMacros: ctx.config.procMacros?.value ?? true,
+    env,
   });
   try {
     const { program, prefix } = cargoCommand(inv.toolchain, env);

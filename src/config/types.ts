@@ -50,6 +50,8 @@ export interface PackageGrants {
 export interface SandboxConfig {
   global: Grants;
   bwrap?: Sourced<string>;
+  /** Run compilations that load proc macros in the sandbox (default true). */
+  procMacros?: Sourced<boolean>;
   /** In precedence order, lowest first. */
   packages: PackageGrants[];
 }

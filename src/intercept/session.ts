@@ -4,7 +4,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, type HostView } from '../backends/bwrap.js';
+import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, renderUnset, type HostView } from '../backends/bwrap.js';
+import { isPassed } from '../policy/environment.js';
 import { crossTarget, masksAfterGrants, renderPackagePolicy } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { EffectiveGrants } from '../policy/effective.js';
@@ -58,6 +59,10 @@ export function createSession(opts: {
   innerWrapper: string | undefined;
   packages: readonly PackagePolicyFile[];
   fingerprints: PolicyFingerprints;
+  /** Whether compilations that load proc macros run in the sandbox (sandbox.proc-macros). */
+  procMacros: boolean;
+  /** The environment cargo will run with: what of it the sandboxed rustc must not see. */
+  env: NodeJS.ProcessEnv;
 }): Session {
   const dir = mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
   const args = bwrapArgs(opts.policy, opts.host);
@@ -65,6 +70,7 @@ export function createSession(opts: {
   write('setup.args', encodeArgs(args.setup));
   write('finish.args', encodeArgs(args.finish));
   write('env-filter.sh', renderEnvFilter(opts.policy.env));
+  write('unset-user-env.sh', renderUnset(Object.keys(opts.env).filter((name) => !isPassed(opts.policy.env, name))));
   mkdirSync(join(dir, 'runs'));
   mkdirSync(join(dir, 'packages'));
   for (const pkg of opts.packages) {
@@ -91,6 +97,8 @@ export function createSession(opts: {
     // For build scripts compiled for a wasm target: compiled and run by Node.
     __CARGO_SANDBOX_NODE: process.execPath,
     __CARGO_SANDBOX_JS: DIST_SRC,
+    __CARGO_SANDBOX_RUSTC_SANDBOX: join(LIBEXEC, 'sandboxed-rustc.sh'),
+    __CARGO_SANDBOX_PROC_MACROS: opts.procMacros ? '1' : '0',
   };
   if (opts.innerWrapper) env.__CARGO_SANDBOX_INNER_WRAPPER = opts.innerWrapper;
   env[fingerprintVariable()] = opts.fingerprints.global;

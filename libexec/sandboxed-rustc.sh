@@ -1,0 +1,24 @@
+# Sourced by the rustc wrapper for compilations that load proc macros (sandbox.proc-macros): the
+# macros run inside rustc, so rustc runs inside bubblewrap. It sees the system, the toolchain, the
+# sources and the profile's artifacts read-only, writes only its private output and incremental
+# directories (the wrapper moves the expected outputs into place), has no network, and gets the
+# environment without the user's secrets (cargo's variables and `cargo:rustc-env` values stay).
+
+# sandboxed_rustc PROFILE_DIR STAGE INCREMENTAL_DIR RUSTC ARGS...
+sandboxed_rustc() {
+  _profile=$1 _stage=$2 _incr=$3
+  shift 3
+  _session=${__CARGO_SANDBOX_SESSION:?cargo-sandbox session missing}
+  _bwrap=${__CARGO_SANDBOX_BWRAP:?}
+  set -- --args 3 --ro-bind "$_profile" "$_profile" --bind "$_stage" "$_stage" \
+    ${_incr:+--bind} ${_incr:+"$_incr"} ${_incr:+"$_incr"} \
+    ${CARGO_MANIFEST_DIR:+--ro-bind} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} \
+    --unshare-net --args 4 --chdir "$PWD" -- "$@"
+  (
+    . "$_session/unset-user-env.sh"
+    unset __CARGO_SANDBOX_SESSION __CARGO_SANDBOX_BWRAP __CARGO_SANDBOX_LAUNCH __CARGO_SANDBOX_INNER_WRAPPER \
+      __CARGO_SANDBOX_NODE __CARGO_SANDBOX_JS __CARGO_SANDBOX_RUSTC_SANDBOX RUSTC_WRAPPER
+    export TMPDIR=/tmp
+    exec "$_bwrap" "$@" 3<"$_session/setup.args" 4<"$_session/finish.args"
+  )
+}

@@ -1,0 +1,67 @@
+// A malicious proc macro runs inside rustc at expansion; under cargo-sandbox that rustc runs in
+// the sandbox. Judged by host effects, with plain cargo as the control.
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startListeners } from '../helpers/listeners.js';
+import { BASHRC, copyFixture, filesContaining, makeScratch, runCli, runPlainCargo, SECRETS, sleep, type RunResult, type Scratch } from '../helpers/sandbox-env.js';
+
+interface Outcome {
+  s: Scratch;
+  ws: string;
+  r: RunResult;
+  received: number;
+  tmpMarker: string;
+}
+
+async function expand(mode: 'sandbox' | 'plain', command: string): Promise<Outcome> {
+  const s = makeScratch(`macro-${mode}`);
+  const ws = copyFixture(s, 'evil-macro');
+  const listeners = await startListeners(join(s.root, 'sock'));
+  const tmpMarker = `cs-macro-${mode}-${process.pid}-${Date.now()}`;
+  writeFileSync(join(ws, 'macro-params.txt'), `port=${listeners.tcpPort}\nmarker=${tmpMarker}\nhome=${s.home}\n`);
+  const r = mode === 'sandbox' ? await runCli([command], { cwd: ws, env: s.env }) : await runPlainCargo([command], { cwd: ws, env: s.env });
+  await sleep(200);
+  const received = listeners.received.tcp;
+  await listeners.close();
+  return { s, ws, r, received, tmpMarker: join('/tmp', tmpMarker) };
+}
+
+function secretsIn(dir: string): string[] {
+  return Object.values(SECRETS).filter((secret) => filesContaining(dir, secret).length > 0);
+}
+
+describe('a malicious proc macro', () => {
+  let sandboxed: Outcome;
+  let checked: Outcome;
+  let plain: Outcome;
+  before(async () => {
+    sandboxed = await expand('sandbox', 'build');
+    checked = await expand('sandbox', 'check');
+    plain = await expand('plain', 'build');
+  });
+  after(() => {
+    for (const o of [sandboxed, checked, plain]) if (o) rmSync(o.tmpMarker, { force: true });
+  });
+
+  test('control: under plain cargo it steals, backdoors, drops a file and phones home', () => {
+    assert.equal(plain.r.status, 0, plain.r.stderr);
+    assert.ok(secretsIn(join(plain.ws, 'target')).includes(SECRETS.sshKey));
+    assert.notEqual(readFileSync(join(plain.s.home, '.bashrc'), 'utf8'), BASHRC);
+    assert.ok(existsSync(plain.tmpMarker));
+    assert.equal(plain.received, 1);
+  });
+
+  for (const [label, get] of [['cargo sandbox build', () => sandboxed], ['cargo sandbox check', () => checked]] as const) {
+    test(`${label}: it still expands, and gets nothing`, () => {
+      const o = get();
+      assert.equal(o.r.status, 0, o.r.stderr);
+      assert.deepEqual(secretsIn(join(o.ws, 'target')), []);
+      assert.equal(readFileSync(join(o.s.home, '.bashrc'), 'utf8'), BASHRC);
+      assert.equal(existsSync(o.tmpMarker), false);
+      assert.equal(o.received, 0);
+    });
+  }
+});

@@ -9,7 +9,7 @@ export type Invocation =
   | { kind: 'version' }
   | { kind: 'doctor'; options: CargoOptions }
   | { kind: 'policy'; packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
-  | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[] };
+  | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[]; sandboxRun: boolean };
 
 /** The cargo options cargo-sandbox itself must honour (all stay in the argv given to cargo). */
 export interface CargoOptions {
@@ -20,6 +20,8 @@ export interface CargoOptions {
   configArgs: string[];
   manifestPath: string | undefined;
   targetDir: string | undefined;
+  /** Every `--target` given (cargo accepts several). */
+  targets: string[];
 }
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);
@@ -33,17 +35,17 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const first = args[0];
   if (first === undefined || HELP_FLAGS.has(first)) return { kind: 'help' };
   if (VERSION_FLAGS.has(first)) return { kind: 'version' };
-  const { cargoArgs, flags } = extractGrantFlags(args);
+  const { cargoArgs, flags, sandboxRun } = extractGrantFlags(args);
   const options = peekCargoOptions(cargoArgs);
   if (first === 'doctor') return { kind: 'doctor', options };
   if (first === 'policy') {
     const packages = cargoArgs.slice(1).filter((a, i, all) => !a.startsWith('-') && !['--config', '--manifest-path', '--color', '--target-dir'].includes(all[i - 1] ?? ''));
     return { kind: 'policy', packages, options, grantFlags: flags };
   }
-  return { kind: 'cargo', toolchain, cargoArgs, options, grantFlags: flags };
+  return { kind: 'cargo', toolchain, cargoArgs, options, grantFlags: flags, sandboxRun };
 }
 
-const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path', '--target-dir']);
+const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path', '--target-dir', '--target']);
 
 export function peekCargoOptions(args: readonly string[]): CargoOptions {
   const options: CargoOptions = {
@@ -53,6 +55,7 @@ export function peekCargoOptions(args: readonly string[]): CargoOptions {
     configArgs: [],
     manifestPath: undefined,
     targetDir: undefined,
+    targets: [],
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -78,6 +81,9 @@ export function peekCargoOptions(args: readonly string[]): CargoOptions {
         break;
       case '--target-dir':
         options.targetDir = value;
+        break;
+      case '--target':
+        if (value) options.targets.push(value);
         break;
       case '-q':
       case '--quiet':

@@ -1,6 +1,7 @@
 // `cargo sandbox <cmd> ...`: cargo with every build script sandboxed, then notes on failures.
 
-import { resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import { realHost } from '../backends/host.js';
 import { crossTarget } from '../backends/package-policy.js';
 import { findExecutable, preflight } from '../backends/preflight.js';
@@ -20,8 +21,20 @@ import { loadContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
 import { cargoCommand, runCargo, type CargoExit } from './run-cargo.js';
 
+/**
+ * Cargo's target runner for test, bench, example and `cargo run` binaries: set per target triple
+ * (the host's, and every --target), which outranks a runner in config files.
+ */
+function binaryRunnerEnv(targets: readonly string[], toolchain: string | undefined, env: NodeJS.ProcessEnv): Record<string, string> {
+  const vv = spawnSync(env.RUSTC || 'rustc', [...(toolchain ? [toolchain] : []), '-vV'], { env, encoding: 'utf8' });
+  const host = /^host: (\S+)$/m.exec(vv.stdout ?? '')?.[1];
+  if (!host) throw new UserError('could not tell the host target from `rustc -vV`, needed for --sandbox-run');
+  const runner = join(LIBEXEC, 'run-binary');
+  return Object.fromEntries([host, ...targets].map((t) => [`CARGO_TARGET_${t.toUpperCase().replace(/[-.]/g, '_')}_RUNNER`, runner]));
+}
+
 export async function sandboxedCargo(
-  inv: { toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[] },
+  inv: { toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[]; sandboxRun: boolean },
   env: NodeJS.ProcessEnv,
   reporter: Reporter,
 ): Promise<CargoExit> {
@@ -58,7 +71,10 @@ export async function sandboxedCargo(
   });
   try {
     const { program, prefix } = cargoCommand(inv.toolchain, env);
-    const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env });
+    const runEnv = inv.sandboxRun || ctx.config.run?.value
+      ? { ...binaryRunnerEnv(inv.options.targets, inv.toolchain, env), __CARGO_SANDBOX_TARGET_TMPDIR: join(ctx.vars.TARGET_DIR, 'tmp') }
+      : {};
+    const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env, ...runEnv });
     if (result.code !== 0 && !result.signal) {
       const failed = failedRuns(session.runs()).map((run) => {
         const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);

@@ -1,5 +1,5 @@
 // Quick grants on the command line, Deno-style, for one-off builds. They are ours, so they are
-// taken out of the arguments given to cargo (no cargo option starts with --allow-).
+// taken out of the arguments given to cargo (no cargo option starts with --allow- or --sandbox-).
 //   --allow-network[=PKG,...]   --allow-env=[PKG:]VAR,...   --allow-read=[PKG:]PATH   --allow-write=[PKG:]PATH
 
 import { emptyGrants, type Grants, type PackageGrants, type SandboxConfig, type Source } from '../config/types.js';
@@ -17,15 +17,20 @@ export interface GrantFlag {
   arg: string;
 }
 
-/** Splits our grant flags from cargo's arguments (nothing after `--` is looked at). */
-export function extractGrantFlags(args: readonly string[]): { cargoArgs: string[]; flags: GrantFlag[] } {
+/** Splits our flags (grants, --sandbox-run) from cargo's arguments (nothing after `--` is looked at). */
+export function extractGrantFlags(args: readonly string[]): { cargoArgs: string[]; flags: GrantFlag[]; sandboxRun: boolean } {
   const cargoArgs: string[] = [];
   const flags: GrantFlag[] = [];
   let passthrough = false;
+  let sandboxRun = false;
   for (const arg of args) {
     if (passthrough || arg === '--') {
       passthrough = true;
       cargoArgs.push(arg);
+      continue;
+    }
+    if (arg === '--sandbox-run') {
+      sandboxRun = true;
       continue;
     }
     const eq = arg.indexOf('=');
@@ -33,7 +38,7 @@ export function extractGrantFlags(args: readonly string[]): { cargoArgs: string[
     if ((FLAGS as readonly string[]).includes(name)) flags.push({ flag: name, value: eq < 0 ? undefined : arg.slice(eq + 1), arg });
     else cargoArgs.push(arg);
   }
-  return { cargoArgs, flags };
+  return { cargoArgs, flags, sandboxRun };
 }
 
 /** `PKG:REST` when the part before the first colon is a package name, else everyone's. */

@@ -17,7 +17,7 @@ export interface ConfigIssue {
 }
 
 export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'timeout', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
-export const GLOBAL_KEYS = [...GRANT_KEYS, 'bwrap', 'proc-macros', 'package'] as const;
+export const GLOBAL_KEYS = [...GRANT_KEYS, 'bwrap', 'proc-macros', 'run', 'package'] as const;
 export const PACKAGE_KEYS = [...GRANT_KEYS, 'sandbox'] as const;
 const PATH_VARIABLES = ['HOME', 'CARGO_MANIFEST_DIR', 'OUT_DIR', 'WORKSPACE_ROOT', 'TARGET_DIR'];
 const PACKAGE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -227,9 +227,9 @@ function addLayer(ctx: Ctx, config: SandboxConfig, sandbox: Raw): void {
     else if (key === 'bwrap') {
       if (typeof v === 'string' && v) config.bwrap = { value: v, source: ctx.at([key]) };
       else error(ctx, [key], '`sandbox.bwrap` must be the path of the bwrap executable');
-    } else if (key === 'proc-macros') {
+    } else if (key === 'proc-macros' || key === 'run') {
       const b = readBool(ctx, [key], v);
-      if (b !== undefined) config.procMacros = { value: b, source: ctx.at([key]) };
+      if (b !== undefined) config[key === 'run' ? 'run' : 'procMacros'] = { value: b, source: ctx.at([key]) };
     } else if (key === 'sandbox') {
       error(ctx, [key], '`sandbox.sandbox` can only be set per package', ['write it in a `[sandbox.package.NAME]` table: `sandbox = false` runs that one build script unsandboxed']);
     } else if ((GRANT_KEYS as readonly string[]).includes(key)) readGrant(ctx, config.global, [key], key, v);

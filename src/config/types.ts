@@ -52,6 +52,8 @@ export interface SandboxConfig {
   bwrap?: Sourced<string>;
   /** Run compilations that load proc macros in the sandbox (default true). */
   procMacros?: Sourced<boolean>;
+  /** Also confine test, bench, example and `cargo run` binaries (sandbox.run). */
+  run?: Sourced<boolean>;
   /** In precedence order, lowest first. */
   packages: PackageGrants[];
 }

@@ -10,6 +10,7 @@ test('the `sandbox` argument cargo passes to external subcommands is dropped', (
     cargoArgs: ['build', '--release'],
     options: peekCargoOptions(['build', '--release']),
     grantFlags: [],
+    sandboxRun: false,
   });
   const direct = parseInvocation(['build', '--release']);
   assert.equal(direct.kind, 'cargo');

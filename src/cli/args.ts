@@ -8,6 +8,7 @@ export type Invocation =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'doctor'; options: CargoOptions }
+  | { kind: 'proc-macro-server'; options: CargoOptions }
   | { kind: 'policy'; packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
   | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[]; sandboxRun: boolean };
 
@@ -38,6 +39,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const { cargoArgs, flags, sandboxRun } = extractGrantFlags(args);
   const options = peekCargoOptions(cargoArgs);
   if (first === 'doctor') return { kind: 'doctor', options };
+  if (first === 'proc-macro-server') return { kind: 'proc-macro-server', options };
   if (first === 'policy') {
     const packages = cargoArgs.slice(1).filter((a, i, all) => !a.startsWith('-') && !['--config', '--manifest-path', '--color', '--target-dir'].includes(all[i - 1] ?? ''));
     return { kind: 'policy', packages, options, grantFlags: flags };

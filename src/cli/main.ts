@@ -5,6 +5,7 @@ import { sandboxedCargo } from './build.js';
 import { runDoctor } from './doctor.js';
 import { helpText } from './help.js';
 import { runPolicyCommand } from './policy-command.js';
+import { runProcMacroServer } from './proc-macro-server.js';
 import { exitLikeCargo } from './run-cargo.js';
 import { createReporter, reportUserError, shouldColor, UserError, type Reporter } from '../diagnostics/style.js';
 import { packageVersion } from '../paths.js';
@@ -19,7 +20,8 @@ function reporterFor(options: CargoOptions | undefined, env: NodeJS.ProcessEnv):
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const inv = parseInvocation(argv);
+  // Installed as `cargo-sandbox-proc-macro-srv`, rust-analyzer starts us with no arguments.
+  const inv = parseInvocation(process.argv[1]?.endsWith('-proc-macro-srv') ? ['proc-macro-server'] : argv);
   if (inv.kind === 'help') {
     process.stdout.write(helpText(packageVersion()));
     return 0;
@@ -32,6 +34,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   try {
     if (inv.kind === 'doctor') return runDoctor(env, reporter);
     if (inv.kind === 'policy') return runPolicyCommand(inv, env, reporter);
+    if (inv.kind === 'proc-macro-server') return await runProcMacroServer(inv.options, env);
     exitLikeCargo(await sandboxedCargo(inv, env, reporter));
   } catch (err) {
     if (err instanceof UserError) {

@@ -8,6 +8,8 @@ Usage:
   cargo sandbox policy [PKG]...                the effective policy of build scripts, and where
                                               each grant comes from
   cargo sandbox doctor                        check that the sandbox works on this machine
+  cargo sandbox proc-macro-server             rust-analyzer's proc-macro server, sandboxed
+                                              (also installed as cargo-sandbox-proc-macro-srv)
   cargo-sandbox <CARGO-COMMAND> [ARGS]...     the same, without going through cargo
 
 Any cargo command works (build, check, test, run, clippy, doc, ...). Its arguments reach cargo
@@ -22,6 +24,7 @@ Grants for one build (taken out of cargo's arguments; PKG: optional package name
   --allow-read=[PKG:]PATH        make PATH visible, read-only
   --allow-write=[PKG:]PATH       make PATH writable
   --allow-env=[PKG:]VAR,...      pass these environment variables
+  --sandbox-run                  also confine test, bench, example and run binaries
 
 Lasting grants go in .cargo/config.toml: [sandbox] and [sandbox.package.NAME] tables
 (see docs/configuration.md).

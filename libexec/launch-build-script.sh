@@ -27,11 +27,8 @@ manifest=${CARGO_MANIFEST_DIR:-}
 
 . "$session/env-filter.sh" || fail "cannot read the sandbox policy in $session"
 
-# This package's grants: the most specific file the session has (name@version, name, default).
-pkgdir=$session/packages
-pkgfile=$pkgdir/${CARGO_PKG_NAME:-}@${CARGO_PKG_VERSION:-}.sh
-[ -f "$pkgfile" ] || pkgfile=$pkgdir/${CARGO_PKG_NAME:-}.sh
-[ -f "$pkgfile" ] || pkgfile=$pkgdir/_default.sh
+. "${__CARGO_SANDBOX_LAUNCH%/*}/policy-lib.sh" || fail "cannot read ${__CARGO_SANDBOX_LAUNCH%/*}/policy-lib.sh"
+find_package_policy "$session"
 pkg_phase=vars
 . "$pkgfile" || fail "cannot read the sandbox policy in $pkgfile"
 [ -n "$pkg_finish" ] && finish=$pkg_finish
@@ -61,18 +58,7 @@ pkg_phase=binds
 case $bin in *.wasm) set -- "$@" --ro-bind "${node%/*}" "${node%/*}" --ro-bind "$js" "$js" ;; esac
 set -- "$@" --args 4 --chdir "$PWD"
 
-# Scrub the environment here, before bwrap starts: bwrap's own process stays visible inside the
-# sandbox as PID 1, and its /proc/1/environ would give away everything it was started with.
-while IFS= read -r line; do
-  case $line in "export "*) ;; *) continue ;; esac
-  name=${line#export }
-  name=${name%%=*}
-  case $name in '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
-  pkg_allow_env "$name" || keep_env "$name" || unset "$name" 2>/dev/null
-done <<EOF_ENV
-$(export -p)
-EOF_ENV
-export TMPDIR=/tmp
+scrub_env
 # The environment the script saw, for a rerun that explains a failure (builtins only: no process).
 export -p > "$record.env" 2>/dev/null
 

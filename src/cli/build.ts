@@ -7,10 +7,7 @@ import { crossTarget } from '../backends/package-policy.js';
 import { findExecutable, preflight } from '../backends/preflight.js';
 import { userRustcWrapper } from '../config/cargo-config.js';
 import { describeSource } from '../config/types.js';
-import { blockedHints } from '../diagnostics/blocked-hints.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
-import { failedRuns, failureNotes, hintContext } from '../diagnostics/failure-notes.js';
-import { rerunForStderr } from '../diagnostics/rerun.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
 import { createSession } from '../intercept/session.js';
 import { LIBEXEC } from '../paths.js';
@@ -38,7 +35,7 @@ export async function sandboxedCargo(
   env: NodeJS.ProcessEnv,
   reporter: Reporter,
 ): Promise<CargoExit> {
-  const ctx = loadContext(inv.options, inv.grantFlags, env);
+  const ctx = await loadContext(inv.options, inv.grantFlags, env);
   reportIssues(reporter, ctx.issues);
   const errors = ctx.issues.filter((i) => i.level === 'error').length;
   if (errors) throw new UserError(`could not load the sandbox configuration: ${errors} error(s) above; nothing was built`);
@@ -76,6 +73,10 @@ export async function sandboxedCargo(
       : {};
     const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env, ...runEnv });
     if (result.code !== 0 && !result.signal) {
+      // Loaded only after a failure: successful builds do not pay for the diagnostics.
+      const { failedRuns, failureNotes, hintContext } = await import('../diagnostics/failure-notes.js');
+      const { blockedHints } = await import('../diagnostics/blocked-hints.js');
+      const { rerunForStderr } = await import('../diagnostics/rerun.js');
       const failed = failedRuns(session.runs()).map((run) => {
         const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
         const timeout = grants.timeoutSecs;

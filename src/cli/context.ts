@@ -4,7 +4,7 @@
 
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { cargoHome, loadConfigLayers, type ConfigLayer } from '../config/cargo-config.js';
+import { cargoHome, loadConfigLayers, lookup, type ConfigLayer } from '../config/cargo-config.js';
 import { readLockfile, type LockedPackage } from '../config/lockfile.js';
 import { loadSandboxConfig, type ConfigIssue } from '../config/sandbox-config.js';
 import { targetDir } from '../config/target-dir.js';
@@ -28,12 +28,17 @@ export interface SandboxContext {
   vars: StaticPathVars;
 }
 
-export function loadContext(options: CargoOptions, grantFlags: readonly GrantFlag[], env: NodeJS.ProcessEnv, cwd = process.cwd()): SandboxContext {
+export async function loadContext(options: CargoOptions, grantFlags: readonly GrantFlag[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<SandboxContext> {
   const home = env.HOME || homedir();
   const cargoHomeDir = cargoHome(env, home);
-  const layers = loadConfigLayers({ cwd, cargoHomeDir, configArgs: options.configArgs });
+  const layers = await loadConfigLayers({ cwd, cargoHomeDir, configArgs: options.configArgs });
   const workspaceRoot = findWorkspaceRoot(cwd, options.manifestPath) ?? cwd;
-  const locked = readLockfile(workspaceRoot);
+  // The dependency graph matters only to per-package settings; reading it is skipped otherwise.
+  const perPackage =
+    layers.some((l) => lookup(l.table, ['sandbox', 'package']) !== undefined) ||
+    Object.keys(env).some((k) => k.startsWith('CARGO_SANDBOX_PACKAGE_')) ||
+    grantFlags.length > 0;
+  const locked = perPackage ? await readLockfile(workspaceRoot) : undefined;
   const { config, issues } = loadSandboxConfig(layers, env, cwd, locked?.map((p) => p.name));
   applyGrantFlags(config, grantFlags, cwd);
   const vars: StaticPathVars = {

@@ -2,10 +2,7 @@
 
 import { parseInvocation, resolveColor, type CargoOptions } from './args.js';
 import { sandboxedCargo } from './build.js';
-import { runDoctor } from './doctor.js';
 import { helpText } from './help.js';
-import { runPolicyCommand } from './policy-command.js';
-import { runProcMacroServer } from './proc-macro-server.js';
 import { exitLikeCargo } from './run-cargo.js';
 import { createReporter, reportUserError, shouldColor, UserError, type Reporter } from '../diagnostics/style.js';
 import { packageVersion } from '../paths.js';
@@ -32,9 +29,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const reporter = reporterFor(inv.options, env);
   try {
-    if (inv.kind === 'doctor') return runDoctor(env, reporter);
-    if (inv.kind === 'policy') return runPolicyCommand(inv, env, reporter);
-    if (inv.kind === 'proc-macro-server') return await runProcMacroServer(inv.options, env);
+    // The other commands are loaded on demand: the build's start-up pays only for its own modules.
+    if (inv.kind === 'doctor') return (await import('./doctor.js')).runDoctor(env, reporter);
+    if (inv.kind === 'policy') return await (await import('./policy-command.js')).runPolicyCommand(inv, env, reporter);
+    if (inv.kind === 'proc-macro-server') return await (await import('./proc-macro-server.js')).runProcMacroServer(inv.options, env);
     exitLikeCargo(await sandboxedCargo(inv, env, reporter));
   } catch (err) {
     if (err instanceof UserError) {

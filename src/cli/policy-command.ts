@@ -65,12 +65,12 @@ function detail(ctx: SandboxContext, pkg: BuildScriptPackage): string {
   return lines.join('\n') + '\n';
 }
 
-export function runPolicyCommand(
+export async function runPolicyCommand(
   inv: { packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] },
   env: NodeJS.ProcessEnv,
   reporter: Reporter,
-): number {
-  const ctx = loadContext(inv.options, inv.grantFlags, env);
+): Promise<number> {
+  const ctx = await loadContext(inv.options, inv.grantFlags, env);
   reportIssues(reporter, ctx.issues);
   if (ctx.issues.some((i) => i.level === 'error')) return 101;
   const all = packagesWithBuildScripts(inv.options, env, ctx.cwd);

@@ -25,7 +25,7 @@ function realServer(env: NodeJS.ProcessEnv): string {
 }
 
 export async function runProcMacroServer(options: CargoOptions, env: NodeJS.ProcessEnv): Promise<never> {
-  const ctx = loadContext(options, [], env);
+  const ctx = await loadContext(options, [], env);
   const bwrap = preflight(env, process.platform, ctx.config.bwrap?.value);
   const server = realServer(env);
   const args = bwrapArgs(ctx.policy, realHost);

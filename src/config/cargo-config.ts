@@ -3,8 +3,18 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { UserError } from '../diagnostics/style.js';
+
+export type Toml = typeof import('smol-toml');
+let tomlModule: Toml | undefined;
+
+/** The TOML parser, loaded on first need: most runs have no config worth parsing (~30 ms saved). */
+export async function loadToml(): Promise<Toml> {
+  return (tomlModule ??= await import('smol-toml'));
+}
+
+/** Config files that cannot affect cargo-sandbox are not parsed (cargo reports their errors). */
+const RELEVANT = /\bsandbox\b|rustc-wrapper|target-dir/;
 
 export type ConfigSource =
   | { kind: 'file'; path: string }
@@ -47,11 +57,11 @@ export function discoverConfigFiles(cwd: string, cargoHomeDir: string): string[]
   return files;
 }
 
-export function parseConfigText(text: string, where: string): Record<string, unknown> {
+export function parseConfigText(text: string, where: string, toml: Toml): Record<string, unknown> {
   try {
-    return parseToml(text) as Record<string, unknown>;
+    return toml.parse(text) as Record<string, unknown>;
   } catch (err) {
-    if (err instanceof TomlError) {
+    if (err instanceof toml.TomlError) {
       throw new UserError(
         `could not parse TOML configuration in \`${where}:${err.line}:${err.column}\``,
         [String(err.message.split('\n')[0])],
@@ -61,11 +71,16 @@ export function parseConfigText(text: string, where: string): Record<string, unk
   }
 }
 
-export function loadConfigLayers(opts: {
+export async function loadConfigLayers(opts: {
   cwd: string;
   cargoHomeDir: string;
   configArgs: readonly string[];
-}): ConfigLayer[] {
+}): Promise<ConfigLayer[]> {
+  const files = discoverConfigFiles(opts.cwd, opts.cargoHomeDir)
+    .map((path) => ({ path, text: readFileSync(path, 'utf8') }))
+    .filter((f) => RELEVANT.test(f.text));
+  if (files.length === 0 && opts.configArgs.length === 0) return [];
+  const toml = await loadToml();
   const cli: ConfigLayer[] = opts.configArgs.map((arg) => {
     const asPath = resolve(opts.cwd, arg);
     if (arg.endsWith('.toml') && existsSync(asPath)) {
@@ -75,7 +90,7 @@ export function loadConfigLayers(opts: {
         rank: 'cli',
         baseDir: dirname(dirname(asPath)),
         text,
-        table: parseConfigText(text, asPath),
+        table: parseConfigText(text, asPath, toml),
       };
     }
     return {
@@ -83,22 +98,19 @@ export function loadConfigLayers(opts: {
       rank: 'cli',
       baseDir: opts.cwd,
       text: arg,
-      table: parseConfigText(arg, `--config ${arg}`),
+      table: parseConfigText(arg, `--config ${arg}`, toml),
     };
   });
   // Cargo gives later `--config` arguments precedence over earlier ones.
   cli.reverse();
-  const files = discoverConfigFiles(opts.cwd, opts.cargoHomeDir).map((path): ConfigLayer => {
-    const text = readFileSync(path, 'utf8');
-    return {
-      source: { kind: 'file', path },
-      rank: 'file',
-      baseDir: dirname(dirname(path)),
-      text,
-      table: parseConfigText(text, path),
-    };
-  });
-  return [...cli, ...files];
+  const fileLayers = files.map(({ path, text }): ConfigLayer => ({
+    source: { kind: 'file', path },
+    rank: 'file',
+    baseDir: dirname(dirname(path)),
+    text,
+    table: parseConfigText(text, path, toml),
+  }));
+  return [...cli, ...fileLayers];
 }
 
 export function lookup(table: Record<string, unknown>, dotted: readonly string[]): unknown {

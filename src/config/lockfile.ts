@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
+import { loadToml } from './cargo-config.js';
 
 export interface LockedPackage {
   name: string;
@@ -10,7 +10,7 @@ export interface LockedPackage {
 }
 
 /** The locked packages, or undefined when there is no readable Cargo.lock yet. */
-export function readLockfile(workspaceRoot: string): LockedPackage[] | undefined {
+export async function readLockfile(workspaceRoot: string): Promise<LockedPackage[] | undefined> {
   let text: string;
   try {
     text = readFileSync(join(workspaceRoot, 'Cargo.lock'), 'utf8');
@@ -18,7 +18,7 @@ export function readLockfile(workspaceRoot: string): LockedPackage[] | undefined
     return undefined;
   }
   try {
-    const doc = parseToml(text) as { package?: { name?: unknown; version?: unknown }[] };
+    const doc = (await loadToml()).parse(text) as { package?: { name?: unknown; version?: unknown }[] };
     return (doc.package ?? [])
       .filter((p) => typeof p.name === 'string' && typeof p.version === 'string')
       .map((p) => ({ name: p.name as string, version: p.version as string }));

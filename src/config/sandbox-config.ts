@@ -2,7 +2,7 @@
 // CARGO_SANDBOX_* environment variables. Precedence as in cargo: command line > environment >
 // nearer file > farther file; arrays are joined (higher precedence later), scalars overridden.
 
-import semver from 'semver';
+import { semver } from './semver.js';
 import type { ConfigLayer } from './cargo-config.js';
 import { locateKeys, positionOf, type Position } from './locate.js';
 import { emptyGrants, type Grants, type PackageGrants, type SandboxConfig, type Source, type Sourced } from './types.js';
@@ -198,7 +198,7 @@ function readPackageTable(ctx: Ctx, config: SandboxConfig, v: Raw): void {
       error(ctx, path, `invalid package name \`${name}\` in \`[${keyName(path)}]\``, ['write `name` or `name@version-requirement`, e.g. `openssl-sys@0.9`']);
       continue;
     }
-    if (versionReq !== undefined && semver.validRange(versionReq) === null) {
+    if (versionReq !== undefined && semver().validRange(versionReq) === null) {
       error(ctx, path, `invalid version requirement \`${versionReq}\` in \`[${keyName(path)}]\``, ['use a semver requirement as in Cargo.toml, e.g. `openssl-sys@0.9` or `foo@>=1.2, <2`']);
       continue;
     }

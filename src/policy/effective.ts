@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import semver from 'semver';
+import { semver } from '../config/semver.js';
 import type { Grants, PathSpec, SandboxConfig, Sourced } from '../config/types.js';
 
 export type PathPart = { lit: string } | { runtime: 'CARGO_MANIFEST_DIR' | 'OUT_DIR' };
@@ -44,7 +44,7 @@ export function packageMatches(spec: { name: string; versionReq?: string }, pkg:
   if (!spec.versionReq) return true;
   if (!pkg.version) return false;
   // Cargo's requirements are caret by default, like npm's; `0.9` means `^0.9`.
-  return semver.satisfies(pkg.version, spec.versionReq, { includePrerelease: true });
+  return semver().satisfies(pkg.version, spec.versionReq, { includePrerelease: true });
 }
 
 export function expandPath(spec: PathSpec, vars: StaticPathVars): GrantedPath {

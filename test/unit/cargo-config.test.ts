@@ -32,28 +32,28 @@ test('config files are found from the current directory upward, then in CARGO_HO
   ]);
 });
 
-test('rustc wrapper precedence: RUSTC_WRAPPER, --config, CARGO_BUILD_RUSTC_WRAPPER, nearer file, farther file', () => {
+test('rustc wrapper precedence: RUSTC_WRAPPER, --config, CARGO_BUILD_RUSTC_WRAPPER, nearer file, farther file', async () => {
   const root = tree({
     'ws/.cargo/config.toml': '[build]\nrustc-wrapper = "tools/near-wrapper"\n',
     '.cargo/config.toml': '[build]\nrustc-wrapper = "far-wrapper"\n',
   });
   const cwd = join(root, 'ws');
   const layers = (args: string[] = []) => loadConfigLayers({ cwd, cargoHomeDir: join(root, 'none'), configArgs: args });
-  assert.equal(userRustcWrapper({}, layers(), cwd), join(root, 'ws/tools/near-wrapper'));
-  assert.equal(userRustcWrapper({ CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, layers(), cwd), 'envw');
+  assert.equal(userRustcWrapper({}, await layers(), cwd), join(root, 'ws/tools/near-wrapper'));
+  assert.equal(userRustcWrapper({ CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, await layers(), cwd), 'envw');
   assert.equal(
-    userRustcWrapper({ CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, layers(['build.rustc-wrapper="cliw"']), cwd),
+    userRustcWrapper({ CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, await layers(['build.rustc-wrapper="cliw"']), cwd),
     'cliw',
   );
-  assert.equal(userRustcWrapper({ RUSTC_WRAPPER: 'sccache' }, layers(['build.rustc-wrapper="cliw"']), cwd), 'sccache');
-  assert.equal(userRustcWrapper({ RUSTC_WRAPPER: '' }, layers(), cwd), undefined);
-  const onlyFar = loadConfigLayers({ cwd: root, cargoHomeDir: join(root, 'none'), configArgs: [] });
+  assert.equal(userRustcWrapper({ RUSTC_WRAPPER: 'sccache' }, await layers(['build.rustc-wrapper="cliw"']), cwd), 'sccache');
+  assert.equal(userRustcWrapper({ RUSTC_WRAPPER: '' }, await layers(), cwd), undefined);
+  const onlyFar = await loadConfigLayers({ cwd: root, cargoHomeDir: join(root, 'none'), configArgs: [] });
   assert.equal(userRustcWrapper({}, onlyFar, root), 'far-wrapper');
 });
 
-test('a malformed config file is a UserError naming file, line and column', () => {
+test('a malformed config file is a UserError naming file, line and column', async () => {
   const root = tree({ '.cargo/config.toml': '[build]\nrustc-wrapper = \n' });
-  assert.throws(
+  await assert.rejects(
     () => loadConfigLayers({ cwd: root, cargoHomeDir: join(root, 'none'), configArgs: [] }),
     (err: unknown) => err instanceof UserError && /config\.toml:2:\d+/.test(err.message),
   );
@@ -69,4 +69,9 @@ test('workspace root: the highest ancestor with [workspace], else the package', 
   assert.equal(findWorkspaceRoot(root, 'crates/a/Cargo.toml'), root);
   const lone = tree({ 'p/Cargo.toml': '[package]\nname = "p"\n' });
   assert.equal(findWorkspaceRoot(join(lone, 'p'), undefined), join(lone, 'p'));
+});
+
+test('config files that cannot concern cargo-sandbox are not parsed (nor is a broken one reported: cargo does)', async () => {
+  const root = tree({ '.cargo/config.toml': '[net]\noffline = true\n[broken\n' });
+  assert.deepEqual(await loadConfigLayers({ cwd: root, cargoHomeDir: join(root, 'none'), configArgs: [] }), []);
 });

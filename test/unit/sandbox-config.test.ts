@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ConfigLayer } from '../../src/config/cargo-config.js';
-import { parseConfigText } from '../../src/config/cargo-config.js';
+import { loadToml, parseConfigText } from '../../src/config/cargo-config.js';
 import { locateKeys } from '../../src/config/locate.js';
 import { loadSandboxConfig, parseDuration } from '../../src/config/sandbox-config.js';
 import { describeSource } from '../../src/config/types.js';
@@ -12,11 +12,13 @@ import { effectiveGrants, expandPath } from '../../src/policy/effective.js';
 import { packagePolicies } from '../../src/policy/package-policies.js';
 import { UserError } from '../../src/diagnostics/style.js';
 
+const toml = await loadToml();
+
 function file(path: string, text: string): ConfigLayer {
-  return { source: { kind: 'file', path }, rank: 'file', baseDir: path.replace(/\/\.cargo\/config\.toml$/, ''), text, table: parseConfigText(text, path) };
+  return { source: { kind: 'file', path }, rank: 'file', baseDir: path.replace(/\/\.cargo\/config\.toml$/, ''), text, table: parseConfigText(text, path, toml) };
 }
 function cli(arg: string): ConfigLayer {
-  return { source: { kind: 'cli', arg }, rank: 'cli', baseDir: '/cwd', text: arg, table: parseConfigText(arg, arg) };
+  return { source: { kind: 'cli', arg }, rank: 'cli', baseDir: '/cwd', text: arg, table: parseConfigText(arg, arg, toml) };
 }
 const vars = { HOME: '/home/u', WORKSPACE_ROOT: '/ws', TARGET_DIR: '/ws/target' };
 const load = (layers: ConfigLayer[], env: NodeJS.ProcessEnv = {}, known?: string[]) => loadSandboxConfig(layers, env, '/cwd', known);
@@ -196,8 +198,8 @@ describe('malformed configs: each gets a clear error with file:line:column and a
   test(`the corpus has at least 30 cases (${MALFORMED.length})`, () => assert.ok(MALFORMED.length >= 30));
 
   test('invalid TOML is an error with file:line:column, never a stack trace', () => {
-    assert.throws(() => parseConfigText('[sandbox\nallow-network = true\n', '/ws/.cargo/config.toml'), (e: unknown) => e instanceof UserError && /\/ws\/\.cargo\/config\.toml:1:\d+/.test(e.message));
-    assert.throws(() => parseConfigText('[sandbox]\nallow-network = tru\n', '/ws/.cargo/config.toml'), (e: unknown) => e instanceof UserError && /config\.toml:2:\d+/.test(e.message));
+    assert.throws(() => parseConfigText('[sandbox\nallow-network = true\n', '/ws/.cargo/config.toml', toml), (e: unknown) => e instanceof UserError && /\/ws\/\.cargo\/config\.toml:1:\d+/.test(e.message));
+    assert.throws(() => parseConfigText('[sandbox]\nallow-network = tru\n', '/ws/.cargo/config.toml', toml), (e: unknown) => e instanceof UserError && /config\.toml:2:\d+/.test(e.message));
   });
 
   test('environment variables: wrong values are errors naming the variable; unknown ones are warnings with a hint', () => {

@@ -9,6 +9,7 @@ import { userRustcWrapper } from '../config/cargo-config.js';
 import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
+import { sanitizeOutDir } from '../intercept/sanitize-outputs.js';
 import { createSession } from '../intercept/session.js';
 import { LIBEXEC } from '../paths.js';
 import { effectiveGrants } from '../policy/effective.js';
@@ -72,6 +73,11 @@ export async function sandboxedCargo(
       ? { ...binaryRunnerEnv(inv.options.targets, inv.toolchain, env), __CARGO_SANDBOX_TARGET_TMPDIR: join(ctx.vars.TARGET_DIR, 'tmp') }
       : {};
     const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env, ...runEnv });
+    for (const run of session.runs()) {
+      for (const f of sanitizeOutDir(run.outDir)) {
+        reporter.message('warning', `the build script of \`${run.packageName} v${run.packageVersion}\` left \`${f.path}\` with mode ${f.mode.toString(8)}; its setuid, setgid and world-writable bits were removed`);
+      }
+    }
     if (result.code !== 0 && !result.signal) {
       // Loaded only after a failure: successful builds do not pay for the diagnostics.
       const { failedRuns, failureNotes, hintContext } = await import('../diagnostics/failure-notes.js');

@@ -3,7 +3,7 @@
 // clean result under cargo-sandbox means the sandbox stopped it, not that the attack was broken.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startListeners, type Listeners } from '../helpers/listeners.js';
@@ -45,6 +45,7 @@ async function attack(mode: 'sandbox' | 'plain'): Promise<Outcome> {
       `udp_port=${listeners.udpPort}`,
       `unix_socket=${listeners.unixPath}`,
       `daemon_marker=${daemonMarker}`,
+      `abstract_socket=${listeners.abstractName}`,
     ].join('\n') + '\n',
   );
   const env = { ...scratch.env, SSH_AUTH_SOCK: listeners.unixPath };
@@ -78,7 +79,20 @@ const ATTACKS = [
   'attack-write-target',
   'attack-network',
   'attack-daemon',
+  'attack-setuid',
+  'attack-links',
+  'attack-abstract-socket',
+  'attack-namespaces',
 ];
+
+/** Files in target/ that are setuid, setgid or writable by others. */
+function dangerousModes(ws: string): string[] {
+  return walkFiles(join(ws, 'target')).filter((f) => (statSync(f).mode & 0o6002) !== 0);
+}
+
+function namespaceMarkers(ws: string): string[] {
+  return walkFiles(join(ws, 'target')).filter((f) => /\/namespace-created/.test(f));
+}
 
 function secretsFoundIn(dir: string): string[] {
   return Object.values(SECRETS).filter((secret) => filesContaining(dir, secret).length > 0);
@@ -125,7 +139,12 @@ describe('attacks by build scripts', { concurrency: false }, () => {
     assert.notEqual(readFileSync(join(plain.scratch.home, '.bashrc'), 'utf8'), BASHRC);
     assert.match(readFileSync(join(plain.ws, 'victim/src/lib.rs'), 'utf8'), /PWNED/);
     assert.ok(pwnedInTarget(plain.ws).length > 0, 'plain: other packages\' artifacts were not touched');
-    assert.ok(plain.received.tcp > 0 && plain.received.udp > 0 && plain.received.unix > 0, JSON.stringify(plain.received));
+    assert.ok(plain.received.tcp > 0 && plain.received.udp > 0 && plain.received.unix > 0 && plain.received.abstract > 0, JSON.stringify(plain.received));
+    const bashrc = readFileSync(join(plain.scratch.home, '.bashrc'), 'utf8');
+    assert.match(bashrc, /PWNED-THROUGH-SYMLINK/);
+    assert.match(bashrc, /PWNED-THROUGH-HARDLINK/);
+    assert.ok(dangerousModes(plain.ws).length >= 2, 'plain: no setuid or world-writable file was left');
+    assert.equal(namespaceMarkers(plain.ws).length, 2, 'plain: namespaces were not created');
     assert.ok(plain.daemons.length > 0, 'plain: the daemon did not survive the build');
   });
 
@@ -153,8 +172,22 @@ describe('attacks by build scripts', { concurrency: false }, () => {
     assert.deepEqual(pwnedInTarget(sandboxed.ws), []);
   });
 
-  test('no TCP, UDP or unix-socket (ssh-agent) traffic reaches host listeners', () => {
-    assert.deepEqual(sandboxed.received, { tcp: 0, udp: 0, unix: 0 });
+  test('no TCP, UDP, unix-socket (ssh-agent) or abstract-socket traffic reaches host listeners', () => {
+    assert.deepEqual(sandboxed.received, { tcp: 0, udp: 0, unix: 0, abstract: 0 });
+  });
+
+  test('no setuid, setgid or world-writable file is left in target/ (and each removal is reported)', () => {
+    assert.deepEqual(dangerousModes(sandboxed.ws), []);
+    assert.match(sandboxed.result.stderr, /^warning: the build script of `attack-setuid v0\.1\.0` left `\S+\/suid-shell` with mode 4755; its setuid, setgid and world-writable bits were removed$/m);
+  });
+
+  test('no namespace can be created inside the sandbox', () => {
+    assert.deepEqual(namespaceMarkers(sandboxed.ws), []);
+  });
+
+  test('links planted in OUT_DIR reach nothing: ~/.bashrc is unchanged', () => {
+    assert.match(ranReport(sandboxed.ws, 'attack-links') ?? '', /symlink Ok/);
+    assert.equal(readFileSync(join(sandboxed.scratch.home, '.bashrc'), 'utf8'), BASHRC);
   });
 
   test('no process outlives its build script', () => {

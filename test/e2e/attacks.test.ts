@@ -137,6 +137,7 @@ describe('attacks by build scripts', { concurrency: false }, () => {
     for (const pkg of ATTACKS) assert.ok(ranReport(plain.ws, pkg), `${pkg} did not run`);
     assert.deepEqual(secretsFoundIn(join(plain.ws, 'target')).sort(), Object.values(SECRETS).slice().sort());
     assert.notEqual(readFileSync(join(plain.scratch.home, '.bashrc'), 'utf8'), BASHRC);
+    assert.ok(existsSync(join(plain.scratch.home, '.cargo/bin-planted-cargo-evil')) && existsSync(join(plain.scratch.home, '.profile')));
     assert.match(readFileSync(join(plain.ws, 'victim/src/lib.rs'), 'utf8'), /PWNED/);
     assert.ok(pwnedInTarget(plain.ws).length > 0, 'plain: other packages\' artifacts were not touched');
     assert.ok(plain.received.tcp > 0 && plain.received.udp > 0 && plain.received.unix > 0 && plain.received.abstract > 0, JSON.stringify(plain.received));
@@ -148,7 +149,7 @@ describe('attacks by build scripts', { concurrency: false }, () => {
     assert.ok(plain.daemons.length > 0, 'plain: the daemon did not survive the build');
   });
 
-  test('secrets (ssh key, cloud and cargo credentials, env tokens, /proc of cargo) stay out of target/', () => {
+  test('secrets (ssh, cloud, kube, docker, gh, npm and cargo credentials, shell history, browser logins, env tokens, /proc of cargo) stay out of target/', () => {
     assert.deepEqual(secretsFoundIn(join(sandboxed.ws, 'target')), []);
   });
 
@@ -157,6 +158,8 @@ describe('attacks by build scripts', { concurrency: false }, () => {
     assert.equal(readFileSync(join(home, '.bashrc'), 'utf8'), BASHRC);
     assert.equal(existsSync(join(home, '.ssh/authorized_keys')), false);
     assert.equal(existsSync(join(home, '.cargo/config.toml')), false);
+    assert.equal(existsSync(join(home, '.cargo/bin-planted-cargo-evil')), false);
+    assert.equal(existsSync(join(home, '.profile')), false);
   });
 
   test('workspace sources and git hooks are untouched', () => {

@@ -23,6 +23,12 @@ export const SECRETS = {
   cargoToken: 'CARGO-CREDENTIAL-b41c07',
   gitCredential: 'GIT-CREDENTIAL-9e2f4a',
   netrc: 'NETRC-PASSWORD-c0ffee',
+  kube: 'KUBE-TOKEN-77aa01',
+  docker: 'DOCKER-AUTH-5e5e5e',
+  gh: 'GH-OAUTH-TOKEN-abcd12',
+  history: 'HISTORY-PASSWORD-0ff1ce',
+  browser: 'BROWSER-LOGIN-4b1d00',
+  npmrc: 'NPM-AUTH-TOKEN-9a9a9a',
   envGithubToken: 'ENV-GITHUB-TOKEN-31337',
   envAws: 'ENV-AWS-SECRET-42424',
   envRegistryToken: 'ENV-REGISTRY-TOKEN-8080',
@@ -49,6 +55,16 @@ export function makeScratch(label: string): Scratch {
   writeFileSync(join(home, '.git-credentials'), `https://user:${SECRETS.gitCredential}@example.com\n`);
   writeFileSync(join(home, '.netrc'), `machine example.com login u password ${SECRETS.netrc}\n`);
   writeFileSync(join(home, '.bashrc'), BASHRC);
+  const plant = (rel: string, text: string) => {
+    mkdirSync(join(home, rel, '..'), { recursive: true });
+    writeFileSync(join(home, rel), text);
+  };
+  plant('.kube/config', `users:\n- user:\n    token: ${SECRETS.kube}\n`);
+  plant('.docker/config.json', `{"auths":{"registry.example":{"auth":"${SECRETS.docker}"}}}\n`);
+  plant('.config/gh/hosts.yml', `github.com:\n  oauth_token: ${SECRETS.gh}\n`);
+  plant('.bash_history', `mysql -u root -p${SECRETS.history}\n`);
+  plant('.mozilla/firefox/abc.default/logins.json', `{"password":"${SECRETS.browser}"}\n`);
+  plant('.npmrc', `//registry.npmjs.org/:_authToken=${SECRETS.npmrc}\n`);
   mkdirSync(cargoHome);
   writeFileSync(join(cargoHome, 'credentials.toml'), `[registry]\ntoken = "${SECRETS.cargoToken}"\n`);
   symlinkSync(join(realCargoHome, 'bin'), join(cargoHome, 'bin'));

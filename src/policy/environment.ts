@@ -138,10 +138,14 @@ export const DEFAULT_ENV_RULES: EnvRules = {
 
 export const ENV_PATTERN = /^[A-Za-z_*][A-Za-z0-9_*]*$/;
 
+const compiled = new Map<string, RegExp>();
+
 export function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(
-    '^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$',
-  );
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    compiled.set(pattern, re);
+  }
   return re.test(name);
 }
 

@@ -70,9 +70,14 @@ else
   case $bin in
     *.wasm)
       # Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
-      set -- "$bwrap" "$@" -- "$node" --no-warnings "$js/backends/wasi-runner.js" "$bin" ;;
-    *) set -- "$bwrap" "$@" -- "$bin" ;;
+      set -- "$bwrap" "$@" --json-status-fd 5 -- "$node" --no-warnings "$js/backends/wasi-runner.js" "$bin" ;;
+    *) set -- "$bwrap" "$@" --json-status-fd 5 -- "$bin" ;;
   esac
+  # Resource limits (max-file-size, max-memory), inherited by everything the script starts.
+  # Not for wasm: V8 reserves far more address space than it uses.
+  [ -z "$pkg_max_file_blocks" ] || ulimit -f "$pkg_max_file_blocks"
+  case $bin in *.wasm) ;; *) [ -z "$pkg_max_memory_kb" ] || ulimit -v "$pkg_max_memory_kb" ;; esac
 fi
 [ -z "$pkg_timeout" ] || set -- timeout --kill-after=5 "$pkg_timeout" "$@"
-exec "$@" 3<"$setup" 4<"$finish"
+# bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
+exec "$@" 3<"$setup" 4<"$finish" 5>"$record.status"

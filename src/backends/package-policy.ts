@@ -74,6 +74,9 @@ export function renderPackagePolicy(grants: EffectiveGrants, finishFile: string 
     `pkg_sandbox=${grants.sandboxed.value ? 1 : 0}`,
     `pkg_network=${grants.network.value ? 1 : 0}`,
     `pkg_timeout=${timeout}`,
+    // ulimit units: 512-byte blocks for files, KiB for memory; empty: unlimited.
+    `pkg_max_file_blocks=${grants.maxFileSize.value ? Math.ceil(grants.maxFileSize.value / 512) : ''}`,
+    `pkg_max_memory_kb=${grants.maxMemory.value ? Math.ceil(grants.maxMemory.value / 1024) : ''}`,
     `pkg_finish=${finishFile ? shQuote(finishFile) : ''}`,
     'pkg_allow_env() {',
     `${envCase}  return 1`,

@@ -81,18 +81,25 @@ export async function sandboxedCargo(
     if (result.code !== 0 && !result.signal) {
       // Loaded only after a failure: successful builds do not pay for the diagnostics.
       const { failedRuns, failureNotes, hintContext } = await import('../diagnostics/failure-notes.js');
-      const { blockedHints } = await import('../diagnostics/blocked-hints.js');
+      const { blockedHints, formatSize } = await import('../diagnostics/blocked-hints.js');
       const { rerunForStderr } = await import('../diagnostics/rerun.js');
       const failed = failedRuns(session.runs()).map((run) => {
         const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
         const timeout = grants.timeoutSecs;
+        // Killed by SIGXFSZ (128 + 25): it wrote past max-file-size. Not rerun: it would write it all again.
+        if (run.exitCode === 128 + 25) {
+          const { value, source } = grants.maxFileSize;
+          const message = `it was stopped writing a file larger than its limit of ${formatSize(value)} (max-file-size, ${describeSource(source)})`;
+          return { run, blocked: [{ kind: 'limit' as const, key: 'max-file-size' as const, suggest: formatSize(value * 4), message }] };
+        }
         // A script stopped by its timeout is not rerun: it would only hang again.
         if (timeout && Date.now() - run.startedAtMs >= timeout.value * 1000) {
           const message = `it was stopped after its timeout of ${timeout.value}s (${describeSource(timeout.source)})`;
           return { run, blocked: [{ kind: 'timeout' as const, seconds: timeout.value, message }] };
         }
         const wasm = crossTarget(grants) !== undefined && !grants.runner;
-        return { run, blocked: blockedHints(rerunForStderr(run, session.env), hintContext(ctx.policy, run, ctx.home, env, wasm)) };
+        const hints = { ...hintContext(ctx.policy, run, ctx.home, env, wasm), maxMemory: { bytes: grants.maxMemory.value, where: describeSource(grants.maxMemory.source) } };
+        return { run, blocked: blockedHints(rerunForStderr(run, session.env), hints) };
       });
       const { notes, help } = failureNotes(failed, ctx.home);
       for (const n of notes) reporter.message('note', n);

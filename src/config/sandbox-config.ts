@@ -16,7 +16,7 @@ export interface ConfigIssue {
   help: string[];
 }
 
-export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'timeout', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
+export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'timeout', 'max-file-size', 'max-memory', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
 export const GLOBAL_KEYS = [...GRANT_KEYS, 'bwrap', 'proc-macros', 'run', 'package'] as const;
 export const PACKAGE_KEYS = [...GRANT_KEYS, 'sandbox'] as const;
 const PATH_VARIABLES = ['HOME', 'CARGO_MANIFEST_DIR', 'OUT_DIR', 'WORKSPACE_ROOT', 'TARGET_DIR'];
@@ -111,6 +111,20 @@ function readEnvNames(ctx: Ctx, path: string[], v: Raw): Sourced<string>[] {
   });
 }
 
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4 };
+
+/** "512MiB", "8GiB", "1G", a number of bytes, or "unlimited" (0). */
+export function parseSize(v: Raw): number | undefined {
+  if (v === 'unlimited') return 0;
+  if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+  if (typeof v !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(v);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) return undefined;
+  const bytes = Math.round(Number(m[1]) * unit);
+  return bytes > 0 ? bytes : undefined;
+}
+
 export function parseDuration(v: Raw): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
   if (typeof v !== 'string') return undefined;
@@ -147,6 +161,14 @@ function readGrant(ctx: Ctx, grants: Grants, path: string[], key: string, v: Raw
       if (secs === undefined) {
         error(ctx, path, `\`${keyName(path)}\` must be a duration such as "90s", "15m" or "1h", found ${JSON.stringify(v)}`);
       } else grants.timeoutSecs = { value: secs, source };
+      return;
+    }
+    case 'max-file-size':
+    case 'max-memory': {
+      const bytes = parseSize(v);
+      if (bytes === undefined) {
+        error(ctx, path, `\`${keyName(path)}\` must be a size such as "512MiB", "8GiB", or "unlimited", found ${JSON.stringify(v)}`);
+      } else grants[key === 'max-memory' ? 'maxMemory' : 'maxFileSize'] = { value: bytes, source };
       return;
     }
     case 'runner': {
@@ -242,7 +264,7 @@ function mergeGrants(into: Grants, from: Grants): void {
   into.allowWrite.push(...from.allowWrite);
   into.allowEnv.push(...from.allowEnv);
   into.targetRustflags.push(...from.targetRustflags);
-  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'runner', 'target', 'targetRustc'] as const) {
+  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'maxFileSize', 'maxMemory', 'runner', 'target', 'targetRustc'] as const) {
     if (from[k] !== undefined) (into as unknown as Record<string, unknown>)[k] = from[k];
   }
 }

@@ -28,6 +28,10 @@ export interface Grants {
   /** `false`: the explicit escape hatch, only per package. */
   sandbox?: Sourced<boolean>;
   timeoutSecs?: Sourced<number>;
+  /** Largest file the script may write, in bytes (0: unlimited). */
+  maxFileSize?: Sourced<number>;
+  /** Address space of each process, in bytes (0: unlimited). */
+  maxMemory?: Sourced<number>;
   runner?: Sourced<string[]>;
   target?: Sourced<string>;
   targetRustc?: Sourced<string>;

@@ -22,6 +22,16 @@ export interface HintContext {
   exists?: (path: string) => boolean;
   /** The script is WebAssembly: it sees only its preopened directories (`visible`). */
   wasm?: boolean;
+  /** Its memory limit and where it was set, to name it when an allocation failed. */
+  maxMemory?: { bytes: number; where: string };
+}
+
+/** "8GiB", "512MiB", as the config keys take them. */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return bytes >= 1024 ** 2 ? `${Math.ceil(bytes / 1024 ** 2)}MiB` : `${bytes}B`;
 }
 
 export type Finding =
@@ -32,6 +42,8 @@ export type Finding =
   | { kind: 'env'; name: string; message: string }
   | { kind: 'exec'; program: string; dir: string; message: string }
   | { kind: 'timeout'; seconds: number; message: string }
+  /** A resource limit stopped it: the key that raises it and a value to suggest. */
+  | { kind: 'limit'; key: 'max-file-size' | 'max-memory'; suggest: string; message: string }
   /** A WebAssembly build script hit WASI's walls: no processes, no files beyond its preopens. */
   | { kind: 'wasi'; message: string };
 
@@ -44,6 +56,7 @@ const HOST_PORT = /\b((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,
 const URL_HOST = /\bhttps?:\/\/([^/\s"'`:]+)(?::(\d+))?/i;
 const WASI_SPAWN = /operation not supported on this platform|os error 58\b|ENOTSUP/;
 const WASI_PREOPEN = /failed to find a pre-opened file descriptor through which \\?"([^"\\]*)\\?" could be opened|Capabilities insufficient|os error 76\b/;
+const OUT_OF_MEMORY = /memory allocation of \d+ bytes failed|Cannot allocate memory|os error 12\b|out of memory/i;
 const PROGRAM_MISSING = /not found|No such file or directory|os error 2\b|NotFound|not installed|failed to (?:find tool|execute)/i;
 
 export function inside(path: string, tree: string): boolean {
@@ -91,6 +104,9 @@ export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
       const what = preopen[1] ? `\`${preopen[1]}\`` : 'a file';
       add(`wasi-open:${preopen[1] ?? ''}`, { kind: 'wasi', message: `it tried to open ${what}, outside what a WebAssembly build script can see (its package, OUT_DIR, /tmp)` });
     }
+    if (OUT_OF_MEMORY.test(line) && ctx.maxMemory) {
+      add('limit-memory', { kind: 'limit', key: 'max-memory', suggest: formatSize(ctx.maxMemory.bytes * 4), message: `it ran out of memory under its limit of ${formatSize(ctx.maxMemory.bytes)} (max-memory, ${ctx.maxMemory.where})` });
+    }
     if (NETWORK.test(line)) {
       const m = HOST_PORT.exec(line) ?? URL_HOST.exec(line);
       const destination = m ? (m[2] ? `${m[1]}:${m[2]}` : m[1]) : undefined;
@@ -126,6 +142,7 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
   let network = false;
   let timeout: number | undefined;
   let native = false;
+  const limits: string[] = [];
   for (const f of findings) {
     if (f.kind === 'read') read.add(displayPath(f.path, home));
     else if (f.kind === 'exec') read.add(displayPath(f.dir, home));
@@ -133,6 +150,7 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
     else if (f.kind === 'env') env.add(f.name);
     else if (f.kind === 'timeout') timeout = f.seconds * 4;
     else if (f.kind === 'wasi') native = true;
+    else if (f.kind === 'limit') limits.push(`${f.key} = "${f.suggest}"`);
     else network = true;
   }
   const list = (xs: Set<string>) => `[${[...xs].map((x) => JSON.stringify(x)).join(', ')}]`;
@@ -142,6 +160,7 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
   if (env.size) lines.push(`allow-env = ${list(env)}`);
   if (network) lines.push('allow-network = true');
   if (timeout) lines.push(`timeout = "${timeout}s"`);
+  lines.push(...limits);
   // Mixed mode: this package's build script runs natively under bubblewrap, the others as wasm.
   if (native) lines.push('target = "native"');
   return lines.length > 1 ? lines : [];

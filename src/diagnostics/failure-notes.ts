@@ -38,10 +38,11 @@ export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: re
     ];
   });
   const snippets = failed.map(({ run, blocked }) => grantSnippet(run.packageName, blocked, home)).filter((s) => s.length);
+  const grantable = failed.some(({ blocked }) => blocked.some((f) => ['read', 'write', 'env', 'network', 'exec'].includes(f.kind)));
   const help = snippets.length
-    ? [`to allow this, add to .cargo/config.toml:\n${snippets.map((s) => s.map((l) => `    ${l}`).join('\n')).join('\n\n')}`,
-       'or, for this build only: `--allow-read=PKG:PATH`, `--allow-network=PKG`, `--allow-env=PKG:VAR`']
+    ? [`to allow this, add to .cargo/config.toml:\n${snippets.map((s) => s.map((l) => `    ${l}`).join('\n')).join('\n\n')}`]
     : ['if it failed because of the sandbox, its error above names the path, host or variable it needed'];
+  if (grantable) help.push('or, for this build only: `--allow-read=PKG:PATH`, `--allow-network=PKG`, `--allow-env=PKG:VAR`');
   help.push('run `cargo sandbox doctor` to check the sandbox itself');
   return { notes, help };
 }

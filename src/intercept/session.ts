@@ -26,6 +26,8 @@ export interface BuildScriptRun {
   /** The (already filtered) environment the script ran with, as `export -p` wrote it. */
   envFile: string;
   startedAtMs: number;
+  /** How the sandboxed script ended, when bwrap reported it (128 + signal for a signal). */
+  exitCode?: number;
   packageName: string;
   packageVersion: string;
   outDir: string;
@@ -128,9 +130,20 @@ function readRuns(runsDir: string): BuildScriptRun[] {
       launcherPath,
       envFile: `${path}.env`,
       startedAtMs: statSync(path).mtimeMs,
+      exitCode: exitCodeIn(`${path}.status`),
     });
   }
   return runs;
+}
+
+/** bwrap's --json-status-fd output: JSON documents, the last with `"exit-code": N` (128+signal). */
+function exitCodeIn(statusFile: string): number | undefined {
+  try {
+    const m = /"exit-code"\s*:\s*(\d+)/.exec(readFileSync(statusFile, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function safeReaddir(dir: string): string[] {

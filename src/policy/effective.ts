@@ -23,6 +23,8 @@ export interface EffectiveGrants {
   env: Sourced<string>[];
   sandboxed: Sourced<boolean>;
   timeoutSecs?: Sourced<number>;
+  maxFileSize: Sourced<number>;
+  maxMemory: Sourced<number>;
   /** The command build scripts run through instead of bubblewrap (`{}`: the script). */
   runner?: Sourced<string[]>;
   /** The target build scripts are compiled for; absent or "native": the host. */
@@ -38,6 +40,10 @@ export interface StaticPathVars {
 }
 
 const DEFAULT = { kind: 'default' } as const;
+
+/** Limits real build scripts stay far below (a C++ compile, a generated table), per process/file. */
+export const DEFAULT_MAX_FILE_SIZE = 8 * 1024 ** 3;
+export const DEFAULT_MAX_MEMORY = 16 * 1024 ** 3;
 
 export function packageMatches(spec: { name: string; versionReq?: string }, pkg: { name: string; version?: string }): boolean {
   if (spec.name !== pkg.name) return false;
@@ -99,12 +105,16 @@ export function effectiveGrants(config: SandboxConfig, pkg: { name: string; vers
     write: [],
     env: [],
     sandboxed: { value: true, source: DEFAULT },
+    maxFileSize: { value: DEFAULT_MAX_FILE_SIZE, source: DEFAULT },
+    maxMemory: { value: DEFAULT_MAX_MEMORY, source: DEFAULT },
     targetRustflags: [],
   };
   for (const g of applicableGrants(config, pkg)) {
     if (g.allowNetwork) eff.network = g.allowNetwork;
     if (g.sandbox) eff.sandboxed = g.sandbox;
     if (g.timeoutSecs) eff.timeoutSecs = g.timeoutSecs;
+    if (g.maxFileSize) eff.maxFileSize = g.maxFileSize;
+    if (g.maxMemory) eff.maxMemory = g.maxMemory;
     if (g.runner) eff.runner = g.runner;
     if (g.target) eff.target = g.target;
     if (g.targetRustc) eff.targetRustc = g.targetRustc;
@@ -122,6 +132,8 @@ export function grantsFingerprint(grants: readonly Grants[], vars: StaticPathVar
     n: g.allowNetwork?.value,
     s: g.sandbox?.value,
     t: g.timeoutSecs?.value,
+    fs: g.maxFileSize?.value,
+    mem: g.maxMemory?.value,
     r: g.allowRead.map((p) => expandPath(p.value, vars).display),
     w: g.allowWrite.map((p) => expandPath(p.value, vars).display),
     e: g.allowEnv.map((e) => e.value),

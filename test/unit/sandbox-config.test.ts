@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import type { ConfigLayer } from '../../src/config/cargo-config.js';
 import { loadToml, parseConfigText } from '../../src/config/cargo-config.js';
 import { locateKeys } from '../../src/config/locate.js';
-import { loadSandboxConfig, parseDuration } from '../../src/config/sandbox-config.js';
+import { loadSandboxConfig, parseDuration, parseSize } from '../../src/config/sandbox-config.js';
 import { describeSource } from '../../src/config/types.js';
 import { effectiveGrants, expandPath } from '../../src/policy/effective.js';
 import { packagePolicies } from '../../src/policy/package-policies.js';
@@ -64,6 +64,16 @@ sandbox = false
     assert.equal(effectiveGrants(config, { name: 'foo', version: '1.2.5' }, vars).sandboxed.value, false);
     assert.equal(effectiveGrants(config, { name: 'foo', version: '2.0.0' }, vars).sandboxed.value, true);
     assert.equal(effectiveGrants(config, { name: 'other' }, vars).network.value, false);
+  });
+
+  test('sizes', () => {
+    assert.equal(parseSize('1MiB'), 1024 ** 2);
+    assert.equal(parseSize('8GiB'), 8 * 1024 ** 3);
+    assert.equal(parseSize('1G'), 1024 ** 3);
+    assert.equal(parseSize('500MB'), 500 * 1000 ** 2);
+    assert.equal(parseSize(4096), 4096);
+    assert.equal(parseSize('unlimited'), 0);
+    for (const bad of ['', 'big', '-1MiB', '1 parsecs', 0, -3, 1.5, true]) assert.equal(parseSize(bad), undefined, String(bad));
   });
 
   test('durations', () => {
@@ -167,6 +177,8 @@ const MALFORMED: [string, string, RegExp, string, RegExp | undefined][] = [
   ['timeout zero', '[sandbox]\ntimeout = 0\n', /must be a duration/, ':2:1', undefined],
   ['timeout negative', '[sandbox.package.foo]\ntimeout = "-5s"\n', /must be a duration/, ':2:1', undefined],
   ['timeout days', '[sandbox]\ntimeout = "2d"\n', /must be a duration/, ':2:1', undefined],
+  ['max-memory word', '[sandbox]\nmax-memory = "lots"\n', /`sandbox\.max-memory` must be a size such as "512MiB", "8GiB", or "unlimited"/, ':2:1', undefined],
+  ['max-file-size unit', '[sandbox.package.foo]\nmax-file-size = "3 parsecs"\n', /`sandbox\.package\.foo\.max-file-size` must be a size/, ':2:1', undefined],
   ['runner empty', '[sandbox]\nrunner = []\n', /`sandbox\.runner` must name a command/, ':2:1', undefined],
   ['runner number', '[sandbox]\nrunner = 5\n', /must be an array of strings/, ':2:1', undefined],
   ['target bad', '[sandbox]\ntarget = "wasm32 wasi"\n', /must be a WebAssembly target such as "wasm32-wasip1"/, ':2:1', undefined],

@@ -83,6 +83,7 @@ const ATTACKS = [
   'attack-links',
   'attack-abstract-socket',
   'attack-namespaces',
+  'attack-parent-memory',
 ];
 
 /** Files in target/ that are setuid, setgid or writable by others. */
@@ -146,10 +147,12 @@ describe('attacks by build scripts', { concurrency: false }, () => {
     assert.match(bashrc, /PWNED-THROUGH-HARDLINK/);
     assert.ok(dangerousModes(plain.ws).length >= 2, 'plain: no setuid or world-writable file was left');
     assert.equal(namespaceMarkers(plain.ws).length, 2, 'plain: namespaces were not created');
+    const parentMemory = walkFiles(join(plain.ws, 'target')).find((f) => /\/build\/attack-parent-memory-[^/]+\/out\/loot$/.test(f));
+    assert.ok(parentMemory && readFileSync(parentMemory, 'utf8').includes(SECRETS.envGithubToken), 'plain: the parent cargo\'s memory was not read');
     assert.ok(plain.daemons.length > 0, 'plain: the daemon did not survive the build');
   });
 
-  test('secrets (ssh, cloud, kube, docker, gh, npm and cargo credentials, shell history, browser logins, env tokens, /proc of cargo) stay out of target/', () => {
+  test('secrets (ssh, cloud, kube, docker, gh, npm and cargo credentials, shell history, browser logins, env tokens, /proc and memory of cargo) stay out of target/', () => {
     assert.deepEqual(secretsFoundIn(join(sandboxed.ws, 'target')), []);
   });
 

@@ -51,9 +51,6 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView): BwrapArgs {
   for (const path of policy.readOnly) {
     if (host.entry(path).type !== 'missing') setup.push('--ro-bind', path, path);
   }
-  for (const path of policy.writable) {
-    if (host.entry(path).type !== 'missing') setup.push('--bind', path, path);
-  }
   return { setup, finish: finishArgs(policy.masked, host) };
 }
 

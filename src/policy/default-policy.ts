@@ -10,8 +10,6 @@ export interface SandboxPolicy {
   system: readonly string[];
   /** Host paths visible read-only at the same path. */
   readOnly: readonly string[];
-  /** Host paths visible read-write at the same path (OUT_DIR is added per script). */
-  writable: readonly string[];
   /** Paths never visible, even inside a visible tree. */
   masked: readonly string[];
   env: EnvRules;
@@ -92,7 +90,6 @@ export function defaultPolicy(inputs: PolicyInputs): SandboxPolicy {
   return {
     system: SYSTEM_TREES,
     readOnly: dedupe(readOnly),
-    writable: [],
     masked: dedupe(masked),
     env: DEFAULT_ENV_RULES,
   };

@@ -73,7 +73,8 @@ export async function sandboxedCargo(
       ? { ...binaryRunnerEnv(inv.options.targets, inv.toolchain, env), __CARGO_SANDBOX_TARGET_TMPDIR: join(ctx.vars.TARGET_DIR, 'tmp') }
       : {};
     const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env, ...runEnv });
-    for (const run of session.runs()) {
+    const runs = session.runs();
+    for (const run of runs) {
       for (const f of sanitizeOutDir(run.outDir)) {
         reporter.message('warning', `the build script of \`${run.packageName} v${run.packageVersion}\` left \`${f.path}\` with mode ${f.mode.toString(8)}; its setuid, setgid and world-writable bits were removed`);
       }
@@ -83,7 +84,7 @@ export async function sandboxedCargo(
       const { failedRuns, failureNotes, hintContext } = await import('../diagnostics/failure-notes.js');
       const { blockedHints, formatSize } = await import('../diagnostics/blocked-hints.js');
       const { rerunForStderr } = await import('../diagnostics/rerun.js');
-      const failed = failedRuns(session.runs()).map((run) => {
+      const failed = failedRuns(runs).map((run) => {
         const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
         const timeout = grants.timeoutSecs;
         // Killed by SIGXFSZ (128 + 25): it wrote past max-file-size. Not rerun: it would write it all again.

@@ -8,7 +8,7 @@ import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, renderUnset, type H
 import { isPassed } from '../policy/environment.js';
 import { crossTarget, masksAfterGrants, renderPackagePolicy } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
-import type { EffectiveGrants } from '../policy/effective.js';
+import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { DIST_SRC, LIBEXEC } from '../paths.js';
 
 export interface Session {
@@ -32,22 +32,6 @@ export interface BuildScriptRun {
   packageVersion: string;
   outDir: string;
   manifestDir: string;
-}
-
-/**
- * The grants of one package, written as `packages/<file>.sh`: `_default` (global grants only),
- * `<name>` or `<name>@<version>`; the launcher takes the most specific file that exists.
- */
-export interface PackagePolicyFile {
-  file: string;
-  grants: EffectiveGrants;
-}
-
-/** Variables cargo records as env-deps of build-script compilations: a change reruns the script. */
-export interface PolicyFingerprints {
-  global: string;
-  /** By package name. */
-  packages: Record<string, string>;
 }
 
 export function fingerprintVariable(packageName?: string): string {

@@ -5,9 +5,25 @@ import type { SandboxConfig } from '../config/types.js';
 import type { LockedPackage } from '../config/lockfile.js';
 import { effectiveGrants, grantsFingerprint, type EffectiveGrants, type StaticPathVars } from './effective.js';
 
+/**
+ * The grants of one package, written as `packages/<file>.sh`: `_default` (global grants only),
+ * `<name>` or `<name>@<version>`; the launcher takes the most specific file that exists.
+ */
+export interface PackagePolicyFile {
+  file: string;
+  grants: EffectiveGrants;
+}
+
+/** Variables cargo records as env-deps of build-script compilations: a change reruns the script. */
+export interface PolicyFingerprints {
+  global: string;
+  /** By package name. */
+  packages: Record<string, string>;
+}
+
 export interface PackagePolicies {
-  files: { file: string; grants: EffectiveGrants }[];
-  fingerprints: { global: string; packages: Record<string, string> };
+  files: PackagePolicyFile[];
+  fingerprints: PolicyFingerprints;
 }
 
 export function packagePolicies(config: SandboxConfig, locked: readonly LockedPackage[] | undefined, vars: StaticPathVars): PackagePolicies {

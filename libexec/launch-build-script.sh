@@ -16,9 +16,11 @@ bin=$dir/$real
 session=${__CARGO_SANDBOX_SESSION:-}
 bwrap=${__CARGO_SANDBOX_BWRAP:-}
 node=${__CARGO_SANDBOX_NODE:-} js=${__CARGO_SANDBOX_JS:-}
+confine=${__CARGO_SANDBOX_CONFINE:-}
 setup=$session/setup.args finish=$session/finish.args
 [ -n "$session" ] && [ -d "$session" ] || fail "the sandbox session is missing; run the build through \`cargo sandbox\`"
 [ -n "$bwrap" ] || fail "__CARGO_SANDBOX_BWRAP is not set"
+[ -n "$confine" ] && [ -x "$confine" ] || fail "the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"
 [ -f "$bin" ] || fail "the build script binary \`$bin\` is missing; run \`cargo clean\` and build again"
 out=${OUT_DIR:-}
 manifest=${CARGO_MANIFEST_DIR:-}
@@ -35,7 +37,7 @@ pkg_phase=vars
 
 # Remember that this script ran, so that cargo-sandbox can explain a failure after cargo's error.
 record=$session/runs/$$
-printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" "$self" > "$record" 2>/dev/null
+printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" "$self" "$pkgfile" > "$record" 2>/dev/null
 
 if [ "$pkg_sandbox" = 0 ]; then
   # The explicit escape hatch (`sandbox = false` for this package): run as plain cargo would.
@@ -56,7 +58,7 @@ pkg_phase=binds
 [ "$pkg_network" = 1 ] || set -- "$@" --unshare-net
 # A build script compiled for wasm runs on Node's WASI: Node and our runner must be visible.
 case $bin in *.wasm) set -- "$@" --ro-bind "${node%/*}" "${node%/*}" --ro-bind "$js" "$js" ;; esac
-set -- "$@" --args 4 --chdir "$PWD"
+set -- "$@" --ro-bind "$confine" "$confine" --args 4 --chdir "$PWD"
 
 scrub_env
 # The environment the script saw, for a rerun that explains a failure (builtins only: no process).
@@ -67,11 +69,17 @@ if [ "$pkg_runner" = 1 ]; then
   pkg_phase=runner
   . "$pkgfile"
 else
+  # Inside bwrap, the supervisor (libexec/confine.rs) adds Landlock, checks cargo directives and
+  # output, and sweeps OUT_DIR afterwards; its findings go to fd 6.
+  set -- "$bwrap" "$@" --json-status-fd 5 -- "$confine" --out "$out" --report-fd 6
+  [ -z "$pkg_max_output" ] || set -- "$@" --max-output "$pkg_max_output"
+  [ "$pkg_network" = 1 ] || set -- "$@" --no-network
+  pkg_phase=confine
+  . "$pkgfile"
   case $bin in
-    *.wasm)
-      # Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
-      set -- "$bwrap" "$@" --json-status-fd 5 -- "$node" --no-warnings "$js/backends/wasi-runner.js" "$bin" ;;
-    *) set -- "$bwrap" "$@" --json-status-fd 5 -- "$bin" ;;
+    # Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
+    *.wasm) set -- "$@" -- "$node" --no-warnings "$js/backends/wasi-runner.js" "$bin" ;;
+    *) set -- "$@" -- "$bin" ;;
   esac
   # Resource limits (max-file-size, max-memory), inherited by everything the script starts.
   # Not for wasm: V8 reserves far more address space than it uses.
@@ -79,5 +87,7 @@ else
   case $bin in *.wasm) ;; *) [ -z "$pkg_max_memory_kb" ] || ulimit -v "$pkg_max_memory_kb" ;; esac
 fi
 [ -z "$pkg_timeout" ] || set -- timeout --kill-after=5 "$pkg_timeout" "$@"
+# max-processes: this process, and so everything it starts, joins the package's pids cgroup.
+[ -z "$pkg_cgroup" ] || { echo $$ > "$pkg_cgroup/cgroup.procs"; } 2>/dev/null || fail "cannot enter the process-limit cgroup $pkg_cgroup"
 # bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
-exec "$@" 3<"$setup" 4<"$finish" 5>"$record.status"
+exec "$@" 3<"$setup" 4<"$finish" 5>"$record.status" 6>"$record.report"

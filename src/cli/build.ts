@@ -10,7 +10,9 @@ import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
 import { sanitizeOutDir } from '../intercept/sanitize-outputs.js';
-import { createSession } from '../intercept/session.js';
+import { createSession, type BuildScriptRun } from '../intercept/session.js';
+import { confineBinary } from '../backends/confine.js';
+import type { EffectiveGrants } from '../policy/effective.js';
 import { LIBEXEC } from '../paths.js';
 import { effectiveGrants } from '../policy/effective.js';
 import { packagePolicies } from '../policy/package-policies.js';
@@ -66,7 +68,12 @@ export async function sandboxedCargo(
     fingerprints: policies.fingerprints,
     procMacros: ctx.config.procMacros?.value ?? true,
     env,
+    confine: confineBinary(env),
   });
+  if (!session.pidsLimited) {
+    const explicit = [ctx.config.global, ...ctx.config.packages.map((p) => p.grants)].find((g) => g.maxProcesses)?.maxProcesses;
+    if (explicit) reporter.message('warning', `max-processes (${describeSource(explicit.source)}) is not enforced here: this host offers no writable pids cgroup (run as root, or with a delegated cgroup)`);
+  }
   try {
     const { program, prefix } = cargoCommand(inv.toolchain, env);
     const runEnv = inv.sandboxRun || ctx.config.run?.value
@@ -75,8 +82,13 @@ export async function sandboxedCargo(
     const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env, ...runEnv });
     const runs = session.runs();
     for (const run of runs) {
-      for (const f of sanitizeOutDir(run.outDir)) {
-        reporter.message('warning', `the build script of \`${run.packageName} v${run.packageVersion}\` left \`${f.path}\` with mode ${f.mode.toString(8)}; its setuid, setgid and world-writable bits were removed`);
+      const who = `the build script of \`${run.packageName} v${run.packageVersion}\``;
+      const modes = [...run.findings.filter((f) => f.kind === 'mode').map((f) => ({ path: f.subject, mode: parseInt(f.detail, 8) })), ...sanitizeOutDir(run.outDir)];
+      for (const f of modes) {
+        reporter.message('warning', `${who} left \`${f.path}\` with mode ${f.mode.toString(8)}; its setuid, setgid and world-writable bits were removed`);
+      }
+      for (const f of run.findings.filter((f) => f.kind === 'symlink')) {
+        reporter.message('warning', `${who} left a symlink \`${f.subject}\` -> \`${f.detail}\` leading out of its OUT_DIR; it was removed (rustc, which runs outside the sandbox, would have followed it)`);
       }
     }
     if (result.code !== 0 && !result.signal) {
@@ -86,6 +98,8 @@ export async function sandboxedCargo(
       const { rerunForStderr } = await import('../diagnostics/rerun.js');
       const failed = failedRuns(runs).map((run) => {
         const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
+        const stopped = stoppedBySupervisor(run, grants, formatSize);
+        if (stopped) return { run, blocked: [stopped] };
         const timeout = grants.timeoutSecs;
         // Killed by SIGXFSZ (128 + 25): it wrote past max-file-size. Not rerun: it would write it all again.
         if (run.exitCode === 128 + 25) {
@@ -110,4 +124,24 @@ export async function sandboxedCargo(
   } finally {
     session.dispose();
   }
+}
+
+/** A failure the supervisor or a process limit explains by itself (no rerun needed). */
+function stoppedBySupervisor(run: BuildScriptRun, grants: EffectiveGrants, formatSize: (n: number) => string) {
+  const directive = run.findings.find((f) => f.kind === 'directive');
+  if (directive) {
+    const message = `it asked cargo to set \`${directive.subject}\` for rustc (\`${directive.detail}\`); rustc and the linker run outside the sandbox, and this variable would make them load or run a program of the script's choosing, so the build script was failed (no grant allows this)`;
+    return { kind: 'refused' as const, message };
+  }
+  if (run.findings.some((f) => f.kind === 'output')) {
+    const { value, source } = grants.maxOutput;
+    const message = `it was stopped after writing more than ${formatSize(value)} of output (max-output, ${describeSource(source)})`;
+    return { kind: 'limit' as const, key: 'max-output' as const, suggest: formatSize(value * 4), message };
+  }
+  if (run.processRefusals > 0) {
+    const { value, source } = grants.maxProcesses;
+    const message = `it was refused ${run.processRefusals} new process(es) at its limit of ${value} processes alive at once (max-processes, ${describeSource(source)})`;
+    return { kind: 'limit' as const, key: 'max-processes' as const, suggest: value * 4, message };
+  }
+  return undefined;
 }

@@ -16,7 +16,7 @@ export interface ConfigIssue {
   help: string[];
 }
 
-export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'timeout', 'max-file-size', 'max-memory', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
+export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'allow-exec', 'timeout', 'max-file-size', 'max-memory', 'max-output', 'max-processes', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
 export const GLOBAL_KEYS = [...GRANT_KEYS, 'bwrap', 'proc-macros', 'run', 'package'] as const;
 export const PACKAGE_KEYS = [...GRANT_KEYS, 'sandbox'] as const;
 const PATH_VARIABLES = ['HOME', 'CARGO_MANIFEST_DIR', 'OUT_DIR', 'WORKSPACE_ROOT', 'TARGET_DIR'];
@@ -156,6 +156,18 @@ function readGrant(ctx: Ctx, grants: Grants, path: string[], key: string, v: Raw
     case 'allow-env':
       grants.allowEnv.push(...readEnvNames(ctx, path, v));
       return;
+    case 'allow-exec': {
+      const names = readStringList(ctx, path, v);
+      if (names?.some((n) => n === '')) error(ctx, path, `\`${keyName(path)}\` must list program names (looked up on PATH) or absolute paths`);
+      else if (names) grants.allowExec.push(...names.map((value) => ({ value, source })));
+      return;
+    }
+    case 'max-processes': {
+      const n = v === 'unlimited' ? 0 : typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+      if (n === undefined) error(ctx, path, `\`${keyName(path)}\` must be a whole number of processes such as 512, or "unlimited", found ${JSON.stringify(v)}`);
+      else grants.maxProcesses = { value: n, source };
+      return;
+    }
     case 'timeout': {
       const secs = parseDuration(v);
       if (secs === undefined) {
@@ -164,11 +176,12 @@ function readGrant(ctx: Ctx, grants: Grants, path: string[], key: string, v: Raw
       return;
     }
     case 'max-file-size':
+    case 'max-output':
     case 'max-memory': {
       const bytes = parseSize(v);
       if (bytes === undefined) {
         error(ctx, path, `\`${keyName(path)}\` must be a size such as "512MiB", "8GiB", or "unlimited", found ${JSON.stringify(v)}`);
-      } else grants[key === 'max-memory' ? 'maxMemory' : 'maxFileSize'] = { value: bytes, source };
+      } else grants[key === 'max-memory' ? 'maxMemory' : key === 'max-output' ? 'maxOutput' : 'maxFileSize'] = { value: bytes, source };
       return;
     }
     case 'runner': {
@@ -263,8 +276,9 @@ function mergeGrants(into: Grants, from: Grants): void {
   into.allowRead.push(...from.allowRead);
   into.allowWrite.push(...from.allowWrite);
   into.allowEnv.push(...from.allowEnv);
+  into.allowExec.push(...from.allowExec);
   into.targetRustflags.push(...from.targetRustflags);
-  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'maxFileSize', 'maxMemory', 'runner', 'target', 'targetRustc'] as const) {
+  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'maxFileSize', 'maxMemory', 'maxOutput', 'maxProcesses', 'runner', 'target', 'targetRustc'] as const) {
     if (from[k] !== undefined) (into as unknown as Record<string, unknown>)[k] = from[k];
   }
 }
@@ -372,7 +386,7 @@ export function loadSandboxConfig(
 }
 
 function firstSource(g: Grants): Source | undefined {
-  return (g.allowNetwork ?? g.sandbox ?? g.timeoutSecs ?? g.runner ?? g.target ?? g.targetRustc ?? g.allowRead[0] ?? g.allowWrite[0] ?? g.allowEnv[0] ?? g.targetRustflags[0])?.source;
+  return (g.allowNetwork ?? g.sandbox ?? g.timeoutSecs ?? g.runner ?? g.target ?? g.targetRustc ?? g.allowRead[0] ?? g.allowWrite[0] ?? g.allowEnv[0] ?? g.allowExec[0] ?? g.maxFileSize ?? g.maxMemory ?? g.maxOutput ?? g.maxProcesses ?? g.targetRustflags[0])?.source;
 }
 
 /** One entry per package key, layers merged in precedence order. */
@@ -381,7 +395,7 @@ function mergePackages(config: SandboxConfig): SandboxConfig {
   for (const p of config.packages) {
     const existing = byKey.get(p.key);
     if (existing) mergeGrants(existing.grants, p.grants);
-    else byKey.set(p.key, { ...p, grants: { ...p.grants, allowRead: [...p.grants.allowRead], allowWrite: [...p.grants.allowWrite], allowEnv: [...p.grants.allowEnv], targetRustflags: [...p.grants.targetRustflags] } });
+    else byKey.set(p.key, { ...p, grants: { ...p.grants, allowRead: [...p.grants.allowRead], allowWrite: [...p.grants.allowWrite], allowEnv: [...p.grants.allowEnv], allowExec: [...p.grants.allowExec], targetRustflags: [...p.grants.targetRustflags] } });
   }
   return { ...config, packages: [...byKey.values()] };
 }

@@ -25,6 +25,8 @@ export interface Grants {
   allowRead: Sourced<PathSpec>[];
   allowWrite: Sourced<PathSpec>[];
   allowEnv: Sourced<string>[];
+  /** Programs the script may execute (names looked up on PATH, or paths); empty: any. */
+  allowExec: Sourced<string>[];
   /** `false`: the explicit escape hatch, only per package. */
   sandbox?: Sourced<boolean>;
   timeoutSecs?: Sourced<number>;
@@ -32,6 +34,10 @@ export interface Grants {
   maxFileSize?: Sourced<number>;
   /** Address space of each process, in bytes (0: unlimited). */
   maxMemory?: Sourced<number>;
+  /** Bytes the script may write to stdout, and to stderr (0: unlimited). */
+  maxOutput?: Sourced<number>;
+  /** Processes alive at once in the script's sandbox (0: unlimited). */
+  maxProcesses?: Sourced<number>;
   runner?: Sourced<string[]>;
   target?: Sourced<string>;
   targetRustc?: Sourced<string>;
@@ -63,7 +69,7 @@ export interface SandboxConfig {
 }
 
 export function emptyGrants(): Grants {
-  return { allowRead: [], allowWrite: [], allowEnv: [], targetRustflags: [] };
+  return { allowRead: [], allowWrite: [], allowEnv: [], allowExec: [], targetRustflags: [] };
 }
 
 export function describeSource(source: Source): string {

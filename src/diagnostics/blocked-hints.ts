@@ -43,7 +43,9 @@ export type Finding =
   | { kind: 'exec'; program: string; dir: string; message: string }
   | { kind: 'timeout'; seconds: number; message: string }
   /** A resource limit stopped it: the key that raises it and a value to suggest. */
-  | { kind: 'limit'; key: 'max-file-size' | 'max-memory'; suggest: string; message: string }
+  | { kind: 'limit'; key: 'max-file-size' | 'max-memory' | 'max-output' | 'max-processes'; suggest: string | number; message: string }
+  /** Something no grant allows (e.g. a directive that would run code outside the sandbox). */
+  | { kind: 'refused'; message: string }
   /** A WebAssembly build script hit WASI's walls: no processes, no files beyond its preopens. */
   | { kind: 'wasi'; message: string };
 
@@ -51,7 +53,7 @@ const PATH_RE = /(?:^|[\s"'`(=:])((?:~|\/)[^\s"'`():,;]*)/g;
 const NOT_FOUND = /No such file or directory|os error 2\b|NotFound|ENOENT/;
 const READ_ONLY = /Read-only file system|os error 30\b|EROFS/;
 const DENIED = /Permission denied|os error 13\b|EACCES/;
-const NETWORK = /Network is unreachable|os error 101\b|Connection refused|os error 111\b|failed to lookup address|Temporary failure in name resolution|Could not resolve host|Name or service not known|dns error/i;
+const NETWORK = /\bconnect\w*\b[^\n]*(?:Permission denied|os error 13)|Network is unreachable|os error 101\b|Connection refused|os error 111\b|failed to lookup address|Temporary failure in name resolution|Could not resolve host|Name or service not known|dns error/i;
 const HOST_PORT = /\b((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b/i;
 const URL_HOST = /\bhttps?:\/\/([^/\s"'`:]+)(?::(\d+))?/i;
 const WASI_SPAWN = /operation not supported on this platform|os error 58\b|ENOTSUP/;
@@ -150,8 +152,8 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
     else if (f.kind === 'env') env.add(f.name);
     else if (f.kind === 'timeout') timeout = f.seconds * 4;
     else if (f.kind === 'wasi') native = true;
-    else if (f.kind === 'limit') limits.push(`${f.key} = "${f.suggest}"`);
-    else network = true;
+    else if (f.kind === 'limit') limits.push(`${f.key} = ${JSON.stringify(f.suggest)}`);
+    else if (f.kind === 'network') network = true;
   }
   const list = (xs: Set<string>) => `[${[...xs].map((x) => JSON.stringify(x)).join(', ')}]`;
   const lines = [`[sandbox.package.${packageName}]`];

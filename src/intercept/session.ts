@@ -10,6 +10,7 @@ import { crossTarget, masksAfterGrants, renderPackagePolicy } from '../backends/
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { DIST_SRC, LIBEXEC } from '../paths.js';
+import { createPidsCgroups } from '../backends/cgroups.js';
 
 export interface Session {
   dir: string;
@@ -17,6 +18,8 @@ export interface Session {
   env: Record<string, string>;
   /** Build scripts that were started, as the launcher recorded them. */
   runs(): BuildScriptRun[];
+  /** Whether max-processes is enforced (the host has a usable pids cgroup controller). */
+  pidsLimited: boolean;
   dispose(): void;
 }
 
@@ -28,10 +31,20 @@ export interface BuildScriptRun {
   startedAtMs: number;
   /** How the sandboxed script ended, when bwrap reported it (128 + signal for a signal). */
   exitCode?: number;
+  /** What the supervisor (libexec/confine) found and did, one finding per line. */
+  findings: ConfineFinding[];
+  /** Forks refused by its package's max-processes limit. */
+  processRefusals: number;
   packageName: string;
   packageVersion: string;
   outDir: string;
   manifestDir: string;
+}
+
+export interface ConfineFinding {
+  kind: 'symlink' | 'mode' | 'directive' | 'output' | 'exec-missing' | string;
+  subject: string;
+  detail: string;
 }
 
 export function fingerprintVariable(packageName?: string): string {
@@ -49,8 +62,11 @@ export function createSession(opts: {
   procMacros: boolean;
   /** The environment cargo will run with: what of it the sandboxed rustc must not see. */
   env: NodeJS.ProcessEnv;
+  /** The compiled supervisor (libexec/confine.rs). */
+  confine: string;
 }): Session {
   const dir = mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
+  const pids = createPidsCgroups(dir.slice(dir.lastIndexOf('/') + 1));
   const args = bwrapArgs(opts.policy, opts.host);
   const write = (name: string, data: string) => writeFileSync(join(dir, name), data, { mode: 0o600 });
   write('setup.args', encodeArgs(args.setup));
@@ -73,7 +89,8 @@ export function createSession(opts: {
       const spec = { target, rustc: pkg.grants.targetRustc?.value, rustflags: pkg.grants.targetRustflags };
       writeFileSync(targetFile, JSON.stringify(spec), { mode: 0o600 });
     }
-    write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, finishFile, targetFile));
+    const cgroup = pids?.create(pkg.file, pkg.grants.maxProcesses.value);
+    write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, { finishFile, targetFile, cgroup }));
   }
   const env: Record<string, string> = {
     RUSTC_WRAPPER: join(LIBEXEC, 'rustc-wrapper'),
@@ -85,6 +102,7 @@ export function createSession(opts: {
     __CARGO_SANDBOX_JS: DIST_SRC,
     __CARGO_SANDBOX_RUSTC_SANDBOX: join(LIBEXEC, 'sandboxed-rustc.sh'),
     __CARGO_SANDBOX_PROC_MACROS: opts.procMacros ? '1' : '0',
+    __CARGO_SANDBOX_CONFINE: opts.confine,
   };
   if (opts.innerWrapper) env.__CARGO_SANDBOX_INNER_WRAPPER = opts.innerWrapper;
   env[fingerprintVariable()] = opts.fingerprints.global;
@@ -92,17 +110,21 @@ export function createSession(opts: {
   return {
     dir,
     env,
-    runs: () => readRuns(join(dir, 'runs')),
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
+    runs: () => readRuns(join(dir, 'runs'), (file) => pids?.refusals(file) ?? 0),
+    pidsLimited: pids !== undefined,
+    dispose: () => {
+      pids?.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
-function readRuns(runsDir: string): BuildScriptRun[] {
+function readRuns(runsDir: string, refusals: (policyFile: string) => number): BuildScriptRun[] {
   const runs: BuildScriptRun[] = [];
   // One record per launch, named by the launcher's PID; `PID.stderr` holds its captured stderr.
   for (const name of safeReaddir(runsDir).filter((n) => /^\d+$/.test(n))) {
     const path = join(runsDir, name);
-    const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = ''] = readFileSync(
+    const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = '', policyFile = ''] = readFileSync(
       path,
       'utf8',
     ).split('\0');
@@ -115,6 +137,8 @@ function readRuns(runsDir: string): BuildScriptRun[] {
       envFile: `${path}.env`,
       startedAtMs: statSync(path).mtimeMs,
       exitCode: exitCodeIn(`${path}.status`),
+      findings: findingsIn(`${path}.report`),
+      processRefusals: policyFile ? refusals(policyFile.replace(/^.*\//, '').replace(/\.sh$/, '')) : 0,
     });
   }
   return runs;
@@ -127,6 +151,20 @@ function exitCodeIn(statusFile: string): number | undefined {
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+function findingsIn(reportFile: string): ConfineFinding[] {
+  try {
+    return readFileSync(reportFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [kind = '', subject = '', detail = ''] = line.split('\t');
+        return { kind, subject, detail };
+      });
+  } catch {
+    return [];
   }
 }
 

@@ -25,6 +25,10 @@ export interface EffectiveGrants {
   timeoutSecs?: Sourced<number>;
   maxFileSize: Sourced<number>;
   maxMemory: Sourced<number>;
+  maxOutput: Sourced<number>;
+  maxProcesses: Sourced<number>;
+  /** Empty: any program visible in the sandbox may run. */
+  exec: Sourced<string>[];
   /** The command build scripts run through instead of bubblewrap (`{}`: the script). */
   runner?: Sourced<string[]>;
   /** The target build scripts are compiled for; absent or "native": the host. */
@@ -44,6 +48,10 @@ const DEFAULT = { kind: 'default' } as const;
 /** Limits real build scripts stay far below (a C++ compile, a generated table), per process/file. */
 export const DEFAULT_MAX_FILE_SIZE = 8 * 1024 ** 3;
 export const DEFAULT_MAX_MEMORY = 16 * 1024 ** 3;
+/** cargo keeps a build script's whole output in memory; real ones print kilobytes. */
+export const DEFAULT_MAX_OUTPUT = 64 * 1024 ** 2;
+/** A parallel C++ build (make -j, cmake) stays far below; a fork bomb does not. */
+export const DEFAULT_MAX_PROCESSES = 1024;
 
 export function packageMatches(spec: { name: string; versionReq?: string }, pkg: { name: string; version?: string }): boolean {
   if (spec.name !== pkg.name) return false;
@@ -107,6 +115,9 @@ export function effectiveGrants(config: SandboxConfig, pkg: { name: string; vers
     sandboxed: { value: true, source: DEFAULT },
     maxFileSize: { value: DEFAULT_MAX_FILE_SIZE, source: DEFAULT },
     maxMemory: { value: DEFAULT_MAX_MEMORY, source: DEFAULT },
+    maxOutput: { value: DEFAULT_MAX_OUTPUT, source: DEFAULT },
+    maxProcesses: { value: DEFAULT_MAX_PROCESSES, source: DEFAULT },
+    exec: [],
     targetRustflags: [],
   };
   for (const g of applicableGrants(config, pkg)) {
@@ -115,6 +126,9 @@ export function effectiveGrants(config: SandboxConfig, pkg: { name: string; vers
     if (g.timeoutSecs) eff.timeoutSecs = g.timeoutSecs;
     if (g.maxFileSize) eff.maxFileSize = g.maxFileSize;
     if (g.maxMemory) eff.maxMemory = g.maxMemory;
+    if (g.maxOutput) eff.maxOutput = g.maxOutput;
+    if (g.maxProcesses) eff.maxProcesses = g.maxProcesses;
+    eff.exec.push(...g.allowExec);
     if (g.runner) eff.runner = g.runner;
     if (g.target) eff.target = g.target;
     if (g.targetRustc) eff.targetRustc = g.targetRustc;
@@ -134,6 +148,9 @@ export function grantsFingerprint(grants: readonly Grants[], vars: StaticPathVar
     t: g.timeoutSecs?.value,
     fs: g.maxFileSize?.value,
     mem: g.maxMemory?.value,
+    out: g.maxOutput?.value,
+    pids: g.maxProcesses?.value,
+    exec: g.allowExec.map((x) => x.value),
     r: g.allowRead.map((p) => expandPath(p.value, vars).display),
     w: g.allowWrite.map((p) => expandPath(p.value, vars).display),
     e: g.allowEnv.map((e) => e.value),

@@ -44,7 +44,7 @@ function runs(ws: string, pkg: string): number {
 
 describe('grants', () => {
   test('allow-read, allow-write, allow-env, allow-network and ${CARGO_MANIFEST_DIR} open exactly their package', async () => {
-    const listeners = await startListeners(join(makeScratch('unused').root, 'sock'));
+    const listeners = await startListeners(makeScratch('unused').root);
     const p = probe(
       'grants',
       [

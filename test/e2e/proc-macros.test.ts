@@ -19,7 +19,7 @@ interface Outcome {
 async function expand(mode: 'sandbox' | 'plain', command: string): Promise<Outcome> {
   const s = makeScratch(`macro-${mode}`);
   const ws = copyFixture(s, 'evil-macro');
-  const listeners = await startListeners(join(s.root, 'sock'));
+  const listeners = await startListeners(s.root);
   const tmpMarker = `cs-macro-${mode}-${process.pid}-${Date.now()}`;
   writeFileSync(join(ws, 'macro-params.txt'), `port=${listeners.tcpPort}\nmarker=${tmpMarker}\nhome=${s.home}\n`);
   const r = mode === 'sandbox' ? await runCli([command], { cwd: ws, env: s.env }) : await runPlainCargo([command], { cwd: ws, env: s.env });

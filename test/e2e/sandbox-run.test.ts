@@ -11,7 +11,7 @@ import { BASHRC, copyFixture, makeScratch, runCli, runPlainCargo, SECRETS, sleep
 async function runTests(mode: 'sandbox' | 'plain') {
   const s = makeScratch(`run-${mode}`);
   const ws = copyFixture(s, 'evil-test');
-  const listeners = await startListeners(join(s.root, 'sock'));
+  const listeners = await startListeners(s.root);
   writeFileSync(join(ws, 'test-params.txt'), `port=${listeners.tcpPort}\n`);
   const args = ['test', '--', '--test-threads=1'];
   const r = mode === 'sandbox' ? await runCli(['test', '--sandbox-run', '--', '--test-threads=1'], { cwd: ws, env: s.env }) : await runPlainCargo(args, { cwd: ws, env: s.env });

@@ -1,31 +1,55 @@
 // Listeners on the host that an attack would reach if the sandbox leaked: they count what arrives.
 
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const ABSTRACT_LISTENER = `
-import os, socket, sys, threading
-s = socket.socket(socket.AF_UNIX)
-s.bind('\\0' + sys.argv[1])
-s.listen(16)
+import os, select, socket, sys, threading
+socks = {}
+for name in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    s.bind('\\0' + name)
+    s.listen(16)
+    socks[s] = name
 print('ready', flush=True)
 threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
 while True:
-    c, _ = s.accept()
-    print('conn', flush=True)
-    c.close()
+    for s in select.select(list(socks), [], [])[0]:
+        c, _ = s.accept()
+        print('conn', socks[s], flush=True)
+        c.close()
 `;
+
+/** What arrived, per listener. */
+export interface Received {
+  tcp: number;
+  udp: number;
+  /** Datagrams to the fake DNS resolver. */
+  dns: number;
+  /** The fake ssh-agent socket. */
+  unix: number;
+  abstract: number;
+  dbus: number;
+  x11: number;
+  docker: number;
+}
 
 export interface Listeners {
   tcpPort: number;
   udpPort: number;
+  dnsPort: number;
   unixPath: string;
   /** An abstract unix socket name (no file: only network namespaces separate these). */
   abstractName: string;
-  /** Connections or datagrams received so far, per listener. */
-  received: { tcp: number; udp: number; unix: number; abstract: number };
+  dbusPath: string;
+  /** The X server's socket file and its abstract twin, as `path,@path`. */
+  x11Sockets: string;
+  dockerPath: string;
+  received: Received;
   close(): Promise<void>;
 }
 
@@ -36,50 +60,75 @@ function listen(server: Server, ...args: unknown[]): Promise<void> {
   });
 }
 
-export async function startListeners(unixPath: string): Promise<Listeners> {
-  const received = { tcp: 0, udp: 0, unix: 0, abstract: 0 };
-  const tcp = createServer((s) => {
-    received.tcp++;
+async function counter(received: Received, key: keyof Received, ...where: unknown[]): Promise<Server> {
+  const server = createServer((s) => {
+    received[key]++;
     s.on('error', () => {}).resume();
   });
-  await listen(tcp, 0, '127.0.0.1');
-  const unix = createServer((s) => {
-    received.unix++;
-    s.on('error', () => {}).resume();
-  });
-  await listen(unix, unixPath);
+  await listen(server, ...where);
+  return server;
+}
+
+async function udpCounter(received: Received, key: keyof Received): Promise<Socket> {
+  const udp = createSocket('udp4');
+  udp.on('message', () => received[key]++);
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  return udp;
+}
+
+/** `dir` holds the socket files; the X11 socket goes where X servers put it, /tmp/.X11-unix. */
+export async function startListeners(dir: string): Promise<Listeners> {
+  const received: Received = { tcp: 0, udp: 0, dns: 0, unix: 0, abstract: 0, dbus: 0, x11: 0, docker: 0 };
+  const display = 900 + (process.pid % 9000);
+  mkdirSync('/tmp/.X11-unix', { recursive: true, mode: 0o1777 });
+  const paths = { unix: join(dir, 'agent.sock'), dbus: join(dir, 'dbus.sock'), docker: join(dir, 'docker.sock'), x11: `/tmp/.X11-unix/X${display}` };
+  rmSync(paths.x11, { force: true });
+  const servers = [
+    await counter(received, 'tcp', 0, '127.0.0.1'),
+    await counter(received, 'unix', paths.unix),
+    await counter(received, 'dbus', paths.dbus),
+    await counter(received, 'docker', paths.docker),
+    await counter(received, 'x11', paths.x11),
+  ];
+  const udp = await udpCounter(received, 'udp');
+  const dns = await udpCounter(received, 'dns');
   // Node pads abstract socket names to the full address length, so no real client reaches them;
-  // a small Python listener binds the exact name, as D-Bus and X11 do.
+  // a small Python listener binds the exact names, as D-Bus and X11 do.
   const abstractName = `cs-test-${process.pid}-${Date.now()}`;
-  const abstract = spawn('python3', ['-c', ABSTRACT_LISTENER, abstractName], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const abstract = spawn('python3', ['-c', ABSTRACT_LISTENER, abstractName, paths.x11], { stdio: ['pipe', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     abstract.on('error', reject);
     createInterface({ input: abstract.stdout! }).on('line', (line) => {
       if (line === 'ready') resolve();
-      else if (line === 'conn') received.abstract++;
+      else if (line === `conn ${abstractName}`) received.abstract++;
+      else if (line.startsWith('conn ')) received.x11++;
     });
   });
-  const udp = createSocket('udp4');
-  udp.on('message', () => received.udp++);
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
-  const tcpAddr = tcp.address();
-  const udpAddr = udp.address();
+  const port = (s: Server) => {
+    const a = s.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  };
   return {
-    tcpPort: typeof tcpAddr === 'object' && tcpAddr ? tcpAddr.port : 0,
-    udpPort: udpAddr.port,
-    unixPath,
+    tcpPort: port(servers[0]!),
+    udpPort: udp.address().port,
+    dnsPort: dns.address().port,
+    unixPath: paths.unix,
     abstractName,
+    dbusPath: paths.dbus,
+    x11Sockets: `${paths.x11},@${paths.x11}`,
+    dockerPath: paths.docker,
     received,
     close: async () => {
       await Promise.all([
-        new Promise<void>((r) => tcp.close(() => r())),
-        new Promise<void>((r) => unix.close(() => r())),
+        ...servers.map((s) => new Promise<void>((r) => s.close(() => r()))),
         new Promise<void>((r) => {
           abstract.on('exit', () => r());
           abstract.stdin!.end();
         }),
         new Promise<void>((r) => udp.close(() => r())),
+        new Promise<void>((r) => dns.close(() => r())),
       ]);
+      rmSync(paths.x11, { force: true });
     },
   };
 }

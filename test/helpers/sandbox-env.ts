@@ -2,7 +2,8 @@
 // workspaces copied into a scratch directory, and runs of the real CLI with real cargo.
 
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,12 @@ export const SECRETS = {
   envAws: 'ENV-AWS-SECRET-42424',
   envRegistryToken: 'ENV-REGISTRY-TOKEN-8080',
   envCustom: 'ENV-MY-API-TOKEN-1234',
+  /** Held open by another process, through /proc/<pid>/fd only (the file itself is deleted). */
+  openFile: 'OPEN-FILE-SECRET-5150',
+  /** Left in the host's /tmp by another program. */
+  tmpToken: 'TMP-TOKEN-7e7e7e',
+  /** In the memory (environment) of another process, for ptrace to read. */
+  ptrace: 'PTRACE-VICTIM-SECRET-6060',
 } as const;
 
 export const BASHRC = '# the user\'s own bashrc\nexport PS1="$ "\n';
@@ -67,6 +74,8 @@ export function makeScratch(label: string): Scratch {
   plant('.npmrc', `//registry.npmjs.org/:_authToken=${SECRETS.npmrc}\n`);
   mkdirSync(cargoHome);
   writeFileSync(join(cargoHome, 'credentials.toml'), `[registry]\ntoken = "${SECRETS.cargoToken}"\n`);
+  // A registry crate's unpacked sources, which a build script would backdoor for later builds.
+  plant('.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/victim-reg-1.0.0/src/lib.rs', 'pub fn registry() {}\n');
   symlinkSync(join(realCargoHome, 'bin'), join(cargoHome, 'bin'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -191,4 +200,35 @@ export function processesWith(marker: string): number[] {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** sha256 of every regular file below `dir` (symlinks recorded by target), for byte-identity checks. */
+export function snapshot(dir: string, skip: (path: string) => boolean = () => false): Map<string, string> {
+  const out = new Map<string, string>();
+  const visit = (d: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (skip(p)) continue;
+      if (e.isSymbolicLink()) out.set(p, `-> ${readlinkSync(p)}`);
+      else if (e.isDirectory()) visit(p);
+      else if (e.isFile()) out.set(p, createHash('sha256').update(readFileSync(p)).digest('hex'));
+      else out.set(p, 'special');
+    }
+  };
+  visit(dir);
+  return out;
+}
+
+/** Paths added, removed or changed between two snapshots. */
+export function snapshotDiff(before: Map<string, string>, after: Map<string, string>): string[] {
+  const diff: string[] = [];
+  for (const [p, h] of before) if (after.get(p) !== h) diff.push(after.has(p) ? `changed ${p}` : `removed ${p}`);
+  for (const p of after.keys()) if (!before.has(p)) diff.push(`added ${p}`);
+  return diff;
 }

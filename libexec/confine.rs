@@ -1,0 +1,469 @@
+// cargo-sandbox's supervisor inside bubblewrap: the second layer around one build script.
+//
+// bubblewrap builds the file-system view; this program, run inside it as the build script's
+// parent, adds what a mount namespace cannot say:
+//   - Landlock (where the kernel has it): writes only beneath OUT_DIR, /tmp and granted paths; no
+//     symlinks made outside them; execution only of allowed programs (`allow-exec`); no device
+//     ioctls (terminal injection); no signals, ptrace or abstract sockets beyond the script's own
+//     processes (this supervisor included); no TCP when the network is not granted.
+//   - cargo's directives are checked before cargo sees them: `cargo:rustc-env` must not set a
+//     variable that makes rustc or the linker run a program of the script's choosing
+//     (LD_PRELOAD, PATH, RUSTUP_TOOLCHAIN, ...): rustc runs outside the sandbox.
+//   - stdout and stderr are capped (cargo keeps both in memory).
+//   - afterwards, OUT_DIR is swept: symlinks that lead out of it are removed (rustc would follow
+//     them, unsandboxed, through include_bytes!), and setuid/setgid/world-writable bits dropped.
+// Findings go to the report descriptor (a file of the session) as `kind<TAB>subject<TAB>detail`.
+//
+// Compiled on first use by the rustc that builds the project (no dependency but std), cached.
+// Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--write PATH]... [--exec PATH]...
+//                [--no-network] [--landlock auto|required] -- PROGRAM [ARGS...]
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+
+extern "C" {
+    fn syscall(num: i64, ...) -> i64;
+    fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
+    fn poll(fds: *mut PollFd, nfds: u64, timeout: i32) -> i32;
+    fn kill(pid: i32, sig: i32) -> i32;
+    fn signal(sig: i32, handler: usize) -> usize;
+    fn raise(sig: i32) -> i32;
+    fn open(path: *const i8, flags: i32, ...) -> i32;
+    fn close(fd: i32) -> i32;
+}
+
+#[repr(C)]
+struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
+
+#[cfg(target_arch = "x86_64")]
+const SYS_LANDLOCK: [i64; 3] = [444, 445, 446];
+#[cfg(not(target_arch = "x86_64"))]
+const SYS_LANDLOCK: [i64; 3] = [444, 445, 446]; // same numbers on aarch64 and riscv64 (generic table)
+
+const PR_SET_NO_NEW_PRIVS: i32 = 38;
+const PR_SET_DUMPABLE: i32 = 4;
+const O_PATH: i32 = 0o10000000;
+const O_CLOEXEC: i32 = 0o2000000;
+
+// Landlock file-system rights (linux/landlock.h).
+const FS_EXECUTE: u64 = 1 << 0;
+const FS_WRITE_FILE: u64 = 1 << 1;
+const FS_REMOVE_DIR: u64 = 1 << 4;
+const FS_REMOVE_FILE: u64 = 1 << 5;
+const FS_MAKE_CHAR: u64 = 1 << 6;
+const FS_MAKE_DIR: u64 = 1 << 7;
+const FS_MAKE_REG: u64 = 1 << 8;
+const FS_MAKE_SOCK: u64 = 1 << 9;
+const FS_MAKE_FIFO: u64 = 1 << 10;
+const FS_MAKE_BLOCK: u64 = 1 << 11;
+const FS_MAKE_SYM: u64 = 1 << 12;
+const FS_REFER: u64 = 1 << 13; // ABI 2
+const FS_TRUNCATE: u64 = 1 << 14; // ABI 3
+const FS_IOCTL_DEV: u64 = 1 << 15; // ABI 5
+const NET_BIND_TCP: u64 = 1 << 0; // ABI 4
+const NET_CONNECT_TCP: u64 = 1 << 1;
+const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0; // ABI 6
+const SCOPE_SIGNAL: u64 = 1 << 1;
+
+/// Variables rustc or the linker (both outside the sandbox) act on by loading or running code.
+const FORBIDDEN_RUSTC_ENV: &[&str] = &[
+    "PATH", "LD_*", "DYLD_*", "GCONV_PATH", "LOCPATH", "NLSPATH", "GLIBC_TUNABLES", "MALLOC_*",
+    "COMPILER_PATH", "GCC_*", "COLLECT_*", "DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES",
+    "BASH_ENV", "ENV", "IFS", "CDPATH", "SHELLOPTS", "BASHOPTS", "PS4", "HOME", "XDG_*",
+    "RUSTC", "RUSTC_*", "RUSTDOC*", "RUSTUP_*", "CARGO", "CARGO_HOME", "CARGO_BUILD_*",
+    "CARGO_TARGET_*", "CARGO_SANDBOX_*", "__CARGO*", "TMPDIR",
+];
+
+struct Options {
+    out: Option<PathBuf>,
+    report_fd: Option<RawFd>,
+    max_output: u64,
+    write: Vec<PathBuf>,
+    exec: Vec<OsString>,
+    no_network: bool,
+    landlock_required: bool,
+    program: Vec<OsString>,
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("error: cargo-sandbox: {msg}");
+    std::process::exit(101);
+}
+
+fn parse_args() -> Options {
+    let mut o = Options {
+        out: None,
+        report_fd: None,
+        max_output: u64::MAX,
+        write: vec![],
+        exec: vec![],
+        no_network: false,
+        landlock_required: false,
+        program: vec![],
+    };
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| die(&format!("confine: {} needs a value", a.to_string_lossy())));
+        match a.to_str() {
+            Some("--out") => o.out = Some(PathBuf::from(value())),
+            Some("--report-fd") => o.report_fd = value().to_str().and_then(|v| v.parse().ok()),
+            Some("--max-output") => o.max_output = value().to_str().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX),
+            Some("--write") => o.write.push(PathBuf::from(value())),
+            Some("--exec") => o.exec.push(value()),
+            Some("--no-network") => o.no_network = true,
+            Some("--landlock") => o.landlock_required = value() == "required",
+            Some("--") => {
+                o.program = args.collect();
+                break;
+            }
+            _ => die(&format!("confine: unknown argument {}", a.to_string_lossy())),
+        }
+    }
+    if o.program.is_empty() {
+        die("confine: no program to run");
+    }
+    o
+}
+
+struct Report(Option<File>);
+
+impl Report {
+    fn add(&mut self, kind: &str, subject: &[u8], detail: &str) {
+        if let Some(f) = self.0.as_mut() {
+            let clean = |b: &[u8]| b.iter().map(|&c| if c == b'\t' || c == b'\n' { b' ' } else { c }).collect::<Vec<u8>>();
+            let mut line = kind.as_bytes().to_vec();
+            line.push(b'\t');
+            line.extend(clean(subject));
+            line.push(b'\t');
+            line.extend(clean(detail.as_bytes()));
+            line.push(b'\n');
+            let _ = f.write_all(&line);
+        }
+    }
+}
+
+fn main() {
+    let o = parse_args();
+    // Neither the script nor anything it starts may ptrace this process or read its memory.
+    unsafe { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let mut report = Report(o.report_fd.map(|fd| {
+        set_cloexec(fd);
+        unsafe { File::from_raw_fd(fd) }
+    }));
+    let program = resolve_program(&o.program[0]).unwrap_or_else(|| PathBuf::from(&o.program[0]));
+    let ruleset = landlock_ruleset(&o, &program, &mut report);
+    if ruleset.is_none() && (o.landlock_required || !o.exec.is_empty()) {
+        die("`allow-exec` needs Landlock (Linux 5.13 or later, enabled in the kernel), which this kernel does not offer");
+    }
+
+    let mut cmd = Command::new(&o.program[0]);
+    cmd.args(&o.program[1..]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    unsafe {
+        cmd.pre_exec(move || {
+            if let Some(fd) = ruleset {
+                if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_LANDLOCK[2], fd, 0u32) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", o.program[0].to_string_lossy())));
+    if let Some(fd) = ruleset {
+        unsafe { close(fd) };
+    }
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let verdict = pump(stdout, stderr, o.max_output, &mut report);
+    if verdict.is_err() {
+        unsafe { kill(child.id() as i32, 9) };
+    }
+    let status = child.wait().unwrap_or_else(|e| die(&format!("waiting for the build script: {e}")));
+    if let Some(out) = &o.out {
+        sweep_out_dir(out, out, &mut report);
+    }
+    match verdict {
+        Err(Stop::Directive(name)) => die(&format!(
+            "the build script asked cargo to set `{name}` for rustc (`cargo:rustc-env`), which would make rustc or the linker, running outside the sandbox, load or run a program of its choosing; refused"
+        )),
+        Err(Stop::Output(stream)) => die(&format!(
+            "the build script wrote more than {} bytes to {stream}; stopped (raise it with `max-output`)",
+            o.max_output
+        )),
+        Ok(()) => {}
+    }
+    if let Some(sig) = status.signal() {
+        let _ = std::io::stdout().flush();
+        unsafe {
+            signal(sig, 0);
+            raise(sig);
+        }
+    }
+    std::process::exit(status.code().unwrap_or(101));
+}
+
+fn set_cloexec(fd: RawFd) {
+    extern "C" {
+        fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+    }
+    unsafe { fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */) };
+}
+
+fn resolve_program(name: &OsStr) -> Option<PathBuf> {
+    if name.as_bytes().contains(&b'/') {
+        return Some(PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+// ---- Landlock ----
+
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+fn landlock_abi() -> i64 {
+    unsafe { syscall(SYS_LANDLOCK[0], std::ptr::null::<u8>(), 0usize, 1u32) }
+}
+
+/// The ruleset for the script, or None without Landlock. Applied in the child only, so this
+/// supervisor stays outside the script's domain (and out of reach of its signals and ptrace).
+fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report) -> Option<RawFd> {
+    let abi = landlock_abi();
+    if abi < 1 {
+        return None;
+    }
+    let mut write = FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG
+        | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
+    if abi >= 2 {
+        write |= FS_REFER;
+    }
+    if abi >= 3 {
+        write |= FS_TRUNCATE;
+    }
+    let ioctl = if abi >= 5 { FS_IOCTL_DEV } else { 0 };
+    let net = if abi >= 4 && o.no_network { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 };
+    let scoped = if abi >= 6 { SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL } else { 0 };
+    let attr = RulesetAttr { handled_access_fs: FS_EXECUTE | write | ioctl, handled_access_net: net, scoped };
+    let size = match abi {
+        1..=3 => 8,
+        4 | 5 => 16,
+        _ => 24,
+    };
+    let fd = unsafe { syscall(SYS_LANDLOCK[0], &attr as *const RulesetAttr, size as usize, 0u32) };
+    if fd < 0 {
+        return None;
+    }
+    let fd = fd as RawFd;
+    let mut writable: Vec<PathBuf> = vec![PathBuf::from("/tmp"), PathBuf::from("/dev/shm")];
+    writable.extend(o.out.iter().cloned());
+    writable.extend(o.write.iter().cloned());
+    for p in &writable {
+        add_path_rule(fd, p, write);
+    }
+    // Writing to /dev/null, /dev/tty's output and the like; creating nothing there.
+    add_path_rule(fd, Path::new("/dev"), FS_WRITE_FILE | if abi >= 3 { FS_TRUNCATE } else { 0 });
+    if o.exec.is_empty() {
+        add_path_rule(fd, Path::new("/"), FS_EXECUTE);
+    } else {
+        let mut allowed: Vec<PathBuf> = vec![program.to_path_buf()];
+        for loader in ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-riscv64-lp64d.so.1"] {
+            allowed.push(PathBuf::from(loader));
+        }
+        for name in &o.exec {
+            match resolve_program(name) {
+                Some(p) => allowed.push(p),
+                None => report.add("exec-missing", name.as_bytes(), "not found on the sandbox's PATH"),
+            }
+        }
+        for p in &allowed {
+            add_path_rule(fd, p, FS_EXECUTE);
+        }
+    }
+    Some(fd)
+}
+
+fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
+    let c = match CString::new(path.as_os_str().as_bytes()) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let pfd = unsafe { open(c.as_ptr(), O_PATH | O_CLOEXEC) };
+    if pfd < 0 {
+        return;
+    }
+    // A rule on a file may only carry file rights.
+    let is_dir = Path::new(path).is_dir();
+    let file_rights = FS_EXECUTE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV | (1 << 2);
+    let attr = PathBeneathAttr { allowed_access: if is_dir { access } else { access & file_rights }, parent_fd: pfd };
+    unsafe {
+        syscall(SYS_LANDLOCK[1], ruleset, 1u32, &attr as *const PathBeneathAttr, 0u32);
+        close(pfd);
+    }
+}
+
+// ---- output ----
+
+enum Stop {
+    Directive(String),
+    Output(&'static str),
+}
+
+/// Copies the script's stdout and stderr through, checking cargo directives line by line.
+fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, report: &mut Report) -> Result<(), Stop> {
+    let mut streams = [(stdout.as_raw_fd(), 1, 0u64, Vec::<u8>::new(), "stdout"), (stderr.as_raw_fd(), 2, 0u64, Vec::new(), "stderr")];
+    let mut open_count = 2;
+    let mut buf = vec![0u8; 65536];
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    while open_count > 0 {
+        let mut fds: Vec<PollFd> = streams.iter().filter(|s| s.0 >= 0).map(|s| PollFd { fd: s.0, events: 1, revents: 0 }).collect();
+        if unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, -1) } < 0 {
+            continue; // EINTR
+        }
+        for p in fds.iter().filter(|p| p.revents != 0) {
+            let s = streams.iter_mut().find(|s| s.0 == p.fd).unwrap();
+            let n = unsafe { libc_read(s.0, &mut buf) };
+            if n <= 0 {
+                if s.1 == 1 && !s.3.is_empty() {
+                    let rest = std::mem::take(&mut s.3);
+                    check_directive(&rest, report)?;
+                    let _ = out.write_all(&rest);
+                }
+                s.0 = -1;
+                open_count -= 1;
+                continue;
+            }
+            let chunk = &buf[..n as usize];
+            s.2 += n as u64;
+            if s.2 > max {
+                report.add("output", s.4.as_bytes(), &max.to_string());
+                return Err(Stop::Output(s.4));
+            }
+            if s.1 == 2 {
+                let _ = err.write_all(chunk);
+                continue;
+            }
+            // stdout: pass whole lines only, each checked.
+            s.3.extend_from_slice(chunk);
+            while let Some(i) = s.3.iter().position(|&c| c == b'\n') {
+                let line: Vec<u8> = s.3.drain(..=i).collect();
+                check_directive(&line, report)?;
+                let _ = out.write_all(&line);
+            }
+        }
+    }
+    let _ = out.flush();
+    drop(stdout);
+    drop(stderr);
+    Ok(())
+}
+
+unsafe fn libc_read(fd: RawFd, buf: &mut [u8]) -> isize {
+    extern "C" {
+        fn read(fd: i32, buf: *mut u8, n: usize) -> isize;
+    }
+    loop {
+        let n = read(fd, buf.as_mut_ptr(), buf.len());
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(4) {
+            continue;
+        }
+        return n;
+    }
+}
+
+fn check_directive(line: &[u8], report: &mut Report) -> Result<(), Stop> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end();
+    let rest = text.strip_prefix("cargo::").or_else(|| text.strip_prefix("cargo:"));
+    let value = match rest.and_then(|r| r.strip_prefix("rustc-env=")) {
+        Some(v) => v,
+        None => return Ok(()),
+    };
+    let name = value.split('=').next().unwrap_or("").trim();
+    if FORBIDDEN_RUSTC_ENV.iter().any(|p| matches_pattern(name, p)) {
+        report.add("directive", name.as_bytes(), text);
+        return Err(Stop::Directive(name.to_string()));
+    }
+    Ok(())
+}
+
+fn matches_pattern(name: &str, pattern: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    }
+}
+
+// ---- OUT_DIR after the run ----
+
+fn sweep_out_dir(root: &Path, dir: &Path, report: &mut Report) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(_) => return,
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(_) => continue,
+        };
+        if meta.file_type().is_symlink() {
+            let target = match std::fs::read_link(&path) {
+                Ok(t) => t,
+                Err(_) => continue,
+            };
+            let resolved = normalize(&dir.join(&target));
+            if !resolved.starts_with(root) {
+                let _ = std::fs::remove_file(&path);
+                report.add("symlink", path.as_os_str().as_bytes(), &target.to_string_lossy());
+            }
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o6002 != 0 {
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & !0o6002));
+            report.add("mode", path.as_os_str().as_bytes(), &format!("{mode:o}"));
+        }
+        if meta.is_dir() {
+            sweep_out_dir(root, &path, report);
+        }
+    }
+}
+
+/// `a/b/../c` -> `a/c` without touching the file system (a symlink inside OUT_DIR that leads
+/// out is itself swept, so lexical resolution is enough).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}

@@ -9,13 +9,14 @@
 //   - cargo's directives are checked before cargo sees them: `cargo:rustc-env` must not set a
 //     variable that makes rustc or the linker run a program of the script's choosing
 //     (LD_PRELOAD, PATH, RUSTUP_TOOLCHAIN, ...): rustc runs outside the sandbox.
-//   - stdout and stderr are capped (cargo keeps both in memory).
+//   - stdout and stderr are capped (cargo keeps both in memory); so is the disk the script fills
+//     (OUT_DIR and /tmp, measured twice a second: a bound, not a quota).
 //   - afterwards, OUT_DIR is swept: symlinks that lead out of it are removed (rustc would follow
 //     them, unsandboxed, through include_bytes!), and setuid/setgid/world-writable bits dropped.
 // Findings go to the report descriptor (a file of the session) as `kind<TAB>subject<TAB>detail`.
 //
 // Compiled on first use by the rustc that builds the project (no dependency but std), cached.
-// Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--write PATH]... [--exec PATH]...
+// Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--write PATH]... [--exec PATH]...
 //                [--no-network] [--landlock auto|required] -- PROGRAM [ARGS...]
 
 use std::ffi::{CString, OsStr, OsString};
@@ -89,6 +90,8 @@ struct Options {
     out: Option<PathBuf>,
     report_fd: Option<RawFd>,
     max_output: u64,
+    max_disk: u64,
+    timeout: Option<std::time::Duration>,
     write: Vec<PathBuf>,
     exec: Vec<OsString>,
     no_network: bool,
@@ -106,6 +109,8 @@ fn parse_args() -> Options {
         out: None,
         report_fd: None,
         max_output: u64::MAX,
+        max_disk: u64::MAX,
+        timeout: None,
         write: vec![],
         exec: vec![],
         no_network: false,
@@ -119,6 +124,8 @@ fn parse_args() -> Options {
             Some("--out") => o.out = Some(PathBuf::from(value())),
             Some("--report-fd") => o.report_fd = value().to_str().and_then(|v| v.parse().ok()),
             Some("--max-output") => o.max_output = value().to_str().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX),
+            Some("--timeout") => o.timeout = value().to_str().and_then(|v| v.parse::<f64>().ok()).map(std::time::Duration::from_secs_f64),
+            Some("--max-disk") => o.max_disk = value().to_str().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX),
             Some("--write") => o.write.push(PathBuf::from(value())),
             Some("--exec") => o.exec.push(value()),
             Some("--no-network") => o.no_network = true,
@@ -185,11 +192,31 @@ fn main() {
     }
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
-    let verdict = pump(stdout, stderr, o.max_output, &mut report);
-    if verdict.is_err() {
-        unsafe { kill(child.id() as i32, 9) };
+    let mut disk = DiskWatch { dirs: o.out.iter().cloned().chain([PathBuf::from("/tmp")]).collect(), max: o.max_disk, deadline: o.timeout.map(|t| std::time::Instant::now() + t) };
+    let mut verdict = pump(stdout, stderr, o.max_output, &mut disk, &mut report);
+    // A script may close its output and go on writing files: keep measuring until it exits.
+    // (Its pipes usually close as it exits: the first waits are short.)
+    let mut pause = std::time::Duration::from_micros(200);
+    let mut last_check = std::time::Instant::now();
+    let status = loop {
+        if verdict.is_err() {
+            unsafe { kill(child.id() as i32, 9) };
+            break child.wait();
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                if last_check.elapsed().as_millis() >= 500 {
+                    verdict = disk.check(&mut report);
+                    last_check = std::time::Instant::now();
+                }
+            }
+            Err(e) => break Err(e),
+        }
     }
-    let status = child.wait().unwrap_or_else(|e| die(&format!("waiting for the build script: {e}")));
+    .unwrap_or_else(|e| die(&format!("waiting for the build script: {e}")));
     if let Some(out) = &o.out {
         sweep_out_dir(out, out, &mut report);
     }
@@ -201,6 +228,22 @@ fn main() {
             "the build script wrote more than {} bytes to {stream}; stopped (raise it with `max-output`)",
             o.max_output
         )),
+        Err(Stop::Timeout) => die(&format!(
+            "the build script ran longer than its timeout of {}s; stopped with everything it started (raise it with `timeout`)",
+            o.timeout.map_or(0.0, |t| t.as_secs_f64())
+        )),
+        Err(Stop::Disk(used)) => {
+            // Its own junk: freed at once, so the disk it filled is given back.
+            if let Some(out) = &o.out {
+                for e in std::fs::read_dir(out).into_iter().flatten().flatten() {
+                    let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+                }
+            }
+            die(&format!(
+            "the build script's files (OUT_DIR and /tmp) grew to {used} bytes, over its limit of {}; stopped (raise it with `max-disk`)",
+            o.max_disk
+        ))
+        }
         Ok(()) => {}
     }
     if let Some(sig) = status.signal() {
@@ -328,19 +371,71 @@ fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
 enum Stop {
     Directive(String),
     Output(&'static str),
+    Disk(u64),
+    Timeout,
+}
+
+/// The disk the script uses (OUT_DIR and the sandbox's /tmp), measured twice a second.
+/// Also the deadline (`timeout`), checked as often.
+struct DiskWatch {
+    dirs: Vec<PathBuf>,
+    max: u64,
+    deadline: Option<std::time::Instant>,
+}
+
+impl DiskWatch {
+    fn check(&self, report: &mut Report) -> Result<(), Stop> {
+        if self.deadline.map_or(false, |d| std::time::Instant::now() >= d) {
+            report.add("timeout", b"", "");
+            return Err(Stop::Timeout);
+        }
+        if self.max == u64::MAX {
+            return Ok(());
+        }
+        let used: u64 = self.dirs.iter().map(|d| disk_usage(d)).sum();
+        if used > self.max {
+            report.add("disk", b"OUT_DIR and /tmp", &used.to_string());
+            return Err(Stop::Disk(used));
+        }
+        Ok(())
+    }
+}
+
+fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(_) => return 0,
+    };
+    let mut total = 0;
+    for e in entries.flatten() {
+        if let Ok(m) = e.path().symlink_metadata() {
+            total += m.blocks() * 512;
+            if m.is_dir() {
+                total += disk_usage(&e.path());
+            }
+        }
+    }
+    total
 }
 
 /// Copies the script's stdout and stderr through, checking cargo directives line by line.
-fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, report: &mut Report) -> Result<(), Stop> {
+fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, disk: &mut DiskWatch, report: &mut Report) -> Result<(), Stop> {
     let mut streams = [(stdout.as_raw_fd(), 1, 0u64, Vec::<u8>::new(), "stdout"), (stderr.as_raw_fd(), 2, 0u64, Vec::new(), "stderr")];
     let mut open_count = 2;
     let mut buf = vec![0u8; 65536];
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
+    let mut last_check = std::time::Instant::now();
     while open_count > 0 {
         let mut fds: Vec<PollFd> = streams.iter().filter(|s| s.0 >= 0).map(|s| PollFd { fd: s.0, events: 1, revents: 0 }).collect();
-        if unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, -1) } < 0 {
-            continue; // EINTR
+        let ready = unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, 500) };
+        if last_check.elapsed().as_millis() >= 500 {
+            disk.check(report)?;
+            last_check = std::time::Instant::now();
+        }
+        if ready <= 0 {
+            continue; // timeout or EINTR
         }
         for p in fds.iter().filter(|p| p.revents != 0) {
             let s = streams.iter_mut().find(|s| s.0 == p.fd).unwrap();
@@ -375,6 +470,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, repo
         }
     }
     let _ = out.flush();
+    disk.check(report)?;
     drop(stdout);
     drop(stderr);
     Ok(())

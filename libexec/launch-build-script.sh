@@ -68,11 +68,14 @@ if [ "$pkg_runner" = 1 ]; then
   # A configured runner (sandbox.runner) replaces bubblewrap: it is the sandbox.
   pkg_phase=runner
   . "$pkgfile"
+  [ -z "$pkg_timeout" ] || set -- timeout --kill-after=5 "$pkg_timeout" "$@"
 else
   # Inside bwrap, the supervisor (libexec/confine.rs) adds Landlock, checks cargo directives and
   # output, and sweeps OUT_DIR afterwards; its findings go to fd 6.
   set -- "$bwrap" "$@" --json-status-fd 5 -- "$confine" --out "$out" --report-fd 6
   [ -z "$pkg_max_output" ] || set -- "$@" --max-output "$pkg_max_output"
+  [ -z "$pkg_max_disk" ] || set -- "$@" --max-disk "$pkg_max_disk"
+  [ -z "$pkg_timeout" ] || set -- "$@" --timeout "$pkg_timeout"
   [ "$pkg_network" = 1 ] || set -- "$@" --no-network
   pkg_phase=confine
   . "$pkgfile"
@@ -86,7 +89,6 @@ else
   [ -z "$pkg_max_file_blocks" ] || ulimit -f "$pkg_max_file_blocks"
   case $bin in *.wasm) ;; *) [ -z "$pkg_max_memory_kb" ] || ulimit -v "$pkg_max_memory_kb" ;; esac
 fi
-[ -z "$pkg_timeout" ] || set -- timeout --kill-after=5 "$pkg_timeout" "$@"
 # max-processes: this process, and so everything it starts, joins the package's pids cgroup.
 [ -z "$pkg_cgroup" ] || { echo $$ > "$pkg_cgroup/cgroup.procs"; } 2>/dev/null || fail "cannot enter the process-limit cgroup $pkg_cgroup"
 # bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).

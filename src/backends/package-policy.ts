@@ -93,6 +93,7 @@ export function renderPackagePolicy(grants: EffectiveGrants, files: PackageFiles
     `pkg_max_file_blocks=${grants.maxFileSize.value ? Math.ceil(grants.maxFileSize.value / 512) : ''}`,
     `pkg_max_memory_kb=${grants.maxMemory.value ? Math.ceil(grants.maxMemory.value / 1024) : ''}`,
     `pkg_max_output=${grants.maxOutput.value || ''}`,
+    `pkg_max_disk=${grants.maxDisk.value || ''}`,
     `pkg_cgroup=${cgroup ? shQuote(cgroup) : ''}`,
     `pkg_finish=${finishFile ? shQuote(finishFile) : ''}`,
     'pkg_allow_env() {',

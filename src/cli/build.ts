@@ -138,6 +138,11 @@ function stoppedBySupervisor(run: BuildScriptRun, grants: EffectiveGrants, forma
     const message = `it was stopped after writing more than ${formatSize(value)} of output (max-output, ${describeSource(source)})`;
     return { kind: 'limit' as const, key: 'max-output' as const, suggest: formatSize(value * 4), message };
   }
+  if (run.findings.some((f) => f.kind === 'disk')) {
+    const { value, source } = grants.maxDisk;
+    const message = `it was stopped when its files (OUT_DIR and /tmp) grew over its limit of ${formatSize(value)} (max-disk, ${describeSource(source)}); OUT_DIR was emptied`;
+    return { kind: 'limit' as const, key: 'max-disk' as const, suggest: formatSize(value * 4), message };
+  }
   if (run.processRefusals > 0) {
     const { value, source } = grants.maxProcesses;
     const message = `it was refused ${run.processRefusals} new process(es) at its limit of ${value} processes alive at once (max-processes, ${describeSource(source)})`;

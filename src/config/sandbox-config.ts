@@ -16,7 +16,7 @@ export interface ConfigIssue {
   help: string[];
 }
 
-export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'allow-exec', 'timeout', 'max-file-size', 'max-memory', 'max-output', 'max-processes', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
+export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'allow-exec', 'timeout', 'max-file-size', 'max-memory', 'max-output', 'max-disk', 'max-processes', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
 export const GLOBAL_KEYS = [...GRANT_KEYS, 'bwrap', 'proc-macros', 'run', 'package'] as const;
 export const PACKAGE_KEYS = [...GRANT_KEYS, 'sandbox'] as const;
 const PATH_VARIABLES = ['HOME', 'CARGO_MANIFEST_DIR', 'OUT_DIR', 'WORKSPACE_ROOT', 'TARGET_DIR'];
@@ -177,11 +177,12 @@ function readGrant(ctx: Ctx, grants: Grants, path: string[], key: string, v: Raw
     }
     case 'max-file-size':
     case 'max-output':
+    case 'max-disk':
     case 'max-memory': {
       const bytes = parseSize(v);
       if (bytes === undefined) {
         error(ctx, path, `\`${keyName(path)}\` must be a size such as "512MiB", "8GiB", or "unlimited", found ${JSON.stringify(v)}`);
-      } else grants[key === 'max-memory' ? 'maxMemory' : key === 'max-output' ? 'maxOutput' : 'maxFileSize'] = { value: bytes, source };
+      } else grants[({ 'max-memory': 'maxMemory', 'max-output': 'maxOutput', 'max-disk': 'maxDisk', 'max-file-size': 'maxFileSize' } as const)[key]] = { value: bytes, source };
       return;
     }
     case 'runner': {
@@ -278,7 +279,7 @@ function mergeGrants(into: Grants, from: Grants): void {
   into.allowEnv.push(...from.allowEnv);
   into.allowExec.push(...from.allowExec);
   into.targetRustflags.push(...from.targetRustflags);
-  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'maxFileSize', 'maxMemory', 'maxOutput', 'maxProcesses', 'runner', 'target', 'targetRustc'] as const) {
+  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'maxFileSize', 'maxMemory', 'maxOutput', 'maxDisk', 'maxProcesses', 'runner', 'target', 'targetRustc'] as const) {
     if (from[k] !== undefined) (into as unknown as Record<string, unknown>)[k] = from[k];
   }
 }
@@ -386,7 +387,7 @@ export function loadSandboxConfig(
 }
 
 function firstSource(g: Grants): Source | undefined {
-  return (g.allowNetwork ?? g.sandbox ?? g.timeoutSecs ?? g.runner ?? g.target ?? g.targetRustc ?? g.allowRead[0] ?? g.allowWrite[0] ?? g.allowEnv[0] ?? g.allowExec[0] ?? g.maxFileSize ?? g.maxMemory ?? g.maxOutput ?? g.maxProcesses ?? g.targetRustflags[0])?.source;
+  return (g.allowNetwork ?? g.sandbox ?? g.timeoutSecs ?? g.runner ?? g.target ?? g.targetRustc ?? g.allowRead[0] ?? g.allowWrite[0] ?? g.allowEnv[0] ?? g.allowExec[0] ?? g.maxFileSize ?? g.maxMemory ?? g.maxOutput ?? g.maxDisk ?? g.maxProcesses ?? g.targetRustflags[0])?.source;
 }
 
 /** One entry per package key, layers merged in precedence order. */

@@ -36,6 +36,8 @@ export interface Grants {
   maxMemory?: Sourced<number>;
   /** Bytes the script may write to stdout, and to stderr (0: unlimited). */
   maxOutput?: Sourced<number>;
+  /** Bytes the script's files may take, OUT_DIR and /tmp together (0: unlimited). */
+  maxDisk?: Sourced<number>;
   /** Processes alive at once in the script's sandbox (0: unlimited). */
   maxProcesses?: Sourced<number>;
   runner?: Sourced<string[]>;

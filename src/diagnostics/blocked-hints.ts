@@ -43,7 +43,7 @@ export type Finding =
   | { kind: 'exec'; program: string; dir: string; message: string }
   | { kind: 'timeout'; seconds: number; message: string }
   /** A resource limit stopped it: the key that raises it and a value to suggest. */
-  | { kind: 'limit'; key: 'max-file-size' | 'max-memory' | 'max-output' | 'max-processes'; suggest: string | number; message: string }
+  | { kind: 'limit'; key: 'max-file-size' | 'max-memory' | 'max-output' | 'max-disk' | 'max-processes'; suggest: string | number; message: string }
   /** Something no grant allows (e.g. a directive that would run code outside the sandbox). */
   | { kind: 'refused'; message: string }
   /** A WebAssembly build script hit WASI's walls: no processes, no files beyond its preopens. */

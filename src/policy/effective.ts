@@ -22,10 +22,11 @@ export interface EffectiveGrants {
   write: Sourced<GrantedPath>[];
   env: Sourced<string>[];
   sandboxed: Sourced<boolean>;
-  timeoutSecs?: Sourced<number>;
+  timeoutSecs: Sourced<number>;
   maxFileSize: Sourced<number>;
   maxMemory: Sourced<number>;
   maxOutput: Sourced<number>;
+  maxDisk: Sourced<number>;
   maxProcesses: Sourced<number>;
   /** Empty: any program visible in the sandbox may run. */
   exec: Sourced<string>[];
@@ -52,6 +53,10 @@ export const DEFAULT_MAX_MEMORY = 16 * 1024 ** 3;
 export const DEFAULT_MAX_OUTPUT = 64 * 1024 ** 2;
 /** A parallel C++ build (make -j, cmake) stays far below; a fork bomb does not. */
 export const DEFAULT_MAX_PROCESSES = 1024;
+/** OUT_DIR and /tmp together: the largest C++ builds stay below a few GiB. */
+export const DEFAULT_MAX_DISK = 16 * 1024 ** 3;
+/** A build script that runs longer is stuck: the largest C++ builds take minutes on 2 cores. */
+export const DEFAULT_TIMEOUT_SECS = 30 * 60;
 
 export function packageMatches(spec: { name: string; versionReq?: string }, pkg: { name: string; version?: string }): boolean {
   if (spec.name !== pkg.name) return false;
@@ -116,6 +121,8 @@ export function effectiveGrants(config: SandboxConfig, pkg: { name: string; vers
     maxFileSize: { value: DEFAULT_MAX_FILE_SIZE, source: DEFAULT },
     maxMemory: { value: DEFAULT_MAX_MEMORY, source: DEFAULT },
     maxOutput: { value: DEFAULT_MAX_OUTPUT, source: DEFAULT },
+    maxDisk: { value: DEFAULT_MAX_DISK, source: DEFAULT },
+    timeoutSecs: { value: DEFAULT_TIMEOUT_SECS, source: DEFAULT },
     maxProcesses: { value: DEFAULT_MAX_PROCESSES, source: DEFAULT },
     exec: [],
     targetRustflags: [],
@@ -127,6 +134,7 @@ export function effectiveGrants(config: SandboxConfig, pkg: { name: string; vers
     if (g.maxFileSize) eff.maxFileSize = g.maxFileSize;
     if (g.maxMemory) eff.maxMemory = g.maxMemory;
     if (g.maxOutput) eff.maxOutput = g.maxOutput;
+    if (g.maxDisk) eff.maxDisk = g.maxDisk;
     if (g.maxProcesses) eff.maxProcesses = g.maxProcesses;
     eff.exec.push(...g.allowExec);
     if (g.runner) eff.runner = g.runner;
@@ -149,6 +157,7 @@ export function grantsFingerprint(grants: readonly Grants[], vars: StaticPathVar
     fs: g.maxFileSize?.value,
     mem: g.maxMemory?.value,
     out: g.maxOutput?.value,
+    disk: g.maxDisk?.value,
     pids: g.maxProcesses?.value,
     exec: g.allowExec.map((x) => x.value),
     r: g.allowRead.map((p) => expandPath(p.value, vars).display),

@@ -1,11 +1,12 @@
-// Resource limits: a build script that fills the disk or hogs memory is stopped; the note names
-// the limit, where it was set, and the line that raises it; nothing hangs.
+// Resource limits: a build script that fills the disk (one big file, or many), hogs memory, forks
+// without end, floods its output or never ends is stopped; the note names the limit, where it was
+// set, and the line that raises it; nothing hangs.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { copyFixture, makeScratch, runCli, walkFiles } from '../helpers/sandbox-env.js';
+import { copyFixture, makeScratch, processesWith, runCli, runPlainCargo, walkFiles } from '../helpers/sandbox-env.js';
 
 function limitsWorkspace(label: string, config: string) {
   const s = makeScratch(label);
@@ -37,9 +38,53 @@ describe('resource limits', () => {
     assert.match(r.stderr, /^ {4}max-memory = "1GiB"$/m);
   });
 
-  test('the default limits let real build scripts through (the hog needs 1 GiB, under the 16 GiB default)', async () => {
+  test('max-processes stops a fork bomb (control: unsandboxed, all 400 processes start)', async () => {
+    const { s, ws } = limitsWorkspace('limit-pids', '[sandbox.package.bomb]\nmax-processes = 64\n');
+    const plain = await runPlainCargo(['build', '-p', 'bomb'], { cwd: ws, env: s.env });
+    assert.equal(plain.status, 0, plain.stderr);
+    const r = await runCli(['build', '-p', 'bomb'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 101);
+    assert.match(r.stderr, /fork bomb stopped after \d+ processes/);
+    assert.match(r.stderr, /^note: it was refused \d+ new process\(es\) at its limit of 64 processes alive at once \(max-processes, \S+\/\.cargo\/config\.toml:2:1\)$/m);
+    assert.match(r.stderr, /^ {4}max-processes = 256$/m);
+  });
+
+  test('max-output stops gigabytes on stdout before cargo stores them', async () => {
+    const { s, ws } = limitsWorkspace('limit-output', '[sandbox.package.flood]\nmax-output = "16MiB"\n');
+    const r = await runCli(['build', '-p', 'flood'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.equal(r.status, 101);
+    assert.match(r.stderr, /^note: it was stopped after writing more than 16MiB of output \(max-output, \S+:2:1\)$/m);
+    // What cargo kept of the script's output (its `output` file, if any) stays under the limit.
+    const kept = walkFiles(join(ws, 'target')).filter((f) => /\/build\/flood-[^/]+\/output$/.test(f));
+    assert.ok(kept.every((f) => statSync(f).size <= 16 * 1024 * 1024));
+    // cargo prints what it kept (indented) with its error: about the limit, not the 1 GiB written.
+    assert.ok(r.stderr.length < 20 * 1024 * 1024, `${r.stderr.length} bytes on stderr`);
+  });
+
+  test('timeout stops an infinite loop, and the process it started, without hanging the build', async () => {
+    const { s, ws } = limitsWorkspace('limit-time', '[sandbox.package.spin]\ntimeout = "3s"\n');
+    const sleepersBefore = processesWith('sleep\u00003600').length;
+    const started = Date.now();
+    const r = await runCli(['build', '-p', 'spin'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.equal(r.status, 101);
+    assert.ok(Date.now() - started < 60_000, 'the build hung');
+    assert.match(r.stderr, /^note: it was stopped after its timeout of 3s \(\S+:2:1\)$/m);
+    assert.equal(processesWith('sleep\u00003600').length, sleepersBefore, 'its child outlived it');
+  });
+
+  test('max-disk stops many files that each stay under max-file-size, and gives the space back', async () => {
+    const { s, ws } = limitsWorkspace('limit-disk', '[sandbox.package.many-files]\nmax-disk = "64MiB"\n');
+    const r = await runCli(['build', '-p', 'many-files'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.equal(r.status, 101);
+    assert.match(r.stderr, /^note: it was stopped when its files \(OUT_DIR and \/tmp\) grew over its limit of 64MiB \(max-disk, \S+:2:1\); OUT_DIR was emptied$/m);
+    const outDirs = walkFiles(join(ws, 'target')).filter((f) => /\/build\/many-files-[^/]+\/out\//.test(f));
+    assert.deepEqual(outDirs, []);
+    assert.ok(readdirSync(join(ws, 'target/debug/build')).some((d) => d.startsWith('many-files-')), 'the script ran');
+  });
+
+  test('the default limits let real build scripts through (1 GiB of memory, 400 processes, 400 MiB of files)', async () => {
     const { s, ws } = limitsWorkspace('limit-default', '');
-    const r = await runCli(['build', '-p', 'hog', '-p', 'fill'], { cwd: ws, env: s.env });
+    const r = await runCli(['build', '-p', 'hog', '-p', 'fill', '-p', 'bomb', '-p', 'many-files'], { cwd: ws, env: s.env });
     assert.equal(r.status, 0, r.stderr);
   });
 });

@@ -161,6 +161,11 @@ impl Report {
 }
 
 fn main() {
+    // `confine --landlock-abi`: what this kernel offers (for `cargo sandbox doctor`).
+    if std::env::args().nth(1).as_deref() == Some("--landlock-abi") {
+        println!("{}", landlock_abi().max(0));
+        return;
+    }
     let o = parse_args();
     // Neither the script nor anything it starts may ptrace this process or read its memory.
     unsafe { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) };

@@ -1,8 +1,10 @@
 // `cargo sandbox doctor`: one screen saying what works and what to fix.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { pidsControllerRoot } from '../backends/cgroups.js';
+import { confineBinary } from '../backends/confine.js';
 import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
+import { UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';
 
 interface Check {
@@ -18,13 +20,11 @@ function firstLine(cmd: string, args: string[], env: NodeJS.ProcessEnv): string 
   return (r.stdout || r.stderr).split('\n')[0]?.trim();
 }
 
-function landlockStatus(): { ok: boolean; detail: string } {
-  const lsm = '/sys/kernel/security/lsm';
-  if (!existsSync(lsm)) return { ok: false, detail: 'unknown (securityfs not mounted)' };
-  const list = readFileSync(lsm, 'utf8').trim();
-  return list.split(',').includes('landlock')
-    ? { ok: true, detail: `enabled (LSMs: ${list})` }
-    : { ok: false, detail: `not enabled (LSMs: ${list})` };
+/** The Landlock ABI version the kernel offers, asked of the supervisor (0: none). */
+function landlockStatus(confine: string | undefined): { ok: boolean; detail: string } {
+  if (!confine) return { ok: false, detail: 'unknown (no supervisor)' };
+  const abi = Number(spawnSync(confine, ['--landlock-abi'], { encoding: 'utf8' }).stdout.trim() || 0);
+  return abi > 0 ? { ok: true, detail: `ABI ${abi}` } : { ok: false, detail: 'not offered by this kernel' };
 }
 
 export function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): number {
@@ -50,8 +50,18 @@ export function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): number {
       fix: err?.help.slice(),
     });
   }
-  const landlock = landlockStatus();
-  checks.push({ name: 'landlock', ok: true, detail: `${landlock.detail} (optional second layer)` });
+  let confine: string | undefined;
+  try {
+    confine = confineBinary(env);
+    checks.push({ name: 'supervisor', ok: true, detail: confine });
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    checks.push({ name: 'supervisor', ok: false, detail: e.message, fix: e.help.slice() });
+  }
+  const landlock = landlockStatus(confine);
+  checks.push({ name: 'landlock', ok: true, detail: `${landlock.detail} (second layer where present; \`allow-exec\` needs it)` });
+  const pids = pidsControllerRoot();
+  checks.push({ name: 'max-processes', ok: true, detail: pids ? `enforced (pids cgroup under ${pids})` : 'not enforced: no writable pids cgroup (run as root, or with a delegated cgroup)' });
   const cargo = env.CARGO || 'cargo';
   const cargoVersion = firstLine(cargo, ['--version'], env);
   checks.push({

@@ -39,9 +39,12 @@ export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: re
   });
   const snippets = failed.map(({ run, blocked }) => grantSnippet(run.packageName, blocked, home)).filter((s) => s.length);
   const grantable = failed.some(({ blocked }) => blocked.some((f) => ['read', 'write', 'env', 'network', 'exec'].includes(f.kind)));
+  const refused = failed.some(({ blocked }) => blocked.some((f) => f.kind === 'refused'));
   const help = snippets.length
     ? [`to allow this, add to .cargo/config.toml:\n${snippets.map((s) => s.map((l) => `    ${l}`).join('\n')).join('\n\n')}`]
-    : ['if it failed because of the sandbox, its error above names the path, host or variable it needed'];
+    : refused
+      ? ['no grant allows this: the build script tried to run code outside the sandbox; report it to the crate\'s maintainers, or drop the dependency']
+      : ['if it failed because of the sandbox, its error above names the path, host or variable it needed'];
   if (grantable) help.push('or, for this build only: `--allow-read=PKG:PATH`, `--allow-network=PKG`, `--allow-env=PKG:VAR`');
   help.push('run `cargo sandbox doctor` to check the sandbox itself');
   return { notes, help };

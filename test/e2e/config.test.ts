@@ -120,8 +120,8 @@ describe('grants', () => {
     const r3 = await runCli(['policy', 'probe-a', '--config', 'sandbox.package.probe-a.allow-network=false'], { cwd: p.ws, env });
     assert.match(r3.stdout, /network:\s+none \(--config sandbox\.package\.probe-a\.allow-network=false\)/);
     const r4 = await runCli(['policy'], { cwd: p.ws, env });
-    assert.match(r4.stdout, /^probe-a v0\.1\.0\s+yes\s+yes\s+\S+\/granted\s+-\s+MY_TOOL_HOME\s+-$/m);
-    assert.match(r4.stdout, /^probe-b v0\.1\.0\s+yes\s+no\s+-\s+-\s+-\s+-$/m);
+    assert.match(r4.stdout, /^probe-a v0\.1\.0\s+yes\s+yes\s+\S+\/granted\s+-\s+MY_TOOL_HOME\s+1800s$/m);
+    assert.match(r4.stdout, /^probe-b v0\.1\.0\s+yes\s+no\s+-\s+-\s+-\s+1800s$/m);
   });
 });
 

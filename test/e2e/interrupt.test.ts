@@ -75,10 +75,10 @@ describe('interrupting a build', () => {
     const s = makeScratch('kill9');
     const ws = copyFixture(s, 'attacks');
     const marker = `cs-kill9-${process.pid}-${Date.now()}`;
-    writeFileSync(join(ws, 'attack-params.txt'), `home=${s.home}\ndaemon_marker=${marker}\n`);
+    writeFileSync(join(ws, 'attack-params.txt'), `home=${s.home}\ndaemon_marker=${marker}\nvictim_marker=${marker}-none\nptrace_marker=${marker}-none\n`);
     const target = join(ws, 'target');
     for (const delayMs of [150, 400, 700, 1000, 1300, 1700, 2100, 2600, 3200, 4000]) {
-      const child = startCli(['build', '--workspace'], { cwd: ws, env: s.env });
+      const child = startCli(['build'], { cwd: ws, env: s.env });
       child.stdout?.resume();
       child.stderr?.resume();
       await sleep(delayMs);
@@ -90,7 +90,7 @@ describe('interrupting a build', () => {
       await exited(child);
       assert.deepEqual(unwrappedBuildScripts(target), [], `after kill -9 at ${delayMs} ms`);
     }
-    const r = await runCli(['build', '--workspace'], { cwd: ws, env: s.env });
+    const r = await runCli(['build'], { cwd: ws, env: s.env });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(unwrappedBuildScripts(target), []);
     const dirs = readdirSync(join(target, 'debug', 'build'));

@@ -17,6 +17,9 @@ session=${__CARGO_SANDBOX_SESSION:-}
 bwrap=${__CARGO_SANDBOX_BWRAP:-}
 node=${__CARGO_SANDBOX_NODE:-} js=${__CARGO_SANDBOX_JS:-}
 confine=${__CARGO_SANDBOX_CONFINE:-}
+# `cargo sandbox audit`: strace, run around bwrap (outside the sandbox, where the script cannot
+# reach its output), records what the script does.
+audit=${__CARGO_SANDBOX_AUDIT:-}
 setup=$session/setup.args finish=$session/finish.args
 [ -n "$session" ] && [ -d "$session" ] || fail "the sandbox session is missing; run the build through \`cargo sandbox\`"
 [ -n "$bwrap" ] || fail "__CARGO_SANDBOX_BWRAP is not set"
@@ -89,6 +92,9 @@ else
   [ -z "$pkg_max_file_blocks" ] || ulimit -f "$pkg_max_file_blocks"
   case $bin in *.wasm) ;; *) [ -z "$pkg_max_memory_kb" ] || ulimit -v "$pkg_max_memory_kb" ;; esac
 fi
+[ -z "$audit" ] || [ "$pkg_runner" = 1 ] || set -- "$audit" -f -qq -y -s 1024 -o "$record.trace" \
+  -e trace=execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2,connect,sendto,sendmsg \
+  -- "$@"
 # max-processes: this process, and so everything it starts, joins the package's pids cgroup.
 [ -z "$pkg_cgroup" ] || { echo $$ > "$pkg_cgroup/cgroup.procs"; } 2>/dev/null || fail "cannot enter the process-limit cgroup $pkg_cgroup"
 # bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).

@@ -10,6 +10,7 @@ export type Invocation =
   | { kind: 'doctor'; options: CargoOptions }
   | { kind: 'proc-macro-server'; options: CargoOptions }
   | { kind: 'policy'; packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
+  | { kind: 'audit'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
   | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[]; sandboxRun: boolean };
 
 /** The cargo options cargo-sandbox itself must honour (all stay in the argv given to cargo). */
@@ -40,6 +41,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const options = peekCargoOptions(cargoArgs);
   if (first === 'doctor') return { kind: 'doctor', options };
   if (first === 'proc-macro-server') return { kind: 'proc-macro-server', options };
+  if (first === 'audit') return { kind: 'audit', toolchain, cargoArgs: cargoArgs.slice(1), options, grantFlags: flags };
   if (first === 'policy') {
     const packages = cargoArgs.slice(1).filter((a, i, all) => !a.startsWith('-') && !['--config', '--manifest-path', '--color', '--target-dir'].includes(all[i - 1] ?? ''));
     return { kind: 'policy', packages, options, grantFlags: flags };

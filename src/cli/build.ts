@@ -10,14 +10,15 @@ import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
 import { sanitizeOutDir } from '../intercept/sanitize-outputs.js';
-import { createSession, type BuildScriptRun } from '../intercept/session.js';
+import { createSession, type BuildScriptRun, type Session } from '../intercept/session.js';
 import { confineBinary } from '../backends/confine.js';
 import type { EffectiveGrants } from '../policy/effective.js';
 import { LIBEXEC } from '../paths.js';
 import { effectiveGrants } from '../policy/effective.js';
-import { packagePolicies } from '../policy/package-policies.js';
+import { packagePolicies, staleApprovals } from '../policy/package-policies.js';
+import { readLockfile } from '../config/lockfile.js';
 import type { CargoOptions } from './args.js';
-import { loadContext } from './context.js';
+import { loadContext, type SandboxContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
 import { cargoCommand, runCargo, type CargoExit } from './run-cargo.js';
 
@@ -33,10 +34,20 @@ function binaryRunnerEnv(targets: readonly string[], toolchain: string | undefin
   return Object.fromEntries([host, ...targets].map((t) => [`CARGO_TARGET_${t.toUpperCase().replace(/[-.]/g, '_')}_RUNNER`, runner]));
 }
 
+/** What `cargo sandbox audit` adds to a sandboxed build. */
+export interface BuildHooks {
+  /** Variables for cargo and the launchers, over the session's own. */
+  extraEnv?: Record<string, string>;
+  onSession?(session: Session): void;
+  /** Every run record, before the session (and its traces) is removed. */
+  collect?(runs: BuildScriptRun[], ctx: SandboxContext): void;
+}
+
 export async function sandboxedCargo(
   inv: { toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[]; sandboxRun: boolean },
   env: NodeJS.ProcessEnv,
   reporter: Reporter,
+  hooks: BuildHooks = {},
 ): Promise<CargoExit> {
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
   reportIssues(reporter, ctx.issues);
@@ -79,8 +90,11 @@ export async function sandboxedCargo(
     const runEnv = inv.sandboxRun || ctx.config.run?.value
       ? { ...binaryRunnerEnv(inv.options.targets, inv.toolchain, env), __CARGO_SANDBOX_TARGET_TMPDIR: join(ctx.vars.TARGET_DIR, 'tmp') }
       : {};
-    const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env, ...runEnv });
+    hooks.onSession?.(session);
+    const result = await runCargo(program, [...prefix, ...inv.cargoArgs], { ...env, ...session.env, ...runEnv, ...hooks.extraEnv });
     const runs = session.runs();
+    hooks.collect?.(runs, ctx);
+    await warnStaleApprovals(ctx, runs, reporter);
     for (const run of runs) {
       const who = `the build script of \`${run.packageName} v${run.packageVersion}\``;
       const modes = [...run.findings.filter((f) => f.kind === 'mode').map((f) => ({ path: f.subject, mode: parseInt(f.detail, 8) })), ...sanitizeOutDir(run.outDir)];
@@ -149,4 +163,21 @@ function stoppedBySupervisor(run: BuildScriptRun, grants: EffectiveGrants, forma
     return { kind: 'limit' as const, key: 'max-processes' as const, suggest: value * 4, message };
   }
   return undefined;
+}
+
+/**
+ * Pinned approvals (`name@=version`, `checksum`) that did not apply to the version that ran: it ran
+ * with the default policy. Checked after cargo, which may have just updated Cargo.lock.
+ */
+async function warnStaleApprovals(ctx: SandboxContext, runs: readonly BuildScriptRun[], reporter: Reporter): Promise<void> {
+  if (!ctx.config.packages.some((p) => p.spec.versionReq || p.spec.checksum)) return;
+  const locked = (await readLockfile(ctx.workspaceRoot)) ?? [];
+  const ran = runs.map((r) => locked.find((p) => p.name === r.packageName && p.version === r.packageVersion) ?? { name: r.packageName, version: r.packageVersion });
+  const seen = new Set<string>();
+  for (const { key, locked: pkg } of staleApprovals(ctx.config, ran)) {
+    if (seen.has(`${pkg.name}@${pkg.version}`)) continue;
+    seen.add(`${pkg.name}@${pkg.version}`);
+    reporter.message('warning', `the grants of \`[sandbox.package."${key}"]\` were approved for other sources than \`${pkg.name} v${pkg.version}\` in Cargo.lock; its build script ran with the default policy`);
+    reporter.message('help', `review what the new version does with \`cargo sandbox audit -p ${pkg.name}\`, then approve it with \`cargo sandbox audit --suggest --write\``);
+  }
 }

@@ -1,13 +1,14 @@
 // Quick grants on the command line, Deno-style, for one-off builds. They are ours, so they are
 // taken out of the arguments given to cargo (no cargo option starts with --allow- or --sandbox-).
 //   --allow-network[=PKG,...]   --allow-env=[PKG:]VAR,...   --allow-read=[PKG:]PATH   --allow-write=[PKG:]PATH
+//   --allow-exec=[PKG:]PROGRAM,...
 
 import { emptyGrants, type Grants, type PackageGrants, type SandboxConfig, type Source } from '../config/types.js';
 import { checkPathSyntax } from '../config/sandbox-config.js';
 import { ENV_PATTERN } from '../policy/environment.js';
 import { UserError } from '../diagnostics/style.js';
 
-const FLAGS = ['--allow-network', '--allow-env', '--allow-read', '--allow-write'] as const;
+const FLAGS = ['--allow-network', '--allow-env', '--allow-read', '--allow-write', '--allow-exec'] as const;
 type Flag = (typeof FLAGS)[number];
 const PACKAGE = /^[A-Za-z0-9_-]+$/;
 
@@ -77,6 +78,8 @@ export function applyGrantFlags(config: SandboxConfig, flags: readonly GrantFlag
         if (!ENV_PATTERN.test(name)) throw bad(`\`${name}\` is not a variable name`, '--allow-env=openssl-sys:OPENSSL_DIR');
         grantsFor(pkg).allowEnv.push({ value: name, source });
       }
+    } else if (f.flag === '--allow-exec') {
+      for (const program of rest.split(',').filter(Boolean)) grantsFor(pkg).allowExec.push({ value: program, source });
     } else {
       const problem = checkPathSyntax(rest);
       if (problem) throw bad(`the path contains ${problem}`, `${f.flag}=openssl-sys:/opt/openssl`);

@@ -32,6 +32,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     // The other commands are loaded on demand: the build's start-up pays only for its own modules.
     if (inv.kind === 'doctor') return (await import('./doctor.js')).runDoctor(env, reporter);
     if (inv.kind === 'policy') return await (await import('./policy-command.js')).runPolicyCommand(inv, env, reporter);
+    if (inv.kind === 'audit') return await (await import('./audit.js')).runAudit(inv, env, reporter);
     if (inv.kind === 'proc-macro-server') return await (await import('./proc-macro-server.js')).runProcMacroServer(inv.options, env);
     exitLikeCargo(await sandboxedCargo(inv, env, reporter));
   } catch (err) {

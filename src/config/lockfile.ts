@@ -7,6 +7,8 @@ import { loadToml } from './cargo-config.js';
 export interface LockedPackage {
   name: string;
   version: string;
+  /** sha256 of the package's sources, for registry packages. */
+  checksum?: string;
 }
 
 /** The locked packages, or undefined when there is no readable Cargo.lock yet. */
@@ -18,10 +20,10 @@ export async function readLockfile(workspaceRoot: string): Promise<LockedPackage
     return undefined;
   }
   try {
-    const doc = (await loadToml()).parse(text) as { package?: { name?: unknown; version?: unknown }[] };
+    const doc = (await loadToml()).parse(text) as { package?: { name?: unknown; version?: unknown; checksum?: unknown }[] };
     return (doc.package ?? [])
       .filter((p) => typeof p.name === 'string' && typeof p.version === 'string')
-      .map((p) => ({ name: p.name as string, version: p.version as string }));
+      .map((p) => ({ name: p.name as string, version: p.version as string, ...(typeof p.checksum === 'string' ? { checksum: p.checksum } : {}) }));
   } catch {
     return undefined; // cargo will report a broken lockfile itself
   }

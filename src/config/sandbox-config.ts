@@ -18,7 +18,7 @@ export interface ConfigIssue {
 
 export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'allow-exec', 'timeout', 'max-file-size', 'max-memory', 'max-output', 'max-disk', 'max-processes', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
 export const GLOBAL_KEYS = [...GRANT_KEYS, 'bwrap', 'proc-macros', 'run', 'package'] as const;
-export const PACKAGE_KEYS = [...GRANT_KEYS, 'sandbox'] as const;
+export const PACKAGE_KEYS = [...GRANT_KEYS, 'sandbox', 'checksum'] as const;
 const PATH_VARIABLES = ['HOME', 'CARGO_MANIFEST_DIR', 'OUT_DIR', 'WORKSPACE_ROOT', 'TARGET_DIR'];
 const PACKAGE_NAME = /^[A-Za-z0-9_-]+$/;
 
@@ -243,11 +243,16 @@ function readPackageTable(ctx: Ctx, config: SandboxConfig, v: Raw): void {
       continue;
     }
     const grants = emptyGrants();
+    const spec: PackageGrants['spec'] = versionReq ? { name, versionReq } : { name };
     for (const [k, val] of Object.entries(table as Record<string, Raw>)) {
-      if ((PACKAGE_KEYS as readonly string[]).includes(k)) readGrant(ctx, grants, [...path, k], k, val);
+      if (k === 'checksum') {
+        // An approval pinned to the exact sources reviewed (Cargo.lock's checksum of the package).
+        if (typeof val === 'string' && /^[0-9a-f]{64}$/.test(val)) spec.checksum = val;
+        else error(ctx, [...path, k], `\`${keyName([...path, k])}\` must be the package's sha256 checksum as in Cargo.lock (64 hex digits), found ${JSON.stringify(val)}`);
+      } else if ((PACKAGE_KEYS as readonly string[]).includes(k)) readGrant(ctx, grants, [...path, k], k, val);
       else unknownKey(ctx, [...path, k], k, PACKAGE_KEYS, `[${keyName(path)}]`);
     }
-    config.packages.push({ spec: versionReq ? { name, versionReq } : { name }, key, grants });
+    config.packages.push({ spec, key, grants });
   }
 }
 
@@ -395,7 +400,10 @@ function mergePackages(config: SandboxConfig): SandboxConfig {
   const byKey = new Map<string, PackageGrants>();
   for (const p of config.packages) {
     const existing = byKey.get(p.key);
-    if (existing) mergeGrants(existing.grants, p.grants);
+    if (existing) {
+      mergeGrants(existing.grants, p.grants);
+      if (p.spec.checksum) existing.spec = { ...existing.spec, checksum: p.spec.checksum };
+    }
     else byKey.set(p.key, { ...p, grants: { ...p.grants, allowRead: [...p.grants.allowRead], allowWrite: [...p.grants.allowWrite], allowEnv: [...p.grants.allowEnv], allowExec: [...p.grants.allowExec], targetRustflags: [...p.grants.targetRustflags] } });
   }
   return { ...config, packages: [...byKey.values()] };

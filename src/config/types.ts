@@ -50,6 +50,8 @@ export interface PackageSpec {
   name: string;
   /** A semver requirement from `name@req`, if any. */
   versionReq?: string;
+  /** The sha256 of the package's sources (Cargo.lock's `checksum`) the grants were approved for. */
+  checksum?: string;
 }
 
 export interface PackageGrants {

@@ -58,8 +58,9 @@ export const DEFAULT_MAX_DISK = 16 * 1024 ** 3;
 /** A build script that runs longer is stuck: the largest C++ builds take minutes on 2 cores. */
 export const DEFAULT_TIMEOUT_SECS = 30 * 60;
 
-export function packageMatches(spec: { name: string; versionReq?: string }, pkg: { name: string; version?: string }): boolean {
+export function packageMatches(spec: { name: string; versionReq?: string; checksum?: string }, pkg: { name: string; version?: string; checksum?: string }): boolean {
   if (spec.name !== pkg.name) return false;
+  if (spec.checksum && spec.checksum !== pkg.checksum) return false;
   if (!spec.versionReq) return true;
   if (!pkg.version) return false;
   // Cargo's requirements are caret by default, like npm's; `0.9` means `^0.9`.
@@ -102,16 +103,16 @@ function mergeLiterals(parts: PathPart[]): PathPart[] {
 }
 
 /** The grant sets that apply to a package, lowest precedence first. */
-export function applicableGrants(config: SandboxConfig, pkg: { name: string; version?: string }): Grants[] {
+export function applicableGrants(config: SandboxConfig, pkg: { name: string; version?: string; checksum?: string }): Grants[] {
   const matching = config.packages.filter((p) => packageMatches(p.spec, pkg));
   return [
     config.global,
-    ...matching.filter((p) => !p.spec.versionReq).map((p) => p.grants),
-    ...matching.filter((p) => p.spec.versionReq).map((p) => p.grants),
+    ...matching.filter((p) => !p.spec.versionReq && !p.spec.checksum).map((p) => p.grants),
+    ...matching.filter((p) => p.spec.versionReq || p.spec.checksum).map((p) => p.grants),
   ];
 }
 
-export function effectiveGrants(config: SandboxConfig, pkg: { name: string; version?: string }, vars: StaticPathVars): EffectiveGrants {
+export function effectiveGrants(config: SandboxConfig, pkg: { name: string; version?: string; checksum?: string }, vars: StaticPathVars): EffectiveGrants {
   const eff: EffectiveGrants = {
     network: { value: false, source: DEFAULT },
     read: [],

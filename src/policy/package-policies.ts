@@ -3,7 +3,7 @@
 
 import type { SandboxConfig } from '../config/types.js';
 import type { LockedPackage } from '../config/lockfile.js';
-import { effectiveGrants, grantsFingerprint, type EffectiveGrants, type StaticPathVars } from './effective.js';
+import { effectiveGrants, grantsFingerprint, packageMatches, type EffectiveGrants, type StaticPathVars } from './effective.js';
 
 /**
  * The grants of one package, written as `packages/<file>.sh`: `_default` (global grants only),
@@ -37,12 +37,25 @@ export function packagePolicies(config: SandboxConfig, locked: readonly LockedPa
     const entries = config.packages.filter((p) => p.spec.name === name);
     fingerprints.packages[name] = grantsFingerprint(entries.map((e) => e.grants), vars);
     files.push({ file: name, grants: effectiveGrants(config, { name }, vars) });
-    if (entries.some((e) => e.spec.versionReq)) {
+    if (entries.some((e) => e.spec.versionReq || e.spec.checksum)) {
       for (const pkg of locked?.filter((p) => p.name === name) ?? []) {
         files.push({ file: `${name}@${pkg.version}`, grants: effectiveGrants(config, pkg, vars) });
       }
     }
   }
   return { files, fingerprints };
+}
+
+/**
+ * Approvals that no longer apply: pinned tables (`name@=version`, `checksum`) of a package whose
+ * locked version or sources match none of them. Such a package runs with the default policy.
+ */
+export function staleApprovals(config: SandboxConfig, locked: readonly LockedPackage[] | undefined): { key: string; locked: LockedPackage }[] {
+  const stale: { key: string; locked: LockedPackage }[] = [];
+  for (const pkg of locked ?? []) {
+    const pinned = config.packages.filter((p) => p.spec.name === pkg.name && (p.spec.versionReq || p.spec.checksum));
+    if (pinned.length && !pinned.some((p) => packageMatches(p.spec, pkg))) stale.push({ key: pinned[pinned.length - 1]!.key, locked: pkg });
+  }
+  return stale;
 }
 

@@ -76,10 +76,12 @@ async function udpCounter(received: Received, key: keyof Received): Promise<Sock
   return udp;
 }
 
+let listenerSets = 0;
+
 /** `dir` holds the socket files; the X11 socket goes where X servers put it, /tmp/.X11-unix. */
 export async function startListeners(dir: string): Promise<Listeners> {
   const received: Received = { tcp: 0, udp: 0, dns: 0, unix: 0, abstract: 0, dbus: 0, x11: 0, docker: 0 };
-  const display = 900 + (process.pid % 9000);
+  const display = 900 + ((process.pid * 16 + listenerSets++) % 60000);
   mkdirSync('/tmp/.X11-unix', { recursive: true, mode: 0o1777 });
   const paths = { unix: join(dir, 'agent.sock'), dbus: join(dir, 'dbus.sock'), docker: join(dir, 'docker.sock'), x11: `/tmp/.X11-unix/X${display}` };
   rmSync(paths.x11, { force: true });
@@ -94,7 +96,7 @@ export async function startListeners(dir: string): Promise<Listeners> {
   const dns = await udpCounter(received, 'dns');
   // Node pads abstract socket names to the full address length, so no real client reaches them;
   // a small Python listener binds the exact names, as D-Bus and X11 do.
-  const abstractName = `cs-test-${process.pid}-${Date.now()}`;
+  const abstractName = `cs-test-${process.pid}-${Date.now()}-${listenerSets}`;
   const abstract = spawn('python3', ['-c', ABSTRACT_LISTENER, abstractName, paths.x11], { stdio: ['pipe', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     abstract.on('error', reject);

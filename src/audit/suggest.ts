@@ -1,0 +1,104 @@
+// From what the sandbox blocked to the least grants that allow it, and into .cargo/config.toml
+// without disturbing what is there (comments, order, formatting): only lines are added.
+
+import { dirname, relative, isAbsolute } from 'node:path';
+import type { ScriptAudit } from './report.js';
+
+export interface SuggestedGrants {
+  package: string;
+  version: string;
+  checksum?: string;
+  read: string[];
+  write: string[];
+  network: boolean;
+  exec: string[];
+}
+
+function display(path: string, home: string): string {
+  const rel = relative(home, path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? `~/${rel}` : path;
+}
+
+/** The grants that would have let through what this script was blocked from; undefined if none. */
+export function suggestGrants(s: ScriptAudit, home: string): SuggestedGrants | undefined {
+  const uniq = (xs: string[]) => [...new Set(xs)].sort();
+  const g: SuggestedGrants = {
+    package: s.package,
+    version: s.version,
+    ...(s.checksum ? { checksum: s.checksum } : {}),
+    read: uniq(s.readOutside.filter((p) => p.blocked).map((p) => display(p.path, home))),
+    // The directory it writes in: the file itself may not exist yet for a bind to name.
+    write: uniq(s.writtenOutside.filter((p) => p.blocked).map((p) => display(dirname(p.path), home))),
+    network: s.network.some((n) => n.blocked),
+    exec: uniq(s.executed.filter((x) => x.blocked).map((x) => x.program)),
+  };
+  return g.read.length || g.write.length || g.network || g.exec.length ? g : undefined;
+}
+
+/** Grant flags for a next, observed round (`--allow-read=PKG:PATH`, ...). */
+export function grantArgs(g: SuggestedGrants): string[] {
+  return [
+    ...g.read.map((p) => `--allow-read=${g.package}:${p}`),
+    ...g.write.map((p) => `--allow-write=${g.package}:${p}`),
+    ...(g.network ? [`--allow-network=${g.package}`] : []),
+    ...(g.exec.length ? [`--allow-exec=${g.package}:${g.exec.join(',')}`] : []),
+  ];
+}
+
+/** The table key an approval is pinned to: this exact version (and, in the table, its checksum). */
+export function pinnedKey(g: { package: string; version: string }): string {
+  return `"${g.package}@=${g.version}"`;
+}
+
+function list(xs: readonly string[]): string {
+  return `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+}
+
+export function renderSuggestion(g: SuggestedGrants): string[] {
+  const lines = [`[sandbox.package.${pinnedKey(g)}]`];
+  if (g.checksum) lines.push(`checksum = "${g.checksum}"`);
+  if (g.read.length) lines.push(`allow-read = ${list(g.read)}`);
+  if (g.write.length) lines.push(`allow-write = ${list(g.write)}`);
+  if (g.network) lines.push('allow-network = true');
+  if (g.exec.length) lines.push(`allow-exec = ${list(g.exec)}`);
+  return lines;
+}
+
+/**
+ * `text` (a config.toml, possibly empty) with the suggested tables merged in: a table that exists
+ * gets the missing keys inserted after its header, and missing array items appended in place;
+ * new tables go at the end. Nothing else is touched.
+ */
+export function mergeIntoConfig(text: string, suggestions: readonly SuggestedGrants[]): string {
+  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+  for (const g of suggestions) {
+    const wanted = renderSuggestion(g);
+    const header = wanted[0]!;
+    const at = lines.findIndex((l) => l.trim().replace(/\s+/g, ' ') === header);
+    if (at < 0) {
+      if (lines.length && lines[lines.length - 1]!.trim() !== '') lines.push('');
+      lines.push(...wanted);
+      continue;
+    }
+    let end = at + 1;
+    while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;
+    for (const line of wanted.slice(1)) {
+      const key = line.slice(0, line.indexOf(' ='));
+      const existing = lines.slice(at + 1, end).findIndex((l) => l.trim().startsWith(`${key} `) || l.trim().startsWith(`${key}=`));
+      if (existing < 0) {
+        lines.splice(at + 1, 0, line);
+        end++;
+        continue;
+      }
+      const idx = at + 1 + existing;
+      const arr = /^(\s*[\w-]+\s*=\s*\[)(.*)\](\s*(#.*)?)$/.exec(lines[idx]!);
+      const items = /\[(.*)\]/.exec(line)?.[1];
+      if (arr && items !== undefined) {
+        const have = arr[2]!;
+        const add = items.split(', ').filter((i) => i && !have.includes(i));
+        if (add.length) lines[idx] = `${arr[1]}${have.trim() ? `${have.replace(/,?\s*$/, '')}, ` : ''}${add.join(', ')}]${arr[3] ?? ''}`;
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,288 @@
+// `cargo sandbox audit [--suggest [--write]] [--format table|json] [--html FILE] [cargo build args]`:
+// builds with every build script traced (strace, around its sandbox), then reports what each did,
+// riskiest first; suggests the least grants that make the build pass, pinned to the exact version
+// and checksum; records what was approved in cargo-sandbox.lock and shows what changed since.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { findExecutable } from '../backends/preflight.js';
+import { approvalsFor, APPROVALS_FILE, changesSince, readApprovals, writeApprovals } from '../audit/approvals.js';
+import { renderHtml } from '../audit/html.js';
+import { observe, riskScore } from '../audit/observe.js';
+import { AUDIT_SCHEMA, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
+import { parseStrace } from '../audit/strace.js';
+import { grantArgs, mergeIntoConfig, renderSuggestion, suggestGrants, type SuggestedGrants } from '../audit/suggest.js';
+import { UserError, type Reporter } from '../diagnostics/style.js';
+import type { BuildScriptRun } from '../intercept/session.js';
+import { packageVersion } from '../paths.js';
+import type { CargoOptions } from './args.js';
+import { sandboxedCargo } from './build.js';
+import type { SandboxContext } from './context.js';
+import { extractGrantFlags, type GrantFlag } from './grant-flags.js';
+import { cargoCommand } from './run-cargo.js';
+
+export interface AuditInvocation {
+  toolchain: string | undefined;
+  /** Arguments for `cargo build` (ours removed). */
+  cargoArgs: string[];
+  options: CargoOptions;
+  grantFlags: GrantFlag[];
+}
+
+interface AuditFlags {
+  suggest: boolean;
+  write: boolean;
+  format: 'table' | 'json';
+  html?: string;
+}
+
+/** Takes our flags out of the audit's arguments. */
+export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; rest: string[] } {
+  const flags: AuditFlags = { suggest: false, write: false, format: 'table' };
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = (name: string) => {
+      if (a.startsWith(`${name}=`)) return a.slice(name.length + 1);
+      const v = args[++i];
+      if (v === undefined) throw new UserError(`\`${name}\` needs a value`);
+      return v;
+    };
+    if (a === '--suggest') flags.suggest = true;
+    else if (a === '--write') flags.write = flags.suggest = true;
+    else if (a === '--format' || a.startsWith('--format=')) {
+      const f = value('--format');
+      if (f !== 'table' && f !== 'json') throw new UserError(`unknown audit format \`${f}\``, ['use `--format table` or `--format json`']);
+      flags.format = f;
+    } else if (a === '--html' || a.startsWith('--html=')) flags.html = value('--html');
+    else rest.push(a);
+  }
+  return { flags, rest };
+}
+
+interface Metadata {
+  targetDir: string;
+  workspaceRoot: string;
+  /** Packages with a build script, by `name version`, with the path that pulls each in. */
+  scripts: Map<string, string[]>;
+}
+
+function cargoMetadata(inv: AuditInvocation, env: NodeJS.ProcessEnv): Metadata {
+  const { program, prefix } = cargoCommand(inv.toolchain, env);
+  const args = [...prefix, 'metadata', '--format-version', '1', ...(inv.options.manifestPath ? ['--manifest-path', inv.options.manifestPath] : [])];
+  const r = spawnSync(program, args, { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new UserError('`cargo metadata` failed; nothing was audited', [(r.stderr ?? '').trim().split('\n').slice(-5).join('\n')]);
+  const meta = JSON.parse(r.stdout) as {
+    target_directory: string;
+    workspace_root: string;
+    workspace_members: string[];
+    packages: { id: string; name: string; version: string; targets: { kind: string[] }[] }[];
+    resolve: { nodes: { id: string; deps: { pkg: string }[] }[] } | null;
+  };
+  const byId = new Map(meta.packages.map((p) => [p.id, p]));
+  const label = (id: string) => `${byId.get(id)?.name} ${byId.get(id)?.version}`;
+  const edges = new Map((meta.resolve?.nodes ?? []).map((n) => [n.id, n.deps.map((d) => d.pkg)]));
+  const via = new Map<string, string | null>(meta.workspace_members.map((m) => [m, null]));
+  const queue = [...meta.workspace_members];
+  while (queue.length) {
+    const id = queue.shift()!;
+    for (const dep of edges.get(id) ?? []) {
+      if (!via.has(dep)) {
+        via.set(dep, id);
+        queue.push(dep);
+      }
+    }
+  }
+  const scripts = new Map<string, string[]>();
+  for (const id of via.keys()) {
+    const p = byId.get(id);
+    if (!p?.targets.some((t) => t.kind.includes('custom-build'))) continue;
+    const path: string[] = [];
+    for (let at: string | null | undefined = id; at; at = via.get(at)) path.unshift(label(at));
+    scripts.set(label(id), path);
+  }
+  return { targetDir: meta.target_directory, workspaceRoot: meta.workspace_root, scripts };
+}
+
+/** The real build-script binary beside the launcher cargo ran (the stub names it). */
+function realBinary(run: BuildScriptRun): string | undefined {
+  try {
+    const m = /^real='([^']+)'$/m.exec(readFileSync(run.launcherPath, 'utf8'));
+    return m ? join(dirname(run.launcherPath), m[1]!) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function declaredEnv(outDir: string): string[] {
+  try {
+    const text = readFileSync(join(dirname(outDir), 'output'), 'utf8');
+    return [...new Set([...text.matchAll(/^cargo::?rerun-if-env-changed=(.+)$/gm)].map((m) => m[1]!.trim()))].sort();
+  } catch {
+    return [];
+  }
+}
+
+function auditRun(run: BuildScriptRun, ctx: SandboxContext, meta: Metadata): ScriptAudit | undefined {
+  const record = run.envFile.replace(/\.env$/, '');
+  const binary = realBinary(run);
+  if (!binary || !existsSync(`${record}.trace`)) return undefined;
+  const buildRoot = dirname(dirname(run.outDir));
+  const observation = observe(parseStrace(readFileSync(`${record}.trace`, 'utf8')), {
+    scriptBinary: binary,
+    readable: [...ctx.policy.system, ...ctx.policy.readOnly, run.manifestDir, buildRoot, run.outDir, '/proc', '/dev'],
+    private: ['/tmp'],
+    masked: ctx.policy.masked,
+    writable: [run.outDir, '/tmp', '/dev'],
+    cwd: run.manifestDir,
+    exists: existsSync,
+  });
+  let ended = run.startedAtMs;
+  try {
+    ended = statSync(`${record}.status`).mtimeMs;
+  } catch {
+    /* no status: it did not finish */
+  }
+  const locked = ctx.locked?.find((p) => p.name === run.packageName && p.version === run.packageVersion);
+  return {
+    package: run.packageName,
+    version: run.packageVersion,
+    ...(locked?.checksum ? { checksum: locked.checksum } : {}),
+    dependencyPath: meta.scripts.get(`${run.packageName} ${run.packageVersion}`) ?? [`${run.packageName} ${run.packageVersion}`],
+    durationMs: Math.max(0, Math.round(ended - run.startedAtMs)),
+    ...(run.exitCode !== undefined ? { exitCode: run.exitCode } : {}),
+    risk: riskScore(observation, run.exitCode),
+    ...observation,
+    envDeclared: declaredEnv(run.outDir),
+  };
+}
+
+/**
+ * Build scripts skip work their OUT_DIR already holds (ring keeps its objects): each audit starts
+ * from empty build directories, `<target>/<profile>/build` and `<target>/<triple>/<profile>/build`.
+ */
+function clearBuildDirs(targetDir: string): void {
+  const visit = (dir: string, depth: number) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const path = join(dir, name);
+      if (name === 'build' && depth > 0) rmSync(path, { recursive: true, force: true });
+      else if (depth < 2 && statSync(path, { throwIfNoEntry: false })?.isDirectory()) visit(path, depth + 1);
+    }
+  };
+  visit(targetDir, 0);
+}
+
+function writeAtomically(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<number> {
+  const strace = findExecutable(env.CARGO_SANDBOX_STRACE || 'strace', env);
+  if (!strace) throw new UserError('`cargo sandbox audit` observes build scripts with strace, which was not found in PATH', ['install it: `sudo apt-get install strace` (Debian/Ubuntu), `sudo dnf install strace` (Fedora)']);
+  const { flags, rest } = parseAuditFlags(inv.cargoArgs);
+  const meta = cargoMetadata(inv, env);
+  const auditTarget = join(meta.targetDir, 'cargo-sandbox-audit');
+  const tty = Boolean(process.stderr.isTTY) && !inv.options.quiet;
+  let grantFlags = inv.grantFlags;
+  const suggestions = new Map<string, SuggestedGrants>();
+  let scripts: ScriptAudit[] = [];
+  let status = 0;
+  let home = env.HOME ?? '';
+  let locked: SandboxContext['locked'];
+  for (let round = 1; ; round++) {
+    scripts = [];
+    clearBuildDirs(auditTarget);
+    let progress: NodeJS.Timeout | undefined;
+    const result = await sandboxedCargo(
+      {
+        toolchain: inv.toolchain,
+        // The audit's own target dir: its scripts always rerun (the nonce below), the user's stay fresh.
+        // --keep-going: one failing script must not keep the others from being observed.
+        cargoArgs: ['build', '--target-dir', auditTarget, '--keep-going', ...(inv.options.verbose ? [] : ['--quiet']), ...rest.filter((x) => x !== '--keep-going')],
+        options: { ...inv.options, targetDir: auditTarget },
+        grantFlags,
+        sandboxRun: false,
+      },
+      env,
+      reporter,
+      {
+        extraEnv: { __CARGO_SANDBOX_AUDIT: strace, __CARGO_SANDBOX_POLICY: `audit-${Date.now()}-${round}` },
+        onSession: (session) => {
+          if (!tty) return;
+          progress = setInterval(() => {
+            const done = readdirSync(join(session.dir, 'runs')).filter((n) => n.endsWith('.status')).length;
+            process.stderr.write(`\r\x1b[2K    Auditing ${done}/${meta.scripts.size} build scripts`);
+          }, 200);
+        },
+        collect: (runs, ctx) => {
+          home = ctx.home;
+          locked = ctx.locked;
+          scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
+        },
+      },
+    );
+    if (progress) {
+      clearInterval(progress);
+      process.stderr.write('\r\x1b[2K');
+    }
+    status = result.code ?? 101;
+    if (!flags.suggest || status === 0 || round >= 5) break;
+    // Grant what the failed scripts were blocked from, and build again: the least that passes.
+    const failed = scripts.filter((s) => s.exitCode !== 0);
+    const fresh = failed.map((s) => suggestGrants(s, home)).filter((g): g is SuggestedGrants => g !== undefined);
+    const before = JSON.stringify([...suggestions.values()]);
+    for (const g of fresh) {
+      const prev = suggestions.get(g.package);
+      suggestions.set(g.package, prev ? { ...prev, read: [...new Set([...prev.read, ...g.read])], write: [...new Set([...prev.write, ...g.write])], network: prev.network || g.network, exec: [...new Set([...prev.exec, ...g.exec])] } : g);
+    }
+    if (JSON.stringify([...suggestions.values()]) === before) break; // nothing new to grant
+    grantFlags = [...inv.grantFlags, ...extractGrantFlags([...suggestions.values()].flatMap(grantArgs)).flags];
+    reporter.message('note', `round ${round}: ${fresh.length} build script(s) were blocked; building again with the grants they need`);
+  }
+  scripts.sort((a, b) => b.risk - a.risk || a.package.localeCompare(b.package));
+  const approvalsPath = join(meta.workspaceRoot, APPROVALS_FILE);
+  const report: AuditReport = {
+    schema: AUDIT_SCHEMA,
+    tool: { name: 'cargo-sandbox', version: packageVersion() },
+    workspace: meta.workspaceRoot,
+    buildStatus: status,
+    scripts,
+    changes: changesSince(readApprovals(approvalsPath), scripts),
+  };
+  if (flags.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (!inv.options.quiet) {
+    process.stdout.write(renderTable(report, Boolean(process.stdout.isTTY) && inv.options.color !== 'never'));
+    process.stdout.write(renderDetails(report));
+  }
+  if (flags.html) {
+    writeAtomically(flags.html, renderHtml(report));
+    reporter.message('note', `wrote ${flags.html}`);
+  }
+  if (flags.suggest) {
+    const list = [...suggestions.values()].map((g) => ({ ...g, checksum: locked?.find((p) => p.name === g.package && p.version === g.version)?.checksum ?? g.checksum }));
+    if (status !== 0) {
+      reporter.message('error', 'the build still fails with every grant the trace suggests; nothing was written');
+      return status;
+    }
+    if (list.length === 0) reporter.message('note', 'every build script passes with the default policy: no grants needed');
+    else if (!flags.write) process.stdout.write(`\n# add to .cargo/config.toml:\n${list.map((g) => renderSuggestion(g).join('\n')).join('\n\n')}\n`);
+    if (flags.write) {
+      const configPath = join(meta.workspaceRoot, '.cargo', 'config.toml');
+      const text = existsSync(configPath) ? readFileSync(configPath, 'utf8') : '';
+      if (list.length) writeAtomically(configPath, mergeIntoConfig(text, list));
+      writeApprovals(approvalsPath, approvalsFor(scripts));
+      reporter.message('note', `${list.length ? `wrote the grants of ${list.length} package(s) to ${configPath}; ` : ''}recorded what ${scripts.length} build script(s) do in ${approvalsPath}`);
+    }
+  }
+  return status;
+}

@@ -10,9 +10,11 @@ sandboxed_rustc() {
   shift 3
   _session=${__CARGO_SANDBOX_SESSION:?cargo-sandbox session missing}
   _bwrap=${__CARGO_SANDBOX_BWRAP:?}
-  set -- --args 3 --ro-bind "$_profile" "$_profile" --bind "$_stage" "$_stage" \
+  # The package first: its directory may hold the target dir (a one-package workspace), and a
+  # later bind of it would cover the writable ones below.
+  set -- --args 3 ${CARGO_MANIFEST_DIR:+--ro-bind} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} \
+    --ro-bind "$_profile" "$_profile" --bind "$_stage" "$_stage" \
     ${_incr:+--bind} ${_incr:+"$_incr"} ${_incr:+"$_incr"} \
-    ${CARGO_MANIFEST_DIR:+--ro-bind} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} \
     --unshare-net --args 4 --chdir "$PWD" -- "$@"
   (
     . "$_session/unset-user-env.sh"

@@ -2,7 +2,7 @@
 // the sandbox. Judged by host effects, with plain cargo as the control.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startListeners } from '../helpers/listeners.js';
@@ -64,4 +64,21 @@ describe('a malicious proc macro', () => {
       assert.equal(o.received, 0);
     });
   }
+});
+
+test('a package that holds its own target dir (one-package workspace) compiles with its proc macro sandboxed, incrementally', async () => {
+  const s = makeScratch('macro-root');
+  const ws = join(s.root, 'one');
+  mkdirSync(join(ws, 'src'), { recursive: true });
+  mkdirSync(join(ws, 'mac/src'), { recursive: true });
+  writeFileSync(join(ws, 'Cargo.toml'), '[package]\nname = "one"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nmac = { path = "mac" }\n');
+  writeFileSync(join(ws, 'src/main.rs'), 'mac::answer!();\nfn main() { println!("{}", answer()); }\n');
+  writeFileSync(join(ws, 'mac/Cargo.toml'), '[package]\nname = "mac"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\nproc-macro = true\n');
+  writeFileSync(join(ws, 'mac/src/lib.rs'), 'use proc_macro::TokenStream;\n#[proc_macro]\npub fn answer(_: TokenStream) -> TokenStream { "fn answer() -> u32 { 42 }".parse().unwrap() }\n');
+  const r = await runCli(['build'], { cwd: ws, env: s.env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(existsSync(join(ws, 'target/debug/one')));
+  writeFileSync(join(ws, 'src/main.rs'), 'mac::answer!();\nfn main() { println!("{} again", answer()); }\n');
+  const again = await runCli(['build'], { cwd: ws, env: s.env });
+  assert.equal(again.status, 0, again.stderr);
 });

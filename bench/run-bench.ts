@@ -1,4 +1,5 @@
-// `npm run bench`: cargo-sandbox against plain cargo on real crates from Debian's registry,
+// `npm run bench`: cargo-sandbox against plain cargo on real crates from Debian's registry
+// (bench/workspace: 48 build scripts, C compilation included),
 // alternating run by run. Prints a table and writes bench/results.json. Not part of the tests.
 //
 //   npm run bench -- [--runs N] [--quick]
@@ -28,7 +29,7 @@ const MODES: Mode[] = [
 
 function workspace(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cs-bench-'));
-  cpSync(join(ROOT, 'test/fixtures/real-crates'), dir, { recursive: true });
+  cpSync(join(ROOT, 'bench/workspace'), dir, { recursive: true });
   mkdirSync(join(dir, '.cargo'), { recursive: true });
   writeFileSync(join(dir, '.cargo/config.toml'), '[source.crates-io]\nreplace-with = "debian"\n[source.debian]\ndirectory = "/usr/share/cargo/registry"\n[net]\noffline = true\n');
   return dir;

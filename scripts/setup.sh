@@ -13,6 +13,8 @@ APT_PACKAGES=(
   librust-serde-derive-dev librust-serde-dev librust-tokio-dev librust-cc-dev librust-pkg-config-dev
   # Debian's rustc 1.63 has the wasm32-wasi standard library (rustup's toolchain stays first in PATH)
   rustc libstd-rust-dev-wasm32 lld
+  # `cargo sandbox audit` observes build scripts with strace; its HTML page is tested in Chromium
+  strace chromium
 )
 
 missing=()

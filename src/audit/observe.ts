@@ -57,11 +57,12 @@ const RUNTIME_PROBES = /^\/sys\/(?:kernel\/mm\/transparent_hugepage|devices\/sys
 function pathsOf(e: SyscallEvent, cwd: string): (string | undefined)[] {
   const out: (string | undefined)[] = [];
   const at = e.name.endsWith('at') || e.name === 'openat2' || e.name === 'renameat2';
-  const re = at ? /(AT_FDCWD|\d+<([^>]*)>|\d+), "((?:[^"\\]|\\.)*)"/g : /"((?:[^"\\]|\\.)*)"/g;
+  // With -y, strace shows the directory of a descriptor, AT_FDCWD's too: `AT_FDCWD</w/pkg>`.
+  const re = at ? /(AT_FDCWD|\d+)(?:<([^>]*)>)?, "((?:[^"\\]|\\.)*)"/g : /"((?:[^"\\]|\\.)*)"/g;
   for (const m of e.args.matchAll(re)) {
     const raw = quotedStrings(`"${at ? m[3] : m[1]}"`)[0] ?? '';
     if (isAbsolute(raw)) out.push(resolve(raw));
-    else if (at && m[2] !== undefined) out.push(resolve(m[2], raw));
+    else if (at && m[2] !== undefined && isAbsolute(m[2])) out.push(resolve(m[2], raw));
     else if (e.result < 0 && (!at || m[1] === 'AT_FDCWD')) out.push(resolve(cwd, raw));
     else out.push(undefined);
     if (!e.name.startsWith('rename')) break;

@@ -9,7 +9,7 @@ const TRACE = `100 execve("/usr/bin/bwrap", ["bwrap", "--args", "3"], 0x1 /* 3 v
 100 openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3</etc/passwd>
 102 execve("/c/confine", ["/c/confine", "--out", "/t/out"], 0x2 /* 9 vars */) = 0
 103 execve("/t/b/build_script_build-1.real", ["/t/b/build_script_build-1.real"], 0x3 /* 9 vars */) = 0
-103 openat(AT_FDCWD, "/home/u/.ssh/id_ed25519", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
+103 openat(AT_FDCWD</w/pkg>, "/home/u/.ssh/id_ed25519", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
 103 openat(AT_FDCWD, "/home/u/.nothing", O_RDONLY) = -1 ENOENT (No such file or directory)
 103 openat(AT_FDCWD, "/usr/include/stdio.h", O_RDONLY) = 3</usr/include/stdio.h>
 103 openat(AT_FDCWD, "/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY) = -1 ENOENT (No such file or directory)
@@ -17,7 +17,7 @@ const TRACE = `100 execve("/usr/bin/bwrap", ["bwrap", "--args", "3"], 0x1 /* 3 v
 103 connect(3<socket:[1]>, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("1.2.3.4")}, 16) = -1 ENETUNREACH (Network is unreachable)
 104 <... execve resumed>) = 0
 104 openat(5</t/out/obj>, "x.o", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 6</t/out/obj/x.o>
-104 openat(AT_FDCWD, "../../../../home/u/.bashrc", O_WRONLY|O_APPEND) = -1 EROFS (Read-only file system)
+104 openat(AT_FDCWD</w/pkg/sub/dir>, "../../../../home/u/.bashrc", O_WRONLY|O_APPEND) = -1 EROFS (Read-only file system)
 102 openat(AT_FDCWD, "/t/out", O_RDONLY|O_DIRECTORY) = 4</t/out>
 105 execve("/usr/local/bin/evil", ["evil"], 0x5 /* 1 var */) = -1 EACCES (Permission denied)
 `;

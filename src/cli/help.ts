@@ -7,6 +7,9 @@ Usage:
   cargo sandbox +<toolchain> <CARGO-COMMAND> [ARGS]...
   cargo sandbox policy [PKG]...                the effective policy of build scripts, and where
                                               each grant comes from
+  cargo sandbox audit [OPTIONS] [ARGS]...     build with every build script traced; report what each
+                                              did (--format table|json, --html FILE); --suggest the
+                                              least grants that pass, --write them (docs/audit.md)
   cargo sandbox doctor                        check that the sandbox works on this machine
   cargo sandbox proc-macro-server             rust-analyzer's proc-macro server, sandboxed
                                               (also installed as cargo-sandbox-proc-macro-srv)
@@ -24,6 +27,7 @@ Grants for one build (taken out of cargo's arguments; PKG: optional package name
   --allow-read=[PKG:]PATH        make PATH visible, read-only
   --allow-write=[PKG:]PATH       make PATH writable
   --allow-env=[PKG:]VAR,...      pass these environment variables
+  --allow-exec=[PKG:]PROG,...    let it execute only these programs (Landlock)
   --sandbox-run                  also confine test, bench, example and run binaries
 
 Lasting grants go in .cargo/config.toml: [sandbox] and [sandbox.package.NAME] tables

@@ -97,7 +97,7 @@ export async function sandboxedCargo(
     await warnStaleApprovals(ctx, runs, reporter);
     for (const run of runs) {
       const who = `the build script of \`${run.packageName} v${run.packageVersion}\``;
-      const modes = [...run.findings.filter((f) => f.kind === 'mode').map((f) => ({ path: f.subject, mode: parseInt(f.detail, 8) })), ...sanitizeOutDir(run.outDir)];
+      const modes = [...run.findings.filter((f) => f.kind === 'mode').map((f) => ({ path: f.subject, mode: parseInt(f.detail, 8) })), ...(run.supervised ? [] : sanitizeOutDir(run.outDir))];
       for (const f of modes) {
         reporter.message('warning', `${who} left \`${f.path}\` with mode ${f.mode.toString(8)}; its setuid, setgid and world-writable bits were removed`);
       }

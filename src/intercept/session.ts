@@ -1,7 +1,7 @@
 // A sandbox session: the policy files one `cargo sandbox` run writes for its launchers, and the
 // environment that points cargo (and through it every launcher) at them.
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, renderUnset, type HostView } from '../backends/bwrap.js';
@@ -33,6 +33,8 @@ export interface BuildScriptRun {
   exitCode?: number;
   /** What the supervisor (libexec/confine) found and did, one finding per line. */
   findings: ConfineFinding[];
+  /** Whether the supervisor ran (and swept OUT_DIR); not under a custom runner. */
+  supervised: boolean;
   /** Forks refused by its package's max-processes limit. */
   processRefusals: number;
   packageName: string;
@@ -138,6 +140,7 @@ function readRuns(runsDir: string, refusals: (policyFile: string) => number): Bu
       startedAtMs: statSync(path).mtimeMs,
       exitCode: exitCodeIn(`${path}.status`),
       findings: findingsIn(`${path}.report`),
+      supervised: existsSync(`${path}.report`),
       processRefusals: policyFile ? refusals(policyFile.replace(/^.*\//, '').replace(/\.sh$/, '')) : 0,
     });
   }

@@ -25,7 +25,7 @@ test('messages are styled like cargo\'s', () => {
 });
 
 test('one note per failed build script, help once', () => {
-  const run = { packageName: 'foo', packageVersion: '1.2.3', outDir: '/x/out', manifestDir: '/m', startedAtMs: 0, launcherPath: '/x/build-script-build', envFile: '/s/1.env', findings: [], processRefusals: 0 };
+  const run = { packageName: 'foo', packageVersion: '1.2.3', outDir: '/x/out', manifestDir: '/m', startedAtMs: 0, launcherPath: '/x/build-script-build', envFile: '/s/1.env', findings: [], supervised: true, processRefusals: 0 };
   const { notes, help } = failureNotes(
     [
       { run, blocked: [] },

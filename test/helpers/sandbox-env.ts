@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, type Dirent, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,9 +149,9 @@ export function startCli(args: readonly string[], opts: { cwd: string; env: Node
   return spawn(CLI, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }
 
-/** Every regular file below `dir`. */
-export function walkFiles(dir: string): string[] {
-  const out: string[] = [];
+/** Every entry below `dir` that is not a directory (symlinks not followed), minus what `skip` prunes. */
+function walkEntries(dir: string, skip: (path: string) => boolean = () => false): { path: string; entry: Dirent }[] {
+  const out: { path: string; entry: Dirent }[] = [];
   const visit = (d: string) => {
     let entries;
     try {
@@ -161,12 +161,18 @@ export function walkFiles(dir: string): string[] {
     }
     for (const e of entries) {
       const p = join(d, e.name);
+      if (skip(p)) continue;
       if (e.isDirectory()) visit(p);
-      else if (e.isFile()) out.push(p);
+      else out.push({ path: p, entry: e });
     }
   };
   visit(dir);
   return out;
+}
+
+/** Every regular file below `dir`. */
+export function walkFiles(dir: string): string[] {
+  return walkEntries(dir).filter(({ entry }) => entry.isFile()).map(({ path }) => path);
 }
 
 /** Files below `dir` whose bytes contain `needle`. */
@@ -205,23 +211,11 @@ export function sleep(ms: number): Promise<void> {
 /** sha256 of every regular file below `dir` (symlinks recorded by target), for byte-identity checks. */
 export function snapshot(dir: string, skip: (path: string) => boolean = () => false): Map<string, string> {
   const out = new Map<string, string>();
-  const visit = (d: string) => {
-    let entries;
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (skip(p)) continue;
-      if (e.isSymbolicLink()) out.set(p, `-> ${readlinkSync(p)}`);
-      else if (e.isDirectory()) visit(p);
-      else if (e.isFile()) out.set(p, createHash('sha256').update(readFileSync(p)).digest('hex'));
-      else out.set(p, 'special');
-    }
-  };
-  visit(dir);
+  for (const { path, entry } of walkEntries(dir, skip)) {
+    if (entry.isSymbolicLink()) out.set(path, `-> ${readlinkSync(path)}`);
+    else if (entry.isFile()) out.set(path, createHash('sha256').update(readFileSync(path)).digest('hex'));
+    else out.set(path, 'special');
+  }
   return out;
 }
 

@@ -38,13 +38,16 @@ pkg_phase=vars
 . "$pkgfile" || fail "cannot read the sandbox policy in $pkgfile"
 [ -n "$pkg_finish" ] && finish=$pkg_finish
 
-# Remember that this script ran, so that cargo-sandbox can explain a failure after cargo's error.
-record=$session/runs/$$
-printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" "$self" "$pkgfile" > "$record" 2>/dev/null
+# Remember that this script ran, so that cargo-sandbox can explain a failure after cargo's error
+# (with the package's count of refused forks so far: its cgroup may outlive this build).
+record=${__CARGO_SANDBOX_RUNS:-$session/runs}/$$
+refused=0
+[ -z "$pkg_cgroup" ] || while read -r key value; do [ "$key" = max ] && refused=$value; done 2>/dev/null <"$pkg_cgroup/pids.events"
+printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" "$self" "$pkgfile" "$pkg_cgroup" "$refused" > "$record" 2>/dev/null
 
 if [ "$pkg_sandbox" = 0 ]; then
   # The explicit escape hatch (`sandbox = false` for this package): run as plain cargo would.
-  unset __CARGO_SANDBOX_SESSION __CARGO_SANDBOX_BWRAP __CARGO_SANDBOX_LAUNCH __CARGO_SANDBOX_INNER_WRAPPER
+  unset __CARGO_SANDBOX_SESSION __CARGO_SANDBOX_RUNS __CARGO_SANDBOX_BWRAP __CARGO_SANDBOX_LAUNCH __CARGO_SANDBOX_INNER_WRAPPER
   exec "$bin"
 fi
 

@@ -3,15 +3,44 @@
 // One cgroup per package policy file of a session; the launcher moves itself into it (a shell
 // builtin write, no process) before it starts bubblewrap, so everything the script starts is counted.
 
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface PidsCgroups {
+  /** The session's cgroup, parent of the packages' ones. */
+  base: string;
   /** The cgroup directory for one package policy file. */
   create(name: string, max: number): string;
-  /** How many times a fork was refused in that cgroup (pids.events `max`). */
-  refusals(name: string): number;
   dispose(): void;
+}
+
+/**
+ * How many times a fork was refused in a cgroup so far (pids.events `max`). The counter only grows
+ * (a cached session's cgroups outlive one run): the launcher records it when a script starts.
+ */
+export function pidsRefusals(cgroup: string): number {
+  try {
+    return Number(/^max (\d+)/m.exec(readFileSync(join(cgroup, 'pids.events'), 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Removes a session's cgroups (empty by then: every sandbox dies with its script). */
+export function removePidsCgroups(base: string): void {
+  let children: string[] = [];
+  try {
+    children = readdirSync(base, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(base, d.name));
+  } catch {
+    return;
+  }
+  for (const dir of [...children, base]) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      /* still busy or gone: the kernel frees it when the last process leaves */
+    }
+  }
 }
 
 const V1 = '/sys/fs/cgroup/pids';
@@ -47,32 +76,14 @@ export function createPidsCgroups(sessionName: string): PidsCgroups | undefined 
   if (!root) return undefined;
   const base = join(root, sessionName);
   mkdirSync(base);
-  const made: string[] = [];
   return {
+    base,
     create(name, max) {
       const dir = join(base, name.replace(/[^A-Za-z0-9_.@-]/g, '_'));
       mkdirSync(dir);
       writeFileSync(join(dir, 'pids.max'), max > 0 ? String(max) : 'max');
-      made.push(dir);
       return dir;
     },
-    refusals(name) {
-      try {
-        const events = readFileSync(join(base, name.replace(/[^A-Za-z0-9_.@-]/g, '_'), 'pids.events'), 'utf8');
-        return Number(/^max (\d+)/m.exec(events)?.[1] ?? 0);
-      } catch {
-        return 0;
-      }
-    },
-    dispose() {
-      // Empty by now: every sandbox dies with its script (and a pid namespace takes its children).
-      for (const dir of [...made, base]) {
-        try {
-          rmdirSync(dir);
-        } catch {
-          /* still busy or gone: the kernel frees it when the last process leaves */
-        }
-      }
-    },
+    dispose: () => removePidsCgroups(base),
   };
 }

@@ -220,7 +220,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
         onSession: (session) => {
           if (!tty) return;
           progress = setInterval(() => {
-            const done = readdirSync(join(session.dir, 'runs')).filter((n) => n.endsWith('.status')).length;
+            const done = readdirSync(session.runsDir).filter((n) => n.endsWith('.status')).length;
             process.stderr.write(`\r\x1b[2K    Auditing ${done}/${meta.scripts.size} build scripts`);
           }, 200);
         },

@@ -2,7 +2,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { pidsControllerRoot } from '../backends/cgroups.js';
-import { confineBinary } from '../backends/confine.js';
+import { confineBinary } from '../backends/native-helpers.js';
 import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
 import { UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';

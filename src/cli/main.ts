@@ -1,7 +1,8 @@
 // Entry point: `cargo sandbox <cargo command> [args...]`, `cargo sandbox policy`, `cargo sandbox doctor`.
 
 import { parseInvocation, resolveColor, type CargoOptions } from './args.js';
-import { sandboxedCargo } from './build.js';
+import { explainFrontEndRun, sandboxedCargo } from './build.js';
+import { AFTER_VARIABLE, ENTRY_VARIABLE } from '../intercept/session-cache.js';
 import { helpText } from './help.js';
 import { exitLikeCargo } from './run-cargo.js';
 import { createReporter, reportUserError, shouldColor, UserError, type Reporter } from '../diagnostics/style.js';
@@ -17,6 +18,12 @@ function reporterFor(options: CargoOptions | undefined, env: NodeJS.ProcessEnv):
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // From the compiled front end (libexec/front-end.rs): cargo already ran with a cached session.
+  const after = env[AFTER_VARIABLE];
+  // From the front end, on a miss: where to write this run's session so that it can replay it.
+  const cacheEntry = env[ENTRY_VARIABLE];
+  delete env[AFTER_VARIABLE];
+  delete env[ENTRY_VARIABLE];
   // Installed as `cargo-sandbox-proc-macro-srv`, rust-analyzer starts us with no arguments.
   const inv = parseInvocation(process.argv[1]?.endsWith('-proc-macro-srv') ? ['proc-macro-server'] : argv);
   if (inv.kind === 'help') {
@@ -34,7 +41,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     if (inv.kind === 'policy') return await (await import('./policy-command.js')).runPolicyCommand(inv, env, reporter);
     if (inv.kind === 'audit') return await (await import('./audit.js')).runAudit(inv, env, reporter);
     if (inv.kind === 'proc-macro-server') return await (await import('./proc-macro-server.js')).runProcMacroServer(inv.options, env);
-    exitLikeCargo(await sandboxedCargo(inv, env, reporter));
+    if (after) exitLikeCargo(await explainFrontEndRun(inv, after, env, reporter));
+    exitLikeCargo(await sandboxedCargo(inv, env, reporter, {}, cacheEntry));
   } catch (err) {
     if (err instanceof UserError) {
       reportUserError(reporter, err);

@@ -3,17 +3,19 @@
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, renderUnset, type HostView } from '../backends/bwrap.js';
 import { isPassed } from '../policy/environment.js';
 import { crossTarget, masksAfterGrants, renderPackagePolicy } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { DIST_SRC, LIBEXEC } from '../paths.js';
-import { createPidsCgroups } from '../backends/cgroups.js';
+import { createPidsCgroups, pidsRefusals } from '../backends/cgroups.js';
 
 export interface Session {
   dir: string;
+  /** Where this run's build scripts record themselves (one directory per cargo-sandbox run). */
+  runsDir: string;
   /** Variables to add to cargo's environment. */
   env: Record<string, string>;
   /** Build scripts that were started, as the launcher recorded them. */
@@ -66,16 +68,23 @@ export function createSession(opts: {
   env: NodeJS.ProcessEnv;
   /** The compiled supervisor (libexec/confine.rs). */
   confine: string;
+  /**
+   * An empty directory that outlives this run (a cached session, see session-cache.ts); by default
+   * a temporary one, removed at the end.
+   */
+  dir?: string;
 }): Session {
-  const dir = mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
-  const pids = createPidsCgroups(dir.slice(dir.lastIndexOf('/') + 1));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
+  const pids = createPidsCgroups(`cargo-sandbox-${basename(dir).replace(/^cargo-sandbox-/, '').slice(0, 16)}-${process.pid}`);
+  if (pids) writeFileSync(join(dir, 'cgroup'), pids.base);
   const args = bwrapArgs(opts.policy, opts.host);
   const write = (name: string, data: string) => writeFileSync(join(dir, name), data, { mode: 0o600 });
   write('setup.args', encodeArgs(args.setup));
   write('finish.args', encodeArgs(args.finish));
   write('env-filter.sh', renderEnvFilter(opts.policy.env));
   write('unset-user-env.sh', renderUnset(Object.keys(opts.env).filter((name) => !isPassed(opts.policy.env, name))));
-  mkdirSync(join(dir, 'runs'));
+  const runsDir = join(dir, 'runs', String(process.pid));
+  mkdirSync(runsDir, { recursive: true });
   mkdirSync(join(dir, 'packages'));
   for (const pkg of opts.packages) {
     const masks = masksAfterGrants(opts.policy.masked, pkg.grants);
@@ -98,6 +107,7 @@ export function createSession(opts: {
     RUSTC_WRAPPER: join(LIBEXEC, 'rustc-wrapper'),
     __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script.sh'),
     __CARGO_SANDBOX_SESSION: dir,
+    __CARGO_SANDBOX_RUNS: runsDir,
     __CARGO_SANDBOX_BWRAP: opts.bwrapPath,
     // For build scripts compiled for a wasm target: compiled and run by Node.
     __CARGO_SANDBOX_NODE: process.execPath,
@@ -111,25 +121,25 @@ export function createSession(opts: {
   for (const [name, fp] of Object.entries(opts.fingerprints.packages)) env[fingerprintVariable(name)] = fp;
   return {
     dir,
+    runsDir,
     env,
-    runs: () => readRuns(join(dir, 'runs'), (file) => pids?.refusals(file) ?? 0),
+    runs: () => readRuns(runsDir),
     pidsLimited: pids !== undefined,
     dispose: () => {
+      if (opts.dir) return void rmSync(runsDir, { recursive: true, force: true });
       pids?.dispose();
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-function readRuns(runsDir: string, refusals: (policyFile: string) => number): BuildScriptRun[] {
+export function readRuns(runsDir: string): BuildScriptRun[] {
   const runs: BuildScriptRun[] = [];
   // One record per launch, named by the launcher's PID; `PID.stderr` holds its captured stderr.
   for (const name of safeReaddir(runsDir).filter((n) => /^\d+$/.test(n))) {
     const path = join(runsDir, name);
-    const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = '', policyFile = ''] = readFileSync(
-      path,
-      'utf8',
-    ).split('\0');
+    const fields = readFileSync(path, 'utf8').split('\0');
+    const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = '', , cgroup = '', refusedBefore = ''] = fields;
     runs.push({
       packageName,
       packageVersion,
@@ -141,7 +151,7 @@ function readRuns(runsDir: string, refusals: (policyFile: string) => number): Bu
       exitCode: exitCodeIn(`${path}.status`),
       findings: findingsIn(`${path}.report`),
       supervised: existsSync(`${path}.report`),
-      processRefusals: policyFile ? refusals(policyFile.replace(/^.*\//, '').replace(/\.sh$/, '')) : 0,
+      processRefusals: cgroup ? Math.max(0, pidsRefusals(cgroup) - Number(refusedBefore || 0)) : 0,
     });
   }
   return runs;

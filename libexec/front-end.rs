@@ -1,0 +1,280 @@
+// cargo-sandbox's compiled front end: replays a cached build session without starting Node.
+//
+// Node starts in ~0.1 s, as long as a no-op `cargo build` takes. Everything a sandboxed build
+// decides before cargo starts (configuration, policy files, environment for cargo) depends only on
+// inputs this program can fingerprint in well under a millisecond: the arguments, the working
+// directory, the whole environment, the metadata of every file cargo's configuration and the
+// workspace are read from, cargo-sandbox's own code, and the boot. Node writes the session under
+// that fingerprint (sessions/KEY/, see src/intercept/session-cache.ts) the first time; from then on
+// this program checks the host paths the policy was derived from, prints the same warnings, runs
+// cargo with the session's environment, and hands over to Node only when there is something to
+// explain: a build script ran (its findings), or cargo failed.
+//
+// Compiled on first use by the rustc that builds the project (std only), with the package root and
+// Node's path fixed at compile time (CARGO_SANDBOX_ROOT, CARGO_SANDBOX_NODE).
+
+use std::collections::hash_map::DefaultHasher;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+    fn signal(sig: i32, handler: usize) -> usize;
+    fn isatty(fd: i32) -> i32;
+}
+
+const ROOT: &str = env!("CARGO_SANDBOX_ROOT");
+const NODE: &str = env!("CARGO_SANDBOX_NODE");
+const FORWARDED: [i32; 4] = [1, 2, 3, 15]; // SIGHUP, SIGINT, SIGQUIT, SIGTERM
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: i32) {
+    let pid = CHILD.load(Ordering::SeqCst);
+    if pid > 0 {
+        unsafe { kill(pid, sig) };
+    }
+}
+
+/// 128 bits of SipHash (fixed keys: the same inputs give the same key in every run).
+struct Fingerprint(DefaultHasher, DefaultHasher);
+
+impl Fingerprint {
+    fn new() -> Self {
+        let mut second = DefaultHasher::new();
+        0xc5a9_u16.hash(&mut second);
+        Fingerprint(DefaultHasher::new(), second)
+    }
+    fn add<T: Hash + ?Sized>(&mut self, value: &T) {
+        value.hash(&mut self.0);
+        value.hash(&mut self.1);
+    }
+    /// A configuration file, manifest or lockfile: small, read whole (an edit within the
+    /// file system's timestamp granularity would not show in its metadata).
+    fn add_content(&mut self, path: &Path) {
+        self.add(path.as_os_str().as_bytes());
+        match fs::read(path) {
+            Ok(data) => self.add(&data),
+            Err(_) => self.add("missing"),
+        }
+    }
+    /// One of our own files, by identity: a new version has another size, mtime or inode.
+    fn add_file(&mut self, path: &Path) {
+        self.add(path.as_os_str().as_bytes());
+        match fs::metadata(path) {
+            Ok(m) => self.add(&(m.len(), m.mtime(), m.mtime_nsec(), m.ino(), m.dev())),
+            Err(_) => self.add("missing"),
+        }
+    }
+    fn add_tree(&mut self, dir: &Path) {
+        let mut entries: Vec<_> = match fs::read_dir(dir) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(_) => return self.add("missing"),
+        };
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                self.add_tree(&path);
+            } else {
+                self.add_file(&path);
+            }
+        }
+    }
+    fn hex(&self) -> String {
+        format!("{:016x}{:016x}", self.0.finish(), self.1.finish())
+    }
+}
+
+fn session_key(args: &[OsString], cwd: &Path) -> String {
+    let mut fp = Fingerprint::new();
+    fp.add("cargo-sandbox session v1");
+    fp.add(&fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default());
+    for a in args {
+        fp.add(a.as_bytes());
+    }
+    fp.add(cwd.as_os_str().as_bytes());
+    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    vars.sort();
+    for (k, v) in &vars {
+        fp.add(k.as_bytes());
+        // Shells change these between commands; nothing of a session depends on their values.
+        if k != "OLDPWD" && k != "_" {
+            fp.add(v.as_bytes());
+        }
+    }
+    fp.add(&[unsafe { isatty(1) }, unsafe { isatty(2) }]);
+    // Cargo's configuration files, and the manifests and lockfiles that locate the workspace.
+    let mut dirs: Vec<PathBuf> = cwd.ancestors().map(Path::to_path_buf).collect();
+    let mut config_args = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        let next = args.get(i + 1).map(|n| n.as_os_str());
+        let bytes = a.as_bytes();
+        let manifest = if bytes == b"--manifest-path" { next } else { bytes.strip_prefix(b"--manifest-path=").map(OsStr::from_bytes) };
+        if let Some(m) = manifest {
+            dirs.extend(cwd.join(m).ancestors().skip(1).map(Path::to_path_buf));
+        }
+        let config = if bytes == b"--config" { next } else { bytes.strip_prefix(b"--config=").map(OsStr::from_bytes) };
+        if let Some(c) = config {
+            config_args.push(cwd.join(c));
+        }
+    }
+    for dir in &dirs {
+        for name in [".cargo/config", ".cargo/config.toml", "Cargo.toml", "Cargo.lock"] {
+            fp.add_content(&dir.join(name));
+        }
+    }
+    for path in &config_args {
+        fp.add_content(path);
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        fp.add_content(&home.join("config"));
+        fp.add_content(&home.join("config.toml"));
+    }
+    // cargo-sandbox's own code: a new version writes different sessions.
+    fp.add_tree(&Path::new(ROOT).join("dist/src"));
+    fp.add_tree(&Path::new(ROOT).join("libexec"));
+    fp.hex()
+}
+
+/// A cached session: NUL-separated fields, read as records (see session-cache.ts).
+struct Entry {
+    env: Vec<(OsString, OsString)>,
+    argv: Vec<OsString>,
+}
+
+/// The entry, if it exists and every host path its policy was derived from is as it was.
+fn load_entry(dir: &Path) -> Option<Entry> {
+    let data = fs::read(dir.join("entry")).ok()?;
+    let mut fields = data.strip_suffix(b"\0")?.split(|b| *b == 0).map(|f| OsStr::from_bytes(f).to_os_string());
+    let mut entry = Entry { env: Vec::new(), argv: Vec::new() };
+    let mut complete = false;
+    while let Some(kind) = fields.next() {
+        match kind.as_bytes() {
+            b"check" => {
+                let path = PathBuf::from(fields.next()?);
+                if host_entry(&path) != fields.next()? {
+                    return None;
+                }
+            }
+            b"env" => entry.env.push((fields.next()?, fields.next()?)),
+            b"argv" => entry.argv.push(fields.next()?),
+            b"end" => complete = true,
+            _ => return None,
+        }
+    }
+    if complete && !entry.argv.is_empty() {
+        Some(entry)
+    } else {
+        None
+    }
+}
+
+/// The same classification as src/backends/host.ts: dir, file, symlink:TARGET or missing.
+fn host_entry(path: &Path) -> OsString {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            let mut s = OsString::from("symlink:");
+            s.push(fs::read_link(path).unwrap_or_default());
+            s
+        }
+        Ok(m) if m.is_dir() => "dir".into(),
+        Ok(_) => "file".into(),
+        Err(_) => "missing".into(),
+    }
+}
+
+/// Node's cargo-sandbox, with what it needs to write a session or explain this run.
+fn node(args: &[OsString], vars: &[(&str, OsString)]) -> ! {
+    let node = if Path::new(NODE).exists() { NODE } else { "node" };
+    let mut cmd = Command::new(node);
+    cmd.arg(Path::new(ROOT).join("dist/src/cli/main.js")).args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let err = cmd.exec();
+    eprintln!("error: cargo-sandbox: could not start Node ({}): {}", node, err);
+    std::process::exit(101)
+}
+
+fn main() {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(_) => node(&args, &[]),
+    };
+    let here = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    let sessions = match here {
+        Some(dir) => dir.join("sessions"),
+        None => node(&args, &[]),
+    };
+    let key = session_key(&args, &cwd);
+    let dir = sessions.join(&key);
+    let entry = match load_entry(&dir) {
+        Some(entry) => entry,
+        None => node(&args, &[("__CARGO_SANDBOX_CACHE_ENTRY", dir.into_os_string())]),
+    };
+    // The warnings Node printed before cargo, the same bytes (colour was part of the key).
+    if let Ok(preamble) = fs::read(dir.join("stderr")) {
+        let _ = std::io::stderr().write_all(&preamble);
+    }
+    // Each run's build scripts record themselves here; the directory's mtime says the entry is in use.
+    let runs = dir.join("runs").join(std::process::id().to_string());
+    let _ = fs::remove_dir_all(&runs); // left by a run of the same PID that was killed
+    if fs::create_dir_all(&runs).is_err() {
+        node(&args, &[]);
+    }
+    let mut cmd = Command::new(&entry.argv[0]);
+    cmd.args(&entry.argv[1..]).env("__CARGO_SANDBOX_RUNS", &runs);
+    for (k, v) in &entry.env {
+        cmd.env(k, v);
+    }
+    for sig in FORWARDED {
+        unsafe { signal(sig, forward as *const () as usize) };
+    }
+    let status = match cmd.spawn() {
+        Ok(mut child) => {
+            CHILD.store(child.id() as i32, Ordering::SeqCst);
+            let status = child.wait();
+            CHILD.store(0, Ordering::SeqCst);
+            status
+        }
+        Err(e) => Err(e),
+    };
+    let ran_scripts = fs::read_dir(&runs).map(|mut d| d.next().is_some()).unwrap_or(true);
+    match status {
+        Ok(s) if s.success() && !ran_scripts => {
+            let _ = fs::remove_dir(&runs);
+            std::process::exit(0)
+        }
+        Ok(s) => {
+            let how = match (s.code(), s.signal()) {
+                (Some(code), _) => code.to_string(),
+                (None, Some(sig)) => format!("-{}", sig),
+                _ => "101".into(),
+            };
+            let mut after = dir.into_os_string();
+            after.push("\n");
+            after.push(&runs);
+            after.push("\n");
+            after.push(how);
+            node(&args, &[("__CARGO_SANDBOX_AFTER", after)])
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&runs);
+            eprintln!("error: could not run cargo: {}", e);
+            eprintln!("help: is Rust installed and `cargo` in PATH?");
+            std::process::exit(101)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+// cargo-sandbox's two small Rust programs (libexec/*.rs, std only): the supervisor that runs inside
+// bubblewrap, and the compiled front end that replays cached sessions. Compiled on first use with
+// the rustc that cargo would use (any rustc since 1.59 builds them) and cached by content.
+
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../diagnostics/style.js';
+import { LIBEXEC, PACKAGE_ROOT } from '../paths.js';
+
+/** Where compiled helpers are kept, most preferred first. */
+export function cacheDirs(env: NodeJS.ProcessEnv): string[] {
+  const home = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : undefined);
+  return [
+    ...(env.CARGO_SANDBOX_CACHE_DIR ? [env.CARGO_SANDBOX_CACHE_DIR] : []),
+    // Beside the package when it is writable: shared by every user of this installation.
+    join(PACKAGE_ROOT, '.cache'),
+    ...(home ? [join(home, 'cargo-sandbox')] : []),
+  ];
+}
+
+export function usableDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface HelperBuild {
+  /** libexec/NAME.rs */
+  name: string;
+  /** Variables the source reads at compile time (env!); part of the cache key. */
+  compileEnv?: Record<string, string>;
+  /** Where to look and build; by default every cache directory. */
+  dirs?: string[];
+}
+
+/** The path of the compiled helper, compiling it if no cache has it. Fails closed. */
+export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): string {
+  const source = join(LIBEXEC, `${build.name}.rs`);
+  const hash = createHash('sha256').update(readFileSync(source)).update(process.arch);
+  for (const [k, v] of Object.entries(build.compileEnv ?? {})) hash.update(`\0${k}=${v}`);
+  const file = `${build.name}-${hash.digest('hex').slice(0, 16)}`;
+  const dirs = build.dirs ?? cacheDirs(env);
+  for (const dir of dirs) {
+    if (existsSync(join(dir, file))) return join(dir, file);
+  }
+  const dir = dirs.find(usableDir);
+  if (!dir) throw new UserError(`no writable cache directory for cargo-sandbox's ${build.name} (tried ${dirs.join(', ')}); nothing was built`, ['set CARGO_SANDBOX_CACHE_DIR to a writable directory']);
+  const tmp = join(dir, `${file}.${process.pid}.tmp`);
+  const rustc = env.RUSTC || 'rustc';
+  const r = spawnSync(rustc, ['--edition', '2021', '-O', '-C', 'panic=abort', '-C', 'strip=symbols', '-o', tmp, source], {
+    env: { ...env, ...build.compileEnv },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    throw new UserError(`could not compile cargo-sandbox's ${build.name} (${source}) with \`${rustc}\`; nothing was built`, [
+      (r.stderr || r.error?.message || '').trim().split('\n').slice(0, 12).join('\n'),
+    ]);
+  }
+  renameSync(tmp, join(dir, file));
+  return join(dir, file);
+}
+
+/** The supervisor that runs inside bubblewrap around each build script (libexec/confine.rs). */
+export function confineBinary(env: NodeJS.ProcessEnv): string {
+  return compiledHelper({ name: 'confine' }, env);
+}

@@ -1,0 +1,97 @@
+// After cargo: what the build scripts' supervisors found (links and modes they removed), pinned
+// approvals that did not apply, and, when cargo failed, why each failed build script failed.
+
+import { describeSource } from '../config/types.js';
+import { readLockfile } from '../config/lockfile.js';
+import { crossTarget } from '../backends/package-policy.js';
+import { sanitizeOutDir } from '../intercept/sanitize-outputs.js';
+import type { BuildScriptRun, Session } from '../intercept/session.js';
+import { effectiveGrants, type EffectiveGrants } from '../policy/effective.js';
+import { staleApprovals } from '../policy/package-policies.js';
+import type { SandboxContext } from '../cli/context.js';
+import type { CargoExit } from '../cli/run-cargo.js';
+import type { Reporter } from './style.js';
+
+export async function explainBuild(ctx: SandboxContext, session: Session, runs: BuildScriptRun[], result: CargoExit, reporter: Reporter): Promise<void> {
+  await warnStaleApprovals(ctx, runs, reporter);
+  for (const run of runs) {
+    const who = `the build script of \`${run.packageName} v${run.packageVersion}\``;
+    const modes = [...run.findings.filter((f) => f.kind === 'mode').map((f) => ({ path: f.subject, mode: parseInt(f.detail, 8) })), ...(run.supervised ? [] : sanitizeOutDir(run.outDir))];
+    for (const f of modes) {
+      reporter.message('warning', `${who} left \`${f.path}\` with mode ${f.mode.toString(8)}; its setuid, setgid and world-writable bits were removed`);
+    }
+    for (const f of run.findings.filter((f) => f.kind === 'symlink')) {
+      reporter.message('warning', `${who} left a symlink \`${f.subject}\` -> \`${f.detail}\` leading out of its OUT_DIR; it was removed (rustc, which runs outside the sandbox, would have followed it)`);
+    }
+  }
+  if (result.code === 0 || result.signal) return;
+  // Loaded only after a failure: successful builds do not pay for the diagnostics.
+  const { failedRuns, failureNotes, hintContext } = await import('./failure-notes.js');
+  const { blockedHints, formatSize } = await import('./blocked-hints.js');
+  const { rerunForStderr } = await import('./rerun.js');
+  const failed = failedRuns(runs).map((run) => {
+    const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
+    const stopped = stoppedBySupervisor(run, grants, formatSize);
+    if (stopped) return { run, blocked: [stopped] };
+    const timeout = grants.timeoutSecs;
+    // Killed by SIGXFSZ (128 + 25): it wrote past max-file-size. Not rerun: it would write it all again.
+    if (run.exitCode === 128 + 25) {
+      const { value, source } = grants.maxFileSize;
+      const message = `it was stopped writing a file larger than its limit of ${formatSize(value)} (max-file-size, ${describeSource(source)})`;
+      return { run, blocked: [{ kind: 'limit' as const, key: 'max-file-size' as const, suggest: formatSize(value * 4), message }] };
+    }
+    // A script stopped by its timeout is not rerun: it would only hang again.
+    if (timeout && Date.now() - run.startedAtMs >= timeout.value * 1000) {
+      const message = `it was stopped after its timeout of ${timeout.value}s (${describeSource(timeout.source)})`;
+      return { run, blocked: [{ kind: 'timeout' as const, seconds: timeout.value, message }] };
+    }
+    const wasm = crossTarget(grants) !== undefined && !grants.runner;
+    const hints = { ...hintContext(ctx.policy, run, ctx.home, ctx.env, wasm), maxMemory: { bytes: grants.maxMemory.value, where: describeSource(grants.maxMemory.source) } };
+    return { run, blocked: blockedHints(rerunForStderr(run, session.env), hints) };
+  });
+  const { notes, help } = failureNotes(failed, ctx.home);
+  for (const n of notes) reporter.message('note', n);
+  for (const h of help) reporter.message('help', h);
+}
+
+/** A failure the supervisor or a process limit explains by itself (no rerun needed). */
+function stoppedBySupervisor(run: BuildScriptRun, grants: EffectiveGrants, formatSize: (n: number) => string) {
+  const directive = run.findings.find((f) => f.kind === 'directive');
+  if (directive) {
+    const message = `it asked cargo to set \`${directive.subject}\` for rustc (\`${directive.detail}\`); rustc and the linker run outside the sandbox, and this variable would make them load or run a program of the script's choosing, so the build script was failed (no grant allows this)`;
+    return { kind: 'refused' as const, message };
+  }
+  if (run.findings.some((f) => f.kind === 'output')) {
+    const { value, source } = grants.maxOutput;
+    const message = `it was stopped after writing more than ${formatSize(value)} of output (max-output, ${describeSource(source)})`;
+    return { kind: 'limit' as const, key: 'max-output' as const, suggest: formatSize(value * 4), message };
+  }
+  if (run.findings.some((f) => f.kind === 'disk')) {
+    const { value, source } = grants.maxDisk;
+    const message = `it was stopped when its files (OUT_DIR and /tmp) grew over its limit of ${formatSize(value)} (max-disk, ${describeSource(source)}); OUT_DIR was emptied`;
+    return { kind: 'limit' as const, key: 'max-disk' as const, suggest: formatSize(value * 4), message };
+  }
+  if (run.processRefusals > 0) {
+    const { value, source } = grants.maxProcesses;
+    const message = `it was refused ${run.processRefusals} new process(es) at its limit of ${value} processes alive at once (max-processes, ${describeSource(source)})`;
+    return { kind: 'limit' as const, key: 'max-processes' as const, suggest: value * 4, message };
+  }
+  return undefined;
+}
+
+/**
+ * Pinned approvals (`name@=version`, `checksum`) that did not apply to the version that ran: it ran
+ * with the default policy. Checked after cargo, which may have just updated Cargo.lock.
+ */
+async function warnStaleApprovals(ctx: SandboxContext, runs: readonly BuildScriptRun[], reporter: Reporter): Promise<void> {
+  if (!ctx.config.packages.some((p) => p.spec.versionReq || p.spec.checksum)) return;
+  const locked = (await readLockfile(ctx.workspaceRoot)) ?? [];
+  const ran = runs.map((r) => locked.find((p) => p.name === r.packageName && p.version === r.packageVersion) ?? { name: r.packageName, version: r.packageVersion });
+  const seen = new Set<string>();
+  for (const { key, locked: pkg } of staleApprovals(ctx.config, ran)) {
+    if (seen.has(`${pkg.name}@${pkg.version}`)) continue;
+    seen.add(`${pkg.name}@${pkg.version}`);
+    reporter.message('warning', `the grants of \`[sandbox.package."${key}"]\` were approved for other sources than \`${pkg.name} v${pkg.version}\` in Cargo.lock; its build script ran with the default policy`);
+    reporter.message('help', `review what the new version does with \`cargo sandbox audit -p ${pkg.name}\`, then approve it with \`cargo sandbox audit --suggest --write\``);
+  }
+}

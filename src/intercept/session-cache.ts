@@ -1,0 +1,192 @@
+// Cached sessions: what the compiled front end (libexec/front-end.rs) replays without starting
+// Node. The front end fingerprints everything a session is derived from and passes the entry
+// directory (sessions/KEY) to Node on a miss; Node writes the session there, then `entry`: the
+// environment and command for cargo, and every host path the policy looked at with what it was
+// (a secret that appears later, e.g. ~/.aws, makes the entry stale: it must be masked).
+// After cargo, the front end hands back to Node only when a build script ran or cargo failed.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { HostEntry, HostView } from '../backends/bwrap.js';
+import { removePidsCgroups } from '../backends/cgroups.js';
+import { compiledHelper, usableDir } from '../backends/native-helpers.js';
+import { PACKAGE_ROOT } from '../paths.js';
+import { readRuns, type Session } from './session.js';
+
+/** Set by the front end on a miss: the directory to write the session into. */
+export const ENTRY_VARIABLE = '__CARGO_SANDBOX_CACHE_ENTRY';
+/** Set by the front end after cargo: `ENTRY\nRUNS\nEXIT` (EXIT is the code, or -SIGNAL). */
+export const AFTER_VARIABLE = '__CARGO_SANDBOX_AFTER';
+
+const STALE_AFTER_MS = 60 * 60 * 1000;
+const UNUSED_AFTER_MS = 14 * 24 * 60 * 60 * 1000;
+const MAX_SESSIONS = 32;
+
+/**
+ * Builds the front end where bin/cargo-sandbox looks for it (CARGO_SANDBOX_CACHE_DIR, else the
+ * package's .cache), as `front-end`, a link to the build for this source, root and Node. It only
+ * speeds things up: if it cannot be built, everything still runs through Node.
+ */
+export function ensureFrontEnd(env: NodeJS.ProcessEnv): void {
+  const dir = [...(env.CARGO_SANDBOX_CACHE_DIR ? [env.CARGO_SANDBOX_CACHE_DIR] : []), join(PACKAGE_ROOT, '.cache')].find(usableDir);
+  if (!dir) return;
+  try {
+    const compileEnv = { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };
+    const built = basename(compiledHelper({ name: 'front-end', compileEnv, dirs: [dir] }, env));
+    const link = join(dir, 'front-end');
+    if (safeReadlink(link) === built) return;
+    const tmp = `${link}.${process.pid}.tmp`;
+    symlinkSync(built, tmp);
+    renameSync(tmp, link);
+  } catch {
+    /* no rustc that builds it: Node serves every run */
+  }
+}
+
+/** Records every host path the policy asked about, and what it found. */
+export function recordingHost(host: HostView, seen: Map<string, string>): HostView {
+  return {
+    entry(path: string): HostEntry {
+      const e = host.entry(path);
+      seen.set(path, e.type === 'symlink' ? `symlink:${e.target}` : e.type);
+      return e;
+    },
+  };
+}
+
+/**
+ * Takes the entry directory for a new session. A stale session there is moved aside (a build
+ * that still uses it keeps working) and removed later. Undefined if another run got there first.
+ */
+export function claimEntryDir(dir: string): string | undefined {
+  pruneSessions(dirname(dir));
+  if (existsSync(dir)) {
+    try {
+      renameSync(dir, `${dir}.stale-${process.pid}`);
+    } catch {
+      return undefined;
+    }
+  }
+  try {
+    mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface EntryContent {
+  env: Record<string, string>;
+  argv: readonly string[];
+  /** Host path -> what it was: dir, file, missing, symlink:TARGET. */
+  checks: ReadonlyMap<string, string>;
+  /** What was printed on stderr before cargo started (warnings), replayed as is. */
+  preamble: string;
+}
+
+export function renderEntry(e: EntryContent): string {
+  const fields: string[] = [];
+  for (const [path, kind] of e.checks) fields.push('check', path, kind);
+  for (const [k, v] of Object.entries(e.env)) fields.push('env', k, v);
+  for (const a of e.argv) fields.push('argv', a);
+  fields.push('end');
+  for (const f of fields) {
+    if (f.includes('\0')) throw new Error(`a session value contains a NUL byte: ${JSON.stringify(f)}`);
+  }
+  return fields.map((f) => `${f}\0`).join('');
+}
+
+/** Written last, atomically: the front end uses a session only once its entry is complete. */
+export function writeEntry(dir: string, e: EntryContent): void {
+  writeFileSync(join(dir, 'stderr'), e.preamble, { mode: 0o600 });
+  writeFileSync(join(dir, 'entry.tmp'), renderEntry(e), { mode: 0o600 });
+  renameSync(join(dir, 'entry.tmp'), join(dir, 'entry'));
+}
+
+export function parseEntryEnv(data: string): Record<string, string> {
+  const fields = data.split('\0');
+  const env: Record<string, string> = {};
+  for (let i = 0; i < fields.length; ) {
+    const kind = fields[i];
+    if (kind === 'check') i += 3;
+    else if (kind === 'env') {
+      env[fields[i + 1]!] = fields[i + 2]!;
+      i += 3;
+    } else i += kind === 'argv' ? 2 : 1;
+  }
+  return env;
+}
+
+export interface FrontEndRun {
+  session: Session;
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+}
+
+/** The session and cargo's exit from the front end's AFTER variable (see front-end.rs). */
+export function resumeFrontEndRun(after: string): FrontEndRun {
+  const [dir = '', runsDir = '', how = '101'] = after.split('\n');
+  const env = { ...parseEntryEnv(readFileSync(join(dir, 'entry'), 'utf8')), __CARGO_SANDBOX_RUNS: runsDir };
+  const signal = how.startsWith('-') ? signalName(Number(how.slice(1))) : null;
+  return {
+    session: {
+      dir,
+      runsDir,
+      env,
+      runs: () => readRuns(runsDir),
+      pidsLimited: existsSync(join(dir, 'cgroup')),
+      dispose: () => rmSync(runsDir, { recursive: true, force: true }),
+    },
+    exit: signal ? { code: null, signal } : { code: Number(how), signal: null },
+  };
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  return (Object.entries(constants.signals).find(([, number]) => number === n)?.[0] as NodeJS.Signals | undefined) ?? null;
+}
+
+/**
+ * Removes sessions moved aside an hour ago, those no run used for two weeks, and the least
+ * recently used beyond MAX_SESSIONS (each holds a few small files and, as root, empty cgroups).
+ */
+export function pruneSessions(sessionsDir: string, now = Date.now()): void {
+  const sessions = safeReaddir(sessionsDir)
+    .map((name) => ({ name, dir: join(sessionsDir, name), lastUsed: mtimeMs(join(sessionsDir, name, 'runs')) ?? mtimeMs(join(sessionsDir, name)) ?? now }))
+    .sort((a, b) => b.lastUsed - a.lastUsed);
+  sessions.forEach(({ name, dir, lastUsed }, rank) => {
+    const age = now - lastUsed;
+    const unwanted = name.includes('.stale-') ? age > STALE_AFTER_MS : age > UNUSED_AFTER_MS || rank >= MAX_SESSIONS;
+    if (!unwanted) return;
+    try {
+      removePidsCgroups(readFileSync(join(dir, 'cgroup'), 'utf8'));
+    } catch {
+      /* no cgroup */
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+function mtimeMs(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function safeReadlink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,108 @@
+// The compiled front end (libexec/front-end.rs): a repeated build replays its cached session
+// without starting Node, and is sandboxed exactly as before: scripts that run are confined, their
+// failures explained, and anything the session was derived from (configuration, the host paths it
+// masks) invalidates it.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { describe, test } from 'node:test';
+import { BASHRC, CLI, copyFixture, filesContaining, makeScratch, run, runCli, SECRETS, type Scratch } from '../helpers/sandbox-env.js';
+
+const cacheDir = join(makeScratch('front-end-cache').root, 'cache');
+
+function setup(label: string, params: string[], s: Scratch = makeScratch(label), config = '') {
+  const ws = copyFixture(s, 'replay');
+  writeFileSync(join(ws, 'params.txt'), params.join('\n') + '\n');
+  if (config) {
+    mkdirSync(join(ws, '.cargo'));
+    writeFileSync(join(ws, '.cargo', 'config.toml'), config);
+  }
+  const env = { ...s.env, CARGO_SANDBOX_CACHE_DIR: cacheDir };
+  return { s, ws, env };
+}
+
+/** Programs started (execve), in order, while cargo-sandbox ran. */
+async function tracedBuild(ws: string, env: NodeJS.ProcessEnv, s: Scratch) {
+  const trace = join(s.root, `exec-${Date.now()}.trace`);
+  const r = await run('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', '-o', trace, CLI, 'build'], { cwd: ws, env });
+  const programs = readFileSync(trace, 'utf8')
+    .split('\n')
+    .map((line) => /execve\("([^"]+)"/.exec(line)?.[1])
+    .filter((p): p is string => !!p && !/ENOENT/.test(p))
+    .map((p) => basename(p));
+  return { ...r, programs };
+}
+
+/** First build: Node (and the front end is compiled); second: Node writes the session; then replays. */
+async function warmUp(ws: string, env: NodeJS.ProcessEnv) {
+  for (let i = 0; i < 2; i++) {
+    const r = await runCli(['build'], { cwd: ws, env });
+    assert.equal(r.status, 0, r.stderr);
+  }
+}
+
+describe('the front end replays cached sessions', () => {
+  test('a repeated build starts no Node; scripts that run stay sandboxed and failures are explained', async () => {
+    const pre = makeScratch('replay');
+    const sshKey = join(pre.home, '.ssh', 'id_ed25519');
+    const { s, ws, env } = setup('replay', [sshKey, `write=${join(pre.home, '.bashrc')}`], pre);
+    await warmUp(ws, env);
+    assert.ok(existsSync(join(cacheDir, 'front-end')), 'the front end was not built');
+    assert.equal(readdirSync(join(cacheDir, 'sessions')).filter((d) => existsSync(join(cacheDir, 'sessions', d, 'entry'))).length >= 1, true);
+
+    const noop = await tracedBuild(ws, env, s);
+    assert.equal(noop.status, 0, noop.stderr);
+    assert.ok(noop.programs.includes('cargo'), noop.programs.join(' '));
+    assert.ok(!noop.programs.includes('node'), `Node started on a no-op rebuild: ${noop.programs.join(' ')}`);
+
+    // The build script runs again (its trigger changed): replayed session, same sandbox.
+    writeFileSync(join(ws, 'trigger.txt'), '2\n');
+    const rerun = await tracedBuild(ws, env, s);
+    assert.equal(rerun.status, 0, rerun.stderr);
+    const cargoAt = rerun.programs.indexOf('cargo');
+    assert.ok(cargoAt >= 0 && rerun.programs.indexOf('node') > cargoAt, `Node ran before cargo: ${rerun.programs.join(' ')}`);
+    assert.ok(rerun.programs.includes('bwrap'), 'the build script did not run in bubblewrap');
+    assert.deepEqual(filesContaining(join(ws, 'target'), SECRETS.sshKey), []);
+    assert.equal(readFileSync(join(pre.home, '.bashrc'), 'utf8'), BASHRC);
+
+    // A failure is explained by Node after cargo, as without the front end.
+    writeFileSync(join(ws, 'trigger.txt'), 'fail\n');
+    const failed = await tracedBuild(ws, env, s);
+    assert.equal(failed.status, 101, failed.stderr);
+    assert.ok(failed.programs.indexOf('node') > failed.programs.indexOf('cargo'), failed.programs.join(' '));
+    assert.match(failed.stderr, /note: .*\.ssh/, failed.stderr);
+    assert.match(failed.stderr, /help: .*allow-read/, failed.stderr);
+  });
+
+  test('a secret that appears after the session was cached is masked all the same', async () => {
+    const pre = makeScratch('late-secret');
+    rmSync(join(pre.home, '.kube'), { recursive: true });
+    const kube = join(pre.home, '.kube', 'config');
+    // Home is readable by grant, so only the mask over ~/.kube stands between the script and the token.
+    const { ws, env } = setup('late-secret', [kube], pre, '[sandbox]\nallow-read = ["~"]\n');
+    await warmUp(ws, env);
+    mkdirSync(join(pre.home, '.kube'));
+    writeFileSync(kube, `users:\n- user:\n    token: ${SECRETS.kube}\n`);
+    writeFileSync(join(ws, 'trigger.txt'), '2\n');
+    const r = await runCli(['build'], { cwd: ws, env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(filesContaining(join(ws, 'target'), SECRETS.kube), []);
+  });
+
+  test('revoking a grant in .cargo/config.toml takes effect on the next build', async () => {
+    const pre = makeScratch('revoke');
+    const outbox = join(pre.home, 'outbox');
+    mkdirSync(outbox);
+    const config = '[sandbox]\nallow-write = ["~/outbox"]\n';
+    const { ws, env } = setup('revoke', [`write=${join(outbox, 'granted')}`], pre, config);
+    await warmUp(ws, env);
+    assert.ok(existsSync(join(outbox, 'granted')), 'the grant did not work');
+    rmSync(join(outbox, 'granted'));
+    writeFileSync(join(ws, '.cargo', 'config.toml'), config.replace('allow-write', '# allow-write'));
+    writeFileSync(join(ws, 'trigger.txt'), '2\n');
+    const r = await runCli(['build'], { cwd: ws, env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!existsSync(join(outbox, 'granted')), 'a revoked grant still applied');
+  });
+});

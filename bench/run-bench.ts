@@ -1,19 +1,25 @@
 // `npm run bench`: cargo-sandbox against plain cargo on real crates from Debian's registry
-// (bench/workspace: 48 build scripts, C compilation included),
-// alternating run by run. Prints a table and writes bench/results.json. Not part of the tests.
+// (bench/workspace: 48 build scripts, C compilation included), alternating run by run, then the
+// per-call costs (bench/micro.ts). Prints a table and writes bench/results.json. Not part of the tests.
 //
-//   npm run bench -- [--runs N] [--quick]
+//   npm run bench -- [--runs N] [--script-rounds N]
 
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bwrapFloor, cachedSessionEnv, median, peakMemory, percentile, perScriptCost, wrapperCost, writeJson } from './micro.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'bin', 'cargo-sandbox');
 const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
+const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback);
+const runs = option('--runs', 3);
+const scriptRounds = option('--script-rounds', 3);
+// The bench's own cache (compiled helpers, cached sessions): what a user has after a first build.
+const CACHE = mkdtempSync(join(tmpdir(), 'cs-bench-cache-'));
+const BASE_ENV = { ...process.env, CARGO_SANDBOX_CACHE_DIR: CACHE, CARGO_TERM_PROGRESS_WHEN: 'never' };
 
 interface Mode {
   name: string;
@@ -21,11 +27,11 @@ interface Mode {
   env?: Record<string, string>;
 }
 
-const MODES: Mode[] = [
-  { name: 'plain cargo', command: (a) => ['cargo', a] },
-  { name: 'cargo sandbox', command: (a) => [CLI, a] },
-  { name: 'cargo sandbox, proc-macros = false', command: (a) => [CLI, a], env: { CARGO_SANDBOX_PROC_MACROS: 'false' } },
-];
+const PLAIN: Mode = { name: 'plain cargo', command: (a) => ['cargo', a] };
+const SANDBOX: Mode = { name: 'cargo sandbox', command: (a) => [CLI, a] };
+const MODES: Mode[] = [PLAIN, SANDBOX, { name: 'cargo sandbox, proc-macros = false', command: (a) => [CLI, a], env: { CARGO_SANDBOX_PROC_MACROS: 'false' } }];
+
+const TARGETS: Record<string, number> = { 'clean build': 1.05, 'no-op rebuild': 1.15 };
 
 function workspace(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cs-bench-'));
@@ -38,24 +44,22 @@ function workspace(): string {
 function time(mode: Mode, ws: string, cargoArgs: string[]): number {
   const [program, argv] = mode.command(cargoArgs);
   const start = process.hrtime.bigint();
-  const r = spawnSync(program, argv, { cwd: ws, env: { ...process.env, ...mode.env, CARGO_TERM_PROGRESS_WHEN: 'never' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(program, argv, { cwd: ws, env: { ...BASE_ENV, ...mode.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) throw new Error(`${mode.name} ${cargoArgs.join(' ')} failed:\n${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${mode.name} ${cargoArgs.join(' ')} failed (is scripts/setup.sh done?):\n${r.stderr}`);
   return ms;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function main() {
+/** Whole builds, alternating the modes run by run. */
+function wholeBuilds(workspaces: Map<string, string>) {
   const results: Record<string, Record<string, number[]>> = {};
   const record = (scenario: string, mode: string, ms: number) => ((results[scenario] ??= {})[mode] ??= []).push(ms);
-  const workspaces = new Map(MODES.map((m) => [m.name, workspace()]));
   for (let i = 0; i < runs; i++) {
     for (const mode of MODES) {
       const ws = workspaces.get(mode.name)!;
       rmSync(join(ws, 'target'), { recursive: true, force: true });
       record('clean build', mode.name, time(mode, ws, ['build']));
-      record('no-op rebuild', mode.name, time(mode, ws, ['build']));
+      for (let j = 0; j < 5; j++) record('no-op rebuild', mode.name, time(mode, ws, ['build']));
       time(mode, ws, ['check']); // the first check builds every dependency's metadata: not timed
       const main = join(ws, 'src/main.rs');
       writeFileSync(main, readFileSync(main, 'utf8') + `\n// edit ${i}\n`);
@@ -63,21 +67,81 @@ function main() {
       process.stderr.write(`run ${i + 1}/${runs}: ${mode.name} done\n`);
     }
   }
-  const base = MODES[0]!.name;
-  const rows = [['scenario', ...MODES.map((m) => m.name)]];
-  for (const [scenario, byMode] of Object.entries(results)) {
-    const b = median(byMode[base]!);
-    rows.push([scenario, ...MODES.map((m) => {
-      const v = median(byMode[m.name]!);
-      return m.name === base ? `${(v / 1000).toFixed(2)} s` : `${(v / 1000).toFixed(2)} s (${(v / b).toFixed(3)}x)`;
-    })]);
-  }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n') + '\n');
-  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB`;
-  process.stdout.write(`medians of ${runs} alternating runs on ${machine}\n`);
-  writeFileSync(join(ROOT, 'bench/results.json'), JSON.stringify({ machine, runs, results }, null, 2) + '\n');
-  for (const ws of workspaces.values()) rmSync(ws, { recursive: true, force: true });
+  return results;
 }
 
-main();
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+const seconds = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(2)} s`);
+const millis = (ms: number) => `${ms.toFixed(1)} ms`;
+
+function machine(): string {
+  const bwrap = spawnSync('bwrap', ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const cargo = spawnSync('cargo', ['--version'], { encoding: 'utf8' }).stdout.trim();
+  return `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, ${bwrap}, ${cargo}, Node ${process.version}`;
+}
+
+async function main() {
+  const workspaces = new Map(MODES.map((m) => [m.name, workspace()]));
+  // Compiles the helpers once (as a user's first build does), outside every timing.
+  const warm = mkdtempSync(join(tmpdir(), 'cs-bench-warm-'));
+  cpSync(join(ROOT, 'test/fixtures/tiny'), warm, { recursive: true });
+  time(SANDBOX, warm, ['check']);
+  const whole = wholeBuilds(workspaces);
+
+  process.stderr.write('per build script (bare vs sandboxed), floor, wrapper, memory...\n');
+  const floor = bwrapFloor();
+  const wrapper = wrapperCost();
+  const sessionEnv = cachedSessionEnv(CACHE, (e) => e.argv.at(-1) === 'build' && e.env.__CARGO_SANDBOX_PROC_MACROS === '1');
+  const scripts = perScriptCost(workspaces.get(SANDBOX.name)!, sessionEnv, scriptRounds);
+  const added = scripts.map((s) => s.addedMs);
+  const memoryWs = workspaces.get(SANDBOX.name)!;
+  rmSync(join(memoryWs, 'target'), { recursive: true, force: true });
+  const ours = /^(node|front-end|confine|bwrap)$/;
+  const memory = await peakMemory(CLI, ['build'], { cwd: memoryWs, env: BASE_ENV }, ours);
+  const memoryNoop = await peakMemory(CLI, ['build'], { cwd: memoryWs, env: BASE_ENV }, ours);
+
+  const base = PLAIN.name;
+  const rows = [['whole builds', ...MODES.map((m) => m.name), 'target']];
+  for (const [scenario, byMode] of Object.entries(whole)) {
+    const b = median(byMode[base]!);
+    rows.push([
+      scenario,
+      ...MODES.map((m) => {
+        const v = median(byMode[m.name]!);
+        return m.name === base ? seconds(v) : `${seconds(v)} (${(v / b).toFixed(3)}x)`;
+      }),
+      TARGETS[scenario] ? `<= ${TARGETS[scenario]}x` : '',
+    ]);
+  }
+  const perCall = [
+    ['per call', 'median', 'p95', 'target'],
+    [`build script, added by the sandbox (${scripts.length} scripts)`, millis(median(added)), millis(percentile(added, 95)), `<= ${millis(floor.bwrapAddedMs + 10)} (floor + 10 ms)`],
+    ['floor: one bare bwrap around /bin/true, over a process start', millis(floor.bwrapAddedMs), '', ''],
+    ['rustc wrapper, added to a rustc call that is not a build script', millis(wrapper.addedMs), '', '<= 3 ms'],
+  ];
+  const mem = Object.entries({ ...memory })
+    .map(([k, kb]) => `${k} ${(kb / 1024).toFixed(1)} MiB`)
+    .join(', ');
+  const memNoop = Object.entries(memoryNoop)
+    .map(([k, kb]) => `${k} ${(kb / 1024).toFixed(1)} MiB`)
+    .join(', ');
+  const where = machine();
+  process.stdout.write(table(rows));
+  process.stdout.write(`(medians of ${runs} alternating runs; no-op: 5 per run)\n\n`);
+  process.stdout.write(table(perCall));
+  process.stdout.write(`(each script: median of ${scriptRounds} alternating runs, bare vs through its launcher)\n\n`);
+  process.stdout.write(`peak memory (max RSS) of our processes, clean build: ${mem}\n`);
+  process.stdout.write(`peak memory, no-op rebuild: ${memNoop || '(no process of ours lived 20 ms)'}\n`);
+  process.stdout.write(`machine: ${where}\n`);
+  writeJson(join(ROOT, 'bench/results.json'), { machine: where, runs, scriptRounds, wholeBuilds: whole, floor, wrapper, scripts, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop } });
+  for (const ws of [...workspaces.values(), warm, CACHE]) rmSync(ws, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

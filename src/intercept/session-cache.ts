@@ -105,18 +105,22 @@ export function writeEntry(dir: string, e: EntryContent): void {
   renameSync(join(dir, 'entry.tmp'), join(dir, 'entry'));
 }
 
-export function parseEntryEnv(data: string): Record<string, string> {
+export function parseEntry(data: string): { env: Record<string, string>; argv: string[] } {
   const fields = data.split('\0');
   const env: Record<string, string> = {};
+  const argv: string[] = [];
   for (let i = 0; i < fields.length; ) {
     const kind = fields[i];
     if (kind === 'check') i += 3;
     else if (kind === 'env') {
       env[fields[i + 1]!] = fields[i + 2]!;
       i += 3;
-    } else i += kind === 'argv' ? 2 : 1;
+    } else if (kind === 'argv') {
+      argv.push(fields[i + 1]!);
+      i += 2;
+    } else i += 1;
   }
-  return env;
+  return { env, argv };
 }
 
 export interface FrontEndRun {
@@ -127,7 +131,7 @@ export interface FrontEndRun {
 /** The session and cargo's exit from the front end's AFTER variable (see front-end.rs). */
 export function resumeFrontEndRun(after: string): FrontEndRun {
   const [dir = '', runsDir = '', how = '101'] = after.split('\n');
-  const env = { ...parseEntryEnv(readFileSync(join(dir, 'entry'), 'utf8')), __CARGO_SANDBOX_RUNS: runsDir };
+  const env = { ...parseEntry(readFileSync(join(dir, 'entry'), 'utf8')).env, __CARGO_SANDBOX_RUNS: runsDir };
   const signal = how.startsWith('-') ? signalName(Number(how.slice(1))) : null;
   return {
     session: {

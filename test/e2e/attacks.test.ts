@@ -361,7 +361,7 @@ describe('attacks that break their own package, or need a terminal (one cargo ru
     const scratch = makeScratch(`solo-${mode}`);
     const ws = copyFixture(scratch, 'attacks');
     writeFileSync(join(ws, 'attack-params.txt'), `home=${scratch.home}\ncargo_home=${scratch.cargoHome}\n`);
-    const cargo = mode === 'sandbox' ? ['node', CLI] : ['cargo'];
+    const cargo = mode === 'sandbox' ? [CLI] : ['cargo'];
     const typedFile = join(scratch.root, 'typed');
     const opts = { cwd: ws, env: scratch.env };
     const result = pkg === 'attack-tiocsti'

@@ -3,11 +3,11 @@
 // and the peak memory of our own processes during a build.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEntry } from '../src/intercept/session-cache.js';
-import { readRuns } from '../src/intercept/session.js';
+import { readRuns, type BuildScriptRun } from '../src/intercept/session.js';
 import { LIBEXEC } from '../src/paths.js';
 
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -40,7 +40,7 @@ export function bwrapFloor(rounds = 40) {
  * The rustc wrapper around a library compilation (no build script, no proc macro), with
  * /bin/true standing in for rustc: what remains is the wrapper's own cost.
  */
-export function wrapperCost(rounds = 60) {
+export function wrapperCost(rounds = 100) {
   const dir = mkdtempSync(join(tmpdir(), 'cs-bench-wrapper-'));
   const deps = join(dir, 'target/debug/deps');
   mkdirSync(deps, { recursive: true });
@@ -51,9 +51,11 @@ export function wrapperCost(rounds = 60) {
   ];
   const env = { ...process.env, CARGO_PKG_NAME: 'libc', CARGO_PKG_VERSION: '0.2.0', CARGO_CRATE_NAME: 'libc', CARGO_MANIFEST_DIR: dir };
   const wrapper = join(LIBEXEC, 'rustc-wrapper');
+  // As in a build, each compilation's argument record is a new file (a rewrite costs ~0.3 ms more here).
+  const record = join(deps, 'libc-0123456789abcdef.cargo-sandbox-args');
   const m = alternate(rounds, {
     bare: () => timed('/bin/true', args, { cwd: dir, env }),
-    wrapped: () => timed(wrapper, ['/bin/true', ...args], { cwd: dir, env }),
+    wrapped: () => (rmSync(record, { force: true }), timed(wrapper, ['/bin/true', ...args], { cwd: dir, env })),
   });
   rmSync(dir, { recursive: true, force: true });
   return { bareMs: m.bare!, wrappedMs: m.wrapped!, addedMs: m.wrapped! - m.bare! };
@@ -83,7 +85,7 @@ export interface ScriptCost {
  * directory) bare and through its launcher, alternately. `sessionEnv` is a session's environment
  * for cargo; the build is made here, with cargo itself, so that each launch leaves its record.
  */
-export function perScriptCost(ws: string, sessionEnv: Record<string, string>, rounds: number): ScriptCost[] {
+export function perScriptCost(ws: string, sessionEnv: Record<string, string>, rounds: number): { scripts: ScriptCost[]; breakdown?: { package: string; medians: Record<string, number> } } {
   const runsDir = mkdtempSync(join(tmpdir(), 'cs-bench-runs-'));
   const env = { ...process.env, ...sessionEnv, __CARGO_SANDBOX_RUNS: runsDir, CARGO_TERM_PROGRESS_WHEN: 'never' };
   rmSync(join(ws, 'target'), { recursive: true, force: true });
@@ -94,16 +96,57 @@ export function perScriptCost(ws: string, sessionEnv: Record<string, string>, ro
   mkdirSync(replayDir);
   const replayEnv = { ...sessionEnv, __CARGO_SANDBOX_RUNS: replayDir };
   const costs = records.map((run) => {
-    // The launcher took the script's name; the real binary is beside it (see libexec/rustc-wrapper).
-    const real = readdirSync(join(run.launcherPath, '..')).find((n) => n.endsWith('.real'));
-    if (!real) throw new Error(`no real build script beside ${run.launcherPath}`);
     const viaEnv = (program: string, extraEnv: Record<string, string>) => () =>
       timed('/bin/sh', ['-c', '. "$1" && exec "$2"', 'sh', run.envFile, program], { cwd: run.manifestDir, env: extraEnv });
-    const m = alternate(rounds, { bare: viaEnv(join(run.launcherPath, '..', real), {}), sandboxed: viaEnv(run.launcherPath, replayEnv) });
-    return { package: `${run.packageName} ${run.packageVersion}`, bareMs: m.bare!, sandboxedMs: m.sandboxed!, addedMs: m.sandboxed! - m.bare! };
+    const m = alternate(rounds, { bare: viaEnv(realBinary(run), {}), sandboxed: viaEnv(run.launcherPath, replayEnv) });
+    return { package: `${run.packageName} ${run.packageVersion}`, bareMs: m.bare!, sandboxedMs: m.sandboxed!, addedMs: m.sandboxed! - m.bare!, run };
   });
+  // The quickest script shows the fixed cost best: its breakdown, step by step.
+  const quickest = [...costs].sort((a, b) => a.bareMs - b.bareMs)[0];
+  const breakdown = quickest ? { package: quickest.package, medians: launcherBreakdown(quickest.run, sessionEnv, Math.max(20, rounds)) } : undefined;
   rmSync(runsDir, { recursive: true, force: true });
-  return costs.sort((a, b) => a.package.localeCompare(b.package));
+  return { scripts: costs.map(({ run: _run, ...cost }) => cost).sort((a, b) => a.package.localeCompare(b.package)), breakdown };
+}
+
+/**
+ * Where one build script's added time goes, by ablation: copies of libexec whose launcher stops
+ * short of a step (launch-build-script.sh is found through __CARGO_SANDBOX_LAUNCH).
+ */
+export function launcherBreakdown(run: BuildScriptRun, sessionEnv: Record<string, string>, rounds: number): Record<string, number> {
+  const launcher = readFileSync(join(LIBEXEC, 'launch-build-script.sh'), 'utf8');
+  const finalExec = 'exec "$@" 3<"$setup"';
+  const confineStart = launcher.indexOf('  set -- "$bwrap" "$@" --json-status-fd 5 -- "$confine"');
+  const confineEnd = launcher.indexOf('  esac\n', confineStart) + '  esac\n'.length;
+  if (!launcher.includes(finalExec) || !launcher.includes('\nscrub_env\n') || confineStart < 0) {
+    throw new Error('bench/micro.ts: libexec/launch-build-script.sh changed; update launcherBreakdown');
+  }
+  const variants: Record<string, string> = {
+    'launcher shell, no environment scrub': launcher.replace('\nscrub_env\n', '\n:\n').replace(finalExec, 'exec "$bin" 3<"$setup"'),
+    'launcher shell': launcher.replace(finalExec, 'exec "$bin" 3<"$setup"'),
+    '+ bwrap': launcher.slice(0, confineStart) + '  set -- "$bwrap" "$@" --json-status-fd 5 -- "$bin"\n' + launcher.slice(confineEnd),
+    '+ supervisor (everything)': launcher,
+  };
+  const root = mkdtempSync(join(tmpdir(), 'cs-bench-launchers-'));
+  const replayDir = join(root, 'runs');
+  mkdirSync(replayDir);
+  const timers: Record<string, () => number> = { bare: () => timed('/bin/sh', ['-c', '. "$1" && exec "$2"', 'sh', run.envFile, realBinary(run)], { cwd: run.manifestDir, env: {} }) };
+  for (const [name, text] of Object.entries(variants)) {
+    const dir = join(root, String(Object.keys(timers).length));
+    cpSync(LIBEXEC, dir, { recursive: true });
+    writeFileSync(join(dir, 'launch-build-script.sh'), text);
+    const env = { ...sessionEnv, __CARGO_SANDBOX_RUNS: replayDir, __CARGO_SANDBOX_LAUNCH: join(dir, 'launch-build-script.sh') };
+    timers[name] = () => timed('/bin/sh', ['-c', '. "$1" && exec "$2"', 'sh', run.envFile, run.launcherPath], { cwd: run.manifestDir, env });
+  }
+  const medians = alternate(rounds, timers);
+  rmSync(root, { recursive: true, force: true });
+  return medians;
+}
+
+function realBinary(run: BuildScriptRun): string {
+  // The launcher took the script's name; the real binary is beside it (see libexec/rustc-wrapper).
+  const real = readdirSync(join(run.launcherPath, '..')).find((n) => n.endsWith('.real'));
+  if (!real) throw new Error(`no real build script beside ${run.launcherPath}`);
+  return join(run.launcherPath, '..', real);
 }
 
 /**

@@ -96,7 +96,7 @@ async function main() {
   const floor = bwrapFloor();
   const wrapper = wrapperCost();
   const sessionEnv = cachedSessionEnv(CACHE, (e) => e.argv.at(-1) === 'build' && e.env.__CARGO_SANDBOX_PROC_MACROS === '1');
-  const scripts = perScriptCost(workspaces.get(SANDBOX.name)!, sessionEnv, scriptRounds);
+  const { scripts, breakdown } = perScriptCost(workspaces.get(SANDBOX.name)!, sessionEnv, scriptRounds);
   const added = scripts.map((s) => s.addedMs);
   const memoryWs = workspaces.get(SANDBOX.name)!;
   rmSync(join(memoryWs, 'target'), { recursive: true, force: true });
@@ -134,10 +134,16 @@ async function main() {
   process.stdout.write(`(medians of ${runs} alternating runs; no-op: 5 per run)\n\n`);
   process.stdout.write(table(perCall));
   process.stdout.write(`(each script: median of ${scriptRounds} alternating runs, bare vs through its launcher)\n\n`);
+  if (breakdown) {
+    const steps = Object.entries(breakdown.medians);
+    const bare = breakdown.medians.bare!;
+    process.stdout.write(`where it goes (${breakdown.package}, the quickest script; medians, each step over bare):\n`);
+    process.stdout.write(table(steps.map(([step, ms]) => [`  ${step}`, millis(ms), step === 'bare' ? '' : `+${millis(ms - bare)}`])) + '\n');
+  }
   process.stdout.write(`peak memory (max RSS) of our processes, clean build: ${mem}\n`);
   process.stdout.write(`peak memory, no-op rebuild: ${memNoop || '(no process of ours lived 20 ms)'}\n`);
   process.stdout.write(`machine: ${where}\n`);
-  writeJson(join(ROOT, 'bench/results.json'), { machine: where, runs, scriptRounds, wholeBuilds: whole, floor, wrapper, scripts, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop } });
+  writeJson(join(ROOT, 'bench/results.json'), { machine: where, runs, scriptRounds, wholeBuilds: whole, floor, wrapper, scripts, breakdown, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop } });
   for (const ws of [...workspaces.values(), warm, CACHE]) rmSync(ws, { recursive: true, force: true });
 }
 

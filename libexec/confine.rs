@@ -406,7 +406,17 @@ impl DiskWatch {
     }
 }
 
+/// What the script's files take below `dir`, on `dir`'s own file system only: what bwrap mounted
+/// inside (e.g. a workspace or target dir under /tmp, read-only) is not the script's.
 fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    match dir.symlink_metadata() {
+        Ok(m) => usage_on(dir, m.dev()),
+        Err(_) => 0,
+    }
+}
+
+fn usage_on(dir: &Path, dev: u64) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -415,9 +425,12 @@ fn disk_usage(dir: &Path) -> u64 {
     let mut total = 0;
     for e in entries.flatten() {
         if let Ok(m) = e.path().symlink_metadata() {
+            if m.dev() != dev {
+                continue;
+            }
             total += m.blocks() * 512;
             if m.is_dir() {
-                total += disk_usage(&e.path());
+                total += usage_on(&e.path(), dev);
             }
         }
     }

@@ -12,15 +12,24 @@ find_package_policy() {
 # Unsets every variable that neither the package's grants (pkg_allow_env) nor the default rules
 # (keep_env) let through. Done before bwrap starts: bwrap's own process stays visible inside the
 # sandbox as PID 1, and its /proc/1/environ would give away everything it was started with.
+# One fork for the list, then field splitting in memory (a `read` loop reads byte by byte).
+# Only lines that start with `export ` name a variable; a value's own lines are skipped, and every
+# variable has its own line.
 scrub_env() {
-  while IFS= read -r line; do
-    case $line in "export "*) ;; *) continue ;; esac
-    name=${line#export }
-    name=${name%%=*}
-    case $name in '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
-    pkg_allow_env "$name" || keep_env "$name" || unset "$name" 2>/dev/null
-  done <<EOF_ENV
-$(export -p)
-EOF_ENV
+  _env=$(export -p)
+  _ifs=$IFS
+  IFS='
+'
+  set -f
+  for _line in $_env; do
+    case $_line in "export "*) ;; *) continue ;; esac
+    _name=${_line#export }
+    _name=${_name%%=*}
+    case $_name in '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
+    pkg_allow_env "$_name" || keep_env "$_name" || unset "$_name" 2>/dev/null
+  done
+  set +f
+  IFS=$_ifs
+  unset _env _ifs _line _name
   export TMPDIR=/tmp
 }

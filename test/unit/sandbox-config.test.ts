@@ -224,6 +224,11 @@ describe('malformed configs: each gets a clear error with file:line:column and a
     assert.match(warn!.help.join(), /did you mean `CARGO_SANDBOX_ALLOW_NETWORK`/);
   });
 
+  test('our variables that are not configuration keys draw no warning', () => {
+    const { issues } = load([], { CARGO_SANDBOX_CACHE_DIR: '/tmp/c', CARGO_SANDBOX_DEBUG: '1', CARGO_SANDBOX_STRACE: '/usr/bin/strace' });
+    assert.deepEqual(issues, []);
+  });
+
   test('--config values are located by their argument', () => {
     const { issues } = load([cli('sandbox.allow-network="yes"')]);
     assert.equal(describeSource(issues[0]!.source), '--config sandbox.allow-network="yes"');

@@ -3,6 +3,7 @@
 // set, and the line that raises it; nothing hangs.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -80,6 +81,17 @@ describe('resource limits', () => {
     const outDirs = walkFiles(join(ws, 'target')).filter((f) => /\/build\/many-files-[^/]+\/out\//.test(f));
     assert.deepEqual(outDirs, []);
     assert.ok(readdirSync(join(ws, 'target/debug/build')).some((d) => d.startsWith('many-files-')), 'the script ran');
+  });
+
+  test('max-disk counts only what the script wrote: a workspace under /tmp (seen inside, read-only) is not', async () => {
+    const s = makeScratch('limit-disk-tmp');
+    const ws = copyFixture(s, 'tiny');
+    assert.ok(ws.startsWith('/tmp/'), `this test needs its workspace under /tmp, not ${ws}`);
+    writeFileSync(join(ws, 'big.bin'), randomBytes(8 * 1024 * 1024));
+    mkdirSync(join(ws, '.cargo'));
+    writeFileSync(join(ws, '.cargo/config.toml'), '[sandbox]\nmax-disk = "4MiB"\n');
+    const r = await runCli(['build'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
   });
 
   test('the default limits let real build scripts through (1 GiB of memory, 400 processes, 400 MiB of files)', async () => {

@@ -92,7 +92,7 @@ export async function sandboxedCargo(
     policy: ctx.policy,
     host: recordingHost(realHost, checks),
     bwrapPath,
-    innerWrapper: inner && resolve(ctx.cwd, inner) !== resolve(LIBEXEC, 'rustc-wrapper') ? inner : undefined,
+    innerWrapper: inner && !['rustc-wrapper', 'rustc-wrapper-keep-args'].some((w) => resolve(ctx.cwd, inner) === resolve(LIBEXEC, w)) ? inner : undefined,
     packages: policies.files,
     fingerprints: policies.fingerprints,
     procMacros: ctx.config.procMacros?.value ?? true,

@@ -104,7 +104,8 @@ export function createSession(opts: {
     write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, { finishFile, targetFile, cgroup }));
   }
   const env: Record<string, string> = {
-    RUSTC_WRAPPER: join(LIBEXEC, 'rustc-wrapper'),
+    // Libraries' arguments are kept only where some build script is compiled for another target.
+    RUSTC_WRAPPER: join(LIBEXEC, opts.packages.some((p) => crossTarget(p.grants)) ? 'rustc-wrapper-keep-args' : 'rustc-wrapper'),
     __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script.sh'),
     __CARGO_SANDBOX_SESSION: dir,
     __CARGO_SANDBOX_RUNS: runsDir,

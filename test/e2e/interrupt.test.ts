@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -69,6 +69,26 @@ describe('interrupting a build', () => {
     const end = await exited(child);
     assert.ok(end.signal === 'SIGTERM' || end.code !== 0, JSON.stringify(end));
     assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), 'a sandboxed process survived');
+  });
+
+  test('the front end passes SIGTERM on to cargo too, when it replays a cached session', async () => {
+    const s = makeScratch('sigterm-front');
+    const ws = copyFixture(s, 'slow');
+    const marker = `cs-slow-front-${process.pid}-${Date.now()}`;
+    writeFileSync(join(ws, 'marker.txt'), marker);
+    const env = { ...s.env, CARGO_SANDBOX_CACHE_DIR: join(s.root, 'cache') };
+    // 1: Node, which builds the front end; 2: the front end misses, Node writes the session; 3: replayed.
+    for (let i = 1; i <= 3; i++) {
+      const child = startCli(['build'], { cwd: ws, env });
+      child.stdout?.resume();
+      child.stderr?.resume();
+      assert.ok(await waitFor(() => processesWith(marker).length > 0, 120_000), `run ${i}: the build script never started`);
+      if (i === 3) assert.match(readlinkSync(`/proc/${child.pid}/exe`), /front-end/, 'the third run was not the front end');
+      process.kill(child.pid!, 'SIGTERM');
+      const end = await exited(child);
+      assert.ok(end.signal === 'SIGTERM' || end.code !== 0, JSON.stringify(end));
+      assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), `run ${i}: a sandboxed process survived`);
+    }
   });
 
   test('kill -9 at any moment: never an unwrapped build script, and the next build succeeds', async () => {

@@ -36,6 +36,20 @@ describe('WebAssembly build scripts', () => {
     assert.equal(out.stdout, 'answer=42 build-script-arch=wasm32\n');
   });
 
+  test('turning `target` on after a native build rebuilds what it needs (no `cargo clean`)', async () => {
+    const { s, ws } = wasmWorkspace('wasm-later');
+    writeFileSync(join(ws, '.cargo/config.toml'), '');
+    const native = await runCli(['build', '-p', 'gen'], { cwd: ws, env: s.env });
+    assert.equal(native.status, 0, native.stderr);
+    assert.ok(buildScripts(ws, 'gen').every((f) => f.endsWith('.real')));
+    writeFileSync(join(ws, '.cargo/config.toml'), WASM_CONFIG);
+    const r = await runCli(['build', '-p', 'gen'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(buildScripts(ws, 'gen').some((f) => f.endsWith('.wasm')), 'no wasm build script');
+    const out = await run(join(ws, 'target/debug/gen'), [], { cwd: ws, env: s.env });
+    assert.equal(out.stdout, 'answer=42 build-script-arch=wasm32\n');
+  });
+
   test('reading outside its preopens: denied, with a clear note and the native fallback', async () => {
     const { s, ws } = wasmWorkspace('wasm-read');
     const r = await runCli(['build', '-p', 'reader'], { cwd: ws, env: s.env });

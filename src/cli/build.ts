@@ -69,7 +69,10 @@ export async function sandboxedCargo(
     }
   }
   const bwrapPath = preflight(env, process.platform, ctx.config.bwrap?.value);
-  const checks = new Map<string, string>([[bwrapPath, 'file']]);
+  // Every host path this session depends on, as the front end will check it before replaying it.
+  const checks = new Map<string, string>();
+  const host = recordingHost(realHost, checks);
+  host.entry(bwrapPath);
   const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
   for (const { grants } of policies.files) {
     const runner = grants.runner;
@@ -80,17 +83,17 @@ export async function sandboxedCargo(
         ['install it, or fix the path in `runner`; a bare name is looked up in PATH'],
       );
     }
-    if (found) checks.set(found, 'file');
+    if (found) host.entry(found);
   }
   // Plain builds through the front end get a session it can replay next time (not audits).
   const entryDir = cacheEntry && !hooks.collect ? claimEntryDir(cacheEntry) : undefined;
   if (!hooks.collect) ensureFrontEnd(env);
   const confine = confineBinary(env);
-  checks.set(confine, 'file');
+  host.entry(confine);
   const inner = userRustcWrapper(env, ctx.layers, ctx.cwd);
   const session = createSession({
     policy: ctx.policy,
-    host: recordingHost(realHost, checks),
+    host,
     bwrapPath,
     innerWrapper: inner && !['rustc-wrapper', 'rustc-wrapper-keep-args'].some((w) => resolve(ctx.cwd, inner) === resolve(LIBEXEC, w)) ? inner : undefined,
     packages: policies.files,

@@ -9,14 +9,17 @@ import { join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
 import { LIBEXEC, PACKAGE_ROOT } from '../paths.js';
 
-/** Where compiled helpers are kept, most preferred first. */
-export function cacheDirs(env: NodeJS.ProcessEnv): string[] {
+/**
+ * Where compiled helpers are kept, most preferred first. The user's own cache comes last, and not
+ * for the front end: bin/cargo-sandbox looks for it only in the first two.
+ */
+export function cacheDirs(env: NodeJS.ProcessEnv, { userCache = true } = {}): string[] {
   const home = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : undefined);
   return [
     ...(env.CARGO_SANDBOX_CACHE_DIR ? [env.CARGO_SANDBOX_CACHE_DIR] : []),
     // Beside the package when it is writable: shared by every user of this installation.
     join(PACKAGE_ROOT, '.cache'),
-    ...(home ? [join(home, 'cargo-sandbox')] : []),
+    ...(home && userCache ? [join(home, 'cargo-sandbox')] : []),
   ];
 }
 

@@ -5,14 +5,14 @@
 // (a secret that appears later, e.g. ~/.aws, makes the entry stale: it must be masked).
 // After cargo, the front end hands back to Node only when a build script ran or cargo failed.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { HostEntry, HostView } from '../backends/bwrap.js';
 import { removePidsCgroups } from '../backends/cgroups.js';
-import { compiledHelper, usableDir } from '../backends/native-helpers.js';
+import { cacheDirs, compiledHelper, usableDir } from '../backends/native-helpers.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { readRuns, type Session } from './session.js';
+import { readRuns, safeReaddir, type Session } from './session.js';
 
 /** Set by the front end on a miss: the directory to write the session into. */
 export const ENTRY_VARIABLE = '__CARGO_SANDBOX_CACHE_ENTRY';
@@ -29,7 +29,7 @@ const MAX_SESSIONS = 32;
  * speeds things up: if it cannot be built, everything still runs through Node.
  */
 export function ensureFrontEnd(env: NodeJS.ProcessEnv): void {
-  const dir = [...(env.CARGO_SANDBOX_CACHE_DIR ? [env.CARGO_SANDBOX_CACHE_DIR] : []), join(PACKAGE_ROOT, '.cache')].find(usableDir);
+  const dir = cacheDirs(env, { userCache: false }).find(usableDir);
   if (!dir) return;
   try {
     const compileEnv = { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };
@@ -176,14 +176,6 @@ function mtimeMs(path: string): number | undefined {
     return statSync(path).mtimeMs;
   } catch {
     return undefined;
-  }
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }
 

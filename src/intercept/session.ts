@@ -139,8 +139,8 @@ export function readRuns(runsDir: string): BuildScriptRun[] {
   // One record per launch, named by the launcher's PID; `PID.stderr` holds its captured stderr.
   for (const name of safeReaddir(runsDir).filter((n) => /^\d+$/.test(n))) {
     const path = join(runsDir, name);
-    const fields = readFileSync(path, 'utf8').split('\0');
-    const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = '', , cgroup = '', refusedBefore = ''] = fields;
+    // Fields as launch-build-script.sh writes them (the sixth, its policy file, is not needed here).
+    const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = '', , cgroup = '', refusedBefore = ''] = readFileSync(path, 'utf8').split('\0');
     runs.push({
       packageName,
       packageVersion,
@@ -182,7 +182,7 @@ function findingsIn(reportFile: string): ConfineFinding[] {
   }
 }
 
-function safeReaddir(dir: string): string[] {
+export function safeReaddir(dir: string): string[] {
   try {
     return readdirSync(dir);
   } catch {

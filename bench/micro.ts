@@ -96,9 +96,7 @@ export function perScriptCost(ws: string, sessionEnv: Record<string, string>, ro
   mkdirSync(replayDir);
   const replayEnv = { ...sessionEnv, __CARGO_SANDBOX_RUNS: replayDir };
   const costs = records.map((run) => {
-    const viaEnv = (program: string, extraEnv: Record<string, string>) => () =>
-      timed('/bin/sh', ['-c', '. "$1" && exec "$2"', 'sh', run.envFile, program], { cwd: run.manifestDir, env: extraEnv });
-    const m = alternate(rounds, { bare: viaEnv(realBinary(run), {}), sandboxed: viaEnv(run.launcherPath, replayEnv) });
+    const m = alternate(rounds, { bare: () => timedAsCargoRan(run, realBinary(run), {}), sandboxed: () => timedAsCargoRan(run, run.launcherPath, replayEnv) });
     return { package: `${run.packageName} ${run.packageVersion}`, bareMs: m.bare!, sandboxedMs: m.sandboxed!, addedMs: m.sandboxed! - m.bare!, run };
   });
   // The quickest script shows the fixed cost best: its breakdown, step by step.
@@ -129,17 +127,22 @@ export function launcherBreakdown(run: BuildScriptRun, sessionEnv: Record<string
   const root = mkdtempSync(join(tmpdir(), 'cs-bench-launchers-'));
   const replayDir = join(root, 'runs');
   mkdirSync(replayDir);
-  const timers: Record<string, () => number> = { bare: () => timed('/bin/sh', ['-c', '. "$1" && exec "$2"', 'sh', run.envFile, realBinary(run)], { cwd: run.manifestDir, env: {} }) };
+  const timers: Record<string, () => number> = { bare: () => timedAsCargoRan(run, realBinary(run), {}) };
   for (const [name, text] of Object.entries(variants)) {
     const dir = join(root, String(Object.keys(timers).length));
     cpSync(LIBEXEC, dir, { recursive: true });
     writeFileSync(join(dir, 'launch-build-script.sh'), text);
     const env = { ...sessionEnv, __CARGO_SANDBOX_RUNS: replayDir, __CARGO_SANDBOX_LAUNCH: join(dir, 'launch-build-script.sh') };
-    timers[name] = () => timed('/bin/sh', ['-c', '. "$1" && exec "$2"', 'sh', run.envFile, run.launcherPath], { cwd: run.manifestDir, env });
+    timers[name] = () => timedAsCargoRan(run, run.launcherPath, env);
   }
   const medians = alternate(rounds, timers);
   rmSync(root, { recursive: true, force: true });
   return medians;
+}
+
+/** `program` (the script, or its launcher) started as cargo started it: its environment, its package dir. */
+function timedAsCargoRan(run: BuildScriptRun, program: string, env: Record<string, string>): number {
+  return timed('/bin/sh', ['-c', '. "$1" && exec "$2"', 'sh', run.envFile, program], { cwd: run.manifestDir, env });
 }
 
 function realBinary(run: BuildScriptRun): string {

@@ -103,25 +103,56 @@ describe('grants', () => {
     assert.match(report(p.ws, 'probe-a').read!, /^err:/);
   });
 
-  test('precedence: --config beats the environment beats the nearer file beats the farther one', async () => {
-    const p = probe('precedence', '[sandbox.package.probe-a]\nallow-env = ["MY_TOOL_HOME"]\n');
+  test('precedence: --config beats the environment beats the nearer file beats the farther one', async (t) => {
+    const listeners = await startListeners(makeScratch('unused').root);
+    t.after(() => listeners.close());
+    const p = probe('precedence', '', { port: String(listeners.tcpPort) });
     // A farther file (the scratch root, above the workspace) grants the read; arrays are joined.
     mkdirSync(join(p.s.root, '.cargo'));
     writeFileSync(join(p.s.root, '.cargo/config.toml'), '[sandbox.package.probe-a]\nallow-read = ["~/granted"]\nallow-network = true\n');
     writeFileSync(join(p.ws, '.cargo/config.toml'), '[sandbox.package.probe-a]\nallow-env = ["MY_TOOL_HOME"]\nallow-network = false\n');
+    const env = { ...p.env, CARGO_SANDBOX_PACKAGE_PROBE_A_ALLOW_NETWORK: 'true' };
+    const cli = ['--config', 'sandbox.package.probe-a.allow-network=false'];
+    // What `policy` says each layer decides...
     const r1 = await runCli(['policy', 'probe-a'], { cwd: p.ws, env: p.env });
     assert.equal(r1.status, 0, r1.stderr);
     assert.match(r1.stdout, /network:\s+none \(.*\/probe\/\.cargo\/config\.toml:3:1\)/);
     assert.match(r1.stdout, /\/granted \(.*cs-test-precedence-[^/]+\/\.cargo\/config\.toml:2:1\)/);
     assert.match(r1.stdout, /MY_TOOL_HOME \(.*\/probe\/\.cargo\/config\.toml:2:1\)/);
-    const env = { ...p.env, CARGO_SANDBOX_PACKAGE_PROBE_A_ALLOW_NETWORK: 'true' };
     const r2 = await runCli(['policy', 'probe-a'], { cwd: p.ws, env });
     assert.match(r2.stdout, /network:\s+allowed \(environment variable CARGO_SANDBOX_PACKAGE_PROBE_A_ALLOW_NETWORK\)/);
-    const r3 = await runCli(['policy', 'probe-a', '--config', 'sandbox.package.probe-a.allow-network=false'], { cwd: p.ws, env });
+    const r3 = await runCli(['policy', 'probe-a', ...cli], { cwd: p.ws, env });
     assert.match(r3.stdout, /network:\s+none \(--config sandbox\.package\.probe-a\.allow-network=false\)/);
     const r4 = await runCli(['policy'], { cwd: p.ws, env });
     assert.match(r4.stdout, /^probe-a v0\.1\.0\s+yes\s+yes\s+\S+\/granted\s+-\s+MY_TOOL_HOME\s+1800s$/m);
     assert.match(r4.stdout, /^probe-b v0\.1\.0\s+yes\s+no\s+-\s+-\s+-\s+1800s$/m);
+
+    // ...is what the build does. Each layer changes the grants, so the script reruns (`runs`) and
+    // its report and the listener's count are this run's. Files only: the farther read and the
+    // nearer env are both granted, and the nearer `false` keeps the network shut.
+    const build = async (args: string[], e: NodeJS.ProcessEnv) => {
+      const r = await runCli(['build', '-p', 'probe-a', ...args], { cwd: p.ws, env: e });
+      assert.equal(r.status, 0, r.stderr);
+      return report(p.ws, 'probe-a');
+    };
+    const b1 = await build([], p.env);
+    assert.equal(runs(p.ws, 'probe-a'), 1);
+    assert.equal(b1.read, 'ok:GRANTED-CONTENT');
+    assert.equal(b1.env, 'ok:/opt/mytool');
+    assert.match(b1.net!, /^err:/);
+    assert.equal(listeners.received.tcp, 0, 'the nearer file\'s allow-network = false did not hold');
+    // The environment beats the files: the connection arrives (the control: the probe does connect).
+    const b2 = await build([], env);
+    assert.equal(runs(p.ws, 'probe-a'), 2, 'the environment\'s grant did not rerun the script');
+    assert.equal(b2.net, 'ok:');
+    assert.equal(listeners.received.tcp, 1, 'the environment\'s allow-network = true did not apply');
+    assert.equal(b2.read, 'ok:GRANTED-CONTENT');
+    // --config beats the environment: shut again.
+    const b3 = await build(cli, env);
+    assert.equal(runs(p.ws, 'probe-a'), 3, 'the --config grant did not rerun the script');
+    assert.match(b3.net!, /^err:/);
+    assert.equal(listeners.received.tcp, 1, '--config allow-network = false did not beat the environment');
+    assert.equal(b3.env, 'ok:/opt/mytool');
   });
 });
 
@@ -165,19 +196,23 @@ describe('denials that explain themselves', () => {
     ['program', 'exec', /^note: it tried to run `mytool`, which is on your PATH in `~\/\.local\/bin`/m, ['allow-read = ["~/.local/bin"]']],
   ];
   for (const [label, action, note, grant] of cases) {
-    test(`${label}: the note names it, the help gives the grant, and the grant makes the build pass`, async () => {
-      const p = probe(`deny-${label}`, '', { 'strict.probe-a': action, port: '9' });
+    test(`${label}: the note names it, the help gives the grant, and the grant makes the build pass`, async (t) => {
+      const listeners = await startListeners(makeScratch('unused').root);
+      t.after(() => listeners.close());
+      const p = probe(`deny-${label}`, '', { 'strict.probe-a': action, port: String(listeners.tcpPort) });
       const r = await runCli(['build', '-p', 'probe-a'], { cwd: p.ws, env: p.env });
       assert.equal(r.status, 101);
       assert.match(r.stderr, note);
       const help = r.stderr.slice(r.stderr.indexOf('help: to allow this, add to .cargo/config.toml:'));
       assert.match(help, /^help: to allow this, add to \.cargo\/config\.toml:\n {4}\[sandbox\.package\.probe-a\]\n/);
       for (const line of grant) assert.ok(help.includes(`    ${line}`), help);
-      if (label === 'network') return; // nothing listens on port 9: the grant lets it try, not succeed
       const snippet = help.split('\n').slice(1).filter((l) => l.startsWith('    ')).map((l) => l.slice(4)).join('\n');
       writeFileSync(join(p.ws, '.cargo/config.toml'), `${snippet}\n`);
+      const denied = listeners.received.tcp;
       const again = await runCli(['build', '-p', 'probe-a'], { cwd: p.ws, env: p.env });
       assert.equal(again.status, 0, again.stderr);
+      // The network grant is judged by the listener too: refused before, one connection after.
+      if (label === 'network') assert.deepEqual([denied, listeners.received.tcp], [0, 1]);
     });
   }
 });

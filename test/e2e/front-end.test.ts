@@ -79,14 +79,20 @@ describe('the front end replays cached sessions', () => {
     const s = makeScratch('late-secret');
     rmSync(join(s.home, '.kube'), { recursive: true });
     const kube = join(s.home, '.kube', 'config');
+    const notes = join(s.home, 'notes.txt');
+    const marker = 'LATE-NOTES-MARKER-3e8d21';
     // Home is readable by grant, so only the mask over ~/.kube stands between the script and the token.
-    const { ws, env } = setup(s, [kube], '[sandbox]\nallow-read = ["~"]\n');
+    const { ws, env } = setup(s, [notes, kube], '[sandbox]\nallow-read = ["~"]\n');
     await warmUp(ws, env);
+    // Both appear after the session was cached: an unmasked file of the home, and the secret.
+    writeFileSync(notes, `${marker}\n`);
     mkdirSync(join(s.home, '.kube'));
     writeFileSync(kube, `users:\n- user:\n    token: ${SECRETS.kube}\n`);
     writeFileSync(join(ws, 'trigger.txt'), '2\n');
     const r = await runCli(['build'], { cwd: ws, env });
     assert.equal(r.status, 0, r.stderr);
+    // The replayed run read the home through its grant (so the script did try), but not the token.
+    assert.notDeepEqual(filesContaining(join(ws, 'target'), marker), [], 'the replayed run did not read ~/notes.txt: allow-read = ["~"] did not apply');
     assert.deepEqual(filesContaining(join(ws, 'target'), SECRETS.kube), []);
   });
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { copyFixture, makeScratch, processesWith, runCli, runPlainCargo, walkFiles } from '../helpers/sandbox-env.js';
@@ -50,16 +50,32 @@ describe('resource limits', () => {
     assert.match(r.stderr, /^ {4}max-processes = 256$/m);
   });
 
-  test('max-output stops gigabytes on stdout before cargo stores them', async () => {
+  test('max-output stops gigabytes on stdout before cargo stores them (control: unsandboxed, cargo keeps 1 GiB)', async () => {
     const { s, ws } = limitsWorkspace('limit-output', '[sandbox.package.flood]\nmax-output = "16MiB"\n');
+    // The script records in OUT_DIR/written how many MiB it got out.
+    const written = () => {
+      const f = walkFiles(join(ws, 'target')).find((p) => /\/build\/flood-[^/]+\/out\/written$/.test(p));
+      assert.ok(f, 'the script did not run');
+      return Number(readFileSync(f, 'utf8'));
+    };
+    const plain = await runPlainCargo(['build', '-p', 'flood'], { cwd: ws, env: s.env });
+    assert.equal(plain.status, 0, plain.stderr.slice(-2000));
+    assert.equal(written(), 1024);
+    const output = walkFiles(join(ws, 'target')).filter((f) => /\/build\/flood-[^/]+\/output$/.test(f));
+    assert.deepEqual(output.map((f) => statSync(f).size), [1024 ** 3]);
+    rmSync(join(ws, 'target'), { recursive: true }); // 1 GiB: not left in /tmp; and a fresh run below
+
     const r = await runCli(['build', '-p', 'flood'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
     assert.equal(r.status, 101);
     assert.match(r.stderr, /^note: it was stopped after writing more than 16MiB of output \(max-output, \S+:2:1\)$/m);
-    // What cargo kept of the script's output (its `output` file, if any) stays under the limit.
-    const kept = walkFiles(join(ws, 'target')).filter((f) => /\/build\/flood-[^/]+\/output$/.test(f));
-    assert.ok(kept.every((f) => statSync(f).size <= 16 * 1024 * 1024));
-    // cargo prints what it kept (indented) with its error: about the limit, not the 1 GiB written.
-    assert.ok(r.stderr.length < 20 * 1024 * 1024, `${r.stderr.length} bytes on stderr`);
+    // The supervisor passes whole lines to cargo up to the limit, then kills the script: cargo
+    // prints what it got (indented) with its error, at most 16 MiB and not much less; the script
+    // itself got no further than the limit and the pipe's buffer.
+    const lines = r.stderr.match(/^ *x{1023}$/gm)?.length ?? 0;
+    assert.ok(lines > 15 * 1024 && lines <= 16 * 1024, `${lines} KiB of the script's output reached cargo`);
+    assert.ok(r.stderr.length < 17 * 1024 * 1024, `${r.stderr.length} bytes on stderr`);
+    assert.ok(written() <= 17, `the script wrote ${written()} MiB before it was stopped`);
+    assert.deepEqual(walkFiles(join(ws, 'target')).filter((f) => /\/build\/flood-[^/]+\/output$/.test(f)), [], 'cargo stored the output');
   });
 
   test('timeout stops an infinite loop, and the process it started, without hanging the build', async () => {
@@ -78,9 +94,13 @@ describe('resource limits', () => {
     const r = await runCli(['build', '-p', 'many-files'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
     assert.equal(r.status, 101);
     assert.match(r.stderr, /^note: it was stopped when its files \(OUT_DIR and \/tmp\) grew over its limit of 64MiB \(max-disk, \S+:2:1\); OUT_DIR was emptied$/m);
-    const outDirs = walkFiles(join(ws, 'target')).filter((f) => /\/build\/many-files-[^/]+\/out\//.test(f));
-    assert.deepEqual(outDirs, []);
-    assert.ok(readdirSync(join(ws, 'target/debug/build')).some((d) => d.startsWith('many-files-')), 'the script ran');
+    // target/debug/build/many-files-HASH is both where the script was compiled and where it ran;
+    // only the run directory holds its OUT_DIR (`out/`): it is there, emptied.
+    const build = join(ws, 'target/debug/build');
+    const runDirs = readdirSync(build).filter((d) => d.startsWith('many-files-') && ['out', 'output', 'root-output'].some((f) => existsSync(join(build, d, f))));
+    assert.equal(runDirs.length, 1, `no run directory of the script: ${readdirSync(build).join(' ')}`);
+    assert.ok(existsSync(join(build, runDirs[0]!, 'out')), 'its OUT_DIR is gone');
+    assert.deepEqual(readdirSync(join(build, runDirs[0]!, 'out')), [], 'the space was not given back');
   });
 
   test('max-disk counts only what the script wrote: a workspace under /tmp (seen inside, read-only) is not', async () => {

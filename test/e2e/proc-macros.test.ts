@@ -1,12 +1,27 @@
 // A malicious proc macro runs inside rustc at expansion; under cargo-sandbox that rustc runs in
 // the sandbox. Judged by host effects, with plain cargo as the control.
+// THREAT-MODEL.md: the sandboxed rustc "cannot touch other crates' artifacts" -- the macro tries
+// (the `victim` crate's sources, its files in target/debug/deps and target/debug/build).
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startListeners } from '../helpers/listeners.js';
-import { BASHRC, copyFixture, filesContaining, makeScratch, runCli, runPlainCargo, SECRETS, sleep, type RunResult, type Scratch } from '../helpers/sandbox-env.js';
+import {
+  BASHRC,
+  copyFixture,
+  filesContaining,
+  makeScratch,
+  runCli,
+  runPlainCargo,
+  SECRETS,
+  sleep,
+  snapshot,
+  snapshotDiff,
+  type RunResult,
+  type Scratch,
+} from '../helpers/sandbox-env.js';
 
 interface Outcome {
   s: Scratch;
@@ -14,19 +29,37 @@ interface Outcome {
   r: RunResult;
   received: number;
   tmpMarker: string;
+  /** The workspace's sources and the victim's artifacts, before and after the expansion. */
+  before: Map<string, string>;
+  after: Map<string, string>;
 }
 
-async function expand(mode: 'sandbox' | 'plain', command: string): Promise<Outcome> {
+/** Relative to target/debug: the victim's artifacts, and the files the macro plants. */
+const VICTIM_ARTIFACT = /^(deps\/libvictim-|build\/victim-|libvictim\.|(deps|build)\/PWNED-by-macro$)/;
+
+function protectedFiles(ws: string): Map<string, string> {
+  const profile = join(ws, 'target/debug');
+  const sources = snapshot(ws, (p) => p === join(ws, 'target'));
+  const victim = [...snapshot(profile)].filter(([p]) => VICTIM_ARTIFACT.test(relative(profile, p)));
+  return new Map([...sources, ...victim]);
+}
+
+async function expand(mode: 'sandbox' | 'plain', command: 'build' | 'check'): Promise<Outcome> {
   const s = makeScratch(`macro-${mode}`);
   const ws = copyFixture(s, 'evil-macro');
+  const cargo = (args: string[]) => (mode === 'sandbox' ? runCli(args, { cwd: ws, env: s.env }) : runPlainCargo(args, { cwd: ws, env: s.env }));
+  // The victim first (with its build script), the same way: its artifacts exist when the macro expands.
+  const victim = await cargo([command, '-p', 'victim']);
+  assert.equal(victim.status, 0, victim.stderr);
   const listeners = await startListeners(s.root);
-  const tmpMarker = `cs-macro-${mode}-${process.pid}-${Date.now()}`;
+  const tmpMarker = `cs-macro-${mode}-${command}-${process.pid}-${Date.now()}`;
   writeFileSync(join(ws, 'macro-params.txt'), `port=${listeners.tcpPort}\nmarker=${tmpMarker}\nhome=${s.home}\n`);
-  const r = mode === 'sandbox' ? await runCli([command], { cwd: ws, env: s.env }) : await runPlainCargo([command], { cwd: ws, env: s.env });
+  const before = protectedFiles(ws);
+  const r = await cargo([command]);
   await sleep(200);
   const received = listeners.received.tcp;
   await listeners.close();
-  return { s, ws, r, received, tmpMarker: join('/tmp', tmpMarker) };
+  return { s, ws, r, received, tmpMarker: join('/tmp', tmpMarker), before, after: protectedFiles(ws) };
 }
 
 function secretsIn(dir: string): string[] {
@@ -37,22 +70,38 @@ describe('a malicious proc macro', () => {
   let sandboxed: Outcome;
   let checked: Outcome;
   let plain: Outcome;
+  let plainChecked: Outcome;
   before(async () => {
     sandboxed = await expand('sandbox', 'build');
     checked = await expand('sandbox', 'check');
     plain = await expand('plain', 'build');
+    plainChecked = await expand('plain', 'check');
   });
   after(() => {
-    for (const o of [sandboxed, checked, plain]) if (o) rmSync(o.tmpMarker, { force: true });
+    for (const o of [sandboxed, checked, plain, plainChecked]) if (o) rmSync(o.tmpMarker, { force: true });
   });
 
-  test('control: under plain cargo it steals, backdoors, drops a file and phones home', () => {
-    assert.equal(plain.r.status, 0, plain.r.stderr);
-    assert.ok(secretsIn(join(plain.ws, 'target')).includes(SECRETS.sshKey));
-    assert.notEqual(readFileSync(join(plain.s.home, '.bashrc'), 'utf8'), BASHRC);
-    assert.ok(existsSync(plain.tmpMarker));
-    assert.equal(plain.received, 1);
-  });
+  // `build` leaves the victim an rlib (and rmeta), `check` only an rmeta.
+  for (const [label, get, lib] of [['cargo build', () => plain, 'rlib'], ['cargo check', () => plainChecked, 'rmeta']] as const) {
+    test(`control: under plain ${label} it steals, backdoors, drops a file, phones home and tampers with another crate`, () => {
+      const o = get();
+      assert.equal(o.r.status, 0, o.r.stderr);
+      assert.ok(secretsIn(join(o.ws, 'target')).includes(SECRETS.sshKey));
+      assert.notEqual(readFileSync(join(o.s.home, '.bashrc'), 'utf8'), BASHRC);
+      assert.ok(existsSync(o.tmpMarker));
+      assert.equal(o.received, 1);
+      const diff = snapshotDiff(o.before, o.after);
+      for (const landed of [
+        /^changed .*\/victim\/src\/lib\.rs$/,
+        new RegExp(`^changed .*/deps/libvictim-\\w+\\.${lib}$`),
+        /^changed .*\/build\/victim-\w+\/output$/,
+        /^added .*\/deps\/PWNED-by-macro$/,
+        /^added .*\/build\/PWNED-by-macro$/,
+      ]) {
+        assert.ok(diff.some((d) => landed.test(d)), `${landed} not in ${diff.join(', ')}`);
+      }
+    });
+  }
 
   for (const [label, get] of [['cargo sandbox build', () => sandboxed], ['cargo sandbox check', () => checked]] as const) {
     test(`${label}: it still expands, and gets nothing`, () => {
@@ -62,6 +111,15 @@ describe('a malicious proc macro', () => {
       assert.equal(readFileSync(join(o.s.home, '.bashrc'), 'utf8'), BASHRC);
       assert.equal(existsSync(o.tmpMarker), false);
       assert.equal(o.received, 0);
+    });
+
+    test(`${label}: the workspace's sources and the victim's artifacts are byte-identical, nothing planted`, () => {
+      const o = get();
+      assert.equal(o.r.status, 0, o.r.stderr);
+      // Not vacuous: the victim's metadata and build-script output were there to tamper with.
+      const victim = [...o.before.keys()];
+      assert.ok(victim.some((p) => /\/deps\/libvictim-\w+\.rmeta$/.test(p)) && victim.some((p) => /\/build\/victim-\w+\/output$/.test(p)));
+      assert.deepEqual(snapshotDiff(o.before, o.after), []);
     });
   }
 });

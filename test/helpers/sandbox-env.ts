@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, type Dirent, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, type Dirent, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +38,10 @@ export const SECRETS = {
   openFile: 'OPEN-FILE-SECRET-5150',
   /** Left in the host's /tmp by another program. */
   tmpToken: 'TMP-TOKEN-7e7e7e',
-  /** In the memory (environment) of another process, for ptrace to read. */
+  /** Only in the heap of another process (never in its environment or arguments), for ptrace to read. */
   ptrace: 'PTRACE-VICTIM-SECRET-6060',
+  /** An ordinary home file that no mask names: only "home is not mounted" keeps it out. */
+  homeDocument: 'HOME-DOCUMENT-NOTES-2718',
 } as const;
 
 export const BASHRC = '# the user\'s own bashrc\nexport PS1="$ "\n';
@@ -48,12 +50,37 @@ export interface Scratch {
   root: string;
   home: string;
   cargoHome: string;
+  /** Where the user's sockets live (ssh-agent, D-Bus, Docker): the root, or `/run/user/<uid>/...`. */
+  runtimeDir: string;
   env: NodeJS.ProcessEnv;
 }
 
-export function makeScratch(label: string): Scratch {
-  const root = mkdtempSync(join(tmpdir(), `cs-test-${label}-`));
-  const home = join(root, 'home');
+/**
+ * Where a scratch user lives. `tmp`: everything under /tmp (home at <root>/home), which the sandbox
+ * replaces with a private tmpfs. `host`: as on a real machine, the home under /home with the workspace
+ * inside it and the sockets under /run/user/<uid>, so a sandbox that bound /home or /run would show.
+ */
+export type Layout = 'tmp' | 'host';
+
+const outsideTmp: string[] = [];
+process.on('exit', () => {
+  for (const dir of outsideTmp) rmSync(dir, { recursive: true, force: true });
+});
+
+export function makeScratch(label: string, opts: { layout?: Layout } = {}): Scratch {
+  let root: string;
+  let home: string;
+  let runtimeDir: string;
+  if (opts.layout === 'host') {
+    root = home = mkdtempSync(`/home/cs-test-${label}-`);
+    const userRuntime = `/run/user/${process.getuid?.() ?? 0}`;
+    mkdirSync(userRuntime, { recursive: true, mode: 0o700 });
+    runtimeDir = mkdtempSync(join(userRuntime, `cs-test-${label}-`));
+    outsideTmp.push(root, runtimeDir);
+  } else {
+    root = runtimeDir = mkdtempSync(join(tmpdir(), `cs-test-${label}-`));
+    home = join(root, 'home');
+  }
   const cargoHome = join(home, '.cargo');
   mkdirSync(join(home, '.ssh'), { recursive: true });
   writeFileSync(join(home, '.ssh', 'id_ed25519'), `-----BEGIN OPENSSH PRIVATE KEY-----\n${SECRETS.sshKey}\n`);
@@ -72,11 +99,14 @@ export function makeScratch(label: string): Scratch {
   plant('.bash_history', `mysql -u root -p${SECRETS.history}\n`);
   plant('.mozilla/firefox/abc.default/logins.json', `{"password":"${SECRETS.browser}"}\n`);
   plant('.npmrc', `//registry.npmjs.org/:_authToken=${SECRETS.npmrc}\n`);
+  plant('Documents/notes.txt', `${SECRETS.homeDocument}\n`);
   mkdirSync(cargoHome);
   writeFileSync(join(cargoHome, 'credentials.toml'), `[registry]\ntoken = "${SECRETS.cargoToken}"\n`);
   // A registry crate's unpacked sources, which a build script would backdoor for later builds.
   plant('.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/victim-reg-1.0.0/src/lib.rs', 'pub fn registry() {}\n');
-  symlinkSync(join(realCargoHome, 'bin'), join(cargoHome, 'bin'));
+  // The user's own ~/.cargo/bin (a directory an attack may plant into), holding links to the real tools.
+  mkdirSync(join(cargoHome, 'bin'));
+  for (const tool of readdirSync(join(realCargoHome, 'bin'))) symlinkSync(join(realCargoHome, 'bin', tool), join(cargoHome, 'bin', tool));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,
@@ -90,9 +120,10 @@ export function makeScratch(label: string): Scratch {
     AWS_SECRET_ACCESS_KEY: SECRETS.envAws,
     CARGO_REGISTRY_TOKEN: SECRETS.envRegistryToken,
     MY_API_TOKEN: SECRETS.envCustom,
-    SSH_AUTH_SOCK: join(root, 'agent.sock'),
+    SSH_AUTH_SOCK: join(runtimeDir, 'agent.sock'),
+    ...(opts.layout === 'host' ? { XDG_RUNTIME_DIR: runtimeDir } : {}),
   };
-  return { root, home, cargoHome, env };
+  return { root, home, cargoHome, runtimeDir, env };
 }
 
 /** Copies a fixture workspace into the scratch dir; registry crates come from Debian's packages. */

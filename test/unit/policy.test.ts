@@ -57,6 +57,17 @@ test('toolchain and workspace read-only; home itself never bound; nothing writab
   assert.deepEqual(pairs(setup, '--bind'), []);
 });
 
+test('a host laid out as a real one (/home, /run, /var, /root, the workspace inside home): only the toolchain and the workspace are shown', () => {
+  const real = { ...inputs, workspaceRoot: '/home/u/src/ws' };
+  const dirs = ['/usr', '/etc', '/home', '/home/u', '/home/u/src/ws', '/home/u/Documents', '/home/u/.rustup', '/home/u/.cargo', '/home/u/.cargo/bin', '/home/u/.cargo/registry', '/run', '/run/user/1000', '/var', '/var/lib', '/root', '/srv', '/mnt', '/media'];
+  const realHost = fakeHost({ ...Object.fromEntries(dirs.map((d) => [d, { type: 'dir' } as HostEntry])), '/bin': { type: 'symlink', target: 'usr/bin' } });
+  const { setup, finish } = bwrapArgs(defaultPolicy(real), realHost);
+  const shown = [...setup, ...finish].flatMap((a, i, all) => (['--bind', '--ro-bind', '--dev-bind', '--bind-try', '--ro-bind-try'].includes(a) ? [all[i + 1]!] : []));
+  const allowed = ['/usr', '/etc', '/home/u/.rustup', '/home/u/.cargo/bin', '/home/u/.cargo/registry', '/home/u/src/ws', '/dev/null'];
+  assert.deepEqual(shown.filter((p) => !allowed.includes(p)), []);
+  for (const p of ['/home/u/.rustup', '/home/u/.cargo/bin', '/home/u/.cargo/registry', '/home/u/src/ws']) assert.ok(shown.includes(p), p);
+});
+
 test('the private /tmp comes before the binds, so a workspace under /tmp stays visible', () => {
   const { setup } = bwrapArgs(defaultPolicy(inputs), host);
   const tmpfs = setup.findIndex((a, i) => a === '--tmpfs' && setup[i + 1] === '/tmp');

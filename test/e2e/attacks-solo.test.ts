@@ -1,0 +1,96 @@
+// Attacks that break their own package under the sandbox, or need a terminal: one cargo run
+// each, every one with a plain-cargo control that shows it works unsandboxed.
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { outFile, ranReport } from '../helpers/attack-env.js';
+import { CLI, copyFixture, filesContaining, makeScratch, run, runCli, runPlainCargo, SECRETS, type RunResult, type Scratch } from '../helpers/sandbox-env.js';
+
+/** Runs `command` (sh) on a new pseudo-terminal; then reads one line typed into it, as a shell would. */
+function inTerminal(command: string, typedFile: string, opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<RunResult> {
+  const py = `
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp('bash', ['bash', '-c', sys.argv[1] + '; read -r -t 2 line; printf "%s" "$line" > "$0"', sys.argv[2]])
+out = b''
+while True:
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode('utf-8', 'replace'))
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+  return run('python3', ['-c', py, command, typedFile], opts);
+}
+
+describe('attacks that break their own package, or need a terminal (one cargo run each)', { concurrency: false }, () => {
+  interface Solo {
+    scratch: Scratch;
+    ws: string;
+    result: RunResult;
+    typed: string;
+  }
+  async function solo(mode: 'sandbox' | 'plain', pkg: string): Promise<Solo> {
+    const scratch = makeScratch(`solo-${mode}`);
+    const ws = copyFixture(scratch, 'attacks');
+    writeFileSync(join(ws, 'attack-params.txt'), `home=${scratch.home}\ncargo_home=${scratch.cargoHome}\n`);
+    const cargo = mode === 'sandbox' ? [CLI] : ['cargo'];
+    const typedFile = join(scratch.root, 'typed');
+    const opts = { cwd: ws, env: scratch.env };
+    const result = pkg === 'attack-tiocsti'
+      ? await inTerminal(`${cargo.join(' ')} build -p ${pkg}`, typedFile, opts)
+      : mode === 'sandbox' ? await runCli(['build', '-p', pkg], opts) : await runPlainCargo(['build', '-p', pkg], opts);
+    return { scratch, ws, result, typed: existsSync(typedFile) ? readFileSync(typedFile, 'utf8') : '' };
+  }
+
+  test('a symlink planted in OUT_DIR is removed before rustc can follow it to ~/.ssh (control: the key is compiled in)', async () => {
+    const plain = await solo('plain', 'attack-symlink-include');
+    assert.ok(filesContaining(join(plain.ws, 'target'), SECRETS.sshKey).length > 0, 'plain: the key was not compiled in');
+    const s = await solo('sandbox', 'attack-symlink-include');
+    assert.match(ranReport(s.ws, 'attack-symlink-include') ?? '', /symlink-include Ok/);
+    assert.deepEqual(filesContaining(join(s.ws, 'target'), SECRETS.sshKey), []);
+    assert.notEqual(s.result.status, 0);
+    assert.match(s.result.stderr, /^warning: the build script of `attack-symlink-include v0\.1\.0` left a symlink `\S+\/out\/key` -> `\S+\/\.ssh\/id_ed25519` leading out of its OUT_DIR; it was removed/m);
+  });
+
+  for (const [pkg, variable, marker] of [
+    ['attack-rustc-env-preload', 'LD_PRELOAD', 'PWNED-BY-LD_PRELOAD'],
+    ['attack-rustc-env-path', 'PATH', 'PWNED-BY-PATH'],
+  ] as const) {
+    test(`cargo:rustc-env=${variable} (code run by rustc, outside the sandbox) is refused (control: it runs)`, async () => {
+      const plain = await solo('plain', pkg);
+      assert.ok(existsSync(join(plain.scratch.home, marker)), `plain: ${marker} was not created`);
+      const s = await solo('sandbox', pkg);
+      assert.equal(existsSync(join(s.scratch.home, marker)), false);
+      assert.equal(s.result.status, 101);
+      assert.match(s.result.stderr, new RegExp(`^note: it asked cargo to set \`${variable}\` for rustc`, 'm'));
+    });
+  }
+
+  test('the build script cannot kill the cargo that runs it (control: cargo dies)', async () => {
+    const plain = await solo('plain', 'attack-signal-parent');
+    assert.equal(plain.result.signal, 'SIGKILL', `plain: cargo was not killed (${plain.result.status})`);
+    assert.ok(ranReport(plain.ws, 'attack-signal-parent'), 'plain: the attack did not run');
+    const s = await solo('sandbox', 'attack-signal-parent');
+    assert.equal(s.result.status, 0, s.result.stderr);
+    assert.ok(ranReport(s.ws, 'attack-signal-parent'), 'the attack did not run');
+    assert.match(outFile(s.ws, 'attack-signal-parent', 'signals') ?? '', /^targets=[1-9]\d* delivered=0$/);
+  });
+
+  test('no keystrokes are pushed into the user\'s terminal with TIOCSTI (control: the shell reads them)', async () => {
+    const plain = await solo('plain', 'attack-tiocsti');
+    assert.equal(plain.typed, 'echo PWNED-BY-TIOCSTI', plain.result.stdout);
+    const s = await solo('sandbox', 'attack-tiocsti');
+    assert.equal(s.result.status, 0, s.result.stdout);
+    assert.match(ranReport(s.ws, 'attack-tiocsti') ?? '', /injected=0/);
+    assert.equal(s.typed, '');
+  });
+});

@@ -11,23 +11,34 @@
 //     (LD_PRELOAD, PATH, RUSTUP_TOOLCHAIN, ...): rustc runs outside the sandbox.
 //   - stdout and stderr are capped (cargo keeps both in memory); so is the disk the script fills
 //     (OUT_DIR and /tmp, measured twice a second: a bound, not a quota).
-//   - afterwards, OUT_DIR is swept: symlinks that lead out of it are removed (rustc would follow
-//     them, unsandboxed, through include_bytes!), and setuid/setgid/world-writable bits dropped.
+//   - afterwards, once every process the script left is killed, OUT_DIR is swept (confine/out_dir.rs):
+//     symlinks that lead out of it, as written or as resolved, are removed (rustc would follow them,
+//     unsandboxed, through include_bytes!), FIFOs, sockets and devices too, and setuid/setgid/
+//     world-writable bits dropped.
 // Findings go to the report descriptor (a file of the session) as `kind<TAB>subject<TAB>detail`.
 //
 // Compiled on first use by the rustc that builds the project (no dependency but std), cached.
 // Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--write PATH]... [--exec PATH]...
 //                [--no-network] [--landlock auto|required] -- PROGRAM [ARGS...]
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+// The crate root looks for modules beside it: they live in libexec/confine/.
+#[path = "confine/directives.rs"]
+mod directives;
+#[path = "confine/landlock.rs"]
+mod landlock;
+#[path = "confine/out_dir.rs"]
+mod out_dir;
+use landlock::{landlock_abi, landlock_ruleset, SYS_LANDLOCK};
+use directives::check_directive;
 
 extern "C" {
     fn syscall(num: i64, ...) -> i64;
@@ -47,44 +58,10 @@ struct PollFd {
     revents: i16,
 }
 
-#[cfg(target_arch = "x86_64")]
-const SYS_LANDLOCK: [i64; 3] = [444, 445, 446];
-#[cfg(not(target_arch = "x86_64"))]
-const SYS_LANDLOCK: [i64; 3] = [444, 445, 446]; // same numbers on aarch64 and riscv64 (generic table)
-
 const PR_SET_NO_NEW_PRIVS: i32 = 38;
 const PR_SET_DUMPABLE: i32 = 4;
 const O_PATH: i32 = 0o10000000;
 const O_CLOEXEC: i32 = 0o2000000;
-
-// Landlock file-system rights (linux/landlock.h).
-const FS_EXECUTE: u64 = 1 << 0;
-const FS_WRITE_FILE: u64 = 1 << 1;
-const FS_REMOVE_DIR: u64 = 1 << 4;
-const FS_REMOVE_FILE: u64 = 1 << 5;
-const FS_MAKE_CHAR: u64 = 1 << 6;
-const FS_MAKE_DIR: u64 = 1 << 7;
-const FS_MAKE_REG: u64 = 1 << 8;
-const FS_MAKE_SOCK: u64 = 1 << 9;
-const FS_MAKE_FIFO: u64 = 1 << 10;
-const FS_MAKE_BLOCK: u64 = 1 << 11;
-const FS_MAKE_SYM: u64 = 1 << 12;
-const FS_REFER: u64 = 1 << 13; // ABI 2
-const FS_TRUNCATE: u64 = 1 << 14; // ABI 3
-const FS_IOCTL_DEV: u64 = 1 << 15; // ABI 5
-const NET_BIND_TCP: u64 = 1 << 0; // ABI 4
-const NET_CONNECT_TCP: u64 = 1 << 1;
-const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0; // ABI 6
-const SCOPE_SIGNAL: u64 = 1 << 1;
-
-/// Variables rustc or the linker (both outside the sandbox) act on by loading or running code.
-const FORBIDDEN_RUSTC_ENV: &[&str] = &[
-    "PATH", "LD_*", "DYLD_*", "GCONV_PATH", "LOCPATH", "NLSPATH", "GLIBC_TUNABLES", "MALLOC_*",
-    "COMPILER_PATH", "GCC_*", "COLLECT_*", "DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES",
-    "BASH_ENV", "ENV", "IFS", "CDPATH", "SHELLOPTS", "BASHOPTS", "PS4", "HOME", "XDG_*",
-    "RUSTC", "RUSTC_*", "RUSTDOC*", "RUSTUP_*", "CARGO", "CARGO_HOME", "CARGO_BUILD_*",
-    "CARGO_TARGET_*", "CARGO_SANDBOX_*", "__CARGO*", "TMPDIR",
-];
 
 struct Options {
     out: Option<PathBuf>,
@@ -223,7 +200,8 @@ fn main() {
     }
     .unwrap_or_else(|e| die(&format!("waiting for the build script: {e}")));
     if let Some(out) = &o.out {
-        sweep_out_dir(out, out, &mut report);
+        out_dir::kill_leftovers();
+        out_dir::sweep_out_dir(out, out, &mut report);
     }
     match verdict {
         Err(Stop::Directive(name)) => die(&format!(
@@ -274,101 +252,6 @@ fn resolve_program(name: &OsStr) -> Option<PathBuf> {
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-// ---- Landlock ----
-
-#[repr(C)]
-struct RulesetAttr {
-    handled_access_fs: u64,
-    handled_access_net: u64,
-    scoped: u64,
-}
-
-#[repr(C, packed)]
-struct PathBeneathAttr {
-    allowed_access: u64,
-    parent_fd: i32,
-}
-
-fn landlock_abi() -> i64 {
-    unsafe { syscall(SYS_LANDLOCK[0], std::ptr::null::<u8>(), 0usize, 1u32) }
-}
-
-/// The ruleset for the script, or None without Landlock. Applied in the child only, so this
-/// supervisor stays outside the script's domain (and out of reach of its signals and ptrace).
-fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report) -> Option<RawFd> {
-    let abi = landlock_abi();
-    if abi < 1 {
-        return None;
-    }
-    let mut write = FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG
-        | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
-    if abi >= 2 {
-        write |= FS_REFER;
-    }
-    if abi >= 3 {
-        write |= FS_TRUNCATE;
-    }
-    let ioctl = if abi >= 5 { FS_IOCTL_DEV } else { 0 };
-    let net = if abi >= 4 && o.no_network { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 };
-    let scoped = if abi >= 6 { SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL } else { 0 };
-    let attr = RulesetAttr { handled_access_fs: FS_EXECUTE | write | ioctl, handled_access_net: net, scoped };
-    let size = match abi {
-        1..=3 => 8,
-        4 | 5 => 16,
-        _ => 24,
-    };
-    let fd = unsafe { syscall(SYS_LANDLOCK[0], &attr as *const RulesetAttr, size as usize, 0u32) };
-    if fd < 0 {
-        return None;
-    }
-    let fd = fd as RawFd;
-    let mut writable: Vec<PathBuf> = vec![PathBuf::from("/tmp"), PathBuf::from("/dev/shm")];
-    writable.extend(o.out.iter().cloned());
-    writable.extend(o.write.iter().cloned());
-    for p in &writable {
-        add_path_rule(fd, p, write);
-    }
-    // Writing to /dev/null, /dev/tty's output and the like; creating nothing there.
-    add_path_rule(fd, Path::new("/dev"), FS_WRITE_FILE | if abi >= 3 { FS_TRUNCATE } else { 0 });
-    if o.exec.is_empty() {
-        add_path_rule(fd, Path::new("/"), FS_EXECUTE);
-    } else {
-        let mut allowed: Vec<PathBuf> = vec![program.to_path_buf()];
-        for loader in ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-riscv64-lp64d.so.1"] {
-            allowed.push(PathBuf::from(loader));
-        }
-        for name in &o.exec {
-            match resolve_program(name) {
-                Some(p) => allowed.push(p),
-                None => report.add("exec-missing", name.as_bytes(), "not found on the sandbox's PATH"),
-            }
-        }
-        for p in &allowed {
-            add_path_rule(fd, p, FS_EXECUTE);
-        }
-    }
-    Some(fd)
-}
-
-fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
-    let c = match CString::new(path.as_os_str().as_bytes()) {
-        Ok(c) => c,
-        Err(_) => return,
-    };
-    let pfd = unsafe { open(c.as_ptr(), O_PATH | O_CLOEXEC) };
-    if pfd < 0 {
-        return;
-    }
-    // A rule on a file may only carry file rights.
-    let is_dir = Path::new(path).is_dir();
-    let file_rights = FS_EXECUTE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV | (1 << 2);
-    let attr = PathBeneathAttr { allowed_access: if is_dir { access } else { access & file_rights }, parent_fd: pfd };
-    unsafe {
-        syscall(SYS_LANDLOCK[1], ruleset, 1u32, &attr as *const PathBeneathAttr, 0u32);
-        close(pfd);
-    }
 }
 
 // ---- output ----
@@ -505,79 +388,4 @@ unsafe fn libc_read(fd: RawFd, buf: &mut [u8]) -> isize {
         }
         return n;
     }
-}
-
-fn check_directive(line: &[u8], report: &mut Report) -> Result<(), Stop> {
-    let text = String::from_utf8_lossy(line);
-    let text = text.trim_end();
-    let rest = text.strip_prefix("cargo::").or_else(|| text.strip_prefix("cargo:"));
-    let value = match rest.and_then(|r| r.strip_prefix("rustc-env=")) {
-        Some(v) => v,
-        None => return Ok(()),
-    };
-    let name = value.split('=').next().unwrap_or("").trim();
-    if FORBIDDEN_RUSTC_ENV.iter().any(|p| matches_pattern(name, p)) {
-        report.add("directive", name.as_bytes(), text);
-        return Err(Stop::Directive(name.to_string()));
-    }
-    Ok(())
-}
-
-fn matches_pattern(name: &str, pattern: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => name == pattern,
-    }
-}
-
-// ---- OUT_DIR after the run ----
-
-fn sweep_out_dir(root: &Path, dir: &Path, report: &mut Report) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(_) => return,
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(_) => continue,
-        };
-        if meta.file_type().is_symlink() {
-            let target = match std::fs::read_link(&path) {
-                Ok(t) => t,
-                Err(_) => continue,
-            };
-            let resolved = normalize(&dir.join(&target));
-            if !resolved.starts_with(root) {
-                let _ = std::fs::remove_file(&path);
-                report.add("symlink", path.as_os_str().as_bytes(), &target.to_string_lossy());
-            }
-            continue;
-        }
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o6002 != 0 {
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & !0o6002));
-            report.add("mode", path.as_os_str().as_bytes(), &format!("{mode:o}"));
-        }
-        if meta.is_dir() {
-            sweep_out_dir(root, &path, report);
-        }
-    }
-}
-
-/// `a/b/../c` -> `a/c` without touching the file system (a symlink inside OUT_DIR that leads
-/// out is itself swept, so lexical resolution is enough).
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }

@@ -4,7 +4,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
 import { LIBEXEC, PACKAGE_ROOT } from '../paths.js';
@@ -34,7 +34,7 @@ export function usableDir(dir: string): boolean {
 }
 
 export interface HelperBuild {
-  /** libexec/NAME.rs */
+  /** libexec/NAME.rs (with its modules in libexec/NAME/) */
   name: string;
   /** Variables the source reads at compile time (env!); part of the cache key. */
   compileEnv?: Record<string, string>;
@@ -46,6 +46,9 @@ export interface HelperBuild {
 export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): string {
   const source = join(LIBEXEC, `${build.name}.rs`);
   const hash = createHash('sha256').update(readFileSync(source)).update(process.arch).update('crt-static');
+  // Its modules (libexec/NAME/*.rs) are part of what is compiled, so of the cache key too.
+  const modules = join(LIBEXEC, build.name);
+  for (const m of existsSync(modules) ? readdirSync(modules).sort() : []) hash.update(`\0${m}\0`).update(readFileSync(join(modules, m)));
   for (const [k, v] of Object.entries(build.compileEnv ?? {})) hash.update(`\0${k}=${v}`);
   const file = `${build.name}-${hash.digest('hex').slice(0, 16)}`;
   const dirs = build.dirs ?? cacheDirs(env);

@@ -23,6 +23,9 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
     for (const f of run.findings.filter((f) => f.kind === 'symlink')) {
       reporter.message('warning', `${who} left a symlink \`${f.subject}\` -> \`${f.detail}\` leading out of its OUT_DIR; it was removed (rustc, which runs outside the sandbox, would have followed it)`);
     }
+    for (const f of run.findings.filter((f) => f.kind === 'special')) {
+      reporter.message('warning', `${who} left a ${f.detail} \`${f.subject}\` in its OUT_DIR; it was removed (rustc, which runs outside the sandbox, would block on it or read a device)`);
+    }
   }
   if (result.code === 0 || result.signal) return;
   // Loaded only after a failure: successful builds do not pay for the diagnostics.

@@ -46,7 +46,7 @@ export interface BuildScriptRun {
 }
 
 export interface ConfineFinding {
-  kind: 'symlink' | 'mode' | 'directive' | 'output' | 'exec-missing' | string;
+  kind: 'symlink' | 'special' | 'mode' | 'directive' | 'output' | 'exec-missing' | 'unremovable' | string;
   subject: string;
   detail: string;
 }

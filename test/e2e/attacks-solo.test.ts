@@ -2,11 +2,11 @@
 // each, every one with a plain-cargo control that shows it works unsandboxed.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { outFile, ranReport } from '../helpers/attack-env.js';
-import { CLI, copyFixture, filesContaining, makeScratch, run, runCli, runPlainCargo, SECRETS, type RunResult, type Scratch } from '../helpers/sandbox-env.js';
+import { outFile, ranReport, soloWorkspace } from '../helpers/attack-env.js';
+import { CLI, filesContaining, run, runCli, runPlainCargo, SECRETS, type RunResult, type Scratch } from '../helpers/sandbox-env.js';
 
 /** Runs `command` (sh) on a new pseudo-terminal; then reads one line typed into it, as a shell would. */
 function inTerminal(command: string, typedFile: string, opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<RunResult> {
@@ -39,9 +39,7 @@ describe('attacks that break their own package, or need a terminal (one cargo ru
     typed: string;
   }
   async function solo(mode: 'sandbox' | 'plain', pkg: string): Promise<Solo> {
-    const scratch = makeScratch(`solo-${mode}`);
-    const ws = copyFixture(scratch, 'attacks');
-    writeFileSync(join(ws, 'attack-params.txt'), `home=${scratch.home}\ncargo_home=${scratch.cargoHome}\n`);
+    const { scratch, ws } = soloWorkspace(`solo-${mode}`);
     const cargo = mode === 'sandbox' ? [CLI] : ['cargo'];
     const typedFile = join(scratch.root, 'typed');
     const opts = { cwd: ws, env: scratch.env };
@@ -64,8 +62,10 @@ describe('attacks that break their own package, or need a terminal (one cargo ru
   for (const [pkg, variable, marker] of [
     ['attack-rustc-env-preload', 'LD_PRELOAD', 'PWNED-BY-LD_PRELOAD'],
     ['attack-rustc-env-path', 'PATH', 'PWNED-BY-PATH'],
+    // Whitespace before `cargo:`, which cargo trims (the check once did not).
+    ['attack-rustc-env-spaced', 'LD_PRELOAD', 'PWNED-BY-LD_PRELOAD'],
   ] as const) {
-    test(`cargo:rustc-env=${variable} (code run by rustc, outside the sandbox) is refused (control: it runs)`, async () => {
+    test(`cargo:rustc-env=${variable} from ${pkg} (code run by rustc, outside the sandbox) is refused (control: it runs)`, async () => {
       const plain = await solo('plain', pkg);
       assert.ok(existsSync(join(plain.scratch.home, marker)), `plain: ${marker} was not created`);
       const s = await solo('sandbox', pkg);

@@ -45,9 +45,6 @@ interface Outcome {
   rebuild?: RunResult;
 }
 
-/** The packages that break their own build or need a terminal (attacks-solo.test.ts). */
-const SOLO = ['attack-symlink-include', 'attack-rustc-env-preload', 'attack-rustc-env-path', 'attack-signal-parent', 'attack-tiocsti'];
-
 /** What must come out of an attack byte-identical: home, the workspace's sources, the victim's artifacts. */
 function protectedFiles(scratch: Scratch, ws: string): Map<string, string> {
   const home = snapshot(scratch.home, (p) => p === ws);
@@ -88,7 +85,7 @@ async function attack(mode: 'sandbox' | 'plain', layout: Layout, system: SystemS
     // control runs the target-tampering one first, then the rest; --keep-going because some of
     // them break other packages' builds, and every attack must still get its chance to run.
     await cargo(['build', '-p', 'attack-write-target']);
-    result = await cargo(['build', '--workspace', '--exclude', 'attack-write-target', ...SOLO.flatMap((p) => ['--exclude', p]), '--keep-going']);
+    result = await cargo(['build', ...ATTACKS.filter((p) => p !== 'attack-write-target').flatMap((p) => ['-p', p]), '--keep-going']);
   }
   await sleep(300); // let any late connection or datagram arrive
   const received = { ...listeners.received };

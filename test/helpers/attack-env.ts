@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Listeners } from './listeners.js';
-import { SECRETS, sleep, walkFiles, type Scratch } from './sandbox-env.js';
+import { copyFixture, makeScratch, SECRETS, sleep, walkFiles, type Scratch } from './sandbox-env.js';
 
 export interface Victims {
   /** A process the attacks try to kill. */
@@ -110,4 +110,12 @@ export function lootOf(ws: string, pkg: string): string {
 /** The attack's own report: proof that it ran, and how each attempt ended. */
 export function ranReport(ws: string, pkg: string): string | undefined {
   return outFile(ws, pkg, 'ran');
+}
+
+/** A fresh user and copy of the attack workspace for an attack run on its own (`cargo build -p NAME`). */
+export function soloWorkspace(label: string): { scratch: Scratch; ws: string } {
+  const scratch = makeScratch(label);
+  const ws = copyFixture(scratch, 'attacks');
+  writeFileSync(join(ws, 'attack-params.txt'), `home=${scratch.home}\ncargo_home=${scratch.cargoHome}\n`);
+  return { scratch, ws };
 }

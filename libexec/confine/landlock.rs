@@ -1,0 +1,126 @@
+// Landlock (where the kernel has it), the second layer under bubblewrap: writes only beneath OUT_DIR,
+// /tmp and granted paths; execution only of allowed programs; no device ioctls; no TCP without
+// the network grant; ABI 6 scoping of signals and abstract sockets. The ruleset is built here and
+// applied in the script's process only (see main), so the supervisor stays outside its domain.
+
+use super::*;
+use std::ffi::CString;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) const SYS_LANDLOCK: [i64; 3] = [444, 445, 446];
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) const SYS_LANDLOCK: [i64; 3] = [444, 445, 446]; // same numbers on aarch64 and riscv64 (generic table)
+
+// Landlock file-system rights (linux/landlock.h).
+const FS_EXECUTE: u64 = 1 << 0;
+const FS_WRITE_FILE: u64 = 1 << 1;
+const FS_REMOVE_DIR: u64 = 1 << 4;
+const FS_REMOVE_FILE: u64 = 1 << 5;
+const FS_MAKE_CHAR: u64 = 1 << 6;
+const FS_MAKE_DIR: u64 = 1 << 7;
+const FS_MAKE_REG: u64 = 1 << 8;
+const FS_MAKE_SOCK: u64 = 1 << 9;
+const FS_MAKE_FIFO: u64 = 1 << 10;
+const FS_MAKE_BLOCK: u64 = 1 << 11;
+const FS_MAKE_SYM: u64 = 1 << 12;
+const FS_REFER: u64 = 1 << 13; // ABI 2
+const FS_TRUNCATE: u64 = 1 << 14; // ABI 3
+const FS_IOCTL_DEV: u64 = 1 << 15; // ABI 5
+const NET_BIND_TCP: u64 = 1 << 0; // ABI 4
+const NET_CONNECT_TCP: u64 = 1 << 1;
+const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0; // ABI 6
+const SCOPE_SIGNAL: u64 = 1 << 1;
+
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+pub(crate) fn landlock_abi() -> i64 {
+    unsafe { syscall(SYS_LANDLOCK[0], std::ptr::null::<u8>(), 0usize, 1u32) }
+}
+
+/// The ruleset for the script, or None without Landlock. Applied in the child only, so this
+/// supervisor stays outside the script's domain (and out of reach of its signals and ptrace).
+pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report) -> Option<RawFd> {
+    let abi = landlock_abi();
+    if abi < 1 {
+        return None;
+    }
+    let mut write = FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG
+        | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
+    if abi >= 2 {
+        write |= FS_REFER;
+    }
+    if abi >= 3 {
+        write |= FS_TRUNCATE;
+    }
+    let ioctl = if abi >= 5 { FS_IOCTL_DEV } else { 0 };
+    let net = if abi >= 4 && o.no_network { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 };
+    let scoped = if abi >= 6 { SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL } else { 0 };
+    let attr = RulesetAttr { handled_access_fs: FS_EXECUTE | write | ioctl, handled_access_net: net, scoped };
+    let size = match abi {
+        1..=3 => 8,
+        4 | 5 => 16,
+        _ => 24,
+    };
+    let fd = unsafe { syscall(SYS_LANDLOCK[0], &attr as *const RulesetAttr, size as usize, 0u32) };
+    if fd < 0 {
+        return None;
+    }
+    let fd = fd as RawFd;
+    let mut writable: Vec<PathBuf> = vec![PathBuf::from("/tmp"), PathBuf::from("/dev/shm")];
+    writable.extend(o.out.iter().cloned());
+    writable.extend(o.write.iter().cloned());
+    for p in &writable {
+        add_path_rule(fd, p, write);
+    }
+    // Writing to /dev/null, /dev/tty's output and the like; creating nothing there.
+    add_path_rule(fd, Path::new("/dev"), FS_WRITE_FILE | if abi >= 3 { FS_TRUNCATE } else { 0 });
+    if o.exec.is_empty() {
+        add_path_rule(fd, Path::new("/"), FS_EXECUTE);
+    } else {
+        let mut allowed: Vec<PathBuf> = vec![program.to_path_buf()];
+        for loader in ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-riscv64-lp64d.so.1"] {
+            allowed.push(PathBuf::from(loader));
+        }
+        for name in &o.exec {
+            match resolve_program(name) {
+                Some(p) => allowed.push(p),
+                None => report.add("exec-missing", name.as_bytes(), "not found on the sandbox's PATH"),
+            }
+        }
+        for p in &allowed {
+            add_path_rule(fd, p, FS_EXECUTE);
+        }
+    }
+    Some(fd)
+}
+
+fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
+    let c = match CString::new(path.as_os_str().as_bytes()) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let pfd = unsafe { open(c.as_ptr(), O_PATH | O_CLOEXEC) };
+    if pfd < 0 {
+        return;
+    }
+    // A rule on a file may only carry file rights.
+    let is_dir = Path::new(path).is_dir();
+    let file_rights = FS_EXECUTE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV | (1 << 2);
+    let attr = PathBeneathAttr { allowed_access: if is_dir { access } else { access & file_rights }, parent_fd: pfd };
+    unsafe {
+        syscall(SYS_LANDLOCK[1], ruleset, 1u32, &attr as *const PathBeneathAttr, 0u32);
+        close(pfd);
+    }
+}
+

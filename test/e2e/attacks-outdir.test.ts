@@ -1,0 +1,86 @@
+// What a build script leaves for the programs that run after it outside the sandbox: the
+// directives cargo hands to rustc and the linker, and OUT_DIR, which rustc reads. Each attack runs
+// on its own (`cargo build -p NAME`), with a plain-cargo control showing it works unsandboxed.
+
+import assert from 'node:assert/strict';
+import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ranReport, soloWorkspace } from '../helpers/attack-env.js';
+import { BASHRC, filesContaining, runCli, runPlainCargo, SECRETS, sleep } from '../helpers/sandbox-env.js';
+
+async function sandboxed(pkg: string) {
+  const { scratch, ws } = soloWorkspace(`outdir-${pkg}`);
+  // Bounded: a regression that lets rustc block on a FIFO fails here instead of hanging the suite.
+  const result = await runCli(['build', '-p', pkg], { cwd: ws, env: scratch.env, timeoutMs: 120_000 });
+  return { scratch, ws, result };
+}
+
+async function plain(pkg: string) {
+  const { scratch, ws } = soloWorkspace(`outdir-plain-${pkg}`);
+  const result = await runPlainCargo(['build', '-p', pkg], { cwd: ws, env: scratch.env });
+  return { scratch, ws, result };
+}
+
+describe('directives that reach programs outside the sandbox', () => {
+  test('cargo:rustc-env=LLD_REPRODUCE (rust-lld writes a tar over ~/.bashrc) is refused (control: ~/.bashrc is overwritten)', async () => {
+    const p = await plain('attack-rustc-env-lld');
+    assert.notEqual(readFileSync(join(p.scratch.home, '.bashrc'), 'utf8'), BASHRC, 'plain: the linker did not write ~/.bashrc (is rust-lld the linker?)');
+    const s = await sandboxed('attack-rustc-env-lld');
+    assert.equal(readFileSync(join(s.scratch.home, '.bashrc'), 'utf8'), BASHRC);
+    assert.equal(s.result.status, 101);
+    assert.match(s.result.stderr, /^note: it asked cargo to set `LLD_REPRODUCE` for rustc/m);
+  });
+});
+
+describe('OUT_DIR, read by rustc outside the sandbox', () => {
+  for (const [pkg, how] of [
+    ['attack-outdir-readonly', 'in a directory the script made read-only'],
+    ['attack-outdir-dotdot', 'inside OUT_DIR as written, outside on disk (`x -> .` then `x/..`)'],
+    ['attack-outdir-late', 'planted again, by a child the script left, after the sweep'],
+  ] as const) {
+    test(`a symlink to ~/.ssh ${how} never reaches rustc (control: the key is compiled in)`, async () => {
+      const p = await plain(pkg);
+      assert.ok(filesContaining(join(p.ws, 'target/debug/deps'), SECRETS.sshKey).length > 0, `plain: the key was not compiled in\n${p.result.stderr}`);
+      const s = await sandboxed(pkg);
+      assert.ok(ranReport(s.ws, pkg), 'the attack did not run');
+      assert.deepEqual(filesContaining(join(s.ws, 'target'), SECRETS.sshKey), []);
+      assert.notEqual(s.result.status, 0, 'the crate compiled: something was left for include_str!');
+      assert.match(s.result.stderr, new RegExp(`^warning: the build script of \`${pkg} v0\\.1\\.0\` left a symlink \`\\S+/key\` -> `, 'm'));
+    });
+  }
+
+  test('a FIFO is removed before rustc blocks on it (control: plain cargo hangs)', async () => {
+    const pkg = 'attack-outdir-fifo';
+    const { scratch, ws } = soloWorkspace('outdir-plain-fifo');
+    const build = runPlainCargo(['build', '-p', pkg], { cwd: ws, env: scratch.env });
+    const outcome = await Promise.race([build.then(() => 'finished'), sleep(8000).then(() => 'hung')]);
+    // Release rustc: open the FIFO for writing and close it (end of file).
+    const fifo = findFifo(ws);
+    if (fifo) closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    await build;
+    assert.equal(outcome, 'hung', 'plain: cargo finished: rustc did not block on the FIFO');
+    const started = Date.now();
+    const s = await sandboxed(pkg);
+    assert.ok(Date.now() - started < 60_000 && s.result.signal === null, 'the sandboxed build hung');
+    assert.match(ranReport(s.ws, pkg) ?? '', /mkfifo=0/);
+    assert.notEqual(s.result.status, 0);
+    assert.equal(findFifo(s.ws), undefined);
+    assert.match(s.result.stderr, /^warning: the build script of `attack-outdir-fifo v0\.1\.0` left a fifo `\S+\/fifo` in its OUT_DIR; it was removed/m);
+  });
+});
+
+/** The FIFO the attack left in its OUT_DIR, if it is still there. */
+function findFifo(ws: string): string | undefined {
+  const build = join(ws, 'target/debug/build');
+  if (!existsSync(build)) return undefined;
+  return readdirSync(build)
+    .map((d) => join(build, d, 'out/fifo'))
+    .find((f) => {
+      try {
+        return lstatSync(f).isFIFO();
+      } catch {
+        return false;
+      }
+    });
+}

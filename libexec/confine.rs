@@ -343,8 +343,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, disk
             let n = unsafe { libc_read(s.0, &mut buf) };
             if n <= 0 {
                 if s.1 == 1 && !s.3.is_empty() {
-                    let rest = std::mem::take(&mut s.3);
-                    check_directive(&rest, report)?;
+                    let rest = check_directive(std::mem::take(&mut s.3), report)?;
                     let _ = out.write_all(&rest);
                 }
                 s.0 = -1;
@@ -364,8 +363,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, disk
             // stdout: pass whole lines only, each checked.
             s.3.extend_from_slice(chunk);
             while let Some(i) = s.3.iter().position(|&c| c == b'\n') {
-                let line: Vec<u8> = s.3.drain(..=i).collect();
-                check_directive(&line, report)?;
+                let line = check_directive(s.3.drain(..=i).collect(), report)?;
                 let _ = out.write_all(&line);
             }
         }

@@ -1,6 +1,7 @@
 // cargo's directives, checked before cargo sees them. Parsed exactly as cargo parses them
 // (cargo's `BuildOutput::parse`): a line is UTF-8 (cargo skips others), trimmed at both ends,
-// starts with `cargo::` or `cargo:`, and its key is what stands before the first `=`.
+// starts with `cargo::` or `cargo:`, and its key is what stands before the first `=`. Variables
+// that make host programs run code are refused; library search paths are narrowed to native ones.
 
 use super::{Report, Stop};
 
@@ -15,31 +16,82 @@ const FORBIDDEN_RUSTC_ENV: &[&str] = &[
     "CARGO_TARGET_*", "CARGO_SANDBOX_*", "__CARGO*", "TMPDIR",
 ];
 
-/// The variable a `rustc-env` directive sets, as cargo reads the line; None for any other line.
-fn rustc_env_name(line: &[u8]) -> Option<(&str, &str)> {
+/// A directive as cargo reads the line: its syntax (`cargo:` or `cargo::`), key and value; None
+/// for any other line.
+fn parse(line: &[u8]) -> Option<(&str, &str, &str)> {
     let text = std::str::from_utf8(line).ok()?.trim();
-    let data = text.strip_prefix("cargo::").or_else(|| text.strip_prefix("cargo:"))?;
-    let (key, value) = data.split_once('=')?;
-    if key != "rustc-env" {
-        return None;
-    }
-    // cargo splits the value at its first `=` and keeps the name as written; a name with spaces
-    // around it is not the variable it resembles, but it is refused all the same.
-    Some((value.split('=').next().unwrap_or("").trim(), text))
-}
-
-pub(crate) fn check_directive(line: &[u8], report: &mut Report) -> Result<(), Stop> {
-    let (name, text) = match rustc_env_name(line) {
-        Some(found) => found,
-        None => return Ok(()),
+    let (syntax, data) = match text.strip_prefix("cargo::") {
+        Some(data) => ("cargo::", data),
+        None => ("cargo:", text.strip_prefix("cargo:")?),
     };
-    if FORBIDDEN_RUSTC_ENV.iter().any(|p| matches_pattern(name, p)) {
-        report.add("directive", name.as_bytes(), text);
-        return Err(Stop::Directive(name.to_string()));
-    }
-    Ok(())
+    let (key, value) = data.split_once('=')?;
+    Some((syntax, key, value.trim_end()))
 }
 
+/// A library search path that rustc may also search for crates (cargo's default kind `all`, or
+/// `crate`, `dependency`) is narrowed to native libraries: otherwise rustc, outside the sandbox,
+/// would find a proc macro the script compiled into OUT_DIR and load it (`extern crate evil;`).
+fn native_only(path: &str) -> (String, bool) {
+    if path.starts_with("native=") || path.starts_with("framework=") {
+        return (path.to_string(), false);
+    }
+    for kind in ["all=", "crate=", "dependency="] {
+        if let Some(rest) = path.strip_prefix(kind) {
+            return (format!("native={rest}"), true);
+        }
+    }
+    (format!("native={path}"), false)
+}
+
+/// The line to hand to cargo (rewritten where a search path must be narrowed), or the reason to
+/// stop the script.
+pub(crate) fn check_directive(line: Vec<u8>, report: &mut Report) -> Result<Vec<u8>, Stop> {
+    let (syntax, key, value) = match parse(&line) {
+        Some(found) => found,
+        None => return Ok(line),
+    };
+    match key {
+        "rustc-env" => {
+            // cargo splits the value at its first `=` and keeps the name as written; a name with
+            // spaces around it is not the variable it resembles, but it is refused all the same.
+            let name = value.split('=').next().unwrap_or("").trim();
+            if FORBIDDEN_RUSTC_ENV.iter().any(|p| matches_pattern(name, p)) {
+                report.add("directive", name.as_bytes(), &String::from_utf8_lossy(&line));
+                return Err(Stop::Directive(name.to_string()));
+            }
+            Ok(line)
+        }
+        "rustc-link-search" => {
+            let (path, explicit) = native_only(value);
+            if explicit {
+                report.add("link-search", value.as_bytes(), "");
+            }
+            Ok(format!("{syntax}rustc-link-search={path}\n").into_bytes())
+        }
+        "rustc-flags" => {
+            // `-L DIR` or `-LDIR` (cargo accepts only -l and -L here), each path narrowed.
+            let mut words = value.split_whitespace().peekable();
+            let mut flags = Vec::new();
+            while let Some(w) = words.next() {
+                let path = match w {
+                    "-L" => words.next().unwrap_or(""),
+                    _ if w.starts_with("-L") => &w[2..],
+                    _ => {
+                        flags.push(w.to_string());
+                        continue;
+                    }
+                };
+                let (path, explicit) = native_only(path);
+                if explicit {
+                    report.add("link-search", path.as_bytes(), "");
+                }
+                flags.push(format!("-L {path}"));
+            }
+            Ok(format!("{syntax}rustc-flags={}\n", flags.join(" ")).into_bytes())
+        }
+        _ => Ok(line),
+    }
+}
 fn matches_pattern(name: &str, pattern: &str) -> bool {
     match pattern.strip_suffix('*') {
         Some(prefix) => name.starts_with(prefix),

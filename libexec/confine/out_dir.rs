@@ -56,12 +56,11 @@ fn sweep(root: &Path, real_root: &Path, dir: &Path, report: &mut Report) {
         Ok(e) => e,
         Err(e) => die(&format!("cannot sweep {}: {e}", dir.display())),
     };
-    for e in entries.flatten() {
-        let path = e.path();
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(_) => continue,
-        };
+    // Nothing else changes OUT_DIR now (the script's processes are gone): any error, a path too
+    // long to look at included, means an entry the sweep cannot vouch for, so it fails.
+    for e in entries {
+        let path = e.unwrap_or_else(|e| die(&format!("cannot sweep {}: {e}", dir.display()))).path();
+        let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| die(&format!("cannot sweep {}: {e}; stopped", path.display())));
         let kind = meta.file_type();
         if kind.is_symlink() {
             let target = std::fs::read_link(&path).unwrap_or_default();
@@ -81,16 +80,22 @@ fn sweep(root: &Path, real_root: &Path, dir: &Path, report: &mut Report) {
         }
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o6002 != 0 {
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & !0o6002));
+            set_mode(&path, mode & !0o6002);
             report.add("mode", path.as_os_str().as_bytes(), &format!("{mode:o}"));
         }
         if kind.is_dir() {
             // Its own directories stay readable and writable for the sweep (and for cargo's next run).
             if mode & 0o700 != 0o700 {
-                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode((mode & !0o6002) | 0o700));
+                set_mode(&path, (mode & !0o6002) | 0o700);
             }
             sweep(root, real_root, &path, report);
         }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        die(&format!("cannot change the mode of {} left in OUT_DIR ({e}); stopped", path.display()));
     }
 }
 

@@ -31,6 +31,18 @@ describe('directives that reach programs outside the sandbox', () => {
     assert.equal(s.result.status, 101);
     assert.match(s.result.stderr, /^note: it asked cargo to set `LLD_REPRODUCE` for rustc/m);
   });
+
+  test('a proc macro compiled into OUT_DIR and found through rustc-link-search is never loaded by rustc on the host (control: it runs)', async () => {
+    const pkg = 'attack-link-search-crate';
+    const p = await plain(pkg);
+    assert.ok(existsSync(join(p.scratch.home, 'PWNED-BY-PROC-MACRO')), `plain: the macro did not run\n${p.result.stderr}`);
+    const s = await sandboxed(pkg);
+    assert.match(ranReport(s.ws, pkg) ?? '', /built=Ok\(true\)/, 'the attack did not compile its macro');
+    assert.equal(existsSync(join(s.scratch.home, 'PWNED-BY-PROC-MACRO')), false);
+    // The search path was narrowed to native libraries: rustc does not find the crate at all.
+    assert.notEqual(s.result.status, 0);
+    assert.match(s.result.stderr, /can't find crate for `evil_pm`/);
+  });
 });
 
 describe('OUT_DIR, read by rustc outside the sandbox', () => {

@@ -62,6 +62,17 @@ describe('OUT_DIR, read by rustc outside the sandbox', () => {
     });
   }
 
+  test('a link hidden at a path longer than PATH_MAX fails the script instead of reaching rustc (control: the key is compiled in)', async () => {
+    const pkg = 'attack-outdir-longpath';
+    const p = await plain(pkg);
+    assert.ok(filesContaining(join(p.ws, 'target/debug/deps'), SECRETS.sshKey).length > 0, `plain: the key was not compiled in\n${p.result.stderr}`);
+    const s = await sandboxed(pkg);
+    assert.match(ranReport(s.ws, pkg) ?? '', /outdir-longpath Ok/);
+    assert.deepEqual(filesContaining(join(s.ws, 'target'), SECRETS.sshKey), []);
+    assert.equal(s.result.status, 101);
+    assert.match(s.result.stderr, /cannot sweep .*File name too long/);
+  });
+
   test('a FIFO is removed before rustc blocks on it (control: plain cargo hangs)', async () => {
     const pkg = 'attack-outdir-fifo';
     const { scratch, ws } = soloWorkspace('outdir-plain-fifo');

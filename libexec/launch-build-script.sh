@@ -48,6 +48,8 @@ printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" 
 if [ "$pkg_sandbox" = 0 ]; then
   # The explicit escape hatch (`sandbox = false` for this package): run as plain cargo would.
   unset __CARGO_SANDBOX_SESSION __CARGO_SANDBOX_RUNS __CARGO_SANDBOX_BWRAP __CARGO_SANDBOX_LAUNCH __CARGO_SANDBOX_INNER_WRAPPER
+  [ -z "${__CARGO_SANDBOX_LD_LIBRARY_PATH+x}" ] || { LD_LIBRARY_PATH=$__CARGO_SANDBOX_LD_LIBRARY_PATH; export LD_LIBRARY_PATH; }
+  unset __CARGO_SANDBOX_LD_LIBRARY_PATH
   exec "$bin"
 fi
 
@@ -65,6 +67,10 @@ pkg_phase=binds
 # A build script compiled for wasm runs on Node's WASI: Node and our runner must be visible.
 case $bin in *.wasm) set -- "$@" --ro-bind "${node%/*}" "${node%/*}" --ro-bind "$js" "$js" ;; esac
 set -- "$@" --ro-bind "$confine" "$confine" --args 4 --chdir "$PWD"
+# Cargo's library path (build scripts' native search paths) for the script, inside only: the
+# static launcher (libexec/entry.rs) removed it, so that neither this shell nor bwrap loads what a
+# build script left there. (A custom runner gets none: it runs on the host.)
+[ "$pkg_runner" = 1 ] || [ -z "${__CARGO_SANDBOX_LD_LIBRARY_PATH+x}" ] || set -- "$@" --setenv LD_LIBRARY_PATH "$__CARGO_SANDBOX_LD_LIBRARY_PATH"
 
 scrub_env
 # The environment the script saw, for a rerun that explains a failure (builtins only: no process).

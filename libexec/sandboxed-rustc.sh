@@ -15,11 +15,15 @@ sandboxed_rustc() {
   set -- --args 3 ${CARGO_MANIFEST_DIR:+--ro-bind} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} \
     --ro-bind "$_profile" "$_profile" --bind "$_stage" "$_stage" \
     ${_incr:+--bind} ${_incr:+"$_incr"} ${_incr:+"$_incr"} \
-    --unshare-net --args 4 --chdir "$PWD" -- "$@"
+    --unshare-net --args 4 --chdir "$PWD" \
+    ${__CARGO_SANDBOX_LD_LIBRARY_PATH+--setenv} ${__CARGO_SANDBOX_LD_LIBRARY_PATH+LD_LIBRARY_PATH} ${__CARGO_SANDBOX_LD_LIBRARY_PATH+"$__CARGO_SANDBOX_LD_LIBRARY_PATH"} \
+    -- "$@"
   (
     . "$_session/unset-user-env.sh"
+    # bwrap itself runs without cargo's library path: rustc gets it inside (--setenv above).
     unset __CARGO_SANDBOX_SESSION __CARGO_SANDBOX_BWRAP __CARGO_SANDBOX_LAUNCH __CARGO_SANDBOX_INNER_WRAPPER \
-      __CARGO_SANDBOX_NODE __CARGO_SANDBOX_JS __CARGO_SANDBOX_RUSTC_SANDBOX RUSTC_WRAPPER
+      __CARGO_SANDBOX_NODE __CARGO_SANDBOX_JS __CARGO_SANDBOX_RUSTC_SANDBOX RUSTC_WRAPPER \
+      __CARGO_SANDBOX_LD_LIBRARY_PATH __CARGO_SANDBOX_ENTRY LD_LIBRARY_PATH
     export TMPDIR=/tmp
     exec "$_bwrap" "$@" 3<"$_session/setup.args" 4<"$_session/finish.args"
   )

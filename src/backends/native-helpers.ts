@@ -77,6 +77,17 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   return join(dir, file);
 }
 
+/** The scripts cargo starts through the static entry point (libexec/entry.rs), never directly. */
+export type EntryScript = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'run-binary';
+
+/**
+ * The static entry point that starts `script` (and, under a build script's name, launches it)
+ * after removing the loader's variables: one binary per script, the script fixed at compile time.
+ */
+export function entryBinary(script: EntryScript, env: NodeJS.ProcessEnv): string {
+  return compiledHelper({ name: 'entry', compileEnv: { CARGO_SANDBOX_LIBEXEC: LIBEXEC, CARGO_SANDBOX_ENTRY_SCRIPT: script } }, env);
+}
+
 /** The supervisor that runs inside bubblewrap around each build script (libexec/confine.rs). */
 export function confineBinary(env: NodeJS.ProcessEnv): string {
   return compiledHelper({ name: 'confine' }, env);

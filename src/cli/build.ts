@@ -11,7 +11,7 @@ import { createReporter, UserError, type Reporter } from '../diagnostics/style.j
 import { explainBuild } from '../diagnostics/after-build.js';
 import { claimEntryDir, ensureFrontEnd, recordingHost, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
 import { createSession, type BuildScriptRun, type Session } from '../intercept/session.js';
-import { confineBinary } from '../backends/native-helpers.js';
+import { confineBinary, entryBinary } from '../backends/native-helpers.js';
 import { LIBEXEC } from '../paths.js';
 import { packagePolicies } from '../policy/package-policies.js';
 import type { CargoOptions } from './args.js';
@@ -27,8 +27,13 @@ function binaryRunnerEnv(targets: readonly string[], toolchain: string | undefin
   const vv = spawnSync(env.RUSTC || 'rustc', [...(toolchain ? [toolchain] : []), '-vV'], { env, encoding: 'utf8' });
   const host = /^host: (\S+)$/m.exec(vv.stdout ?? '')?.[1];
   if (!host) throw new UserError('could not tell the host target from `rustc -vV`, needed for --sandbox-run');
-  const runner = join(LIBEXEC, 'run-binary');
+  const runner = entryBinary('run-binary', env);
   return Object.fromEntries([host, ...targets].map((t) => [`CARGO_TARGET_${t.toUpperCase().replace(/[-.]/g, '_')}_RUNNER`, runner]));
+}
+
+/** Whether a configured rustc wrapper is one of ours (a nested `cargo sandbox`): not chained. */
+function ownWrapper(path: string): boolean {
+  return ['rustc-wrapper', 'rustc-wrapper-keep-args'].some((w) => path === join(LIBEXEC, w)) || /\/entry-[0-9a-f]{16}$/.test(path);
 }
 
 /** What `cargo sandbox audit` adds to a sandboxed build. */
@@ -95,7 +100,7 @@ export async function sandboxedCargo(
     policy: ctx.policy,
     host,
     bwrapPath,
-    innerWrapper: inner && !['rustc-wrapper', 'rustc-wrapper-keep-args'].some((w) => resolve(ctx.cwd, inner) === resolve(LIBEXEC, w)) ? inner : undefined,
+    innerWrapper: inner && !ownWrapper(resolve(ctx.cwd, inner)) ? inner : undefined,
     packages: policies.files,
     fingerprints: policies.fingerprints,
     procMacros: ctx.config.procMacros?.value ?? true,

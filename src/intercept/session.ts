@@ -9,6 +9,7 @@ import { isPassed } from '../policy/environment.js';
 import { crossTarget, masksAfterGrants, renderPackagePolicy } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
+import { entryBinary } from '../backends/native-helpers.js';
 import { DIST_SRC, LIBEXEC } from '../paths.js';
 import { createPidsCgroups, pidsRefusals } from '../backends/cgroups.js';
 
@@ -103,9 +104,12 @@ export function createSession(opts: {
     const cgroup = pids?.create(pkg.file, pkg.grants.maxProcesses.value);
     write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, { finishFile, targetFile, cgroup }));
   }
+  const rustcWrapper = entryBinary(opts.packages.some((p) => crossTarget(p.grants)) ? 'rustc-wrapper-keep-args' : 'rustc-wrapper', opts.env);
+  opts.host.entry(rustcWrapper);
   const env: Record<string, string> = {
     // Libraries' arguments are kept only where some build script is compiled for another target.
-    RUSTC_WRAPPER: join(LIBEXEC, opts.packages.some((p) => crossTarget(p.grants)) ? 'rustc-wrapper-keep-args' : 'rustc-wrapper'),
+    // A static entry point, never the shell script itself: see libexec/entry.rs.
+    RUSTC_WRAPPER: rustcWrapper,
     __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script.sh'),
     __CARGO_SANDBOX_SESSION: dir,
     __CARGO_SANDBOX_RUNS: runsDir,

@@ -3,11 +3,13 @@
 // on its own (`cargo build -p NAME`), with a plain-cargo control showing it works unsandboxed.
 
 import assert from 'node:assert/strict';
-import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ranReport, soloWorkspace } from '../helpers/attack-env.js';
 import { BASHRC, filesContaining, runCli, runPlainCargo, SECRETS, sleep } from '../helpers/sandbox-env.js';
+
+const BWRAP = process.env.CARGO_SANDBOX_BWRAP || '/usr/bin/bwrap';
 
 async function sandboxed(pkg: string) {
   const { scratch, ws } = soloWorkspace(`outdir-${pkg}`);
@@ -42,6 +44,24 @@ describe('directives that reach programs outside the sandbox', () => {
     // The search path was narrowed to native libraries: rustc does not find the crate at all.
     assert.notEqual(s.result.status, 0);
     assert.match(s.result.stderr, /can't find crate for `evil_pm`/);
+  });
+});
+
+describe('LD_LIBRARY_PATH, which cargo fills with build scripts\' OUT_DIRs', () => {
+  test('a planted libcap.so.2 is never loaded by a host program we start (control: a shell wrapper that starts bwrap, under plain cargo, loads it)', async () => {
+    const pkg = 'attack-ld-path';
+    const marker = (home: string) => join(home, 'PWNED-BY-LD_LIBRARY_PATH');
+    // The control: plain cargo with a naive sandboxing wrapper (a shell script that starts bwrap).
+    const { scratch, ws } = soloWorkspace('outdir-plain-ld-path');
+    const naive = join(scratch.root, 'naive-wrapper');
+    writeFileSync(naive, `#!/bin/sh\n${BWRAP} --version >/dev/null 2>&1\nexec "$@"\n`, { mode: 0o755 });
+    const p = await runPlainCargo(['build', '-p', pkg], { cwd: ws, env: { ...scratch.env, RUSTC_WRAPPER: naive } });
+    assert.equal(p.status, 0, p.stderr);
+    assert.ok(existsSync(marker(scratch.home)), 'plain: the planted library was not loaded by bwrap');
+    const s = await sandboxed(pkg);
+    assert.equal(s.result.status, 0, s.result.stderr);
+    assert.match(ranReport(s.ws, 'attack-ld-path-macro') ?? '', /cc=true/, 'the attack did not build its library');
+    assert.equal(existsSync(marker(s.scratch.home)), false, 'the planted library ran on the host');
   });
 });
 

@@ -213,7 +213,7 @@ export function filesContaining(dir: string, needle: string): string[] {
 }
 
 export function isLauncher(path: string): boolean {
-  return readFileSync(path).subarray(0, 200).toString('latin1').includes('cargo-sandbox build-script launcher');
+  return readFileSync(path).includes('cargo-sandbox build-script launcher');
 }
 
 /** Build-script binaries cargo runs (`build-script-build`) below a target dir. */

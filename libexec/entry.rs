@@ -1,0 +1,99 @@
+// cargo-sandbox's entry points, as cargo starts them: the rustc wrapper (RUSTC_WRAPPER), the
+// runner of test binaries, and the launcher that takes each build script's place.
+//
+// A static program on purpose. Cargo starts these with LD_LIBRARY_PATH holding build scripts'
+// OUT_DIRs (it adds their native search paths inside the target dir), so a dynamically linked
+// entry point — /bin/sh, or bwrap after it — would load a library a build script planted there
+// (a fake libcap.so.2 for bwrap) and run its code on the host. This program loads nothing: it
+// removes the loader's variables, keeps LD_LIBRARY_PATH's value in __CARGO_SANDBOX_LD_LIBRARY_PATH
+// (the scripts hand it to the sandboxed program inside bubblewrap, or to the host rustc as plain
+// cargo would), and only then starts /bin/sh with the script.
+//
+// Compiled on first use by the rustc that builds the project (std only), once per script it
+// starts: CARGO_SANDBOX_LIBEXEC and CARGO_SANDBOX_ENTRY_SCRIPT are fixed at compile time.
+// Started under a build script's name (`build-script-*`, `build_script_*`), it is the launcher.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const LIBEXEC: &str = env!("CARGO_SANDBOX_LIBEXEC");
+const SCRIPT: &str = env!("CARGO_SANDBOX_ENTRY_SCRIPT");
+/// Tests recognise a launcher by this text in its bytes.
+const LAUNCHER_MARK: &str = "cargo-sandbox build-script launcher";
+const SAVED_LIBRARY_PATH: &str = "__CARGO_SANDBOX_LD_LIBRARY_PATH";
+
+fn die(msg: &str) -> ! {
+    eprintln!("error: cargo-sandbox: {msg}");
+    std::process::exit(101);
+}
+
+/// Variables that make a dynamically linked program load or run code of someone else's choosing.
+fn loader_variable(name: &OsStr) -> bool {
+    let n = name.as_bytes();
+    n.starts_with(b"LD_") || n.starts_with(b"MALLOC_") || [&b"GCONV_PATH"[..], b"GLIBC_TUNABLES", b"LOCPATH", b"NLSPATH"].contains(&n)
+}
+
+fn scrub_loader_environment() {
+    let library_path = std::env::var_os("LD_LIBRARY_PATH");
+    for (name, _) in std::env::vars_os() {
+        if loader_variable(&name) || name == SAVED_LIBRARY_PATH {
+            std::env::remove_var(&name);
+        }
+    }
+    if let Some(value) = library_path {
+        std::env::set_var(SAVED_LIBRARY_PATH, value);
+    }
+}
+
+/// The build script this launcher stands for: its own name, or (started through cargo's link
+/// `build-script-build`) the `build_script_*` file beside it that is the same file.
+fn build_script_name(me: &Path) -> OsString {
+    let name = me.file_name().unwrap_or_default();
+    if name.as_bytes().starts_with(b"build_script_") {
+        return name.to_os_string();
+    }
+    let dir = me.parent().unwrap_or_else(|| Path::new("."));
+    let id = std::fs::metadata(me).map(|m| (m.dev(), m.ino())).unwrap_or_else(|e| die(&format!("cannot read {}: {e}", me.display())));
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .find(|n| {
+            let b = n.as_bytes();
+            b.starts_with(b"build_script_") && !b.contains(&b'.') && std::fs::metadata(dir.join(n)).map_or(false, |m| (m.dev(), m.ino()) == id)
+        })
+        .unwrap_or_else(|| die(&format!("{LAUNCHER_MARK}: no build script beside {}; run `cargo clean` and build again", me.display())))
+}
+
+fn main() {
+    let mut args = std::env::args_os();
+    let argv0 = PathBuf::from(args.next().unwrap_or_default());
+    let rest: Vec<OsString> = args.collect();
+    scrub_loader_environment();
+    let launcher = argv0.file_name().map_or(false, |n| n.as_bytes().starts_with(b"build-script-") || n.as_bytes().starts_with(b"build_script_"));
+    let err = if launcher {
+        if std::env::var_os("__CARGO_SANDBOX_LAUNCH").is_none() {
+            die(&format!("this build script was compiled by cargo-sandbox and only runs through `cargo sandbox` ({LAUNCHER_MARK})"));
+        }
+        let me = if argv0.is_absolute() { argv0.clone() } else { std::env::current_exe().unwrap_or_else(|e| die(&format!("cannot find myself: {e}"))) };
+        let bin = build_script_name(&me);
+        let dir = me.parent().unwrap_or_else(|| Path::new("."));
+        let mut real = bin.clone();
+        real.push(if dir.join(format!("{}.wasm", bin.to_string_lossy())).is_file() { ".wasm" } else { ".real" });
+        // launch-build-script.sh is sourced with `real` set and $0 the launcher's path, as by the
+        // shell launcher this replaces.
+        Command::new("/bin/sh").arg("-c").arg("real=$1; shift; . \"$__CARGO_SANDBOX_LAUNCH\"").arg(&me).arg(&real).args(&rest).exec()
+    } else {
+        // The rustc wrapper copies this program to make each build script's launcher.
+        if let Ok(me) = std::env::current_exe() {
+            std::env::set_var("__CARGO_SANDBOX_ENTRY", me);
+        }
+        Command::new("/bin/sh").arg(Path::new(LIBEXEC).join(SCRIPT)).args(&rest).exec()
+    };
+    die(&format!("cannot start /bin/sh: {err}"));
+}

@@ -105,11 +105,12 @@ function cargoMetadata(inv: AuditInvocation, env: NodeJS.ProcessEnv): Metadata {
   return { targetDir: meta.target_directory, workspaceRoot: meta.workspace_root, scripts };
 }
 
-/** The real build-script binary beside the launcher cargo ran (the stub names it). */
+/** The real build-script binary beside the launcher cargo ran (libexec/rustc-wrapper keeps it as NAME.real or NAME.wasm). */
 function realBinary(run: BuildScriptRun): string | undefined {
   try {
-    const m = /^real='([^']+)'$/m.exec(readFileSync(run.launcherPath, 'utf8'));
-    return m ? join(dirname(run.launcherPath), m[1]!) : undefined;
+    const dir = dirname(run.launcherPath);
+    const real = readdirSync(dir).find((n) => /^build_script_[^.]*\.(?:real|wasm)$/.test(n));
+    return real ? join(dir, real) : undefined;
   } catch {
     return undefined;
   }

@@ -15,13 +15,14 @@ APT_PACKAGES=(
   rustc libstd-rust-dev-wasm32 lld
   # `cargo sandbox audit` observes build scripts with strace; its HTML page is tested in Chromium
   strace chromium
+  # Debian's own cargo (1.65, /usr/bin/cargo; rustup's stays first in PATH): the test that it is refused
+  cargo
 )
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if ! command -v cargo >/dev/null 2>&1; then missing+=(cargo); fi
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=
   [ "$(id -u)" -eq 0 ] || SUDO=sudo

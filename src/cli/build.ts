@@ -17,6 +17,7 @@ import { packagePolicies } from '../policy/package-policies.js';
 import type { CargoOptions } from './args.js';
 import { loadContext, type SandboxContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
+import { requireSupportedCargo } from './cargo-version.js';
 import { cargoCommand, runCargo, type CargoExit } from './run-cargo.js';
 
 /**
@@ -65,6 +66,8 @@ export async function sandboxedCargo(
     },
   });
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
+  const cargo = cargoCommand(inv.toolchain, env);
+  requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);
   const errors = ctx.issues.filter((i) => i.level === 'error').length;
   if (errors) throw new UserError(`could not load the sandbox configuration: ${errors} error(s) above; nothing was built`);
@@ -113,7 +116,7 @@ export async function sandboxedCargo(
     if (explicit) reporter.message('warning', `max-processes (${describeSource(explicit.source)}) is not enforced here: this host offers no writable pids cgroup (run as root, or with a delegated cgroup)`);
   }
   try {
-    const { program, prefix } = cargoCommand(inv.toolchain, env);
+    const { program, prefix } = cargo;
     const runEnv = inv.sandboxRun || ctx.config.run?.value
       ? { ...binaryRunnerEnv(inv.options.targets, inv.toolchain, env), __CARGO_SANDBOX_TARGET_TMPDIR: join(ctx.vars.TARGET_DIR, 'tmp') }
       : {};

@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { pidsControllerRoot } from '../backends/cgroups.js';
 import { confineBinary } from '../backends/native-helpers.js';
+import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js';
 import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
 import { UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';
@@ -64,11 +65,13 @@ export function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): number {
   checks.push({ name: 'max-processes', ok: true, detail: pids ? `enforced (pids cgroup under ${pids})` : 'not enforced: no writable pids cgroup (run as root, or with a delegated cgroup)' });
   const cargo = env.CARGO || 'cargo';
   const cargoVersion = firstLine(cargo, ['--version'], env);
+  const parsed = cargoVersion ? parseCargoVersion(cargoVersion) : undefined;
+  const cargoOk = parsed !== undefined && supportedCargo(parsed);
   checks.push({
     name: 'cargo',
-    ok: cargoVersion !== undefined,
-    detail: cargoVersion ?? 'not found',
-    fix: cargoVersion ? undefined : ['install Rust with rustup or your distribution'],
+    ok: cargoOk,
+    detail: cargoVersion ? `${cargoVersion}${cargoOk ? '' : ` (older than ${MIN_CARGO.join('.')}: refused)`}` : 'not found',
+    fix: cargoOk ? undefined : [cargoVersion ? `use cargo ${MIN_CARGO.join('.')} or later: \`rustup default stable\`` : 'install Rust with rustup or your distribution'],
   });
   const rustcVersion = firstLine(env.RUSTC || 'rustc', ['--version'], env);
   checks.push({

@@ -65,6 +65,17 @@ describe('LD_LIBRARY_PATH, which cargo fills with build scripts\' OUT_DIRs', () 
   });
 });
 
+describe('the staging directory a sandboxed rustc writes', () => {
+  test('a `launcher` link planted there by a proc macro is removed, never written through to ~/.profile', async () => {
+    const pkg = 'attack-stage-launcher';
+    const s = await sandboxed(pkg);
+    assert.equal(s.result.status, 0, s.result.stderr);
+    const build = join(s.ws, 'target/debug/build');
+    assert.ok(readdirSync(build).some((d) => d.startsWith(`${pkg}-`) && existsSync(join(build, d, 'planted-proof'))), 'the macro did not plant its link in staging');
+    assert.equal(existsSync(join(s.scratch.home, '.profile')), false, 'the launcher was written through the planted link');
+  });
+});
+
 describe('OUT_DIR, read by rustc outside the sandbox', () => {
   for (const [pkg, how] of [
     ['attack-outdir-readonly', 'in a directory the script made read-only'],

@@ -205,7 +205,7 @@ fn main() {
     }
     match verdict {
         Err(Stop::Directive(name)) => die(&format!(
-            "the build script asked cargo to set `{name}` for rustc (`cargo:rustc-env`), which would make rustc or the linker, running outside the sandbox, load or run a program of its choosing; refused"
+            "the build script asked cargo to set `{name}` for rustc (`cargo:rustc-env`), which would make rustc or the linker, running outside the sandbox, load or run a program of its choosing, write where it says, or see more than its package; refused"
         )),
         Err(Stop::Output(stream)) => die(&format!(
             "the build script wrote more than {} bytes to {stream}; stopped (raise it with `max-output`)",

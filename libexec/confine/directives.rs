@@ -6,7 +6,10 @@
 use super::{Report, Stop};
 
 /// Variables rustc or the linker (both outside the sandbox) act on by loading or running code,
-/// or by writing files where they say (`LLD_REPRODUCE`: rust-lld writes a tar of its inputs).
+/// or by writing files where they say (`LLD_REPRODUCE`: rust-lld writes a tar of its inputs); and
+/// cargo's own per-package variables, which cargo would let a directive override and which the
+/// wrapper trusts to choose a package's policy and what its sandboxed rustc sees
+/// (`CARGO_MANIFEST_DIR=/` would show it the whole system).
 const FORBIDDEN_RUSTC_ENV: &[&str] = &[
     "PATH", "LD_*", "DYLD_*", "GCONV_PATH", "LOCPATH", "NLSPATH", "GLIBC_TUNABLES", "MALLOC_*",
     "COMPILER_PATH", "GCC_*", "COLLECT_*", "DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES",
@@ -14,6 +17,7 @@ const FORBIDDEN_RUSTC_ENV: &[&str] = &[
     "BASH_ENV", "ENV", "IFS", "CDPATH", "SHELLOPTS", "BASHOPTS", "PS4", "HOME", "XDG_*",
     "RUSTC", "RUSTC_*", "RUSTDOC*", "RUSTUP_*", "CARGO", "CARGO_HOME", "CARGO_BUILD_*",
     "CARGO_TARGET_*", "CARGO_SANDBOX_*", "__CARGO*", "TMPDIR",
+    "CARGO_MANIFEST_*", "CARGO_PKG_*", "CARGO_CRATE_*", "CARGO_PRIMARY_PACKAGE", "OUT_DIR",
 ];
 
 /// A directive as cargo reads the line: its syntax (`cargo:` or `cargo::`), key and value; None

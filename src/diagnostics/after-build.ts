@@ -61,7 +61,7 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
 function stoppedBySupervisor(run: BuildScriptRun, grants: EffectiveGrants, formatSize: (n: number) => string) {
   const directive = run.findings.find((f) => f.kind === 'directive');
   if (directive) {
-    const message = `it asked cargo to set \`${directive.subject}\` for rustc (\`${directive.detail}\`); rustc and the linker run outside the sandbox, and this variable would make them load or run a program of the script's choosing, so the build script was failed (no grant allows this)`;
+    const message = `it asked cargo to set \`${directive.subject}\` for rustc (\`${directive.detail}\`); rustc and the linker run outside the sandbox, and this variable would make them load or run a program of the script's choosing, write where the script says, or change what cargo-sandbox shows them, so the build script was failed (no grant allows this)`;
     return { kind: 'refused' as const, message };
   }
   if (run.findings.some((f) => f.kind === 'output')) {

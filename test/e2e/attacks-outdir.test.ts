@@ -34,6 +34,12 @@ describe('directives that reach programs outside the sandbox', () => {
     assert.match(s.result.stderr, /^note: it asked cargo to set `LLD_REPRODUCE` for rustc/m);
   });
 
+  test('cargo:rustc-env=CARGO_MANIFEST_DIR=/ (the sandboxed rustc would bind the whole system) is refused', async () => {
+    const s = await sandboxed('attack-rustc-env-manifest');
+    assert.equal(s.result.status, 101);
+    assert.match(s.result.stderr, /^note: it asked cargo to set `CARGO_MANIFEST_DIR` for rustc/m);
+  });
+
   test('a proc macro compiled into OUT_DIR and found through rustc-link-search is never loaded by rustc on the host (control: it runs)', async () => {
     const pkg = 'attack-link-search-crate';
     const p = await plain(pkg);

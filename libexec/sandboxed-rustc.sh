@@ -4,7 +4,7 @@
 # directories (the wrapper moves the expected outputs into place), has no network, and gets the
 # environment without the user's secrets (cargo's variables and `cargo:rustc-env` values stay).
 
-# sandboxed_rustc PROFILE_DIR STAGE INCREMENTAL_DIR RUSTC ARGS...
+# sandboxed_rustc PROFILE_DIR STAGE INCREMENTAL_DIR RUSTC ARGS... (STAGE, INCREMENTAL_DIR: writable; either may be empty)
 sandboxed_rustc() {
   _profile=$1 _stage=$2 _incr=$3
   shift 3
@@ -13,7 +13,7 @@ sandboxed_rustc() {
   # The package first: its directory may hold the target dir (a one-package workspace), and a
   # later bind of it would cover the writable ones below.
   set -- --args 3 ${CARGO_MANIFEST_DIR:+--ro-bind} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} \
-    --ro-bind "$_profile" "$_profile" --bind "$_stage" "$_stage" \
+    --ro-bind "$_profile" "$_profile" ${_stage:+--bind} ${_stage:+"$_stage"} ${_stage:+"$_stage"} \
     ${_incr:+--bind} ${_incr:+"$_incr"} ${_incr:+"$_incr"} \
     --unshare-net --args 4 --chdir "$PWD" \
     ${__CARGO_SANDBOX_LD_LIBRARY_PATH+--setenv} ${__CARGO_SANDBOX_LD_LIBRARY_PATH+LD_LIBRARY_PATH} ${__CARGO_SANDBOX_LD_LIBRARY_PATH+"$__CARGO_SANDBOX_LD_LIBRARY_PATH"} \

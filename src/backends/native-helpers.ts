@@ -78,7 +78,7 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
 }
 
 /** The scripts cargo starts through the static entry point (libexec/entry.rs), never directly. */
-export type EntryScript = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'run-binary';
+export type EntryScript = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'rustdoc-wrapper' | 'run-binary';
 
 /**
  * The static entry point that starts `script` (and, under a build script's name, launches it)

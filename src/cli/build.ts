@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { realHost } from '../backends/host.js';
 import { findExecutable, preflight } from '../backends/preflight.js';
-import { userRustcWrapper } from '../config/cargo-config.js';
+import { userTool } from '../config/cargo-config.js';
 import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { createReporter, UserError, type Reporter } from '../diagnostics/style.js';
@@ -98,7 +98,8 @@ export async function sandboxedCargo(
   if (!hooks.collect) ensureFrontEnd(env);
   const confine = confineBinary(env);
   host.entry(confine);
-  const inner = userRustcWrapper(env, ctx.layers, ctx.cwd);
+  const inner = userTool('rustc-wrapper', env, ctx.layers, ctx.cwd);
+  const rustdoc = userTool('rustdoc', env, ctx.layers, ctx.cwd);
   const session = createSession({
     policy: ctx.policy,
     host,
@@ -109,6 +110,7 @@ export async function sandboxedCargo(
     procMacros: ctx.config.procMacros?.value ?? true,
     env,
     confine,
+    rustdoc: rustdoc && !/\/entry-[0-9a-f]{16}$/.test(rustdoc) ? rustdoc : undefined,
     dir: entryDir,
   });
   if (!session.pidsLimited) {

@@ -14,7 +14,7 @@ export async function loadToml(): Promise<Toml> {
 }
 
 /** Config files that cannot affect cargo-sandbox are not parsed (cargo reports their errors). */
-const RELEVANT = /\bsandbox\b|rustc-wrapper|target-dir/;
+const RELEVANT = /\bsandbox\b|rustc-wrapper|rustdoc|target-dir/;
 
 export type ConfigSource =
   | { kind: 'file'; path: string }
@@ -123,25 +123,26 @@ export function lookup(table: Record<string, unknown>, dotted: readonly string[]
 }
 
 /**
- * The rustc wrapper the user already has (e.g. sccache), so that ours can chain to it.
- * Cargo reads `RUSTC_WRAPPER` first; then config, where `--config` outranks CARGO_BUILD_RUSTC_WRAPPER,
- * which outranks files. An empty value means none.
+ * A tool the user already has configured, so that ours can chain to it: the rustc wrapper (e.g.
+ * sccache) or rustdoc. Cargo reads the variable (`RUSTC_WRAPPER`, `RUSTDOC`) first; then config,
+ * where `--config` outranks CARGO_BUILD_*, which outranks files. An empty value means none.
  */
-export function userRustcWrapper(
+export function userTool(
+  tool: 'rustc-wrapper' | 'rustdoc',
   env: NodeJS.ProcessEnv,
   layers: readonly ConfigLayer[],
   cwd: string,
 ): string | undefined {
-  if (env.RUSTC_WRAPPER !== undefined) return env.RUSTC_WRAPPER || undefined;
+  const variable = tool === 'rustc-wrapper' ? 'RUSTC_WRAPPER' : 'RUSTDOC';
+  if (env[variable] !== undefined) return env[variable] || undefined;
+  const buildVariable = `CARGO_BUILD_${variable}`;
   const fromLayer = (layer: ConfigLayer) => {
-    const v = lookup(layer.table, ['build', 'rustc-wrapper']);
+    const v = lookup(layer.table, ['build', tool]);
     return typeof v === 'string' ? { value: v, baseDir: layer.baseDir } : undefined;
   };
   const found =
     firstDefined(layers.filter((l) => l.rank === 'cli').map(fromLayer)) ??
-    (env.CARGO_BUILD_RUSTC_WRAPPER !== undefined
-      ? { value: env.CARGO_BUILD_RUSTC_WRAPPER, baseDir: cwd }
-      : undefined) ??
+    (env[buildVariable] !== undefined ? { value: env[buildVariable]!, baseDir: cwd } : undefined) ??
     firstDefined(layers.filter((l) => l.rank === 'file').map(fromLayer));
   return found?.value ? toolPath(found.value, found.baseDir) : undefined;
 }

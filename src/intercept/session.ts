@@ -67,6 +67,8 @@ export function createSession(opts: {
   procMacros: boolean;
   /** The environment cargo will run with: what of it the sandboxed rustc must not see. */
   env: NodeJS.ProcessEnv;
+  /** The user's own rustdoc (RUSTDOC, build.rustdoc), which ours runs; default `rustdoc`. */
+  rustdoc?: string;
   /** The compiled supervisor (libexec/confine.rs). */
   confine: string;
   /**
@@ -106,10 +108,15 @@ export function createSession(opts: {
   }
   const rustcWrapper = entryBinary(opts.packages.some((p) => crossTarget(p.grants)) ? 'rustc-wrapper-keep-args' : 'rustc-wrapper', opts.env);
   opts.host.entry(rustcWrapper);
+  const rustdocWrapper = entryBinary('rustdoc-wrapper', opts.env);
+  opts.host.entry(rustdocWrapper);
   const env: Record<string, string> = {
     // Libraries' arguments are kept only where some build script is compiled for another target.
     // A static entry point, never the shell script itself: see libexec/entry.rs.
     RUSTC_WRAPPER: rustcWrapper,
+    // rustdoc expands proc macros and runs doctests: through our wrapper too (libexec/rustdoc-wrapper).
+    RUSTDOC: rustdocWrapper,
+    ...(opts.rustdoc ? { __CARGO_SANDBOX_RUSTDOC: opts.rustdoc } : {}),
     __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script.sh'),
     __CARGO_SANDBOX_SESSION: dir,
     __CARGO_SANDBOX_RUNS: runsDir,

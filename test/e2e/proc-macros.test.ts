@@ -44,7 +44,7 @@ function protectedFiles(ws: string): Map<string, string> {
   return new Map([...sources, ...victim]);
 }
 
-async function expand(mode: 'sandbox' | 'plain', command: 'build' | 'check'): Promise<Outcome> {
+async function expand(mode: 'sandbox' | 'plain', command: 'build' | 'check' | 'doc'): Promise<Outcome> {
   const s = makeScratch(`macro-${mode}`);
   const ws = copyFixture(s, 'evil-macro');
   const cargo = (args: string[]) => (mode === 'sandbox' ? runCli(args, { cwd: ws, env: s.env }) : runPlainCargo(args, { cwd: ws, env: s.env }));
@@ -122,6 +122,37 @@ describe('a malicious proc macro', () => {
       assert.deepEqual(snapshotDiff(o.before, o.after), []);
     });
   }
+});
+
+describe('a malicious proc macro under rustdoc (cargo doc expands it)', () => {
+  let sandboxed: Outcome;
+  let plain: Outcome;
+  before(async () => {
+    sandboxed = await expand('sandbox', 'doc');
+    plain = await expand('plain', 'doc');
+  });
+  after(() => {
+    for (const o of [sandboxed, plain]) if (o) rmSync(o.tmpMarker, { force: true });
+  });
+
+  test('control: under plain cargo doc it backdoors ~/.bashrc, drops a file and phones home', () => {
+    assert.equal(plain.r.status, 0, plain.r.stderr);
+    assert.notEqual(readFileSync(join(plain.s.home, '.bashrc'), 'utf8'), BASHRC);
+    assert.ok(existsSync(plain.tmpMarker));
+    assert.equal(plain.received, 1);
+    assert.ok(snapshotDiff(plain.before, plain.after).some((d) => /^changed .*\/victim\/src\/lib\.rs$/.test(d)));
+  });
+
+  test('cargo sandbox doc: the documentation is built, and the macro gets nothing', () => {
+    const o = sandboxed;
+    assert.equal(o.r.status, 0, o.r.stderr);
+    assert.ok(existsSync(join(o.ws, 'target/doc/app/index.html')), 'no documentation');
+    assert.deepEqual(secretsIn(join(o.ws, 'target')), []);
+    assert.equal(readFileSync(join(o.s.home, '.bashrc'), 'utf8'), BASHRC);
+    assert.equal(existsSync(o.tmpMarker), false);
+    assert.equal(o.received, 0);
+    assert.deepEqual(snapshotDiff(o.before, o.after), []);
+  });
 });
 
 test('a package that holds its own target dir (one-package workspace) compiles with its proc macro sandboxed, incrementally', async () => {

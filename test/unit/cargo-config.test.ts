@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { discoverConfigFiles, loadConfigLayers, userRustcWrapper } from '../../src/config/cargo-config.js';
+import { discoverConfigFiles, loadConfigLayers, userTool } from '../../src/config/cargo-config.js';
 import { UserError } from '../../src/diagnostics/style.js';
 import { findWorkspaceRoot } from '../../src/config/workspace.js';
 
@@ -39,16 +39,20 @@ test('rustc wrapper precedence: RUSTC_WRAPPER, --config, CARGO_BUILD_RUSTC_WRAPP
   });
   const cwd = join(root, 'ws');
   const layers = (args: string[] = []) => loadConfigLayers({ cwd, cargoHomeDir: join(root, 'none'), configArgs: args });
-  assert.equal(userRustcWrapper({}, await layers(), cwd), join(root, 'ws/tools/near-wrapper'));
-  assert.equal(userRustcWrapper({ CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, await layers(), cwd), 'envw');
+  assert.equal(userTool('rustc-wrapper', {}, await layers(), cwd), join(root, 'ws/tools/near-wrapper'));
+  assert.equal(userTool('rustc-wrapper', { CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, await layers(), cwd), 'envw');
   assert.equal(
-    userRustcWrapper({ CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, await layers(['build.rustc-wrapper="cliw"']), cwd),
+    userTool('rustc-wrapper', { CARGO_BUILD_RUSTC_WRAPPER: 'envw' }, await layers(['build.rustc-wrapper="cliw"']), cwd),
     'cliw',
   );
-  assert.equal(userRustcWrapper({ RUSTC_WRAPPER: 'sccache' }, await layers(['build.rustc-wrapper="cliw"']), cwd), 'sccache');
-  assert.equal(userRustcWrapper({ RUSTC_WRAPPER: '' }, await layers(), cwd), undefined);
+  assert.equal(userTool('rustc-wrapper', { RUSTC_WRAPPER: 'sccache' }, await layers(['build.rustc-wrapper="cliw"']), cwd), 'sccache');
+  assert.equal(userTool('rustc-wrapper', { RUSTC_WRAPPER: '' }, await layers(), cwd), undefined);
   const onlyFar = await loadConfigLayers({ cwd: root, cargoHomeDir: join(root, 'none'), configArgs: [] });
-  assert.equal(userRustcWrapper({}, onlyFar, root), 'far-wrapper');
+  assert.equal(userTool('rustc-wrapper', {}, onlyFar, root), 'far-wrapper');
+  // rustdoc by the same rules: RUSTDOC, then --config, CARGO_BUILD_RUSTDOC, files.
+  assert.equal(userTool('rustdoc', {}, await layers(), cwd), undefined);
+  assert.equal(userTool('rustdoc', { CARGO_BUILD_RUSTDOC: 'envdoc' }, await layers(['build.rustdoc="tools/clidoc"']), cwd), join(cwd, 'tools/clidoc'));
+  assert.equal(userTool('rustdoc', { RUSTDOC: '/opt/rustdoc', CARGO_BUILD_RUSTDOC: 'envdoc' }, await layers(), cwd), '/opt/rustdoc');
 });
 
 test('a malformed config file is a UserError naming file, line and column', async () => {

@@ -73,6 +73,10 @@ struct Options {
     exec: Vec<OsString>,
     no_network: bool,
     landlock_required: bool,
+    /// Who runs, for messages: "the build script", or e.g. "rustc" (`--what`).
+    what: String,
+    /// Check cargo directives on stdout (a build script's); off for rustc (`--no-directives`).
+    directives: bool,
     program: Vec<OsString>,
 }
 
@@ -92,6 +96,8 @@ fn parse_args() -> Options {
         exec: vec![],
         no_network: false,
         landlock_required: false,
+        what: "the build script".to_string(),
+        directives: true,
         program: vec![],
     };
     let mut args = std::env::args_os().skip(1);
@@ -107,6 +113,8 @@ fn parse_args() -> Options {
             Some("--exec") => o.exec.push(value()),
             Some("--no-network") => o.no_network = true,
             Some("--landlock") => o.landlock_required = value() == "required",
+            Some("--what") => o.what = value().to_string_lossy().into_owned(),
+            Some("--no-directives") => o.directives = false,
             Some("--") => {
                 o.program = args.collect();
                 break;
@@ -175,7 +183,7 @@ fn main() {
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut disk = DiskWatch { dirs: o.out.iter().cloned().chain([PathBuf::from("/tmp")]).collect(), max: o.max_disk, deadline: o.timeout.map(|t| std::time::Instant::now() + t) };
-    let mut verdict = pump(stdout, stderr, o.max_output, &mut disk, &mut report);
+    let mut verdict = pump(stdout, stderr, o.max_output, o.directives, &mut disk, &mut report);
     // A script may close its output and go on writing files: keep measuring until it exits.
     // (Its pipes usually close as it exits: the first waits are short.)
     let mut pause = std::time::Duration::from_micros(200);
@@ -198,7 +206,7 @@ fn main() {
             Err(e) => break Err(e),
         }
     }
-    .unwrap_or_else(|e| die(&format!("waiting for the build script: {e}")));
+    .unwrap_or_else(|e| die(&format!("waiting for {}: {e}", o.what)));
     if let Some(out) = &o.out {
         out_dir::kill_leftovers();
         out_dir::sweep_out_dir(out, out, &mut report);
@@ -208,12 +216,12 @@ fn main() {
             "the build script asked cargo to set `{name}` for rustc (`cargo:rustc-env`), which would make rustc or the linker, running outside the sandbox, load or run a program of its choosing, write where it says, or see more than its package; refused"
         )),
         Err(Stop::Output(stream)) => die(&format!(
-            "the build script wrote more than {} bytes to {stream}; stopped (raise it with `max-output`)",
-            o.max_output
+            "{} wrote more than {} bytes to {stream}; stopped (raise it with `max-output`)",
+            o.what, o.max_output
         )),
         Err(Stop::Timeout) => die(&format!(
-            "the build script ran longer than its timeout of {}s; stopped with everything it started (raise it with `timeout`)",
-            o.timeout.map_or(0.0, |t| t.as_secs_f64())
+            "{} ran longer than its timeout of {}s; stopped with everything it started (raise it with `timeout`)",
+            o.what, o.timeout.map_or(0.0, |t| t.as_secs_f64())
         )),
         Err(Stop::Disk(used)) => {
             // Its own junk: freed at once, so the disk it filled is given back.
@@ -223,8 +231,8 @@ fn main() {
                 }
             }
             die(&format!(
-            "the build script's files (OUT_DIR and /tmp) grew to {used} bytes, over its limit of {}; stopped (raise it with `max-disk`)",
-            o.max_disk
+            "the files of {} (OUT_DIR and /tmp) grew to {used} bytes, over its limit of {}; stopped (raise it with `max-disk`)",
+            o.what, o.max_disk
         ))
         }
         Ok(()) => {}
@@ -321,7 +329,8 @@ fn usage_on(dir: &Path, dev: u64) -> u64 {
 }
 
 /// Copies the script's stdout and stderr through, checking cargo directives line by line.
-fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, disk: &mut DiskWatch, report: &mut Report) -> Result<(), Stop> {
+fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, directives: bool, disk: &mut DiskWatch, report: &mut Report) -> Result<(), Stop> {
+    let check = |line: Vec<u8>, report: &mut Report| if directives { check_directive(line, report) } else { Ok(line) };
     let mut streams = [(stdout.as_raw_fd(), 1, 0u64, Vec::<u8>::new(), "stdout"), (stderr.as_raw_fd(), 2, 0u64, Vec::new(), "stderr")];
     let mut open_count = 2;
     let mut buf = vec![0u8; 65536];
@@ -343,7 +352,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, disk
             let n = unsafe { libc_read(s.0, &mut buf) };
             if n <= 0 {
                 if s.1 == 1 && !s.3.is_empty() {
-                    let rest = check_directive(std::mem::take(&mut s.3), report)?;
+                    let rest = check(std::mem::take(&mut s.3), report)?;
                     let _ = out.write_all(&rest);
                 }
                 s.0 = -1;
@@ -363,7 +372,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, disk
             // stdout: pass whole lines only, each checked.
             s.3.extend_from_slice(chunk);
             while let Some(i) = s.3.iter().position(|&c| c == b'\n') {
-                let line = check_directive(s.3.drain(..=i).collect(), report)?;
+                let line = check(s.3.drain(..=i).collect(), report)?;
                 let _ = out.write_all(&line);
             }
         }

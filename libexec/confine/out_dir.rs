@@ -28,7 +28,7 @@ pub(crate) fn kill_leftovers() {
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    die("processes the build script left behind could not be stopped; OUT_DIR was not handed to cargo");
+    die("processes left behind in the sandbox could not be stopped; its output was not handed to cargo");
 }
 
 /// Whether a process other than PID 1 and this one still runs (zombies plant nothing).
@@ -109,7 +109,7 @@ fn remove(path: &Path, report: &mut Report) {
     }
     if let Err(e) = std::fs::remove_file(path) {
         report.add("unremovable", path.as_os_str().as_bytes(), &e.to_string());
-        die(&format!("the build script left {} in OUT_DIR, which could not be removed ({e}); stopped", path.display()));
+        die(&format!("{} was left in the output directory and could not be removed ({e}); stopped", path.display()));
     }
 }
 

@@ -3,11 +3,19 @@
 // set, and the line that raises it; nothing hangs.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { copyFixture, makeScratch, processesWith, runCli, runPlainCargo, walkFiles } from '../helpers/sandbox-env.js';
+import { copyFixture, makeScratch, processesWith, runCli, runPlainCargo, sleep, walkFiles } from '../helpers/sandbox-env.js';
+
+/** Plain cargo in its own process group, to be killed whole (rustc and what the macro started). */
+function startPlainCargo(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }) {
+  const child = spawn('cargo', args, { ...opts, stdio: 'ignore', detached: true });
+  const done = new Promise<void>((r) => child.on('exit', () => r()));
+  return { done, kill: () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } } };
+}
 
 function limitsWorkspace(label: string, config: string) {
   const s = makeScratch(label);
@@ -86,6 +94,23 @@ describe('resource limits', () => {
     assert.equal(r.status, 101);
     assert.ok(Date.now() - started < 60_000, 'the build hung');
     assert.match(r.stderr, /^note: it was stopped after its timeout of 3s \(\S+:2:1\)$/m);
+    assert.equal(processesWith('sleep\u00003600').length, sleepersBefore, 'its child outlived it');
+  });
+
+  test('timeout stops a proc macro that never returns, and what it started (control: plain cargo hangs)', async () => {
+    const { s, ws } = limitsWorkspace('limit-macro-time', '[sandbox.package.spin-macro-user]\ntimeout = "3s"\n');
+    const sleepersBefore = processesWith('sleep\u00003600').length;
+    const plain = startPlainCargo(['build', '-p', 'spin-macro-user'], { cwd: ws, env: s.env });
+    const hung = await Promise.race([plain.done.then(() => false), sleep(10_000).then(() => true)]);
+    plain.kill();
+    await plain.done;
+    assert.ok(hung, 'plain: the compilation finished: the macro did not hang it');
+    rmSync(join(ws, 'target'), { recursive: true, force: true });
+    const started = Date.now();
+    const r = await runCli(['build', '-p', 'spin-macro-user'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.equal(r.status, 101, r.stderr);
+    assert.ok(Date.now() - started < 60_000, 'the build hung');
+    assert.match(r.stderr, /error: cargo-sandbox: rustc ran longer than its timeout of 3s; stopped with everything it started/);
     assert.equal(processesWith('sleep\u00003600').length, sleepersBefore, 'its child outlived it');
   });
 

@@ -48,9 +48,7 @@ printf '%s\0' "${CARGO_PKG_NAME:-}" "${CARGO_PKG_VERSION:-}" "$out" "$manifest" 
 if [ "$pkg_sandbox" = 0 ]; then
   # The explicit escape hatch (`sandbox = false` for this package): run as plain cargo would.
   unset __CARGO_SANDBOX_SESSION __CARGO_SANDBOX_RUNS __CARGO_SANDBOX_BWRAP __CARGO_SANDBOX_LAUNCH __CARGO_SANDBOX_INNER_WRAPPER
-  [ -z "${__CARGO_SANDBOX_LD_LIBRARY_PATH+x}" ] || { LD_LIBRARY_PATH=$__CARGO_SANDBOX_LD_LIBRARY_PATH; export LD_LIBRARY_PATH; }
-  unset __CARGO_SANDBOX_LD_LIBRARY_PATH
-  exec "$bin"
+  with_library_path exec "$bin"
 fi
 
 # <target>/<profile>/build: other packages' OUT_DIRs, which DEP_* variables point into (read-only).

@@ -1,6 +1,19 @@
 # Sourced by the launchers (build scripts, test binaries) and the rustc wrapper: the parts of a
 # session's policy they share. Functions only; no process is started.
 
+# Runs a program on the host with cargo's library path back: the static entry point
+# (libexec/entry.rs) moved LD_LIBRARY_PATH aside, so that no shell or bwrap of ours loads what a
+# build script left in the directories it names; rustc, rustdoc or an unsandboxed build script get
+# it as plain cargo gives it. (`with_library_path exec PROGRAM ARGS...` replaces the shell.)
+with_library_path() {
+  if [ -n "${__CARGO_SANDBOX_LD_LIBRARY_PATH+x}" ]; then
+    LD_LIBRARY_PATH=$__CARGO_SANDBOX_LD_LIBRARY_PATH
+    export LD_LIBRARY_PATH
+  fi
+  unset __CARGO_SANDBOX_LD_LIBRARY_PATH
+  "$@"
+}
+
 # Sets `pkgfile`: this package's grants, the most specific file the session has
 # (name@version, name, or the default).
 find_package_policy() {

@@ -15,7 +15,7 @@ sandboxed_rustc() {
   # The package's limits (timeout, output, processes) hold for the macros it loads, as for its
   # build script; the supervisor enforces them, adds Landlock (writes only to the outputs), kills
   # what the macros left running and sweeps the output directory before it is moved into place.
-  . "${__CARGO_SANDBOX_LAUNCH%/*}/policy-lib.sh" || return 101
+  # (policy-lib.sh is sourced by both wrappers.)
   find_package_policy "$_session"
   pkg_phase=vars
   . "$pkgfile" || return 101

@@ -5,13 +5,17 @@
 # directories (the wrapper moves the expected outputs into place), has no network, and gets the
 # environment without the user's secrets (cargo's variables and `cargo:rustc-env` values stay).
 
-# sandboxed_rustc PROFILE_DIR STAGE INCREMENTAL_DIR RUSTC ARGS... (STAGE, INCREMENTAL_DIR: writable; either may be empty)
+# sandboxed_rustc PROFILE_DIR STAGE WRITABLE_DIR RUSTC ARGS...: STAGE (the outputs, swept afterwards)
+# and WRITABLE_DIR (the incremental or documentation directory, not swept) are writable; either may
+# be empty.
 sandboxed_rustc() {
   _profile=$1 _stage=$2 _incr=$3
   shift 3
   _session=${__CARGO_SANDBOX_SESSION:?cargo-sandbox session missing}
   _bwrap=${__CARGO_SANDBOX_BWRAP:?}
   _confine=${__CARGO_SANDBOX_CONFINE:?}
+  # A file inside a writable directory that must stay as it is (`sandbox_keep`, set by the caller).
+  _keep=${sandbox_keep:-}
   # The package's limits (timeout, output, processes) hold for the macros it loads, as for its
   # build script; the supervisor enforces them, adds Landlock (writes only to the outputs), kills
   # what the macros left running and sweeps the output directory before it is moved into place.
@@ -23,7 +27,8 @@ sandboxed_rustc() {
   # later bind of it would cover the writable ones below.
   set -- --args 3 ${CARGO_MANIFEST_DIR:+--ro-bind} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} ${CARGO_MANIFEST_DIR:+"$CARGO_MANIFEST_DIR"} \
     --ro-bind "$_profile" "$_profile" ${_stage:+--bind} ${_stage:+"$_stage"} ${_stage:+"$_stage"} \
-    ${_incr:+--bind} ${_incr:+"$_incr"} ${_incr:+"$_incr"} --ro-bind "$_confine" "$_confine" \
+    ${_incr:+--bind} ${_incr:+"$_incr"} ${_incr:+"$_incr"} ${_keep:+--ro-bind} ${_keep:+"$_keep"} ${_keep:+"$_keep"} \
+    --ro-bind "$_confine" "$_confine" \
     --unshare-net --args 4 --chdir "$PWD" \
     ${__CARGO_SANDBOX_LD_LIBRARY_PATH+--setenv} ${__CARGO_SANDBOX_LD_LIBRARY_PATH+LD_LIBRARY_PATH} ${__CARGO_SANDBOX_LD_LIBRARY_PATH+"$__CARGO_SANDBOX_LD_LIBRARY_PATH"} \
     -- "$_confine" --what "${1##*/}" --no-directives --no-network \

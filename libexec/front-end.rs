@@ -127,7 +127,9 @@ fn session_key(args: &[OsString], cwd: &Path) -> String {
         }
     }
     for dir in &dirs {
-        for name in [".cargo/config", ".cargo/config.toml", "Cargo.toml", "Cargo.lock"] {
+        // rustup's toolchain files choose the cargo that runs, whose version was checked when the
+        // session was made (src/cli/cargo-version.ts): a switch to an older one must not replay.
+        for name in [".cargo/config", ".cargo/config.toml", "Cargo.toml", "Cargo.lock", "rust-toolchain", "rust-toolchain.toml"] {
             fp.add_content(&dir.join(name));
         }
     }
@@ -141,10 +143,27 @@ fn session_key(args: &[OsString], cwd: &Path) -> String {
         fp.add_content(&home.join("config"));
         fp.add_content(&home.join("config.toml"));
     }
+    // rustup's default toolchain and directory overrides, and the cargo program itself.
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".rustup")));
+    if let Some(home) = rustup_home {
+        fp.add_content(&home.join("settings.toml"));
+    }
+    match std::env::var_os("CARGO").map(PathBuf::from).or_else(|| in_path("cargo")) {
+        Some(cargo) => fp.add_file(&cargo),
+        None => fp.add("no cargo"),
+    }
     // cargo-sandbox's own code: a new version writes different sessions.
     fp.add_tree(&Path::new(ROOT).join("dist/src"));
     fp.add_tree(&Path::new(ROOT).join("libexec"));
     fp.hex()
+}
+
+/// The first `name` in PATH, as execvp would find it.
+fn in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| fs::metadata(p).map_or(false, |m| m.is_file()))
 }
 
 /// A cached session: NUL-separated fields, read as records (see session-cache.ts).

@@ -18,6 +18,8 @@ const FORBIDDEN_RUSTC_ENV: &[&str] = &[
     "RUSTC", "RUSTC_*", "RUSTDOC*", "RUSTUP_*", "CARGO", "CARGO_HOME", "CARGO_BUILD_*",
     "CARGO_TARGET_*", "CARGO_SANDBOX_*", "__CARGO*", "TMPDIR",
     "CARGO_MANIFEST_*", "CARGO_PKG_*", "CARGO_CRATE_*", "CARGO_PRIMARY_PACKAGE", "OUT_DIR",
+    // The jobserver rustc joins: `--jobserver-auth=fifo:PATH` would have it open and write a path.
+    "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS",
 ];
 
 /// A directive as cargo reads the line: its syntax (`cargo:` or `cargo::`), key and value; None

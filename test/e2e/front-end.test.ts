@@ -96,6 +96,17 @@ describe('the front end replays cached sessions', () => {
     assert.deepEqual(filesContaining(join(ws, 'target'), SECRETS.kube), []);
   });
 
+  test('a rust-toolchain.toml that switches to an older cargo (Debian\'s 1.65) is refused, not replayed', async () => {
+    const s = makeScratch('toolchain-switch');
+    const { ws, env } = setup(s, []);
+    await warmUp(ws, env);
+    // rustup's proxy now runs /usr/bin/cargo (1.65), which cargo-sandbox refuses.
+    writeFileSync(join(ws, 'rust-toolchain.toml'), '[toolchain]\npath = "/usr"\n');
+    const r = await runCli(['build'], { cwd: ws, env });
+    assert.equal(r.status, 101, r.stderr);
+    assert.match(r.stderr, /^error: cargo 1\.65\.\d+ is older than 1\.79/m);
+  });
+
   test('revoking a grant in .cargo/config.toml takes effect on the next build', async () => {
     const s = makeScratch('revoke');
     const outbox = join(s.home, 'outbox');

@@ -19,6 +19,18 @@ APT_PACKAGES=(
   cargo
 )
 
+# `bash scripts/setup.sh --bench`: also the crates of bench/workspace (npm run bench).
+BENCH_PACKAGES=(
+  librust-ahash-dev librust-backtrace-dev librust-crc32fast-dev librust-crossbeam-epoch-dev
+  librust-crossbeam-utils-dev librust-indexmap-dev librust-io-lifetimes-dev librust-lock-api-dev
+  librust-log-dev librust-memchr-dev librust-memoffset-dev librust-parking-lot-core-dev
+  librust-rayon-core-dev librust-rustix-dev librust-tiny-keccak-dev librust-unicase-dev
+  librust-unicode-linebreak-dev librust-erased-serde-dev librust-cpp-demangle-dev librust-crunchy-dev
+  librust-valuable-dev librust-proc-macro-hack-dev librust-proc-macro-error-dev librust-clang-sys-dev
+  librust-libssh2-sys-dev
+)
+[ "${1:-}" != --bench ] || APT_PACKAGES+=("${BENCH_PACKAGES[@]}")
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

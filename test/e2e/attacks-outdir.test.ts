@@ -110,6 +110,16 @@ describe('OUT_DIR, read by rustc outside the sandbox', () => {
     assert.match(s.result.stderr, /cannot sweep .*File name too long/);
   });
 
+  test('a linker script left in OUT_DIR as libkeyblob.so is read only by a sandboxed linker (control: the key is linked into the binary)', async () => {
+    const pkg = 'attack-ldscript';
+    const p = await plain(pkg);
+    assert.ok(filesContaining(join(p.ws, 'target/debug'), SECRETS.sshKey).some((f) => f.endsWith('/attack-ldscript')), `plain: the key was not linked in\n${p.result.stderr}`);
+    const s = await sandboxed(pkg);
+    assert.match(ranReport(s.ws, pkg) ?? '', /ldscript/);
+    assert.deepEqual(filesContaining(join(s.ws, 'target'), SECRETS.sshKey), []);
+    assert.notEqual(s.result.status, 0, 'the binary linked: the linker read the key');
+  });
+
   test('a FIFO is removed before rustc blocks on it (control: plain cargo hangs)', async () => {
     const pkg = 'attack-outdir-fifo';
     const { scratch, ws } = soloWorkspace('outdir-plain-fifo');

@@ -32,9 +32,14 @@ function binaryRunnerEnv(targets: readonly string[], toolchain: string | undefin
   return Object.fromEntries([host, ...targets].map((t) => [`CARGO_TARGET_${t.toUpperCase().replace(/[-.]/g, '_')}_RUNNER`, runner]));
 }
 
-/** Whether a configured rustc wrapper is one of ours (a nested `cargo sandbox`): not chained. */
+/** Whether a configured tool is our own static entry point (a nested `cargo sandbox`): not chained. */
+function ourEntry(path: string): boolean {
+  return /\/entry-[0-9a-f]{16}$/.test(path);
+}
+
+/** Whether a configured rustc wrapper is one of ours: not chained. */
 function ownWrapper(path: string): boolean {
-  return ['rustc-wrapper', 'rustc-wrapper-keep-args'].some((w) => path === join(LIBEXEC, w)) || /\/entry-[0-9a-f]{16}$/.test(path);
+  return ['rustc-wrapper', 'rustc-wrapper-keep-args'].some((w) => path === join(LIBEXEC, w)) || ourEntry(path);
 }
 
 /** What `cargo sandbox audit` adds to a sandboxed build. */
@@ -110,7 +115,7 @@ export async function sandboxedCargo(
     procMacros: ctx.config.procMacros?.value ?? true,
     env,
     confine,
-    rustdoc: rustdoc && !/\/entry-[0-9a-f]{16}$/.test(rustdoc) ? rustdoc : undefined,
+    rustdoc: rustdoc && !ourEntry(rustdoc) ? rustdoc : undefined,
     dir: entryDir,
   });
   if (!session.pidsLimited) {

@@ -120,6 +120,24 @@ describe('OUT_DIR, read by rustc outside the sandbox', () => {
     assert.notEqual(s.result.status, 0, 'the binary linked: the linker read the key');
   });
 
+  test('a thin archive whose member is ~/.ssh/id_ed25519 is bundled only by a sandboxed rustc (control: the key is in the rlib)', async () => {
+    const pkg = 'attack-thin-archive';
+    const p = await plain(pkg);
+    assert.ok(filesContaining(join(p.ws, 'target/debug/deps'), SECRETS.sshKey).some((f) => /libattack_thin_archive-[^/]+\.rlib$/.test(f)), `plain: the key was not bundled\n${p.result.stderr}`);
+    const s = await sandboxed(pkg);
+    assert.match(ranReport(s.ws, pkg) ?? '', /thin/);
+    assert.deepEqual(filesContaining(join(s.ws, 'target'), SECRETS.sshKey), []);
+  });
+
+  test('a linker script named by a `+verbatim` library path, with no search path, is read only by a sandboxed linker (control: the key is in the binary)', async () => {
+    const pkg = 'attack-verbatim-lib';
+    const p = await plain(pkg);
+    assert.ok(filesContaining(join(p.ws, 'target/debug'), SECRETS.sshKey).some((f) => f.endsWith('/attack-verbatim-lib')), `plain: the key was not linked in\n${p.result.stderr}`);
+    const s = await sandboxed(pkg);
+    assert.match(ranReport(s.ws, pkg) ?? '', /verbatim-lib/);
+    assert.deepEqual(filesContaining(join(s.ws, 'target'), SECRETS.sshKey), []);
+  });
+
   test('a FIFO is removed before rustc blocks on it (control: plain cargo hangs)', async () => {
     const pkg = 'attack-outdir-fifo';
     const { scratch, ws } = soloWorkspace('outdir-plain-fifo');

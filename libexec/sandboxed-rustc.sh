@@ -1,6 +1,6 @@
-# Sourced by the rustc and rustdoc wrappers for calls that load proc macros (sandbox.proc-macros):
-# the macros run inside rustc, so rustc runs inside bubblewrap, under the supervisor
-# (libexec/confine.rs). It sees the system, the toolchain, the sources and the profile's artifacts
+# Sourced by the rustc and rustdoc wrappers for the calls that run or read what the dependency graph
+# left (proc macros, native libraries, linker arguments; every rustdoc call): rustc runs inside
+# bubblewrap, under the supervisor (libexec/confine.rs). It sees the system, the toolchain, the sources and the profile's artifacts
 # read-only, writes only its private output and incremental
 # directories (the wrapper moves the expected outputs into place), has no network, and gets the
 # environment without the user's secrets (cargo's variables and `cargo:rustc-env` values stay).

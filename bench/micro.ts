@@ -37,10 +37,11 @@ export function bwrapFloor(rounds = 40) {
 }
 
 /**
- * The rustc wrapper around a library compilation (no build script, no proc macro), with
- * /bin/true standing in for rustc: what remains is the wrapper's own cost.
+ * One sandboxed compilation (a library, as cargo runs it: RUSTC_WRAPPER rustc ARGS), with
+ * /bin/true standing in for rustc inside the sandbox: what remains is the wrapper's, bubblewrap's
+ * and the supervisor's cost, and moving the (absent) outputs. `sessionEnv` is a cached session's.
  */
-export function wrapperCost(rounds = 100) {
+export function wrapperCost(sessionEnv: Record<string, string>, rounds = 100) {
   const dir = mkdtempSync(join(tmpdir(), 'cs-bench-wrapper-'));
   const deps = join(dir, 'target/debug/deps');
   mkdirSync(deps, { recursive: true });
@@ -49,13 +50,12 @@ export function wrapperCost(rounds = 100) {
     '--crate-type', 'lib', '--emit=dep-info,metadata,link', '-C', 'embed-bitcode=no', '-C', 'debuginfo=2', '-C', 'metadata=0123456789abcdef',
     '-C', 'extra-filename=-0123456789abcdef', '--out-dir', deps, '-L', `dependency=${deps}`, '--cap-lints', 'allow', '--cfg', 'feature="std"',
   ];
-  const env = { ...process.env, CARGO_PKG_NAME: 'libc', CARGO_PKG_VERSION: '0.2.0', CARGO_CRATE_NAME: 'libc', CARGO_MANIFEST_DIR: dir };
-  const wrapper = join(LIBEXEC, 'rustc-wrapper');
-  // As in a build, each compilation's argument record is a new file (a rewrite costs ~0.3 ms more here).
-  const record = join(deps, 'libc-0123456789abcdef.cargo-sandbox-args');
+  const env = { ...process.env, ...sessionEnv, CARGO_PKG_NAME: 'libc', CARGO_PKG_VERSION: '0.2.0', CARGO_CRATE_NAME: 'libc', CARGO_MANIFEST_DIR: dir, PWD: dir };
+  const wrapper = sessionEnv.RUSTC_WRAPPER;
+  if (!wrapper) throw new Error('the cached session has no RUSTC_WRAPPER');
   const m = alternate(rounds, {
     bare: () => timed('/bin/true', args, { cwd: dir, env }),
-    wrapped: () => (rmSync(record, { force: true }), timed(wrapper, ['/bin/true', ...args], { cwd: dir, env })),
+    wrapped: () => timed(wrapper, ['/bin/true', ...args], { cwd: dir, env }),
   });
   rmSync(dir, { recursive: true, force: true });
   return { bareMs: m.bare!, wrappedMs: m.wrapped!, addedMs: m.wrapped! - m.bare! };
@@ -146,7 +146,7 @@ function timedAsCargoRan(run: BuildScriptRun, program: string, env: Record<strin
 }
 
 function realBinary(run: BuildScriptRun): string {
-  // The launcher took the script's name; the real binary is beside it (see libexec/rustc-wrapper).
+  // The launcher took the script's name; the real binary is beside it (see libexec/entry/rustc.rs).
   const real = readdirSync(join(run.launcherPath, '..')).find((n) => n.endsWith('.real'));
   if (!real) throw new Error(`no real build script beside ${run.launcherPath}`);
   return join(run.launcherPath, '..', real);

@@ -20,6 +20,14 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+// The crate root looks for modules beside it: they live in libexec/entry/.
+#[path = "entry/jail.rs"]
+mod jail;
+#[path = "entry/rustc.rs"]
+mod rustc;
+#[path = "entry/rustdoc.rs"]
+mod rustdoc;
+
 const LIBEXEC: &str = env!("CARGO_SANDBOX_LIBEXEC");
 const SCRIPT: &str = env!("CARGO_SANDBOX_ENTRY_SCRIPT");
 /// Tests recognise a launcher by this text in its bytes.
@@ -93,7 +101,12 @@ fn main() {
         if let Ok(me) = std::env::current_exe() {
             std::env::set_var("__CARGO_SANDBOX_ENTRY", me);
         }
-        Command::new("/bin/sh").arg(Path::new(LIBEXEC).join(SCRIPT)).args(&rest).exec()
+        match SCRIPT {
+            "rustc-wrapper" => rustc::main(rest, false),
+            "rustc-wrapper-keep-args" => rustc::main(rest, true),
+            "rustdoc-wrapper" => rustdoc::main(rest),
+            _ => Command::new("/bin/sh").arg(Path::new(LIBEXEC).join(SCRIPT)).args(&rest).exec(),
+        }
     };
     die(&format!("cannot start /bin/sh: {err}"));
 }

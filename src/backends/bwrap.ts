@@ -93,9 +93,3 @@ export function renderEnvFilter(rules: EnvRules): string {
     '',
   ].join('\n');
 }
-
-/** `unset` for the variables a sandboxed rustc must not see (names that sh cannot name are skipped). */
-export function renderUnset(names: readonly string[]): string {
-  const valid = names.filter((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
-  return valid.length ? `unset ${valid.join(' ')}\n` : ':\n';
-}

@@ -67,6 +67,26 @@ export interface PackageFiles {
   cgroup?: string;
 }
 
+/**
+ * The same grants as data for the static rustc and rustdoc wrappers (libexec/entry/jail.rs): the
+ * limits and files that apply to a compilation, as `key=value` entries each ending in NUL.
+ */
+export function renderPackageData(grants: EffectiveGrants, files: PackageFiles = {}): string {
+  const entries: Record<string, string> = {
+    timeout: grants.timeoutSecs ? String(grants.timeoutSecs.value) : '',
+    'max-output': grants.maxOutput.value ? String(grants.maxOutput.value) : '',
+    cgroup: files.cgroup ?? '',
+    finish: files.finishFile ?? '',
+    target: files.targetFile ?? '',
+  };
+  return Object.entries(entries)
+    .map(([k, v]) => {
+      if (v.includes('\0')) throw new Error(`policy value contains a NUL byte: ${k}`);
+      return `${k}=${v}\0`;
+    })
+    .join('');
+}
+
 export function renderPackagePolicy(grants: EffectiveGrants, files: PackageFiles = {}): string {
   const { finishFile, targetFile, cgroup } = files;
   for (const e of grants.env) {

@@ -81,6 +81,13 @@ export async function sandboxedCargo(
       reporter.message('warning', `the build script of \`${p.key}\` runs UNSANDBOXED (sandbox = false, ${describeSource(p.grants.sandbox.source)})`);
     }
   }
+  const inner = userTool('rustc-wrapper', env, ctx.layers, ctx.cwd);
+  const innerWrapper = inner && !ownWrapper(resolve(ctx.cwd, inner)) ? inner : undefined;
+  const procMacros = ctx.config.procMacros?.value ?? true;
+  if (innerWrapper && procMacros) {
+    reporter.message('note', `your rustc wrapper \`${innerWrapper}\` is not used: every compilation runs in the sandbox, where a compiler cache (sccache, ...) cannot reach its server or cache directory`);
+    reporter.message('help', '`sandbox.proc-macros = false` compiles on the host through it, as plain cargo does (proc macros then run unconfined)');
+  }
   const bwrapPath = preflight(env, process.platform, ctx.config.bwrap?.value);
   // Every host path this session depends on, as the front end will check it before replaying it.
   const checks = new Map<string, string>();
@@ -103,16 +110,15 @@ export async function sandboxedCargo(
   if (!hooks.collect) ensureFrontEnd(env);
   const confine = confineBinary(env);
   host.entry(confine);
-  const inner = userTool('rustc-wrapper', env, ctx.layers, ctx.cwd);
   const rustdoc = userTool('rustdoc', env, ctx.layers, ctx.cwd);
   const session = createSession({
     policy: ctx.policy,
     host,
     bwrapPath,
-    innerWrapper: inner && !ownWrapper(resolve(ctx.cwd, inner)) ? inner : undefined,
+    innerWrapper,
     packages: policies.files,
     fingerprints: policies.fingerprints,
-    procMacros: ctx.config.procMacros?.value ?? true,
+    procMacros,
     env,
     confine,
     rustdoc: rustdoc && !ourEntry(rustdoc) ? rustdoc : undefined,

@@ -4,9 +4,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, renderUnset, type HostView } from '../backends/bwrap.js';
+import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, type HostView } from '../backends/bwrap.js';
 import { isPassed } from '../policy/environment.js';
-import { crossTarget, masksAfterGrants, renderPackagePolicy } from '../backends/package-policy.js';
+import { crossTarget, masksAfterGrants, renderPackageData, renderPackagePolicy } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { entryBinary } from '../backends/native-helpers.js';
@@ -85,7 +85,9 @@ export function createSession(opts: {
   write('setup.args', encodeArgs(args.setup));
   write('finish.args', encodeArgs(args.finish));
   write('env-filter.sh', renderEnvFilter(opts.policy.env));
-  write('unset-user-env.sh', renderUnset(Object.keys(opts.env).filter((name) => !isPassed(opts.policy.env, name))));
+  const hidden = Object.keys(opts.env).filter((name) => !isPassed(opts.policy.env, name));
+  // For the static wrappers: any name, not only those sh could unset.
+  write('unset-user-env.list', encodeArgs(hidden));
   const runsDir = join(dir, 'runs', String(process.pid));
   mkdirSync(runsDir, { recursive: true });
   mkdirSync(join(dir, 'packages'));
@@ -105,6 +107,7 @@ export function createSession(opts: {
     }
     const cgroup = pids?.create(pkg.file, pkg.grants.maxProcesses.value);
     write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, { finishFile, targetFile, cgroup }));
+    write(join('packages', `${pkg.file}.data`), renderPackageData(pkg.grants, { finishFile, targetFile, cgroup }));
   }
   const rustcWrapper = entryBinary(opts.packages.some((p) => crossTarget(p.grants)) ? 'rustc-wrapper-keep-args' : 'rustc-wrapper', opts.env);
   opts.host.entry(rustcWrapper);
@@ -124,7 +127,6 @@ export function createSession(opts: {
     // For build scripts compiled for a wasm target: compiled and run by Node.
     __CARGO_SANDBOX_NODE: process.execPath,
     __CARGO_SANDBOX_JS: DIST_SRC,
-    __CARGO_SANDBOX_RUSTC_SANDBOX: join(LIBEXEC, 'sandboxed-rustc.sh'),
     __CARGO_SANDBOX_PROC_MACROS: opts.procMacros ? '1' : '0',
     __CARGO_SANDBOX_CONFINE: opts.confine,
   };

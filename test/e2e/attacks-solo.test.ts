@@ -59,6 +59,31 @@ describe('attacks that break their own package, or need a terminal (one cargo ru
     assert.match(s.result.stderr, /^warning: the build script of `attack-symlink-include v0\.1\.0` left a symlink `\S+\/out\/key` -> `\S+\/\.ssh\/id_ed25519` leading out of its OUT_DIR; it was removed/m);
   });
 
+  test('a crate that include_str!s ~/.ssh/id_ed25519 (rustc reads it, not the build script) fails to compile, and the key is nowhere in target/ (control: compiled in)', async () => {
+    const pkg = 'attack-include-host';
+    const plain = await solo('plain', pkg);
+    assert.equal(plain.result.status, 0, plain.result.stderr);
+    assert.ok(filesContaining(join(plain.ws, 'target'), SECRETS.sshKey).length > 0, 'plain: the key was not compiled in');
+    const s = await solo('sandbox', pkg);
+    assert.match(ranReport(s.ws, pkg) ?? '', /include-host Ok/, 'the attack did not write its code');
+    assert.notEqual(s.result.status, 0);
+    assert.match(s.result.stderr, /couldn't read `\S+\/\.ssh\/id_ed25519`/);
+    assert.deepEqual(filesContaining(join(s.ws, 'target'), SECRETS.sshKey), []);
+  });
+
+  test('a crate that include_bytes!s /proc/self/environ gets rustc\'s scrubbed environment: no token in target/ (control: the tokens are compiled in)', async () => {
+    const pkg = 'attack-include-environ';
+    const plain = await solo('plain', pkg);
+    assert.equal(plain.result.status, 0, plain.result.stderr);
+    assert.ok(filesContaining(join(plain.ws, 'target'), SECRETS.envAws).length > 0, 'plain: the environment was not compiled in');
+    const s = await solo('sandbox', pkg);
+    assert.equal(s.result.status, 0, s.result.stderr);
+    assert.ok(ranReport(s.ws, pkg), 'the attack did not run');
+    for (const secret of [SECRETS.envAws, SECRETS.envGithubToken, SECRETS.envRegistryToken, SECRETS.envCustom]) {
+      assert.deepEqual(filesContaining(join(s.ws, 'target'), secret), [], secret);
+    }
+  });
+
   for (const [pkg, variable, marker] of [
     ['attack-rustc-env-preload', 'LD_PRELOAD', 'PWNED-BY-LD_PRELOAD'],
     ['attack-rustc-env-path', 'PATH', 'PWNED-BY-PATH'],

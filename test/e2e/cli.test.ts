@@ -94,7 +94,7 @@ describe('how it is invoked', () => {
     assert.ok(allLaunchers(ws));
   });
 
-  test('chains the rustc wrapper the user already has (RUSTC_WRAPPER, build.rustc-wrapper)', async () => {
+  test('the rustc wrapper the user already has (RUSTC_WRAPPER, build.rustc-wrapper): not used while compilations are sandboxed, with a note; chained with proc-macros = false', async () => {
     const s = makeScratch('chain');
     const ws = copyFixture(s, 'tiny');
     const log = join(s.root, 'wrapper.log');
@@ -103,15 +103,20 @@ describe('how it is invoked', () => {
     chmodSync(wrapper, 0o755);
     const r = await runCli(['build'], { cwd: ws, env: { ...s.env, RUSTC_WRAPPER: wrapper } });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(readFileSync(log, 'utf8'), /--crate-name build_script_build/);
+    assert.match(r.stderr, /^note: your rustc wrapper `\S+my-wrapper` is not used: every compilation runs in the sandbox/m);
+    assert.match(r.stderr, /^help: `sandbox.proc-macros = false` compiles on the host through it/m);
+    // Only cargo's version probe reaches it (on the host; it compiles nothing).
+    assert.doesNotMatch(existsSync(log) ? readFileSync(log, 'utf8') : '', /--crate-name/);
     assert.ok(allLaunchers(ws));
 
     const ws2 = copyFixture(s, 'stale');
     mkdirSync(join(ws2, '.cargo'));
-    writeFileSync(join(ws2, '.cargo/config.toml'), `[build]\nrustc-wrapper = "${wrapper}"\n`);
+    writeFileSync(join(ws2, '.cargo/config.toml'), `[build]\nrustc-wrapper = "${wrapper}"\n\n[sandbox]\nproc-macros = false\n`);
     const r2 = await runCli(['build'], { cwd: ws2, env: s.env });
     assert.equal(r2.status, 0, r2.stderr);
+    assert.doesNotMatch(r2.stderr, /is not used/);
     assert.match(readFileSync(log, 'utf8'), /--crate-name stale/);
+    assert.match(readFileSync(log, 'utf8'), /--crate-name build_script_build/);
     assert.ok(allLaunchers(ws2));
   });
 });

@@ -1,0 +1,96 @@
+// cargo-sandbox's rustdoc (cargo's RUSTDOC): rustdoc ARGS... Every call runs inside the sandbox
+// (jail.rs), as a compilation does: documenting expands proc macros, doctests are compiled and
+// linked with the package's `cargo:rustc-link-arg`s and then run. It sees the system, the
+// toolchain, the sources and the profile's artifacts read-only; it writes only the documentation
+// directory (-o, shared by every crate's rustdoc, all sandboxed, not swept) and a private /tmp.
+// With `sandbox.proc-macros = false`, calls without linker arguments run the user's rustdoc
+// directly, as plain cargo runs it.
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::jail::{self, var, Jail};
+use crate::{die, SAVED_LIBRARY_PATH};
+
+/// Unless configured (RUSTDOC, build.rustdoc), the rustdoc beside the cargo that runs us, as cargo
+/// itself would pick.
+fn user_rustdoc() -> OsString {
+    if let Some(r) = var("__CARGO_SANDBOX_RUSTDOC") {
+        return r;
+    }
+    match var("CARGO").map(PathBuf::from).and_then(|c| c.parent().map(|d| d.join("rustdoc"))) {
+        Some(beside) if beside.is_file() => beside.into_os_string(),
+        _ => "rustdoc".into(),
+    }
+}
+
+const RUNTOOL: [&[u8]; 4] = [b"--test-runtool", b"--test-runtool-arg", b"--runtool", b"--runtool-arg"];
+
+pub(crate) fn main(args: Vec<OsString>) -> ! {
+    let rustdoc = user_rustdoc();
+    let (mut out, mut profiles, mut link_args) = (None::<PathBuf>, Vec::<PathBuf>::new(), false);
+    let mut kept: Vec<OsString> = vec![rustdoc];
+    let mut skip_value = false;
+    let mut prev: Vec<u8> = vec![];
+    for a in args {
+        let b = a.as_bytes().to_vec();
+        // Doctests run inside this sandbox already: cargo's runner for them (--sandbox-run's) is
+        // not visible in here, and not needed.
+        if skip_value {
+            skip_value = false;
+            prev.clear();
+            continue;
+        }
+        if RUNTOOL.contains(&&b[..]) {
+            skip_value = true;
+            continue;
+        }
+        if RUNTOOL.iter().any(|r| b.starts_with(&[*r, b"="].concat())) {
+            continue;
+        }
+        let value = |flag: &[u8]| -> Option<Vec<u8>> {
+            if prev == flag { Some(b.clone()) } else { b.strip_prefix(&[flag, b"="].concat()[..]).map(|v| v.to_vec()) }
+        };
+        if let Some(o) = value(b"-o").or_else(|| value(b"--out-dir")) {
+            out = Some(PathBuf::from(std::ffi::OsStr::from_bytes(&o)));
+        }
+        let search = if prev == b"-L" { Some(b.clone()) } else { b.strip_prefix(b"-L").filter(|v| !v.is_empty()).map(|v| v.to_vec()) };
+        if let Some(dir) = search.as_ref().and_then(|s| s.strip_prefix(b"dependency=")) {
+            profiles.extend(Path::new(std::ffi::OsStr::from_bytes(dir)).parent().map(Path::to_path_buf));
+        }
+        let codegen = if prev == b"-C" { Some(b.clone()) } else { b.strip_prefix(b"-C").filter(|v| !v.is_empty()).map(|v| v.to_vec()) };
+        link_args |= codegen.map_or(false, |c| c.starts_with(b"link-arg=") || c.starts_with(b"link-args="));
+        prev = b;
+        kept.push(a);
+    }
+    if !link_args && std::env::var_os("__CARGO_SANDBOX_PROC_MACROS").map_or(false, |v| v == "0") {
+        if let Some(path) = std::env::var_os(SAVED_LIBRARY_PATH) {
+            std::env::set_var("LD_LIBRARY_PATH", path);
+            std::env::remove_var(SAVED_LIBRARY_PATH);
+        }
+        let err = Command::new(&kept[0]).args(&kept[1..]).exec();
+        die(&format!("cannot run {}: {err}", kept[0].to_string_lossy()));
+    }
+    if profiles.is_empty() {
+        die("rustdoc was given no `-L dependency=` directory; cannot sandbox it");
+    }
+    // Cargo writes .rustdoc_fingerprint.json at the top of the documentation directory, on the
+    // host: a regular file of ours, mounted read-only over itself inside, so that no macro can swap
+    // it for a link for cargo to write through next time.
+    let keep = out.as_ref().map(|o| {
+        fs::create_dir_all(o).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", o.display())));
+        let keep = o.join(".rustdoc_fingerprint.json");
+        if !fs::symlink_metadata(&keep).map_or(false, |m| m.file_type().is_file()) {
+            let _ = fs::remove_file(&keep);
+            fs::OpenOptions::new().write(true).create_new(true).open(&keep).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", keep.display())));
+        }
+        keep
+    });
+    let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).collect();
+    let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept };
+    std::process::exit(jail::run(&jail, &jail::package_policy(), None))
+}

@@ -3,20 +3,20 @@
 // and the peak memory of our own processes during a build.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseEntry } from '../src/intercept/session-cache.js';
 import { readRuns, type BuildScriptRun } from '../src/intercept/session.js';
-import { LIBEXEC } from '../src/paths.js';
+import { recordedEnv } from '../src/diagnostics/rerun.js';
 
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const percentile = (xs: readonly number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
 /** Wall time of one process, start to exit, in ms (spawned the same way for every variant). */
-function timed(program: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
+function timed(program: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; fds?: number[] } = {}): number {
   const start = process.hrtime.bigint();
-  const r = spawnSync(program, args, { cwd: opts.cwd, env: opts.env, stdio: 'ignore' });
+  const r = spawnSync(program, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'ignore', 'ignore', ...(opts.fds ?? [])] });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`${program} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
   return ms;
@@ -107,42 +107,38 @@ export function perScriptCost(ws: string, sessionEnv: Record<string, string>, ro
 }
 
 /**
- * Where one build script's added time goes, by ablation: copies of libexec whose launcher stops
- * short of a step (launch-build-script.sh is found through __CARGO_SANDBOX_LAUNCH).
+ * Where one build script's added time goes: bwrap alone around it (the session's view, no
+ * supervisor), bwrap with the supervisor, and the whole launcher (policy, environment, record).
  */
 export function launcherBreakdown(run: BuildScriptRun, sessionEnv: Record<string, string>, rounds: number): Record<string, number> {
-  const launcher = readFileSync(join(LIBEXEC, 'launch-build-script.sh'), 'utf8');
-  const finalExec = 'exec "$@" 3<"$setup"';
-  const confineStart = launcher.indexOf('  set -- "$bwrap" "$@" --json-status-fd 5 -- "$confine"');
-  const confineEnd = launcher.indexOf('  esac\n', confineStart) + '  esac\n'.length;
-  if (!launcher.includes(finalExec) || !launcher.includes('\nscrub_env\n') || confineStart < 0) {
-    throw new Error('bench/micro.ts: libexec/launch-build-script.sh changed; update launcherBreakdown');
-  }
-  const variants: Record<string, string> = {
-    'launcher shell, no environment scrub': launcher.replace('\nscrub_env\n', '\n:\n').replace(finalExec, 'exec "$bin" 3<"$setup"'),
-    'launcher shell': launcher.replace(finalExec, 'exec "$bin" 3<"$setup"'),
-    '+ bwrap': launcher.slice(0, confineStart) + '  set -- "$bwrap" "$@" --json-status-fd 5 -- "$bin"\n' + launcher.slice(confineEnd),
-    '+ supervisor (everything)': launcher,
+  const session = sessionEnv.__CARGO_SANDBOX_SESSION!;
+  const bwrap = sessionEnv.__CARGO_SANDBOX_BWRAP!;
+  const confine = sessionEnv.__CARGO_SANDBOX_CONFINE!;
+  const real = realBinary(run);
+  const view = ['--args', '3', '--ro-bind', join(run.outDir, '../..'), join(run.outDir, '../..'), '--ro-bind', dirname(real), dirname(real), '--ro-bind', run.manifestDir, run.manifestDir, '--bind', run.outDir, run.outDir, '--unshare-net', '--ro-bind', confine, confine, '--args', '4', '--'];
+  // bwrap reads its argument files from fds 3 and 4, to the end: opened anew for each run.
+  const inBwrap = (program: string[]) => {
+    const fds = [openSync(join(session, 'setup.args'), 'r'), openSync(join(session, 'finish.args'), 'r')];
+    try {
+      return timed(bwrap, [...view, ...program], { cwd: run.manifestDir, env: recordedEnv(run.envFile), fds });
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
   };
-  const root = mkdtempSync(join(tmpdir(), 'cs-bench-launchers-'));
-  const replayDir = join(root, 'runs');
-  mkdirSync(replayDir);
-  const timers: Record<string, () => number> = { bare: () => timedAsCargoRan(run, realBinary(run), {}) };
-  for (const [name, text] of Object.entries(variants)) {
-    const dir = join(root, String(Object.keys(timers).length));
-    cpSync(LIBEXEC, dir, { recursive: true });
-    writeFileSync(join(dir, 'launch-build-script.sh'), text);
-    const env = { ...sessionEnv, __CARGO_SANDBOX_RUNS: replayDir, __CARGO_SANDBOX_LAUNCH: join(dir, 'launch-build-script.sh') };
-    timers[name] = () => timedAsCargoRan(run, run.launcherPath, env);
-  }
-  const medians = alternate(rounds, timers);
-  rmSync(root, { recursive: true, force: true });
+  const replayDir = mkdtempSync(join(tmpdir(), 'cs-bench-runs-'));
+  const medians = alternate(rounds, {
+    bare: () => timedAsCargoRan(run, real, {}),
+    '+ bwrap': () => inBwrap([real]),
+    '+ supervisor': () => inBwrap([confine, '--out', run.outDir, '--no-network', '--', real]),
+    '+ launcher (everything)': () => timedAsCargoRan(run, run.launcherPath, { ...sessionEnv, __CARGO_SANDBOX_RUNS: replayDir }),
+  });
+  rmSync(replayDir, { recursive: true, force: true });
   return medians;
 }
 
 /** `program` (the script, or its launcher) started as cargo started it: its environment, its package dir. */
 function timedAsCargoRan(run: BuildScriptRun, program: string, env: Record<string, string>): number {
-  return timed('/bin/sh', ['-c', '. "$1" && exec "$2"', 'sh', run.envFile, program], { cwd: run.manifestDir, env });
+  return timed(program, [], { cwd: run.manifestDir, env: { ...recordedEnv(run.envFile), ...env } });
 }
 
 function realBinary(run: BuildScriptRun): string {

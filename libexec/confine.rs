@@ -18,8 +18,9 @@
 // Findings go to the report descriptor (a file of the session) as `kind<TAB>subject<TAB>detail`.
 //
 // Compiled on first use by the rustc that builds the project (no dependency but std), cached.
-// Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--write PATH]... [--exec PATH]...
-//                [--no-network] [--landlock auto|required] -- PROGRAM [ARGS...]
+// Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--timeout SECS] [--write PATH]...
+//                [--exec PATH]... [--no-network] [--no-directives] [--pass-output] [--what NAME] [--landlock auto|required]
+//                -- PROGRAM [ARGS...]
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -37,6 +38,9 @@ mod directives;
 mod landlock;
 #[path = "confine/out_dir.rs"]
 mod out_dir;
+#[path = "confine/disk.rs"]
+mod disk;
+use disk::DiskWatch;
 use landlock::{landlock_abi, landlock_ruleset, SYS_LANDLOCK};
 use directives::check_directive;
 
@@ -77,6 +81,8 @@ struct Options {
     what: String,
     /// Check cargo directives on stdout (a build script's); off for rustc (`--no-directives`).
     directives: bool,
+    /// Leave stdout and stderr to the program (a test binary's: a terminal, uncapped).
+    pass_output: bool,
     program: Vec<OsString>,
 }
 
@@ -98,6 +104,7 @@ fn parse_args() -> Options {
         landlock_required: false,
         what: "the build script".to_string(),
         directives: true,
+        pass_output: false,
         program: vec![],
     };
     let mut args = std::env::args_os().skip(1);
@@ -115,6 +122,7 @@ fn parse_args() -> Options {
             Some("--landlock") => o.landlock_required = value() == "required",
             Some("--what") => o.what = value().to_string_lossy().into_owned(),
             Some("--no-directives") => o.directives = false,
+            Some("--pass-output") => o.pass_output = true,
             Some("--") => {
                 o.program = args.collect();
                 break;
@@ -165,7 +173,10 @@ fn main() {
     }
 
     let mut cmd = Command::new(&o.program[0]);
-    cmd.args(&o.program[1..]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(&o.program[1..]);
+    if !o.pass_output {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = ruleset {
@@ -180,10 +191,11 @@ fn main() {
     if let Some(fd) = ruleset {
         unsafe { close(fd) };
     }
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
     let mut disk = DiskWatch { dirs: o.out.iter().cloned().chain([PathBuf::from("/tmp")]).collect(), max: o.max_disk, deadline: o.timeout.map(|t| std::time::Instant::now() + t) };
-    let mut verdict = pump(stdout, stderr, o.max_output, o.directives, &mut disk, &mut report);
+    let mut verdict = match (child.stdout.take(), child.stderr.take()) {
+        (Some(stdout), Some(stderr)) => pump(stdout, stderr, o.max_output, o.directives, &mut disk, &mut report),
+        _ => Ok(()),
+    };
     // A script may close its output and go on writing files: keep measuring until it exits.
     // (Its pipes usually close as it exits: the first waits are short.)
     let mut pause = std::time::Duration::from_micros(200);
@@ -269,63 +281,6 @@ enum Stop {
     Output(&'static str),
     Disk(u64),
     Timeout,
-}
-
-/// The disk the script uses (OUT_DIR and the sandbox's /tmp), measured twice a second.
-/// Also the deadline (`timeout`), checked as often.
-struct DiskWatch {
-    dirs: Vec<PathBuf>,
-    max: u64,
-    deadline: Option<std::time::Instant>,
-}
-
-impl DiskWatch {
-    fn check(&self, report: &mut Report) -> Result<(), Stop> {
-        if self.deadline.map_or(false, |d| std::time::Instant::now() >= d) {
-            report.add("timeout", b"", "");
-            return Err(Stop::Timeout);
-        }
-        if self.max == u64::MAX {
-            return Ok(());
-        }
-        let used: u64 = self.dirs.iter().map(|d| disk_usage(d)).sum();
-        if used > self.max {
-            report.add("disk", b"OUT_DIR and /tmp", &used.to_string());
-            return Err(Stop::Disk(used));
-        }
-        Ok(())
-    }
-}
-
-/// What the script's files take below `dir`, on `dir`'s own file system only: what bwrap mounted
-/// inside (e.g. a workspace or target dir under /tmp, read-only) is not the script's.
-fn disk_usage(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    match dir.symlink_metadata() {
-        Ok(m) => usage_on(dir, m.dev()),
-        Err(_) => 0,
-    }
-}
-
-fn usage_on(dir: &Path, dev: u64) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(_) => return 0,
-    };
-    let mut total = 0;
-    for e in entries.flatten() {
-        if let Ok(m) = e.path().symlink_metadata() {
-            if m.dev() != dev {
-                continue;
-            }
-            total += m.blocks() * 512;
-            if m.is_dir() {
-                total += usage_on(&e.path(), dev);
-            }
-        }
-    }
-    total
 }
 
 /// Copies the script's stdout and stderr through, checking cargo directives line by line.

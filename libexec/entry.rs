@@ -1,35 +1,43 @@
-// cargo-sandbox's entry points, as cargo starts them: the rustc wrapper (RUSTC_WRAPPER), the
-// runner of test binaries, and the launcher that takes each build script's place.
+// cargo-sandbox's entry points, as cargo starts them: the rustc and rustdoc wrappers
+// (RUSTC_WRAPPER, RUSTDOC: entry/rustc.rs, entry/rustdoc.rs), the runner of test binaries
+// (entry/run.rs), and the launcher that takes each build script's place (entry/launch.rs). Each
+// reads the session's policy as data (entry/policy.rs) and starts bubblewrap (entry/jail.rs for
+// compilations); no shell is involved.
 //
 // A static program on purpose. Cargo starts these with LD_LIBRARY_PATH holding build scripts'
 // OUT_DIRs (it adds their native search paths inside the target dir), so a dynamically linked
 // entry point — /bin/sh, or bwrap after it — would load a library a build script planted there
 // (a fake libcap.so.2 for bwrap) and run its code on the host. This program loads nothing: it
-// removes the loader's variables, keeps LD_LIBRARY_PATH's value in __CARGO_SANDBOX_LD_LIBRARY_PATH
-// (the scripts hand it to the sandboxed program inside bubblewrap, or to the host rustc as plain
-// cargo would), and only then starts /bin/sh with the script.
+// removes the loader's variables first, keeps LD_LIBRARY_PATH's value in
+// __CARGO_SANDBOX_LD_LIBRARY_PATH (handed to the sandboxed program inside bubblewrap), and never
+// lets them reach a host program it starts.
 //
-// Compiled on first use by the rustc that builds the project (std only), once per script it
-// starts: CARGO_SANDBOX_LIBEXEC and CARGO_SANDBOX_ENTRY_SCRIPT are fixed at compile time.
-// Started under a build script's name (`build-script-*`, `build_script_*`), it is the launcher.
+// Compiled on first use by the rustc that builds the project (std only), once per entry point:
+// CARGO_SANDBOX_ENTRY_MODE is fixed at compile time. Started under a build script's name
+// (`build-script-*`, `build_script_*`), it is the launcher.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 // The crate root looks for modules beside it: they live in libexec/entry/.
 #[path = "entry/jail.rs"]
 mod jail;
+#[path = "entry/launch.rs"]
+mod launch;
+#[path = "entry/policy.rs"]
+mod policy;
+#[path = "entry/run.rs"]
+mod run;
 #[path = "entry/rustc.rs"]
 mod rustc;
 #[path = "entry/rustdoc.rs"]
 mod rustdoc;
 
-const LIBEXEC: &str = env!("CARGO_SANDBOX_LIBEXEC");
-const SCRIPT: &str = env!("CARGO_SANDBOX_ENTRY_SCRIPT");
+/// Which entry point this build is (rustc-wrapper, rustc-wrapper-keep-args, rustdoc-wrapper,
+/// run-binary): fixed at compile time, one binary each.
+const MODE: &str = env!("CARGO_SANDBOX_ENTRY_MODE");
 /// Tests recognise a launcher by this text in its bytes.
 const LAUNCHER_MARK: &str = "cargo-sandbox build-script launcher";
 const SAVED_LIBRARY_PATH: &str = "__CARGO_SANDBOX_LD_LIBRARY_PATH";
@@ -84,29 +92,26 @@ fn main() {
     let rest: Vec<OsString> = args.collect();
     scrub_loader_environment();
     let launcher = argv0.file_name().map_or(false, |n| n.as_bytes().starts_with(b"build-script-") || n.as_bytes().starts_with(b"build_script_"));
-    let err = if launcher {
-        if std::env::var_os("__CARGO_SANDBOX_LAUNCH").is_none() {
+    if launcher {
+        if std::env::var_os("__CARGO_SANDBOX_SESSION").is_none() {
             die(&format!("this build script was compiled by cargo-sandbox and only runs through `cargo sandbox` ({LAUNCHER_MARK})"));
         }
         let me = if argv0.is_absolute() { argv0.clone() } else { std::env::current_exe().unwrap_or_else(|e| die(&format!("cannot find myself: {e}"))) };
         let bin = build_script_name(&me);
         let dir = me.parent().unwrap_or_else(|| Path::new("."));
-        let mut real = bin.clone();
-        real.push(if dir.join(format!("{}.wasm", bin.to_string_lossy())).is_file() { ".wasm" } else { ".real" });
-        // launch-build-script.sh is sourced with `real` set and $0 the launcher's path, as by the
-        // shell launcher this replaces.
-        Command::new("/bin/sh").arg("-c").arg("real=$1; shift; . \"$__CARGO_SANDBOX_LAUNCH\"").arg(&me).arg(&real).args(&rest).exec()
-    } else {
-        // The rustc wrapper copies this program to make each build script's launcher.
-        if let Ok(me) = std::env::current_exe() {
-            std::env::set_var("__CARGO_SANDBOX_ENTRY", me);
-        }
-        match SCRIPT {
-            "rustc-wrapper" => rustc::main(rest, false),
-            "rustc-wrapper-keep-args" => rustc::main(rest, true),
-            "rustdoc-wrapper" => rustdoc::main(rest),
-            _ => Command::new("/bin/sh").arg(Path::new(LIBEXEC).join(SCRIPT)).args(&rest).exec(),
-        }
-    };
-    die(&format!("cannot start /bin/sh: {err}"));
+        let wasm = dir.join(format!("{}.wasm", bin.to_string_lossy()));
+        let real = if wasm.is_file() { wasm } else { dir.join(format!("{}.real", bin.to_string_lossy())) };
+        launch::main(&me, real, rest);
+    }
+    // The rustc wrapper copies this program to make each build script's launcher.
+    if let Ok(me) = std::env::current_exe() {
+        std::env::set_var("__CARGO_SANDBOX_ENTRY", me);
+    }
+    match MODE {
+        "rustc-wrapper" => rustc::main(rest, false),
+        "rustc-wrapper-keep-args" => rustc::main(rest, true),
+        "rustdoc-wrapper" => rustdoc::main(rest),
+        "run-binary" => run::main(rest),
+        _ => die(&format!("unknown entry point `{MODE}`")),
+    }
 }

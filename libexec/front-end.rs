@@ -186,6 +186,13 @@ fn load_entry(dir: &Path) -> Option<Entry> {
                     return None;
                 }
             }
+            // A file replayed as it is (policy file, compiled helper): untouched since written.
+            b"same" => {
+                let path = PathBuf::from(fields.next()?);
+                if identity(&path)?.as_bytes() != fields.next()?.as_bytes() {
+                    return None;
+                }
+            }
             b"env" => entry.env.push((fields.next()?, fields.next()?)),
             b"argv" => entry.argv.push(fields.next()?),
             b"end" => complete = true,
@@ -197,6 +204,12 @@ fn load_entry(dir: &Path) -> Option<Entry> {
     } else {
         None
     }
+}
+
+/// As fileIdentity in src/intercept/session-cache.ts: device, inode, size, change time in ns.
+fn identity(path: &Path) -> Option<String> {
+    let m = fs::symlink_metadata(path).ok()?;
+    Some(format!("{}:{}:{}:{}", m.dev(), m.ino(), m.len(), m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128))
 }
 
 /// The same classification as src/backends/host.ts: dir, file, symlink:TARGET or missing.

@@ -1,9 +1,7 @@
 // One compiler call (rustc, rustdoc, a linker under them) inside bubblewrap and the supervisor
-// (libexec/confine.rs), as the session's policy says. The policy is data written by cargo-sandbox
-// (src/intercept/session.ts): the bwrap arguments of the session (setup.args, finish.args, read by
-// bwrap itself through --args), the package's limits (packages/FILE.data, `key=value` entries
-// ending in NUL) and the variables the compiler must not see (unset-user-env.list, NUL-separated
-// names). Nothing here is shell: no value is ever parsed as a command.
+// (libexec/confine.rs), as the session's policy (policy.rs) says: the bwrap arguments of the
+// session (setup.args, finish.args, read by bwrap itself through --args), the package's limits and
+// the variables the compiler must not see.
 //
 // Inside: the system, the toolchain, the workspace and registry (setup.args), the package's
 // sources and the artifacts it reads, read-only; the private output directory (swept by the
@@ -20,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::die;
+use crate::policy::{read_entries, session_dir, var, working_dir, PackagePolicy};
 
 extern "C" {
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
@@ -29,56 +28,6 @@ extern "C" {
 }
 const F_DUPFD: i32 = 0;
 const O_WRONLY: i32 = 1;
-
-pub(crate) fn var(name: &str) -> Option<OsString> {
-    std::env::var_os(name).filter(|v| !v.is_empty())
-}
-
-fn session_dir() -> PathBuf {
-    PathBuf::from(var("__CARGO_SANDBOX_SESSION").unwrap_or_else(|| die("the sandbox session is missing; run the build through `cargo sandbox`")))
-}
-
-/// The grants of the package being compiled: the most specific data file the session has
-/// (name@version, name, or the default), as the build-script launcher picks them.
-#[derive(Default)]
-pub(crate) struct PackagePolicy {
-    pub timeout: Option<OsString>,
-    pub max_output: Option<OsString>,
-    pub cgroup: Option<OsString>,
-    pub finish: Option<OsString>,
-    /// The target build scripts are compiled for (sandbox.target), as a JSON file for Node.
-    pub target: Option<OsString>,
-}
-
-pub(crate) fn package_policy() -> PackagePolicy {
-    let packages = session_dir().join("packages");
-    let name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
-    let candidates = [format!("{name}@{version}.data"), format!("{name}.data"), "_default.data".to_string()];
-    let file = candidates.iter().map(|c| packages.join(c)).find(|p| p.is_file());
-    let file = file.unwrap_or_else(|| die(&format!("the sandbox policy in {} is missing; run the build through `cargo sandbox`", packages.display())));
-    let mut policy = PackagePolicy::default();
-    for entry in read_entries(&file) {
-        let eq = entry.iter().position(|&c| c == b'=').unwrap_or(entry.len());
-        let value = OsStr::from_bytes(entry.get(eq + 1..).unwrap_or(&[])).to_os_string();
-        let value = if value.is_empty() { None } else { Some(value) };
-        match &entry[..eq] {
-            b"timeout" => policy.timeout = value,
-            b"max-output" => policy.max_output = value,
-            b"cgroup" => policy.cgroup = value,
-            b"finish" => policy.finish = value,
-            b"target" => policy.target = value,
-            _ => {}
-        }
-    }
-    policy
-}
-
-/// A session file of NUL-terminated entries.
-fn read_entries(file: &Path) -> Vec<Vec<u8>> {
-    let data = std::fs::read(file).unwrap_or_else(|e| die(&format!("cannot read the sandbox policy {}: {e}", file.display())));
-    data.split(|&c| c == 0).filter(|e| !e.is_empty()).map(|e| e.to_vec()).collect()
-}
 
 /// What one sandboxed call may see and do beyond the session's view.
 pub(crate) struct Jail {
@@ -106,7 +55,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     let session = session_dir();
     let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
     let confine = var("__CARGO_SANDBOX_CONFINE").unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));
-    let cwd = var("PWD").map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|e| die(&format!("no working directory: {e}"))));
+    let cwd = working_dir();
 
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
     let mut seen: Vec<&Path> = vec![];
@@ -143,31 +92,12 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     a.push("--".into());
     a.extend(jail.program.iter().cloned());
 
-    let setup = open_policy(&session.join("setup.args"));
-    let finish = open_policy(&pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args")));
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a);
     scrub_environment(&mut cmd, &session);
-    let (setup_fd, finish_fd) = (setup.as_raw_fd(), finish.as_raw_fd());
-    let cgroup = pkg.cgroup.as_ref().map(|c| CString::new(Path::new(c).join("cgroup.procs").as_os_str().as_bytes()).unwrap_or_else(|_| die("bad cgroup path")));
-    unsafe {
-        cmd.pre_exec(move || {
-            // bwrap reads the session's arguments from fds 3 and 4 (`--args`); moved above 10 first
-            // so that neither lands on the other.
-            let (s, f) = (fcntl(setup_fd, F_DUPFD, 10), fcntl(finish_fd, F_DUPFD, 10));
-            if s < 0 || f < 0 || dup2(s, 3) < 0 || dup2(f, 4) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // max-processes: this process, so bwrap and all in it, joins the package's pids cgroup.
-            if let Some(procs) = &cgroup {
-                let fd = open(procs.as_ptr(), O_WRONLY);
-                if fd < 0 || write(fd, b"0".as_ptr(), 1) != 1 {
-                    return Err(std::io::Error::new(std::io::ErrorKind::Other, "cannot enter the process-limit cgroup"));
-                }
-            }
-            Ok(())
-        });
-    }
+    let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
+    let fds = vec![(open_policy(&session.join("setup.args")), 3), (open_policy(&finish), 4)];
+    inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
     if relay.is_some() {
         cmd.stderr(Stdio::piped());
     }
@@ -179,7 +109,39 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
-fn open_policy(path: &Path) -> File {
+/// In the child: each file on the descriptor bwrap reads it from (`--args 3`, `--json-status-fd 5`,
+/// ...), and, for max-processes, the child (so bwrap and everything in it) in the package's pids
+/// cgroup.
+pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Option<&OsString>) {
+    let cgroup = cgroup.map(|c| CString::new(Path::new(c).join("cgroup.procs").as_os_str().as_bytes()).unwrap_or_else(|_| die("bad cgroup path")));
+    unsafe {
+        cmd.pre_exec(move || {
+            // Moved above 10 first, so that no file lands on another's target descriptor.
+            let mut high = Vec::with_capacity(files.len());
+            for (file, _) in &files {
+                let fd = fcntl(file.as_raw_fd(), F_DUPFD, 10);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(fd);
+            }
+            for (fd, (_, target)) in high.iter().zip(&files) {
+                if dup2(*fd, *target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if let Some(procs) = &cgroup {
+                let fd = open(procs.as_ptr(), O_WRONLY);
+                if fd < 0 || write(fd, b"0".as_ptr(), 1) != 1 {
+                    return Err(std::io::Error::new(std::io::ErrorKind::Other, "cannot enter the process-limit cgroup"));
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+pub(crate) fn open_policy(path: &Path) -> File {
     File::open(path).unwrap_or_else(|e| die(&format!("cannot read the sandbox policy {}: {e}", path.display())))
 }
 

@@ -27,7 +27,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::jail::{self, var, Jail};
+use crate::jail::{self, Jail};
+use crate::policy::{package_policy, session_dir, var};
 use crate::{die, SAVED_LIBRARY_PATH};
 
 /// Bumped whenever the launcher or the way build scripts are compiled changes: cargo then
@@ -188,7 +189,7 @@ fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option
         keep: None,
         program,
     };
-    let pkg = jail::package_policy();
+    let pkg = package_policy(&session_dir());
     match (out_dir, stage) {
         (Some(out), Some(stage)) => {
             let rmeta = format!("lib{unit}.rmeta");
@@ -350,7 +351,7 @@ fn keep_arguments(call: &Call, args: &[OsString]) {
 /// A build script: compiled (sandboxed, on the host, or for wasm by Node), then swapped for the
 /// launcher. Returns the exit code.
 fn build_script_link(call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool) -> i32 {
-    let pkg = jail::package_policy();
+    let pkg = package_policy(&session_dir());
     let code = if let Some(target) = &pkg.target {
         let node = var("__CARGO_SANDBOX_NODE").unwrap_or_else(|| "node".into());
         let js = Path::new(&var("__CARGO_SANDBOX_JS").unwrap_or_else(|| die("__CARGO_SANDBOX_JS is not set"))).join("intercept/wasm-compile.js");

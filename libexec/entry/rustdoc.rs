@@ -13,7 +13,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::jail::{self, var, Jail};
+use crate::jail::{self, Jail};
+use crate::policy::{package_policy, session_dir, var};
 use crate::{die, SAVED_LIBRARY_PATH};
 
 /// Unless configured (RUSTDOC, build.rustdoc), the rustdoc beside the cargo that runs us, as cargo
@@ -92,5 +93,5 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     });
     let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).collect();
     let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept };
-    std::process::exit(jail::run(&jail, &jail::package_policy(), None))
+    std::process::exit(jail::run(&jail, &package_policy(&session_dir()), None))
 }

@@ -4,8 +4,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
 import { LIBEXEC, PACKAGE_ROOT } from '../paths.js';
 
@@ -33,6 +33,23 @@ export function usableDir(dir: string): boolean {
   }
 }
 
+/**
+ * A compiled helper is found by name, then run on the host: only a regular file (not a link) that
+ * only its owner can change, owned by us or by root, in a directory that is the same, is used.
+ */
+function trustworthy(path: string): boolean {
+  const uid = process.getuid?.() ?? 0;
+  const ok = (p: string, type: 'file' | 'dir') => {
+    const s = lstatSync(p);
+    return (type === 'file' ? s.isFile() : s.isDirectory()) && (s.uid === uid || s.uid === 0) && (s.mode & 0o022) === 0;
+  };
+  try {
+    return ok(path, 'file') && ok(dirname(path), 'dir');
+  } catch {
+    return false;
+  }
+}
+
 export interface HelperBuild {
   /** libexec/NAME.rs (with its modules in libexec/NAME/) */
   name: string;
@@ -53,7 +70,7 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   const file = `${build.name}-${hash.digest('hex').slice(0, 16)}`;
   const dirs = build.dirs ?? cacheDirs(env);
   for (const dir of dirs) {
-    if (existsSync(join(dir, file))) return join(dir, file);
+    if (existsSync(join(dir, file)) && trustworthy(join(dir, file))) return join(dir, file);
   }
   const dir = dirs.find(usableDir);
   if (!dir) throw new UserError(`no writable cache directory for cargo-sandbox's ${build.name} (tried ${dirs.join(', ')}); nothing was built`, ['set CARGO_SANDBOX_CACHE_DIR to a writable directory']);
@@ -77,15 +94,12 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   return join(dir, file);
 }
 
-/** The scripts cargo starts through the static entry point (libexec/entry.rs), never directly. */
-export type EntryScript = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'rustdoc-wrapper' | 'run-binary';
+/** What cargo starts of ours: one static entry point each (libexec/entry.rs), never a script. */
+export type EntryMode = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'rustdoc-wrapper' | 'run-binary';
 
-/**
- * The static entry point that starts `script` (and, under a build script's name, launches it)
- * after removing the loader's variables: one binary per script, the script fixed at compile time.
- */
-export function entryBinary(script: EntryScript, env: NodeJS.ProcessEnv): string {
-  return compiledHelper({ name: 'entry', compileEnv: { CARGO_SANDBOX_LIBEXEC: LIBEXEC, CARGO_SANDBOX_ENTRY_SCRIPT: script } }, env);
+/** The static entry point for `mode` (under a build script's name, any of them is the launcher). */
+export function entryBinary(mode: EntryMode, env: NodeJS.ProcessEnv): string {
+  return compiledHelper({ name: 'entry', compileEnv: { CARGO_SANDBOX_ENTRY_MODE: mode } }, env);
 }
 
 /** The supervisor that runs inside bubblewrap around each build script (libexec/confine.rs). */

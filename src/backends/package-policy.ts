@@ -1,18 +1,9 @@
-// The per-package part of the bubblewrap policy, rendered as a small POSIX sh file that the
-// launcher sources (no process start). Values are single-quoted, so no path can inject code;
-// the runtime variables become "$out" and "$manifest", which the launcher has set.
+// The per-package part of the policy, written as data for the static entry points
+// (libexec/entry/policy.rs): the launcher, the compilation and test-binary sandboxes read it.
 
 import { ENV_PATTERN } from '../policy/environment.js';
 import type { EffectiveGrants, GrantedPath, PathPart } from '../policy/effective.js';
 import { isAbsolute, relative } from 'node:path';
-
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-function shWord(parts: readonly PathPart[]): string {
-  return parts.map((p) => ('lit' in p ? shQuote(p.lit) : p.runtime === 'OUT_DIR' ? '"$out"' : '"$manifest"')).join('');
-}
 
 function literal(path: GrantedPath): string | undefined {
   const only = path.parts.length === 1 ? path.parts[0] : undefined;
@@ -31,25 +22,13 @@ export function masksAfterGrants(masked: readonly string[], grants: EffectiveGra
 }
 
 /**
- * One runner word as sh: literal text single-quoted, `{}` the build script, `{VAR}` a variable of
- * cargo's build-script environment (read after the environment is scrubbed).
+ * Trees of ours (the session, the caches of compiled helpers and sessions) that a write grant of
+ * this package would expose: they are bound read-only again over the grant, so that no sandbox can
+ * change a policy file or a helper that later runs on the host.
  */
-export function runnerWord(word: string): string {
-  const out: string[] = [];
-  let last = 0;
-  for (const m of word.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)?\}/g)) {
-    if (m.index! > last) out.push(shQuote(word.slice(last, m.index)));
-    out.push(m[1] === undefined ? '"$bin"' : `"\${${m[1]}-}"`);
-    last = m.index! + m[0].length;
-  }
-  if (last < word.length || out.length === 0) out.push(shQuote(word.slice(last)));
-  return out.join('');
-}
-
-export function runnerCommand(argv: readonly string[]): string {
-  const words = argv.map(runnerWord);
-  if (!argv.some((w) => /\{\}/.test(w))) words.push('"$bin"');
-  return words.join(' ');
+export function ownTreesUnderGrants(own: readonly string[], grants: EffectiveGrants): string[] {
+  const writable = grants.write.map((g) => literal(g.value)).filter((p): p is string => !!p);
+  return own.filter((tree) => writable.some((w) => inside(tree, w) || inside(w, tree)));
 }
 
 /** Whether build scripts of this package are compiled for another target than the host. */
@@ -67,69 +46,54 @@ export interface PackageFiles {
   cgroup?: string;
 }
 
-/**
- * The same grants as data for the static rustc and rustdoc wrappers (libexec/entry/jail.rs): the
- * limits and files that apply to a compilation, as `key=value` entries each ending in NUL.
- */
-export function renderPackageData(grants: EffectiveGrants, files: PackageFiles = {}): string {
-  const entries: Record<string, string> = {
-    timeout: grants.timeoutSecs ? String(grants.timeoutSecs.value) : '',
-    'max-output': grants.maxOutput.value ? String(grants.maxOutput.value) : '',
-    cgroup: files.cgroup ?? '',
-    finish: files.finishFile ?? '',
-    target: files.targetFile ?? '',
-  };
-  return Object.entries(entries)
-    .map(([k, v]) => {
-      if (v.includes('\0')) throw new Error(`policy value contains a NUL byte: ${k}`);
-      return `${k}=${v}\0`;
+/** A granted path as data: runtime parts as \x01NAME\x01, filled in by the launcher. */
+function pathData(parts: readonly PathPart[]): string {
+  return parts
+    .map((p) => {
+      if (!('lit' in p)) return `\x01${p.runtime}\x01`;
+      if (p.lit.includes('\x01')) throw new Error(`a granted path contains the byte 0x01: ${JSON.stringify(p.lit)}`);
+      return p.lit;
     })
     .join('');
 }
 
-export function renderPackagePolicy(grants: EffectiveGrants, files: PackageFiles = {}): string {
-  const { finishFile, targetFile, cgroup } = files;
+/**
+ * The grants of one package as data for the static entry points (libexec/entry/policy.rs):
+ * `key=value` entries, each ending in NUL, keys repeated for lists. No value is ever parsed as code.
+ */
+export function renderPackageData(grants: EffectiveGrants, files: PackageFiles = {}): string {
   for (const e of grants.env) {
     if (!ENV_PATTERN.test(e.value)) throw new Error(`invalid environment variable pattern: ${e.value}`);
   }
-  const timeout = grants.timeoutSecs ? String(grants.timeoutSecs.value) : '';
-  if (!/^[0-9.]*$/.test(timeout)) throw new Error(`invalid timeout: ${timeout}`);
-  const envCase = grants.env.length ? `  case $1 in ${grants.env.map((e) => e.value).join('|')}) return 0 ;; esac\n` : '';
-  const binds = [
-    ...grants.read.map((g) => `  set -- "$@" --ro-bind-try ${shWord(g.value.parts)} ${shWord(g.value.parts)}`),
-    ...grants.write.map((g) => `  set -- "$@" --bind-try ${shWord(g.value.parts)} ${shWord(g.value.parts)}`),
+  const runner = grants.runner ? [...grants.runner.value] : [];
+  // Without `{}`, the script is the runner's last argument.
+  if (runner.length && !runner.some((w) => w.includes('{}'))) runner.push('{}');
+  const entries: [string, string][] = [
+    ['sandbox', grants.sandboxed.value ? '1' : '0'],
+    ['network', grants.network.value ? '1' : '0'],
+    ['timeout', grants.timeoutSecs ? String(grants.timeoutSecs.value) : ''],
+    ['max-output', grants.maxOutput.value ? String(grants.maxOutput.value) : ''],
+    ['max-disk', grants.maxDisk.value ? String(grants.maxDisk.value) : ''],
+    ['max-file-size', grants.maxFileSize.value ? String(grants.maxFileSize.value) : ''],
+    ['max-memory', grants.maxMemory.value ? String(grants.maxMemory.value) : ''],
+    ['cgroup', files.cgroup ?? ''],
+    ['finish', files.finishFile ?? ''],
+    ['target', files.targetFile ?? ''],
+    ...grants.env.map((e): [string, string] => ['allow-env', e.value]),
+    ...grants.read.map((g): [string, string] => ['read', pathData(g.value.parts)]),
+    ...grants.write.map((g): [string, string] => ['write', pathData(g.value.parts)]),
+    ...grants.exec.map((x): [string, string] => ['exec', x.value]),
+    ...runner.map((w): [string, string] => ['runner', w]),
   ];
-  // Arguments of libexec/confine (Landlock and output checks inside bwrap).
-  const confine = [
-    ...grants.write.map((g) => `  set -- "$@" --write ${shWord(g.value.parts)}`),
-    ...grants.exec.map((x) => `  set -- "$@" --exec ${shQuote(x.value)}`),
-  ];
-  return [
-    '# Generated by cargo-sandbox: the grants of one package (see `cargo sandbox policy`).',
-    `pkg_sandbox=${grants.sandboxed.value ? 1 : 0}`,
-    `pkg_network=${grants.network.value ? 1 : 0}`,
-    `pkg_timeout=${timeout}`,
-    // ulimit units: 512-byte blocks for files, KiB for memory; empty: unlimited.
-    `pkg_max_file_blocks=${grants.maxFileSize.value ? Math.ceil(grants.maxFileSize.value / 512) : ''}`,
-    `pkg_max_memory_kb=${grants.maxMemory.value ? Math.ceil(grants.maxMemory.value / 1024) : ''}`,
-    `pkg_max_output=${grants.maxOutput.value || ''}`,
-    `pkg_max_disk=${grants.maxDisk.value || ''}`,
-    `pkg_cgroup=${cgroup ? shQuote(cgroup) : ''}`,
-    `pkg_finish=${finishFile ? shQuote(finishFile) : ''}`,
-    'pkg_allow_env() {',
-    `${envCase}  return 1`,
-    '}',
-    `pkg_runner=${grants.runner ? 1 : 0}`,
-    `pkg_target_json=${targetFile ? shQuote(targetFile) : ''}`,
-    'if [ "${pkg_phase:-}" = binds ]; then',
-    ...binds,
-    '  :',
-    'fi',
-    'if [ "${pkg_phase:-}" = confine ]; then',
-    ...confine,
-    '  :',
-    'fi',
-    ...(grants.runner ? ['if [ "${pkg_phase:-}" = runner ]; then', `  set -- ${runnerCommand(grants.runner.value)}`, 'fi'] : []),
-    '',
-  ].join('\n');
+  return encodeEntries(entries);
+}
+
+/** `key=value` entries, each ending in NUL (no value may hold a NUL). */
+export function encodeEntries(entries: readonly (readonly [string, string])[]): string {
+  return entries
+    .map(([k, v]) => {
+      if (v.includes('\0')) throw new Error(`policy value contains a NUL byte: ${k}=${JSON.stringify(v)}`);
+      return `${k}=${v}\0`;
+    })
+    .join('');
 }

@@ -9,7 +9,7 @@ import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { createReporter, UserError, type Reporter } from '../diagnostics/style.js';
 import { explainBuild } from '../diagnostics/after-build.js';
-import { claimEntryDir, ensureFrontEnd, recordingHost, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
+import { claimEntryDir, ensureFrontEnd, recordingHost, replayedFiles, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
 import { createSession, type BuildScriptRun, type Session } from '../intercept/session.js';
 import { confineBinary, entryBinary } from '../backends/native-helpers.js';
 import { LIBEXEC } from '../paths.js';
@@ -136,7 +136,8 @@ export async function sandboxedCargo(
     const argv = [program, ...prefix, ...inv.cargoArgs];
     if (entryDir) {
       const { __CARGO_SANDBOX_RUNS: _perRun, ...sessionEnv } = session.env;
-      writeEntry(entryDir, { env: { ...sessionEnv, ...runEnv }, argv, checks, preamble });
+      const entryEnv = { ...sessionEnv, ...runEnv };
+      writeEntry(entryDir, { env: entryEnv, argv, checks, same: replayedFiles(entryDir, entryEnv, env), preamble });
     }
     hooks.onSession?.(session);
     const result = await runCargo(argv[0]!, argv.slice(1), { ...env, ...session.env, ...runEnv, ...hooks.extraEnv });

@@ -5,7 +5,7 @@
 // (a secret that appears later, e.g. ~/.aws, makes the entry stale: it must be masked).
 // After cargo, the front end hands back to Node only when a build script ran or cargo failed.
 
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { HostEntry, HostView } from '../backends/bwrap.js';
@@ -82,13 +82,45 @@ export interface EntryContent {
   argv: readonly string[];
   /** Host path -> what it was: dir, file, missing, symlink:TARGET. */
   checks: ReadonlyMap<string, string>;
+  /**
+   * Files replayed as they are (the session's policy files, the compiled helpers cargo starts) ->
+   * their identity when the session was written: any write, chmod or replacement since changes it.
+   */
+  same: ReadonlyMap<string, string>;
   /** What was printed on stderr before cargo started (warnings), replayed as is. */
   preamble: string;
+}
+
+/**
+ * A file's identity as the front end computes it (device, inode, size, change time in ns). No
+ * unprivileged process can set a file's change time: a file that still has it was not touched.
+ */
+export function fileIdentity(path: string): string {
+  const s = lstatSync(path, { bigint: true });
+  return `${s.dev}:${s.ino}:${s.size}:${s.ctimeNs}`;
+}
+
+/** The session's own files (not its per-run records) and the helpers its environment names. */
+export function replayedFiles(sessionDir: string, sessionEnv: Record<string, string>, env: NodeJS.ProcessEnv): Map<string, string> {
+  const files = new Map<string, string>();
+  const add = (path: string) => files.set(path, fileIdentity(path));
+  for (const name of safeReaddir(sessionDir)) {
+    const path = join(sessionDir, name);
+    if (name === 'packages') for (const p of safeReaddir(path)) add(join(path, p));
+    else if (name !== 'runs' && lstatSync(path).isFile()) add(path);
+  }
+  // RUSTC_WRAPPER, RUSTDOC, the supervisor, the runner: every compiled helper the session names.
+  const caches = cacheDirs(env);
+  for (const value of Object.values(sessionEnv)) {
+    if (caches.some((c) => value.startsWith(`${c}/`)) && existsSync(value) && lstatSync(value).isFile()) add(value);
+  }
+  return files;
 }
 
 export function renderEntry(e: EntryContent): string {
   const fields: string[] = [];
   for (const [path, kind] of e.checks) fields.push('check', path, kind);
+  for (const [path, id] of e.same) fields.push('same', path, id);
   for (const [k, v] of Object.entries(e.env)) fields.push('env', k, v);
   for (const a of e.argv) fields.push('argv', a);
   fields.push('end');
@@ -111,7 +143,7 @@ export function parseEntry(data: string): { env: Record<string, string>; argv: s
   const argv: string[] = [];
   for (let i = 0; i < fields.length; ) {
     const kind = fields[i];
-    if (kind === 'check') i += 3;
+    if (kind === 'check' || kind === 'same') i += 3;
     else if (kind === 'env') {
       env[fields[i + 1]!] = fields[i + 2]!;
       i += 3;

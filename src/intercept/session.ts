@@ -4,13 +4,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { bwrapArgs, encodeArgs, finishArgs, renderEnvFilter, type HostView } from '../backends/bwrap.js';
+import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, type HostView } from '../backends/bwrap.js';
 import { isPassed } from '../policy/environment.js';
-import { crossTarget, masksAfterGrants, renderPackageData, renderPackagePolicy } from '../backends/package-policy.js';
+import { crossTarget, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
-import { entryBinary } from '../backends/native-helpers.js';
-import { DIST_SRC, LIBEXEC } from '../paths.js';
+import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
+import { DIST_SRC } from '../paths.js';
 import { createPidsCgroups, pidsRefusals } from '../backends/cgroups.js';
 
 export interface Session {
@@ -29,7 +29,7 @@ export interface Session {
 export interface BuildScriptRun {
   /** The launcher cargo ran (`.../build-script-build`). */
   launcherPath: string;
-  /** The (already filtered) environment the script ran with, as `export -p` wrote it. */
+  /** The (already filtered) environment the script ran with: NAME=VALUE entries, each ending in NUL. */
   envFile: string;
   startedAtMs: number;
   /** How the sandboxed script ended, when bwrap reported it (128 + signal for a signal). */
@@ -84,19 +84,22 @@ export function createSession(opts: {
   const write = (name: string, data: string) => writeFileSync(join(dir, name), data, { mode: 0o600 });
   write('setup.args', encodeArgs(args.setup));
   write('finish.args', encodeArgs(args.finish));
-  write('env-filter.sh', renderEnvFilter(opts.policy.env));
+  write('env.data', renderEnvData(opts.policy.env));
   const hidden = Object.keys(opts.env).filter((name) => !isPassed(opts.policy.env, name));
   // For the static wrappers: any name, not only those sh could unset.
   write('unset-user-env.list', encodeArgs(hidden));
   const runsDir = join(dir, 'runs', String(process.pid));
   mkdirSync(runsDir, { recursive: true });
   mkdirSync(join(dir, 'packages'));
+  // This session and every cache of ours (a cached session lives in one): never writable inside.
+  const ownTrees = [dir, ...cacheDirs(opts.env).filter((c) => existsSync(c))];
   for (const pkg of opts.packages) {
     const masks = masksAfterGrants(opts.policy.masked, pkg.grants);
+    const keepReadOnly = ownTreesUnderGrants(ownTrees, pkg.grants);
     let finishFile: string | undefined;
-    if (masks.length !== opts.policy.masked.length) {
+    if (masks.length !== opts.policy.masked.length || keepReadOnly.length) {
       finishFile = join(dir, 'packages', `${pkg.file}.finish.args`);
-      writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host)), { mode: 0o600 });
+      writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host, keepReadOnly)), { mode: 0o600 });
     }
     const target = crossTarget(pkg.grants);
     let targetFile: string | undefined;
@@ -106,7 +109,6 @@ export function createSession(opts: {
       writeFileSync(targetFile, JSON.stringify(spec), { mode: 0o600 });
     }
     const cgroup = pids?.create(pkg.file, pkg.grants.maxProcesses.value);
-    write(join('packages', `${pkg.file}.sh`), renderPackagePolicy(pkg.grants, { finishFile, targetFile, cgroup }));
     write(join('packages', `${pkg.file}.data`), renderPackageData(pkg.grants, { finishFile, targetFile, cgroup }));
   }
   const rustcWrapper = entryBinary(opts.packages.some((p) => crossTarget(p.grants)) ? 'rustc-wrapper-keep-args' : 'rustc-wrapper', opts.env);
@@ -120,7 +122,6 @@ export function createSession(opts: {
     // rustdoc expands proc macros and runs doctests: through our wrapper too (libexec/rustdoc-wrapper).
     RUSTDOC: rustdocWrapper,
     ...(opts.rustdoc ? { __CARGO_SANDBOX_RUSTDOC: opts.rustdoc } : {}),
-    __CARGO_SANDBOX_LAUNCH: join(LIBEXEC, 'launch-build-script.sh'),
     __CARGO_SANDBOX_SESSION: dir,
     __CARGO_SANDBOX_RUNS: runsDir,
     __CARGO_SANDBOX_BWRAP: opts.bwrapPath,
@@ -152,7 +153,7 @@ export function readRuns(runsDir: string): BuildScriptRun[] {
   // One record per launch, named by the launcher's PID; `PID.stderr` holds its captured stderr.
   for (const name of safeReaddir(runsDir).filter((n) => /^\d+$/.test(n))) {
     const path = join(runsDir, name);
-    // Fields as launch-build-script.sh writes them (the sixth, its policy file, is not needed here).
+    // Fields as the launcher (libexec/entry/launch.rs) writes them (the sixth, its policy file, is not needed here).
     const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = '', , cgroup = '', refusedBefore = ''] = readFileSync(path, 'utf8').split('\0');
     runs.push({
       packageName,

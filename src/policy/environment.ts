@@ -1,7 +1,7 @@
 // Which environment variables a build script sees. Cargo's own build-script variables, plus what
 // real build scripts read (compilers, pkg-config, the `*_DIR`/`*_STATIC` family of -sys crates,
 // locale). Everything else is removed; secrets are removed even when a keep pattern matches.
-// Patterns are shell-glob style with `*` only, so they can be rendered into the POSIX sh launcher.
+// Patterns are globs with `*` only, matched the same way by the static launcher (libexec/entry/policy.rs).
 
 export interface EnvRules {
   keep: readonly string[];

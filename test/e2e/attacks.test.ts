@@ -127,7 +127,7 @@ const ATTACKS = [
   'attack-system-secrets',
 ];
 
-const ENV_TOKENS = ['envGithubToken', 'envAws', 'envRegistryToken', 'envCustom'] as const;
+const ENV_TOKENS = ['envGithubToken', 'envAws', 'envRegistryToken', 'envCustom', 'envOddName'] as const;
 
 /** The secrets each attack goes after, and must get under plain cargo, in its own loot. */
 const LOOT: Record<string, readonly (keyof typeof SECRETS)[]> = {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BASHRC, CLI, copyFixture, filesContaining, makeScratch, run, runCli, SECRETS, type Scratch } from '../helpers/sandbox-env.js';
+import { ranReport, soloWorkspace } from '../helpers/attack-env.js';
+import { BASHRC, CLI, copyFixture, filesContaining, makeScratch, run, runCli, runPlainCargo, SECRETS, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
 
 const cacheDir = join(makeScratch('front-end-cache').root, 'cache');
 
@@ -107,6 +108,30 @@ describe('the front end replays cached sessions', () => {
     assert.match(r.stderr, /^error: cargo 1\.65\.\d+ is older than 1\.79/m);
   });
 
+  test('a cached policy file changed after the session was written is not replayed: the build script stays sandboxed', async () => {
+    const s = makeScratch('tampered-session');
+    const { ws, env } = setup(s, [join(s.home, '.ssh', 'id_ed25519'), `write=${join(s.home, '.bashrc')}`]);
+    await warmUp(ws, env);
+    // What a process that could write the cache would do: turn the sandbox off in the policy file
+    // the launcher reads (`sandbox = false`), leaving the entry itself as it was.
+    const sessions = join(cacheDir, 'sessions');
+    let tampered = 0;
+    for (const d of readdirSync(sessions)) {
+      const file = join(sessions, d, 'packages', '_default.data');
+      if (!existsSync(file) || !readFileSync(file, 'utf8').includes('sandbox=1\0')) continue;
+      writeFileSync(file, readFileSync(file, 'utf8').replace('sandbox=1\0', 'sandbox=0\0'));
+      tampered++;
+    }
+    assert.ok(tampered > 0, 'no cached policy file found');
+    writeFileSync(join(ws, 'trigger.txt'), '3\n');
+    const r = await tracedBuild(ws, env, s);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.programs.indexOf('node') >= 0 && r.programs.indexOf('node') < r.programs.indexOf('cargo'), `the tampered session was replayed: ${r.programs.join(' ')}`);
+    assert.ok(r.programs.includes('bwrap'), 'the build script did not run in bubblewrap');
+    assert.deepEqual(filesContaining(join(ws, 'target'), SECRETS.sshKey), []);
+    assert.equal(readFileSync(join(s.home, '.bashrc'), 'utf8'), BASHRC);
+  });
+
   test('revoking a grant in .cargo/config.toml takes effect on the next build', async () => {
     const s = makeScratch('revoke');
     const outbox = join(s.home, 'outbox');
@@ -121,5 +146,44 @@ describe('the front end replays cached sessions', () => {
     const r = await runCli(['build'], { cwd: ws, env });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(!existsSync(join(outbox, 'granted')), 'a revoked grant still applied');
+  });
+});
+
+describe('cached sessions and helpers cannot be altered from a sandbox', () => {
+  /** The attack workspace with its cache in ~/.cache/cargo-sandbox, filled by two sandboxed builds. */
+  async function withFilledCache(label: string) {
+    const { scratch, ws } = soloWorkspace(label);
+    const cache = join(scratch.home, '.cache', 'cargo-sandbox');
+    writeFileSync(join(ws, 'attack-params.txt'), `home=${scratch.home}\ncache_dir=${cache}\n`);
+    mkdirSync(join(ws, '.cargo'));
+    writeFileSync(join(ws, '.cargo', 'config.toml'), '[sandbox.package.attack-session-cache]\nallow-write = ["~/.cache"]\n');
+    const env = { ...scratch.env, CARGO_SANDBOX_CACHE_DIR: cache };
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(['build', '-p', 'victim'], { cwd: ws, env });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const before = new Map(walkFiles(cache).map((f) => [f, readFileSync(f)]));
+    assert.ok([...before.keys()].some((f) => f.includes('/sessions/')), 'no session was cached');
+    return { scratch, ws, cache, env, before };
+  }
+
+  test('a build script granted write access to ~/.cache leaves ~/.cache/cargo-sandbox as it was (control: plain cargo rewrites it)', async () => {
+    const plain = await withFilledCache('cache-tamper-plain');
+    const p = await runPlainCargo(['build', '-p', 'attack-session-cache'], { cwd: plain.ws, env: plain.env });
+    assert.equal(p.status, 0, p.stderr);
+    assert.ok(existsSync(join(plain.cache, 'PWNED')), 'plain: nothing was planted');
+    assert.ok([...plain.before].some(([f, data]) => !readFileSync(f).equals(data)), 'plain: no cached file was changed');
+
+    const s = await withFilledCache('cache-tamper');
+    const r = await runCli(['build', '-p', 'attack-session-cache'], { cwd: s.ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    const report = ranReport(s.ws, 'attack-session-cache') ?? '';
+    assert.match(report, /^append .*\/sessions\/.*packages\/.* Err/m, `the attack did not reach the cached sessions:\n${report}`);
+    assert.doesNotMatch(report, /Ok\(\(\)\)/);
+    assert.equal(existsSync(join(s.cache, 'PWNED')), false);
+    for (const [f, data] of s.before) assert.ok(readFileSync(f).equals(data), `${f} was changed`);
+    // The cached session still replays, sandboxed.
+    const again = await runCli(['build', '-p', 'victim'], { cwd: s.ws, env: s.env });
+    assert.equal(again.status, 0, again.stderr);
   });
 });

@@ -34,6 +34,8 @@ export const SECRETS = {
   envAws: 'ENV-AWS-SECRET-42424',
   envRegistryToken: 'ENV-REGISTRY-TOKEN-8080',
   envCustom: 'ENV-MY-API-TOKEN-1234',
+  /** Under a name no shell can spell (npm's per-registry token). */
+  envOddName: 'ENV-NPM-ODD-NAME-TOKEN-5150',
   /** Held open by another process, through /proc/<pid>/fd only (the file itself is deleted). */
   openFile: 'OPEN-FILE-SECRET-5150',
   /** Left in the host's /tmp by another program. */
@@ -120,6 +122,7 @@ export function makeScratch(label: string, opts: { layout?: Layout } = {}): Scra
     AWS_SECRET_ACCESS_KEY: SECRETS.envAws,
     CARGO_REGISTRY_TOKEN: SECRETS.envRegistryToken,
     MY_API_TOKEN: SECRETS.envCustom,
+    'npm_config_//registry.npmjs.org/:_authToken': SECRETS.envOddName,
     SSH_AUTH_SOCK: join(runtimeDir, 'agent.sock'),
     ...(opts.layout === 'host' ? { XDG_RUNTIME_DIR: runtimeDir } : {}),
   };

@@ -1,15 +1,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runnerCommand, runnerWord } from '../../src/backends/package-policy.js';
+import { renderPackageData } from '../../src/backends/package-policy.js';
+import { effectiveGrants } from '../../src/policy/effective.js';
+import { loadToml, parseConfigText, type ConfigLayer } from '../../src/config/cargo-config.js';
+import { loadSandboxConfig } from '../../src/config/sandbox-config.js';
 import { parseRecord, retarget, splitProgram } from '../../src/intercept/wasm-compile.js';
 import { preopensFor } from '../../src/backends/wasi-runner.js';
 
-test('runner words: literals quoted, {} the script, {VAR} a variable; the script appended when no {}', () => {
-  assert.equal(runnerWord("--dir={OUT_DIR}"), `'--dir='"\${OUT_DIR-}"`);
-  assert.equal(runnerWord('{}'), '"$bin"');
-  assert.equal(runnerWord("it's"), `'it'\\''s'`);
-  assert.equal(runnerCommand(['wasmtime', '--dir', '{CARGO_MANIFEST_DIR}']), `'wasmtime' '--dir' "\${CARGO_MANIFEST_DIR-}" "$bin"`);
-  assert.equal(runnerCommand(['docker', 'run', '{}', '--x']), `'docker' 'run' "$bin" '--x'`);
+const toml = await loadToml();
+const vars = { HOME: '/home/u', WORKSPACE_ROOT: '/ws', TARGET_DIR: '/ws/target' };
+function parsed(text: string) {
+  const layer: ConfigLayer = { source: { kind: 'file', path: '/ws/.cargo/config.toml' }, rank: 'file', baseDir: '/ws', text, table: parseConfigText(text, '/ws/.cargo/config.toml', toml) };
+  return loadSandboxConfig([layer], {}, '/ws', undefined).config;
+}
+
+test('runner words as data: kept as written, the script appended when no word has {}', () => {
+  const grants = effectiveGrants(parsed('[sandbox.package.x]\nrunner = ["wasmtime", "--dir", "{CARGO_MANIFEST_DIR}"]\n'), { name: 'x' }, vars);
+  assert.match(renderPackageData(grants), /runner=wasmtime\0runner=--dir\0runner=\{CARGO_MANIFEST_DIR\}\0runner=\{\}\0$/);
+  const docker = effectiveGrants(parsed('[sandbox.package.x]\nrunner = ["docker", "run", "{}", "--x"]\n'), { name: 'x' }, vars);
+  assert.match(renderPackageData(docker), /runner=docker\0runner=run\0runner=\{\}\0runner=--x\0$/);
 });
 
 test('recorded rustc invocations: environment, directory, program behind a workspace wrapper', () => {

@@ -1,0 +1,232 @@
+// The build-script launcher: a copy of this program takes each build script's place (rustc.rs),
+// and runs the real script (NAME.real, or NAME.wasm on Node's WASI) inside bubblewrap and the
+// supervisor, with its package's grants (policy.rs). Cargo has set the build-script environment
+// (OUT_DIR, CARGO_MANIFEST_DIR, ...); cargo-sandbox has set __CARGO_SANDBOX_SESSION (the policy of
+// this build) and __CARGO_SANDBOX_BWRAP. It starts one process: bwrap (or the custom runner, or
+// strace around bwrap for `cargo sandbox audit`), by exec, so cargo waits for the script itself.
+//
+// Each run is recorded in the session's runs directory, named by this process's PID, so that
+// cargo-sandbox can explain a failure after cargo's error: PID (package, version, OUT_DIR,
+// package dir, launcher, policy file, cgroup, forks refused so far, NUL-separated), PID.env (the
+// environment the script saw, NAME=VALUE NUL-separated), PID.status (bwrap's JSON status: how the
+// script ended), PID.report (the supervisor's findings), PID.trace (audit only).
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::jail::{inherit_fds, open_policy};
+use crate::policy::{expand, package_policy, session_dir, var, working_dir, EnvFilter, PackagePolicy};
+use crate::{die, SAVED_LIBRARY_PATH};
+
+extern "C" {
+    fn setrlimit(resource: i32, rlim: *const [u64; 2]) -> i32;
+}
+pub(crate) const RLIMIT_FSIZE: i32 = 1;
+pub(crate) const RLIMIT_AS: i32 = 9;
+
+/// In the child: the package's max-file-size and max-memory, inherited by everything it starts.
+pub(crate) fn set_limits(cmd: &mut Command, limits: [(i32, Option<u64>); 2]) {
+    unsafe {
+        cmd.pre_exec(move || {
+            for (resource, limit) in limits {
+                if let Some(bytes) = limit {
+                    if setrlimit(resource, &[bytes, bytes]) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
+    args.extend(words.iter().map(|w| w.to_os_string()));
+}
+
+pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
+    let session = session_dir();
+    let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
+    let confine = var("__CARGO_SANDBOX_CONFINE").filter(|c| Path::new(c).is_file()).unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));
+    if !bin.is_file() {
+        die(&format!("the build script binary `{}` is missing; run `cargo clean` and build again", bin.display()));
+    }
+    let out = var("OUT_DIR").map(PathBuf::from).filter(|o| o.is_dir()).unwrap_or_else(|| die("OUT_DIR is not set or missing"));
+    let manifest = var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| die("CARGO_MANIFEST_DIR is not set"));
+    let filter = EnvFilter::load(&session);
+    let pkg = package_policy(&session);
+    let record = var("__CARGO_SANDBOX_RUNS").map(PathBuf::from).unwrap_or_else(|| session.join("runs")).join(std::process::id().to_string());
+    write_record(&record, &out, &manifest, me, &pkg);
+
+    if !pkg.sandbox {
+        // The explicit escape hatch (`sandbox = false` for this package): run as plain cargo would.
+        for (name, _) in std::env::vars_os() {
+            if name.as_bytes().starts_with(b"__CARGO_SANDBOX_") && name != SAVED_LIBRARY_PATH {
+                std::env::remove_var(name);
+            }
+        }
+        if let Some(path) = std::env::var_os(SAVED_LIBRARY_PATH) {
+            std::env::set_var("LD_LIBRARY_PATH", path);
+            std::env::remove_var(SAVED_LIBRARY_PATH);
+        }
+        let err = Command::new(&bin).args(&rest).exec();
+        die(&format!("cannot run {}: {err}", bin.display()));
+    }
+
+    let wasm = bin.extension().map_or(false, |e| e == "wasm");
+    let dir = bin.parent().unwrap_or_else(|| Path::new("/"));
+    // <target>/<profile>/build: other packages' OUT_DIRs, which DEP_* variables point into (read-only).
+    let build_root = out.ancestors().nth(2).unwrap_or_else(|| Path::new("/"));
+    let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
+    for (flag, path) in [("--ro-bind", build_root), ("--ro-bind", dir), ("--ro-bind", &manifest), ("--bind", &out)] {
+        push(&mut a, &[flag.as_ref(), path.as_os_str(), path.as_os_str()]);
+    }
+    grant_binds(&mut a, &pkg, &out, &manifest);
+    let node = var("__CARGO_SANDBOX_NODE").unwrap_or_else(|| "node".into());
+    let js = PathBuf::from(var("__CARGO_SANDBOX_JS").unwrap_or_default());
+    if wasm {
+        // A build script compiled for wasm runs on Node's WASI: Node and our runner must be visible.
+        let node_dir = Path::new(&node).parent().unwrap_or_else(|| Path::new("/usr/bin")).to_path_buf();
+        push(&mut a, &["--ro-bind".as_ref(), node_dir.as_os_str(), node_dir.as_os_str(), "--ro-bind".as_ref(), js.as_os_str(), js.as_os_str()]);
+    }
+    push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), working_dir().as_os_str()]);
+    // Cargo's library path (build scripts' native search paths) for the script, inside only.
+    // (A custom runner gets none: it runs on the host.)
+    if let (true, Some(path)) = (pkg.runner.is_empty(), std::env::var_os(SAVED_LIBRARY_PATH)) {
+        push(&mut a, &["--setenv".as_ref(), "LD_LIBRARY_PATH".as_ref(), &path]);
+    }
+
+    let env = filter.apply(&pkg);
+    let mut env_record = Vec::new();
+    for (k, v) in &env {
+        env_record.extend_from_slice(&[k.as_bytes(), b"=", v.as_bytes(), b"\0"].concat());
+    }
+    let _ = fs::write(record.with_extension("env"), env_record);
+
+    let mut program: Vec<OsString>;
+    if !pkg.runner.is_empty() {
+        // A configured runner (sandbox.runner) replaces bubblewrap: it is the sandbox.
+        program = pkg.runner.iter().map(|w| runner_word(w, &bin, &env)).collect();
+        if let Some(t) = &pkg.timeout {
+            program.splice(0..0, ["timeout".into(), "--kill-after=5".into(), t.clone()]);
+        }
+    } else {
+        // Inside bwrap, the supervisor (libexec/confine.rs) adds Landlock, checks cargo directives
+        // and output, and sweeps OUT_DIR afterwards; its findings go to fd 6.
+        program = vec![bwrap.clone()];
+        program.extend(a);
+        push(&mut program, &["--json-status-fd".as_ref(), "5".as_ref(), "--".as_ref(), &confine, "--out".as_ref(), out.as_os_str(), "--report-fd".as_ref(), "6".as_ref()]);
+        confine_limits(&mut program, &pkg, &out, &manifest);
+        program.push("--".into());
+        if wasm {
+            // Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
+            push(&mut program, &[&node, "--no-warnings".as_ref(), js.join("backends/wasi-runner.js").as_os_str()]);
+        }
+        program.push(bin.clone().into_os_string());
+        // `cargo sandbox audit`: strace, run around bwrap (outside the sandbox, where the script
+        // cannot reach its output), records what the script does.
+        if let Some(strace) = var("__CARGO_SANDBOX_AUDIT") {
+            let trace = record.with_extension("trace");
+            let calls = "trace=execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2,connect,sendto,sendmsg";
+            let mut wrapped: Vec<OsString> = vec![strace, "-f".into(), "-qq".into(), "-y".into(), "-s".into(), "1024".into(), "-o".into(), trace.into_os_string(), "-e".into(), calls.into(), "--".into()];
+            wrapped.extend(program);
+            program = wrapped;
+        }
+    }
+    program.extend(rest);
+
+    let mut cmd = Command::new(&program[0]);
+    cmd.args(&program[1..]).env_clear().envs(env);
+    let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
+    let create = |ext: &str| File::create(record.with_extension(ext)).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
+    // bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
+    let fds = vec![(open_policy(&session.join("setup.args")), 3), (open_policy(&finish), 4), (create("status"), 5), (create("report"), 6)];
+    inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
+    // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.
+    let bwrapped = pkg.runner.is_empty();
+    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !wasm))]);
+    let err = cmd.exec();
+    die(&format!("cannot start {}: {err}", Path::new(&program[0]).display()))
+}
+
+/// The package's read and write grants, and its network.
+pub(crate) fn grant_binds(a: &mut Vec<OsString>, pkg: &PackagePolicy, out: &Path, manifest: &Path) {
+    for (flag, paths) in [("--ro-bind-try", &pkg.read), ("--bind-try", &pkg.write)] {
+        for p in paths {
+            let p = expand(p, out, manifest);
+            push(a, &[flag.as_ref(), &p, &p]);
+        }
+    }
+    if !pkg.network {
+        a.push("--unshare-net".into());
+    }
+}
+
+/// The supervisor's options for the package's limits and grants.
+pub(crate) fn confine_limits(program: &mut Vec<OsString>, pkg: &PackagePolicy, out: &Path, manifest: &Path) {
+    for (flag, value) in [("--max-output", &pkg.max_output), ("--max-disk", &pkg.max_disk), ("--timeout", &pkg.timeout)] {
+        if let Some(v) = value {
+            push(program, &[flag.as_ref(), v]);
+        }
+    }
+    if !pkg.network {
+        program.push("--no-network".into());
+    }
+    for w in &pkg.write {
+        push(program, &["--write".as_ref(), &expand(w, out, manifest)]);
+    }
+    for x in &pkg.exec {
+        push(program, &["--exec".as_ref(), x]);
+    }
+}
+
+/// Remember that this script ran (with the package's count of refused forks so far: its cgroup
+/// may outlive this build).
+fn write_record(record: &Path, out: &Path, manifest: &Path, me: &Path, pkg: &PackagePolicy) {
+    let refused = pkg.cgroup.as_ref().and_then(|c| fs::read_to_string(Path::new(c).join("pids.events")).ok()).and_then(|events| {
+        events.lines().find_map(|l| l.strip_prefix("max ").map(|n| n.trim().to_string()))
+    });
+    let fields: [&OsStr; 8] = [
+        &var("CARGO_PKG_NAME").unwrap_or_default(),
+        &var("CARGO_PKG_VERSION").unwrap_or_default(),
+        out.as_os_str(),
+        manifest.as_os_str(),
+        me.as_os_str(),
+        pkg.file.as_os_str(),
+        pkg.cgroup.as_deref().unwrap_or_default(),
+        OsStr::new(refused.as_deref().unwrap_or("0")),
+    ];
+    let data: Vec<u8> = fields.iter().flat_map(|f| f.as_bytes().iter().copied().chain(std::iter::once(0))).collect();
+    let _ = fs::write(record, data);
+}
+
+/// One runner word: `{}` the build script, `{VAR}` a variable of the script's (scrubbed) environment.
+fn runner_word(word: &OsStr, bin: &Path, env: &[(OsString, OsString)]) -> OsString {
+    let w = word.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < w.len() {
+        if w[i] == b'{' {
+            if let Some(len) = w[i + 1..].iter().position(|&c| c == b'}') {
+                let name = &w[i + 1..i + 1 + len];
+                let valid = name.first().map_or(true, |c| c.is_ascii_alphabetic() || *c == b'_') && name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+                if valid {
+                    if name.is_empty() {
+                        out.extend_from_slice(bin.as_os_str().as_bytes());
+                    } else if let Some((_, v)) = env.iter().find(|(k, _)| k.as_bytes() == name) {
+                        out.extend_from_slice(v.as_bytes());
+                    }
+                    i += len + 2;
+                    continue;
+                }
+            }
+        }
+        out.push(w[i]);
+        i += 1;
+    }
+    OsStr::from_bytes(&out).to_os_string()
+}

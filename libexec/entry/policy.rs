@@ -1,0 +1,171 @@
+// The session's policy, as data written by cargo-sandbox (src/intercept/session.ts): files of
+// NUL-terminated `key=value` entries, keys repeated for lists. Nothing here is shell: no value is
+// ever parsed as a command.
+//   packages/FILE.data  one package's grants and limits (the most specific file: name@version,
+//                       name, or _default)
+//   env.data            which variables a sandboxed program may see (`keep=`/`deny=` patterns)
+//   unset-user-env.list the user's variables a compilation must not see (NUL-separated names)
+// A granted path may hold the runtime parts OUT_DIR and CARGO_MANIFEST_DIR, written as
+// \x01NAME\x01 (cargo-sandbox refuses a literal path with that byte).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::die;
+
+pub(crate) fn var(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+pub(crate) fn session_dir() -> PathBuf {
+    let dir = PathBuf::from(var("__CARGO_SANDBOX_SESSION").unwrap_or_else(|| die("the sandbox session is missing; run the build through `cargo sandbox`")));
+    if !dir.is_dir() {
+        die("the sandbox session is missing; run the build through `cargo sandbox`");
+    }
+    dir
+}
+
+/// The working directory cargo gave us, spelled as the user's shell spells it (PWD, when it names
+/// this very directory: a workspace reached through a symlink keeps its paths), else the real one.
+/// Cargo does not update PWD: it is often the directory `cargo` was started in.
+pub(crate) fn working_dir() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::env::current_dir().unwrap_or_else(|e| die(&format!("no working directory: {e}")));
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    match var("PWD").map(PathBuf::from) {
+        Some(pwd) if pwd.is_absolute() && id(&pwd).is_some() && id(&pwd) == id(&real) => pwd,
+        _ => real,
+    }
+}
+
+/// A session file of NUL-terminated entries.
+pub(crate) fn read_entries(file: &Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(file).unwrap_or_else(|e| die(&format!("cannot read the sandbox policy {}: {e}", file.display())));
+    data.split(|&c| c == 0).filter(|e| !e.is_empty()).map(|e| e.to_vec()).collect()
+}
+
+fn key_value(entry: &[u8]) -> (&[u8], OsString) {
+    let eq = entry.iter().position(|&c| c == b'=').unwrap_or(entry.len());
+    (&entry[..eq], OsStr::from_bytes(entry.get(eq + 1..).unwrap_or(&[])).to_os_string())
+}
+
+/// The grants and limits of the package being built (cargo's CARGO_PKG_NAME/VERSION).
+#[derive(Default)]
+pub(crate) struct PackagePolicy {
+    /// Which file they came from (recorded with each run).
+    pub file: PathBuf,
+    pub sandbox: bool,
+    pub network: bool,
+    pub timeout: Option<OsString>,
+    pub max_output: Option<OsString>,
+    pub max_disk: Option<OsString>,
+    pub max_file_size: Option<u64>,
+    pub max_memory: Option<u64>,
+    pub cgroup: Option<OsString>,
+    /// bwrap arguments that replace the session's finish.args (masks after grants).
+    pub finish: Option<OsString>,
+    /// The target build scripts are compiled for (sandbox.target), as a JSON file for Node.
+    pub target: Option<OsString>,
+    pub allow_env: Vec<Vec<u8>>,
+    pub read: Vec<OsString>,
+    pub write: Vec<OsString>,
+    pub exec: Vec<OsString>,
+    /// A custom runner's words (`{}` the script, `{VAR}` a variable), which replace bubblewrap.
+    pub runner: Vec<OsString>,
+}
+
+pub(crate) fn package_policy(session: &Path) -> PackagePolicy {
+    let packages = session.join("packages");
+    let name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    let candidates = [format!("{name}@{version}.data"), format!("{name}.data"), "_default.data".to_string()];
+    let file = candidates.iter().map(|c| packages.join(c)).find(|p| p.is_file());
+    let file = file.unwrap_or_else(|| die(&format!("the sandbox policy in {} is missing; run the build through `cargo sandbox`", packages.display())));
+    let mut p = PackagePolicy { sandbox: true, ..PackagePolicy::default() };
+    for entry in read_entries(&file) {
+        let (key, value) = key_value(&entry);
+        let set = if value.is_empty() { None } else { Some(value.clone()) };
+        let number = || value.to_str().and_then(|v| v.parse::<u64>().ok());
+        match key {
+            b"sandbox" => p.sandbox = value != "0",
+            b"network" => p.network = value == "1",
+            b"timeout" => p.timeout = set,
+            b"max-output" => p.max_output = set,
+            b"max-disk" => p.max_disk = set,
+            b"max-file-size" => p.max_file_size = number(),
+            b"max-memory" => p.max_memory = number(),
+            b"cgroup" => p.cgroup = set,
+            b"finish" => p.finish = set,
+            b"target" => p.target = set,
+            b"allow-env" => p.allow_env.push(value.into_vec()),
+            b"read" => p.read.push(value),
+            b"write" => p.write.push(value),
+            b"exec" => p.exec.push(value),
+            b"runner" => p.runner.push(value),
+            _ => {}
+        }
+    }
+    p.file = file;
+    p
+}
+
+/// A granted path with its runtime parts (\x01OUT_DIR\x01, \x01CARGO_MANIFEST_DIR\x01) filled in.
+pub(crate) fn expand(path: &OsStr, out_dir: &Path, manifest: &Path) -> OsString {
+    let mut result = Vec::new();
+    for (i, part) in path.as_bytes().split(|&c| c == 1).enumerate() {
+        if i % 2 == 0 {
+            result.extend_from_slice(part);
+        } else {
+            match part {
+                b"OUT_DIR" => result.extend_from_slice(out_dir.as_os_str().as_bytes()),
+                b"CARGO_MANIFEST_DIR" => result.extend_from_slice(manifest.as_os_str().as_bytes()),
+                _ => die("unknown runtime part in a granted path"),
+            }
+        }
+    }
+    OsString::from_vec(result)
+}
+
+/// Which variables a sandboxed program sees: the package's `allow-env`, else the session's rules
+/// (a `deny` pattern wins over `keep`). Any name, whether or not a shell could spell it.
+pub(crate) struct EnvFilter {
+    keep: Vec<Vec<u8>>,
+    deny: Vec<Vec<u8>>,
+}
+
+impl EnvFilter {
+    pub(crate) fn load(session: &Path) -> EnvFilter {
+        let mut f = EnvFilter { keep: vec![], deny: vec![] };
+        for entry in read_entries(&session.join("env.data")) {
+            match key_value(&entry) {
+                (b"keep", v) => f.keep.push(v.into_vec()),
+                (b"deny", v) => f.deny.push(v.into_vec()),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    pub(crate) fn passes(&self, name: &[u8], package: &PackagePolicy) -> bool {
+        package.allow_env.iter().any(|p| glob(p, name)) || (!self.deny.iter().any(|p| glob(p, name)) && self.keep.iter().any(|p| glob(p, name)))
+    }
+
+    /// The environment a sandboxed program starts with: what passes, and TMPDIR=/tmp.
+    pub(crate) fn apply(&self, package: &PackagePolicy) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> = std::env::vars_os().filter(|(k, _)| self.passes(k.as_bytes(), package) && k != "TMPDIR").collect();
+        env.push(("TMPDIR".into(), "/tmp".into()));
+        env
+    }
+}
+
+/// Shell-style glob with `*` only.
+pub(crate) fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.iter().position(|&c| c == b'*') {
+        None => pattern == name,
+        Some(star) => {
+            let (head, rest) = (&pattern[..star], &pattern[star + 1..]);
+            name.starts_with(head) && (0..=name.len() - head.len()).any(|skip| glob(rest, &name[head.len() + skip..]))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+// cargo-sandbox's runner for test, bench, example and `cargo run` binaries (sandbox.run or
+// --sandbox-run), set as cargo's target runner: run-binary BINARY [ARGS...]. The binary runs
+// inside bubblewrap and the supervisor with its package's policy (grants and limits), plus write
+// access to CARGO_TARGET_TMPDIR; its arguments and output pass through unchanged.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::jail::{inherit_fds, open_policy};
+use crate::launch::{confine_limits, grant_binds, set_limits, RLIMIT_AS, RLIMIT_FSIZE};
+use crate::policy::{package_policy, session_dir, var, working_dir, EnvFilter};
+use crate::{die, SAVED_LIBRARY_PATH};
+
+pub(crate) fn main(args: Vec<OsString>) -> ! {
+    let session = session_dir();
+    let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
+    let confine = var("__CARGO_SANDBOX_CONFINE").filter(|c| Path::new(c).is_file()).unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));
+    let filter = EnvFilter::load(&session);
+    let pkg = package_policy(&session);
+    let cwd = working_dir();
+    let bin = match args.first() {
+        Some(b) => cwd.join(b),
+        None => die("the runner was given no program"),
+    };
+    let dir = bin.parent().unwrap_or_else(|| Path::new("/")).to_path_buf();
+    let manifest = var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| cwd.clone());
+    // Integration tests and benches get CARGO_TARGET_TMPDIR at compile time (env!); it is <target>/tmp.
+    let tmpdir = var("CARGO_TARGET_TMPDIR").or_else(|| var("__CARGO_SANDBOX_TARGET_TMPDIR")).map(PathBuf::from);
+
+    let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
+    for path in [&dir, &manifest] {
+        a.extend(["--ro-bind".into(), path.clone().into_os_string(), path.clone().into_os_string()]);
+    }
+    if let Some(t) = &tmpdir {
+        std::fs::create_dir_all(t).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", t.display())));
+        a.extend(["--bind".into(), t.clone().into_os_string(), t.clone().into_os_string()]);
+    }
+    // A test binary has no OUT_DIR: grants that name one name nothing.
+    let no_out = Path::new("/nonexistent/cargo-sandbox-no-out-dir");
+    grant_binds(&mut a, &pkg, no_out, &manifest);
+    a.extend(["--ro-bind".into(), confine.clone(), confine.clone()]);
+    // Cargo's library path (the -sys crates' libraries a test may load), inside only.
+    if let Some(path) = std::env::var_os(SAVED_LIBRARY_PATH) {
+        a.extend(["--setenv".into(), "LD_LIBRARY_PATH".into(), path]);
+    }
+    a.extend(["--args".into(), "4".into(), "--chdir".into(), cwd.into_os_string(), "--".into(), confine, "--what".into(), "the test binary".into(), "--no-directives".into()]);
+    if let Some(t) = &tmpdir {
+        a.extend(["--write".into(), t.clone().into_os_string()]);
+    }
+    confine_limits(&mut a, &pkg, no_out, &manifest);
+    a.push("--".into());
+    a.push(bin.into_os_string());
+    a.extend(args.into_iter().skip(1));
+
+    let mut cmd = Command::new(&bwrap);
+    cmd.args(&a).env_clear().envs(filter.apply(&pkg));
+    let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
+    inherit_fds(&mut cmd, vec![(open_policy(&session.join("setup.args")), 3), (open_policy(&finish), 4)], pkg.cgroup.as_ref());
+    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size), (RLIMIT_AS, pkg.max_memory)]);
+    let err = cmd.exec();
+    die(&format!("cannot start bubblewrap ({}): {err}", Path::new(&bwrap).display()))
+}

@@ -46,6 +46,9 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         a.extend(["--setenv".into(), "LD_LIBRARY_PATH".into(), path]);
     }
     a.extend(["--args".into(), "4".into(), "--chdir".into(), cwd.into_os_string(), "--".into(), confine, "--what".into(), "the test binary".into(), "--no-directives".into()]);
+    // Its output goes where cargo sent it (a terminal, colours and all): tests are not buffered by
+    // cargo, so no cap is needed.
+    a.push("--pass-output".into());
     if let Some(t) = &tmpdir {
         a.extend(["--write".into(), t.clone().into_os_string()]);
     }

@@ -1,5 +1,6 @@
 // `npm run bench`: cargo-sandbox against plain cargo on real crates from Debian's registry
-// (bench/workspace: 48 build scripts, C compilation included), alternating run by run, then the
+// (bench/workspace: 48 build scripts, C compilation included; bench/macro-workspace: derives and
+// attribute macros), alternating run by run, then the
 // per-call costs (bench/micro.ts). Prints a table and writes bench/results.json. Not part of the tests.
 //
 //   npm run bench -- [--runs N] [--script-rounds N]
@@ -31,11 +32,11 @@ const PLAIN: Mode = { name: 'plain cargo', command: (a) => ['cargo', a] };
 const SANDBOX: Mode = { name: 'cargo sandbox', command: (a) => [CLI, a] };
 const MODES: Mode[] = [PLAIN, SANDBOX, { name: 'cargo sandbox, proc-macros = false', command: (a) => [CLI, a], env: { CARGO_SANDBOX_PROC_MACROS: 'false' } }];
 
-const TARGETS: Record<string, number> = { 'clean build': 1.05, 'no-op rebuild': 1.10 };
+const TARGETS: Record<string, number> = { 'clean build': 1.05, 'no-op rebuild': 1.10, 'clean build, proc-macro-heavy': 1.05 };
 
-function workspace(): string {
+function workspace(name = 'workspace'): string {
   const dir = mkdtempSync(join(tmpdir(), 'cs-bench-'));
-  cpSync(join(ROOT, 'bench/workspace'), dir, { recursive: true });
+  cpSync(join(ROOT, 'bench', name), dir, { recursive: true });
   mkdirSync(join(dir, '.cargo'), { recursive: true });
   writeFileSync(join(dir, '.cargo/config.toml'), '[source.crates-io]\nreplace-with = "debian"\n[source.debian]\ndirectory = "/usr/share/cargo/registry"\n[net]\noffline = true\n');
   return dir;
@@ -50,8 +51,8 @@ function time(mode: Mode, ws: string, cargoArgs: string[]): number {
   return ms;
 }
 
-/** Whole builds, alternating the modes run by run. */
-function wholeBuilds(workspaces: Map<string, string>) {
+/** Whole builds, alternating the modes run by run (`macros`: the proc-macro-heavy workspace). */
+function wholeBuilds(workspaces: Map<string, string>, macros: Map<string, string>) {
   const results: Record<string, Record<string, number[]>> = {};
   const record = (scenario: string, mode: string, ms: number) => ((results[scenario] ??= {})[mode] ??= []).push(ms);
   for (let i = 0; i < runs; i++) {
@@ -64,6 +65,9 @@ function wholeBuilds(workspaces: Map<string, string>) {
       const main = join(ws, 'src/main.rs');
       writeFileSync(main, readFileSync(main, 'utf8') + `\n// edit ${i}\n`);
       record('check after a one-line change', mode.name, time(mode, ws, ['check']));
+      const heavy = macros.get(mode.name)!;
+      rmSync(join(heavy, 'target'), { recursive: true, force: true });
+      record('clean build, proc-macro-heavy', mode.name, time(mode, heavy, ['build']));
       process.stderr.write(`run ${i + 1}/${runs}: ${mode.name} done\n`);
     }
   }
@@ -90,7 +94,7 @@ async function main() {
   const warm = mkdtempSync(join(tmpdir(), 'cs-bench-warm-'));
   cpSync(join(ROOT, 'test/fixtures/tiny'), warm, { recursive: true });
   time(SANDBOX, warm, ['check']);
-  const whole = wholeBuilds(workspaces);
+  const whole = wholeBuilds(workspaces, new Map(MODES.map((m) => [m.name, workspace('macro-workspace')])));
 
   process.stderr.write('per build script (bare vs sandboxed), floor, wrapper, memory...\n');
   const floor = bwrapFloor();

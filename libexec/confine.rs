@@ -18,7 +18,7 @@
 // Findings go to the report descriptor (a file of the session) as `kind<TAB>subject<TAB>detail`.
 //
 // Compiled on first use by the rustc that builds the project (no dependency but std), cached.
-// Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--timeout SECS] [--write PATH]...
+// Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--timeout SECS] [--write PATH]... [--sweep DIR]...
 //                [--exec PATH]... [--no-network] [--no-directives] [--pass-output] [--what NAME] [--landlock auto|required]
 //                -- PROGRAM [ARGS...]
 
@@ -74,6 +74,9 @@ struct Options {
     max_disk: u64,
     timeout: Option<std::time::Duration>,
     write: Vec<PathBuf>,
+    /// Writable directories of ours swept afterwards like OUT_DIR, and counted in max-disk (a
+    /// compilation's incremental or documentation directory, a test's CARGO_TARGET_TMPDIR).
+    sweep: Vec<PathBuf>,
     exec: Vec<OsString>,
     no_network: bool,
     landlock_required: bool,
@@ -99,6 +102,7 @@ fn parse_args() -> Options {
         max_disk: u64::MAX,
         timeout: None,
         write: vec![],
+        sweep: vec![],
         exec: vec![],
         no_network: false,
         landlock_required: false,
@@ -117,6 +121,11 @@ fn parse_args() -> Options {
             Some("--timeout") => o.timeout = value().to_str().and_then(|v| v.parse::<f64>().ok()).map(std::time::Duration::from_secs_f64),
             Some("--max-disk") => o.max_disk = value().to_str().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX),
             Some("--write") => o.write.push(PathBuf::from(value())),
+            Some("--sweep") => {
+                let dir = PathBuf::from(value());
+                o.write.push(dir.clone());
+                o.sweep.push(dir);
+            }
             Some("--exec") => o.exec.push(value()),
             Some("--no-network") => o.no_network = true,
             Some("--landlock") => o.landlock_required = value() == "required",
@@ -191,7 +200,8 @@ fn main() {
     if let Some(fd) = ruleset {
         unsafe { close(fd) };
     }
-    let mut disk = DiskWatch { dirs: o.out.iter().cloned().chain([PathBuf::from("/tmp")]).collect(), max: o.max_disk, deadline: o.timeout.map(|t| std::time::Instant::now() + t) };
+    let dirs = o.out.iter().chain(&o.sweep).cloned().chain([PathBuf::from("/tmp")]).collect();
+    let mut disk = DiskWatch { dirs, max: o.max_disk, deadline: o.timeout.map(|t| std::time::Instant::now() + t) };
     let mut verdict = match (child.stdout.take(), child.stderr.take()) {
         (Some(stdout), Some(stderr)) => pump(stdout, stderr, o.max_output, o.directives, &mut disk, &mut report),
         _ => Ok(()),
@@ -219,9 +229,11 @@ fn main() {
         }
     }
     .unwrap_or_else(|e| die(&format!("waiting for {}: {e}", o.what)));
-    if let Some(out) = &o.out {
+    if o.out.is_some() || !o.sweep.is_empty() {
         out_dir::kill_leftovers();
-        out_dir::sweep_out_dir(out, out, &mut report);
+    }
+    for dir in o.out.iter().chain(&o.sweep) {
+        out_dir::sweep_out_dir(dir, dir, &mut report);
     }
     match verdict {
         Err(Stop::Directive(name)) => die(&format!(

@@ -22,10 +22,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 // The crate root looks for modules beside it: they live in libexec/entry/.
+#[path = "entry/build_script.rs"]
+mod build_script;
 #[path = "entry/jail.rs"]
 mod jail;
 #[path = "entry/launch.rs"]
 mod launch;
+#[path = "entry/outputs.rs"]
+mod outputs;
 #[path = "entry/policy.rs"]
 mod policy;
 #[path = "entry/run.rs"]

@@ -28,6 +28,8 @@ BENCH_PACKAGES=(
   librust-unicode-linebreak-dev librust-erased-serde-dev librust-cpp-demangle-dev librust-crunchy-dev
   librust-valuable-dev librust-proc-macro-hack-dev librust-proc-macro-error-dev librust-clang-sys-dev
   librust-libssh2-sys-dev
+  # bench/macro-workspace: derives and attribute macros
+  librust-clap-3-dev librust-clap-derive-3-dev librust-tokio-macros-dev librust-tracing-dev
 )
 [ "${1:-}" != --bench ] || APT_PACKAGES+=("${BENCH_PACKAGES[@]}")
 

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::die;
-use crate::policy::{read_entries, session_dir, var, working_dir, PackagePolicy};
+use crate::launch::{set_limits, RLIMIT_AS, RLIMIT_FSIZE};
+use crate::policy::{expand, read_entries, session_dir, var, working_dir, EnvFilter, PackagePolicy};
 
 extern "C" {
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
@@ -65,6 +66,14 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
             seen.push(dir);
         }
     }
+    // The package's read grants (`allow-read`): a crate may include a file from outside the
+    // workspace at compile time, as its build script may read it.
+    let manifest = var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+    let out_dir = var("OUT_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/nonexistent/cargo-sandbox-no-out-dir"));
+    for p in &pkg.read {
+        let p = expand(p, &out_dir, &manifest);
+        push(&mut a, &["--ro-bind-try".as_ref(), &p, &p]);
+    }
     for (flag, path) in [("--bind", &jail.stage), ("--bind", &jail.write), ("--ro-bind", &jail.keep)] {
         if let Some(p) = path {
             push(&mut a, &[flag.as_ref(), p.as_os_str(), p.as_os_str()]);
@@ -80,24 +89,26 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     if let Some(s) = &jail.stage {
         push(&mut a, &["--out".as_ref(), s.as_os_str()]);
     }
+    // Swept afterwards like the output (no setuid file, FIFO or outward link stays behind in
+    // target/), and counted in max-disk.
     if let Some(w) = &jail.write {
-        push(&mut a, &["--write".as_ref(), w.as_os_str()]);
+        push(&mut a, &["--sweep".as_ref(), w.as_os_str()]);
     }
-    if let Some(t) = &pkg.timeout {
-        push(&mut a, &["--timeout".as_ref(), t]);
-    }
-    if let Some(m) = &pkg.max_output {
-        push(&mut a, &["--max-output".as_ref(), m]);
+    for (flag, value) in [("--timeout", &pkg.timeout), ("--max-output", &pkg.max_output), ("--max-disk", &pkg.max_disk)] {
+        if let Some(v) = value {
+            push(&mut a, &[flag.as_ref(), v]);
+        }
     }
     a.push("--".into());
     a.extend(jail.program.iter().cloned());
 
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a);
-    scrub_environment(&mut cmd, &session);
+    scrub_environment(&mut cmd, &session, pkg);
     let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
     let fds = vec![(open_policy(&session.join("setup.args")), 3), (open_policy(&finish), 4)];
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
+    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size), (RLIMIT_AS, pkg.max_memory)]);
     if relay.is_some() {
         cmd.stderr(Stdio::piped());
     }
@@ -145,15 +156,18 @@ pub(crate) fn open_policy(path: &Path) -> File {
     File::open(path).unwrap_or_else(|e| die(&format!("cannot read the sandbox policy {}: {e}", path.display())))
 }
 
-/// The compiler sees cargo's environment without the user's secrets (the session lists the
-/// names, which need not be shell identifiers) and without ours.
-fn scrub_environment(cmd: &mut Command, session: &Path) {
+/// The compiler sees cargo's environment without the user's secrets and without ours: the
+/// user's variables the policy does not pass (listed by the session, any name), and whatever
+/// cargo adds that looks like a secret (its `[env]` table: the policy's deny patterns), unless
+/// the package's `allow-env` names it.
+fn scrub_environment(cmd: &mut Command, session: &Path, pkg: &PackagePolicy) {
     for name in read_entries(&session.join("unset-user-env.list")) {
         cmd.env_remove(OsStr::from_bytes(&name));
     }
+    let filter = EnvFilter::load(session);
     for (name, _) in std::env::vars_os() {
         let n = name.as_bytes();
-        if n.starts_with(b"__CARGO_SANDBOX_") || n == b"RUSTC_WRAPPER" || n == b"RUSTC_WORKSPACE_WRAPPER" {
+        if n.starts_with(b"__CARGO_SANDBOX_") || n == b"RUSTC_WRAPPER" || n == b"RUSTC_WORKSPACE_WRAPPER" || filter.denies(n, pkg) {
             cmd.env_remove(&name);
         }
     }

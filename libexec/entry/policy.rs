@@ -147,6 +147,11 @@ impl EnvFilter {
         f
     }
 
+    /// A name a deny pattern (a secret) matches and the package's `allow-env` does not.
+    pub(crate) fn denies(&self, name: &[u8], package: &PackagePolicy) -> bool {
+        self.deny.iter().any(|p| glob(p, name)) && !package.allow_env.iter().any(|p| glob(p, name))
+    }
+
     pub(crate) fn passes(&self, name: &[u8], package: &PackagePolicy) -> bool {
         package.allow_env.iter().any(|p| glob(p, name)) || (!self.deny.iter().any(|p| glob(p, name)) && self.keep.iter().any(|p| glob(p, name)))
     }

@@ -50,7 +50,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     // cargo, so no cap is needed.
     a.push("--pass-output".into());
     if let Some(t) = &tmpdir {
-        a.extend(["--write".into(), t.clone().into_os_string()]);
+        a.extend(["--sweep".into(), t.clone().into_os_string()]);
     }
     confine_limits(&mut a, &pkg, no_out, &manifest);
     a.push("--".into());

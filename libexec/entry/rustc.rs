@@ -20,14 +20,14 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::Write;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::build_script::{build_script_link, joined, status_code};
 use crate::jail::{self, Jail};
+use crate::outputs::{announce_metadata, move_outputs};
 use crate::policy::{package_policy, session_dir, var};
 use crate::{die, SAVED_LIBRARY_PATH};
 
@@ -37,13 +37,14 @@ const LAUNCHER_FORMAT: u32 = 7;
 
 /// What the wrapper needs to know of one rustc call.
 #[derive(Default)]
-struct Call {
-    crate_name: String,
-    extra: String,
+pub(crate) struct Call {
+    pub(crate) crate_name: String,
+    pub(crate) extra: String,
     out_dir: Option<PathBuf>,
     links_natively: bool,
-    /// `-L dependency=DIR`: the artifact directories this crate reads.
-    dependency_dirs: Vec<PathBuf>,
+    /// Where the artifacts this crate reads are (`-L dependency=DIR`, `--extern NAME=PATH`): the
+    /// profile directory above a `deps` directory, else the file's own directory.
+    artifact_dirs: Vec<PathBuf>,
 }
 
 fn scan(args: &[OsString]) -> Call {
@@ -54,6 +55,7 @@ fn scan(args: &[OsString]) -> Call {
         let text = || String::from_utf8_lossy(b).into_owned();
         match prev {
             b"--crate-name" => c.crate_name = text(),
+            b"--extern" => note_extern(&mut c, b),
             b"--out-dir" => c.out_dir = Some(PathBuf::from(a)),
             b"-C" => note_codegen(&mut c, b),
             b"-L" => note_search(&mut c, b),
@@ -76,6 +78,24 @@ fn scan(args: &[OsString]) -> Call {
     c
 }
 
+/// `NAME=PATH`: usually in a `-L dependency=` directory; not so for a build script's dependencies
+/// rebuilt for its wasm target, which may load the host's proc macros.
+fn note_extern(c: &mut Call, v: &[u8]) {
+    if let Some(eq) = v.iter().position(|&b| b == b'=') {
+        if let Some(dir) = Path::new(OsStr::from_bytes(&v[eq + 1..])).parent() {
+            c.artifact_dirs.push(artifacts_above(dir));
+        }
+    }
+}
+
+/// <target>/<profile> for <target>/<profile>/deps (its OUT_DIRs come with it), else the directory.
+fn artifacts_above(dir: &Path) -> PathBuf {
+    match dir.parent() {
+        Some(profile) if dir.file_name().map_or(false, |n| n == "deps") => profile.to_path_buf(),
+        _ => dir.to_path_buf(),
+    }
+}
+
 fn note_codegen(c: &mut Call, v: &[u8]) {
     if let Some(x) = v.strip_prefix(b"extra-filename=") {
         c.extra = String::from_utf8_lossy(x).into_owned();
@@ -86,7 +106,7 @@ fn note_codegen(c: &mut Call, v: &[u8]) {
 
 fn note_search(c: &mut Call, v: &[u8]) {
     match v.strip_prefix(b"dependency=") {
-        Some(dir) => c.dependency_dirs.push(PathBuf::from(OsStr::from_bytes(dir))),
+        Some(dir) => c.artifact_dirs.push(artifacts_above(Path::new(OsStr::from_bytes(dir)))),
         None => c.links_natively = true,
     }
 }
@@ -101,7 +121,7 @@ fn exec_on_host(program: &[OsString]) -> ! {
     die(&format!("cannot run {}: {err}", program[0].to_string_lossy()))
 }
 
-fn with_inner_wrapper(args: &[OsString]) -> Vec<OsString> {
+pub(crate) fn with_inner_wrapper(args: &[OsString]) -> Vec<OsString> {
     var("__CARGO_SANDBOX_INNER_WRAPPER").into_iter().chain(args.iter().cloned()).collect()
 }
 
@@ -142,7 +162,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
     } else {
         let code = compile(&call, &args, Some(&out_dir), Some(&stage));
         if code == 0 {
-            move_outputs(&call, &stage, &out_dir);
+            move_outputs(&format!("{}{}", call.crate_name, call.extra), &stage, &out_dir);
         }
         code
     };
@@ -151,7 +171,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
 }
 
 /// rustc in the sandbox, writing into `stage` (and a private incremental directory).
-fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option<&Path>) -> i32 {
+pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option<&Path>) -> i32 {
     let unit = format!("{}{}", call.crate_name, call.extra);
     let mut incremental = None;
     let mut program: Vec<OsString> = Vec::with_capacity(args.len());
@@ -180,7 +200,11 @@ fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option
     if let Some(out) = out_dir {
         read.extend(profile_of(out, &call.crate_name));
     }
-    read.extend(call.dependency_dirs.iter().filter_map(|d| d.parent().map(Path::to_path_buf)));
+    for dir in &call.artifact_dirs {
+        if !read.iter().any(|r| dir.starts_with(r)) {
+            read.push(dir.clone());
+        }
+    }
     let jail = Jail {
         what: Path::new(&args[0]).file_name().unwrap_or_default().to_os_string(),
         read,
@@ -204,122 +228,6 @@ fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option
 fn profile_of(out: &Path, crate_name: &str) -> Option<PathBuf> {
     let up = if crate_name.starts_with("build_script_") { 2 } else { 1 };
     out.ancestors().nth(up).map(Path::to_path_buf)
-}
-
-/// rustc's `{"$message_type":"artifact","artifact":"STAGE/libNAME.rmeta","emit":"metadata"}`: the
-/// metadata is put in place first, then cargo is told (with the final path) and may start the
-/// crates that use it. Cargo acts on any artifact path ending in `.rmeta`: one we could not move
-/// is not passed on (cargo then waits for rustc to exit, when every output is moved).
-fn announce_metadata(line: &[u8], stage: &Path, out: &Path, rmeta: &str) -> Vec<u8> {
-    const KEY: &[u8] = b"\"artifact\":";
-    let at = match line.windows(KEY.len()).position(|w| w == KEY) {
-        Some(i) if line.starts_with(b"{") => i + KEY.len(),
-        _ => return line.to_vec(),
-    };
-    let (path, len) = match json_string_at(&line[at..]) {
-        Some(p) => p,
-        None => return Vec::new(),
-    };
-    if !path.ends_with(b".rmeta") {
-        return line.to_vec();
-    }
-    let staged = stage.join(rmeta);
-    if path != staged.as_os_str().as_bytes() || !link_regular(&staged, &out.join(rmeta)) {
-        return Vec::new();
-    }
-    [&line[..at], &json_string(out.join(rmeta).as_os_str().as_bytes()), &line[at + len..]].concat()
-}
-
-/// The JSON string at the start of `s`: its bytes and how long it was as written.
-fn json_string_at(s: &[u8]) -> Option<(Vec<u8>, usize)> {
-    if s.first() != Some(&b'"') {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut i = 1;
-    while i < s.len() {
-        match s[i] {
-            b'"' => return Some((out, i + 1)),
-            b'\\' => {
-                let c = *s.get(i + 1)?;
-                match c {
-                    b'"' | b'\\' | b'/' => out.push(c),
-                    b'n' => out.push(b'\n'),
-                    b't' => out.push(b'\t'),
-                    b'r' => out.push(b'\r'),
-                    b'b' => out.push(8),
-                    b'f' => out.push(12),
-                    b'u' => {
-                        let hex = std::str::from_utf8(s.get(i + 2..i + 6)?).ok()?;
-                        let ch = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
-                        out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
-                        i += 4;
-                    }
-                    _ => return None,
-                }
-                i += 2;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    None
-}
-
-/// A path as serde_json (rustc) writes it.
-fn json_string(s: &[u8]) -> Vec<u8> {
-    let mut out = vec![b'"'];
-    for &c in s {
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0..=0x1f => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
-            _ => out.push(c),
-        }
-    }
-    out.push(b'"');
-    out
-}
-
-/// Renames `from` to `to` if it is a regular file (not a link, a FIFO, a directory), never
-/// following a link at either end.
-fn move_regular(from: &Path, to: &Path) -> bool {
-    match fs::symlink_metadata(from) {
-        Ok(m) if m.file_type().is_file() => fs::rename(from, to).unwrap_or_else(|e| die(&format!("cannot move {} into place: {e}", from.display()))) == (),
-        _ => false,
-    }
-}
-
-/// Gives `from` a second name `to` (rustc reads the metadata back later, from staging; it is
-/// moved over its own link at the end), if it is a regular file with no other name: made in
-/// staging, not linked there from anywhere else.
-fn link_regular(from: &Path, to: &Path) -> bool {
-    match fs::symlink_metadata(from) {
-        Ok(m) if m.file_type().is_file() && m.nlink() == 1 => {
-            let _ = fs::remove_file(to);
-            fs::hard_link(from, to).is_ok()
-        }
-        _ => false,
-    }
-}
-
-/// The outputs cargo expects of this unit (libNAME.*, NAME, NAME.*), moved into place.
-fn move_outputs(call: &Call, stage: &Path, out: &Path) {
-    let unit = format!("{}{}", call.crate_name, call.extra);
-    let lib = format!("lib{unit}.");
-    let dotted = format!("{unit}.");
-    for entry in fs::read_dir(stage).into_iter().flatten().flatten() {
-        let name = entry.file_name();
-        let n = name.to_string_lossy();
-        if n.starts_with(&lib) || n == unit || n.starts_with(&dotted) {
-            move_regular(&entry.path(), &out.join(&name));
-        }
-    }
 }
 
 /// Libraries' arguments, kept for rebuilding them for another target (see the header). Recorded:
@@ -348,115 +256,3 @@ fn keep_arguments(call: &Call, args: &[OsString]) {
     let _ = fs::write(out.join(format!("{}{}.cargo-sandbox-args", call.crate_name, call.extra)), record);
 }
 
-/// A build script: compiled (sandboxed, on the host, or for wasm by Node), then swapped for the
-/// launcher. Returns the exit code.
-fn build_script_link(call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool) -> i32 {
-    let pkg = package_policy(&session_dir());
-    let code = if let Some(target) = &pkg.target {
-        let node = var("__CARGO_SANDBOX_NODE").unwrap_or_else(|| "node".into());
-        let js = Path::new(&var("__CARGO_SANDBOX_JS").unwrap_or_else(|| die("__CARGO_SANDBOX_JS is not set"))).join("intercept/wasm-compile.js");
-        let staged = rewrite_out_dir(args, stage);
-        status_code(Command::new(node).arg(js).arg(target).arg("--").args(&staged).status())
-    } else if sandboxed {
-        // The build script uses proc macros (e.g. a derive): they expand inside the sandbox too.
-        compile(call, args, Some(out), Some(stage))
-    } else {
-        let staged = with_inner_wrapper(&rewrite_out_dir(args, stage));
-        let library_path = std::env::var_os(SAVED_LIBRARY_PATH).unwrap_or_default();
-        status_code(Command::new(&staged[0]).args(&staged[1..]).env("LD_LIBRARY_PATH", library_path).status())
-    };
-    if code != 0 {
-        return code;
-    }
-    let bin = format!("{}{}", call.crate_name, call.extra);
-    if !bin.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') {
-        die(&format!("unexpected build script name `{bin}`"));
-    }
-    // A build script compiled for wasm is a .wasm module, run by the launcher on a WASI runtime.
-    let mut real = format!("{bin}.real");
-    if move_regular(&stage.join(format!("{bin}.wasm")), &stage.join(&bin)) {
-        real = format!("{bin}.wasm");
-    }
-    if !move_regular(&stage.join(&bin), &out.join(&real)) {
-        die(&format!("rustc did not produce the build script `{}`", stage.join(&bin).display()));
-    }
-    install_launcher(stage, &out.join(&bin));
-    record_policy_dependencies(&stage.join(format!("{bin}.d")));
-    // The other kind of build script (native or wasm) from before a target change is stale now.
-    for stale in [format!("{bin}.real"), format!("{bin}.wasm")] {
-        if stale != real {
-            let _ = fs::remove_file(out.join(stale));
-        }
-    }
-    for entry in fs::read_dir(stage).into_iter().flatten().flatten() {
-        move_regular(&entry.path(), &out.join(entry.file_name()));
-    }
-    0
-}
-
-fn rewrite_out_dir(args: &[OsString], stage: &Path) -> Vec<OsString> {
-    let mut prev: &[u8] = b"";
-    args.iter()
-        .map(|a| {
-            let word = if prev == b"--out-dir" {
-                stage.as_os_str().to_os_string()
-            } else if a.as_bytes().starts_with(b"--out-dir=") {
-                joined("--out-dir=", stage)
-            } else {
-                a.clone()
-            };
-            prev = a.as_bytes();
-            word
-        })
-        .collect()
-}
-
-/// `--flag=` followed by a path.
-fn joined(flag: &str, path: &Path) -> OsString {
-    let mut word = OsString::from(flag);
-    word.push(path);
-    word
-}
-
-fn status_code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
-    match status {
-        Ok(s) => s.code().unwrap_or(101),
-        Err(e) => die(&format!("cannot start the compiler: {e}")),
-    }
-}
-
-/// The launcher is a copy of this static program (a shell script would load what LD_LIBRARY_PATH
-/// names before its first line). A copy, not a hard link: cargo judges freshness by the outputs'
-/// mtimes. Staging was writable by the sandboxed rustc, which has exited: a `launcher` it
-/// planted (a link to ~/.profile, say) is removed, and the copy is created new, never written through.
-fn install_launcher(stage: &Path, dest: &Path) {
-    let me = var("__CARGO_SANDBOX_ENTRY").unwrap_or_else(|| die("__CARGO_SANDBOX_ENTRY is not set"));
-    let tmp = stage.join("launcher");
-    let _ = fs::remove_file(&tmp);
-    let bytes = fs::read(&me).unwrap_or_else(|e| die(&format!("cannot read {}: {e}", Path::new(&me).display())));
-    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o755).open(&tmp).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", tmp.display())));
-    f.write_all(&bytes).unwrap_or_else(|e| die(&format!("cannot write {}: {e}", tmp.display())));
-    drop(f);
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| die(&format!("cannot chmod {}: {e}", tmp.display())));
-    fs::rename(&tmp, dest).unwrap_or_else(|e| die(&format!("cannot install the launcher {}: {e}", dest.display())));
-}
-
-/// Cargo reruns a build script when an env-dep recorded for its compilation changes: these carry
-/// the fingerprint of the sandbox grants (global, and this package's), so a grant change reruns it.
-fn record_policy_dependencies(dep_info: &Path) {
-    if fs::symlink_metadata(dep_info).map_or(false, |m| !m.file_type().is_file()) {
-        die(&format!("unexpected file type of `{}`", dep_info.display()));
-    }
-    let package: String = std::env::var("CARGO_PKG_NAME").unwrap_or_default().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    let mut lines = Vec::new();
-    for name in ["__CARGO_SANDBOX_POLICY".to_string(), format!("__CARGO_SANDBOX_POLICY_{package}")] {
-        match std::env::var_os(&name) {
-            Some(v) => lines.extend_from_slice(&[format!("# env-dep:{name}=").into_bytes(), v.into_vec(), b"\n".to_vec()].concat()),
-            None => lines.extend_from_slice(format!("# env-dep:{name}\n").as_bytes()),
-        }
-    }
-    let mut f = fs::OpenOptions::new().append(true).create(true).custom_flags(O_NOFOLLOW).open(dep_info).unwrap_or_else(|e| die(&format!("cannot open {}: {e}", dep_info.display())));
-    f.write_all(&lines).unwrap_or_else(|e| die(&format!("cannot write {}: {e}", dep_info.display())));
-}
-
-const O_NOFOLLOW: i32 = 0o400000;

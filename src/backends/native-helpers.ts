@@ -4,22 +4,22 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
 import { LIBEXEC, PACKAGE_ROOT } from '../paths.js';
 
 /**
- * Where compiled helpers are kept, most preferred first. The user's own cache comes last, and not
- * for the front end: bin/cargo-sandbox looks for it only in the first two.
+ * Where compiled helpers are kept, most preferred first; the user's own cache comes last.
+ * bin/cargo-sandbox looks for the front end in the same order, in those it can write.
  */
-export function cacheDirs(env: NodeJS.ProcessEnv, { userCache = true } = {}): string[] {
+export function cacheDirs(env: NodeJS.ProcessEnv): string[] {
   const home = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : undefined);
   return [
     ...(env.CARGO_SANDBOX_CACHE_DIR ? [env.CARGO_SANDBOX_CACHE_DIR] : []),
     // Beside the package when it is writable: shared by every user of this installation.
     join(PACKAGE_ROOT, '.cache'),
-    ...(home && userCache ? [join(home, 'cargo-sandbox')] : []),
+    ...(home ? [join(home, 'cargo-sandbox')] : []),
   ];
 }
 
@@ -57,6 +57,27 @@ export interface HelperBuild {
   compileEnv?: Record<string, string>;
   /** Where to look and build; by default every cache directory. */
   dirs?: string[];
+  /** Must load no library (no ELF interpreter): it runs where LD_LIBRARY_PATH is attacker-chosen. */
+  mustBeStatic?: boolean;
+}
+
+/** Whether an ELF file has no interpreter (PT_INTERP): the loader never runs for it. */
+export function isStaticElf(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const header = Buffer.alloc(64);
+    readSync(fd, header, 0, 64, 0);
+    if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2) return false; // ELF, 64-bit
+    const phoff = Number(header.readBigUInt64LE(0x20));
+    const phentsize = header.readUInt16LE(0x36);
+    const phnum = header.readUInt16LE(0x38);
+    const table = Buffer.alloc(phentsize * phnum);
+    readSync(fd, table, 0, table.length, phoff);
+    for (let i = 0; i < phnum; i++) if (table.readUInt32LE(i * phentsize) === 3) return false; // PT_INTERP
+    return true;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The path of the compiled helper, compiling it if no cache has it. Fails closed. */
@@ -69,8 +90,9 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   for (const [k, v] of Object.entries(build.compileEnv ?? {})) hash.update(`\0${k}=${v}`);
   const file = `${build.name}-${hash.digest('hex').slice(0, 16)}`;
   const dirs = build.dirs ?? cacheDirs(env);
+  const usable = (path: string) => trustworthy(path) && (!build.mustBeStatic || isStaticElf(path));
   for (const dir of dirs) {
-    if (existsSync(join(dir, file)) && trustworthy(join(dir, file))) return join(dir, file);
+    if (existsSync(join(dir, file)) && usable(join(dir, file))) return join(dir, file);
   }
   const dir = dirs.find(usableDir);
   if (!dir) throw new UserError(`no writable cache directory for cargo-sandbox's ${build.name} (tried ${dirs.join(', ')}); nothing was built`, ['set CARGO_SANDBOX_CACHE_DIR to a writable directory']);
@@ -90,6 +112,13 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
       (r.stderr || r.error?.message || '').trim().split('\n').slice(0, 12).join('\n'),
     ]);
   }
+  if (build.mustBeStatic && !isStaticElf(tmp)) {
+    rmSync(tmp, { force: true });
+    throw new UserError(
+      `could not link cargo-sandbox's ${build.name} statically with \`${rustc}\`, and a dynamically linked one would load libraries that build scripts plant on cargo's LD_LIBRARY_PATH, on the host; nothing was built`,
+      ['install the C library for static linking (Debian, Ubuntu: libc6-dev; Fedora: glibc-static), or set RUSTC to a rustc that links it'],
+    );
+  }
   renameSync(tmp, join(dir, file));
   return join(dir, file);
 }
@@ -99,7 +128,7 @@ export type EntryMode = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'rustdoc-w
 
 /** The static entry point for `mode` (under a build script's name, any of them is the launcher). */
 export function entryBinary(mode: EntryMode, env: NodeJS.ProcessEnv): string {
-  return compiledHelper({ name: 'entry', compileEnv: { CARGO_SANDBOX_ENTRY_MODE: mode } }, env);
+  return compiledHelper({ name: 'entry', compileEnv: { CARGO_SANDBOX_ENTRY_MODE: mode }, mustBeStatic: true }, env);
 }
 
 /** The supervisor that runs inside bubblewrap around each build script (libexec/confine.rs). */

@@ -25,11 +25,11 @@ const MAX_SESSIONS = 32;
 
 /**
  * Builds the front end where bin/cargo-sandbox looks for it (CARGO_SANDBOX_CACHE_DIR, else the
- * package's .cache), as `front-end`, a link to the build for this source, root and Node. It only
+ * package's .cache, else the user's cache: the first writable one), as `front-end`, a link to the build for this source, root and Node. It only
  * speeds things up: if it cannot be built, everything still runs through Node.
  */
 export function ensureFrontEnd(env: NodeJS.ProcessEnv): void {
-  const dir = cacheDirs(env, { userCache: false }).find(usableDir);
+  const dir = cacheDirs(env).find(usableDir);
   if (!dir) return;
   try {
     const compileEnv = { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };

@@ -108,7 +108,8 @@ export function createSession(opts: {
       const spec = { target, rustc: pkg.grants.targetRustc?.value, rustflags: pkg.grants.targetRustflags };
       writeFileSync(targetFile, JSON.stringify(spec), { mode: 0o600 });
     }
-    const cgroup = pids?.create(pkg.file, pkg.grants.maxProcesses.value);
+    // No limit, no cgroup: joining one costs a kernel RCU grace period per process (~10 ms here).
+    const cgroup = pkg.grants.maxProcesses.value > 0 ? pids?.create(pkg.file, pkg.grants.maxProcesses.value) : undefined;
     write(join('packages', `${pkg.file}.data`), renderPackageData(pkg.grants, { finishFile, targetFile, cgroup }));
   }
   const rustcWrapper = entryBinary(opts.packages.some((p) => crossTarget(p.grants)) ? 'rustc-wrapper-keep-args' : 'rustc-wrapper', opts.env);

@@ -96,8 +96,14 @@ function fail(message: string, details = ''): never {
   process.exit(101);
 }
 
+/**
+ * One compilation, through cargo-sandbox's own rustc wrapper (the static entry point that started
+ * us, __CARGO_SANDBOX_ENTRY): it runs in the sandbox, as every compilation of the build does.
+ */
 function compile(program: string, args: string[], cwd: string, env: Record<string, string>, what: string): void {
-  const r = spawnSync(program, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrapper = process.env.__CARGO_SANDBOX_ENTRY;
+  if (!wrapper) fail('the rustc wrapper (__CARGO_SANDBOX_ENTRY) is not set; run the build through `cargo sandbox`');
+  const r = spawnSync(wrapper, [program, ...args], { cwd, env: { ...process.env, ...env, PWD: cwd }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.error) fail(`could not run \`${program}\` to compile ${what}: ${r.error.message}`, 'help: set `target-rustc` to a rustc that has this target\n');
   if (r.status !== 0) fail(`could not compile ${what} for the build-script target`, `${r.stderr}\n`);
 }

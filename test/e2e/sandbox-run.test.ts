@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startListeners } from '../helpers/listeners.js';
-import { BASHRC, copyFixture, makeScratch, runCli, runPlainCargo, SECRETS, sleep } from '../helpers/sandbox-env.js';
+import { BASHRC, copyFixture, makeScratch, run, runCli, runPlainCargo, SECRETS, sleep } from '../helpers/sandbox-env.js';
 
 async function runTests(mode: 'sandbox' | 'plain') {
   const s = makeScratch(`run-${mode}`);
@@ -46,4 +46,26 @@ describe('test binaries under --sandbox-run', () => {
     assert.equal(readFileSync(join(o.s.home, '.bashrc'), 'utf8'), BASHRC);
     assert.equal(o.received, 0);
   });
+
+  test('a test that never ends stops at its package\'s timeout, with what it started (control: plain cargo test still runs)', async () => {
+    const leftovers = () => run('pgrep', ['-f', 'sleep 6001.4242'], { cwd: '/', env: process.env });
+    const s = makeScratch('run-spin');
+    const ws = copyFixture(s, 'spin-test');
+    try {
+      // Output to /dev/null: the test binary, orphaned when cargo is killed, must not hold our pipes.
+      const plain = await run('sh', ['-c', 'exec timeout -s KILL 20 cargo test >/dev/null 2>&1'], { cwd: ws, env: s.env });
+      assert.equal(plain.status, 137, `plain: cargo test ended by itself (${plain.status})`);
+      assert.equal((await leftovers()).status, 0, 'plain: the test\'s child was not running');
+    } finally {
+      await run('pkill', ['-f', `${ws}/target/debug/deps/spin-`], { cwd: '/', env: process.env });
+      await run('pkill', ['-f', 'sleep 6001.4242'], { cwd: '/', env: process.env });
+    }
+    const started = Date.now();
+    const r = await runCli(['test', '--sandbox-run'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.notEqual(r.status, 0);
+    assert.ok(Date.now() - started < 60_000, 'the timeout did not stop the test');
+    assert.match(r.stderr, /the test binary ran longer than its timeout of 3s/);
+    assert.notEqual((await leftovers()).status, 0, 'a process the test started survived');
+  });
 });
+

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { copyFixture, makeScratch, run, runCli, walkFiles } from '../helpers/sandbox-env.js';
+import { copyFixture, filesContaining, makeScratch, run, runCli, SECRETS, walkFiles } from '../helpers/sandbox-env.js';
 
 const WASM_CONFIG = '[sandbox]\ntarget = "wasm32-wasi"\ntarget-rustc = "/usr/bin/rustc"\ntarget-rustflags = ["-C", "linker=wasm-ld"]\n';
 
@@ -78,4 +78,22 @@ describe('WebAssembly build scripts', () => {
     assert.equal(r.status, 101);
     assert.match(r.stderr, /^error: `sandbox\.target` must be a WebAssembly target such as "wasm32-wasip1"/m);
   });
+
+  test('a proc macro used by a wasm build script runs in the sandbox while it is compiled (control: it reads ~/.ssh and appends to ~/.bashrc)', async () => {
+    const plain = makeScratch('wasm-evil-plain');
+    const pws = copyFixture(plain, 'wasm');
+    const p = await run('cargo', ['build', '-p', 'evil-script'], { cwd: pws, env: plain.env });
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(readFileSync(join(plain.home, '.bashrc'), 'utf8'), /PWNED-BY-EVIL-PROC-MACRO/, 'plain: the macro did not run');
+    const { s, ws } = wasmWorkspace('wasm-evil');
+    const r = await runCli(['build', '-p', 'evil-script'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(buildScripts(ws, 'evil-script').some((f) => f.endsWith('.wasm')), 'the build script was not compiled for wasm');
+    const report = walkFiles(join(ws, 'target')).find((f) => /\/build\/evil-script-[^/]+\/out\/report\.txt$/.test(f));
+    assert.ok(report, 'the build script did not run');
+    assert.match(readFileSync(report, 'utf8'), /^key=ERR\(/);
+    assert.doesNotMatch(readFileSync(join(s.home, '.bashrc'), 'utf8'), /PWNED/);
+    assert.deepEqual(filesContaining(join(ws, 'target'), SECRETS.sshKey), []);
+  });
 });
+

@@ -205,6 +205,9 @@ pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, st
             read.push(dir.clone());
         }
     }
+    // The compiler cargo names (RUSTC, build.rustc; clippy-driver and the rustc behind it), which
+    // may live outside the toolchain: the file itself, read-only.
+    read.extend(args.iter().take(2).map(PathBuf::from).filter(|p| p.is_absolute() && p.is_file()));
     let jail = Jail {
         what: Path::new(&args[0]).file_name().unwrap_or_default().to_os_string(),
         read,

@@ -91,7 +91,9 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         }
         keep
     });
-    let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).collect();
+    // The rustdoc itself (RUSTDOC, build.rustdoc) may live outside the toolchain: the file, read-only.
+    let program = Some(PathBuf::from(&kept[0])).filter(|p| p.is_absolute() && p.is_file());
+    let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).chain(program).collect();
     let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept };
     std::process::exit(jail::run(&jail, &package_policy(&session_dir()), None))
 }

@@ -2,6 +2,7 @@
 // version; use as a cargo subcommand; chained wrappers; failing closed; notes after a failure.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -90,6 +91,18 @@ describe('how it is invoked', () => {
     const s = makeScratch('toolchain');
     const ws = copyFixture(s, 'tiny');
     const r = await runCli(['+stable', 'build'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(allLaunchers(ws));
+  });
+
+  test('a RUSTC outside the toolchain (a script of the user\'s) compiles in the sandbox', async () => {
+    const s = makeScratch('own-rustc');
+    const ws = copyFixture(s, 'tiny');
+    const rustc = join(s.root, 'my-rustc');
+    // It runs the toolchain's rustc by its full path (the toolchain is in the sandbox's view).
+    const sysroot = execFileSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).trim();
+    writeFileSync(rustc, `#!/bin/sh\nexec '${sysroot}/bin/rustc' "$@"\n`, { mode: 0o755 });
+    const r = await runCli(['build'], { cwd: ws, env: { ...s.env, RUSTC: rustc } });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(allLaunchers(ws));
   });

@@ -94,7 +94,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     if let Some(w) = &jail.write {
         push(&mut a, &["--sweep".as_ref(), w.as_os_str()]);
     }
-    for (flag, value) in [("--timeout", &pkg.timeout), ("--max-output", &pkg.max_output), ("--max-disk", &pkg.max_disk)] {
+    for (flag, value) in [("--timeout", &pkg.timeout), ("--max-output", &pkg.max_output), ("--max-disk", &pkg.compile_max_disk)] {
         if let Some(v) = value {
             push(&mut a, &[flag.as_ref(), v]);
         }
@@ -108,7 +108,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
     let fds = vec![(open_policy(&session.join("setup.args")), 3), (open_policy(&finish), 4)];
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
-    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size), (RLIMIT_AS, pkg.max_memory)]);
+    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)]);
     if relay.is_some() {
         cmd.stderr(Stdio::piped());
     }

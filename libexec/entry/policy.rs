@@ -62,6 +62,10 @@ pub(crate) struct PackagePolicy {
     pub max_disk: Option<OsString>,
     pub max_file_size: Option<u64>,
     pub max_memory: Option<u64>,
+    /// A compilation's limits: the defaults, or the package's where higher.
+    pub compile_max_disk: Option<OsString>,
+    pub compile_max_file_size: Option<u64>,
+    pub compile_max_memory: Option<u64>,
     pub cgroup: Option<OsString>,
     /// bwrap arguments that replace the session's finish.args (masks after grants).
     pub finish: Option<OsString>,
@@ -95,6 +99,9 @@ pub(crate) fn package_policy(session: &Path) -> PackagePolicy {
             b"max-disk" => p.max_disk = set,
             b"max-file-size" => p.max_file_size = number(),
             b"max-memory" => p.max_memory = number(),
+            b"compile-max-disk" => p.compile_max_disk = set,
+            b"compile-max-file-size" => p.compile_max_file_size = number(),
+            b"compile-max-memory" => p.compile_max_memory = number(),
             b"cgroup" => p.cgroup = set,
             b"finish" => p.finish = set,
             b"target" => p.target = set,

@@ -2,7 +2,7 @@
 // (libexec/entry/policy.rs): the launcher, the compilation and test-binary sandboxes read it.
 
 import { ENV_PATTERN } from '../policy/environment.js';
-import type { EffectiveGrants, GrantedPath, PathPart } from '../policy/effective.js';
+import { DEFAULT_MAX_DISK, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, type EffectiveGrants, type GrantedPath, type PathPart } from '../policy/effective.js';
 import { isAbsolute, relative } from 'node:path';
 
 function literal(path: GrantedPath): string | undefined {
@@ -76,6 +76,12 @@ export function renderPackageData(grants: EffectiveGrants, files: PackageFiles =
     ['max-disk', grants.maxDisk.value ? String(grants.maxDisk.value) : ''],
     ['max-file-size', grants.maxFileSize.value ? String(grants.maxFileSize.value) : ''],
     ['max-memory', grants.maxMemory.value ? String(grants.maxMemory.value) : ''],
+    // A compilation (rustc, rustdoc, with the proc macros they load) is bounded by the defaults,
+    // or by the package's limits where they are higher: limits set for a build script are no
+    // measure of what compiling the package takes.
+    ['compile-max-disk', String(Math.max(grants.maxDisk.value || Infinity, DEFAULT_MAX_DISK)).replace('Infinity', '')],
+    ['compile-max-file-size', String(Math.max(grants.maxFileSize.value || Infinity, DEFAULT_MAX_FILE_SIZE)).replace('Infinity', '')],
+    ['compile-max-memory', String(Math.max(grants.maxMemory.value || Infinity, DEFAULT_MAX_MEMORY)).replace('Infinity', '')],
     ['cgroup', files.cgroup ?? ''],
     ['finish', files.finishFile ?? ''],
     ['target', files.targetFile ?? ''],

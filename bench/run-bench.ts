@@ -94,7 +94,8 @@ async function main() {
   const warm = mkdtempSync(join(tmpdir(), 'cs-bench-warm-'));
   cpSync(join(ROOT, 'test/fixtures/tiny'), warm, { recursive: true });
   time(SANDBOX, warm, ['check']);
-  const whole = wholeBuilds(workspaces, new Map(MODES.map((m) => [m.name, workspace('macro-workspace')])));
+  const macroWorkspaces = new Map(MODES.map((m) => [m.name, workspace('macro-workspace')]));
+  const whole = wholeBuilds(workspaces, macroWorkspaces);
 
   process.stderr.write('per build script (bare vs sandboxed), floor, wrapper, memory...\n');
   const floor = bwrapFloor();
@@ -148,7 +149,7 @@ async function main() {
   process.stdout.write(`peak memory, no-op rebuild: ${memNoop || '(no process of ours lived 20 ms)'}\n`);
   process.stdout.write(`machine: ${where}\n`);
   writeJson(join(ROOT, 'bench/results.json'), { machine: where, runs, scriptRounds, wholeBuilds: whole, floor, wrapper, scripts, breakdown, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop } });
-  for (const ws of [...workspaces.values(), warm, CACHE]) rmSync(ws, { recursive: true, force: true });
+  for (const ws of [...workspaces.values(), ...macroWorkspaces.values(), warm, CACHE]) rmSync(ws, { recursive: true, force: true });
 }
 
 main().catch((err: unknown) => {

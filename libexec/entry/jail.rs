@@ -46,7 +46,7 @@ pub(crate) struct Jail {
     pub program: Vec<OsString>,
 }
 
-fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
+pub(crate) fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
     args.extend(words.iter().map(|w| w.to_os_string()));
 }
 

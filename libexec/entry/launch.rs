@@ -18,7 +18,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::jail::{inherit_fds, open_policy};
+use crate::jail::{inherit_fds, open_policy, push};
 use crate::policy::{expand, package_policy, session_dir, var, working_dir, EnvFilter, PackagePolicy};
 use crate::{die, SAVED_LIBRARY_PATH};
 
@@ -42,10 +42,6 @@ pub(crate) fn set_limits(cmd: &mut Command, limits: [(i32, Option<u64>); 2]) {
             Ok(())
         });
     }
-}
-
-fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
-    args.extend(words.iter().map(|w| w.to_os_string()));
 }
 
 pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {

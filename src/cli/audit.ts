@@ -105,7 +105,7 @@ function cargoMetadata(inv: AuditInvocation, env: NodeJS.ProcessEnv): Metadata {
   return { targetDir: meta.target_directory, workspaceRoot: meta.workspace_root, scripts };
 }
 
-/** The real build-script binary beside the launcher cargo ran (libexec/rustc-wrapper keeps it as NAME.real or NAME.wasm). */
+/** The real build-script binary beside the launcher cargo ran (the rustc wrapper, libexec/entry/build_script.rs, keeps it as NAME.real or NAME.wasm). */
 function realBinary(run: BuildScriptRun): string | undefined {
   try {
     const dir = dirname(run.launcherPath);

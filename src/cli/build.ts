@@ -12,7 +12,6 @@ import { explainBuild } from '../diagnostics/after-build.js';
 import { claimEntryDir, ensureFrontEnd, recordingHost, replayedFiles, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
 import { createSession, type BuildScriptRun, type Session } from '../intercept/session.js';
 import { confineBinary, entryBinary } from '../backends/native-helpers.js';
-import { LIBEXEC } from '../paths.js';
 import { packagePolicies } from '../policy/package-policies.js';
 import type { CargoOptions } from './args.js';
 import { loadContext, type SandboxContext } from './context.js';
@@ -37,10 +36,6 @@ function ourEntry(path: string): boolean {
   return /\/entry-[0-9a-f]{16}$/.test(path);
 }
 
-/** Whether a configured rustc wrapper is one of ours: not chained. */
-function ownWrapper(path: string): boolean {
-  return ['rustc-wrapper', 'rustc-wrapper-keep-args'].some((w) => path === join(LIBEXEC, w)) || ourEntry(path);
-}
 
 /** What `cargo sandbox audit` adds to a sandboxed build. */
 export interface BuildHooks {
@@ -82,7 +77,7 @@ export async function sandboxedCargo(
     }
   }
   const inner = userTool('rustc-wrapper', env, ctx.layers, ctx.cwd);
-  const innerWrapper = inner && !ownWrapper(resolve(ctx.cwd, inner)) ? inner : undefined;
+  const innerWrapper = inner && !ourEntry(resolve(ctx.cwd, inner)) ? inner : undefined;
   const procMacros = ctx.config.procMacros?.value ?? true;
   if (innerWrapper && procMacros) {
     reporter.message('note', `your rustc wrapper \`${innerWrapper}\` is not used: every compilation runs in the sandbox, where a compiler cache (sccache, ...) cannot reach its server or cache directory`);

@@ -6,7 +6,7 @@ import { semver } from './semver.js';
 import { didYouMean } from './suggest.js';
 import type { ConfigLayer } from './cargo-config.js';
 import { locateKeys, positionOf, type Position } from './locate.js';
-import { emptyGrants, type Grants, type PackageGrants, type SandboxConfig, type Source, type Sourced } from './types.js';
+import { emptyGrants, type Grants, type PackageGrants, type SandboxConfig, type Source } from './types.js';
 import { error, keyName, readBool, readGrant, typeName, unknownKey, type ConfigIssue, type Ctx, type Raw } from './grant-values.js';
 
 export { checkPathSyntax, parseDuration, parseSize, type ConfigIssue } from './grant-values.js';

@@ -120,7 +120,7 @@ export function createSession(opts: {
     // Libraries' arguments are kept only where some build script is compiled for another target.
     // A static entry point, never the shell script itself: see libexec/entry.rs.
     RUSTC_WRAPPER: rustcWrapper,
-    // rustdoc expands proc macros and runs doctests: through our wrapper too (libexec/rustdoc-wrapper).
+    // rustdoc expands proc macros and runs doctests: through our wrapper too (libexec/entry/rustdoc.rs).
     RUSTDOC: rustdocWrapper,
     ...(opts.rustdoc ? { __CARGO_SANDBOX_RUSTDOC: opts.rustdoc } : {}),
     __CARGO_SANDBOX_SESSION: dir,

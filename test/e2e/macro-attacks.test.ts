@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { copyFixture, filesContaining, makeScratch, run, runCli, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
+import { copyFixture, filesContaining, makeScratch, run, runCli, type Scratch } from '../helpers/sandbox-env.js';
 
 /** Every entry under `dir` that should not outlive a build: setuid/setgid, world-writable, FIFO, socket, device, symlink (rustc and rustdoc make none). */
 function dangerous(dir: string): string[] {

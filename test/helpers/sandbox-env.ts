@@ -64,9 +64,18 @@ export interface Scratch {
  */
 export type Layout = 'tmp' | 'host';
 
-const outsideTmp: string[] = [];
+// Every scratch directory goes when the test file's process exits (a full run leaves gigabytes
+// otherwise); CARGO_SANDBOX_KEEP_TEST_DIRS=1 keeps them for a look after a failure.
+const scratchDirs: string[] = [];
 process.on('exit', () => {
-  for (const dir of outsideTmp) rmSync(dir, { recursive: true, force: true });
+  if (process.env.CARGO_SANDBOX_KEEP_TEST_DIRS) return;
+  for (const dir of scratchDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* left for the system's /tmp cleaning */
+    }
+  }
 });
 
 export function makeScratch(label: string, opts: { layout?: Layout } = {}): Scratch {
@@ -78,10 +87,11 @@ export function makeScratch(label: string, opts: { layout?: Layout } = {}): Scra
     const userRuntime = `/run/user/${process.getuid?.() ?? 0}`;
     mkdirSync(userRuntime, { recursive: true, mode: 0o700 });
     runtimeDir = mkdtempSync(join(userRuntime, `cs-test-${label}-`));
-    outsideTmp.push(root, runtimeDir);
+    scratchDirs.push(root, runtimeDir);
   } else {
     root = runtimeDir = mkdtempSync(join(tmpdir(), `cs-test-${label}-`));
     home = join(root, 'home');
+    scratchDirs.push(root);
   }
   const cargoHome = join(home, '.cargo');
   mkdirSync(join(home, '.ssh'), { recursive: true });

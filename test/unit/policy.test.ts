@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { bwrapArgs, encodeArgs, renderEnvData, type HostEntry, type HostView } from '../../src/backends/bwrap.js';
 import { defaultPolicy } from '../../src/policy/default-policy.js';

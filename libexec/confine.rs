@@ -2,6 +2,8 @@
 //
 // bubblewrap builds the file-system view; this program, run inside it as the build script's
 // parent, adds what a mount namespace cannot say:
+//   - a seccomp filter (confine/seccomp.rs): no kernel keyrings, io_uring, bpf, perf events,
+//     userfaultfd, module loading, terminal injection; a fresh, empty session keyring;
 //   - Landlock (where the kernel has it): writes only beneath OUT_DIR, /tmp and granted paths; no
 //     symlinks made outside them; execution only of allowed programs (`allow-exec`); no device
 //     ioctls (terminal injection); no signals, ptrace or abstract sockets beyond the script's own
@@ -40,6 +42,8 @@ mod landlock;
 mod out_dir;
 #[path = "confine/disk.rs"]
 mod disk;
+#[path = "confine/seccomp.rs"]
+mod seccomp;
 use disk::DiskWatch;
 use landlock::{landlock_abi, landlock_ruleset, SYS_LANDLOCK};
 use directives::check_directive;
@@ -193,7 +197,7 @@ fn main() {
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            Ok(())
+            seccomp::install()
         });
     }
     let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", o.program[0].to_string_lossy())));

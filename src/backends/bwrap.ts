@@ -48,6 +48,9 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView): BwrapArgs {
   }
   // /tmp is a fresh tmpfs before any bind, so a workspace or target dir under /tmp still shows.
   setup.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  // The kernel's key lists name every key the user can view, whatever keyring holds it (keyctl
+  // itself is refused by the supervisor's seccomp filter).
+  setup.push('--ro-bind-try', '/dev/null', '/proc/keys', '--ro-bind-try', '/dev/null', '/proc/key-users');
   for (const path of policy.readOnly) {
     if (host.entry(path).type !== 'missing') setup.push('--ro-bind', path, path);
   }

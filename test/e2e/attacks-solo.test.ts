@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { outFile, ranReport, soloWorkspace } from '../helpers/attack-env.js';
+import { lootOf, outFile, ranReport, soloWorkspace } from '../helpers/attack-env.js';
 import { CLI, filesContaining, run, runCli, runPlainCargo, SECRETS, type RunResult, type Scratch } from '../helpers/sandbox-env.js';
 
 /** Runs `command` (sh) on a new pseudo-terminal; then reads one line typed into it, as a shell would. */
@@ -82,6 +82,26 @@ describe('attacks that break their own package, or need a terminal (one cargo ru
     for (const secret of [SECRETS.envAws, SECRETS.envGithubToken, SECRETS.envRegistryToken, SECRETS.envCustom]) {
       assert.deepEqual(filesContaining(join(s.ws, 'target'), secret), [], secret);
     }
+  });
+
+  test('the kernel keyring of the session that started cargo: neither its keys nor their names reach a build script (control: it reads the secret)', async () => {
+    const secret = 'KEYRING-SECRET-8d8d';
+    // cargo runs in a new session keyring holding a user key, as a login session's keyring would.
+    const inKeyring = (argv: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }) =>
+      run('python3', ['-c', `import ctypes, os, sys
+libc = ctypes.CDLL(None); libc.syscall.restype = ctypes.c_long
+assert libc.syscall(250, 1, None) > 0  # KEYCTL_JOIN_SESSION_KEYRING
+assert libc.syscall(248, b"user", b"cs-test-secret", b"${secret}", ${secret.length}, -3) > 0  # add_key to @s
+os.execvp(sys.argv[1], sys.argv[1:])`, ...argv], opts);
+    const p = soloWorkspace('keyring-plain');
+    const plain = await inKeyring(['cargo', 'build', '-p', 'attack-keyring'], { cwd: p.ws, env: p.scratch.env });
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.ok(lootOf(p.ws, 'attack-keyring').includes(secret), `plain: the key was not read: ${ranReport(p.ws, 'attack-keyring')}`);
+    const s = soloWorkspace('keyring');
+    const r = await inKeyring([CLI, 'build', '-p', 'attack-keyring'], { cwd: s.ws, env: s.scratch.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(ranReport(s.ws, 'attack-keyring') ?? '', /keyctl search=-1/);
+    assert.doesNotMatch(lootOf(s.ws, 'attack-keyring'), /KEYRING-SECRET|cs-test-secret/);
   });
 
   for (const [pkg, variable, marker] of [

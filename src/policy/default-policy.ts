@@ -71,6 +71,16 @@ export const SYSTEM_SECRETS = [
   '/etc/ssh',
   '/etc/ssl/private',
   '/etc/security/opasswd',
+  // VPN and network credentials, Kerberos keys, IPsec and PPP secrets, certificates' private keys.
+  '/etc/wireguard',
+  '/etc/NetworkManager/system-connections',
+  '/etc/openvpn',
+  '/etc/krb5.keytab',
+  '/etc/ipsec.secrets',
+  '/etc/ipsec.d/private',
+  '/etc/ppp/chap-secrets',
+  '/etc/ppp/pap-secrets',
+  '/etc/letsencrypt',
 ] as const;
 
 export function defaultPolicy(inputs: PolicyInputs): SandboxPolicy {

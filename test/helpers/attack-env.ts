@@ -3,7 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Listeners } from './listeners.js';
 import { copyFixture, makeScratch, SECRETS, sleep, walkFiles, type Scratch } from './sandbox-env.js';
 
@@ -50,19 +50,31 @@ export function plantSystemSecrets(): { secrets: SystemSecret[]; remove(): void 
   const tag = `cstest${process.pid}`;
   const created: string[] = [];
   const planted: SystemSecret[] = [];
-  for (const [dir, name, mode] of [
-    ['/etc/ssh', `ssh_host_${tag}_ed25519_key`, 0o755],
-    ['/etc/sudoers.d', tag, 0o750],
-    ['/etc/ssl/private', `${tag}.key`, 0o710],
-  ] as const) {
-    if (!existsSync(dir)) {
-      mkdirSync(dir, { mode });
-      created.push(dir);
+  // One of each family the sandbox masks: ssh host keys, sudo rules, TLS keys, VPN and network
+  // credentials, Kerberos keys, IPsec and PPP secrets.
+  for (const file of [
+    `/etc/ssh/ssh_host_${tag}_ed25519_key`,
+    `/etc/sudoers.d/${tag}`,
+    `/etc/ssl/private/${tag}.key`,
+    `/etc/wireguard/${tag}.conf`,
+    `/etc/NetworkManager/system-connections/${tag}.nmconnection`,
+    `/etc/openvpn/${tag}.key`,
+    `/etc/ipsec.d/private/${tag}.pem`,
+    ...['/etc/krb5.keytab', '/etc/ipsec.secrets', '/etc/ppp/chap-secrets'].filter((f) => !existsSync(f)),
+  ]) {
+    // The directories it needs, the topmost new one remembered for removal.
+    let dir = dirname(file);
+    const missing: string[] = [];
+    while (!existsSync(dir)) {
+      missing.unshift(dir);
+      dir = dirname(dir);
     }
-    const marker = `SYSTEM-SECRET-${name}`;
+    for (const d of missing) mkdirSync(d, { mode: 0o700 });
+    created.push(missing[0] ?? file);
+    const marker = `SYSTEM-SECRET-${basename(file)}`;
     // A comment: valid for sudo too, should it read the file before the test removes it.
-    writeFileSync(join(dir, name), `# ${marker}\n`, { mode: 0o400 });
-    planted.push({ path: join(dir, name), marker });
+    writeFileSync(file, `# ${marker}\n`, { mode: 0o400 });
+    planted.push({ path: file, marker });
   }
   const real = ['/etc/shadow', '/etc/gshadow'].flatMap((path) => {
     const first = existsSync(path) ? readFileSync(path, 'utf8').split('\n')[0] : '';
@@ -71,8 +83,7 @@ export function plantSystemSecrets(): { secrets: SystemSecret[]; remove(): void 
   return {
     secrets: [...real, ...planted],
     remove() {
-      for (const s of planted) rmSync(s.path, { force: true });
-      for (const dir of created) rmSync(dir, { recursive: true, force: true });
+      for (const path of created) rmSync(path, { recursive: true, force: true });
     },
   };
 }

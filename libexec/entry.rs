@@ -19,7 +19,9 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 // The crate root looks for modules beside it: they live in libexec/entry/.
 #[path = "entry/build_script.rs"]
@@ -45,6 +47,23 @@ const MODE: &str = env!("CARGO_SANDBOX_ENTRY_MODE");
 /// Tests recognise a launcher by this text in its bytes.
 const LAUNCHER_MARK: &str = "cargo-sandbox build-script launcher";
 const SAVED_LIBRARY_PATH: &str = "__CARGO_SANDBOX_LD_LIBRARY_PATH";
+
+/// `program` started on the host as plain cargo starts it: with cargo's library path back (the
+/// entry point kept it aside), without our copy of it.
+fn host_command(program: &[OsString]) -> Command {
+    let mut cmd = Command::new(&program[0]);
+    cmd.args(&program[1..]).env_remove(SAVED_LIBRARY_PATH);
+    if let Some(path) = std::env::var_os(SAVED_LIBRARY_PATH) {
+        cmd.env("LD_LIBRARY_PATH", path);
+    }
+    cmd
+}
+
+/// Becomes `program` on the host (see host_command).
+fn exec_on_host(program: &[OsString]) -> ! {
+    let err = host_command(program).exec();
+    die(&format!("cannot run {}: {err}", program[0].to_string_lossy()))
+}
 
 fn die(msg: &str) -> ! {
     eprintln!("error: cargo-sandbox: {msg}");

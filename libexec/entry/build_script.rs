@@ -11,14 +11,13 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::outputs::{move_outputs, move_regular};
-use crate::policy::{package_policy, session_dir, var};
+use crate::policy::{var, PackagePolicy};
 use crate::rustc::{compile, with_inner_wrapper, Call};
-use crate::{die, SAVED_LIBRARY_PATH};
+use crate::{die, host_command};
 
 /// A build script: compiled (sandboxed, on the host, or for wasm by Node), then swapped for the
 /// launcher. Returns the exit code.
-pub(crate) fn build_script_link(call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool) -> i32 {
-    let pkg = package_policy(&session_dir());
+pub(crate) fn build_script_link(call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool, pkg: &PackagePolicy) -> i32 {
     let code = if let Some(target) = &pkg.target {
         let node = var("__CARGO_SANDBOX_NODE").unwrap_or_else(|| "node".into());
         let js = Path::new(&var("__CARGO_SANDBOX_JS").unwrap_or_else(|| die("__CARGO_SANDBOX_JS is not set"))).join("intercept/wasm-compile.js");
@@ -26,11 +25,9 @@ pub(crate) fn build_script_link(call: &Call, args: &[OsString], out: &Path, stag
         status_code(Command::new(node).arg(js).arg(target).arg("--").args(&staged).status())
     } else if sandboxed {
         // The build script uses proc macros (e.g. a derive): they expand inside the sandbox too.
-        compile(call, args, Some(out), Some(stage))
+        compile(call, args, Some(out), Some(stage), pkg)
     } else {
-        let staged = with_inner_wrapper(&rewrite_out_dir(args, stage));
-        let library_path = std::env::var_os(SAVED_LIBRARY_PATH).unwrap_or_default();
-        status_code(Command::new(&staged[0]).args(&staged[1..]).env("LD_LIBRARY_PATH", library_path).status())
+        status_code(host_command(&with_inner_wrapper(&rewrite_out_dir(args, stage))).status())
     };
     if code != 0 {
         return code;

@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 
 use crate::die;
 use crate::launch::{set_limits, RLIMIT_AS, RLIMIT_FSIZE};
-use crate::policy::{expand, read_entries, session_dir, var, working_dir, EnvFilter, PackagePolicy};
+use crate::policy::{expand, read_entries, session_dir, var, working_dir, EnvFilter, PackagePolicy, NO_OUT_DIR};
 
 extern "C" {
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
@@ -39,7 +39,7 @@ pub(crate) struct Jail {
     pub read: Vec<PathBuf>,
     /// The private output directory: writable, swept by the supervisor afterwards.
     pub stage: Option<PathBuf>,
-    /// Writable, not swept (incremental or documentation directory).
+    /// Writable, and swept afterwards as the output is (incremental or documentation directory).
     pub write: Option<PathBuf>,
     /// A file inside a writable directory that must stay as it is (bound read-only over itself).
     pub keep: Option<PathBuf>,
@@ -54,8 +54,7 @@ pub(crate) fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
 /// its stderr comes through here line by line (see rustc.rs: artifact notifications).
 pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut(&[u8]) -> Vec<u8>>) -> i32 {
     let session = session_dir();
-    let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
-    let confine = var("__CARGO_SANDBOX_CONFINE").unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));
+    let (bwrap, confine) = sandbox_programs();
     let cwd = working_dir();
 
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
@@ -69,7 +68,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     // The package's read grants (`allow-read`): a crate may include a file from outside the
     // workspace at compile time, as its build script may read it.
     let manifest = var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
-    let out_dir = var("OUT_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/nonexistent/cargo-sandbox-no-out-dir"));
+    let out_dir = var("OUT_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(NO_OUT_DIR));
     for p in &pkg.read {
         let p = expand(p, &out_dir, &manifest);
         push(&mut a, &["--ro-bind-try".as_ref(), &p, &p]);
@@ -105,9 +104,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a);
     scrub_environment(&mut cmd, &session, pkg);
-    let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
-    let fds = vec![(open_policy(&session.join("setup.args")), 3), (open_policy(&finish), 4)];
-    inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
+    inherit_fds(&mut cmd, session_args(&session, pkg), pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)]);
     if relay.is_some() {
         cmd.stderr(Stdio::piped());
@@ -159,8 +156,19 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
     }
 }
 
-pub(crate) fn open_policy(path: &Path) -> File {
-    File::open(path).unwrap_or_else(|e| die(&format!("cannot read the sandbox policy {}: {e}", path.display())))
+/// bubblewrap and the supervisor, as the session names them.
+pub(crate) fn sandbox_programs() -> (OsString, OsString) {
+    let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
+    let confine = var("__CARGO_SANDBOX_CONFINE").filter(|c| Path::new(c).is_file()).unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));
+    (bwrap, confine)
+}
+
+/// The session's bwrap arguments, for fds 3 (`--args 3`: namespaces and the system view) and 4
+/// (`--args 4`: the masks, the package's own where its grants reveal a secret).
+pub(crate) fn session_args(session: &Path, pkg: &PackagePolicy) -> Vec<(File, i32)> {
+    let open = |path: &Path| File::open(path).unwrap_or_else(|e| die(&format!("cannot read the sandbox policy {}: {e}", path.display())));
+    let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
+    vec![(open(&session.join("setup.args")), 3), (open(&finish), 4)]
 }
 
 /// The compiler sees cargo's environment without the user's secrets and without ours: the

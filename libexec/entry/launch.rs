@@ -18,9 +18,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::jail::{inherit_fds, open_policy, push};
+use crate::jail::{inherit_fds, push, sandbox_programs, session_args};
 use crate::policy::{expand, package_policy, session_dir, var, working_dir, EnvFilter, PackagePolicy};
-use crate::{die, SAVED_LIBRARY_PATH};
+use crate::{die, exec_on_host, SAVED_LIBRARY_PATH};
 
 extern "C" {
     fn setrlimit(resource: i32, rlim: *const [u64; 2]) -> i32;
@@ -46,8 +46,7 @@ pub(crate) fn set_limits(cmd: &mut Command, limits: [(i32, Option<u64>); 2]) {
 
 pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     let session = session_dir();
-    let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
-    let confine = var("__CARGO_SANDBOX_CONFINE").filter(|c| Path::new(c).is_file()).unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));
+    let (bwrap, confine) = sandbox_programs();
     if !bin.is_file() {
         die(&format!("the build script binary `{}` is missing; run `cargo clean` and build again", bin.display()));
     }
@@ -65,12 +64,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
                 std::env::remove_var(name);
             }
         }
-        if let Some(path) = std::env::var_os(SAVED_LIBRARY_PATH) {
-            std::env::set_var("LD_LIBRARY_PATH", path);
-            std::env::remove_var(SAVED_LIBRARY_PATH);
-        }
-        let err = Command::new(&bin).args(&rest).exec();
-        die(&format!("cannot run {}: {err}", bin.display()));
+        exec_on_host(&[vec![bin.into_os_string()], rest].concat());
     }
 
     let wasm = bin.extension().map_or(false, |e| e == "wasm");
@@ -137,10 +131,10 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
 
     let mut cmd = Command::new(&program[0]);
     cmd.args(&program[1..]).env_clear().envs(env);
-    let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
     let create = |ext: &str| File::create(record.with_extension(ext)).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
     // bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
-    let fds = vec![(open_policy(&session.join("setup.args")), 3), (open_policy(&finish), 4), (create("status"), 5), (create("report"), 6)];
+    let mut fds = session_args(&session, &pkg);
+    fds.extend([(create("status"), 5), (create("report"), 6)]);
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.
     let bwrapped = pkg.runner.is_empty();

@@ -117,6 +117,10 @@ pub(crate) fn package_policy(session: &Path) -> PackagePolicy {
     p
 }
 
+/// What a grant's OUT_DIR part stands for where there is no OUT_DIR (a compilation of a package
+/// without a build script, a test binary): a path that names nothing.
+pub(crate) const NO_OUT_DIR: &str = "/nonexistent/cargo-sandbox-no-out-dir";
+
 /// A granted path with its runtime parts (\x01OUT_DIR\x01, \x01CARGO_MANIFEST_DIR\x01) filled in.
 pub(crate) fn expand(path: &OsStr, out_dir: &Path, manifest: &Path) -> OsString {
     let mut result = Vec::new();

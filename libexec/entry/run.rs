@@ -8,15 +8,14 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::jail::{inherit_fds, open_policy};
+use crate::jail::{inherit_fds, sandbox_programs, session_args};
 use crate::launch::{confine_limits, grant_binds, set_limits, RLIMIT_AS, RLIMIT_FSIZE};
-use crate::policy::{package_policy, session_dir, var, working_dir, EnvFilter};
+use crate::policy::{package_policy, session_dir, var, working_dir, EnvFilter, NO_OUT_DIR};
 use crate::{die, SAVED_LIBRARY_PATH};
 
 pub(crate) fn main(args: Vec<OsString>) -> ! {
     let session = session_dir();
-    let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
-    let confine = var("__CARGO_SANDBOX_CONFINE").filter(|c| Path::new(c).is_file()).unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));
+    let (bwrap, confine) = sandbox_programs();
     let filter = EnvFilter::load(&session);
     let pkg = package_policy(&session);
     let cwd = working_dir();
@@ -38,7 +37,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         a.extend(["--bind".into(), t.clone().into_os_string(), t.clone().into_os_string()]);
     }
     // A test binary has no OUT_DIR: grants that name one name nothing.
-    let no_out = Path::new("/nonexistent/cargo-sandbox-no-out-dir");
+    let no_out = Path::new(NO_OUT_DIR);
     grant_binds(&mut a, &pkg, no_out, &manifest);
     a.extend(["--ro-bind".into(), confine.clone(), confine.clone()]);
     // Cargo's library path (the -sys crates' libraries a test may load), inside only.
@@ -59,8 +58,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
 
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a).env_clear().envs(filter.apply(&pkg));
-    let finish = pkg.finish.as_ref().map(PathBuf::from).unwrap_or_else(|| session.join("finish.args"));
-    inherit_fds(&mut cmd, vec![(open_policy(&session.join("setup.args")), 3), (open_policy(&finish), 4)], pkg.cgroup.as_ref());
+    inherit_fds(&mut cmd, session_args(&session, &pkg), pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size), (RLIMIT_AS, pkg.max_memory)]);
     let err = cmd.exec();
     die(&format!("cannot start bubblewrap ({}): {err}", Path::new(&bwrap).display()))

@@ -21,15 +21,13 @@
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::build_script::{build_script_link, joined, status_code};
 use crate::jail::{self, Jail};
 use crate::outputs::{announce_metadata, move_outputs};
-use crate::policy::{package_policy, session_dir, var};
-use crate::{die, SAVED_LIBRARY_PATH};
+use crate::policy::{package_policy, session_dir, var, PackagePolicy};
+use crate::{die, exec_on_host, host_command};
 
 /// Bumped whenever the launcher or the way build scripts are compiled changes: cargo then
 /// rebuilds every sandboxed build script.
@@ -111,16 +109,6 @@ fn note_search(c: &mut Call, v: &[u8]) {
     }
 }
 
-/// Runs `program` on the host as plain cargo would: with cargo's library path back.
-fn exec_on_host(program: &[OsString]) -> ! {
-    if let Some(path) = std::env::var_os(SAVED_LIBRARY_PATH) {
-        std::env::set_var("LD_LIBRARY_PATH", path);
-        std::env::remove_var(SAVED_LIBRARY_PATH);
-    }
-    let err = Command::new(&program[0]).args(&program[1..]).exec();
-    die(&format!("cannot run {}: {err}", program[0].to_string_lossy()))
-}
-
 pub(crate) fn with_inner_wrapper(args: &[OsString]) -> Vec<OsString> {
     var("__CARGO_SANDBOX_INNER_WRAPPER").into_iter().chain(args.iter().cloned()).collect()
 }
@@ -130,9 +118,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
         die("the rustc wrapper was started without a compiler");
     }
     if args.last().map_or(false, |a| a == "-vV") && args.len() <= 3 {
-        let program = with_inner_wrapper(&args);
-        let library_path = std::env::var_os(SAVED_LIBRARY_PATH).unwrap_or_default();
-        if status_code(Command::new(&program[0]).args(&program[1..]).env("LD_LIBRARY_PATH", library_path).status()) != 0 {
+        if status_code(host_command(&with_inner_wrapper(&args)).status()) != 0 {
             std::process::exit(101);
         }
         println!("cargo-sandbox: build-script-launcher-v{LAUNCHER_FORMAT}{}", if keep_args { " (keeps arguments)" } else { "" });
@@ -151,16 +137,17 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
     let out_dir = match &call.out_dir {
         Some(o) => o.clone(),
         // A call with nothing to write (cargo's probe of the target: `--print`), sandboxed too.
-        None => std::process::exit(compile(&call, &args, None, None)),
+        None => std::process::exit(compile(&call, &args, None, None, &package_policy(&session_dir()))),
     };
     let stage = out_dir.join(if build_script { ".cargo-sandbox-stage".to_string() } else { format!(".cargo-sandbox-rustc-{}{}", call.crate_name, call.extra) });
     // Left by an interrupted call, or planted through a previous one: never followed.
     let _ = fs::remove_dir_all(&stage);
     fs::create_dir_all(&stage).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", stage.display())));
+    let pkg = package_policy(&session_dir());
     let code = if build_script {
-        build_script_link(&call, &args, &out_dir, &stage, sandboxed)
+        build_script_link(&call, &args, &out_dir, &stage, sandboxed, &pkg)
     } else {
-        let code = compile(&call, &args, Some(&out_dir), Some(&stage));
+        let code = compile(&call, &args, Some(&out_dir), Some(&stage), &pkg);
         if code == 0 {
             move_outputs(&format!("{}{}", call.crate_name, call.extra), &stage, &out_dir);
         }
@@ -171,7 +158,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
 }
 
 /// rustc in the sandbox, writing into `stage` (and a private incremental directory).
-pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option<&Path>) -> i32 {
+pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option<&Path>, pkg: &PackagePolicy) -> i32 {
     let unit = format!("{}{}", call.crate_name, call.extra);
     let mut incremental = None;
     let mut program: Vec<OsString> = Vec::with_capacity(args.len());
@@ -216,14 +203,13 @@ pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, st
         keep: None,
         program,
     };
-    let pkg = package_policy(&session_dir());
     match (out_dir, stage) {
         (Some(out), Some(stage)) => {
             let rmeta = format!("lib{unit}.rmeta");
             let mut early_metadata = |line: &[u8]| announce_metadata(line, stage, out, &rmeta);
-            jail::run(&jail, &pkg, Some(&mut early_metadata))
+            jail::run(&jail, pkg, Some(&mut early_metadata))
         }
-        _ => jail::run(&jail, &pkg, None),
+        _ => jail::run(&jail, pkg, None),
     }
 }
 

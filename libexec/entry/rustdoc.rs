@@ -9,13 +9,11 @@
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::jail::{self, Jail};
 use crate::policy::{package_policy, session_dir, var};
-use crate::{die, SAVED_LIBRARY_PATH};
+use crate::{die, exec_on_host};
 
 /// Unless configured (RUSTDOC, build.rustdoc), the rustdoc beside the cargo that runs us, as cargo
 /// itself would pick.
@@ -69,12 +67,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         kept.push(a);
     }
     if !link_args && std::env::var_os("__CARGO_SANDBOX_PROC_MACROS").map_or(false, |v| v == "0") {
-        if let Some(path) = std::env::var_os(SAVED_LIBRARY_PATH) {
-            std::env::set_var("LD_LIBRARY_PATH", path);
-            std::env::remove_var(SAVED_LIBRARY_PATH);
-        }
-        let err = Command::new(&kept[0]).args(&kept[1..]).exec();
-        die(&format!("cannot run {}: {err}", kept[0].to_string_lossy()));
+        exec_on_host(&kept);
     }
     if profiles.is_empty() {
         die("rustdoc was given no `-L dependency=` directory; cannot sandbox it");

@@ -57,6 +57,11 @@ function pathData(parts: readonly PathPart[]): string {
     .join('');
 }
 
+/** A limit no lower than `floor`; 0 (unlimited) stays unlimited (''). */
+function atLeast(limit: number, floor: number): string {
+  return limit ? String(Math.max(limit, floor)) : '';
+}
+
 /**
  * The grants of one package as data for the static entry points (libexec/entry/policy.rs):
  * `key=value` entries, each ending in NUL, keys repeated for lists. No value is ever parsed as code.
@@ -79,9 +84,9 @@ export function renderPackageData(grants: EffectiveGrants, files: PackageFiles =
     // A compilation (rustc, rustdoc, with the proc macros they load) is bounded by the defaults,
     // or by the package's limits where they are higher: limits set for a build script are no
     // measure of what compiling the package takes.
-    ['compile-max-disk', String(Math.max(grants.maxDisk.value || Infinity, DEFAULT_MAX_DISK)).replace('Infinity', '')],
-    ['compile-max-file-size', String(Math.max(grants.maxFileSize.value || Infinity, DEFAULT_MAX_FILE_SIZE)).replace('Infinity', '')],
-    ['compile-max-memory', String(Math.max(grants.maxMemory.value || Infinity, DEFAULT_MAX_MEMORY)).replace('Infinity', '')],
+    ['compile-max-disk', atLeast(grants.maxDisk.value, DEFAULT_MAX_DISK)],
+    ['compile-max-file-size', atLeast(grants.maxFileSize.value, DEFAULT_MAX_FILE_SIZE)],
+    ['compile-max-memory', atLeast(grants.maxMemory.value, DEFAULT_MAX_MEMORY)],
     ['cgroup', files.cgroup ?? ''],
     ['finish', files.finishFile ?? ''],
     ['target', files.targetFile ?? ''],

@@ -36,7 +36,6 @@ function ourEntry(path: string): boolean {
   return /\/entry-[0-9a-f]{16}$/.test(path);
 }
 
-
 /** What `cargo sandbox audit` adds to a sandboxed build. */
 export interface BuildHooks {
   /** Variables for cargo and the launchers, over the session's own. */

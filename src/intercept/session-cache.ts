@@ -24,9 +24,10 @@ const UNUSED_AFTER_MS = 14 * 24 * 60 * 60 * 1000;
 const MAX_SESSIONS = 32;
 
 /**
- * Builds the front end where bin/cargo-sandbox looks for it (CARGO_SANDBOX_CACHE_DIR, else the
- * package's .cache, else the user's cache: the first writable one), as `front-end`, a link to the build for this source, root and Node. It only
- * speeds things up: if it cannot be built, everything still runs through Node.
+ * Builds the front end where bin/cargo-sandbox looks for it (the first writable of
+ * CARGO_SANDBOX_CACHE_DIR, the package's .cache, the user's cache), as `front-end`, a link to the
+ * build for this source, root and Node. It only speeds things up: if it cannot be built,
+ * everything still runs through Node.
  */
 export function ensureFrontEnd(env: NodeJS.ProcessEnv): void {
   const dir = cacheDirs(env).find(usableDir);

@@ -1,7 +1,7 @@
 // End-to-end test scaffolding: a fake user (home with secrets, its own CARGO_HOME), fixture
 // workspaces copied into a scratch directory, and runs of the real CLI with real cargo.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, type Dirent, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -73,7 +73,8 @@ process.on('exit', () => {
     try {
       rmSync(dir, { recursive: true, force: true });
     } catch {
-      /* left for the system's /tmp cleaning */
+      // Paths longer than PATH_MAX (the long-path attack): rm walks them by descriptor.
+      spawnSync('rm', ['-rf', '--', dir]);
     }
   }
 });

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  bubblewrap pkg-config gcc make libc6-dev
+  bubblewrap pkg-config gcc make libc6-dev git
   libssl-dev zlib1g-dev libsqlite3-dev libzstd-dev libbz2-dev libgit2-dev
   librust-openssl-sys-dev librust-libsqlite3-sys-dev librust-libz-sys-dev librust-zstd-sys-dev
   librust-ring-dev librust-bzip2-sys-dev librust-curl-sys-dev librust-libgit2-sys-dev

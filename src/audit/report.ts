@@ -3,6 +3,7 @@
 
 import type { Executed, NetworkAttempt, PathAccess } from './observe.js';
 import type { ApprovalChange } from './approvals.js';
+import type { WithheldGrant } from './suggest.js';
 
 /** Bumped on any incompatible change of the JSON below; documented in docs/audit.md. */
 export const AUDIT_SCHEMA = 'cargo-sandbox-audit/1';
@@ -35,6 +36,8 @@ export interface AuditReport {
   scripts: ScriptAudit[];
   /** Packages whose version or sources differ from what cargo-sandbox.lock approved. */
   changes: ApprovalChange[];
+  /** With --suggest: grants the trace asked for that were not suggested (secrets, home, network). */
+  withheld?: WithheldGrant[];
 }
 
 export function blockedCount(s: ScriptAudit): number {

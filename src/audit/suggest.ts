@@ -19,20 +19,62 @@ function display(path: string, home: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? `~/${rel}` : path;
 }
 
-/** The grants that would have let through what this script was blocked from; undefined if none. */
-export function suggestGrants(s: ScriptAudit, home: string): SuggestedGrants | undefined {
+function inside(path: string, tree: string): boolean {
+  const rel = relative(tree, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** What the audit knows of the host: the secrets the default policy hides, and the home. */
+export interface SecretView {
+  home: string;
+  /** Paths the sandbox masks (home, system and workspace secrets). */
+  masked: readonly string[];
+}
+
+/** A grant the trace asked for that is never suggested without `--suggest-risky`. */
+export interface WithheldGrant {
+  package: string;
+  version: string;
+  /** As it would be written: `allow-read = ["~/.ssh/id_ed25519"]`. */
+  grant: string;
+  why: string;
+}
+
+/**
+ * The grants that would have let through what this script was blocked from (undefined if none),
+ * and those withheld: a malicious script only has to fail without a secret to have it approved, so
+ * a secret the sandbox hides, a write to the home itself (its dotfiles) and the network are never
+ * suggested unless `risky` is set. They are listed instead, with the reason.
+ */
+export function suggestGrants(s: ScriptAudit, view: SecretView, risky = false): { grants?: SuggestedGrants; withheld: WithheldGrant[] } {
   const uniq = (xs: string[]) => [...new Set(xs)].sort();
+  const withheld: WithheldGrant[] = [];
+  const keep = (key: string, path: string, why: string | undefined): boolean => {
+    if (!why || risky) return true;
+    withheld.push({ package: s.package, version: s.version, grant: `${key} = [${JSON.stringify(display(path, view.home))}]`, why });
+    return false;
+  };
+  const secret = (p: string) => (view.masked.some((m) => inside(p, m)) ? 'a secret the sandbox hides' : undefined);
+  const read = uniq(s.readOutside.filter((p) => p.blocked).map((p) => p.path)).filter((p) => keep('allow-read', p, secret(p)));
+  // The directory it writes in: the file itself may not exist yet for a bind to name.
+  const write = uniq(s.writtenOutside.filter((p) => p.blocked).map((p) => dirname(p.path))).filter((d) =>
+    keep('allow-write', d, secret(d) ?? (inside(view.home, d) ? 'your home directory: its shell startup files and dotfiles' : undefined)),
+  );
+  let network = s.network.some((n) => n.blocked);
+  if (network && !risky) {
+    network = false;
+    withheld.push({ package: s.package, version: s.version, grant: 'allow-network = true', why: 'the network: the script could send anything it can read anywhere' });
+  }
   const g: SuggestedGrants = {
     package: s.package,
     version: s.version,
     ...(s.checksum ? { checksum: s.checksum } : {}),
-    read: uniq(s.readOutside.filter((p) => p.blocked).map((p) => display(p.path, home))),
-    // The directory it writes in: the file itself may not exist yet for a bind to name.
-    write: uniq(s.writtenOutside.filter((p) => p.blocked).map((p) => display(dirname(p.path), home))),
-    network: s.network.some((n) => n.blocked),
+    read: read.map((p) => display(p, view.home)),
+    write: write.map((p) => display(p, view.home)),
+    network,
     exec: uniq(s.executed.filter((x) => x.blocked).map((x) => x.program)),
   };
-  return g.read.length || g.write.length || g.network || g.exec.length ? g : undefined;
+  return { grants: g.read.length || g.write.length || g.network || g.exec.length ? g : undefined, withheld };
 }
 
 /** Grant flags for a next, observed round (`--allow-read=PKG:PATH`, ...). */

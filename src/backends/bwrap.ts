@@ -22,7 +22,13 @@ export interface BwrapArgs {
   finish: string[];
 }
 
-export function bwrapArgs(policy: SandboxPolicy, host: HostView): BwrapArgs {
+/** A file shown in place of a host file: `from` (ours) is bound read-only over `path`. */
+export interface ServedBind {
+  path: string;
+  from: string;
+}
+
+export function bwrapArgs(policy: SandboxPolicy, host: HostView, served: readonly ServedBind[] = []): BwrapArgs {
   const setup: string[] = [
     '--unshare-user',
     '--unshare-ipc',
@@ -54,15 +60,16 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView): BwrapArgs {
   for (const path of policy.readOnly) {
     if (host.entry(path).type !== 'missing') setup.push('--ro-bind', path, path);
   }
-  return { setup, finish: finishArgs(policy.masked, host) };
+  return { setup, finish: finishArgs(policy.masked, host, [], served) };
 }
 
 /**
- * Trees that stay read-only even under a write grant, masks over secrets, then the root read-only:
- * after every bind, so nothing re-exposes them.
+ * Trees that stay read-only even under a write grant, served copies, masks over secrets, then the
+ * root read-only: after every bind, so nothing re-exposes them.
  */
-export function finishArgs(masked: readonly string[], host: HostView, readOnly: readonly string[] = []): string[] {
+export function finishArgs(masked: readonly string[], host: HostView, readOnly: readonly string[] = [], served: readonly ServedBind[] = []): string[] {
   const finish: string[] = readOnly.flatMap((path) => ['--ro-bind-try', path, path]);
+  for (const s of served) if (host.entry(s.path).type === 'file') finish.push('--ro-bind', s.from, s.path);
   for (const path of masked) {
     const e = host.entry(path);
     if (e.type === 'dir') finish.push('--tmpfs', path, '--remount-ro', path);

@@ -15,10 +15,13 @@ function inside(path: string, tree: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** Masks that stay: a secret is revealed only by a grant that names it (or a path inside it). */
-export function masksAfterGrants(masked: readonly string[], grants: EffectiveGrants): string[] {
+/**
+ * Masks (or served copies) that stay: a secret is revealed only by a grant that names it (or a
+ * path inside it), never by one of a tree that holds it.
+ */
+export function masksAfterGrants<T extends string | { path: string }>(masked: readonly T[], grants: EffectiveGrants): T[] {
   const named = [...grants.read, ...grants.write].map((g) => literal(g.value)).filter((p): p is string => !!p);
-  return masked.filter((m) => !named.some((g) => inside(g, m)));
+  return masked.filter((m) => !named.some((g) => inside(g, typeof m === 'string' ? m : m.path)));
 }
 
 /**

@@ -12,7 +12,7 @@ import { renderHtml } from '../audit/html.js';
 import { observe, riskScore } from '../audit/observe.js';
 import { AUDIT_SCHEMA, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
 import { parseStrace } from '../audit/strace.js';
-import { grantArgs, mergeIntoConfig, renderSuggestion, suggestGrants, type SuggestedGrants } from '../audit/suggest.js';
+import { grantArgs, mergeIntoConfig, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
 import type { BuildScriptRun } from '../intercept/session.js';
 import { packageVersion } from '../paths.js';
@@ -33,13 +33,15 @@ export interface AuditInvocation {
 interface AuditFlags {
   suggest: boolean;
   write: boolean;
+  /** Also suggest grants to secrets, the home directory and the network (never by default). */
+  risky: boolean;
   format: 'table' | 'json';
   html?: string;
 }
 
 /** Takes our flags out of the audit's arguments. */
 export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; rest: string[] } {
-  const flags: AuditFlags = { suggest: false, write: false, format: 'table' };
+  const flags: AuditFlags = { suggest: false, write: false, risky: false, format: 'table' };
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -51,6 +53,7 @@ export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; r
     };
     if (a === '--suggest') flags.suggest = true;
     else if (a === '--write') flags.write = flags.suggest = true;
+    else if (a === '--suggest-risky') flags.risky = flags.suggest = true;
     else if (a === '--format' || a.startsWith('--format=')) {
       const f = value('--format');
       if (f !== 'table' && f !== 'json') throw new UserError(`unknown audit format \`${f}\``, ['use `--format table` or `--format json`']);
@@ -196,9 +199,10 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   const tty = Boolean(process.stderr.isTTY) && !inv.options.quiet;
   let grantFlags = inv.grantFlags;
   const suggestions = new Map<string, SuggestedGrants>();
+  const withheld = new Map<string, WithheldGrant>();
   let scripts: ScriptAudit[] = [];
   let status = 0;
-  let home = env.HOME ?? '';
+  let view: SecretView = { home: env.HOME ?? '', masked: [] };
   let locked: SandboxContext['locked'];
   for (let round = 1; ; round++) {
     scripts = [];
@@ -226,7 +230,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
           }, 200);
         },
         collect: (runs, ctx) => {
-          home = ctx.home;
+          view = { home: ctx.home, masked: ctx.policy.masked };
           locked = ctx.locked;
           scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
         },
@@ -240,7 +244,9 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     if (!flags.suggest || status === 0 || round >= 5) break;
     // Grant what the failed scripts were blocked from, and build again: the least that passes.
     const failed = scripts.filter((s) => s.exitCode !== 0);
-    const fresh = failed.map((s) => suggestGrants(s, home)).filter((g): g is SuggestedGrants => g !== undefined);
+    const found = failed.map((s) => suggestGrants(s, view, flags.risky));
+    for (const w of found.flatMap((f) => f.withheld)) withheld.set(`${w.package} ${w.grant}`, w);
+    const fresh = found.map((f) => f.grants).filter((g): g is SuggestedGrants => g !== undefined);
     const before = JSON.stringify([...suggestions.values()]);
     for (const g of fresh) {
       const prev = suggestions.get(g.package);
@@ -259,6 +265,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     buildStatus: status,
     scripts,
     changes: changesSince(readApprovals(approvalsPath), scripts),
+    ...(flags.suggest ? { withheld: [...withheld.values()] } : {}),
   };
   if (flags.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (!inv.options.quiet) {
@@ -271,8 +278,15 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   }
   if (flags.suggest) {
     const list = [...suggestions.values()].map((g) => ({ ...g, checksum: locked?.find((p) => p.name === g.package && p.version === g.version)?.checksum ?? g.checksum }));
+    for (const w of withheld.values()) {
+      reporter.message('warning', `not suggested: \`${w.grant}\` for \`${w.package} v${w.version}\`, which failed without it: ${w.why}`);
+    }
+    if (withheld.size) {
+      reporter.message('note', 'a malicious build script only has to fail without a secret to have it approved: such grants are never suggested or written unless you ask');
+      reporter.message('help', 'if you trust these packages, add the lines by hand, or run `cargo sandbox audit --suggest-risky` (with --write to write them)');
+    }
     if (status !== 0) {
-      reporter.message('error', 'the build still fails with every grant the trace suggests; nothing was written');
+      reporter.message('error', `the build still fails with every grant the trace suggests${withheld.size ? ' (withheld ones excepted)' : ''}; nothing was written`);
       return status;
     }
     if (list.length === 0) reporter.message('note', 'every build script passes with the default policy: no grants needed');

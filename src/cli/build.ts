@@ -87,6 +87,7 @@ export async function sandboxedCargo(
   const checks = new Map<string, string>();
   const host = recordingHost(realHost, checks);
   host.entry(bwrapPath);
+  for (const path of ctx.workspaceSecrets.looked) host.entry(path);
   const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
   for (const { grants } of policies.files) {
     const runner = grants.runner;
@@ -131,7 +132,9 @@ export async function sandboxedCargo(
     if (entryDir) {
       const { __CARGO_SANDBOX_RUNS: _perRun, ...sessionEnv } = session.env;
       const entryEnv = { ...sessionEnv, ...runEnv };
-      writeEntry(entryDir, { env: entryEnv, argv, checks, same: replayedFiles(entryDir, entryEnv, env), preamble });
+      // A new `.env` or a changed git config (directory or file identity) makes the session stale.
+      const same = replayedFiles(entryDir, entryEnv, env, ctx.workspaceSecrets.watched);
+      writeEntry(entryDir, { env: entryEnv, argv, checks, same, preamble });
     }
     hooks.onSession?.(session);
     const result = await runCargo(argv[0]!, argv.slice(1), { ...env, ...session.env, ...runEnv, ...hooks.extraEnv });

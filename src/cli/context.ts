@@ -10,6 +10,7 @@ import { loadSandboxConfig, type ConfigIssue } from '../config/sandbox-config.js
 import { targetDir } from '../config/target-dir.js';
 import type { SandboxConfig } from '../config/types.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
+import { findWorkspaceSecrets, type WorkspaceSecrets } from '../config/workspace-secrets.js';
 import { defaultPolicy, type SandboxPolicy } from '../policy/default-policy.js';
 import type { StaticPathVars } from '../policy/effective.js';
 import type { CargoOptions } from './args.js';
@@ -26,6 +27,8 @@ export interface SandboxContext {
   issues: ConfigIssue[];
   policy: SandboxPolicy;
   vars: StaticPathVars;
+  /** `.env` files and git config found in the workspace: what the policy hides or serves. */
+  workspaceSecrets: WorkspaceSecrets;
 }
 
 export async function loadContext(options: CargoOptions, grantFlags: readonly GrantFlag[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<SandboxContext> {
@@ -46,11 +49,13 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     WORKSPACE_ROOT: workspaceRoot,
     TARGET_DIR: targetDir({ cwd, argTargetDir: options.targetDir, env, layers, workspaceRoot }),
   };
+  const workspaceSecrets = findWorkspaceSecrets(workspaceRoot, vars.TARGET_DIR);
   const policy = defaultPolicy({
     home,
     cargoHome: cargoHomeDir,
     rustupHome: env.RUSTUP_HOME ? resolve(env.RUSTUP_HOME) : resolve(home, '.rustup'),
     workspaceRoot,
+    workspaceSecrets,
   });
-  return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars };
+  return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars, workspaceSecrets };
 }

@@ -9,7 +9,8 @@ Usage:
                                               each grant comes from
   cargo sandbox audit [OPTIONS] [ARGS]...     build with every build script traced; report what each
                                               did (--format table|json, --html FILE); --suggest the
-                                              least grants that pass, --write them (docs/audit.md)
+                                              least grants that pass (never secrets or the network
+                                              unless --suggest-risky), --write them (docs/audit.md)
   cargo sandbox doctor                        check that the sandbox works on this machine
   cargo sandbox proc-macro-server             rust-analyzer's proc-macro server, sandboxed
                                               (also installed as cargo-sandbox-proc-macro-srv)

@@ -2,18 +2,16 @@
 // came from. Without PKG: a table of every package that has a build script.
 
 import { spawnSync } from 'node:child_process';
-import { describeSource, type Source } from '../config/types.js';
+import { readLockfile } from '../config/lockfile.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
-import { effectiveGrants, type EffectiveGrants } from '../policy/effective.js';
+import type { EffectiveGrants } from '../policy/effective.js';
 import type { CargoOptions } from './args.js';
-import { loadContext, type SandboxContext } from './context.js';
+import { loadContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
+import { describePackagePolicy, grantsOf, type PolicyPackage } from './policy-view.js';
 
-interface BuildScriptPackage {
-  name: string;
-  version: string;
-}
+type BuildScriptPackage = PolicyPackage;
 
 function packagesWithBuildScripts(options: CargoOptions, env: NodeJS.ProcessEnv, cwd: string): BuildScriptPackage[] {
   const args = ['metadata', '--format-version', '1'];
@@ -46,25 +44,6 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-function from(source: Source): string {
-  return source.kind === 'default' ? '(default)' : `(${describeSource(source)})`;
-}
-
-function detail(ctx: SandboxContext, pkg: BuildScriptPackage): string {
-  const g = effectiveGrants(ctx.config, pkg, ctx.vars);
-  const lines = [`${pkg.name} v${pkg.version}`];
-  lines.push(`  sandboxed:      ${g.sandboxed.value} ${from(g.sandboxed.source)}`);
-  lines.push(`  network:        ${g.network.value ? 'allowed' : 'none'} ${from(g.network.source)}`);
-  lines.push(`  read-only:      system (/usr /etc /lib* /bin /opt), toolchain, workspace ${ctx.workspaceRoot}, its package sources (default)`);
-  for (const p of g.read) lines.push(`                  ${p.value.display} ${from(p.source)}`);
-  lines.push('  writable:       its OUT_DIR, a private /tmp (default)');
-  for (const p of g.write) lines.push(`                  ${p.value.display} ${from(p.source)}`);
-  lines.push('  environment:    cargo\'s build-script variables and the documented allowlist (default)');
-  for (const e of g.env) lines.push(`                  ${e.value} ${from(e.source)}`);
-  lines.push(`  timeout:        ${g.timeoutSecs ? `${g.timeoutSecs.value}s ${from(g.timeoutSecs.source)}` : 'none (default)'}`);
-  return lines.join('\n') + '\n';
-}
-
 export async function runPolicyCommand(
   inv: { packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] },
   env: NodeJS.ProcessEnv,
@@ -73,10 +52,15 @@ export async function runPolicyCommand(
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
   reportIssues(reporter, ctx.issues);
   if (ctx.issues.some((i) => i.level === 'error')) return 101;
-  const all = packagesWithBuildScripts(inv.options, env, ctx.cwd);
+  // Checksums come from Cargo.lock, as the build matches `checksum` tables (cargo metadata has none).
+  const locked = ctx.locked ?? (await readLockfile(ctx.workspaceRoot)) ?? [];
+  const all = packagesWithBuildScripts(inv.options, env, ctx.cwd).map((p) => {
+    const checksum = locked.find((l) => l.name === p.name && l.version === p.version)?.checksum;
+    return checksum ? { ...p, checksum } : p;
+  });
   if (inv.packages.length === 0) {
     const rows = [['PACKAGE', 'SANDBOXED', 'NETWORK', 'READ', 'WRITE', 'ENV', 'TIMEOUT']];
-    for (const pkg of all) rows.push([`${pkg.name} v${pkg.version}`, ...summary(effectiveGrants(ctx.config, pkg, ctx.vars))]);
+    for (const pkg of all) rows.push([`${pkg.name} v${pkg.version}`, ...summary(grantsOf(ctx, pkg))]);
     process.stdout.write(table(rows));
     return 0;
   }
@@ -87,7 +71,7 @@ export async function runPolicyCommand(
       reporter.message('error', `package \`${name}\` has no build script in this workspace's dependency graph`);
       missing++;
     }
-    for (const pkg of matches) process.stdout.write(detail(ctx, pkg));
+    for (const pkg of matches) process.stdout.write(describePackagePolicy(ctx, pkg));
   }
   return missing ? 101 : 0;
 }

@@ -101,10 +101,11 @@ export function fileIdentity(path: string): string {
   return `${s.dev}:${s.ino}:${s.size}:${s.ctimeNs}`;
 }
 
-/** The session's own files (not its per-run records) and the helpers its environment names. */
-export function replayedFiles(sessionDir: string, sessionEnv: Record<string, string>, env: NodeJS.ProcessEnv): Map<string, string> {
+/** The session's own files (not its per-run records), the helpers its environment names, and `alsoWatched`. */
+export function replayedFiles(sessionDir: string, sessionEnv: Record<string, string>, env: NodeJS.ProcessEnv, alsoWatched: readonly string[] = []): Map<string, string> {
   const files = new Map<string, string>();
   const add = (path: string) => files.set(path, fileIdentity(path));
+  for (const path of alsoWatched) if (existsSync(path)) add(path);
   for (const name of safeReaddir(sessionDir)) {
     const path = join(sessionDir, name);
     if (name === 'packages') for (const p of safeReaddir(path)) add(join(path, p));

@@ -80,8 +80,13 @@ export function createSession(opts: {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
   const pids = createPidsCgroups(`cargo-sandbox-${basename(dir).replace(/^cargo-sandbox-/, '').slice(0, 16)}-${process.pid}`);
   if (pids) writeFileSync(join(dir, 'cgroup'), pids.base);
-  const args = bwrapArgs(opts.policy, opts.host);
   const write = (name: string, data: string) => writeFileSync(join(dir, name), data, { mode: 0o600 });
+  // Copies shown in place of workspace files that hold credentials (git config).
+  const served = opts.policy.served.map((file, i) => {
+    write(`served-${i}`, file.content);
+    return { path: file.path, from: join(dir, `served-${i}`) };
+  });
+  const args = bwrapArgs(opts.policy, opts.host, served);
   write('setup.args', encodeArgs(args.setup));
   write('finish.args', encodeArgs(args.finish));
   write('env.data', renderEnvData(opts.policy.env));
@@ -95,11 +100,12 @@ export function createSession(opts: {
   const ownTrees = [dir, ...cacheDirs(opts.env).filter((c) => existsSync(c))];
   for (const pkg of opts.packages) {
     const masks = masksAfterGrants(opts.policy.masked, pkg.grants);
+    const servedCopies = masksAfterGrants(served, pkg.grants);
     const keepReadOnly = ownTreesUnderGrants(ownTrees, pkg.grants);
     let finishFile: string | undefined;
-    if (masks.length !== opts.policy.masked.length || keepReadOnly.length) {
+    if (masks.length !== opts.policy.masked.length || servedCopies.length !== served.length || keepReadOnly.length) {
       finishFile = join(dir, 'packages', `${pkg.file}.finish.args`);
-      writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host, keepReadOnly)), { mode: 0o600 });
+      writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host, keepReadOnly, servedCopies)), { mode: 0o600 });
     }
     const target = crossTarget(pkg.grants);
     let targetFile: string | undefined;

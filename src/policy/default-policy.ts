@@ -12,7 +12,14 @@ export interface SandboxPolicy {
   readOnly: readonly string[];
   /** Paths never visible, even inside a visible tree. */
   masked: readonly string[];
+  /** Files shown with other content (git config without credentials): path -> content. */
+  served: readonly ServedFile[];
   env: EnvRules;
+}
+
+export interface ServedFile {
+  path: string;
+  content: string;
 }
 
 export interface PolicyInputs {
@@ -20,6 +27,8 @@ export interface PolicyInputs {
   cargoHome: string;
   rustupHome: string | undefined;
   workspaceRoot: string;
+  /** The workspace's `.env` files and credential-bearing git config (src/policy/workspace-secrets.ts). */
+  workspaceSecrets?: { envFiles: readonly string[]; gitConfigs: readonly ServedFile[] };
 }
 
 export const SYSTEM_TREES = [
@@ -96,11 +105,13 @@ export function defaultPolicy(inputs: PolicyInputs): SandboxPolicy {
     join(inputs.cargoHome, 'credentials'),
     join(inputs.cargoHome, 'credentials.toml'),
     ...SYSTEM_SECRETS,
+    ...(inputs.workspaceSecrets?.envFiles ?? []),
   ];
   return {
     system: SYSTEM_TREES,
     readOnly: dedupe(readOnly),
     masked: dedupe(masked),
+    served: inputs.workspaceSecrets?.gitConfigs ?? [],
     env: DEFAULT_ENV_RULES,
   };
 }

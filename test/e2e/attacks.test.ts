@@ -10,7 +10,7 @@ import { lookup } from 'node:dns/promises';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { lootOf, plantSystemSecrets, ranReport, startVictims, stopVictims, writeParams, type SystemSecret } from '../helpers/attack-env.js';
+import { lootOf, outFile, plantSystemSecrets, plantWorkspaceSecrets, ranReport, startVictims, stopVictims, writeParams, type SystemSecret } from '../helpers/attack-env.js';
 import { startListeners, type Listeners } from '../helpers/listeners.js';
 import {
   BASHRC,
@@ -43,6 +43,8 @@ interface Outcome {
   after: Map<string, string>;
   /** A second, normal build right after the attacks. */
   rebuild?: RunResult;
+  /** The workspace's git commit (see plantWorkspaceSecrets). */
+  commit: string;
 }
 
 /** What must come out of an attack byte-identical: home, the workspace's sources, the victim's artifacts. */
@@ -57,6 +59,7 @@ async function attack(mode: 'sandbox' | 'plain', layout: Layout, system: SystemS
   const tag = `${layout}-${mode}`;
   const scratch = makeScratch(`attacks-${tag}`, { layout });
   const ws = copyFixture(scratch, 'attacks');
+  const commit = plantWorkspaceSecrets(ws, scratch.env);
   const listeners = await startListeners(scratch.runtimeDir, { outside: true });
   const daemonMarker = `cs-daemon-${tag}-${process.pid}-${Date.now()}`;
   const victims = await startVictims(scratch, tag);
@@ -93,7 +96,7 @@ async function attack(mode: 'sandbox' | 'plain', layout: Layout, system: SystemS
   const victimAlive = victims.kill.exitCode === null && victims.kill.signalCode === null;
   stopVictims(victims);
   rmSync(tmpToken, { force: true });
-  return { scratch, ws, result, received, daemons: processesWith(daemonMarker), victimAlive, before, after: protectedFiles(scratch, ws), rebuild };
+  return { scratch, ws, result, received, daemons: processesWith(daemonMarker), victimAlive, before, after: protectedFiles(scratch, ws), rebuild, commit };
 }
 
 const ATTACKS = [
@@ -125,6 +128,7 @@ const ATTACKS = [
   'attack-ptrace',
   'attack-crafted-directives',
   'attack-system-secrets',
+  'attack-workspace-secrets',
 ];
 
 const ENV_TOKENS = ['envGithubToken', 'envAws', 'envRegistryToken', 'envCustom', 'envOddName'] as const;
@@ -139,6 +143,7 @@ const LOOT: Record<string, readonly (keyof typeof SECRETS)[]> = {
   'attack-proc-fd': ['openFile'],
   'attack-tmp-snoop': ['tmpToken'],
   'attack-ptrace': ['ptrace'],
+  'attack-workspace-secrets': ['dotEnv', 'dotEnvMember', 'gitExtraheader', 'gitUrlToken'],
 };
 
 const PWNED_IN_HOME = ['PWNED-BY-LINKER', 'PWNED-BY-LD_PRELOAD', 'PWNED-BY-PATH', 'PWNED-BY-INJECTION'];
@@ -231,6 +236,14 @@ for (const [layout, where] of LAYOUTS) {
         assert.ok(!sandboxLoot.includes(s.marker), `${s.path} was read`);
         assert.deepEqual(filesContaining(join(sandboxed.ws, 'target'), s.marker), [], s.path);
       }
+    });
+
+    test('git still works on the workspace (as vergen or built use it), without the token in its config', () => {
+      for (const o of [plain, sandboxed]) {
+        assert.equal(outFile(o.ws, 'attack-workspace-secrets', 'git-head'), o.commit, 'git rev-parse HEAD');
+      }
+      assert.equal(outFile(sandboxed.ws, 'attack-workspace-secrets', 'git-remote'), 'https://github.com/example/app.git');
+      assert.match(lootOf(sandboxed.ws, 'attack-workspace-secrets'), /remote\.origin\.url https:\/\/github\.com\/example\/app\.git/);
     });
 
     test('home files are neither changed nor created (control: plain cargo changes them)', () => {

@@ -76,8 +76,26 @@ describe('cargo sandbox audit', { concurrency: false }, () => {
     assert.equal(listeners.received.tcp, 0, 'the audit let a connection through');
   });
 
-  test('--suggest --write: the least grants, pinned to version, merged into config.toml keeping it; the build then passes', async () => {
-    const r = await runCli(['audit', '--suggest', '--write'], { cwd: ws, env: s.env });
+  test('--suggest never proposes a secret the sandbox hides, or the network: a script that fails without them gets nothing, and the report says why', async () => {
+    // needs-read now fails without the user's ssh key (as a malicious script would, to be approved).
+    writeFileSync(join(ws, 'audit-params.txt'), `port=${listeners.tcpPort}\nconfig=${join(s.home, '.ssh/id_ed25519')}\n`);
+    const before = readFileSync(join(ws, '.cargo/config.toml'), 'utf8');
+    for (const args of [['--suggest'], ['--write']]) {
+      const r = await runCli(['audit', ...args, '--format', 'json'], { cwd: ws, env: s.env });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /^warning: not suggested: `allow-read = \["~\/\.ssh\/id_ed25519"\]` for `needs-read v0\.1\.0`, which failed without it: a secret the sandbox hides$/m);
+      assert.match(r.stderr, /^warning: not suggested: `allow-network = true` for `needs-net v0\.1\.0`, which failed without it: the network/m);
+      assert.match(r.stderr, /^help: .*`cargo sandbox audit --suggest-risky`/m);
+      const report = JSON.parse(r.stdout) as Report & { withheld: { package: string; grant: string }[] };
+      assert.deepEqual(report.withheld.map((w) => `${w.package}: ${w.grant}`).sort(), ['needs-net: allow-network = true', 'needs-read: allow-read = ["~/.ssh/id_ed25519"]']);
+      assert.doesNotMatch(r.stdout, /allow-read = \["~\/\.ssh/);
+      assert.equal(readFileSync(join(ws, '.cargo/config.toml'), 'utf8'), before, 'the config was written');
+    }
+    writeFileSync(join(ws, 'audit-params.txt'), `port=${listeners.tcpPort}\n`);
+  });
+
+  test('--suggest-risky --write: the least grants, pinned to version, merged into config.toml keeping it; the build then passes', async () => {
+    const r = await runCli(['audit', '--suggest-risky', '--write'], { cwd: ws, env: s.env });
     assert.equal(r.status, 0, r.stderr);
     const config = readFileSync(join(ws, '.cargo/config.toml'), 'utf8');
     assert.ok(config.startsWith(DEBIAN_SOURCE), 'the existing config was changed');

@@ -69,6 +69,12 @@ describe('WebAssembly build scripts', () => {
     assert.equal(mixed.status, 0, mixed.stderr);
     assert.ok(buildScripts(ws, 'spawner').every((f) => f.endsWith('.real')), 'spawner runs natively');
     assert.ok(buildScripts(ws, 'gen').every((f) => f.endsWith('.wasm')), 'gen stays wasm');
+    // `policy` shows each package's real view: WASI's for gen, bubblewrap's for spawner.
+    const gen = await runCli(['policy', 'gen'], { cwd: ws, env: s.env });
+    assert.match(gen.stdout, /^ {2}runs as: +WebAssembly \(wasm32-wasi\) under Node's WASI, inside bubblewrap \(\S+config\.toml:2:1\), compiled by \/usr\/bin\/rustc/m);
+    assert.match(gen.stdout, /^ {2}programs: +none: WASI cannot start processes/m);
+    const spawner = await runCli(['policy', 'spawner'], { cwd: ws, env: s.env });
+    assert.match(spawner.stdout, /^ {2}runs as: +a native process under bubblewrap/m);
   });
 
   test('an invalid target is a configuration error', async () => {

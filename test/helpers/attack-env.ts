@@ -1,7 +1,7 @@
 // What the attack fixtures (test/fixtures/attacks) aim at and leave behind: the processes and host
 // secrets they go after, the parameters file that tells them where, and the reports they write.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Listeners } from './listeners.js';
@@ -86,6 +86,27 @@ export function plantSystemSecrets(): { secrets: SystemSecret[]; remove(): void 
       for (const path of created) rmSync(path, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The workspace's own secrets, as a CI checkout leaves them: `.env` files, and a git repository
+ * whose config holds the token it was cloned with (an `extraheader` and a remote URL's userinfo).
+ * Returns the commit, which git must still report inside the sandbox.
+ */
+export function plantWorkspaceSecrets(ws: string, env: NodeJS.ProcessEnv): string {
+  writeFileSync(join(ws, '.env'), `DATABASE_URL=postgres://app:${SECRETS.dotEnv}@localhost/app\n`);
+  writeFileSync(join(ws, 'victim', '.env.local'), `API_KEY=${SECRETS.dotEnvMember}\n`);
+  const git = (...args: string[]) => {
+    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: ws, env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  git('init', '-q');
+  git('add', 'Cargo.toml');
+  git('commit', '-q', '-m', 'init');
+  git('config', 'http.https://github.com/.extraheader', `AUTHORIZATION: basic ${SECRETS.gitExtraheader}`);
+  git('remote', 'add', 'origin', `https://x-access-token:${SECRETS.gitUrlToken}@github.com/example/app.git`);
+  return git('rev-parse', 'HEAD');
 }
 
 export function writeParams(ws: string, scratch: Scratch, listeners: Listeners, extra: Record<string, string>): void {

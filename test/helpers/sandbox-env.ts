@@ -42,6 +42,12 @@ export const SECRETS = {
   tmpToken: 'TMP-TOKEN-7e7e7e',
   /** Only in the heap of another process (never in its environment or arguments), for ptrace to read. */
   ptrace: 'PTRACE-VICTIM-SECRET-6060',
+  /** In the workspace's `.env` and a member's `.env.local`. */
+  dotEnv: 'DOTENV-DATABASE-PASSWORD-6a6a6a',
+  dotEnvMember: 'DOTENV-MEMBER-API-KEY-3c3c3c',
+  /** What a CI checkout leaves in .git/config: an Authorization header, a token in the remote URL. */
+  gitExtraheader: 'GIT-EXTRAHEADER-BASIC-d00d00',
+  gitUrlToken: 'GIT-URL-TOKEN-feedbeef',
   /** An ordinary home file that no mask names: only "home is not mounted" keeps it out. */
   homeDocument: 'HOME-DOCUMENT-NOTES-2718',
 } as const;

@@ -1,0 +1,94 @@
+// What `cargo sandbox policy PKG` prints: every key that applies to one package's build script and
+// compilations, each with where it came from, and what the default policy shows and hides.
+
+import { describeSource, type SandboxConfig, type Source, type Sourced } from '../config/types.js';
+import { crossTarget } from '../backends/package-policy.js';
+import { formatSize } from '../diagnostics/blocked-hints.js';
+import { HOME_SECRETS, SYSTEM_SECRETS } from '../policy/default-policy.js';
+import { effectiveGrants, type EffectiveGrants } from '../policy/effective.js';
+import type { SandboxContext } from './context.js';
+
+export interface PolicyPackage {
+  name: string;
+  version: string;
+  /** From Cargo.lock, as the build matches `checksum` tables. */
+  checksum?: string;
+}
+
+function from(source: Source): string {
+  return source.kind === 'default' ? '(default)' : `(${describeSource(source)})`;
+}
+
+function limit(s: Sourced<number>, format: (n: number) => string): string {
+  return `${s.value === 0 ? 'unlimited' : format(s.value)} ${from(s.source)}`;
+}
+
+export function grantsOf(ctx: SandboxContext, pkg: PolicyPackage): EffectiveGrants {
+  return effectiveGrants(ctx.config, pkg, ctx.vars);
+}
+
+/** One line per fact; continuation lines are indented under their key. */
+export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): string {
+  const g = grantsOf(ctx, pkg);
+  const out: string[] = [`${pkg.name} v${pkg.version}${pkg.checksum ? ` (checksum ${pkg.checksum.slice(0, 12)}…)` : ''}`];
+  const key = (name: string, first: string, more: string[] = []) => {
+    out.push(`  ${`${name}:`.padEnd(16)}${first}`);
+    for (const m of more) out.push(`${' '.repeat(18)}${m}`);
+  };
+  const wasm = crossTarget(g) !== undefined && !g.runner;
+  key('sandboxed', g.sandboxed.value ? `yes ${from(g.sandboxed.source)}` : `NO: the build script runs with your full rights ${from(g.sandboxed.source)}`);
+  key('runs as', runsAs(g, wasm));
+  key('network', `${g.network.value ? 'allowed' : 'none'} ${from(g.network.source)}`);
+  if (wasm) {
+    key('read-only', `its package directory, through WASI (default)`, g.read.map((p) => `${p.value.display} ${from(p.source)}`));
+    key('writable', 'its OUT_DIR and a private /tmp, through WASI (default)', g.write.map((p) => `${p.value.display} ${from(p.source)}`));
+    key('programs', 'none: WASI cannot start processes (`target = "native"` runs it under bubblewrap)');
+  } else {
+    key('read-only', `system (/usr /etc /lib* /bin /opt), toolchain, workspace ${ctx.workspaceRoot}, its package sources (default)`, g.read.map((p) => `${p.value.display} ${from(p.source)}`));
+    key('writable', 'its OUT_DIR, a private /tmp (default)', g.write.map((p) => `${p.value.display} ${from(p.source)}`));
+    key('programs', g.exec.length ? g.exec.map((e) => `${e.value} ${from(e.source)}`)[0]! : 'any visible in the sandbox (default)', g.exec.slice(1).map((e) => `${e.value} ${from(e.source)}`));
+  }
+  key('hidden', ...hiddenLines(ctx));
+  key('environment', "cargo's build-script variables and the documented allowlist; secret-looking names removed (default)", g.env.map((e) => `${e.value} ${from(e.source)}`));
+  key('timeout', limit(g.timeoutSecs, (n) => `${n}s`));
+  key('max-memory', limit(g.maxMemory, formatSize));
+  key('max-file-size', limit(g.maxFileSize, formatSize));
+  key('max-disk', `${limit(g.maxDisk, formatSize)}, OUT_DIR and /tmp together`);
+  key('max-output', limit(g.maxOutput, formatSize));
+  key('max-processes', limit(g.maxProcesses, String));
+  key('compilations', ...compilationLines(ctx.config));
+  return out.join('\n') + '\n';
+}
+
+function runsAs(g: EffectiveGrants, wasm: boolean): string {
+  if (g.runner) return `\`${g.runner.value.join(' ')}\` (custom runner, no bubblewrap) ${from(g.runner.source)}`;
+  const target = crossTarget(g);
+  if (wasm && g.target) {
+    const rustc = g.targetRustc ? `, compiled by ${g.targetRustc.value} ${from(g.targetRustc.source)}` : '';
+    return `WebAssembly (${target}) under Node's WASI, inside bubblewrap ${from(g.target.source)}${rustc}`;
+  }
+  return 'a native process under bubblewrap, Landlock and seccomp (default)';
+}
+
+/** What stays masked even inside visible trees: home and system secrets, the workspace's own. */
+function hiddenLines(ctx: SandboxContext): [string, string[]] {
+  const found = ctx.workspaceSecrets;
+  const lines = [
+    `system secrets: ${SYSTEM_SECRETS.join(' ')}`,
+    ...(found.envFiles.length ? [`workspace .env files: ${found.envFiles.join(' ')}`] : []),
+    ...found.gitConfigs.map((c) => `${c.path}: shown without its credentials (extraheader, [credential], URL passwords)`),
+    'reopen one with `allow-read = ["PATH"]` naming it (a grant of a tree that holds it does not)',
+  ];
+  return [`your home (only the workspace and toolchain show), and inside any visible tree ~/${HOME_SECRETS.join(' ~/')}`, lines];
+}
+
+function compilationLines(config: SandboxConfig): [string, string[]] {
+  const sandboxed = config.procMacros?.value ?? true;
+  const first = sandboxed
+    ? `every rustc and rustdoc call sandboxed (proc macros, linkers), without network ${config.procMacros ? from(config.procMacros.source) : '(default)'}`
+    : `on the host: proc macros and linkers run UNCONFINED ${from(config.procMacros!.source)}`;
+  const run = config.run?.value
+    ? `test, bench, example and \`cargo run\` binaries sandboxed ${from(config.run.source)}`
+    : 'test and run binaries on the host (`--sandbox-run` or `run = true` confines them) (default)';
+  return [first, [run]];
+}

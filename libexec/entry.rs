@@ -32,6 +32,8 @@ mod jail;
 mod launch;
 #[path = "entry/outputs.rs"]
 mod outputs;
+#[path = "entry/package_secrets.rs"]
+mod package_secrets;
 #[path = "entry/policy.rs"]
 mod policy;
 #[path = "entry/run.rs"]

@@ -154,6 +154,11 @@ fn session_key(args: &[OsString], cwd: &Path) -> String {
         Some(cargo) => fp.add_file(&cargo),
         None => fp.add("no cargo"),
     }
+    // The workspaces the user trusts (src/config/trust-store.ts): `trust` and `--revoke` change it.
+    let config_home = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+    if let Some(dir) = config_home.or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config"))) {
+        fp.add_content(&dir.join("cargo-sandbox/trusted.json"));
+    }
     // cargo-sandbox's own code: a new version writes different sessions.
     fp.add_tree(&Path::new(ROOT).join("dist/src"));
     fp.add_tree(&Path::new(ROOT).join("libexec"));
@@ -250,6 +255,10 @@ fn main() {
         Some(dir) => dir.join("sessions"),
         None => node(&args, &[]),
     };
+    // Without HOME the trusted-workspace list is not where the front end can watch it.
+    if std::env::var_os("HOME").is_none() {
+        node(&args, &[]);
+    }
     let key = session_key(&args, &cwd);
     let dir = sessions.join(&key);
     let entry = match load_entry(&dir) {

@@ -73,6 +73,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
         let p = expand(p, &out_dir, &manifest);
         push(&mut a, &["--ro-bind-try".as_ref(), &p, &p]);
     }
+    hide_package_secrets(&mut a, &manifest, &session);
     for (flag, path) in [("--bind", &jail.stage), ("--bind", &jail.write), ("--ro-bind", &jail.keep)] {
         if let Some(p) = path {
             push(&mut a, &[flag.as_ref(), p.as_os_str(), p.as_os_str()]);
@@ -157,6 +158,12 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
 }
 
 /// bubblewrap and the supervisor, as the session names them.
+/// The secrets of a package directory outside the workspace (see package_secrets.rs).
+pub(crate) fn hide_package_secrets(a: &mut Vec<OsString>, manifest: &Path, session: &Path) {
+    let workspace = var("__CARGO_SANDBOX_WORKSPACE").map(PathBuf::from);
+    crate::package_secrets::hide(a, manifest, workspace.as_deref(), &session.join("empty"));
+}
+
 pub(crate) fn sandbox_programs() -> (OsString, OsString) {
     let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
     let confine = var("__CARGO_SANDBOX_CONFINE").filter(|c| Path::new(c).is_file()).unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));

@@ -76,6 +76,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         push(&mut a, &[flag.as_ref(), path.as_os_str(), path.as_os_str()]);
     }
     grant_binds(&mut a, &pkg, &out, &manifest);
+    crate::jail::hide_package_secrets(&mut a, &manifest, &session);
     let node = var("__CARGO_SANDBOX_NODE").unwrap_or_else(|| "node".into());
     let js = PathBuf::from(var("__CARGO_SANDBOX_JS").unwrap_or_default());
     if wasm {

@@ -1,7 +1,7 @@
 // From what the sandbox blocked to the least grants that allow it, and into .cargo/config.toml
 // without disturbing what is there (comments, order, formatting): only lines are added.
 
-import { dirname, relative, isAbsolute } from 'node:path';
+import { basename, dirname, relative, isAbsolute } from 'node:path';
 import type { ScriptAudit } from './report.js';
 
 export interface SuggestedGrants {
@@ -29,6 +29,30 @@ export interface SecretView {
   home: string;
   /** Paths the sandbox masks (home, system and workspace secrets). */
   masked: readonly string[];
+  /** Trees where a write would change code or config that runs later on the host. */
+  codeTrees: readonly string[];
+}
+
+/** Names that hold credentials wherever they are (a read of one is never suggested). */
+const SECRET_NAME = /(^|[._-])(cred|credentials?|secrets?|tokens?|passw(or)?d|passwd|pgpass|netrc|auth|apikey|api[_-]key|private|id_(rsa|ecdsa|ed25519|dsa))([._-]|$)|^\.env(\.|$)|\.(pem|key|p12|pfx|keytab|kdbx)$/i;
+
+/** Why reading `path` is never suggested without --suggest-risky, if it is not. */
+function riskyRead(path: string, view: SecretView): string | undefined {
+  if (view.masked.some((m) => inside(path, m))) return 'a secret the sandbox hides';
+  const inHome = relative(view.home, path);
+  if (inHome && !inHome.startsWith('..') && !isAbsolute(inHome) && inHome.startsWith('.')) return 'a hidden file of your home directory (where tools keep credentials)';
+  if (/(^|\/)\.git(\/|$)/.test(path)) return "a git repository's internals (its config holds the tokens CI checkouts leave)";
+  if (SECRET_NAME.test(basename(path))) return 'its name says it holds a credential';
+  return undefined;
+}
+
+/** Why writing in `dir` is never suggested without --suggest-risky, if it is not. */
+function riskyWrite(dir: string, view: SecretView): string | undefined {
+  if (view.masked.some((m) => inside(dir, m))) return 'a secret the sandbox hides';
+  if (inside(view.home, dir)) return 'your home directory: its shell startup files and dotfiles';
+  const tree = view.codeTrees.find((t) => inside(dir, t) || inside(t, dir));
+  if (tree) return `code or configuration that runs later on the host lives there (${display(tree, view.home)})`;
+  return undefined;
 }
 
 /** A grant the trace asked for that is never suggested without `--suggest-risky`. */
@@ -54,12 +78,9 @@ export function suggestGrants(s: ScriptAudit, view: SecretView, risky = false): 
     withheld.push({ package: s.package, version: s.version, grant: `${key} = [${JSON.stringify(display(path, view.home))}]`, why });
     return false;
   };
-  const secret = (p: string) => (view.masked.some((m) => inside(p, m)) ? 'a secret the sandbox hides' : undefined);
-  const read = uniq(s.readOutside.filter((p) => p.blocked).map((p) => p.path)).filter((p) => keep('allow-read', p, secret(p)));
+  const read = uniq(s.readOutside.filter((p) => p.blocked).map((p) => p.path)).filter((p) => keep('allow-read', p, riskyRead(p, view)));
   // The directory it writes in: the file itself may not exist yet for a bind to name.
-  const write = uniq(s.writtenOutside.filter((p) => p.blocked).map((p) => dirname(p.path))).filter((d) =>
-    keep('allow-write', d, secret(d) ?? (inside(view.home, d) ? 'your home directory: its shell startup files and dotfiles' : undefined)),
-  );
+  const write = uniq(s.writtenOutside.filter((p) => p.blocked).map((p) => dirname(p.path))).filter((d) => keep('allow-write', d, riskyWrite(d, view)));
   let network = s.network.some((n) => n.blocked);
   if (network && !risky) {
     network = false;

@@ -2,6 +2,7 @@
 // Pure: the host's file types come in through `HostView`. The parts that differ per build script
 // (OUT_DIR, its package's sources) are added by the launcher at run time, between `setup` and `finish`.
 
+import { dirname, resolve } from 'node:path';
 import { ENV_PATTERN, type EnvRules } from '../policy/environment.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 
@@ -71,12 +72,25 @@ export function finishArgs(masked: readonly string[], host: HostView, readOnly: 
   const finish: string[] = readOnly.flatMap((path) => ['--ro-bind-try', path, path]);
   for (const s of served) if (host.entry(s.path).type === 'file') finish.push('--ro-bind', s.from, s.path);
   for (const path of masked) {
-    const e = host.entry(path);
-    if (e.type === 'dir') finish.push('--tmpfs', path, '--remount-ro', path);
-    else if (e.type === 'file' || e.type === 'symlink') finish.push('--ro-bind', '/dev/null', path);
+    // bwrap follows a link at the destination: mask what it leads to (nothing, if it leads nowhere).
+    const target = followLinks(path, host);
+    if (!target) continue;
+    if (target.entry.type === 'dir') finish.push('--tmpfs', target.path, '--remount-ro', target.path);
+    else if (target.entry.type === 'file') finish.push('--ro-bind', '/dev/null', target.path);
   }
   finish.push('--remount-ro', '/');
   return finish;
+}
+
+/** Where a chain of symlinks ends (at most 8 of them), or undefined if it leads nowhere. */
+function followLinks(path: string, host: HostView): { path: string; entry: HostEntry } | undefined {
+  for (let hops = 0; hops <= 8; hops++) {
+    const entry = host.entry(path);
+    if (entry.type === 'missing') return undefined;
+    if (entry.type !== 'symlink') return { path, entry };
+    path = resolve(dirname(path), entry.target);
+  }
+  return undefined;
 }
 
 /** bwrap's `--args FD` format: each argument followed by a NUL. */

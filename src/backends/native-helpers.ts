@@ -101,6 +101,8 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   const compile = (extra: string[]) =>
     spawnSync(rustc, ['--edition', '2021', '-O', '-C', 'panic=abort', '-C', 'strip=symbols', ...extra, '-o', tmp, source], {
       env: { ...env, ...build.compileEnv },
+      // Not in the workspace: rustup would follow its toolchain file to a rustc of its choosing.
+      cwd: dir,
       encoding: 'utf8',
     });
   // Statically linked where the C library allows it: no dynamic loader at each start (~1.7 ms here,

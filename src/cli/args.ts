@@ -3,6 +3,8 @@
 
 import type { ColorChoice } from '../diagnostics/style.js';
 import { extractGrantFlags, type GrantFlag } from './grant-flags.js';
+import type { TrustAction } from './trust-command.js';
+import { UserError } from '../diagnostics/style.js';
 
 export type Invocation =
   | { kind: 'help' }
@@ -10,6 +12,7 @@ export type Invocation =
   | { kind: 'doctor'; options: CargoOptions }
   | { kind: 'proc-macro-server'; options: CargoOptions }
   | { kind: 'policy'; packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
+  | { kind: 'trust'; action: TrustAction; options: CargoOptions }
   | { kind: 'audit'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
   | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[]; sandboxRun: boolean };
 
@@ -41,6 +44,15 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const options = peekCargoOptions(cargoArgs);
   if (first === 'doctor') return { kind: 'doctor', options };
   if (first === 'proc-macro-server') return { kind: 'proc-macro-server', options };
+  if (first === 'trust') {
+    const actions: Record<string, TrustAction> = { '--show': 'show', '--list': 'list', '--revoke': 'revoke' };
+    const ours = cargoArgs.slice(1).filter((a) => !['--manifest-path', '--config', '--color'].includes(a) && !a.startsWith('--manifest-path=') && !a.startsWith('--config=') && !a.startsWith('--color='));
+    const unknown = ours.filter((a, i) => a.startsWith('-') && !(a in actions) && !['-q', '--quiet', '-v', '--verbose'].includes(a) && i >= 0);
+    if (unknown.length) throw new UserError(`unknown option \`${unknown[0]}\` for \`cargo sandbox trust\``, ['use `cargo sandbox trust [--show | --list | --revoke]`']);
+    const chosen = ours.filter((a) => a in actions);
+    if (chosen.length > 1) throw new UserError(`\`${chosen.join('` and `')}\` cannot be used together`);
+    return { kind: 'trust', action: chosen[0] ? actions[chosen[0]]! : 'trust', options };
+  }
   if (first === 'audit') return { kind: 'audit', toolchain, cargoArgs: cargoArgs.slice(1), options, grantFlags: flags };
   if (first === 'policy') {
     const packages = cargoArgs.slice(1).filter((a, i, all) => !a.startsWith('-') && !['--config', '--manifest-path', '--color', '--target-dir'].includes(all[i - 1] ?? ''));

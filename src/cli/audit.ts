@@ -13,12 +13,17 @@ import { observe, riskScore } from '../audit/observe.js';
 import { AUDIT_SCHEMA, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
 import { parseStrace } from '../audit/strace.js';
 import { grantArgs, mergeIntoConfig, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
-import { UserError, type Reporter } from '../diagnostics/style.js';
+import { createReporter, UserError, type Reporter } from '../diagnostics/style.js';
 import type { BuildScriptRun } from '../intercept/session.js';
 import { packageVersion } from '../paths.js';
 import type { CargoOptions } from './args.js';
 import { sandboxedCargo } from './build.js';
-import type { SandboxContext } from './context.js';
+import { loadContext, type SandboxContext } from './context.js';
+import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
+import { trustFindings } from '../config/workspace-trust.js';
+import { cargoHome } from '../config/cargo-config.js';
+import { SYSTEM_TREES } from '../policy/default-policy.js';
+import { TRUST_VARIABLE } from '../config/trust-store.js';
 import { extractGrantFlags, type GrantFlag } from './grant-flags.js';
 import { cargoCommand } from './run-cargo.js';
 
@@ -62,6 +67,16 @@ export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; r
     else rest.push(a);
   }
   return { flags, rest };
+}
+
+/**
+ * Where a write grant would let a build script change what runs later on the host: the workspace
+ * (sources, `.git/hooks`, `.cargo/config.toml`), cargo's and rustup's homes, every PATH directory,
+ * and the system trees.
+ */
+function codeTrees(ctx: SandboxContext): string[] {
+  const pathDirs = (ctx.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
+  return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES];
 }
 
 interface Metadata {
@@ -194,6 +209,10 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   const strace = findExecutable(env.CARGO_SANDBOX_STRACE || 'strace', env);
   if (!strace) throw new UserError('`cargo sandbox audit` observes build scripts with strace, which was not found in PATH', ['install it: `sudo apt-get install strace` (Debian/Ubuntu), `sudo dnf install strace` (Fedora)']);
   const { flags, rest } = parseAuditFlags(inv.cargoArgs);
+  // `cargo metadata` runs the workspace's rustc wrapper and toolchain: not before they are trusted.
+  const first = await loadContext(inv.options, inv.grantFlags, env);
+  const silent = createReporter({ color: false, write: () => {} }); // the build below says the rest
+  enforceWorkspaceTrust(first.workspaceFiles, trustMode(['build'], first.config.procMacros?.value ?? true), first.workspaceRoot, silent, env);
   const meta = cargoMetadata(inv, env);
   const auditTarget = join(meta.targetDir, 'cargo-sandbox-audit');
   const tty = Boolean(process.stderr.isTTY) && !inv.options.quiet;
@@ -202,7 +221,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   const withheld = new Map<string, WithheldGrant>();
   let scripts: ScriptAudit[] = [];
   let status = 0;
-  let view: SecretView = { home: env.HOME ?? '', masked: [] };
+  let view: SecretView = { home: env.HOME ?? '', masked: [], codeTrees: [] };
   let locked: SandboxContext['locked'];
   for (let round = 1; ; round++) {
     scripts = [];
@@ -230,7 +249,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
           }, 200);
         },
         collect: (runs, ctx) => {
-          view = { home: ctx.home, masked: ctx.policy.masked };
+          view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx) };
           locked = ctx.locked;
           scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
         },
@@ -294,7 +313,17 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     if (flags.write) {
       const configPath = join(meta.workspaceRoot, '.cargo', 'config.toml');
       const text = existsSync(configPath) ? readFileSync(configPath, 'utf8') : '';
-      if (list.length) writeAtomically(configPath, mergeIntoConfig(text, list));
+      if (list.length) {
+        const merged = mergeIntoConfig(text, list);
+        writeAtomically(configPath, merged);
+        // The grants are the user's own act: they stay trusted, unless the file held untrusted
+        // keys before (trusting the whole file would trust those too).
+        const old = first.workspaceFiles.find((f) => f.path === configPath);
+        const mode = { hostCompiles: !(first.config.procMacros?.value ?? true), runsBinaries: true };
+        const harmless = !old || old.trust === 'trusted' || trustFindings(old, mode).every((f) => f.effect === 'confined');
+        if (harmless && !env[TRUST_VARIABLE]) first.trustStore.record(meta.workspaceRoot, [{ path: configPath, text: merged }]);
+        else if (!harmless) reporter.message('warning', `\`${configPath}\` is not trusted, so the grants written to it apply only after \`cargo sandbox trust\``);
+      }
       writeApprovals(approvalsPath, approvalsFor(scripts));
       reporter.message('note', `${list.length ? `wrote the grants of ${list.length} package(s) to ${configPath}; ` : ''}recorded what ${scripts.length} build script(s) do in ${approvalsPath}`);
     }

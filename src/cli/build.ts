@@ -9,6 +9,7 @@ import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { createReporter, UserError, type Reporter } from '../diagnostics/style.js';
 import { explainBuild } from '../diagnostics/after-build.js';
+import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
 import { claimEntryDir, ensureFrontEnd, recordingHost, replayedFiles, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
 import { createSession, type BuildScriptRun, type Session } from '../intercept/session.js';
 import { confineBinary, entryBinary } from '../backends/native-helpers.js';
@@ -65,6 +66,8 @@ export async function sandboxedCargo(
     },
   });
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
+  // Before anything runs cargo or rustc: the workspace's toolchain file and config are untrusted.
+  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(inv.cargoArgs, ctx.config.procMacros?.value ?? true), ctx.workspaceRoot, reporter, env);
   const cargo = cargoCommand(inv.toolchain, env);
   requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);
@@ -75,12 +78,15 @@ export async function sandboxedCargo(
       reporter.message('warning', `the build script of \`${p.key}\` runs UNSANDBOXED (sandbox = false, ${describeSource(p.grants.sandbox.source)})`);
     }
   }
+  const procMacros = ctx.config.procMacros?.value ?? true;
   const inner = userTool('rustc-wrapper', env, ctx.layers, ctx.cwd);
   const innerWrapper = inner && !ourEntry(resolve(ctx.cwd, inner)) ? inner : undefined;
-  const procMacros = ctx.config.procMacros?.value ?? true;
   if (innerWrapper && procMacros) {
     reporter.message('note', `your rustc wrapper \`${innerWrapper}\` is not used: every compilation runs in the sandbox, where a compiler cache (sccache, ...) cannot reach its server or cache directory`);
     reporter.message('help', '`sandbox.proc-macros = false` compiles on the host through it, as plain cargo does (proc macros then run unconfined)');
+  }
+  if (ctx.workspaceSecrets.truncated) {
+    reporter.message('warning', `the workspace has more than 4096 directories within two levels of its root: \`.env\` files beyond them are not hidden from build scripts`);
   }
   const bwrapPath = preflight(env, process.platform, ctx.config.bwrap?.value);
   // Every host path this session depends on, as the front end will check it before replaying it.
@@ -116,6 +122,7 @@ export async function sandboxedCargo(
     procMacros,
     env,
     confine,
+    workspaceRoot: ctx.workspaceRoot,
     rustdoc: rustdoc && !ourEntry(rustdoc) ? rustdoc : undefined,
     dir: entryDir,
   });

@@ -11,6 +11,9 @@ import { targetDir } from '../config/target-dir.js';
 import type { SandboxConfig } from '../config/types.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
 import { findWorkspaceSecrets, type WorkspaceSecrets } from '../config/workspace-secrets.js';
+import { openTrustStore, type TrustStore } from '../config/trust-store.js';
+import { loadWorkspaceFiles } from '../config/workspace-files.js';
+import type { WorkspaceFile } from '../config/workspace-trust.js';
 import { defaultPolicy, type SandboxPolicy } from '../policy/default-policy.js';
 import type { StaticPathVars } from '../policy/effective.js';
 import type { CargoOptions } from './args.js';
@@ -29,13 +32,24 @@ export interface SandboxContext {
   vars: StaticPathVars;
   /** `.env` files and git config found in the workspace: what the policy hides or serves. */
   workspaceSecrets: WorkspaceSecrets;
+  /** The workspace's own config and toolchain files, each trusted or not (workspace-trust.ts). */
+  workspaceFiles: WorkspaceFile[];
+  trustStore: TrustStore;
 }
 
 export async function loadContext(options: CargoOptions, grantFlags: readonly GrantFlag[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<SandboxContext> {
   const home = env.HOME || homedir();
   const cargoHomeDir = cargoHome(env, home);
-  const layers = await loadConfigLayers({ cwd, cargoHomeDir, configArgs: options.configArgs });
   const workspaceRoot = findWorkspaceRoot(cwd, options.manifestPath) ?? cwd;
+  const trustStore = openTrustStore(env, home);
+  const workspaceFiles = await loadWorkspaceFiles({ cwd, cargoHomeDir, home, workspaceRoot, store: trustStore });
+  // An untrusted file's [sandbox] tables are left out (listed as ignored before a build).
+  const untrusted = new Set(workspaceFiles.filter((f) => f.trust !== 'trusted').map((f) => f.path));
+  const layers = (await loadConfigLayers({ cwd, cargoHomeDir, configArgs: options.configArgs })).map((l) => {
+    if (l.source.kind !== 'file' || l.rank !== 'file' || !untrusted.has(l.source.path)) return l;
+    const { sandbox: _ignored, ...table } = l.table;
+    return { ...l, table };
+  });
   // The dependency graph matters only to per-package settings; reading it is skipped otherwise.
   const perPackage =
     layers.some((l) => lookup(l.table, ['sandbox', 'package']) !== undefined) ||
@@ -57,5 +71,5 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     workspaceRoot,
     workspaceSecrets,
   });
-  return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars, workspaceSecrets };
+  return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars, workspaceSecrets, workspaceFiles, trustStore };
 }

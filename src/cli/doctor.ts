@@ -7,6 +7,9 @@ import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js
 import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
 import { UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';
+import { trustFindings } from '../config/workspace-trust.js';
+import { peekCargoOptions } from './args.js';
+import { loadContext } from './context.js';
 
 interface Check {
   name: string;
@@ -16,7 +19,8 @@ interface Check {
 }
 
 function firstLine(cmd: string, args: string[], env: NodeJS.ProcessEnv): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: 20_000 });
+  // From `/`: rustup would follow a toolchain file in the current directory to a program of its choosing.
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: 20_000, cwd: '/' });
   if (r.error || r.status !== 0) return undefined;
   return (r.stdout || r.stderr).split('\n')[0]?.trim();
 }
@@ -28,7 +32,20 @@ function landlockStatus(confine: string | undefined): { ok: boolean; detail: str
   return abi > 0 ? { ok: true, detail: `ABI ${abi}` } : { ok: false, detail: 'not offered by this kernel' };
 }
 
-export function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): number {
+/** Whether the workspace here has config or a toolchain file of its own, and whether it is trusted. */
+async function workspaceTrust(env: NodeJS.ProcessEnv): Promise<Check> {
+  const ctx = await loadContext(peekCargoOptions([]), [], env);
+  const findings = ctx.workspaceFiles.flatMap((f) => trustFindings(f, { hostCompiles: !(ctx.config.procMacros?.value ?? true), runsBinaries: true }));
+  const untrusted = ctx.workspaceFiles.filter((f) => f.trust !== 'trusted');
+  const detail = ctx.workspaceFiles.length === 0
+    ? `${ctx.workspaceRoot}: no config or toolchain file of its own`
+    : untrusted.length === 0
+      ? `${ctx.workspaceRoot}: trusted`
+      : `${ctx.workspaceRoot}: not trusted (${findings.filter((f) => f.effect === 'refused').length} key(s) refused, ${findings.filter((f) => f.effect === 'ignored').length} sandbox setting(s) ignored)`;
+  return { name: 'workspace', ok: true, detail, fix: untrusted.length && findings.length ? ['`cargo sandbox trust --show` lists them; `cargo sandbox trust` trusts them'] : undefined };
+}
+
+export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Promise<number> {
   const checks: Check[] = [];
   checks.push({
     name: 'platform',
@@ -80,12 +97,14 @@ export function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): number {
     detail: rustcVersion ?? 'not found',
   });
 
+  checks.push(await workspaceTrust(env));
   const width = Math.max(...checks.map((c) => c.name.length));
   for (const c of checks) {
     const mark = c.ok ? (reporter.color ? '\x1b[32mok\x1b[0m  ' : 'ok  ') : reporter.color ? '\x1b[31mFAIL\x1b[0m' : 'FAIL';
     process.stdout.write(`${mark} ${c.name.padEnd(width)}  ${c.detail}\n`);
   }
   const failed = checks.filter((c) => !c.ok);
+  for (const c of checks) for (const f of c.ok ? c.fix ?? [] : []) reporter.message('help', f);
   for (const c of failed) for (const f of c.fix ?? []) reporter.message('help', f);
   if (failed.length) {
     reporter.message('error', `${failed.length} check(s) failed: build scripts cannot be sandboxed here`);

@@ -25,7 +25,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   delete env[AFTER_VARIABLE];
   delete env[ENTRY_VARIABLE];
   // Installed as `cargo-sandbox-proc-macro-srv`, rust-analyzer starts us with no arguments.
-  const inv = parseInvocation(process.argv[1]?.endsWith('-proc-macro-srv') ? ['proc-macro-server'] : argv);
+  let inv: ReturnType<typeof parseInvocation>;
+  try {
+    inv = parseInvocation(process.argv[1]?.endsWith('-proc-macro-srv') ? ['proc-macro-server'] : argv);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    reportUserError(reporterFor(undefined, env), err);
+    return err.exitCode;
+  }
   if (inv.kind === 'help') {
     process.stdout.write(helpText(packageVersion()));
     return 0;
@@ -37,7 +44,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const reporter = reporterFor(inv.options, env);
   try {
     // The other commands are loaded on demand: the build's start-up pays only for its own modules.
-    if (inv.kind === 'doctor') return (await import('./doctor.js')).runDoctor(env, reporter);
+    if (inv.kind === 'doctor') return await (await import('./doctor.js')).runDoctor(env, reporter);
+    if (inv.kind === 'trust') return await (await import('./trust-command.js')).runTrustCommand(inv.action, inv.options, env, reporter);
     if (inv.kind === 'policy') return await (await import('./policy-command.js')).runPolicyCommand(inv, env, reporter);
     if (inv.kind === 'audit') return await (await import('./audit.js')).runAudit(inv, env, reporter);
     if (inv.kind === 'proc-macro-server') return await (await import('./proc-macro-server.js')).runProcMacroServer(inv.options, env);

@@ -9,7 +9,8 @@ import type { EffectiveGrants } from '../policy/effective.js';
 import type { CargoOptions } from './args.js';
 import { loadContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
-import { describePackagePolicy, grantsOf, type PolicyPackage } from './policy-view.js';
+import { describePackagePolicy, grantsOf, trustLine, type PolicyPackage } from './policy-view.js';
+import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
 
 type BuildScriptPackage = PolicyPackage;
 
@@ -52,6 +53,9 @@ export async function runPolicyCommand(
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
   reportIssues(reporter, ctx.issues);
   if (ctx.issues.some((i) => i.level === 'error')) return 101;
+  // `cargo metadata` runs the workspace's rustc wrapper and toolchain: not before they are trusted.
+  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(['build'], ctx.config.procMacros?.value ?? true), ctx.workspaceRoot, reporter, env);
+  process.stdout.write(trustLine(ctx.workspaceFiles));
   // Checksums come from Cargo.lock, as the build matches `checksum` tables (cargo metadata has none).
   const locked = ctx.locked ?? (await readLockfile(ctx.workspaceRoot)) ?? [];
   const all = packagesWithBuildScripts(inv.options, env, ctx.cwd).map((p) => {

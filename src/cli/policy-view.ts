@@ -7,6 +7,7 @@ import { formatSize } from '../diagnostics/blocked-hints.js';
 import { HOME_SECRETS, SYSTEM_SECRETS } from '../policy/default-policy.js';
 import { effectiveGrants, type EffectiveGrants } from '../policy/effective.js';
 import type { SandboxContext } from './context.js';
+import type { WorkspaceFile } from '../config/workspace-trust.js';
 
 export interface PolicyPackage {
   name: string;
@@ -21,6 +22,14 @@ function from(source: Source): string {
 
 function limit(s: Sourced<number>, format: (n: number) => string): string {
   return `${s.value === 0 ? 'unlimited' : format(s.value)} ${from(s.source)}`;
+}
+
+/** The workspace's own config and toolchain files: trusted, or which are not. */
+export function trustLine(files: readonly WorkspaceFile[]): string {
+  if (files.length === 0) return 'workspace configuration: none of its own (only yours applies)\n\n';
+  const untrusted = files.filter((f) => f.trust !== 'trusted');
+  if (untrusted.length === 0) return `workspace configuration: trusted (${files.map((f) => f.path).join(', ')})\n\n`;
+  return `workspace configuration: NOT trusted, its sandbox settings are ignored (${untrusted.map((f) => `${f.path}${f.trust === 'changed' ? ': changed since trusted' : ''}`).join(', ')}); \`cargo sandbox trust\` reviews them\n\n`;
 }
 
 export function grantsOf(ctx: SandboxContext, pkg: PolicyPackage): EffectiveGrants {

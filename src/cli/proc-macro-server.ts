@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { bwrapArgs, encodeArgs } from '../backends/bwrap.js';
 import { realHost } from '../backends/host.js';
 import { preflight } from '../backends/preflight.js';
-import { UserError } from '../diagnostics/style.js';
+import { createReporter, UserError } from '../diagnostics/style.js';
+import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { filterEnv } from '../policy/environment.js';
 import type { CargoOptions } from './args.js';
 import { loadContext } from './context.js';
@@ -26,9 +29,21 @@ function realServer(env: NodeJS.ProcessEnv): string {
 
 export async function runProcMacroServer(options: CargoOptions, env: NodeJS.ProcessEnv): Promise<never> {
   const ctx = await loadContext(options, [], env);
+  // Messages go to stderr, which rust-analyzer shows; stdout is its protocol.
+  const reporter = createReporter({ color: false, write: (s) => process.stderr.write(s) });
+  // `rustc --print sysroot` goes through rustup, which follows the workspace's toolchain file.
+  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(['check'], true), ctx.workspaceRoot, reporter, env);
   const bwrap = preflight(env, process.platform, ctx.config.bwrap?.value);
   const server = realServer(env);
-  const args = bwrapArgs(ctx.policy, realHost);
+  // The copies served in place of files with credentials (git config) live as long as the server.
+  const servedDir = mkdtempSync(join(tmpdir(), 'cargo-sandbox-served-'));
+  process.on('exit', () => rmSync(servedDir, { recursive: true, force: true }));
+  const served = ctx.policy.served.map((file, i) => {
+    const from = join(servedDir, String(i));
+    writeFileSync(from, file.content, { mode: 0o600 });
+    return { path: file.path, from };
+  });
+  const args = bwrapArgs(ctx.policy, realHost, served);
   // The policy goes to bwrap through a pipe (`--args 3`): no file to clean up.
   const policy = encodeArgs([...args.setup, '--ro-bind-try', ctx.vars.TARGET_DIR, ctx.vars.TARGET_DIR, '--unshare-net', ...args.finish]);
   const childEnv = { ...filterEnv(ctx.policy.env, env), ...(env[RA_VARIABLE] ? { [RA_VARIABLE]: env[RA_VARIABLE] } : {}) };
@@ -41,5 +56,6 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
+  rmSync(servedDir, { recursive: true, force: true });
   return exitLikeCargo(exit);
 }

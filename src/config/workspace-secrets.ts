@@ -2,7 +2,7 @@
 // with them): `.env` files in the workspace root and its member directories, and the config files
 // of the git repository that holds the workspace.
 
-import { lstatSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { SYSTEM_TREES } from '../policy/default-policy.js';
 import { isEnvFileName, sanitizeGitConfig } from '../policy/workspace-secrets.js';
@@ -16,6 +16,8 @@ export interface WorkspaceSecrets {
   looked: string[];
   /** Directories and files whose identity decides the result: any change makes a cached session stale. */
   watched: string[];
+  /** The scan stopped at MAX_SCANNED_DIRS directories: `.env` files further down were not looked for. */
+  truncated: boolean;
 }
 
 /**
@@ -24,13 +26,17 @@ export interface WorkspaceSecrets {
  * editor's swap files there would make every cached session stale.
  */
 const ENV_SCAN_DEPTH = 2;
-const MAX_SCANNED_DIRS = 256;
-const SKIPPED_DIRS = new Set(['target', 'node_modules', 'src', 'tests', 'benches', 'examples']);
+const MAX_SCANNED_DIRS = 4096;
+const SKIPPED_DIRS = new Set(['target', 'node_modules', 'vendor', 'src', 'tests', 'benches', 'examples']);
 
 export function findWorkspaceSecrets(workspaceRoot: string, targetDir: string): WorkspaceSecrets {
-  const found: WorkspaceSecrets = { envFiles: [], gitConfigs: [], looked: [], watched: [] };
+  const found: WorkspaceSecrets = { envFiles: [], gitConfigs: [], looked: [], watched: [], truncated: false };
   const queue: { dir: string; depth: number }[] = [{ dir: workspaceRoot, depth: 0 }];
-  while (queue.length && found.watched.length < MAX_SCANNED_DIRS) {
+  while (queue.length) {
+    if (found.watched.length >= MAX_SCANNED_DIRS) {
+      found.truncated = true;
+      break;
+    }
     const { dir, depth } = queue.shift()!;
     const entries = safeReaddir(dir);
     if (!entries) continue;
@@ -43,8 +49,9 @@ export function findWorkspaceSecrets(workspaceRoot: string, targetDir: string): 
       }
     }
   }
-  for (const path of gitConfigFiles(workspaceRoot, found.looked)) {
-    if (!visibleInSandbox(path, workspaceRoot)) continue;
+  for (const real of gitConfigFiles(workspaceRoot, found.looked)) {
+    const path = whereTheSandboxShows(real, workspaceRoot);
+    if (!path) continue;
     found.watched.push(path);
     const content = sanitizeGitConfig(safeRead(path));
     if (content !== undefined) found.gitConfigs.push({ path, content });
@@ -52,45 +59,82 @@ export function findWorkspaceSecrets(workspaceRoot: string, targetDir: string): 
   return found;
 }
 
+/** Git directories looked into for config files (submodules, worktrees), at most. */
+const MAX_GIT_DIRS = 512;
+
 /**
  * The repository's config files as git finds them from the workspace: the first `.git` up from
- * it (a directory, or a `gitdir:` file for worktrees and submodules), its common directory, and
- * its submodules' configs.
+ * it (a directory, a link to one, or a `gitdir:` file for worktrees and submodules), its common
+ * directory, and every submodule's and worktree's git directory below them (nested too): each
+ * one's `config` and `config.worktree`.
  */
 function gitConfigFiles(workspaceRoot: string, looked: string[]): string[] {
   let gitDir: string | undefined;
   for (let dir = workspaceRoot; ; dir = dirname(dir)) {
     const dotGit = join(dir, '.git');
     looked.push(dotGit);
-    const st = safeLstat(dotGit);
+    const st = safeStat(dotGit);
     if (st?.isDirectory()) gitDir = dotGit;
     else if (st?.isFile()) {
       const pointer = /^gitdir:\s*(.+?)\s*$/m.exec(safeRead(dotGit))?.[1];
       if (pointer) gitDir = resolve(dir, pointer);
     }
-    if (st || dirname(dir) === dir) break;
+    if (safeLstat(dotGit) || dirname(dir) === dir) break;
   }
   if (!gitDir) return [];
+  // Served over its real path: bwrap follows a link at the destination.
+  gitDir = safeRealpath(gitDir);
   const dirs = [gitDir];
   const common = safeRead(join(gitDir, 'commondir')).trim();
   if (common) dirs.push(resolve(gitDir, common));
-  for (const d of [...dirs]) {
-    for (const m of safeReaddir(join(d, 'modules')) ?? []) if (m.isDirectory()) dirs.push(join(d, 'modules', m.name));
+  for (let i = 0; i < dirs.length && dirs.length < MAX_GIT_DIRS; i++) {
+    for (const sub of ['modules', 'worktrees']) {
+      for (const m of safeReaddir(join(dirs[i]!, sub)) ?? []) {
+        const path = join(dirs[i]!, sub, m.name);
+        if (!m.isDirectory()) continue;
+        // A submodule named `vendor/lib` lives in modules/vendor/lib: look deeper until a git dir.
+        if (safeStat(join(path, 'HEAD'))) dirs.push(path);
+        else if (sub === 'modules') for (const n of safeReaddir(path) ?? []) if (n.isDirectory()) dirs.push(join(path, n.name));
+      }
+    }
   }
-  return dirs.map((d) => join(d, 'config')).filter((p) => safeLstat(p)?.isFile());
+  return [...new Set(dirs)].flatMap((d) => [join(d, 'config'), join(d, 'config.worktree')]).filter((p) => safeStat(p)?.isFile()).map(safeRealpath);
 }
 
-/** Only paths the sandbox shows get a copy (a bind elsewhere would create a mount point). */
-function visibleInSandbox(path: string, workspaceRoot: string): boolean {
-  return [workspaceRoot, ...SYSTEM_TREES].some((tree) => {
+/**
+ * Where the sandbox shows a host file (given by its real path): under the workspace as the
+ * sandbox binds it (which may be a path through a symlink), or in a system tree; undefined if it
+ * is not shown (a bind there would only create a mount point).
+ */
+function whereTheSandboxShows(real: string, workspaceRoot: string): string | undefined {
+  const under = (path: string, tree: string) => {
     const rel = relative(tree, path);
-    return !rel.startsWith('..') && !isAbsolute(rel);
-  });
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)) ? rel : undefined;
+  };
+  const inWorkspace = under(real, safeRealpath(workspaceRoot));
+  if (inWorkspace !== undefined) return join(workspaceRoot, inWorkspace);
+  return SYSTEM_TREES.some((tree) => under(real, tree) !== undefined) ? real : undefined;
 }
 
 function safeReaddir(dir: string): Dirent[] | undefined {
   try {
     return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+}
+
+function safeRealpath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+function safeStat(path: string) {
+  try {
+    return statSync(path);
   } catch {
     return undefined;
   }

@@ -71,6 +71,8 @@ export function createSession(opts: {
   rustdoc?: string;
   /** The compiled supervisor (libexec/confine.rs). */
   confine: string;
+  /** Package directories outside it get their secrets hidden by the sandbox itself (package_secrets.rs). */
+  workspaceRoot: string;
   /**
    * An empty directory that outlives this run (a cached session, see session-cache.ts); by default
    * a temporary one, removed at the end.
@@ -90,6 +92,8 @@ export function createSession(opts: {
   write('setup.args', encodeArgs(args.setup));
   write('finish.args', encodeArgs(args.finish));
   write('env.data', renderEnvData(opts.policy.env));
+  // Shown in place of the git config of a package directory outside the workspace.
+  write('empty', '');
   const hidden = Object.keys(opts.env).filter((name) => !isPassed(opts.policy.env, name));
   // For the static wrappers: any name, not only those sh could unset.
   write('unset-user-env.list', encodeArgs(hidden));
@@ -137,6 +141,7 @@ export function createSession(opts: {
     __CARGO_SANDBOX_JS: DIST_SRC,
     __CARGO_SANDBOX_PROC_MACROS: opts.procMacros ? '1' : '0',
     __CARGO_SANDBOX_CONFINE: opts.confine,
+    __CARGO_SANDBOX_WORKSPACE: opts.workspaceRoot,
   };
   if (opts.innerWrapper) env.__CARGO_SANDBOX_INNER_WRAPPER = opts.innerWrapper;
   env[fingerprintVariable()] = opts.fingerprints.global;

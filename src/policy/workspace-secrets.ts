@@ -9,33 +9,38 @@ export function isEnvFileName(name: string): boolean {
   return name === '.env' || name.startsWith('.env.');
 }
 
-/** `scheme://userinfo@` -> `scheme://`: a URL's user name and password (or token). */
-const URL_USERINFO = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s/@"']*@/g;
+/** `scheme://userinfo@` -> `scheme://`: a URL's user name and password (up to its last `@`). */
+const URL_USERINFO = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s/"']*@/g;
+
+/** Sections whose every entry is dropped: credential helpers, and includes of other files. */
+const SECRET_SECTIONS = new Set(['credential', 'include', 'includeif']);
+/** Keys dropped in any section: an Authorization header (CI checkouts), mail passwords. */
+const SECRET_KEYS = new Set(['extraheader', 'smtppass', 'pass', 'password']);
 
 /**
  * git's config without credentials: `extraheader` entries (a CI token as an Authorization
- * header), every entry of `[credential]` sections, and the userinfo of every URL (including
+ * header), password keys, every entry of `[credential]` sections, `[include]`/`[includeIf]`
+ * entries (the included file may hold them), and the userinfo of every URL (including
  * `[url "https://x:TOKEN@host/"]` headers). Undefined when there is nothing to remove.
  */
 export function sanitizeGitConfig(text: string): string | undefined {
-  const lines = text.split('\n');
   const kept: string[] = [];
-  let inCredentialSection = false;
+  let section = '';
   let dropContinuation = false;
-  for (const line of lines) {
+  for (const line of text.split('\n')) {
     if (dropContinuation) {
       dropContinuation = line.trimEnd().endsWith('\\');
       continue;
     }
-    const section = /^\s*\[\s*([A-Za-z0-9.-]+)/.exec(line);
-    if (section) inCredentialSection = section[1]!.toLowerCase() === 'credential';
-    const key = /^\s*([A-Za-z][A-Za-z0-9-]*)\s*(=|$)/.exec(line)?.[1]?.toLowerCase();
-    const secretEntry = !section && key !== undefined && (inCredentialSection || key === 'extraheader');
-    if (secretEntry) {
-      dropContinuation = line.trimEnd().endsWith('\\');
-      continue;
-    }
-    kept.push(line.replace(URL_USERINFO, '$1'));
+    // `[section "sub"] key = value` is valid git config: the entry after a header counts too.
+    const header = /^(\s*\[[^\]]*\])(.*)$/.exec(line);
+    if (header) section = /^\s*\[\s*([A-Za-z0-9-]+)/.exec(header[1]!)?.[1]?.toLowerCase() ?? '';
+    const entry = header ? header[2]! : line;
+    const key = /^\s*([A-Za-z][A-Za-z0-9-]*)\s*(=|$)/.exec(entry)?.[1]?.toLowerCase();
+    const secret = key !== undefined && (SECRET_SECTIONS.has(section) || SECRET_KEYS.has(key));
+    if (secret) dropContinuation = entry.trimEnd().endsWith('\\');
+    const out = header ? (secret ? header[1]! : line) : secret ? undefined : line;
+    if (out !== undefined) kept.push(out.replace(URL_USERINFO, '$1'));
   }
   const out = kept.join('\n');
   return out === text ? undefined : out;

@@ -85,7 +85,11 @@ process.on('exit', () => {
   }
 });
 
-export function makeScratch(label: string, opts: { layout?: Layout } = {}): Scratch {
+/**
+ * A fresh fake user. Its workspaces are trusted (CARGO_SANDBOX_TRUST_WORKSPACE: their own config,
+ * with the grants tests write, applies) unless `untrusted`, as for a repository just cloned.
+ */
+export function makeScratch(label: string, opts: { layout?: Layout; untrusted?: boolean } = {}): Scratch {
   let root: string;
   let home: string;
   let runtimeDir: string;
@@ -142,6 +146,7 @@ export function makeScratch(label: string, opts: { layout?: Layout } = {}): Scra
     'npm_config_//registry.npmjs.org/:_authToken': SECRETS.envOddName,
     SSH_AUTH_SOCK: join(runtimeDir, 'agent.sock'),
     ...(opts.layout === 'host' ? { XDG_RUNTIME_DIR: runtimeDir } : {}),
+    ...(opts.untrusted ? {} : { CARGO_SANDBOX_TRUST_WORKSPACE: root }),
   };
   return { root, home, cargoHome, runtimeDir, env };
 }

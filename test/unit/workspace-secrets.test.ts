@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,6 +10,8 @@ import { defaultPolicy } from '../../src/policy/default-policy.js';
 import { effectiveGrants } from '../../src/policy/effective.js';
 import { isEnvFileName, sanitizeGitConfig } from '../../src/policy/workspace-secrets.js';
 import type { SandboxConfig } from '../../src/config/types.js';
+import { suggestGrants } from '../../src/audit/suggest.js';
+import type { ScriptAudit } from '../../src/audit/report.js';
 
 const CI_CONFIG = `[core]
 \trepositoryformatversion = 0
@@ -95,4 +97,64 @@ test('policy: .env masked, git config served by a bind after the workspace; a gr
   const tree = effectiveGrants(config(['/w']), { name: 'x' }, vars);
   assert.ok(masksAfterGrants(policy.masked, tree).includes('/w/.env'));
   assert.deepEqual(masksAfterGrants(served, tree), served);
+});
+
+test('review: entries on a header line, passwords with @, mail passwords and includes are dropped too', () => {
+  const out = sanitizeGitConfig('[http] extraheader = AUTHORIZATION: basic SECRET1\n[credential] helper = "!f() { echo password=SECRET2; }; f"\n[remote "o"]\n\turl = https://u:SEC@RET4@host/x\n[sendemail]\n\tsmtpPass = SECRET5\n[include]\n\tpath = ci.cfg\n[includeIf "gitdir:/w/"]\n\tpath = /tmp/creds.cfg\n')!;
+  for (const secret of ['SECRET1', 'SECRET2', 'SEC', 'RET4', 'SECRET5', 'ci.cfg', 'creds.cfg']) assert.ok(!out.includes(secret), secret);
+  assert.match(out, /^\[http\]$/m);
+  assert.match(out, /url = https:\/\/host\/x/);
+});
+
+test('review: submodules named with a slash, nested ones, worktrees\' config.worktree, a .git that is a link', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cs-unit-git-'));
+  try {
+    const ws = join(root, 'ws');
+    const real = join(root, 'repo-data', 'app.git');
+    for (const d of ['modules/vendor/lib/modules/deep', 'modules/top', 'worktrees/wt']) mkdirSync(join(real, d), { recursive: true });
+    for (const d of ['', 'modules/vendor/lib', 'modules/vendor/lib/modules/deep', 'modules/top', 'worktrees/wt']) {
+      writeFileSync(join(real, d, 'HEAD'), 'ref: refs/heads/main\n');
+      writeFileSync(join(real, d, 'config'), '[http]\n\textraheader = X: Y\n');
+    }
+    writeFileSync(join(real, 'config.worktree'), '[http]\n\textraheader = X: Z\n');
+    mkdirSync(ws);
+    symlinkSync(real, join(ws, '.git'));
+    const found = findWorkspaceSecrets(ws, join(ws, 'target'));
+    // The data is outside the workspace (not shown): nothing served, but every file was found.
+    assert.deepEqual(found.gitConfigs, []);
+    const inside = join(ws, 'data', 'app.git');
+    mkdirSync(join(ws, 'data'));
+    cpSync(real, inside, { recursive: true });
+    rmSync(join(ws, '.git'));
+    symlinkSync('data/app.git', join(ws, '.git'));
+    const served = findWorkspaceSecrets(ws, join(ws, 'target')).gitConfigs.map((c) => c.path.slice(inside.length + 1)).sort();
+    assert.deepEqual(served, ['config', 'config.worktree', 'modules/top/config', 'modules/vendor/lib/config', 'modules/vendor/lib/modules/deep/config', 'worktrees/wt/config']);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('review: a masked link is followed: its target is masked if it exists, nothing if it leads nowhere (bwrap would fail)', () => {
+  const entries: Record<string, HostEntry> = {
+    '/w/.env': { type: 'symlink', target: '../outside/app.env' },
+    '/w/.env.local': { type: 'symlink', target: 'config/real.env' },
+    '/w/config/real.env': { type: 'file' },
+  };
+  const policy = defaultPolicy({ home: '/h', cargoHome: '/h/.cargo', rustupHome: undefined, workspaceRoot: '/w', workspaceSecrets: { envFiles: ['/w/.env', '/w/.env.local'], gitConfigs: [] } });
+  const finish = bwrapArgs(policy, { entry: (p) => entries[p] ?? { type: 'missing' } }).finish.join(' ');
+  assert.ok(finish.includes('--ro-bind /dev/null /w/config/real.env'));
+  assert.ok(!finish.includes('/w/.env ') && !finish.includes('outside'), finish);
+});
+
+test('review: audit never suggests hidden home files, git internals, credential-named files, or writes where code runs later', () => {
+  const view = { home: '/h', masked: ['/h/.ssh'], codeTrees: ['/w', '/h/.cargo', '/usr'] };
+  const script = (reads: string[], writes: string[]) => ({
+    package: 'p', version: '1.0.0', readOutside: reads.map((path) => ({ path, blocked: true })), writtenOutside: writes.map((path) => ({ path, blocked: true })), network: [], executed: [],
+  }) as unknown as ScriptAudit;
+  const r = suggestGrants(script(['/h/.pgpass', '/r/.git/config', '/srv/ci/credentials.json', '/h/.ssh/id_ed25519', '/h/tool/config.txt', '/opt/sdk/lib.h'], ['/w/.git/hooks/pre-commit', '/h/.cargo/bin/cargo-evil', '/h/.bashrc', '/var/cache/tool/x']), view);
+  assert.deepEqual(r.grants?.read.sort(), ['/opt/sdk/lib.h', '~/tool/config.txt']);
+  assert.deepEqual(r.grants?.write, ['/var/cache/tool']);
+  assert.equal(r.withheld.length, 7);
+  const risky = suggestGrants(script(['/h/.pgpass'], ['/w/.git/hooks/x']), view, true);
+  assert.deepEqual([risky.grants?.read, risky.grants?.write, risky.withheld], [['~/.pgpass'], ['/w/.git/hooks'], []]);
 });

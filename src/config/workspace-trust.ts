@@ -1,0 +1,111 @@
+// The workspace as an attacker: which keys of its own cargo config files and rustup toolchain file
+// would run a program on the host or widen the sandbox, until the user trusts those files.
+// Everything a compilation runs (linkers, rustflags, [env] for rustc and build scripts) already
+// runs inside the sandbox; what is left runs on the host: the compiler's version probe, wrappers,
+// credential providers, runners of `cargo run`/`test`, the toolchain rustup picks, and, when the
+// user compiles on the host (`sandbox.proc-macros = false`), the linker and compiler flags too.
+// Pure: the files come in as text and parsed tables.
+
+import { locateKeys, positionOf } from './locate.js';
+import { toolPath } from './cargo-config.js';
+import type { FileTrust } from './trust-store.js';
+
+export interface WorkspaceFile {
+  path: string;
+  kind: 'cargo-config' | 'toolchain';
+  text: string;
+  /** Parsed TOML ({} when nothing in it can need trust; undefined: not TOML, e.g. a legacy `rust-toolchain`). */
+  table: Record<string, unknown> | undefined;
+  /** Base for relative tool paths: the parent of `.cargo`, or the toolchain file's directory. */
+  baseDir: string;
+  trust: FileTrust;
+}
+
+export interface TrustFinding {
+  file: string;
+  line?: number;
+  /** As written: `build.rustc-wrapper`, `env.LD_PRELOAD`, `sandbox.package.foo.allow-network`. */
+  key: string;
+  /** What it would do, for the user to judge: "runs `/w/tools/x` on the host as the rustc wrapper". */
+  what: string;
+  /**
+   * Refused: nothing starts until the file is trusted. Ignored: a grant left out, with a note.
+   * Confined: it applies, and what it runs runs inside the sandbox (shown by `trust`).
+   */
+  effect: 'refused' | 'ignored' | 'confined';
+}
+
+export interface TrustMode {
+  /** Compilations run on the host (`sandbox.proc-macros = false` in the user's own config). */
+  hostCompiles: boolean;
+  /** The command runs the workspace's binaries (run, test, bench), through a configured runner. */
+  runsBinaries: boolean;
+}
+
+/** `[env]` names that change which host program runs, or what it loads. */
+const HOST_ENV = /^(LD_.*|MALLOC_.*|GCONV_PATH|GLIBC_TUNABLES|LOCPATH|NLSPATH|PATH|RUSTC.*|RUSTDOC.*|RUSTFLAGS|RUSTUP_.*|CARGO.*|__CARGO_SANDBOX.*|CARGO_SANDBOX.*|BASH_ENV|ENV|SHELL|PYTHON(STARTUP|PATH|HOME)|PERL5?LIB|PERL5OPT|NODE_OPTIONS|RUBYOPT|GIT_.*|SSH_ASKPASS)$/;
+
+type Entry = { path: string[]; value: unknown };
+
+function entries(table: unknown, prefix: string[] = []): Entry[] {
+  if (table === null || typeof table !== 'object' || Array.isArray(table)) return [{ path: prefix, value: table }];
+  return Object.entries(table as Record<string, unknown>).flatMap(([k, v]) => entries(v, [...prefix, k]));
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && !Array.isArray(value) && 'value' in value) return show((value as { value: unknown }).value);
+  return JSON.stringify(value);
+}
+
+function program(value: unknown, baseDir: string): string {
+  const first = Array.isArray(value) ? value[0] : typeof value === 'string' ? value.split(/\s+/)[0] : show(value);
+  return toolPath(String(first ?? ''), baseDir);
+}
+
+/** Every key of one untrusted file that is refused or ignored (none for a trusted file). */
+export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFinding[] {
+  if (file.trust === 'trusted') return [];
+  const positions = locateKeys(file.text);
+  const found: TrustFinding[] = [];
+  const add = (path: string[], what: string, effect: TrustFinding['effect'] = 'refused') => {
+    found.push({ file: file.path, line: positionOf(positions, path)?.line, key: path.join('.'), what, effect });
+  };
+  if (file.kind === 'toolchain') {
+    const toolchain = file.table?.toolchain as Record<string, unknown> | undefined;
+    if (toolchain && typeof toolchain.path === 'string') {
+      add(['toolchain', 'path'], `rustup runs cargo and rustc from \`${toolPath(toolchain.path.includes('/') ? toolchain.path : `./${toolchain.path}`, file.baseDir)}\`, on the host`);
+    }
+    return found;
+  }
+  if (!file.table) {
+    // Read as cargo reads it, it might hold any key: we cannot tell what it runs.
+    found.push({ file: file.path, key: '(the whole file)', what: 'is not TOML that cargo-sandbox can read, so what it runs cannot be shown', effect: 'refused' });
+    return found;
+  }
+  for (const { path, value } of entries(file.table)) {
+    const [top, second, third] = path;
+    const key = path.join('.');
+    if (top === 'sandbox') {
+      add(path, `would set \`${key} = ${JSON.stringify(value)}\` for the sandbox`, 'ignored');
+    } else if (top === 'build' && (second === 'rustc' || second === 'rustc-wrapper' || second === 'rustc-workspace-wrapper')) {
+      const role = second === 'rustc' ? 'the compiler (its version probe runs outside the sandbox)' : `the ${second.replace('rustc-', 'rustc ')}`;
+      add(path, `runs \`${program(value, file.baseDir)}\` on the host as ${role}`);
+    } else if (top === 'registry' && (second === 'credential-provider' || second === 'global-credential-providers')) {
+      add(path, `runs \`${program(value, file.baseDir)}\` on the host to get registry tokens`);
+    } else if ((top === 'registries' && third === 'credential-provider') || top === 'credential-alias') {
+      add(path, `runs \`${program(value, file.baseDir)}\` on the host to get registry tokens`);
+    } else if (top === 'target' && path.at(-1) === 'runner' && path.length === 3) {
+      const what = `runs every binary of \`cargo run\`, \`test\` and \`bench\` through \`${program(value, file.baseDir)}\`, on the host`;
+      add(path, what, mode.runsBinaries ? 'refused' : 'confined');
+    } else if (top === 'env' && second !== undefined) {
+      const refused = mode.hostCompiles || HOST_ENV.test(second);
+      add(path.slice(0, 2), `sets \`${second}=${show(value)}\` for ${refused ? 'the programs cargo starts' : 'compilations and build scripts (inside the sandbox)'}`, refused ? 'refused' : 'confined');
+    } else if (second === 'linker' || second === 'rustflags' || second === 'rustdocflags' || third === 'linker' || third === 'rustflags' || third === 'rustdocflags' || key === 'build.rustdoc') {
+      if (mode.hostCompiles) add(path, `runs on the host (compilations are not sandboxed: sandbox.proc-macros = false): \`${show(value)}\``);
+      else add(path, `applies to compilations, which run inside the sandbox (linker included): \`${show(value)}\``, 'confined');
+    }
+  }
+  // One finding per [env] variable, not one per field of `{ value, relative }`.
+  return found.filter((f, i) => found.findIndex((g) => g.key === f.key && g.file === f.file) === i);
+}

@@ -1,0 +1,67 @@
+// What an untrusted workspace may not do, said before cargo starts: its keys that would run a
+// program on the host stop the build (each with file:line and what it would run), its sandbox
+// grants are ignored with a note, and `cargo sandbox trust` is named as the way to accept them.
+
+import { isAbsolute, relative } from 'node:path';
+import { trustFindings, type TrustFinding, type TrustMode, type WorkspaceFile } from '../config/workspace-trust.js';
+import { UserError, type Reporter } from './style.js';
+
+/** Cargo commands that run the workspace's binaries (through a configured runner). */
+const RUNS_BINARIES = new Set(['run', 'r', 'test', 't', 'bench']);
+const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path', '--target-dir', '-Z', '--target', '-p', '--package']);
+
+/** The cargo command in cargo's arguments (`build` in `-v --config x build --release`). */
+export function cargoSubcommand(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
+export function trustMode(cargoArgs: readonly string[], procMacrosSandboxed: boolean): TrustMode {
+  return { hostCompiles: !procMacrosSandboxed, runsBinaries: RUNS_BINARIES.has(cargoSubcommand(cargoArgs) ?? '') };
+}
+
+export function describeFinding(f: TrustFinding): string {
+  return `${f.file}${f.line ? `:${f.line}` : ''}: \`${f.key}\` ${f.what}`;
+}
+
+function inside(path: string, tree: string): boolean {
+  const rel = relative(tree, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * Stops (UserError) when an untrusted workspace file would run something on the host; notes the
+ * grants it would have given, which are ignored. `env`: ours, where rustup's proxy names the
+ * toolchain it ran (RUSTUP_TOOLCHAIN, a path for a `path` toolchain) and cargo names itself (CARGO).
+ */
+export function enforceWorkspaceTrust(files: readonly WorkspaceFile[], mode: TrustMode, workspaceRoot: string, reporter: Reporter, env: NodeJS.ProcessEnv): void {
+  const findings = files.flatMap((f) => trustFindings(f, mode));
+  const changed = files.filter((f) => f.trust === 'changed' && findings.some((x) => x.file === f.path && x.effect !== 'confined'));
+  for (const f of changed) reporter.message('note', `\`${f.path}\` changed since you trusted it: it is untrusted again`);
+  const refused = findings.filter((f) => f.effect === 'refused');
+  const toolchainPaths = refused.filter((f) => f.key === 'toolchain.path').map((f) => /`([^`]+)`/.exec(f.what)?.[1] ?? '');
+  const starters = [env.RUSTUP_TOOLCHAIN, env.CARGO].filter((p): p is string => !!p && isAbsolute(p));
+  const starter = starters.find((p) => [workspaceRoot, ...toolchainPaths].some((tree) => tree && inside(p, tree)));
+  if (starter && refused.length) {
+    reporter.message('error', `cargo-sandbox was started by \`${starter}\`, a toolchain from this untrusted workspace (its toolchain file): it already ran with your full rights, before any sandbox`);
+    reporter.message('help', 'open untrusted code with `cargo-sandbox build` or `cargo +stable sandbox build`, which do not go through the workspace\'s toolchain');
+  }
+  const ignored = findings.filter((f) => f.effect === 'ignored');
+  if (ignored.length && !refused.length) {
+    reporter.message('note', `this workspace's configuration is not trusted: its sandbox settings are ignored\n${ignored.map((f) => `    ${describeFinding(f)}`).join('\n')}`);
+    reporter.message('help', 'review them, then `cargo sandbox trust` applies them (a change to the file makes it untrusted again)');
+  }
+  if (refused.length) {
+    throw new UserError(
+      `this workspace's configuration would run programs outside the sandbox, and it is not trusted; nothing was built\n${refused.map((f) => `    ${describeFinding(f)}`).join('\n')}${ignored.length ? `\n(and it would change the sandbox:)\n${ignored.map((f) => `    ${describeFinding(f)}`).join('\n')}` : ''}`,
+      [
+        'if this is your own code, review these lines, then run `cargo sandbox trust` (a change to the files makes the workspace untrusted again)',
+        'if it is not, delete those keys in your copy (plain cargo would run them, with your full rights)',
+      ],
+    );
+  }
+}

@@ -212,7 +212,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   // `cargo metadata` runs the workspace's rustc wrapper and toolchain: not before they are trusted.
   const first = await loadContext(inv.options, inv.grantFlags, env);
   const silent = createReporter({ color: false, write: () => {} }); // the build below says the rest
-  enforceWorkspaceTrust(first.workspaceFiles, trustMode(['build'], first.config.procMacros?.value ?? true), first.workspaceRoot, silent, env);
+  enforceWorkspaceTrust(first.workspaceFiles, trustMode(['build'], first.config.procMacros?.value ?? true, env, inv.toolchain), first.workspaceRoot, silent, env);
   const meta = cargoMetadata(inv, env);
   const auditTarget = join(meta.targetDir, 'cargo-sandbox-audit');
   const tty = Boolean(process.stderr.isTTY) && !inv.options.quiet;

@@ -67,7 +67,7 @@ export async function sandboxedCargo(
   });
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
   // Before anything runs cargo or rustc: the workspace's toolchain file and config are untrusted.
-  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(inv.cargoArgs, ctx.config.procMacros?.value ?? true), ctx.workspaceRoot, reporter, env);
+  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(inv.cargoArgs, ctx.config.procMacros?.value ?? true, env, inv.toolchain), ctx.workspaceRoot, reporter, env);
   const cargo = cargoCommand(inv.toolchain, env);
   requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);

@@ -11,6 +11,8 @@ Usage:
                                               did (--format table|json, --html FILE); --suggest the
                                               least grants that pass (never secrets or the network
                                               unless --suggest-risky), --write them (docs/audit.md)
+  cargo sandbox trust [--show|--list|--revoke] what this workspace's own config and toolchain file
+                                              would run and grant; trust them as they are now
   cargo sandbox doctor                        check that the sandbox works on this machine
   cargo sandbox proc-macro-server             rust-analyzer's proc-macro server, sandboxed
                                               (also installed as cargo-sandbox-proc-macro-srv)

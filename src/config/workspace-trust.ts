@@ -40,6 +40,8 @@ export interface TrustMode {
   hostCompiles: boolean;
   /** The command runs the workspace's binaries (run, test, bench), through a configured runner. */
   runsBinaries: boolean;
+  /** The user chose the toolchain (`+toolchain`, RUSTUP_TOOLCHAIN): rustup ignores the toolchain file. */
+  toolchainChosen?: boolean;
 }
 
 /** `[env]` names that change which host program runs, or what it loads. */
@@ -72,6 +74,7 @@ export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFindin
     found.push({ file: file.path, line: positionOf(positions, path)?.line, key: path.join('.'), what, effect });
   };
   if (file.kind === 'toolchain') {
+    if (mode.toolchainChosen) return found;
     const toolchain = file.table?.toolchain as Record<string, unknown> | undefined;
     if (toolchain && typeof toolchain.path === 'string') {
       add(['toolchain', 'path'], `rustup runs cargo and rustc from \`${toolPath(toolchain.path.includes('/') ? toolchain.path : `./${toolchain.path}`, file.baseDir)}\`, on the host`);

@@ -20,8 +20,18 @@ export function cargoSubcommand(args: readonly string[]): string | undefined {
   return undefined;
 }
 
-export function trustMode(cargoArgs: readonly string[], procMacrosSandboxed: boolean): TrustMode {
-  return { hostCompiles: !procMacrosSandboxed, runsBinaries: RUNS_BINARIES.has(cargoSubcommand(cargoArgs) ?? '') };
+/**
+ * How the workspace's files act on this run. The toolchain file is inert when the user chose the
+ * toolchain: `cargo-sandbox +stable ...`, or RUSTUP_TOOLCHAIN set by the user or by rustup's proxy
+ * for `cargo +stable sandbox` (rustup says where it came from in RUSTUP_TOOLCHAIN_SOURCE).
+ */
+export function trustMode(cargoArgs: readonly string[], procMacrosSandboxed: boolean, env: NodeJS.ProcessEnv, toolchain?: string): TrustMode {
+  const fromFile = env.RUSTUP_TOOLCHAIN_SOURCE === 'toolchain-file';
+  return {
+    hostCompiles: !procMacrosSandboxed,
+    runsBinaries: RUNS_BINARIES.has(cargoSubcommand(cargoArgs) ?? ''),
+    toolchainChosen: toolchain !== undefined || (!!env.RUSTUP_TOOLCHAIN && !fromFile),
+  };
 }
 
 export function describeFinding(f: TrustFinding): string {

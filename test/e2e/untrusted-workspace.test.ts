@@ -122,6 +122,14 @@ describe('an untrusted workspace runs nothing of its own outside the sandbox', {
     const proxied = await runPlainCargo(['sandbox', 'build'], { cwd: r.ws, env });
     assert.equal(proxied.status, 101);
     assert.match(proxied.stderr, /^error: cargo-sandbox was started by `\S+\/evil-tc`, a toolchain from this untrusted workspace \(its toolchain file\): it already ran with your full rights/m);
+    // Choosing the toolchain makes the file inert: `cargo-sandbox +stable` and `cargo +stable sandbox`.
+    rmSync(r.markers, { recursive: true });
+    mkdirSync(r.markers);
+    const chosen = await runCli(['+stable', 'build'], { cwd: r.ws, env: r.s.env });
+    assert.equal(chosen.status, 0, chosen.stderr);
+    const viaProxy = await runPlainCargo(['+stable', 'sandbox', 'build'], { cwd: r.ws, env });
+    assert.equal(viaProxy.status, 0, viaProxy.stderr);
+    assert.equal(ran(r, 'toolchain-cargo') || ran(r, 'toolchain-rustc'), false, 'the workspace toolchain ran');
   });
 
   test('sandbox grants from the workspace are ignored with a note; `trust` applies them; a change makes it untrusted again; --revoke, --list', async () => {

@@ -141,6 +141,8 @@ describe('an untrusted workspace runs nothing of its own outside the sandbox', {
     const policy = await runCli(['policy', 'cloned'], { cwd: r.ws, env: r.s.env });
     assert.match(policy.stdout, /^workspace configuration: NOT trusted/m);
     assert.match(policy.stdout, /^ {2}sandboxed: +yes \(default\)$/m);
+    const doctor = await runCli(['doctor'], { cwd: r.ws, env: r.s.env });
+    assert.match(doctor.stdout, /^ok +workspace +\S+\/ws: not trusted \(0 key\(s\) refused, 1 sandbox setting\(s\) ignored\)$/m);
 
     const show = await runCli(['trust', '--show'], { cwd: r.ws, env: r.s.env });
     assert.match(show.stdout, /config\.toml \(cargo config; not trusted\)\n {6}line 2: `sandbox\.package\.cloned\.sandbox` would set .*\[changes the sandbox\]/);

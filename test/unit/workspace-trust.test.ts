@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse } from 'smol-toml';
+import { trustFindings, type WorkspaceFile } from '../../src/config/workspace-trust.js';
+import { cargoSubcommand, trustMode } from '../../src/diagnostics/trust.js';
+
+function file(text: string, trust: WorkspaceFile['trust'] = 'new', kind: WorkspaceFile['kind'] = 'cargo-config'): WorkspaceFile {
+  return { path: '/w/.cargo/config.toml', kind, text, table: parse(text) as Record<string, unknown>, baseDir: '/w', trust };
+}
+
+const CONFIG = `[build]
+rustc-wrapper = "tools/w"
+rustflags = ["-C", "linker=clang", "-C", "link-arg=-fuse-ld=mold"]
+[target.x86_64-unknown-linux-gnu]
+linker = "clang"
+runner = "tools/run"
+[target.'cfg(unix)']
+runner = ["qemu", "-L"]
+[registries.corp]
+credential-provider = "tools/cred"
+[env]
+LD_PRELOAD = { value = "tools/evil.so", relative = true }
+OPENSSL_DIR = "/opt/ssl"
+[sandbox.package.foo]
+allow-network = true
+`;
+
+test('untrusted config: host programs refused (with line), grants ignored, linkers and ordinary [env] confined', () => {
+  const f = trustFindings(file(CONFIG), { hostCompiles: false, runsBinaries: false });
+  const by = (effect: string) => f.filter((x) => x.effect === effect).map((x) => `${x.line}:${x.key}`);
+  assert.deepEqual(by('refused'), ['2:build.rustc-wrapper', '10:registries.corp.credential-provider', '12:env.LD_PRELOAD']);
+  assert.deepEqual(by('ignored'), ['15:sandbox.package.foo.allow-network']);
+  assert.deepEqual(by('confined'), ['3:build.rustflags', '5:target.x86_64-unknown-linux-gnu.linker', '6:target.x86_64-unknown-linux-gnu.runner', '8:target.cfg(unix).runner', '13:env.OPENSSL_DIR']);
+  assert.match(f[0]!.what, /runs `\/w\/tools\/w` on the host as the rustc wrapper/);
+});
+
+test('runners are refused for run/test/bench; with compilations on the host, linkers, flags and all [env] too; trusted files: nothing', () => {
+  const run = trustFindings(file(CONFIG), { hostCompiles: false, runsBinaries: true }).filter((x) => x.effect === 'refused').map((x) => x.key);
+  assert.ok(run.includes('target.cfg(unix).runner') && run.includes('target.x86_64-unknown-linux-gnu.runner'));
+  const host = trustFindings(file(CONFIG), { hostCompiles: true, runsBinaries: false }).filter((x) => x.effect === 'refused').map((x) => x.key);
+  for (const k of ['build.rustflags', 'target.x86_64-unknown-linux-gnu.linker', 'env.OPENSSL_DIR']) assert.ok(host.includes(k), k);
+  assert.deepEqual(trustFindings(file(CONFIG, 'trusted'), { hostCompiles: true, runsBinaries: true }), []);
+});
+
+test('toolchain file: a path is refused unless the user chose the toolchain; a channel is fine; an unreadable config is refused whole', () => {
+  const tc = (text: string) => ({ ...file(text, 'new', 'toolchain'), path: '/w/rust-toolchain.toml' });
+  assert.equal(trustFindings(tc('[toolchain]\npath = "/w/tc"\n'), { hostCompiles: false, runsBinaries: false })[0]?.key, 'toolchain.path');
+  assert.deepEqual(trustFindings(tc('[toolchain]\npath = "/w/tc"\n'), { hostCompiles: false, runsBinaries: false, toolchainChosen: true }), []);
+  assert.deepEqual(trustFindings(tc('[toolchain]\nchannel = "1.80"\n'), { hostCompiles: false, runsBinaries: false }), []);
+  const broken: WorkspaceFile = { ...file(''), text: '[build\nrustc-wrapper = "x"', table: undefined };
+  assert.equal(trustFindings(broken, { hostCompiles: false, runsBinaries: false })[0]?.effect, 'refused');
+});
+
+test('the command and the toolchain choice', () => {
+  assert.equal(cargoSubcommand(['-v', '--config', 'x=1', 'test', '--release']), 'test');
+  assert.equal(trustMode(['run'], true, {}).runsBinaries, true);
+  assert.equal(trustMode(['build'], true, { RUSTUP_TOOLCHAIN: '/w/tc', RUSTUP_TOOLCHAIN_SOURCE: 'toolchain-file' }).toolchainChosen, false);
+  assert.equal(trustMode(['build'], true, { RUSTUP_TOOLCHAIN: 'stable', RUSTUP_TOOLCHAIN_SOURCE: 'cli' }).toolchainChosen, true);
+  assert.equal(trustMode(['build'], true, {}, '+stable').toolchainChosen, true);
+});

@@ -47,6 +47,6 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund
-else
-  npm run --silent build
 fi
+# The package ships built JavaScript (installing it runs nothing); a clone builds it here.
+npm run --silent build

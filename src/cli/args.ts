@@ -5,13 +5,19 @@ import type { ColorChoice } from '../diagnostics/style.js';
 import { extractGrantFlags, type GrantFlag } from './grant-flags.js';
 import type { TrustAction } from './trust-command.js';
 import { UserError } from '../diagnostics/style.js';
+import { HELP_TOPICS, type HelpTopic } from './help.js';
+import { parseOwnCommand } from './subcommand-args.js';
+
+function isTopic(topic: string): topic is HelpTopic {
+  return (HELP_TOPICS as readonly string[]).includes(topic);
+}
 
 export type Invocation =
-  | { kind: 'help' }
+  | { kind: 'help'; topic?: HelpTopic }
   | { kind: 'version' }
   | { kind: 'doctor'; options: CargoOptions }
   | { kind: 'proc-macro-server'; options: CargoOptions }
-  | { kind: 'policy'; packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
+  | { kind: 'policy'; packages: string[]; format: 'table' | 'json'; options: CargoOptions; grantFlags: GrantFlag[] }
   | { kind: 'trust'; action: TrustAction; options: CargoOptions }
   | { kind: 'audit'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
   | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[]; sandboxRun: boolean };
@@ -38,25 +44,30 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   let toolchain: string | undefined;
   if (args[0]?.startsWith('+')) toolchain = args.shift();
   const first = args[0];
-  if (first === undefined || HELP_FLAGS.has(first)) return { kind: 'help' };
+  if (first === undefined || HELP_FLAGS.has(first)) {
+    // `help TOPIC`: ours for our commands, cargo's for cargo's (`cargo sandbox help build`).
+    const topic = first === 'help' ? args[1] : undefined;
+    if (topic === undefined || isTopic(topic)) return { kind: 'help', topic };
+    return { kind: 'cargo', toolchain, cargoArgs: args, options: peekCargoOptions(args), grantFlags: [], sandboxRun: false };
+  }
   if (VERSION_FLAGS.has(first)) return { kind: 'version' };
   const { cargoArgs, flags, sandboxRun } = extractGrantFlags(args);
   const options = peekCargoOptions(cargoArgs);
-  if (first === 'doctor') return { kind: 'doctor', options };
-  if (first === 'proc-macro-server') return { kind: 'proc-macro-server', options };
-  if (first === 'trust') {
-    const actions: Record<string, TrustAction> = { '--show': 'show', '--list': 'list', '--revoke': 'revoke' };
-    const ours = cargoArgs.slice(1).filter((a) => !['--manifest-path', '--config', '--color'].includes(a) && !a.startsWith('--manifest-path=') && !a.startsWith('--config=') && !a.startsWith('--color='));
-    const unknown = ours.filter((a, i) => a.startsWith('-') && !(a in actions) && !['-q', '--quiet', '-v', '--verbose'].includes(a) && i >= 0);
-    if (unknown.length) throw new UserError(`unknown option \`${unknown[0]}\` for \`cargo sandbox trust\``, ['use `cargo sandbox trust [--show | --list | --revoke]`']);
-    const chosen = ours.filter((a) => a in actions);
-    if (chosen.length > 1) throw new UserError(`\`${chosen.join('` and `')}\` cannot be used together`);
-    return { kind: 'trust', action: chosen[0] ? actions[chosen[0]]! : 'trust', options };
+  const rest = cargoArgs.slice(1);
+  if (first === 'doctor' || first === 'policy' || first === 'trust') {
+    const { values, positionals } = parseOwnCommand(first, rest);
+    if (values.help) return { kind: 'help', topic: first };
+    if (first === 'doctor') return { kind: 'doctor', options };
+    if (first === 'policy') return { kind: 'policy', packages: positionals, format: values.format === 'json' ? 'json' : 'table', options, grantFlags: flags };
+    const chosen = (['show', 'list', 'revoke'] as const).filter((a) => values[a]);
+    if (chosen.length > 1) throw new UserError(`\`--${chosen.join('` and `--')}\` cannot be used together`, ['Usage: cargo sandbox trust [--show | --list | --revoke]']);
+    return { kind: 'trust', action: chosen[0] ?? 'trust', options };
   }
-  if (first === 'audit') return { kind: 'audit', toolchain, cargoArgs: cargoArgs.slice(1), options, grantFlags: flags };
-  if (first === 'policy') {
-    const packages = cargoArgs.slice(1).filter((a, i, all) => !a.startsWith('-') && !['--config', '--manifest-path', '--color', '--target-dir'].includes(all[i - 1] ?? ''));
-    return { kind: 'policy', packages, options, grantFlags: flags };
+  if (first === 'proc-macro-server') return { kind: 'proc-macro-server', options };
+  if (first === 'audit') {
+    const ours = rest.slice(0, rest.includes('--') ? rest.indexOf('--') : undefined);
+    if (ours.includes('--help') || ours.includes('-h')) return { kind: 'help', topic: 'audit' };
+    return { kind: 'audit', toolchain, cargoArgs: rest, options, grantFlags: flags };
   }
   return { kind: 'cargo', toolchain, cargoArgs, options, grantFlags: flags, sandboxRun };
 }

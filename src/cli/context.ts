@@ -8,7 +8,8 @@ import { cargoHome, loadConfigLayers, lookup, type ConfigLayer } from '../config
 import { readLockfile, type LockedPackage } from '../config/lockfile.js';
 import { loadSandboxConfig, type ConfigIssue } from '../config/sandbox-config.js';
 import { targetDir } from '../config/target-dir.js';
-import type { SandboxConfig } from '../config/types.js';
+import type { Grants, SandboxConfig } from '../config/types.js';
+import { didYouMean } from '../config/suggest.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
 import { findWorkspaceSecrets, type WorkspaceSecrets } from '../config/workspace-secrets.js';
 import { openTrustStore, type TrustStore } from '../config/trust-store.js';
@@ -37,6 +38,11 @@ export interface SandboxContext {
   trustStore: TrustStore;
 }
 
+function firstFlag(g: Grants): string {
+  const s = (g.allowNetwork ?? g.allowRead[0] ?? g.allowWrite[0] ?? g.allowEnv[0] ?? g.allowExec[0])?.source;
+  return s?.kind === 'flag' ? s.flag : '--allow-*';
+}
+
 export async function loadContext(options: CargoOptions, grantFlags: readonly GrantFlag[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<SandboxContext> {
   const home = env.HOME || homedir();
   const cargoHomeDir = cargoHome(env, home);
@@ -57,7 +63,15 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     grantFlags.length > 0;
   const locked = perPackage ? await readLockfile(workspaceRoot) : undefined;
   const { config, issues } = loadSandboxConfig(layers, env, cwd, locked?.map((p) => p.name));
+  const known = config.packages.map((p) => p.key);
   applyGrantFlags(config, grantFlags, cwd);
+  // A flag for a package the graph does not have does nothing: said, as for config tables.
+  const names = locked?.map((p) => p.name);
+  for (const p of names ? config.packages.filter((p) => !known.includes(p.key) && !names.includes(p.spec.name)) : []) {
+    const suggestion = didYouMean(p.spec.name, names!);
+    const flag = firstFlag(p.grants);
+    issues.push({ level: 'warning', message: `package \`${p.spec.name}\` is not in the dependency graph`, source: { kind: 'flag', flag }, help: suggestion ? [`did you mean \`${suggestion}\`?`] : ['its grants have no effect'] });
+  }
   const vars: StaticPathVars = {
     HOME: home,
     WORKSPACE_ROOT: workspaceRoot,

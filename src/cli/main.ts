@@ -3,7 +3,7 @@
 import { parseInvocation, resolveColor, type CargoOptions } from './args.js';
 import { explainFrontEndRun, sandboxedCargo } from './build.js';
 import { AFTER_VARIABLE, ENTRY_VARIABLE } from '../intercept/session-cache.js';
-import { helpText } from './help.js';
+import { helpText, topicHelp } from './help.js';
 import { exitLikeCargo } from './run-cargo.js';
 import { createReporter, reportUserError, shouldColor, UserError, type Reporter } from '../diagnostics/style.js';
 import { packageVersion } from '../paths.js';
@@ -34,7 +34,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return err.exitCode;
   }
   if (inv.kind === 'help') {
-    process.stdout.write(helpText(packageVersion()));
+    process.stdout.write(inv.topic ? topicHelp(inv.topic) : helpText(packageVersion()));
     return 0;
   }
   if (inv.kind === 'version') {

@@ -9,7 +9,7 @@ import type { EffectiveGrants } from '../policy/effective.js';
 import type { CargoOptions } from './args.js';
 import { loadContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
-import { describePackagePolicy, grantsOf, trustLine, type PolicyPackage } from './policy-view.js';
+import { describePackagePolicy, grantsOf, policyJson, trustLine, type PolicyPackage } from './policy-view.js';
 import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
 
 type BuildScriptPackage = PolicyPackage;
@@ -46,7 +46,7 @@ function table(rows: string[][]): string {
 }
 
 export async function runPolicyCommand(
-  inv: { packages: string[]; options: CargoOptions; grantFlags: GrantFlag[] },
+  inv: { packages: string[]; format: 'table' | 'json'; options: CargoOptions; grantFlags: GrantFlag[] },
   env: NodeJS.ProcessEnv,
   reporter: Reporter,
 ): Promise<number> {
@@ -55,27 +55,25 @@ export async function runPolicyCommand(
   if (ctx.issues.some((i) => i.level === 'error')) return 101;
   // `cargo metadata` runs the workspace's rustc wrapper and toolchain: not before they are trusted.
   enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(['build'], ctx.config.procMacros?.value ?? true, env), ctx.workspaceRoot, reporter, env);
-  process.stdout.write(trustLine(ctx.workspaceFiles));
+  if (inv.format === 'table') process.stdout.write(trustLine(ctx.workspaceFiles));
   // Checksums come from Cargo.lock, as the build matches `checksum` tables (cargo metadata has none).
   const locked = ctx.locked ?? (await readLockfile(ctx.workspaceRoot)) ?? [];
   const all = packagesWithBuildScripts(inv.options, env, ctx.cwd).map((p) => {
     const checksum = locked.find((l) => l.name === p.name && l.version === p.version)?.checksum;
     return checksum ? { ...p, checksum } : p;
   });
+  const unknown = inv.packages.filter((name) => !all.some((p) => p.name === name));
+  for (const name of unknown) reporter.message('error', `package \`${name}\` has no build script in this workspace's dependency graph`);
+  if (inv.format === 'json') {
+    process.stdout.write(policyJson(ctx, inv.packages.length ? all.filter((p) => inv.packages.includes(p.name)) : all));
+    return unknown.length ? 101 : 0;
+  }
   if (inv.packages.length === 0) {
     const rows = [['PACKAGE', 'SANDBOXED', 'NETWORK', 'READ', 'WRITE', 'ENV', 'TIMEOUT']];
     for (const pkg of all) rows.push([`${pkg.name} v${pkg.version}`, ...summary(grantsOf(ctx, pkg))]);
     process.stdout.write(table(rows));
     return 0;
   }
-  let missing = 0;
-  for (const name of inv.packages) {
-    const matches = all.filter((p) => p.name === name);
-    if (matches.length === 0) {
-      reporter.message('error', `package \`${name}\` has no build script in this workspace's dependency graph`);
-      missing++;
-    }
-    for (const pkg of matches) process.stdout.write(describePackagePolicy(ctx, pkg));
-  }
-  return missing ? 101 : 0;
+  for (const name of inv.packages) for (const pkg of all.filter((p) => p.name === name)) process.stdout.write(describePackagePolicy(ctx, pkg));
+  return unknown.length ? 101 : 0;
 }

@@ -32,6 +32,33 @@ export function trustLine(files: readonly WorkspaceFile[]): string {
   return `workspace configuration: NOT trusted, its sandbox settings are ignored (${untrusted.map((f) => `${f.path}${f.trust === 'changed' ? ': changed since trusted' : ''}`).join(', ')}); \`cargo sandbox trust\` reviews them\n\n`;
 }
 
+function sourced<T>(s: Sourced<T>): { value: T; from: string } {
+  return { value: s.value, from: s.source.kind === 'default' ? 'default' : describeSource(s.source) };
+}
+
+/** `policy --format json`: every key of each package, with where it came from (schema cargo-sandbox-policy/1). */
+export function policyJson(ctx: SandboxContext, pkgs: readonly PolicyPackage[]): string {
+  const packages = pkgs.map((pkg) => {
+    const g = grantsOf(ctx, pkg);
+    const target = crossTarget(g);
+    return {
+      name: pkg.name,
+      version: pkg.version,
+      ...(pkg.checksum ? { checksum: pkg.checksum } : {}),
+      sandboxed: sourced(g.sandboxed),
+      runsAs: g.runner ? { runner: sourced(g.runner) } : target ? { wasm: target } : 'native',
+      network: sourced(g.network),
+      read: g.read.map((p) => ({ value: p.value.display, from: sourced(p).from })),
+      write: g.write.map((p) => ({ value: p.value.display, from: sourced(p).from })),
+      env: g.env.map(sourced),
+      exec: g.exec.map(sourced),
+      limits: { timeoutSecs: sourced(g.timeoutSecs), maxMemory: sourced(g.maxMemory), maxFileSize: sourced(g.maxFileSize), maxDisk: sourced(g.maxDisk), maxOutput: sourced(g.maxOutput), maxProcesses: sourced(g.maxProcesses) },
+    };
+  });
+  const trusted = ctx.workspaceFiles.every((f) => f.trust === 'trusted');
+  return `${JSON.stringify({ schema: 'cargo-sandbox-policy/1', workspace: ctx.workspaceRoot, workspaceConfigTrusted: trusted, hidden: { system: SYSTEM_SECRETS, home: HOME_SECRETS.map((h) => `~/${h}`), workspace: [...ctx.workspaceSecrets.envFiles, ...ctx.workspaceSecrets.gitConfigs.map((c) => c.path)] }, packages }, null, 2)}\n`;
+}
+
 export function grantsOf(ctx: SandboxContext, pkg: PolicyPackage): EffectiveGrants {
   return effectiveGrants(ctx.config, pkg, ctx.vars);
 }

@@ -72,6 +72,53 @@ describe('pass-through', () => {
     assert.equal(v.status, 0);
     assert.match(v.stdout, /^cargo-sandbox \d+\.\d+\.\d+\n$/);
   });
+
+  test('our commands\' help needs no project and runs nothing; cargo\'s commands keep cargo\'s help; unknown options are errors', async () => {
+    const s = makeScratch('own-help');
+    const outside = join(s.root, 'not-a-project');
+    mkdirSync(outside);
+    for (const [args, first] of [
+      [['audit', '--help'], /^Build with every build script traced/],
+      [['policy', '--help'], /^The effective policy of build scripts/],
+      [['doctor', '--help'], /^Check that the sandbox works/],
+      [['trust', '-h'], /^What this workspace's own config/],
+      [['help', 'policy'], /^The effective policy/],
+      [['help', 'config'], /^Configuration: \[sandbox\] tables/],
+    ] as const) {
+      const r = await run(CLI, args, { cwd: outside, env: s.env });
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, first, args.join(' '));
+    }
+    // The documentation named in help exists where the package is.
+    const config = await run(CLI, ['help', 'config'], { cwd: outside, env: s.env });
+    const doc = /Every key, with defaults and examples: (\S+)/.exec(config.stdout)?.[1];
+    assert.ok(doc && existsSync(doc), `help names ${doc}`);
+    const cargoHelp = await run(CLI, ['help', 'build'], { cwd: outside, env: s.env });
+    assert.match(cargoHelp.stdout, /cargo-build|Compile a local package/i);
+    for (const [args, message] of [
+      [['policy', '--frobnicate'], /^error: unexpected argument '--frobnicate' for `cargo sandbox policy`$/m],
+      [['policy', '--format', 'xml'], /^error: invalid value 'xml' for '--format <FORMAT>'$/m],
+      [['doctor', 'extra'], /^error: unexpected argument 'extra' for `cargo sandbox doctor`$/m],
+    ] as const) {
+      const r = await run(CLI, args, { cwd: outside, env: s.env });
+      assert.equal(r.status, 101, args.join(' '));
+      assert.match(r.stderr, message);
+    }
+  });
+
+  test('policy --format json, and a grant flag for a package not in the graph is said', async () => {
+    const s = makeScratch('policy-json');
+    const ws = copyFixture(s, 'tiny');
+    assert.equal((await runCli(['build'], { cwd: ws, env: s.env })).status, 0);
+    const r = await runCli(['policy', '--format', 'json'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { schema: string; packages: { name: string; network: { value: boolean; from: string } }[] };
+    assert.equal(report.schema, 'cargo-sandbox-policy/1');
+    assert.ok(report.packages.length > 0);
+    assert.deepEqual(report.packages[0]!.network, { value: false, from: 'default' });
+    const typo = await runCli(['build', `--allow-network=${report.packages[0]!.name}x`], { cwd: ws, env: s.env });
+    assert.match(typo.stderr, new RegExp(`^warning: package \`${report.packages[0]!.name}x\` is not in the dependency graph\n.*\nhelp: did you mean \`${report.packages[0]!.name}\`\?`, 'm'));
+  });
 });
 
 describe('how it is invoked', () => {

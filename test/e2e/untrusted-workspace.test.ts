@@ -168,6 +168,6 @@ describe('an untrusted workspace runs nothing of its own outside the sandbox', {
     const revoke = await runCli(['trust', '--revoke'], { cwd: r.ws, env: r.s.env });
     assert.match(revoke.stderr, /is no longer trusted/);
     assert.match((await runCli(['trust', '--list'], { cwd: r.ws, env: r.s.env })).stdout, /^no trusted workspaces/);
-    assert.match((await runCli(['trust', '--frobnicate'], { cwd: r.ws, env: r.s.env })).stderr, /^error: unknown option `--frobnicate` for `cargo sandbox trust`/m);
+    assert.match((await runCli(['trust', '--frobnicate'], { cwd: r.ws, env: r.s.env })).stderr, /^error: unexpected argument '--frobnicate' for `cargo sandbox trust`/m);
   });
 });

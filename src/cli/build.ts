@@ -139,8 +139,9 @@ export async function sandboxedCargo(
     if (entryDir) {
       const { __CARGO_SANDBOX_RUNS: _perRun, ...sessionEnv } = session.env;
       const entryEnv = { ...sessionEnv, ...runEnv };
-      // A new `.env` or a changed git config (directory or file identity) makes the session stale.
-      const same = replayedFiles(entryDir, entryEnv, env, ctx.workspaceSecrets.watched);
+      // A new `.env`, a changed git config or workspace config file (included ones too: the front
+      // end hashes only the files cargo finds by name) makes the session stale.
+      const same = replayedFiles(entryDir, entryEnv, env, [...ctx.workspaceSecrets.watched, ...ctx.workspaceFiles.map((f) => f.path)]);
       writeEntry(entryDir, { env: entryEnv, argv, checks, same, preamble });
     }
     hooks.onSession?.(session);

@@ -3,22 +3,25 @@
 // by someone else counts too), and the rustup toolchain file rustup would follow.
 
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { discoverConfigFiles, loadToml } from './cargo-config.js';
 import type { TrustStore } from './trust-store.js';
 import type { WorkspaceFile } from './workspace-trust.js';
 
-/** Only files that mention one of these can hold a key that needs trust: the others are not parsed. */
-const MAY_NEED_TRUST = /sandbox|rustc|rustdoc|runner|linker|credential|rustflags|\benv\b|toolchain/;
-
-function inside(path: string, tree: string): boolean {
-  const rel = relative(tree, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+/** The user's own cargo config: exactly `config` or `config.toml` in CARGO_HOME or ~/.cargo (not a
+ * repository checked out below them, as cargo does for git dependencies). */
+export function isUserConfigFile(path: string, cargoHomeDir: string, home: string): boolean {
+  return [cargoHomeDir, join(home, '.cargo')].some((dir) => path === join(dir, 'config') || path === join(dir, 'config.toml'));
 }
 
-/** The user's own cargo config: in CARGO_HOME or ~/.cargo. */
-export function isUserConfigFile(path: string, cargoHomeDir: string, home: string): boolean {
-  return inside(path, cargoHomeDir) || inside(path, join(home, '.cargo'));
+/** The files a config `include`s (a path, or a list of paths or `{ path, optional }` tables), relative to it. */
+function includedFiles(table: Record<string, unknown>, from: string): string[] {
+  const raw = table.include;
+  const items = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  return items
+    .map((i) => (typeof i === 'string' ? i : i && typeof i === 'object' && typeof (i as { path?: unknown }).path === 'string' ? (i as { path: string }).path : undefined))
+    .filter((p): p is string => p !== undefined)
+    .map((p) => (isAbsolute(p) ? p : resolve(dirname(from), p)));
 }
 
 /** rustup's toolchain file for `cwd`: the nearest `rust-toolchain` or `rust-toolchain.toml` up from it. */
@@ -39,18 +42,22 @@ export async function loadWorkspaceFiles(opts: { cwd: string; cargoHomeDir: stri
   const toolchain = findToolchainFile(opts.cwd);
   if (toolchain) candidates.push({ path: toolchain, kind: 'toolchain' });
   const files: WorkspaceFile[] = [];
-  for (const { path, kind } of candidates) {
+  const seen = new Set<string>();
+  // Every file is parsed (a key can be spelled with TOML escapes), and every file it includes is one more.
+  for (let i = 0; i < candidates.length && i < 64; i++) {
+    const { path, kind } = candidates[i]!;
+    if (seen.has(path)) continue;
+    seen.add(path);
     const text = readable(path);
     if (text === undefined) continue;
-    let table: Record<string, unknown> | undefined = {};
-    if (MAY_NEED_TRUST.test(text)) {
-      try {
-        table = (await loadToml()).parse(text) as Record<string, unknown>;
-      } catch {
-        // A legacy `rust-toolchain` naming a toolchain; a config we cannot read is refused untrusted.
-        table = undefined;
-      }
+    let table: Record<string, unknown> | undefined;
+    try {
+      table = (await loadToml()).parse(text) as Record<string, unknown>;
+    } catch {
+      // A legacy `rust-toolchain` naming a toolchain; a config we cannot read is refused untrusted.
+      table = undefined;
     }
+    if (kind === 'cargo-config' && table) for (const inc of includedFiles(table, path)) candidates.push({ path: inc, kind });
     const baseDir = kind === 'cargo-config' ? dirname(dirname(path)) : dirname(path);
     files.push({ path, kind, text, table, baseDir, trust: opts.store.fileTrust(opts.workspaceRoot, path, text) });
   }

@@ -6,6 +6,7 @@
 // user compiles on the host (`sandbox.proc-macros = false`), the linker and compiler flags too.
 // Pure: the files come in as text and parsed tables.
 
+import { relative } from 'node:path';
 import { locateKeys, positionOf } from './locate.js';
 import { toolPath } from './cargo-config.js';
 import type { FileTrust } from './trust-store.js';
@@ -42,7 +43,14 @@ export interface TrustMode {
   runsBinaries: boolean;
   /** The user chose the toolchain (`+toolchain`, RUSTUP_TOOLCHAIN): rustup ignores the toolchain file. */
   toolchainChosen?: boolean;
+  /** The command as typed (`b`, `clippy`): an alias of that name would make it something else. */
+  command?: string;
+  /** Target directories outside it are refused (they can put binaries where they run later). */
+  workspaceRoot?: string;
 }
+
+/** A toolchain *name* (`stable`, `1.80`, `nightly-2026-01-01`, a linked custom one), not a path. */
+const TOOLCHAIN_NAME = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/;
 
 /** `[env]` names that change which host program runs, or what it loads. */
 const HOST_ENV = /^(LD_.*|MALLOC_.*|GCONV_PATH|GLIBC_TUNABLES|LOCPATH|NLSPATH|PATH|RUSTC.*|RUSTDOC.*|RUSTFLAGS|RUSTUP_.*|CARGO.*|__CARGO_SANDBOX.*|CARGO_SANDBOX.*|BASH_ENV|ENV|SHELL|PYTHON(STARTUP|PATH|HOME)|PERL5?LIB|PERL5OPT|NODE_OPTIONS|RUBYOPT|GIT_.*|SSH_ASKPASS)$/;
@@ -79,6 +87,12 @@ export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFindin
     if (toolchain && typeof toolchain.path === 'string') {
       add(['toolchain', 'path'], `rustup runs cargo and rustc from \`${toolPath(toolchain.path.includes('/') ? toolchain.path : `./${toolchain.path}`, file.baseDir)}\`, on the host`);
     }
+    // rustup takes a path where a name goes too (the legacy one-line file, `channel`).
+    const named = file.table === undefined ? file.text.split('\n').map((l) => l.trim()).find(Boolean) : toolchain?.channel;
+    if (named !== undefined && !(typeof named === 'string' && TOOLCHAIN_NAME.test(named))) {
+      const key = file.table === undefined ? 'toolchain' : 'toolchain.channel';
+      found.push({ file: file.path, line: file.table === undefined ? 1 : positionOf(positions, ['toolchain', 'channel'])?.line, key, what: `names \`${String(named)}\`, not a toolchain name: rustup would run cargo and rustc from there, on the host`, effect: 'refused' });
+    }
     return found;
   }
   if (!file.table) {
@@ -91,6 +105,22 @@ export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFindin
     const key = path.join('.');
     if (top === 'sandbox') {
       add(path, `would set \`${key} = ${JSON.stringify(value)}\` for the sandbox`, 'ignored');
+    } else if (top === 'alias' && second !== undefined) {
+      // `cargo sandbox` itself, or the command typed, turned into another (`b = "run"`).
+      const hijacks = second === 'sandbox' || second === mode.command;
+      add(path.slice(0, 2), `makes \`cargo ${second}\` run \`cargo ${show(value)}\``, hijacks ? 'refused' : 'confined');
+    } else if (top === 'include') {
+      add(path.slice(0, 1), `reads more configuration from \`${show(value)}\` (shown below, each file on its own)`, 'confined');
+    } else if (top === 'unstable') {
+      add(path, `sets unstable cargo option \`${key}\` (nightly: it can move outputs or change what runs)`);
+    } else if (top === 'doc' && second === 'browser') {
+      add(path, `runs \`${program(value, file.baseDir)}\` on the host for \`cargo doc --open\``);
+    } else if (top === 'build' && (second === 'artifact-dir' || second === 'out-dir')) {
+      add(path, `copies the build's binaries into \`${show(value)}\`, on the host`);
+    } else if (top === 'build' && second === 'target-dir' && typeof value === 'string') {
+      const dir = toolPath(value.includes('/') ? value : `./${value}`, file.baseDir);
+      const outside = mode.workspaceRoot !== undefined && relative(mode.workspaceRoot, dir).startsWith('..');
+      add(path, `puts the build's outputs in \`${dir}\``, outside ? 'refused' : 'confined');
     } else if (top === 'build' && (second === 'rustc' || second === 'rustc-wrapper' || second === 'rustc-workspace-wrapper')) {
       const role = second === 'rustc' ? 'the compiler (its version probe runs outside the sandbox)' : `the ${second.replace('rustc-', 'rustc ')}`;
       add(path, `runs \`${program(value, file.baseDir)}\` on the host as ${role}`);

@@ -8,7 +8,7 @@ import { UserError, type Reporter } from './style.js';
 
 /** Cargo commands that run the workspace's binaries (through a configured runner). */
 const RUNS_BINARIES = new Set(['run', 'r', 'test', 't', 'bench']);
-const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path', '--target-dir', '-Z', '--target', '-p', '--package']);
+const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path', '--target-dir', '-Z', '-C', '--target', '-p', '--package']);
 
 /** The cargo command in cargo's arguments (`build` in `-v --config x build --release`). */
 export function cargoSubcommand(args: readonly string[]): string | undefined {
@@ -27,9 +27,11 @@ export function cargoSubcommand(args: readonly string[]): string | undefined {
  */
 export function trustMode(cargoArgs: readonly string[], procMacrosSandboxed: boolean, env: NodeJS.ProcessEnv, toolchain?: string): TrustMode {
   const fromFile = env.RUSTUP_TOOLCHAIN_SOURCE === 'toolchain-file';
+  const command = cargoSubcommand(cargoArgs);
   return {
     hostCompiles: !procMacrosSandboxed,
-    runsBinaries: RUNS_BINARIES.has(cargoSubcommand(cargoArgs) ?? ''),
+    runsBinaries: RUNS_BINARIES.has(command ?? ''),
+    command,
     toolchainChosen: toolchain !== undefined || (!!env.RUSTUP_TOOLCHAIN && !fromFile),
   };
 }
@@ -49,7 +51,7 @@ function inside(path: string, tree: string): boolean {
  * toolchain it ran (RUSTUP_TOOLCHAIN, a path for a `path` toolchain) and cargo names itself (CARGO).
  */
 export function enforceWorkspaceTrust(files: readonly WorkspaceFile[], mode: TrustMode, workspaceRoot: string, reporter: Reporter, env: NodeJS.ProcessEnv): void {
-  const findings = files.flatMap((f) => trustFindings(f, mode));
+  const findings = files.flatMap((f) => trustFindings(f, { ...mode, workspaceRoot }));
   const changed = files.filter((f) => f.trust === 'changed' && findings.some((x) => x.file === f.path && x.effect !== 'confined'));
   for (const f of changed) reporter.message('note', `\`${f.path}\` changed since you trusted it: it is untrusted again`);
   const refused = findings.filter((f) => f.effect === 'refused');

@@ -132,6 +132,48 @@ describe('an untrusted workspace runs nothing of its own outside the sandbox', {
     assert.equal(ran(r, 'toolchain-cargo') || ran(r, 'toolchain-rustc'), false, 'the workspace toolchain ran');
   });
 
+  test('review: a config `include`d by the workspace\'s, a key spelled with TOML escapes, an alias that turns `b` into `run`: each refused (control: each runs its program)', async () => {
+    const cases: [string, (ws: string) => string, string[], RegExp][] = [
+      ['include', (ws) => {
+        writeFileSync(join(ws, '.cargo/extra.toml'), '[build]\nrustc-workspace-wrapper = "tools/evil-wrapper"\n');
+        return 'include = ["extra.toml"]\n';
+      }, ['check'], /extra\.toml:2: `build\.rustc-workspace-wrapper` runs `\S+\/tools\/evil-wrapper` on the host/],
+      ['escape', () => '[build]\n"rust\\u0063-workspace-wrapper" = "tools/evil-wrapper"\n', ['check'], /config\.toml:\d: `build\.rustc-workspace-wrapper` runs/],
+      ['alias', () => `[alias]\nb = ["run", "--quiet"]\n[target.${HOST}]\nrunner = "tools/evil-wrapper"\n`, ['b'], /config\.toml:2: `alias\.b` makes `cargo b` run `cargo \["run","--quiet"\]`/],
+    ];
+    for (const [label, config, command, refusal] of cases) {
+      const plain = clonedRepo(`review-${label}-plain`, config);
+      if (label === 'alias') writeFileSync(join(plain.ws, 'src/main.rs'), 'fn main() {}\n');
+      await runPlainCargo(command, { cwd: plain.ws, env: plain.s.env });
+      assert.ok(ran(plain, 'evil-wrapper'), `plain ${label}: the program did not run`);
+      const r = clonedRepo(`review-${label}`, config);
+      if (label === 'alias') writeFileSync(join(r.ws, 'src/main.rs'), 'fn main() {}\n');
+      const result = await runCli(command, { cwd: r.ws, env: r.s.env });
+      assert.equal(result.status, 101, `${label}: ${result.stderr}`);
+      assert.match(result.stderr, refusal, label);
+      assert.equal(ran(r, 'evil-wrapper'), false, `${label}: the program ran`);
+    }
+  });
+
+  test('review: a legacy rust-toolchain file naming a path is refused (control: rustup runs that cargo)', async () => {
+    const make = (label: string) => {
+      const r = clonedRepo(label, () => '');
+      mkdirSync(join(r.ws, 'tc/bin'), { recursive: true });
+      writeFileSync(join(r.ws, 'tc/bin/cargo'), `#!/bin/sh\necho ran >> "${r.markers}/legacy-cargo"\nexit 1\n`);
+      chmodSync(join(r.ws, 'tc/bin/cargo'), 0o755);
+      writeFileSync(join(r.ws, 'rust-toolchain'), `${join(r.ws, 'tc')}\n`);
+      return r;
+    };
+    const plain = make('legacy-tc-plain');
+    await runPlainCargo(['-V'], { cwd: plain.ws, env: plain.s.env });
+    assert.ok(ran(plain, 'legacy-cargo'), 'plain: rustup did not run the legacy toolchain');
+    const r = make('legacy-tc');
+    const result = await runCli(['build'], { cwd: r.ws, env: r.s.env });
+    assert.equal(result.status, 101);
+    assert.match(result.stderr, /rust-toolchain:1: `toolchain` names `\S+\/tc`, not a toolchain name/);
+    assert.equal(ran(r, 'legacy-cargo'), false);
+  });
+
   test('sandbox grants from the workspace are ignored with a note; `trust` applies them; a change makes it untrusted again; --revoke, --list', async () => {
     const r = clonedRepo('untrusted-grants', () => '[sandbox.package.cloned]\nsandbox = false\n');
     const first = await runCli(['build'], { cwd: r.ws, env: r.s.env });

@@ -58,3 +58,28 @@ test('the command and the toolchain choice', () => {
   assert.equal(trustMode(['build'], true, { RUSTUP_TOOLCHAIN: 'stable', RUSTUP_TOOLCHAIN_SOURCE: 'cli' }).toolchainChosen, true);
   assert.equal(trustMode(['build'], true, {}, '+stable').toolchainChosen, true);
 });
+
+test('review: aliases of the typed command or of `sandbox`, [unstable], doc.browser, outputs outside the workspace', () => {
+  const text = `[alias]\nb = "run"\nsandbox = "run --bin x"\nxtask = "run --package xtask --"\n[unstable]\nbuild-std = ["std"]\n[doc]\nbrowser = "tools/open"\n[build]\ntarget-dir = "/root/.cargo"\nartifact-dir = "/root/.cargo/bin"\n`;
+  const f = trustFindings(file(text), { hostCompiles: false, runsBinaries: false, command: 'b', workspaceRoot: '/w' });
+  const refused = f.filter((x) => x.effect === 'refused').map((x) => x.key);
+  assert.deepEqual(refused, ['alias.b', 'alias.sandbox', 'unstable.build-std', 'doc.browser', 'build.target-dir', 'build.artifact-dir']);
+  assert.equal(f.find((x) => x.key === 'alias.xtask')?.effect, 'confined');
+  const inside = trustFindings(file('[build]\ntarget-dir = "target-x"\n'), { hostCompiles: false, runsBinaries: false, workspaceRoot: '/w' });
+  assert.equal(inside[0]?.effect, 'confined');
+});
+
+test('review: a toolchain named by a path (legacy file, channel) is refused; names are not', () => {
+  const tc = (text: string, table: Record<string, unknown> | undefined) => ({ path: '/w/rust-toolchain', kind: 'toolchain' as const, text, table, baseDir: '/w', trust: 'new' as const });
+  const mode = { hostCompiles: false, runsBinaries: false };
+  assert.equal(trustFindings(tc('/proc/self/cwd/tc\n', undefined), mode)[0]?.key, 'toolchain');
+  assert.equal(trustFindings(tc('', { toolchain: { channel: '/tmp/tc' } }), mode)[0]?.key, 'toolchain.channel');
+  for (const name of ['stable', '1.80.0', 'nightly-2026-01-01', 'my-linked']) assert.deepEqual(trustFindings(tc(`${name}\n`, undefined), mode), [], name);
+});
+
+test('review: only the user\'s own config files are the user\'s, not a checkout below CARGO_HOME', async () => {
+  const { isUserConfigFile } = await import('../../src/config/workspace-files.js');
+  assert.equal(isUserConfigFile('/h/.cargo/config.toml', '/h/.cargo', '/h'), true);
+  assert.equal(isUserConfigFile('/c/config', '/c', '/h'), true);
+  assert.equal(isUserConfigFile('/h/.cargo/git/checkouts/x/abc/.cargo/config.toml', '/h/.cargo', '/h'), false);
+});

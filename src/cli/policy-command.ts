@@ -22,10 +22,10 @@ function packagesWithBuildScripts(options: CargoOptions, env: NodeJS.ProcessEnv,
   if (r.status !== 0) {
     throw new UserError(`\`cargo metadata\` failed, so the packages are unknown:\n${(r.stderr ?? '').trim()}`);
   }
-  const meta = JSON.parse(r.stdout) as { packages: { name: string; version: string; targets: { kind: string[] }[] }[] };
+  const meta = JSON.parse(r.stdout) as { packages: { name: string; version: string; targets: { kind: string[] }[]; dependencies: { name: string; kind: string | null }[] }[] };
   return meta.packages
     .filter((p) => p.targets.some((t) => t.kind.includes('custom-build')))
-    .map((p) => ({ name: p.name, version: p.version }))
+    .map((p) => ({ name: p.name, version: p.version, buildDependencies: p.dependencies.filter((d) => d.kind === 'build').map((d) => d.name) }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
 }
 

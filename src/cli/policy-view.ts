@@ -14,6 +14,21 @@ export interface PolicyPackage {
   version: string;
   /** From Cargo.lock, as the build matches `checksum` tables. */
   checksum?: string;
+  /** Its build script's dependencies (cargo metadata), to tell which start processes. */
+  buildDependencies?: string[];
+}
+
+/** Build-dependencies whose use starts a process (a compiler, pkg-config, rustc's version probe). */
+const SPAWNING_BUILD_DEPS = ['cc', 'cmake', 'pkg-config', 'autocfg', 'version_check', 'rustc_version', 'bindgen', 'vcpkg', 'system-deps', 'cxx-build', 'prost-build', 'tonic-build'];
+/** Build scripts that probe rustc themselves, with no build-dependency to show it. */
+const SPAWNING_SCRIPTS = ['proc-macro2', 'libc', 'serde', 'serde_derive', 'anyhow', 'thiserror', 'rustversion', 'semver', 'ryu', 'crossbeam-utils', 'parking_lot_core', 'httparse', 'io-lifetimes', 'rustix', 'nix'];
+
+/** Why a WebAssembly build script of this package would fail or quietly fall back, if it would. */
+export function spawnsProcesses(pkg: PolicyPackage): string | undefined {
+  const dep = pkg.buildDependencies?.find((d) => SPAWNING_BUILD_DEPS.includes(d));
+  if (dep) return `its build script uses \`${dep}\`, which starts processes`;
+  if (SPAWNING_SCRIPTS.includes(pkg.name)) return 'its build script probes rustc (a process)';
+  return undefined;
 }
 
 function from(source: Source): string {
@@ -76,6 +91,8 @@ export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): 
   key('runs as', runsAs(g, wasm));
   key('network', `${g.network.value ? 'allowed' : 'none'} ${from(g.network.source)}`);
   if (wasm) {
+    const spawns = spawnsProcesses(pkg);
+    if (spawns) key('warning', `${spawns}: WASI cannot, so it fails or quietly does less`, [`add \`[sandbox.package.${pkg.name}] target = "native"\` to run it natively under bubblewrap`]);
     key('read-only', `its package directory, through WASI (default)`, g.read.map((p) => `${p.value.display} ${from(p.source)}`));
     key('writable', 'its OUT_DIR and a private /tmp, through WASI (default)', g.write.map((p) => `${p.value.display} ${from(p.source)}`));
     key('programs', 'none: WASI cannot start processes (`target = "native"` runs it under bubblewrap)');

@@ -50,7 +50,7 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
     }
     const wasm = crossTarget(grants) !== undefined && !grants.runner;
     const hints = { ...hintContext(ctx.policy, run, ctx.home, ctx.env, wasm), maxMemory: { bytes: grants.maxMemory.value, where: describeSource(grants.maxMemory.source) } };
-    return { run, blocked: blockedHints(rerunForStderr(run, session.env), hints) };
+    return { run, wasm, blocked: blockedHints(rerunForStderr(run, session.env), hints) };
   });
   const { notes, help } = failureNotes(failed, ctx.home);
   for (const n of notes) reporter.message('note', n);

@@ -61,6 +61,20 @@ const WASI_PREOPEN = /failed to find a pre-opened file descriptor through which 
 const OUT_OF_MEMORY = /memory allocation of \d+ bytes failed|Cannot allocate memory|os error 12\b|out of memory/i;
 const PROGRAM_MISSING = /not found|No such file or directory|os error 2\b|NotFound|not installed|failed to (?:find tool|execute)/i;
 
+/**
+ * A path that goes on past a space (`/home/u/my sdk/foo.h`): the longest run of space-separated
+ * words from `start`, up to a quote or separator, that exists on the host; else the first word.
+ */
+function withSpaces(line: string, start: number, firstWord: string, exists: (p: string) => boolean): string {
+  const rest = /^[^"'`():,;\n]*/.exec(line.slice(start))![0];
+  const words = rest.split(' ');
+  for (let n = words.length; n > 1; n--) {
+    const candidate = words.slice(0, n).join(' ').replace(/[.\s]+$/, '');
+    if (candidate.length > firstWord.length && exists(candidate)) return candidate;
+  }
+  return firstWord;
+}
+
 export function inside(path: string, tree: string): boolean {
   const rel = relative(tree, path);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
@@ -80,7 +94,7 @@ export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
     const fsError = NOT_FOUND.test(line) ? 'read' : READ_ONLY.test(line) || DENIED.test(line) ? 'write' : undefined;
     if (fsError) {
       for (const m of line.matchAll(PATH_RE)) {
-        const raw = m[1]!.replace(/[.]+$/, '');
+        const raw = withSpaces(line, m.index! + m[0].length - m[1]!.length, m[1]!, (p) => (ctx.exists ?? existsSync)(p.startsWith('~') ? ctx.home + p.slice(1) : p)).replace(/[.]+$/, '');
         const path = raw.startsWith('~') ? ctx.home + raw.slice(1) : raw;
         if (path.length < 2) continue;
         const shown = displayPath(path, ctx.home);

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BuildScriptRun } from '../intercept/session.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
-import { grantSnippet, type Finding, type HintContext } from './blocked-hints.js';
+import { displayPath, grantSnippet, type Finding, type HintContext } from './blocked-hints.js';
 
 /**
  * Build scripts that were started but did not finish successfully: cargo writes `output` beside
@@ -26,26 +26,47 @@ export interface FailureReport {
   help: string[];
 }
 
+/** A shell word: quoted when it holds anything a shell would split or expand. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./~-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The one-off flags (`--allow-read=PKG:PATH`, ...) that grant what was found, for this build only. */
+export function grantFlags(packageName: string, findings: readonly Finding[], home: string): string[] {
+  const flags = new Set<string>();
+  for (const f of findings) {
+    if (f.kind === 'read') flags.add(`--allow-read=${packageName}:${displayPath(f.path, home)}`);
+    else if (f.kind === 'exec') flags.add(`--allow-read=${packageName}:${displayPath(f.dir, home)}`);
+    else if (f.kind === 'write') flags.add(`--allow-write=${packageName}:${displayPath(f.grant, home)}`);
+    else if (f.kind === 'env') flags.add(`--allow-env=${packageName}:${f.name}`);
+    else if (f.kind === 'network') flags.add(`--allow-network=${packageName}`);
+  }
+  return [...flags].map(shellWord);
+}
+
 /** One note per failed script (with what it tried that was blocked), then the grants that allow it. */
-export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: readonly Finding[] }[], home: string): FailureReport {
+export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: readonly Finding[]; wasm?: boolean }[], home: string): FailureReport {
   if (failed.length === 0) return { notes: [], help: [] };
-  const notes = failed.flatMap(({ run, blocked }) => {
+  const notes = failed.flatMap(({ run, blocked, wasm }) => {
     const pkg = run.packageVersion ? `${run.packageName} v${run.packageVersion}` : run.packageName;
-    return [
-      `the build script of \`${pkg}\` ran inside the cargo-sandbox sandbox: no network, ` +
-        'home directory hidden, environment scrubbed, writable only OUT_DIR and a private /tmp',
-      ...blocked.map((f) => f.message),
-    ];
+    const how = wasm
+      ? 'ran as WebAssembly (WASI) inside the cargo-sandbox sandbox: it cannot start processes (rustc, cc, pkg-config) and sees only its package, OUT_DIR and /tmp'
+      : 'ran inside the cargo-sandbox sandbox: no network, home directory hidden, environment scrubbed, writable only OUT_DIR and a private /tmp';
+    return [`the build script of \`${pkg}\` ${how}`, ...blocked.map((f) => f.message)];
   });
-  const snippets = failed.map(({ run, blocked }) => grantSnippet(run.packageName, blocked, home)).filter((s) => s.length);
-  const grantable = failed.some(({ blocked }) => blocked.some((f) => ['read', 'write', 'env', 'network', 'exec'].includes(f.kind)));
+  // A WebAssembly script that failed for any reason: running it natively is the first thing to try.
+  const withNative = failed.map(({ run, blocked, wasm }) => ({ run, blocked: wasm && !blocked.some((f) => f.kind === 'wasi') ? [...blocked, { kind: 'wasi', message: '' } as Finding] : blocked }));
+  const snippets = withNative.map(({ run, blocked }) => grantSnippet(run.packageName, blocked, home)).filter((s) => s.length);
+  const flags = failed.flatMap(({ run, blocked }) => grantFlags(run.packageName, blocked, home));
   const refused = failed.some(({ blocked }) => blocked.some((f) => f.kind === 'refused'));
-  const help = snippets.length
-    ? [`to allow this, add to .cargo/config.toml:\n${snippets.map((s) => s.map((l) => `    ${l}`).join('\n')).join('\n\n')}`]
-    : refused
-      ? ['no grant allows this: the build script tried to run code outside the sandbox; report it to the crate\'s maintainers, or drop the dependency']
-      : ['if it failed because of the sandbox, its error above names the path, host or variable it needed'];
-  if (grantable) help.push('or, for this build only: `--allow-read=PKG:PATH`, `--allow-network=PKG`, `--allow-env=PKG:VAR`');
+  const unexplained = failed.filter(({ blocked, wasm }) => blocked.length === 0 && !wasm).map(({ run }) => run.packageName);
+  const help: string[] = [];
+  if (snippets.length) help.push(`to allow this, add to .cargo/config.toml:\n${snippets.map((s) => s.map((l) => `    ${l}`).join('\n')).join('\n\n')}`);
+  if (flags.length) help.push(`or, for one build only, add to the command: \`${flags.join(' ')}\``);
+  if (refused) help.push('no grant allows this: the build script tried to run code outside the sandbox; report it to the crate\'s maintainers, or drop the dependency');
+  for (const name of unexplained) {
+    help.push(`its error names nothing the sandbox blocked; \`cargo sandbox audit -p ${name}\` traces the script and lists every file, program and address it was denied`);
+  }
   help.push('run `cargo sandbox doctor` to check the sandbox itself');
   return { notes, help };
 }

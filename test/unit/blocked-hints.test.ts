@@ -81,3 +81,25 @@ test('grant lines, ready to paste', () => {
   ]);
   assert.deepEqual(grantSnippet('foo', [], '/home/u'), []);
 });
+
+test('a path with spaces is found whole (the longest prefix that exists), quoted or not', () => {
+  const spaced: HintContext = { ...ctx, exists: (p) => p === '/home/u/my sdk/include/foo.h' || p === '/home/u/my sdk' };
+  assert.deepEqual(blockedHints('error: /home/u/my sdk/include/foo.h: No such file or directory', spaced), [
+    'it tried to access `~/my sdk/include/foo.h`, which the sandbox hides (your home directory is hidden)',
+  ]);
+  assert.deepEqual(blockedHints('reading "/home/u/my sdk/include/foo.h" failed: No such file or directory (os error 2)', spaced), [
+    'it tried to access `~/my sdk/include/foo.h`, which the sandbox hides (your home directory is hidden)',
+  ]);
+});
+
+test('the one-off flags name the package and the path (quoted for the shell); an error that names nothing points to audit -p', async () => {
+  const { failureNotes, grantFlags } = await import('../../src/diagnostics/failure-notes.js');
+  const found = findings('error: /home/u/sdk/foo.h: No such file or directory\nconnecting to 10.0.0.1:443: Network is unreachable', ctx);
+  assert.deepEqual(grantFlags('foo-sys', [...found, { kind: 'read', path: '/home/u/my sdk', message: '' }], '/home/u'), ['--allow-read=foo-sys:~/sdk/foo.h', '--allow-network=foo-sys', "'--allow-read=foo-sys:~/my sdk'"]);
+  const run = { packageName: 'quiet-fail', packageVersion: '1.0.0' } as Parameters<typeof failureNotes>[0][0]['run'];
+  const report = failureNotes([{ run, blocked: [] }], '/home/u');
+  assert.ok(report.help.some((h) => h.includes('`cargo sandbox audit -p quiet-fail`')), report.help.join('\n'));
+  const wasm = failureNotes([{ run, blocked: [], wasm: true }], '/home/u');
+  assert.match(wasm.notes[0]!, /ran as WebAssembly \(WASI\).*cannot start processes/);
+  assert.match(wasm.help[0]!, /\[sandbox\.package\.quiet-fail\]\n {4}target = "native"/);
+});

@@ -83,3 +83,10 @@ test('review: only the user\'s own config files are the user\'s, not a checkout 
   assert.equal(isUserConfigFile('/c/config', '/c', '/h'), true);
   assert.equal(isUserConfigFile('/h/.cargo/git/checkouts/x/abc/.cargo/config.toml', '/h/.cargo', '/h'), false);
 });
+
+test('policy flags WebAssembly build scripts that would start processes (a build-dependency like cc, or a rustc probe)', async () => {
+  const { spawnsProcesses } = await import('../../src/cli/policy-view.js');
+  assert.match(spawnsProcesses({ name: 'foo-sys', version: '1.0.0', buildDependencies: ['cc'] })!, /uses `cc`/);
+  assert.match(spawnsProcesses({ name: 'proc-macro2', version: '1.0.0', buildDependencies: [] })!, /probes rustc/);
+  assert.equal(spawnsProcesses({ name: 'gen', version: '0.1.0', buildDependencies: ['helper'] }), undefined);
+});

@@ -81,7 +81,7 @@ export function explainProbeFailure(stderr: string): UserError {
 }
 
 /** Returns the bwrap path, or throws a UserError saying what to fix. Nothing runs otherwise. */
-export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string): string {
+export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string, configuredWhere = 'sandbox.bwrap'): string {
   if (platform !== 'linux') {
     throw new UserError(`cargo-sandbox has no sandbox backend for ${platform} yet; nothing was built`, [
       'build scripts would run unsandboxed; run plain `cargo` only if you trust every dependency',
@@ -90,8 +90,9 @@ export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, con
   const wanted = configured || env.CARGO_SANDBOX_BWRAP || 'bwrap';
   const bwrap = findExecutable(wanted, env);
   if (!bwrap) {
-    const where = wanted === 'bwrap' ? 'in PATH' : `at \`${wanted}\` (sandbox.bwrap)`;
-    throw new UserError(`bubblewrap (\`bwrap\`) was not found ${where}; nothing was built`, [INSTALL_HELP]);
+    const setting = configured ? configuredWhere : 'the variable CARGO_SANDBOX_BWRAP';
+    const where = wanted === 'bwrap' ? 'in PATH' : `at \`${wanted}\` (${setting})`;
+    throw new UserError(`bubblewrap (\`bwrap\`) was not found ${where}; nothing was built`, [wanted === 'bwrap' ? INSTALL_HELP : `fix or remove ${setting}; without it, \`bwrap\` is looked up in PATH`]);
   }
   const cached = probeCacheFile(bwrap, env);
   if (cached && existsSync(cached)) return bwrap;

@@ -88,7 +88,7 @@ export async function sandboxedCargo(
   if (ctx.workspaceSecrets.truncated) {
     reporter.message('warning', `the workspace has more than 4096 directories within two levels of its root: \`.env\` files beyond them are not hidden from build scripts`);
   }
-  const bwrapPath = preflight(env, process.platform, ctx.config.bwrap?.value);
+  const bwrapPath = preflight(env, process.platform, ctx.config.bwrap?.value, ctx.config.bwrap ? `sandbox.bwrap, ${describeSource(ctx.config.bwrap.source)}` : undefined);
   // Every host path this session depends on, as the front end will check it before replaying it.
   const checks = new Map<string, string>();
   const host = recordingHost(realHost, checks);

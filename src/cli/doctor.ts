@@ -2,7 +2,9 @@
 
 import { spawnSync } from 'node:child_process';
 import { pidsControllerRoot } from '../backends/cgroups.js';
-import { confineBinary } from '../backends/native-helpers.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
 import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js';
 import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
 import { UserError } from '../diagnostics/style.js';
@@ -14,6 +16,8 @@ import { loadContext } from './context.js';
 interface Check {
   name: string;
   ok: boolean;
+  /** Works, but less than it could (shown as `warn`). */
+  warn?: boolean;
   detail: string;
   fix?: string[];
 }
@@ -55,7 +59,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Pro
   });
   const bwrap = findExecutable(env.CARGO_SANDBOX_BWRAP || 'bwrap', env);
   if (!bwrap) {
-    checks.push({ name: 'bubblewrap', ok: false, detail: 'not found in PATH', fix: [INSTALL_HELP] });
+    const custom = env.CARGO_SANDBOX_BWRAP;
+    checks.push({ name: 'bubblewrap', ok: false, detail: custom ? `not found at \`${custom}\` (CARGO_SANDBOX_BWRAP)` : 'not found in PATH', fix: [custom ? 'fix or unset CARGO_SANDBOX_BWRAP' : INSTALL_HELP] });
   } else {
     const version = firstLine(bwrap, ['--version'], env) ?? 'unknown version';
     checks.push({ name: 'bubblewrap', ok: true, detail: `${bwrap} (${version})` });
@@ -79,7 +84,13 @@ export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Pro
   const landlock = landlockStatus(confine);
   checks.push({ name: 'landlock', ok: true, detail: `${landlock.detail} (second layer where present; \`allow-exec\` needs it)` });
   const pids = pidsControllerRoot();
-  checks.push({ name: 'max-processes', ok: true, detail: pids ? `enforced (pids cgroup under ${pids})` : 'not enforced: no writable pids cgroup (run as root, or with a delegated cgroup)' });
+  checks.push({ name: 'max-processes', ok: true, warn: !pids, detail: pids ? `enforced (pids cgroup under ${pids})` : 'not enforced: no writable pids cgroup (run as root, or with a delegated cgroup)' });
+  const cache = cacheDirs(env).find(usableDir);
+  checks.push({ name: 'cache', ok: cache !== undefined, detail: cache ? `${cache} (compiled helpers, cached sessions)` : `no writable directory among ${cacheDirs(env).join(', ')}`, fix: cache ? undefined : ['set CARGO_SANDBOX_CACHE_DIR to a writable directory'] });
+  const frontEnd = cache && existsSync(join(cache, 'front-end'));
+  checks.push({ name: 'fast path', ok: true, warn: !frontEnd, detail: frontEnd ? 'repeated builds start without Node (compiled front end)' : 'not built yet: the first sandboxed build compiles it (every run starts Node until then)' });
+  const strace = findExecutable(env.CARGO_SANDBOX_STRACE || 'strace', env);
+  checks.push({ name: 'strace', ok: true, warn: !strace, detail: strace ? `${strace} (for \`cargo sandbox audit\`)` : 'not found: `cargo sandbox audit` needs it (`sudo apt-get install strace`); builds do not' });
   const cargo = env.CARGO || 'cargo';
   const cargoVersion = firstLine(cargo, ['--version'], env);
   const parsed = cargoVersion ? parseCargoVersion(cargoVersion) : undefined;
@@ -100,7 +111,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Pro
   checks.push(await workspaceTrust(env));
   const width = Math.max(...checks.map((c) => c.name.length));
   for (const c of checks) {
-    const mark = c.ok ? (reporter.color ? '\x1b[32mok\x1b[0m  ' : 'ok  ') : reporter.color ? '\x1b[31mFAIL\x1b[0m' : 'FAIL';
+    const mark = !c.ok ? (reporter.color ? '\x1b[31mFAIL\x1b[0m' : 'FAIL') : c.warn ? (reporter.color ? '\x1b[33mwarn\x1b[0m' : 'warn') : reporter.color ? '\x1b[32mok\x1b[0m  ' : 'ok  ';
     process.stdout.write(`${mark} ${c.name.padEnd(width)}  ${c.detail}\n`);
   }
   const failed = checks.filter((c) => !c.ok);

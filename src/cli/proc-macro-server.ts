@@ -9,6 +9,7 @@ import { bwrapArgs, encodeArgs } from '../backends/bwrap.js';
 import { realHost } from '../backends/host.js';
 import { preflight } from '../backends/preflight.js';
 import { createReporter, UserError } from '../diagnostics/style.js';
+import { describeSource } from '../config/types.js';
 import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,7 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   const reporter = createReporter({ color: false, write: (s) => process.stderr.write(s) });
   // `rustc --print sysroot` goes through rustup, which follows the workspace's toolchain file.
   enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(['check'], true, env), ctx.workspaceRoot, reporter, env);
-  const bwrap = preflight(env, process.platform, ctx.config.bwrap?.value);
+  const bwrap = preflight(env, process.platform, ctx.config.bwrap?.value, ctx.config.bwrap ? `sandbox.bwrap, ${describeSource(ctx.config.bwrap.source)}` : undefined);
   const server = realServer(env);
   // The copies served in place of files with credentials (git config) live as long as the server.
   const servedDir = mkdtempSync(join(tmpdir(), 'cargo-sandbox-served-'));

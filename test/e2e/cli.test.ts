@@ -187,8 +187,8 @@ describe('failing closed', () => {
     const ws = copyFixture(s, 'stale');
     const r = await runCli(['build'], { cwd: ws, env: { ...s.env, CARGO_SANDBOX_BWRAP: '/nonexistent/bwrap' } });
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /^error: bubblewrap \(`bwrap`\) was not found/m);
-    assert.match(r.stderr, /^help: install bubblewrap/m);
+    assert.match(r.stderr, /^error: bubblewrap \(`bwrap`\) was not found at `\/nonexistent\/bwrap` \(sandbox\.bwrap, environment variable CARGO_SANDBOX_BWRAP\)/m);
+    assert.match(r.stderr, /^help: fix or remove sandbox\.bwrap, environment variable CARGO_SANDBOX_BWRAP/m);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(existsSync(join(ws, 'target')), false);
     assert.equal(existsSync(join(s.home, 'stale-marker')), false);
@@ -216,8 +216,9 @@ describe('failing closed', () => {
     assert.match(ok.stdout, /ok\s+namespaces/);
     const bad = await runCli(['doctor'], { cwd: s.root, env: { ...s.env, CARGO_SANDBOX_BWRAP: '/nonexistent/bwrap' } });
     assert.equal(bad.status, 1);
-    assert.match(bad.stdout, /FAIL bubblewrap/);
-    assert.match(bad.stderr, /help: install bubblewrap/);
+    assert.match(bad.stdout, /FAIL bubblewrap +not found at `\/nonexistent\/bwrap` \(CARGO_SANDBOX_BWRAP\)/);
+    assert.match(bad.stderr, /help: fix or unset CARGO_SANDBOX_BWRAP/);
+    for (const name of ['cache', 'fast path', 'strace', 'cargo']) assert.match(ok.stdout, new RegExp(`^(ok|warn) +${name} `, 'm'), name);
   });
 });
 

@@ -34,12 +34,17 @@ export interface ApprovalChange {
   removed: Partial<Behaviour>;
 }
 
-export function behaviourOf(s: ScriptAudit): Behaviour {
+/** Paths in the home directory as `~/...`: the lock file is the same for every developer. */
+function portable(path: string, home: string | undefined): string {
+  return home && (path === home || path.startsWith(`${home}/`)) ? `~${path.slice(home.length)}` : path;
+}
+
+export function behaviourOf(s: ScriptAudit, home?: string): Behaviour {
   const sorted = (xs: string[]) => [...new Set(xs)].sort();
   return {
     executes: sorted(programNames(s)),
-    reads: sorted(s.readOutside.map((p) => p.path)),
-    writes: sorted(s.writtenOutside.map((p) => p.path)),
+    reads: sorted(s.readOutside.map((p) => portable(p.path, home))),
+    writes: sorted(s.writtenOutside.map((p) => portable(p.path, home))),
     network: sorted(s.network.map((n) => n.destination)),
   };
 }
@@ -56,11 +61,11 @@ export function readApprovals(path: string): Approvals | undefined {
   return doc;
 }
 
-export function approvalsFor(scripts: readonly ScriptAudit[]): Approvals {
+export function approvalsFor(scripts: readonly ScriptAudit[], home?: string): Approvals {
   const packages: Record<string, Approval> = {};
   for (const s of [...scripts].sort((a, b) => a.package.localeCompare(b.package))) {
     const prev = packages[s.package];
-    const b = behaviourOf(s);
+    const b = behaviourOf(s, home);
     // A package whose script runs twice (for the host and a target) is approved for both.
     const merged = prev ? mergeBehaviour(prev, b) : b;
     packages[s.package] = { version: s.version, ...(s.checksum ? { checksum: s.checksum } : {}), ...merged };
@@ -80,9 +85,9 @@ export function writeApprovals(path: string, approvals: Approvals): void {
 }
 
 /** Packages audited now at another version or checksum than approved, with what their script does differently. */
-export function changesSince(approved: Approvals | undefined, scripts: readonly ScriptAudit[]): ApprovalChange[] {
+export function changesSince(approved: Approvals | undefined, scripts: readonly ScriptAudit[], home?: string): ApprovalChange[] {
   if (!approved) return [];
-  const now = approvalsFor(scripts).packages;
+  const now = approvalsFor(scripts, home).packages;
   const changes: ApprovalChange[] = [];
   for (const [name, cur] of Object.entries(now)) {
     const old = approved.packages[name];

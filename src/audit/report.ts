@@ -38,6 +38,8 @@ export interface AuditReport {
   changes: ApprovalChange[];
   /** With --suggest: grants the trace asked for that were not suggested (secrets, home, network). */
   withheld?: WithheldGrant[];
+  /** Ctrl-C stopped the build: the report covers only what ran before. */
+  interrupted?: true;
 }
 
 export function blockedCount(s: ScriptAudit): number {

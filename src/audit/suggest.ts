@@ -132,8 +132,18 @@ export function renderSuggestion(g: SuggestedGrants): string[] {
  * gets the missing keys inserted after its header, and missing array items appended in place;
  * new tables go at the end. Nothing else is touched.
  */
-export function mergeIntoConfig(text: string, suggestions: readonly SuggestedGrants[]): string {
-  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+export function mergeIntoConfig(text: string, suggestions: readonly SuggestedGrants[], staleKeys: readonly string[] = []): string {
+  let lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+  // Approvals pinned to a version no longer locked (an upgrade): their tables go, with their lines.
+  for (const key of staleKeys) {
+    const at = lines.findIndex((l) => l.trim().replace(/\s+/g, ' ') === `[sandbox.package."${key}"]`);
+    if (at < 0) continue;
+    let end = at + 1;
+    while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;
+    while (end > at + 1 && lines[end - 1]!.trim() === '') end--;
+    lines = [...lines.slice(0, at), ...lines.slice(end)];
+    while (at < lines.length && lines[at]!.trim() === '' && (at === 0 || lines[at - 1]!.trim() === '')) lines.splice(at, 1);
+  }
   for (const g of suggestions) {
     const wanted = renderSuggestion(g);
     const header = wanted[0]!;

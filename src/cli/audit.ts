@@ -13,7 +13,7 @@ import { observe, riskScore } from '../audit/observe.js';
 import { AUDIT_SCHEMA, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
 import { parseStrace } from '../audit/strace.js';
 import { grantArgs, mergeIntoConfig, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
-import { createReporter, UserError, type Reporter } from '../diagnostics/style.js';
+import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
 import type { BuildScriptRun } from '../intercept/session.js';
 import { packageVersion } from '../paths.js';
 import type { CargoOptions } from './args.js';
@@ -21,6 +21,7 @@ import { sandboxedCargo } from './build.js';
 import { loadContext, type SandboxContext } from './context.js';
 import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
 import { trustFindings } from '../config/workspace-trust.js';
+import { staleApprovals } from '../policy/package-policies.js';
 import { cargoHome } from '../config/cargo-config.js';
 import { SYSTEM_TREES } from '../policy/default-policy.js';
 import { TRUST_VARIABLE } from '../config/trust-store.js';
@@ -219,6 +220,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   let grantFlags = inv.grantFlags;
   const suggestions = new Map<string, SuggestedGrants>();
   const withheld = new Map<string, WithheldGrant>();
+  let interrupted = false;
   let scripts: ScriptAudit[] = [];
   let status = 0;
   let view: SecretView = { home: env.HOME ?? '', masked: [], codeTrees: [] };
@@ -260,6 +262,12 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
       process.stderr.write('\r\x1b[2K');
     }
     status = result.code ?? 101;
+    // Ctrl-C: what was observed so far is reported, marked as such; nothing is suggested or written.
+    if (result.signal === 'SIGINT' || result.signal === 'SIGTERM' || status === 130) {
+      interrupted = true;
+      status = 130;
+      break;
+    }
     if (!flags.suggest || status === 0 || round >= 5) break;
     // Grant what the failed scripts were blocked from, and build again: the least that passes.
     const failed = scripts.filter((s) => s.exitCode !== 0);
@@ -273,7 +281,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     }
     if (JSON.stringify([...suggestions.values()]) === before) break; // nothing new to grant
     grantFlags = [...inv.grantFlags, ...extractGrantFlags([...suggestions.values()].flatMap(grantArgs)).flags];
-    reporter.message('note', `round ${round}: ${fresh.length} build script(s) were blocked; building again with the grants they need`);
+    reporter.message('note', `round ${round}: ${plural(fresh.length, 'build script was', 'build scripts were')} blocked; building again with the grants they need`);
   }
   scripts.sort((a, b) => b.risk - a.risk || a.package.localeCompare(b.package));
   const approvalsPath = join(meta.workspaceRoot, APPROVALS_FILE);
@@ -283,9 +291,14 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     workspace: meta.workspaceRoot,
     buildStatus: status,
     scripts,
-    changes: changesSince(readApprovals(approvalsPath), scripts),
+    changes: changesSince(readApprovals(approvalsPath), scripts, view.home),
     ...(flags.suggest ? { withheld: [...withheld.values()] } : {}),
+    ...(interrupted ? { interrupted: true } : {}),
   };
+  if (interrupted) reporter.message('warning', 'the audit was interrupted: the report covers only the build scripts that ran before it stopped');
+  else if (status !== 0 && !flags.suggest) {
+    reporter.message('note', 'a build script that fails is observed only up to what the sandbox refused first: `cargo sandbox audit --suggest` grants that and builds again, until it passes');
+  }
   if (flags.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (!inv.options.quiet) {
     process.stdout.write(renderTable(report, Boolean(process.stdout.isTTY) && inv.options.color !== 'never'));
@@ -295,6 +308,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     writeAtomically(flags.html, renderHtml(report));
     reporter.message('note', `wrote ${flags.html}`);
   }
+  if (interrupted) return status;
   if (flags.suggest) {
     const list = [...suggestions.values()].map((g) => ({ ...g, checksum: locked?.find((p) => p.name === g.package && p.version === g.version)?.checksum ?? g.checksum }));
     for (const w of withheld.values()) {
@@ -314,7 +328,9 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
       const configPath = join(meta.workspaceRoot, '.cargo', 'config.toml');
       const text = existsSync(configPath) ? readFileSync(configPath, 'utf8') : '';
       if (list.length) {
-        const merged = mergeIntoConfig(text, list);
+        // Pinned tables of versions no longer locked are replaced by the new ones.
+        const stale = staleApprovals(first.config, locked).filter((x) => /@=/.test(x.key) && list.some((g) => g.package === x.locked.name)).map((x) => x.key);
+        const merged = mergeIntoConfig(text, list, stale);
         writeAtomically(configPath, merged);
         // The grants are the user's own act: they stay trusted, unless the file held untrusted
         // keys before (trusting the whole file would trust those too).
@@ -324,8 +340,8 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
         if (harmless && !env[TRUST_VARIABLE]) first.trustStore.record(meta.workspaceRoot, [{ path: configPath, text: merged }]);
         else if (!harmless) reporter.message('warning', `\`${configPath}\` is not trusted, so the grants written to it apply only after \`cargo sandbox trust\``);
       }
-      writeApprovals(approvalsPath, approvalsFor(scripts));
-      reporter.message('note', `${list.length ? `wrote the grants of ${list.length} package(s) to ${configPath}; ` : ''}recorded what ${scripts.length} build script(s) do in ${approvalsPath}`);
+      writeApprovals(approvalsPath, approvalsFor(scripts, view.home));
+      reporter.message('note', `${list.length ? `wrote the grants of ${plural(list.length, 'package')} to ${configPath}; ` : ''}recorded what ${plural(scripts.length, 'build script')} ${scripts.length === 1 ? 'does' : 'do'} in ${approvalsPath}`);
     }
   }
   return status;

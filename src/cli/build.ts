@@ -7,7 +7,7 @@ import { findExecutable, preflight } from '../backends/preflight.js';
 import { userTool } from '../config/cargo-config.js';
 import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
-import { createReporter, UserError, type Reporter } from '../diagnostics/style.js';
+import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
 import { explainBuild } from '../diagnostics/after-build.js';
 import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
 import { claimEntryDir, ensureFrontEnd, recordingHost, replayedFiles, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
@@ -72,7 +72,7 @@ export async function sandboxedCargo(
   requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);
   const errors = ctx.issues.filter((i) => i.level === 'error').length;
-  if (errors) throw new UserError(`could not load the sandbox configuration: ${errors} error(s) above; nothing was built`);
+  if (errors) throw new UserError(`could not load the sandbox configuration: ${plural(errors, 'error')} above; nothing was built`);
   for (const p of ctx.config.packages) {
     if (p.grants.sandbox?.value === false) {
       reporter.message('warning', `the build script of \`${p.key}\` runs UNSANDBOXED (sandbox = false, ${describeSource(p.grants.sandbox.source)})`);

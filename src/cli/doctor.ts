@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
 import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js';
 import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
-import { UserError } from '../diagnostics/style.js';
+import { plural, UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';
 import { trustFindings } from '../config/workspace-trust.js';
 import { peekCargoOptions } from './args.js';
@@ -118,7 +118,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Pro
   for (const c of checks) for (const f of c.ok ? c.fix ?? [] : []) reporter.message('help', f);
   for (const c of failed) for (const f of c.fix ?? []) reporter.message('help', f);
   if (failed.length) {
-    reporter.message('error', `${failed.length} check(s) failed: build scripts cannot be sandboxed here`);
+    reporter.message('error', `${plural(failed.length, 'check')} failed: build scripts cannot be sandboxed here`);
     return 1;
   }
   process.stdout.write('The sandbox works on this machine.\n');

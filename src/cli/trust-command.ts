@@ -4,7 +4,7 @@
 
 import { trustFindings, type WorkspaceFile } from '../config/workspace-trust.js';
 import { canonicalRoot, TRUST_VARIABLE } from '../config/trust-store.js';
-import { UserError, type Reporter } from '../diagnostics/style.js';
+import { plural, UserError, type Reporter } from '../diagnostics/style.js';
 import type { CargoOptions } from './args.js';
 import { loadContext } from './context.js';
 
@@ -52,6 +52,6 @@ export async function runTrustCommand(action: TrustAction, options: CargoOptions
   if (action === 'show') return 0;
   if (env[TRUST_VARIABLE]) throw new UserError(`${TRUST_VARIABLE} is set, which already trusts workspaces under \`${env[TRUST_VARIABLE]}\`; nothing was recorded`, [`unset it to record trust for this workspace`]);
   store.record(ctx.workspaceRoot, files);
-  reporter.message('note', `trusted ${files.length} file(s) of \`${root}\` as they are now (recorded in ${store.path}); a change to any of them makes it untrusted again`);
+  reporter.message('note', `trusted ${plural(files.length, 'file')} of \`${root}\` as they are now (recorded in ${store.path}); a change to any of them makes it untrusted again`);
   return 0;
 }

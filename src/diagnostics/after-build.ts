@@ -52,7 +52,9 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
     const hints = { ...hintContext(ctx.policy, run, ctx.home, ctx.env, wasm), maxMemory: { bytes: grants.maxMemory.value, where: describeSource(grants.maxMemory.source) } };
     return { run, wasm, blocked: blockedHints(rerunForStderr(run, session.env), hints) };
   });
-  const { notes, help } = failureNotes(failed, ctx.home);
+  // A package whose approvals are pinned gets a pinned table: an unpinned one would outlive upgrades.
+  const pinned = (name: string) => ctx.config.packages.some((p) => p.spec.name === name && (p.spec.versionReq || p.spec.checksum));
+  const { notes, help } = failureNotes(failed, ctx.home, (run) => (pinned(run.packageName) && run.packageVersion ? `"${run.packageName}@=${run.packageVersion}"` : run.packageName));
   for (const n of notes) reporter.message('note', n);
   for (const h of help) reporter.message('help', h);
 }
@@ -94,7 +96,9 @@ async function warnStaleApprovals(ctx: SandboxContext, runs: readonly BuildScrip
   for (const { key, locked: pkg } of staleApprovals(ctx.config, ran)) {
     if (seen.has(`${pkg.name}@${pkg.version}`)) continue;
     seen.add(`${pkg.name}@${pkg.version}`);
-    reporter.message('warning', `the grants of \`[sandbox.package."${key}"]\` were approved for other sources than \`${pkg.name} v${pkg.version}\` in Cargo.lock; its build script ran with the default policy`);
+    const pinnedVersion = /@=(.+)$/.exec(key)?.[1];
+    const approvedFor = pinnedVersion && pinnedVersion !== pkg.version ? `version ${pinnedVersion}, not \`${pkg.name} v${pkg.version}\`` : `other sources than \`${pkg.name} v${pkg.version}\` (its checksum changed)`;
+    reporter.message('warning', `the grants of \`[sandbox.package."${key}"]\` were approved for ${approvedFor} in Cargo.lock; its build script ran with the default policy`);
     reporter.message('help', `review what the new version does with \`cargo sandbox audit -p ${pkg.name}\`, then approve it with \`cargo sandbox audit --suggest --write\``);
   }
 }

@@ -45,7 +45,12 @@ export function grantFlags(packageName: string, findings: readonly Finding[], ho
 }
 
 /** One note per failed script (with what it tried that was blocked), then the grants that allow it. */
-export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: readonly Finding[]; wasm?: boolean }[], home: string): FailureReport {
+export function failureNotes(
+  failed: readonly { run: BuildScriptRun; blocked: readonly Finding[]; wasm?: boolean }[],
+  home: string,
+  /** The table a grant goes in: `name`, or `"name@=version"` where its approvals are pinned. */
+  tableKey: (run: BuildScriptRun) => string = (run) => run.packageName,
+): FailureReport {
   if (failed.length === 0) return { notes: [], help: [] };
   const notes = failed.flatMap(({ run, blocked, wasm }) => {
     const pkg = run.packageVersion ? `${run.packageName} v${run.packageVersion}` : run.packageName;
@@ -56,7 +61,7 @@ export function failureNotes(failed: readonly { run: BuildScriptRun; blocked: re
   });
   // A WebAssembly script that failed for any reason: running it natively is the first thing to try.
   const withNative = failed.map(({ run, blocked, wasm }) => ({ run, blocked: wasm && !blocked.some((f) => f.kind === 'wasi') ? [...blocked, { kind: 'wasi', message: '' } as Finding] : blocked }));
-  const snippets = withNative.map(({ run, blocked }) => grantSnippet(run.packageName, blocked, home)).filter((s) => s.length);
+  const snippets = withNative.map(({ run, blocked }) => grantSnippet(tableKey(run), blocked, home)).filter((s) => s.length);
   const flags = failed.flatMap(({ run, blocked }) => grantFlags(run.packageName, blocked, home));
   const refused = failed.some(({ blocked }) => blocked.some((f) => f.kind === 'refused'));
   const unexplained = failed.filter(({ blocked, wasm }) => blocked.length === 0 && !wasm).map(({ run }) => run.packageName);

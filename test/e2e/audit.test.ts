@@ -119,14 +119,25 @@ describe('cargo sandbox audit', { concurrency: false }, () => {
     const before = listeners.received.tcp;
     const build = await runCli(['build'], { cwd: ws, env: s.env });
     assert.equal(build.status, 101);
-    assert.match(build.stderr, /^warning: the grants of `\[sandbox\.package\."needs-net@=0\.1\.0"\]` were approved for other sources than `needs-net v0\.2\.0` in Cargo\.lock; its build script ran with the default policy$/m);
+    assert.match(build.stderr, /^warning: the grants of `\[sandbox\.package\."needs-net@=0\.1\.0"\]` were approved for version 0\.1\.0, not `needs-net v0\.2\.0` in Cargo\.lock; its build script ran with the default policy$/m);
     assert.equal(listeners.received.tcp, before, 'the old grant carried over');
+    // The grant it proposes is pinned to the new version, like the approval it replaces.
+    assert.match(build.stderr, /^ {4}\[sandbox\.package\."needs-net@=0\.2\.0"\]\n {4}allow-network = true$/m);
     const audit = await runCli(['audit', '--format', 'json'], { cwd: ws, env: s.env });
     const report = JSON.parse(audit.stdout) as Report;
     const change = report.changes.find((c) => c.package === 'needs-net');
     assert.deepEqual(change && { from: change.approvedVersion, to: change.version, executes: change.added.executes }, { from: '0.1.0', to: '0.2.0', executes: ['uname'] });
     const table = await runCli(['audit', '--color', 'never'], { cwd: ws, env: s.env });
     assert.match(table.stdout, /^needs-net: approved 0\.1\.0, now 0\.2\.0:\n {4}\+ executes uname$/m);
+    // Approving the new version replaces the stale table; the lock stores home paths as ~/.
+    const write = await runCli(['audit', '--suggest-risky', '--write'], { cwd: ws, env: s.env });
+    assert.equal(write.status, 0, write.stderr);
+    const config = readFileSync(join(ws, '.cargo/config.toml'), 'utf8');
+    assert.doesNotMatch(config, /needs-net@=0\.1\.0/);
+    assert.match(config, /^\[sandbox\.package\."needs-net@=0\.2\.0"\]\nallow-network = true$/m);
+    assert.match(config, /^\[sandbox\.package\."needs-read@=0\.1\.0"\]$/m);
+    const lock = readFileSync(join(ws, 'cargo-sandbox.lock'), 'utf8');
+    assert.ok(!lock.includes(s.home), 'the lock names the home directory');
   });
 
   test('the terminal table has one row per build script, and the user\'s target dir is not touched', async () => {

@@ -63,6 +63,24 @@ describe('interrupting a build', () => {
     assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), 'a sandboxed process survived');
   });
 
+  test('Ctrl-C during an audit: exit 130, and the report is marked interrupted', async () => {
+    const s = makeScratch('audit-sigint');
+    const ws = copyFixture(s, 'slow');
+    const marker = `cs-slow-audit-${process.pid}-${Date.now()}`;
+    writeFileSync(join(ws, 'marker.txt'), marker);
+    const child = startCli(['audit', '--format', 'json'], { cwd: ws, env: s.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    assert.ok(await waitFor(() => processesWith(marker).length > 0, 120_000), 'the build script never started');
+    process.kill(-child.pid!, 'SIGINT');
+    const end = await exited(child);
+    assert.equal(end.code, 130, stderr);
+    assert.equal((JSON.parse(stdout) as { interrupted?: boolean }).interrupted, true);
+    assert.match(stderr, /^warning: the audit was interrupted: the report covers only the build scripts that ran before it stopped$/m);
+  });
+
   test('SIGTERM to cargo-sandbox alone is passed on to cargo, nothing left', async () => {
     const { child, marker } = await startSlowBuild('sigterm');
     process.kill(child.pid!, 'SIGTERM');

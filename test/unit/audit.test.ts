@@ -65,3 +65,12 @@ test('changes since approval: what a new version does differently', () => {
   const approved = { version: 1 as const, packages: { a: { version: '1.0.0', executes: ['cc'], reads: [], writes: [], network: [] } } };
   assert.deepEqual(changesSince(approved, [script]), [{ package: 'a', approvedVersion: '1.0.0', version: '2.0.0', checksumChanged: false, added: { executes: ['curl'] }, removed: { executes: ['cc'] } }]);
 });
+
+test('the lock names home paths as ~/ (the same for every developer); a stale pinned table is replaced', async () => {
+  const { approvalsFor } = await import('../../src/audit/approvals.js');
+  const script = { package: 'a', version: '2.0.0', dependencyPath: [], durationMs: 0, risk: 0, executed: [], readOutside: [{ path: '/home/u/sdk/x.h', blocked: false }], writtenOutside: [], network: [], envDeclared: [], filesRead: 0 };
+  assert.deepEqual(approvalsFor([script], '/home/u').packages.a?.reads, ['~/sdk/x.h']);
+  const text = '[sandbox.package."a@=1.0.0"]\nallow-network = true\n\n[build]\njobs = 2\n';
+  const g = { package: 'a', version: '2.0.0', read: [], write: [], network: true, exec: [] };
+  assert.equal(mergeIntoConfig(text, [g], ['a@=1.0.0']), '[build]\njobs = 2\n\n[sandbox.package."a@=2.0.0"]\nallow-network = true\n');
+});

@@ -225,10 +225,22 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   let status = 0;
   let view: SecretView = { home: env.HOME ?? '', masked: [], codeTrees: [] };
   let locked: SandboxContext['locked'];
+  // Each round's output is held back: only the last round's is shown, after the report (cargo's
+  // errors only if it still failed; compiler warnings say nothing about build scripts).
+  let ours = '';
+  let cargoErr = '';
   for (let round = 1; ; round++) {
     scripts = [];
+    ours = '';
+    cargoErr = '';
+    const roundReporter = createReporter({ color: reporter.color, quiet: reporter.quiet, verbose: reporter.verbose, write: (s) => (ours += s) });
     clearBuildDirs(auditTarget);
     let progress: NodeJS.Timeout | undefined;
+    const flushOnError = (err: unknown) => {
+      // What was said before cargo could start (configuration errors) belongs with the error.
+      process.stderr.write(`${cargoErr}${ours}`);
+      throw err;
+    };
     const result = await sandboxedCargo(
       {
         toolchain: inv.toolchain,
@@ -240,9 +252,10 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
         sandboxRun: false,
       },
       env,
-      reporter,
+      roundReporter,
       {
         extraEnv: { __CARGO_SANDBOX_AUDIT: strace, __CARGO_SANDBOX_POLICY: `audit-${Date.now()}-${round}` },
+        cargoStderr: (chunk) => (cargoErr += chunk),
         onSession: (session) => {
           if (!tty) return;
           progress = setInterval(() => {
@@ -256,7 +269,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
           scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
         },
       },
-    );
+    ).catch(flushOnError);
     if (progress) {
       clearInterval(progress);
       process.stderr.write('\r\x1b[2K');
@@ -295,14 +308,15 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     ...(flags.suggest ? { withheld: [...withheld.values()] } : {}),
     ...(interrupted ? { interrupted: true } : {}),
   };
-  if (interrupted) reporter.message('warning', 'the audit was interrupted: the report covers only the build scripts that ran before it stopped');
-  else if (status !== 0 && !flags.suggest) {
-    reporter.message('note', 'a build script that fails is observed only up to what the sandbox refused first: `cargo sandbox audit --suggest` grants that and builds again, until it passes');
-  }
   if (flags.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (!inv.options.quiet) {
     process.stdout.write(renderTable(report, Boolean(process.stdout.isTTY) && inv.options.color !== 'never'));
     process.stdout.write(renderDetails(report));
+  }
+  process.stderr.write(`${status !== 0 ? cargoErr : ''}${ours}`);
+  if (interrupted) reporter.message('warning', 'the audit was interrupted: the report covers only the build scripts that ran before it stopped');
+  else if (status !== 0 && !flags.suggest) {
+    reporter.message('note', 'a build script that fails is observed only up to what the sandbox refused first: `cargo sandbox audit --suggest` grants that and builds again, until it passes');
   }
   if (flags.html) {
     writeAtomically(flags.html, renderHtml(report));

@@ -42,6 +42,8 @@ export interface BuildHooks {
   /** Variables for cargo and the launchers, over the session's own. */
   extraEnv?: Record<string, string>;
   onSession?(session: Session): void;
+  /** Where cargo's stderr goes instead of the terminal. */
+  cargoStderr?: (chunk: string) => void;
   /** Every run record, before the session (and its traces) is removed. */
   collect?(runs: BuildScriptRun[], ctx: SandboxContext): void;
 }
@@ -62,7 +64,7 @@ export async function sandboxedCargo(
     verbose: userReporter.verbose,
     write: (s) => {
       preamble += s;
-      process.stderr.write(s);
+      userReporter.raw(s);
     },
   });
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
@@ -145,7 +147,7 @@ export async function sandboxedCargo(
       writeEntry(entryDir, { env: entryEnv, argv, checks, same, preamble });
     }
     hooks.onSession?.(session);
-    const result = await runCargo(argv[0]!, argv.slice(1), { ...env, ...session.env, ...runEnv, ...hooks.extraEnv });
+    const result = await runCargo(argv[0]!, argv.slice(1), { ...env, ...session.env, ...runEnv, ...hooks.extraEnv }, hooks.cargoStderr);
     const runs = session.runs();
     hooks.collect?.(runs, ctx);
     await explainBuild(ctx, session, runs, result, reporter);

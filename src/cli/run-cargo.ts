@@ -17,9 +17,11 @@ export function cargoCommand(toolchain: string | undefined, env: NodeJS.ProcessE
   return { program: env.CARGO || 'cargo', prefix: [] };
 }
 
-export function runCargo(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<CargoExit> {
+/** `stderr`: cargo's stderr goes there instead of the terminal (an audit shows only its last round's). */
+export function runCargo(program: string, args: readonly string[], env: NodeJS.ProcessEnv, stderr?: (chunk: string) => void): Promise<CargoExit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: 'inherit', env });
+    const child = spawn(program, args, { stdio: ['inherit', 'inherit', stderr ? 'pipe' : 'inherit'], env });
+    if (stderr) child.stderr!.setEncoding('utf8').on('data', stderr);
     // Ctrl-C reaches cargo through the terminal's process group; a signal sent to us alone is passed
     // on. Either way we stay alive until cargo has finished, so nothing is left orphaned.
     const forward = (sig: NodeJS.Signals) => {

@@ -58,12 +58,12 @@ export function createReporter(opts: {
   };
 }
 
-/** An error the user can act on: printed as `error:` plus optional `help:` lines, never with a stack. */
 /** "1 build script", "2 build scripts". */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** An error the user can act on: printed as `error:` plus optional `help:` lines, never with a stack. */
 export class UserError extends Error {
   constructor(
     message: string,

@@ -8,6 +8,8 @@ import { HOME_SECRETS, SYSTEM_SECRETS } from '../policy/default-policy.js';
 import { effectiveGrants, type EffectiveGrants } from '../policy/effective.js';
 import type { SandboxContext } from './context.js';
 import type { WorkspaceFile } from '../config/workspace-trust.js';
+import { spawnsProcesses } from '../policy/wasm-spawners.js';
+export { spawnsProcesses };
 
 export interface PolicyPackage {
   name: string;
@@ -18,18 +20,6 @@ export interface PolicyPackage {
   buildDependencies?: string[];
 }
 
-/** Build-dependencies whose use starts a process (a compiler, pkg-config, rustc's version probe). */
-const SPAWNING_BUILD_DEPS = ['cc', 'cmake', 'pkg-config', 'autocfg', 'version_check', 'rustc_version', 'bindgen', 'vcpkg', 'system-deps', 'cxx-build', 'prost-build', 'tonic-build'];
-/** Build scripts that probe rustc themselves, with no build-dependency to show it. */
-const SPAWNING_SCRIPTS = ['proc-macro2', 'libc', 'serde', 'serde_derive', 'anyhow', 'thiserror', 'rustversion', 'semver', 'ryu', 'crossbeam-utils', 'parking_lot_core', 'httparse', 'io-lifetimes', 'rustix', 'nix'];
-
-/** Why a WebAssembly build script of this package would fail or quietly fall back, if it would. */
-export function spawnsProcesses(pkg: PolicyPackage): string | undefined {
-  const dep = pkg.buildDependencies?.find((d) => SPAWNING_BUILD_DEPS.includes(d));
-  if (dep) return `its build script uses \`${dep}\`, which starts processes`;
-  if (SPAWNING_SCRIPTS.includes(pkg.name)) return 'its build script probes rustc (a process)';
-  return undefined;
-}
 
 function from(source: Source): string {
   return source.kind === 'default' ? '(default)' : `(${describeSource(source)})`;

@@ -11,6 +11,7 @@ import { staleApprovals } from '../policy/package-policies.js';
 import type { SandboxContext } from '../cli/context.js';
 import type { CargoExit } from '../cli/run-cargo.js';
 import type { Reporter } from './style.js';
+import { spawnsProcesses } from '../policy/wasm-spawners.js';
 
 export async function explainBuild(ctx: SandboxContext, session: Session, runs: BuildScriptRun[], result: CargoExit, reporter: Reporter): Promise<void> {
   await warnStaleApprovals(ctx, runs, reporter);
@@ -28,6 +29,15 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
     }
   }
   if (result.code === 0 || result.signal) return;
+  // A WebAssembly build script that probes rustc does not fail when it cannot: it quietly does
+  // less (proc-macro2 turns features off), and a later crate fails with an unrelated error.
+  const failedPaths = new Set((await import('./failure-notes.js')).failedRuns(runs).map((r) => r.outDir));
+  for (const run of runs) {
+    const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
+    if (failedPaths.has(run.outDir) || !crossTarget(grants) || grants.runner || !spawnsProcesses({ name: run.packageName })) continue;
+    reporter.message('note', `the build script of \`${run.packageName} v${run.packageVersion}\` ran as WebAssembly and probes rustc, which WASI cannot start: it may have quietly turned features off, and an error above may come from that`);
+    reporter.message('help', `to run it natively under bubblewrap, add to .cargo/config.toml:\n    [sandbox.package.${run.packageName}]\n    target = "native"`);
+  }
   // Loaded only after a failure: successful builds do not pay for the diagnostics.
   const { failedRuns, failureNotes, hintContext } = await import('./failure-notes.js');
   const { blockedHints, formatSize } = await import('./blocked-hints.js');

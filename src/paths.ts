@@ -1,7 +1,7 @@
 // Where the package's own files are, wherever it is installed.
 
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { readFileSync } from 'node:fs';
 
 // Compiled to dist/src/paths.js: the package root is three levels up.
@@ -13,4 +13,10 @@ export const DIST_SRC = join(PACKAGE_ROOT, 'dist', 'src');
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+/** Whether `path` is `tree` or inside it (lexically: no link is followed). */
+export function isInside(path: string, tree: string): boolean {
+  const rel = relative(tree, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }

@@ -3,6 +3,7 @@
 
 import { basename, dirname, relative, isAbsolute } from 'node:path';
 import type { ScriptAudit } from './report.js';
+import { isInside } from '../paths.js';
 
 export interface SuggestedGrants {
   package: string;
@@ -19,11 +20,6 @@ function display(path: string, home: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? `~/${rel}` : path;
 }
 
-function inside(path: string, tree: string): boolean {
-  const rel = relative(tree, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-}
-
 /** What the audit knows of the host: the secrets the default policy hides, and the home. */
 export interface SecretView {
   home: string;
@@ -38,7 +34,7 @@ const SECRET_NAME = /(^|[._-])(cred|credentials?|secrets?|tokens?|passw(or)?d|pa
 
 /** Why reading `path` is never suggested without --suggest-risky, if it is not. */
 function riskyRead(path: string, view: SecretView): string | undefined {
-  if (view.masked.some((m) => inside(path, m))) return 'a secret the sandbox hides';
+  if (view.masked.some((m) => isInside(path, m))) return 'a secret the sandbox hides';
   const inHome = relative(view.home, path);
   if (inHome && !inHome.startsWith('..') && !isAbsolute(inHome) && inHome.startsWith('.')) return 'a hidden file of your home directory (where tools keep credentials)';
   if (/(^|\/)\.git(\/|$)/.test(path)) return "a git repository's internals (its config holds the tokens CI checkouts leave)";
@@ -48,9 +44,9 @@ function riskyRead(path: string, view: SecretView): string | undefined {
 
 /** Why writing in `dir` is never suggested without --suggest-risky, if it is not. */
 function riskyWrite(dir: string, view: SecretView): string | undefined {
-  if (view.masked.some((m) => inside(dir, m))) return 'a secret the sandbox hides';
-  if (inside(view.home, dir)) return 'your home directory: its shell startup files and dotfiles';
-  const tree = view.codeTrees.find((t) => inside(dir, t) || inside(t, dir));
+  if (view.masked.some((m) => isInside(dir, m))) return 'a secret the sandbox hides';
+  if (isInside(view.home, dir)) return 'your home directory: its shell startup files and dotfiles';
+  const tree = view.codeTrees.find((t) => isInside(dir, t) || isInside(t, dir));
   if (tree) return `code or configuration that runs later on the host lives there (${display(tree, view.home)})`;
   return undefined;
 }

@@ -3,16 +3,11 @@
 
 import { ENV_PATTERN } from '../policy/environment.js';
 import { DEFAULT_MAX_DISK, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, type EffectiveGrants, type GrantedPath, type PathPart } from '../policy/effective.js';
-import { isAbsolute, relative } from 'node:path';
+import { isInside } from '../paths.js';
 
 function literal(path: GrantedPath): string | undefined {
   const only = path.parts.length === 1 ? path.parts[0] : undefined;
   return only && 'lit' in only ? only.lit : undefined;
-}
-
-function inside(path: string, tree: string): boolean {
-  const rel = relative(tree, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
 /**
@@ -21,7 +16,7 @@ function inside(path: string, tree: string): boolean {
  */
 export function masksAfterGrants<T extends string | { path: string }>(masked: readonly T[], grants: EffectiveGrants): T[] {
   const named = [...grants.read, ...grants.write].map((g) => literal(g.value)).filter((p): p is string => !!p);
-  return masked.filter((m) => !named.some((g) => inside(g, typeof m === 'string' ? m : m.path)));
+  return masked.filter((m) => !named.some((g) => isInside(g, typeof m === 'string' ? m : m.path)));
 }
 
 /**
@@ -31,7 +26,7 @@ export function masksAfterGrants<T extends string | { path: string }>(masked: re
  */
 export function ownTreesUnderGrants(own: readonly string[], grants: EffectiveGrants): string[] {
   const writable = grants.write.map((g) => literal(g.value)).filter((p): p is string => !!p);
-  return own.filter((tree) => writable.some((w) => inside(tree, w) || inside(w, tree)));
+  return own.filter((tree) => writable.some((w) => isInside(tree, w) || isInside(w, tree)));
 }
 
 /** Whether build scripts of this package are compiled for another target than the host. */

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { isExecutable } from '../backends/preflight.js';
 import { delimiter, dirname, isAbsolute, join, relative } from 'node:path';
 import { isPassed, type EnvRules } from '../policy/environment.js';
+import { isInside as inside } from '../paths.js';
 
 export interface HintContext {
   home: string;
@@ -75,10 +76,7 @@ function withSpaces(line: string, start: number, firstWord: string, exists: (p: 
   return firstWord;
 }
 
-export function inside(path: string, tree: string): boolean {
-  const rel = relative(tree, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-}
+export { inside };
 
 export function displayPath(path: string, home: string): string {
   return inside(path, home) ? `~/${relative(home, path)}`.replace(/\/$/, '') : path;

@@ -2,9 +2,10 @@
 // program on the host stop the build (each with file:line and what it would run), its sandbox
 // grants are ignored with a note, and `cargo sandbox trust` is named as the way to accept them.
 
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { trustFindings, type TrustFinding, type TrustMode, type WorkspaceFile } from '../config/workspace-trust.js';
 import { UserError, type Reporter } from './style.js';
+import { isInside } from '../paths.js';
 
 /** Cargo commands that run the workspace's binaries (through a configured runner). */
 const RUNS_BINARIES = new Set(['run', 'r', 'test', 't', 'bench']);
@@ -40,11 +41,6 @@ export function describeFinding(f: TrustFinding): string {
   return `${f.file}${f.line ? `:${f.line}` : ''}: \`${f.key}\` ${f.what}`;
 }
 
-function inside(path: string, tree: string): boolean {
-  const rel = relative(tree, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-}
-
 /**
  * Stops (UserError) when an untrusted workspace file would run something on the host; notes the
  * grants it would have given, which are ignored. `env`: ours, where rustup's proxy names the
@@ -57,7 +53,7 @@ export function enforceWorkspaceTrust(files: readonly WorkspaceFile[], mode: Tru
   const refused = findings.filter((f) => f.effect === 'refused');
   const toolchainPaths = refused.filter((f) => f.key === 'toolchain.path').map((f) => /`([^`]+)`/.exec(f.what)?.[1] ?? '');
   const starters = [env.RUSTUP_TOOLCHAIN, env.CARGO].filter((p): p is string => !!p && isAbsolute(p));
-  const starter = starters.find((p) => [workspaceRoot, ...toolchainPaths].some((tree) => tree && inside(p, tree)));
+  const starter = starters.find((p) => [workspaceRoot, ...toolchainPaths].some((tree) => tree && isInside(p, tree)));
   if (starter && refused.length) {
     reporter.message('error', `cargo-sandbox was started by \`${starter}\`, a toolchain from this untrusted workspace (its toolchain file): it already ran with your full rights, before any sandbox`);
     reporter.message('help', 'open untrusted code with `cargo-sandbox build` or `cargo +stable sandbox build`, which do not go through the workspace\'s toolchain');

@@ -19,7 +19,7 @@ import { packageVersion } from '../paths.js';
 import type { CargoOptions } from './args.js';
 import { sandboxedCargo } from './build.js';
 import { loadContext, type SandboxContext } from './context.js';
-import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
+import { enforceWorkspaceTrust, refuseDirectoryOption, trustMode } from '../diagnostics/trust.js';
 import { trustFindings } from '../config/workspace-trust.js';
 import { staleApprovals } from '../policy/package-policies.js';
 import { cargoHome } from '../config/cargo-config.js';
@@ -211,9 +211,10 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   if (!strace) throw new UserError('`cargo sandbox audit` observes build scripts with strace, which was not found in PATH', ['install it: `sudo apt-get install strace` (Debian/Ubuntu), `sudo dnf install strace` (Fedora)']);
   const { flags, rest } = parseAuditFlags(inv.cargoArgs);
   // `cargo metadata` runs the workspace's rustc wrapper and toolchain: not before they are trusted.
+  refuseDirectoryOption(rest);
   const first = await loadContext(inv.options, inv.grantFlags, env);
   const silent = createReporter({ color: false, write: () => {} }); // the build below says the rest
-  enforceWorkspaceTrust(first.workspaceFiles, trustMode(['build'], first.config.procMacros?.value ?? true, env, inv.toolchain), first.workspaceRoot, silent, env);
+  enforceWorkspaceTrust(first.workspaceFiles, trustMode(['build'], first.config.procMacros?.value ?? true, env, inv.toolchain), first.workspaceRoot, silent, env, first.vars.TARGET_DIR);
   const meta = cargoMetadata(inv, env);
   const auditTarget = join(meta.targetDir, 'cargo-sandbox-audit');
   const tty = Boolean(process.stderr.isTTY) && !inv.options.quiet;

@@ -9,7 +9,7 @@ import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
 import { explainBuild } from '../diagnostics/after-build.js';
-import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
+import { enforceWorkspaceTrust, refuseDirectoryOption, trustMode } from '../diagnostics/trust.js';
 import { claimEntryDir, ensureFrontEnd, recordingHost, replayedFiles, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
 import { createSession, type BuildScriptRun, type Session } from '../intercept/session.js';
 import { confineBinary, entryBinary } from '../backends/native-helpers.js';
@@ -67,9 +67,10 @@ export async function sandboxedCargo(
       userReporter.raw(s);
     },
   });
+  refuseDirectoryOption(inv.cargoArgs);
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
   // Before anything runs cargo or rustc: the workspace's toolchain file and config are untrusted.
-  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(inv.cargoArgs, ctx.config.procMacros?.value ?? true, env, inv.toolchain), ctx.workspaceRoot, reporter, env);
+  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(inv.cargoArgs, ctx.config.procMacros?.value ?? true, env, inv.toolchain), ctx.workspaceRoot, reporter, env, ctx.vars.TARGET_DIR);
   const cargo = cargoCommand(inv.toolchain, env);
   requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);
@@ -95,7 +96,8 @@ export async function sandboxedCargo(
   const checks = new Map<string, string>();
   const host = recordingHost(realHost, checks);
   host.entry(bwrapPath);
-  for (const path of ctx.workspaceSecrets.looked) host.entry(path);
+  // Where `.git` was looked for, and every workspace config file (an included one may not exist yet).
+  for (const path of [...ctx.workspaceSecrets.looked, ...ctx.workspaceFiles.map((f) => f.path)]) host.entry(path);
   const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
   for (const { grants } of policies.files) {
     const runner = grants.runner;

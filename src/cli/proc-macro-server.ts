@@ -33,7 +33,7 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   // Messages go to stderr, which rust-analyzer shows; stdout is its protocol.
   const reporter = createReporter({ color: false, write: (s) => process.stderr.write(s) });
   // `rustc --print sysroot` goes through rustup, which follows the workspace's toolchain file.
-  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(['check'], true, env), ctx.workspaceRoot, reporter, env);
+  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(['check'], true, env), ctx.workspaceRoot, reporter, env, ctx.vars.TARGET_DIR);
   const bwrap = preflight(env, process.platform, ctx.config.bwrap?.value, ctx.config.bwrap ? `sandbox.bwrap, ${describeSource(ctx.config.bwrap.source)}` : undefined);
   const server = realServer(env);
   // The copies served in place of files with credentials (git config) live as long as the server.

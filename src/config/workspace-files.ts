@@ -35,21 +35,32 @@ export function findToolchainFile(cwd: string): string | undefined {
   }
 }
 
+/** More files than this (includes of includes...) and the last is refused: nothing goes unchecked. */
+const MAX_FILES = 1000;
+
 export async function loadWorkspaceFiles(opts: { cwd: string; cargoHomeDir: string; home: string; workspaceRoot: string; store: TrustStore }): Promise<WorkspaceFile[]> {
-  const candidates: { path: string; kind: WorkspaceFile['kind'] }[] = discoverConfigFiles(opts.cwd, opts.cargoHomeDir)
+  const candidates: { path: string; kind: WorkspaceFile['kind']; included?: boolean }[] = discoverConfigFiles(opts.cwd, opts.cargoHomeDir)
     .filter((path) => !isUserConfigFile(path, opts.cargoHomeDir, opts.home))
     .map((path) => ({ path, kind: 'cargo-config' }));
   const toolchain = findToolchainFile(opts.cwd);
   if (toolchain) candidates.push({ path: toolchain, kind: 'toolchain' });
   const files: WorkspaceFile[] = [];
   const seen = new Set<string>();
-  // Every file is parsed (a key can be spelled with TOML escapes), and every file it includes is one more.
-  for (let i = 0; i < candidates.length && i < 64; i++) {
-    const { path, kind } = candidates[i]!;
+  // Every file is parsed (a key can be spelled with TOML escapes), and every file it includes is one
+  // more; an included file that does not exist yet is one too (empty, watched: it may appear later).
+  for (let i = 0; i < candidates.length; i++) {
+    const { path, kind, included } = candidates[i]!;
     if (seen.has(path)) continue;
     seen.add(path);
+    if (seen.size > MAX_FILES) {
+      files.push({ path, kind, text: '', table: undefined, baseDir: dirname(path), trust: 'new', exists: false });
+      break;
+    }
     const text = readable(path);
-    if (text === undefined) continue;
+    if (text === undefined) {
+      if (included) files.push({ path, kind, text: '', table: {}, baseDir: dirname(dirname(path)), trust: opts.store.fileTrust(opts.workspaceRoot, path, ''), exists: false });
+      continue;
+    }
     let table: Record<string, unknown> | undefined;
     try {
       table = (await loadToml()).parse(text) as Record<string, unknown>;
@@ -57,9 +68,10 @@ export async function loadWorkspaceFiles(opts: { cwd: string; cargoHomeDir: stri
       // A legacy `rust-toolchain` naming a toolchain; a config we cannot read is refused untrusted.
       table = undefined;
     }
-    if (kind === 'cargo-config' && table) for (const inc of includedFiles(table, path)) candidates.push({ path: inc, kind });
+    const includes = kind === 'cargo-config' && table ? includedFiles(table, path) : [];
+    for (const inc of includes) candidates.push({ path: inc, kind, included: true });
     const baseDir = kind === 'cargo-config' ? dirname(dirname(path)) : dirname(path);
-    files.push({ path, kind, text, table, baseDir, trust: opts.store.fileTrust(opts.workspaceRoot, path, text) });
+    files.push({ path, kind, text, table, baseDir, trust: opts.store.fileTrust(opts.workspaceRoot, path, text), exists: true, ...(includes.length ? { includes } : {}) });
   }
   return files;
 }

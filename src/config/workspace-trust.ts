@@ -7,6 +7,7 @@
 // Pure: the files come in as text and parsed tables.
 
 import { relative } from 'node:path';
+import { isInside } from '../paths.js';
 import { locateKeys, positionOf } from './locate.js';
 import { toolPath } from './cargo-config.js';
 import type { FileTrust } from './trust-store.js';
@@ -20,6 +21,10 @@ export interface WorkspaceFile {
   /** Base for relative tool paths: the parent of `.cargo`, or the toolchain file's directory. */
   baseDir: string;
   trust: FileTrust;
+  /** False for an included file that does not exist (yet). */
+  exists: boolean;
+  /** The files it includes, resolved. */
+  includes?: string[];
 }
 
 export interface TrustFinding {
@@ -47,7 +52,13 @@ export interface TrustMode {
   command?: string;
   /** Target directories outside it are refused (they can put binaries where they run later). */
   workspaceRoot?: string;
+  /** Includes from inside it are refused: build scripts can write there. */
+  targetDir?: string;
 }
+
+/** Cargo's own commands and built-in aliases: an untrusted alias may shadow the latter. */
+const BUILT_IN_ALIASES = new Set(['b', 'c', 'd', 'r', 't', 'rm']);
+const COMMANDS = new Set(['build', 'check', 'test', 'run', 'bench', 'doc', 'clippy', 'fix', 'fmt', 'clean', 'update', 'metadata', 'tree', 'fetch', 'package', 'publish', 'install', 'uninstall', 'rustc', 'rustdoc', 'generate-lockfile', 'vendor', 'verify-project', 'search', 'help', 'locate-project', 'pkgid', 'new', 'init', 'add', 'remove', 'version', 'login', 'logout', 'owner', 'yank', 'report', 'config', 'info', ...BUILT_IN_ALIASES]);
 
 /** A toolchain *name* (`stable`, `1.80`, `nightly-2026-01-01`, a linked custom one), not a path. */
 const TOOLCHAIN_NAME = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/;
@@ -106,11 +117,18 @@ export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFindin
     if (top === 'sandbox') {
       add(path, `would set \`${key} = ${JSON.stringify(value)}\` for the sandbox`, 'ignored');
     } else if (top === 'alias' && second !== undefined) {
-      // `cargo sandbox` itself, or the command typed, turned into another (`b = "run"`).
-      const hijacks = second === 'sandbox' || second === mode.command;
+      // `cargo sandbox` itself, the command typed, a built-in alias (`b = "run"`), or any alias when
+      // the typed command is not cargo's own (it may be an alias of yours that expands to this one).
+      const typedIsAlias = mode.command !== undefined && !COMMANDS.has(mode.command);
+      const hijacks = second === 'sandbox' || second === mode.command || BUILT_IN_ALIASES.has(second) || typedIsAlias;
       add(path.slice(0, 2), `makes \`cargo ${second}\` run \`cargo ${show(value)}\``, hijacks ? 'refused' : 'confined');
     } else if (top === 'include') {
-      add(path.slice(0, 1), `reads more configuration from \`${show(value)}\` (shown below, each file on its own)`, 'confined');
+      if (found.some((f) => f.key === 'include')) continue;
+      // Where a build script can write (the target dir), or anywhere outside the workspace, a file
+      // could appear between two builds: refused.
+      const outside = (file.includes ?? []).filter((inc) => (mode.workspaceRoot !== undefined && !isInside(inc, mode.workspaceRoot)) || (mode.targetDir !== undefined && isInside(inc, mode.targetDir)));
+      if (outside.length) add(['include'], `reads configuration from \`${outside.join('`, `')}\`, where build scripts or others can write it`);
+      else add(['include'], `reads more configuration from \`${(file.includes ?? []).join('`, `')}\` (each file checked on its own)`, 'confined');
     } else if (top === 'unstable') {
       add(path, `sets unstable cargo option \`${key}\` (nightly: it can move outputs or change what runs)`);
     } else if (top === 'doc' && second === 'browser') {

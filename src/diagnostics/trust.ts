@@ -37,6 +37,21 @@ export function trustMode(cargoArgs: readonly string[], procMacrosSandboxed: boo
   };
 }
 
+/**
+ * Cargo's `-C DIR` (nightly) reads another directory's configuration than the one checked here:
+ * refused, with the equivalent that is checked.
+ */
+export function refuseDirectoryOption(cargoArgs: readonly string[]): void {
+  for (let i = 0; i < cargoArgs.length; i++) {
+    const a = cargoArgs[i]!;
+    if (!a.startsWith('-')) return;
+    if (VALUE_OPTIONS.has(a) && a !== '-C') i++;
+    else if (a === '-C' || a.startsWith('-C')) {
+      throw new UserError('cargo-sandbox does not follow `-C DIR`: it checks the configuration of the directory it starts in', ['`cd DIR` first, then run the same command without `-C`']);
+    }
+  }
+}
+
 export function describeFinding(f: TrustFinding): string {
   return `${f.file}${f.line ? `:${f.line}` : ''}: \`${f.key}\` ${f.what}`;
 }
@@ -46,8 +61,8 @@ export function describeFinding(f: TrustFinding): string {
  * grants it would have given, which are ignored. `env`: ours, where rustup's proxy names the
  * toolchain it ran (RUSTUP_TOOLCHAIN, a path for a `path` toolchain) and cargo names itself (CARGO).
  */
-export function enforceWorkspaceTrust(files: readonly WorkspaceFile[], mode: TrustMode, workspaceRoot: string, reporter: Reporter, env: NodeJS.ProcessEnv): void {
-  const findings = files.flatMap((f) => trustFindings(f, { ...mode, workspaceRoot }));
+export function enforceWorkspaceTrust(files: readonly WorkspaceFile[], mode: TrustMode, workspaceRoot: string, reporter: Reporter, env: NodeJS.ProcessEnv, targetDir?: string): void {
+  const findings = files.flatMap((f) => trustFindings(f, { ...mode, workspaceRoot, targetDir }));
   const changed = files.filter((f) => f.trust === 'changed' && findings.some((x) => x.file === f.path && x.effect !== 'confined'));
   for (const f of changed) reporter.message('note', `\`${f.path}\` changed since you trusted it: it is untrusted again`);
   const refused = findings.filter((f) => f.effect === 'refused');

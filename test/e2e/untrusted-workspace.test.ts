@@ -138,6 +138,12 @@ describe('an untrusted workspace runs nothing of its own outside the sandbox', {
         writeFileSync(join(ws, '.cargo/extra.toml'), '[build]\nrustc-workspace-wrapper = "tools/evil-wrapper"\n');
         return 'include = ["extra.toml"]\n';
       }, ['check'], /extra\.toml:2: `build\.rustc-workspace-wrapper` runs `\S+\/tools\/evil-wrapper` on the host/],
+      ['include-target', (ws) => {
+        // A build script can write its target dir: an optional include there could appear between two builds.
+        mkdirSync(join(ws, 'target'), { recursive: true });
+        writeFileSync(join(ws, 'target/x.toml'), '[build]\nrustc-workspace-wrapper = "tools/evil-wrapper"\n');
+        return 'include = [{ path = "../target/x.toml", optional = true }]\n';
+      }, ['check'], /config\.toml:1: `include` reads configuration from `\S+\/target\/x\.toml`, where build scripts or others can write it/],
       ['escape', () => '[build]\n"rust\\u0063-workspace-wrapper" = "tools/evil-wrapper"\n', ['check'], /config\.toml:\d: `build\.rustc-workspace-wrapper` runs/],
       ['alias', () => `[alias]\nb = ["run", "--quiet"]\n[target.${HOST}]\nrunner = "tools/evil-wrapper"\n`, ['b'], /config\.toml:2: `alias\.b` makes `cargo b` run `cargo \["run","--quiet"\]`/],
     ];

@@ -5,7 +5,7 @@ import { trustFindings, type WorkspaceFile } from '../../src/config/workspace-tr
 import { cargoSubcommand, trustMode } from '../../src/diagnostics/trust.js';
 
 function file(text: string, trust: WorkspaceFile['trust'] = 'new', kind: WorkspaceFile['kind'] = 'cargo-config'): WorkspaceFile {
-  return { path: '/w/.cargo/config.toml', kind, text, table: parse(text) as Record<string, unknown>, baseDir: '/w', trust };
+  return { path: '/w/.cargo/config.toml', kind, text, table: parse(text) as Record<string, unknown>, baseDir: '/w', trust, exists: true };
 }
 
 const CONFIG = `[build]
@@ -70,7 +70,7 @@ test('review: aliases of the typed command or of `sandbox`, [unstable], doc.brow
 });
 
 test('review: a toolchain named by a path (legacy file, channel) is refused; names are not', () => {
-  const tc = (text: string, table: Record<string, unknown> | undefined) => ({ path: '/w/rust-toolchain', kind: 'toolchain' as const, text, table, baseDir: '/w', trust: 'new' as const });
+  const tc = (text: string, table: Record<string, unknown> | undefined) => ({ path: '/w/rust-toolchain', kind: 'toolchain' as const, text, table, baseDir: '/w', trust: 'new' as const, exists: true });
   const mode = { hostCompiles: false, runsBinaries: false };
   assert.equal(trustFindings(tc('/proc/self/cwd/tc\n', undefined), mode)[0]?.key, 'toolchain');
   assert.equal(trustFindings(tc('', { toolchain: { channel: '/tmp/tc' } }), mode)[0]?.key, 'toolchain.channel');
@@ -89,4 +89,17 @@ test('policy flags WebAssembly build scripts that would start processes (a build
   assert.match(spawnsProcesses({ name: 'foo-sys', version: '1.0.0', buildDependencies: ['cc'] })!, /uses `cc`/);
   assert.match(spawnsProcesses({ name: 'proc-macro2', version: '1.0.0', buildDependencies: [] })!, /probes rustc/);
   assert.equal(spawnsProcesses({ name: 'gen', version: '0.1.0', buildDependencies: ['helper'] }), undefined);
+});
+
+test('review 2: includes where build scripts write or outside the workspace, any alias when the typed command is an alias, -C', async () => {
+  const f = { ...file('include = ["../target/x.toml", "extra.toml"]\n'), includes: ['/w/target/x.toml', '/w/.cargo/extra.toml'] };
+  assert.equal(trustFindings(f, { hostCompiles: false, runsBinaries: false, workspaceRoot: '/w', targetDir: '/w/target' })[0]?.effect, 'refused');
+  const inside = { ...f, includes: ['/w/.cargo/extra.toml'] };
+  assert.equal(trustFindings(inside, { hostCompiles: false, runsBinaries: false, workspaceRoot: '/w', targetDir: '/w/target' })[0]?.effect, 'confined');
+  const aliases = file('[alias]\nb = "run"\nxt = "run -p xtask"\n');
+  assert.deepEqual(trustFindings(aliases, { hostCompiles: false, runsBinaries: false, command: 'build' }).filter((x) => x.effect === 'refused').map((x) => x.key), ['alias.b']);
+  assert.deepEqual(trustFindings(aliases, { hostCompiles: false, runsBinaries: false, command: 'br' }).filter((x) => x.effect === 'refused').map((x) => x.key), ['alias.b', 'alias.xt']);
+  const { refuseDirectoryOption } = await import('../../src/diagnostics/trust.js');
+  assert.throws(() => refuseDirectoryOption(['--config', 'x=1', '-C', '/w', 'build']), /does not follow `-C DIR`/);
+  assert.doesNotThrow(() => refuseDirectoryOption(['rustc', '--', '-C', 'opt-level=3']));
 });

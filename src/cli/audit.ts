@@ -19,7 +19,7 @@ import { packageVersion } from '../paths.js';
 import type { CargoOptions } from './args.js';
 import { sandboxedCargo } from './build.js';
 import { loadContext, type SandboxContext } from './context.js';
-import { enforceWorkspaceTrust, refuseDirectoryOption, trustMode } from '../diagnostics/trust.js';
+import { contextTrustMode, enforceWorkspaceTrust, refuseDirectoryOption } from '../diagnostics/trust.js';
 import { trustFindings } from '../config/workspace-trust.js';
 import { staleApprovals } from '../policy/package-policies.js';
 import { cargoHome } from '../config/cargo-config.js';
@@ -214,7 +214,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   refuseDirectoryOption(rest);
   const first = await loadContext(inv.options, inv.grantFlags, env);
   const silent = createReporter({ color: false, write: () => {} }); // the build below says the rest
-  enforceWorkspaceTrust(first.workspaceFiles, trustMode(['build'], first.config.procMacros?.value ?? true, env, inv.toolchain), first.workspaceRoot, silent, env, first.vars.TARGET_DIR);
+  enforceWorkspaceTrust(first.workspaceFiles, contextTrustMode(first, ['build'], env, inv.toolchain), silent, env);
   const meta = cargoMetadata(inv, env);
   const auditTarget = join(meta.targetDir, 'cargo-sandbox-audit');
   const tty = Boolean(process.stderr.isTTY) && !inv.options.quiet;
@@ -350,8 +350,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
         // The grants are the user's own act: they stay trusted, unless the file held untrusted
         // keys before (trusting the whole file would trust those too).
         const old = first.workspaceFiles.find((f) => f.path === configPath);
-        const mode = { hostCompiles: !(first.config.procMacros?.value ?? true), runsBinaries: true };
-        const harmless = !old || old.trust === 'trusted' || trustFindings(old, mode).every((f) => f.effect === 'confined');
+        const harmless = !old || old.trust === 'trusted' || trustFindings(old, contextTrustMode(first)).every((f) => f.effect === 'confined');
         if (harmless && !env[TRUST_VARIABLE]) first.trustStore.record(meta.workspaceRoot, [{ path: configPath, text: merged }]);
         else if (!harmless) reporter.message('warning', `\`${configPath}\` is not trusted, so the grants written to it apply only after \`cargo sandbox trust\``);
       }

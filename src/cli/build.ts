@@ -9,7 +9,7 @@ import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
 import { explainBuild } from '../diagnostics/after-build.js';
-import { enforceWorkspaceTrust, refuseDirectoryOption, trustMode } from '../diagnostics/trust.js';
+import { contextTrustMode, enforceWorkspaceTrust, refuseDirectoryOption } from '../diagnostics/trust.js';
 import { claimEntryDir, ensureFrontEnd, recordingHost, replayedFiles, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
 import { createSession, type BuildScriptRun, type Session } from '../intercept/session.js';
 import { confineBinary, entryBinary } from '../backends/native-helpers.js';
@@ -70,7 +70,7 @@ export async function sandboxedCargo(
   refuseDirectoryOption(inv.cargoArgs);
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
   // Before anything runs cargo or rustc: the workspace's toolchain file and config are untrusted.
-  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(inv.cargoArgs, ctx.config.procMacros?.value ?? true, env, inv.toolchain), ctx.workspaceRoot, reporter, env, ctx.vars.TARGET_DIR);
+  enforceWorkspaceTrust(ctx.workspaceFiles, contextTrustMode(ctx, inv.cargoArgs, env, inv.toolchain), reporter, env);
   const cargo = cargoCommand(inv.toolchain, env);
   requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);

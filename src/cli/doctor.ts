@@ -10,6 +10,7 @@ import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '.
 import { plural, UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';
 import { trustFindings } from '../config/workspace-trust.js';
+import { contextTrustMode } from '../diagnostics/trust.js';
 import { peekCargoOptions } from './args.js';
 import { loadContext } from './context.js';
 
@@ -39,7 +40,7 @@ function landlockStatus(confine: string | undefined): { ok: boolean; detail: str
 /** Whether the workspace here has config or a toolchain file of its own, and whether it is trusted. */
 async function workspaceTrust(env: NodeJS.ProcessEnv): Promise<Check> {
   const ctx = await loadContext(peekCargoOptions([]), [], env);
-  const findings = ctx.workspaceFiles.flatMap((f) => trustFindings(f, { hostCompiles: !(ctx.config.procMacros?.value ?? true), runsBinaries: true }));
+  const findings = ctx.workspaceFiles.flatMap((f) => trustFindings(f, contextTrustMode(ctx)));
   const untrusted = ctx.workspaceFiles.filter((f) => f.trust !== 'trusted');
   const detail = ctx.workspaceFiles.length === 0
     ? `${ctx.workspaceRoot}: no config or toolchain file of its own`

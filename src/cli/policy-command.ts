@@ -10,7 +10,7 @@ import type { CargoOptions } from './args.js';
 import { loadContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
 import { describePackagePolicy, grantsOf, policyJson, trustLine, type PolicyPackage } from './policy-view.js';
-import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
+import { contextTrustMode, enforceWorkspaceTrust } from '../diagnostics/trust.js';
 
 type BuildScriptPackage = PolicyPackage;
 
@@ -54,7 +54,7 @@ export async function runPolicyCommand(
   reportIssues(reporter, ctx.issues);
   if (ctx.issues.some((i) => i.level === 'error')) return 101;
   // `cargo metadata` runs the workspace's rustc wrapper and toolchain: not before they are trusted.
-  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(['build'], ctx.config.procMacros?.value ?? true, env), ctx.workspaceRoot, reporter, env, ctx.vars.TARGET_DIR);
+  enforceWorkspaceTrust(ctx.workspaceFiles, contextTrustMode(ctx, ['build'], env), reporter, env);
   if (inv.format === 'table') process.stdout.write(trustLine(ctx.workspaceFiles));
   // Checksums come from Cargo.lock, as the build matches `checksum` tables (cargo metadata has none).
   const locked = ctx.locked ?? (await readLockfile(ctx.workspaceRoot)) ?? [];

@@ -10,7 +10,7 @@ import { realHost } from '../backends/host.js';
 import { preflight } from '../backends/preflight.js';
 import { createReporter, UserError } from '../diagnostics/style.js';
 import { describeSource } from '../config/types.js';
-import { enforceWorkspaceTrust, trustMode } from '../diagnostics/trust.js';
+import { contextTrustMode, enforceWorkspaceTrust } from '../diagnostics/trust.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { filterEnv } from '../policy/environment.js';
@@ -33,7 +33,8 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   // Messages go to stderr, which rust-analyzer shows; stdout is its protocol.
   const reporter = createReporter({ color: false, write: (s) => process.stderr.write(s) });
   // `rustc --print sysroot` goes through rustup, which follows the workspace's toolchain file.
-  enforceWorkspaceTrust(ctx.workspaceFiles, trustMode(['check'], true, env), ctx.workspaceRoot, reporter, env, ctx.vars.TARGET_DIR);
+  // Its macros run inside bubblewrap whatever proc-macros says: compilations are not on the host here.
+  enforceWorkspaceTrust(ctx.workspaceFiles, { ...contextTrustMode(ctx, ['check'], env), hostCompiles: false }, reporter, env);
   const bwrap = preflight(env, process.platform, ctx.config.bwrap?.value, ctx.config.bwrap ? `sandbox.bwrap, ${describeSource(ctx.config.bwrap.source)}` : undefined);
   const server = realServer(env);
   // The copies served in place of files with credentials (git config) live as long as the server.

@@ -2,7 +2,8 @@
 // files would run and grant, each key with file:line and the program it names; then (without
 // --show) trusts those files as they are now. A change to any of them makes it untrusted again.
 
-import { trustFindings, type WorkspaceFile } from '../config/workspace-trust.js';
+import { trustFindings, type TrustMode, type WorkspaceFile } from '../config/workspace-trust.js';
+import { contextTrustMode } from '../diagnostics/trust.js';
 import { canonicalRoot, TRUST_VARIABLE } from '../config/trust-store.js';
 import { plural, UserError, type Reporter } from '../diagnostics/style.js';
 import type { CargoOptions } from './args.js';
@@ -13,12 +14,12 @@ export type TrustAction = 'trust' | 'show' | 'list' | 'revoke';
 const STATE: Record<WorkspaceFile['trust'], string> = { trusted: 'trusted', changed: 'CHANGED since you trusted it', new: 'not trusted' };
 const EFFECT = { refused: 'runs outside the sandbox', ignored: 'changes the sandbox', confined: 'applies inside the sandbox' } as const;
 
-function describe(files: readonly WorkspaceFile[], procMacrosSandboxed: boolean): string {
+function describe(files: readonly WorkspaceFile[], mode: TrustMode): string {
   const out: string[] = [];
   for (const f of files) {
     out.push(`  ${f.path} (${f.kind === 'toolchain' ? "rustup's toolchain file" : 'cargo config'}; ${STATE[f.trust]})`);
     // As if untrusted, for every command: everything the file would do.
-    const findings = trustFindings({ ...f, trust: 'new' }, { hostCompiles: !procMacrosSandboxed, runsBinaries: true });
+    const findings = trustFindings({ ...f, trust: 'new' }, mode);
     for (const x of findings) out.push(`      ${x.line ? `line ${x.line}: ` : ''}\`${x.key}\` ${x.what} [${EFFECT[x.effect]}]`);
     if (findings.length === 0) out.push('      nothing in it runs a program or changes the sandbox');
   }
@@ -48,7 +49,7 @@ export async function runTrustCommand(action: TrustAction, options: CargoOptions
     process.stdout.write(`workspace ${root} has no config or toolchain file of its own: there is nothing to trust (your own configuration always applies)\n`);
     return 0;
   }
-  process.stdout.write(`workspace ${root}: its own configuration\n${describe(files, ctx.config.procMacros?.value ?? true)}`);
+  process.stdout.write(`workspace ${root}: its own configuration\n${describe(files, contextTrustMode(ctx))}`);
   if (action === 'show') return 0;
   if (env[TRUST_VARIABLE]) throw new UserError(`${TRUST_VARIABLE} is set, which already trusts workspaces under \`${env[TRUST_VARIABLE]}\`; nothing was recorded`, [`unset it to record trust for this workspace`]);
   store.record(ctx.workspaceRoot, files);

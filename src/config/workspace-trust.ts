@@ -34,6 +34,8 @@ export interface TrustFinding {
   key: string;
   /** What it would do, for the user to judge: "runs `/w/tools/x` on the host as the rustc wrapper". */
   what: string;
+  /** For a toolchain `path`: the directory rustup would run cargo and rustc from. */
+  toolchain?: string;
   /**
    * Refused: nothing starts until the file is trusted. Ignored: a grant left out, with a note.
    * Confined: it applies, and what it runs runs inside the sandbox (shown by `trust`).
@@ -96,7 +98,9 @@ export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFindin
     if (mode.toolchainChosen) return found;
     const toolchain = file.table?.toolchain as Record<string, unknown> | undefined;
     if (toolchain && typeof toolchain.path === 'string') {
-      add(['toolchain', 'path'], `rustup runs cargo and rustc from \`${toolPath(toolchain.path.includes('/') ? toolchain.path : `./${toolchain.path}`, file.baseDir)}\`, on the host`);
+      const dir = toolPath(toolchain.path.includes('/') ? toolchain.path : `./${toolchain.path}`, file.baseDir);
+      add(['toolchain', 'path'], `rustup runs cargo and rustc from \`${dir}\`, on the host`);
+      found[found.length - 1]!.toolchain = dir;
     }
     // rustup takes a path where a name goes too (the legacy one-line file, `channel`).
     const named = file.table === undefined ? file.text.split('\n').map((l) => l.trim()).find(Boolean) : toolchain?.channel;

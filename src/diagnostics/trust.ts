@@ -5,6 +5,7 @@
 import { isAbsolute } from 'node:path';
 import { trustFindings, type TrustFinding, type TrustMode, type WorkspaceFile } from '../config/workspace-trust.js';
 import { UserError, type Reporter } from './style.js';
+import type { SandboxContext } from '../cli/context.js';
 import { isInside } from '../paths.js';
 
 /** Cargo commands that run the workspace's binaries (through a configured runner). */
@@ -26,7 +27,7 @@ export function cargoSubcommand(args: readonly string[]): string | undefined {
  * toolchain: `cargo-sandbox +stable ...`, or RUSTUP_TOOLCHAIN set by the user or by rustup's proxy
  * for `cargo +stable sandbox` (rustup says where it came from in RUSTUP_TOOLCHAIN_SOURCE).
  */
-export function trustMode(cargoArgs: readonly string[], procMacrosSandboxed: boolean, env: NodeJS.ProcessEnv, toolchain?: string): TrustMode {
+export function trustMode(cargoArgs: readonly string[], procMacrosSandboxed: boolean, env: NodeJS.ProcessEnv, toolchain?: string, where: { workspaceRoot?: string; targetDir?: string } = {}): TrustMode {
   const fromFile = env.RUSTUP_TOOLCHAIN_SOURCE === 'toolchain-file';
   const command = cargoSubcommand(cargoArgs);
   return {
@@ -34,7 +35,16 @@ export function trustMode(cargoArgs: readonly string[], procMacrosSandboxed: boo
     runsBinaries: RUNS_BINARIES.has(command ?? ''),
     command,
     toolchainChosen: toolchain !== undefined || (!!env.RUSTUP_TOOLCHAIN && !fromFile),
+    ...where,
   };
+}
+
+/**
+ * The mode of one command in this context. Without a command: every key as it acts on `cargo run`
+ * with the workspace's own toolchain, i.e. everything the files would do (trust --show, doctor).
+ */
+export function contextTrustMode(ctx: SandboxContext, cargoArgs: readonly string[] = ['run'], env: NodeJS.ProcessEnv = {}, toolchain?: string): TrustMode {
+  return trustMode(cargoArgs, ctx.config.procMacros?.value ?? true, env, toolchain, { workspaceRoot: ctx.workspaceRoot, targetDir: ctx.vars.TARGET_DIR });
 }
 
 /**
@@ -61,17 +71,17 @@ export function describeFinding(f: TrustFinding): string {
  * grants it would have given, which are ignored. `env`: ours, where rustup's proxy names the
  * toolchain it ran (RUSTUP_TOOLCHAIN, a path for a `path` toolchain) and cargo names itself (CARGO).
  */
-export function enforceWorkspaceTrust(files: readonly WorkspaceFile[], mode: TrustMode, workspaceRoot: string, reporter: Reporter, env: NodeJS.ProcessEnv, targetDir?: string): void {
-  const findings = files.flatMap((f) => trustFindings(f, { ...mode, workspaceRoot, targetDir }));
+export function enforceWorkspaceTrust(files: readonly WorkspaceFile[], mode: TrustMode, reporter: Reporter, env: NodeJS.ProcessEnv): void {
+  const findings = files.flatMap((f) => trustFindings(f, mode));
   const changed = files.filter((f) => f.trust === 'changed' && findings.some((x) => x.file === f.path && x.effect !== 'confined'));
   for (const f of changed) reporter.message('note', `\`${f.path}\` changed since you trusted it: it is untrusted again`);
   const refused = findings.filter((f) => f.effect === 'refused');
-  const toolchainPaths = refused.filter((f) => f.key === 'toolchain.path').map((f) => /`([^`]+)`/.exec(f.what)?.[1] ?? '');
+  const toolchainPaths = refused.map((f) => f.toolchain).filter((p): p is string => p !== undefined);
   const starters = [env.RUSTUP_TOOLCHAIN, env.CARGO].filter((p): p is string => !!p && isAbsolute(p));
-  const starter = starters.find((p) => [workspaceRoot, ...toolchainPaths].some((tree) => tree && isInside(p, tree)));
+  const starter = starters.find((p) => [mode.workspaceRoot, ...toolchainPaths].some((tree) => tree && isInside(p, tree)));
   if (starter && refused.length) {
     reporter.message('error', `cargo-sandbox was started by \`${starter}\`, a toolchain from this untrusted workspace (its toolchain file): it already ran with your full rights, before any sandbox`);
-    reporter.message('help', 'open untrusted code with `cargo-sandbox build` or `cargo +stable sandbox build`, which do not go through the workspace\'s toolchain');
+    reporter.message('help', 'open untrusted code with `cargo-sandbox build` (or `cargo-sandbox +stable build`), which goes through neither cargo\'s aliases nor the workspace\'s toolchain');
   }
   const ignored = findings.filter((f) => f.effect === 'ignored');
   if (ignored.length && !refused.length) {

@@ -20,3 +20,8 @@ export function isInside(path: string, tree: string): boolean {
   const rel = relative(tree, path);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
+
+/** A path in the home directory as `~/...` (the home itself as `~`), as users write it. */
+export function displayPath(path: string, home: string): string {
+  return isInside(path, home) ? `~/${relative(home, path)}`.replace(/\/$/, '') : path;
+}

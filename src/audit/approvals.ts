@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import type { ScriptAudit } from './report.js';
 import { programNames } from './report.js';
+import { displayPath } from '../paths.js';
 
 export const APPROVALS_FILE = 'cargo-sandbox.lock';
 
@@ -36,7 +37,7 @@ export interface ApprovalChange {
 
 /** Paths in the home directory as `~/...`: the lock file is the same for every developer. */
 function portable(path: string, home: string | undefined): string {
-  return home && (path === home || path.startsWith(`${home}/`)) ? `~${path.slice(home.length)}` : path;
+  return home ? displayPath(path, home) : path;
 }
 
 export function behaviourOf(s: ScriptAudit, home?: string): Behaviour {

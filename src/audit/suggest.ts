@@ -123,6 +123,13 @@ export function renderSuggestion(g: SuggestedGrants): string[] {
   return lines;
 }
 
+/** The line after the table whose header is at `at`: the next header, or the end. */
+function tableEnd(lines: readonly string[], at: number): number {
+  let end = at + 1;
+  while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;
+  return end;
+}
+
 /**
  * `text` (a config.toml, possibly empty) with the suggested tables merged in: a table that exists
  * gets the missing keys inserted after its header, and missing array items appended in place;
@@ -134,8 +141,7 @@ export function mergeIntoConfig(text: string, suggestions: readonly SuggestedGra
   for (const key of staleKeys) {
     const at = lines.findIndex((l) => l.trim().replace(/\s+/g, ' ') === `[sandbox.package."${key}"]`);
     if (at < 0) continue;
-    let end = at + 1;
-    while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;
+    let end = tableEnd(lines, at);
     while (end > at + 1 && lines[end - 1]!.trim() === '') end--;
     lines = [...lines.slice(0, at), ...lines.slice(end)];
     while (at < lines.length && lines[at]!.trim() === '' && (at === 0 || lines[at - 1]!.trim() === '')) lines.splice(at, 1);
@@ -149,8 +155,7 @@ export function mergeIntoConfig(text: string, suggestions: readonly SuggestedGra
       lines.push(...wanted);
       continue;
     }
-    let end = at + 1;
-    while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;
+    let end = tableEnd(lines, at);
     for (const line of wanted.slice(1)) {
       const key = line.slice(0, line.indexOf(' ='));
       const existing = lines.slice(at + 1, end).findIndex((l) => l.trim().startsWith(`${key} `) || l.trim().startsWith(`${key}=`));

@@ -5,9 +5,9 @@
 
 import { existsSync } from 'node:fs';
 import { isExecutable } from '../backends/preflight.js';
-import { delimiter, dirname, isAbsolute, join, relative } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { isPassed, type EnvRules } from '../policy/environment.js';
-import { isInside as inside } from '../paths.js';
+import { displayPath, isInside as inside } from '../paths.js';
 
 export interface HintContext {
   home: string;
@@ -78,9 +78,7 @@ function withSpaces(line: string, start: number, firstWord: string, exists: (p: 
 
 export { inside };
 
-export function displayPath(path: string, home: string): string {
-  return inside(path, home) ? `~/${relative(home, path)}`.replace(/\/$/, '') : path;
-}
+export { displayPath };
 
 export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
   const findings = new Map<string, Finding>();

@@ -2,10 +2,11 @@
 // with them): `.env` files in the workspace root and its member directories, and the config files
 // of the git repository that holds the workspace.
 
-import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { SYSTEM_TREES } from '../policy/default-policy.js';
 import { isEnvFileName, sanitizeGitConfig } from '../policy/workspace-secrets.js';
+import { safeRead } from './workspace.js';
 
 export interface WorkspaceSecrets {
   /** `.env` files (any type) to hide. */
@@ -145,13 +146,5 @@ function safeLstat(path: string) {
     return lstatSync(path);
   } catch {
     return undefined;
-  }
-}
-
-function safeRead(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
   }
 }

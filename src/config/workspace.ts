@@ -30,7 +30,8 @@ export function findWorkspaceRoot(cwd: string, manifestPath: string | undefined)
   return root;
 }
 
-function safeRead(path: string): string {
+/** A file's text, or '' when it cannot be read. */
+export function safeRead(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {

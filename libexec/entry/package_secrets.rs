@@ -15,11 +15,11 @@ fn env_file(name: &[u8]) -> bool {
     name == b".env" || name.starts_with(b".env.")
 }
 
-/// Where a link inside `dir` ends, if it ends inside `dir` (elsewhere the sandbox does not show it).
-fn inside_target(path: &Path, dir: &Path) -> Option<PathBuf> {
+/// Where a link inside `dir` (whose real path is `real_dir`) ends, if it ends inside `dir`
+/// (elsewhere the sandbox does not show it).
+fn inside_target(path: &Path, dir: &Path, real_dir: &Path) -> Option<PathBuf> {
     let real = fs::canonicalize(path).ok()?;
-    let real_dir = fs::canonicalize(dir).ok()?;
-    real.strip_prefix(&real_dir).ok().map(|rel| dir.join(rel))
+    real.strip_prefix(real_dir).ok().map(|rel| dir.join(rel))
 }
 
 /// bwrap arguments that hide `manifest`'s secrets; none when it is inside the workspace, whose
@@ -29,6 +29,10 @@ pub(crate) fn hide(args: &mut Vec<OsString>, manifest: &Path, workspace: Option<
         return;
     }
     use std::os::unix::ffi::OsStrExt;
+    let real_dir = match fs::canonicalize(manifest) {
+        Ok(d) => d,
+        Err(_) => return,
+    };
     let mut dirs = vec![manifest.to_path_buf()];
     if let Ok(entries) = fs::read_dir(manifest) {
         for e in entries.flatten() {
@@ -44,16 +48,16 @@ pub(crate) fn hide(args: &mut Vec<OsString>, manifest: &Path, workspace: Option<
             if !env_file(e.file_name().as_bytes()) {
                 continue;
             }
-            match inside_target(&e.path(), manifest) {
+            match inside_target(&e.path(), manifest, &real_dir) {
                 Some(t) if t.is_dir() => push(args, &["--tmpfs".as_ref(), t.as_os_str(), "--remount-ro".as_ref(), t.as_os_str()]),
                 Some(t) => push(args, &["--ro-bind".as_ref(), "/dev/null".as_ref(), t.as_os_str()]),
                 None => {}
             }
         }
     }
-    if let Some(git) = inside_target(&manifest.join(".git"), manifest).filter(|g| g.is_dir()) {
+    if let Some(git) = inside_target(&manifest.join(".git"), manifest, &real_dir).filter(|g| g.is_dir()) {
         for name in ["config", "config.worktree"] {
-            if let Some(config) = inside_target(&git.join(name), manifest).filter(|c| c.is_file()) {
+            if let Some(config) = inside_target(&git.join(name), manifest, &real_dir).filter(|c| c.is_file()) {
                 push(args, &["--ro-bind".as_ref(), empty.as_os_str(), config.as_os_str()]);
             }
         }

@@ -22,6 +22,7 @@
 // Compiled on first use by the rustc that builds the project (no dependency but std), cached.
 // Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--timeout SECS] [--write PATH]... [--sweep DIR]...
 //                [--exec PATH]... [--no-network] [--no-directives] [--pass-output] [--what NAME] [--landlock auto|required]
+//                [--proxy-socket PATH --listen-proxy PORT [--forward ADDR:PORT=HOST:PORT]...] (confine/forward.rs)
 //                -- PROGRAM [ARGS...]
 
 use std::ffi::{OsStr, OsString};
@@ -42,6 +43,8 @@ mod landlock;
 mod out_dir;
 #[path = "confine/disk.rs"]
 mod disk;
+#[path = "confine/forward.rs"]
+mod forward;
 #[path = "confine/seccomp.rs"]
 mod seccomp;
 use disk::DiskWatch;
@@ -83,6 +86,8 @@ struct Options {
     sweep: Vec<PathBuf>,
     exec: Vec<OsString>,
     no_network: bool,
+    /// An `allow-network` list: the listeners that lead to the host's filtering proxy.
+    forwarding: Option<forward::Forwarding>,
     landlock_required: bool,
     /// Who runs, for messages: "the build script", or e.g. "rustc" (`--what`).
     what: String,
@@ -109,6 +114,7 @@ fn parse_args() -> Options {
         sweep: vec![],
         exec: vec![],
         no_network: false,
+        forwarding: None,
         landlock_required: false,
         what: "the build script".to_string(),
         directives: true,
@@ -132,6 +138,17 @@ fn parse_args() -> Options {
             }
             Some("--exec") => o.exec.push(value()),
             Some("--no-network") => o.no_network = true,
+            Some("--proxy-socket") => o.forwarding = Some(forward::Forwarding { socket: PathBuf::from(value()), proxy_port: None, forwards: vec![] }),
+            Some("--listen-proxy") => {
+                let port = value().to_str().and_then(|v| v.parse().ok());
+                o.forwarding.as_mut().unwrap_or_else(|| die("confine: --listen-proxy needs --proxy-socket first")).proxy_port = port;
+            }
+            Some("--forward") => {
+                let v = value().to_string_lossy().into_owned();
+                let (listen, target) = v.split_once('=').unwrap_or_else(|| die("confine: --forward takes ADDR:PORT=HOST:PORT"));
+                let listen = listen.parse().unwrap_or_else(|_| die(&format!("confine: bad address {listen}")));
+                o.forwarding.as_mut().unwrap_or_else(|| die("confine: --forward needs --proxy-socket first")).forwards.push((listen, target.to_string()));
+            }
             Some("--landlock") => o.landlock_required = value() == "required",
             Some("--what") => o.what = value().to_string_lossy().into_owned(),
             Some("--no-directives") => o.directives = false,
@@ -179,6 +196,9 @@ fn main() {
         set_cloexec(fd);
         unsafe { File::from_raw_fd(fd) }
     }));
+    if let Some(f) = &o.forwarding {
+        f.start(die);
+    }
     let program = resolve_program(&o.program[0]).unwrap_or_else(|| PathBuf::from(&o.program[0]));
     let ruleset = landlock_ruleset(&o, &program, &mut report);
     if ruleset.is_none() && (o.landlock_required || !o.exec.is_empty()) {

@@ -34,8 +34,12 @@ mod launch;
 mod outputs;
 #[path = "entry/package_secrets.rs"]
 mod package_secrets;
+#[path = "entry/network.rs"]
+mod network;
 #[path = "entry/policy.rs"]
 mod policy;
+#[path = "entry/proxy.rs"]
+mod proxy;
 #[path = "entry/run.rs"]
 mod run;
 #[path = "entry/rustc.rs"]
@@ -115,6 +119,10 @@ fn main() {
     let mut args = std::env::args_os();
     let argv0 = PathBuf::from(args.next().unwrap_or_default());
     let rest: Vec<OsString> = args.collect();
+    // The filtering proxy (network.rs starts it with an empty environment).
+    if argv0.as_os_str() == proxy::PROXY_NAME {
+        proxy::main(rest);
+    }
     scrub_loader_environment();
     let launcher = argv0.file_name().map_or(false, |n| n.as_bytes().starts_with(b"build-script-") || n.as_bytes().starts_with(b"build_script_"));
     if launcher {

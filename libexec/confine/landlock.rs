@@ -39,6 +39,14 @@ struct RulesetAttr {
 }
 
 #[repr(C, packed)]
+struct NetPortAttr {
+    allowed_access: u64,
+    port: u64,
+}
+const RULE_PATH_BENEATH: u32 = 1;
+const RULE_NET_PORT: u32 = 2;
+
+#[repr(C, packed)]
 struct PathBeneathAttr {
     allowed_access: u64,
     parent_fd: i32,
@@ -83,6 +91,14 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
     for p in &writable {
         add_path_rule(fd, p, write);
     }
+    // An `allow-network` list: TCP to the supervisor's listeners only (confine/forward.rs);
+    // they are the only thing in this network namespace anyway.
+    if net != 0 {
+        for port in o.forwarding.iter().flat_map(|f| f.ports()) {
+            let attr = NetPortAttr { allowed_access: NET_CONNECT_TCP, port: port as u64 };
+            unsafe { syscall(SYS_LANDLOCK[1], fd, RULE_NET_PORT, &attr as *const NetPortAttr, 0u32) };
+        }
+    }
     // Writing to /dev/null, /dev/tty's output and the like; creating nothing there.
     add_path_rule(fd, Path::new("/dev"), FS_WRITE_FILE | if abi >= 3 { FS_TRUNCATE } else { 0 });
     if o.exec.is_empty() {
@@ -119,7 +135,7 @@ fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
     let file_rights = FS_EXECUTE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV | (1 << 2);
     let attr = PathBeneathAttr { allowed_access: if is_dir { access } else { access & file_rights }, parent_fd: pfd };
     unsafe {
-        syscall(SYS_LANDLOCK[1], ruleset, 1u32, &attr as *const PathBeneathAttr, 0u32);
+        syscall(SYS_LANDLOCK[1], ruleset, RULE_PATH_BENEATH, &attr as *const PathBeneathAttr, 0u32);
         close(pfd);
     }
 }

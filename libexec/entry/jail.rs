@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::die;
+use crate::network::CompileNetwork;
 use crate::launch::{set_limits, RLIMIT_AS, RLIMIT_FSIZE};
 use crate::policy::{expand, read_entries, session_dir, var, working_dir, EnvFilter, PackagePolicy, NO_OUT_DIR};
 
@@ -44,6 +45,8 @@ pub(crate) struct Jail {
     /// A file inside a writable directory that must stay as it is (bound read-only over itself).
     pub keep: Option<PathBuf>,
     pub program: Vec<OsString>,
+    /// What the proc macros it loads may reach (none, unless their packages' grants say so).
+    pub network: CompileNetwork,
 }
 
 pub(crate) fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
@@ -79,13 +82,32 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
             push(&mut a, &[flag.as_ref(), p.as_os_str(), p.as_os_str()]);
         }
     }
-    push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--unshare-net".as_ref(), "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), cwd.as_os_str()]);
+    let proxied = match &jail.network {
+        CompileNetwork::Listed(allowed, header) => {
+            let runs = var("__CARGO_SANDBOX_RUNS").map(PathBuf::from).unwrap_or_else(|| session.join("runs"));
+            Some(crate::network::start(allowed, &runs.join(format!("compile-{}", std::process::id())), header))
+        }
+        _ => None,
+    };
+    if let Some(n) = &proxied {
+        a.extend(n.bwrap.iter().cloned());
+    }
+    if !matches!(jail.network, CompileNetwork::Whole) {
+        a.push("--unshare-net".into());
+    }
+    push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), cwd.as_os_str()]);
     // Cargo's library path (build scripts' native search paths), for the program inside only:
     // the entry point removed it from our own environment, so bwrap never loads from it.
     if let Some(path) = std::env::var_os(crate::SAVED_LIBRARY_PATH) {
         push(&mut a, &["--setenv".as_ref(), "LD_LIBRARY_PATH".as_ref(), &path]);
     }
-    push(&mut a, &["--".as_ref(), &confine, "--what".as_ref(), &jail.what, "--no-directives".as_ref(), "--no-network".as_ref()]);
+    push(&mut a, &["--".as_ref(), &confine, "--what".as_ref(), &jail.what, "--no-directives".as_ref()]);
+    if !matches!(jail.network, CompileNetwork::Whole) {
+        a.push("--no-network".into());
+    }
+    if let Some(n) = &proxied {
+        a.extend(n.confine.iter().cloned());
+    }
     if let Some(s) = &jail.stage {
         push(&mut a, &["--out".as_ref(), s.as_os_str()]);
     }
@@ -105,6 +127,12 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a);
     scrub_environment(&mut cmd, &session, pkg);
+    if let Some(n) = &proxied {
+        for (name, _) in std::env::vars_os().filter(|(k, _)| crate::network::proxy_variable(k.as_bytes())) {
+            cmd.env_remove(name);
+        }
+        cmd.envs(n.env.iter().cloned());
+    }
     inherit_fds(&mut cmd, session_args(&session, pkg), pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)]);
     if relay.is_some() {
@@ -115,6 +143,9 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
         relay_lines(&mut err, relay);
     }
     let status = child.wait().unwrap_or_else(|e| die(&format!("lost bubblewrap: {e}")));
+    if let Some(n) = proxied {
+        n.stop();
+    }
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 

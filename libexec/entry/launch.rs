@@ -84,6 +84,18 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         let node_dir = Path::new(&node).parent().unwrap_or_else(|| Path::new("/usr/bin")).to_path_buf();
         push(&mut a, &["--ro-bind".as_ref(), node_dir.as_os_str(), node_dir.as_os_str(), "--ro-bind".as_ref(), js.as_os_str(), js.as_os_str()]);
     }
+    // An `allow-network` list (and, under `cargo sandbox audit`, any script without the whole
+    // network, so that the names it asks for are recorded): the filtering proxy, for as long as
+    // this process (bwrap, once exec'd) lives.
+    let audit = var("__CARGO_SANDBOX_AUDIT").is_some();
+    if !pkg.connect.is_empty() && !pkg.runner.is_empty() {
+        die("an `allow-network` list needs bubblewrap's network namespace; with a custom `runner` the runner decides the network: use `allow-network = true` or `false` for this package");
+    }
+    let proxied = (!pkg.connect.is_empty() || audit) && !pkg.network && pkg.runner.is_empty() && !wasm;
+    let network = if proxied { Some(crate::network::start(&pkg.connect, &record, b"")) } else { None };
+    if let Some(n) = &network {
+        a.extend(n.bwrap.iter().cloned());
+    }
     push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), working_dir().as_os_str()]);
     // Cargo's library path (build scripts' native search paths) for the script, inside only.
     // (A custom runner gets none: it runs on the host.)
@@ -91,7 +103,11 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         push(&mut a, &["--setenv".as_ref(), "LD_LIBRARY_PATH".as_ref(), &path]);
     }
 
-    let env = filter.apply(&pkg);
+    let mut env = filter.apply(&pkg);
+    if let Some(n) = &network {
+        env.retain(|(k, _)| !crate::network::proxy_variable(k.as_bytes()));
+        env.extend(n.env.iter().cloned());
+    }
     let mut env_record = Vec::new();
     for (k, v) in &env {
         env_record.extend_from_slice(&[k.as_bytes(), b"=", v.as_bytes(), b"\0"].concat());
@@ -112,6 +128,9 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         program.extend(a);
         push(&mut program, &["--json-status-fd".as_ref(), "5".as_ref(), "--".as_ref(), &confine, "--out".as_ref(), out.as_os_str(), "--report-fd".as_ref(), "6".as_ref()]);
         confine_limits(&mut program, &pkg, &out, &manifest);
+        if let Some(n) = &network {
+            program.extend(n.confine.iter().cloned());
+        }
         program.push("--".into());
         if wasm {
             // Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.

@@ -56,7 +56,10 @@ pub(crate) struct PackagePolicy {
     /// Which file they came from (recorded with each run).
     pub file: PathBuf,
     pub sandbox: bool,
+    /// The whole network (`allow-network = true`).
     pub network: bool,
+    /// `allow-network = [...]`: destinations reached through the filtering proxy (network.rs).
+    pub connect: Vec<OsString>,
     pub timeout: Option<OsString>,
     pub max_output: Option<OsString>,
     pub max_disk: Option<OsString>,
@@ -80,9 +83,14 @@ pub(crate) struct PackagePolicy {
 }
 
 pub(crate) fn package_policy(session: &Path) -> PackagePolicy {
-    let packages = session.join("packages");
     let name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    package_policy_of(session, &name, &version)
+}
+
+/// The grants and limits of another package (a proc macro's, see network.rs).
+pub(crate) fn package_policy_of(session: &Path, name: &str, version: &str) -> PackagePolicy {
+    let packages = session.join("packages");
     let candidates = [format!("{name}@{version}.data"), format!("{name}.data"), "_default.data".to_string()];
     let file = candidates.iter().map(|c| packages.join(c)).find(|p| p.is_file());
     let file = file.unwrap_or_else(|| die(&format!("the sandbox policy in {} is missing; run the build through `cargo sandbox`", packages.display())));
@@ -94,6 +102,7 @@ pub(crate) fn package_policy(session: &Path) -> PackagePolicy {
         match key {
             b"sandbox" => p.sandbox = value != "0",
             b"network" => p.network = value == "1",
+            b"connect" => p.connect.push(value),
             b"timeout" => p.timeout = set,
             b"max-output" => p.max_output = set,
             b"max-disk" => p.max_disk = set,

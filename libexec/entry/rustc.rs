@@ -40,6 +40,10 @@ pub(crate) struct Call {
     pub(crate) extra: String,
     out_dir: Option<PathBuf>,
     links_natively: bool,
+    /// `--crate-type proc-macro`.
+    proc_macro: bool,
+    /// The libraries of `--extern NAME=PATH` (the proc macros among them run in this call).
+    externs: Vec<PathBuf>,
     /// Where the artifacts this crate reads are (`-L dependency=DIR`, `--extern NAME=PATH`): the
     /// profile directory above a `deps` directory, else the file's own directory.
     artifact_dirs: Vec<PathBuf>,
@@ -58,6 +62,7 @@ fn scan(args: &[OsString]) -> Call {
             b"-C" => note_codegen(&mut c, b),
             b"-L" => note_search(&mut c, b),
             b"-l" => c.links_natively = true,
+            b"--crate-type" => c.proc_macro |= b == b"proc-macro",
             _ => {}
         }
         if let Some(v) = b.strip_prefix(b"--crate-name=") {
@@ -68,6 +73,8 @@ fn scan(args: &[OsString]) -> Call {
             note_codegen(&mut c, v);
         } else if let Some(v) = b.strip_prefix(b"-L").filter(|v| !v.is_empty()) {
             note_search(&mut c, v);
+        } else if b == b"--crate-type=proc-macro" {
+            c.proc_macro = true;
         } else if b.starts_with(b"-l") && b.len() > 2 {
             c.links_natively = true;
         }
@@ -80,6 +87,7 @@ fn scan(args: &[OsString]) -> Call {
 /// rebuilt for its wasm target, which may load the host's proc macros.
 fn note_extern(c: &mut Call, v: &[u8]) {
     if let Some(eq) = v.iter().position(|&b| b == b'=') {
+        c.externs.push(PathBuf::from(OsStr::from_bytes(&v[eq + 1..])));
         if let Some(dir) = Path::new(OsStr::from_bytes(&v[eq + 1..])).parent() {
             c.artifact_dirs.push(artifacts_above(dir));
         }
@@ -150,6 +158,9 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
         let code = compile(&call, &args, Some(&out_dir), Some(&stage), &pkg);
         if code == 0 {
             move_outputs(&format!("{}{}", call.crate_name, call.extra), &stage, &out_dir);
+            if call.proc_macro {
+                crate::network::record_macro_package(&out_dir.join(format!("lib{}{}.so", call.crate_name, call.extra)));
+            }
         }
         code
     };
@@ -202,6 +213,7 @@ pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, st
         write: incremental,
         keep: None,
         program,
+        network: crate::network::compile_network(&call.externs, &session_dir()),
     };
     match (out_dir, stage) {
         (Some(out), Some(stage)) => {

@@ -32,6 +32,7 @@ const RUNTOOL: [&[u8]; 4] = [b"--test-runtool", b"--test-runtool-arg", b"--runto
 pub(crate) fn main(args: Vec<OsString>) -> ! {
     let rustdoc = user_rustdoc();
     let (mut out, mut profiles, mut link_args) = (None::<PathBuf>, Vec::<PathBuf>::new(), false);
+    let mut externs: Vec<PathBuf> = vec![];
     let mut kept: Vec<OsString> = vec![rustdoc];
     let mut skip_value = false;
     let mut prev: Vec<u8> = vec![];
@@ -56,6 +57,9 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         };
         if let Some(o) = value(b"-o").or_else(|| value(b"--out-dir")) {
             out = Some(PathBuf::from(std::ffi::OsStr::from_bytes(&o)));
+        }
+        if let Some(e) = value(b"--extern") {
+            externs.extend(e.iter().position(|&c| c == b'=').map(|eq| PathBuf::from(std::ffi::OsStr::from_bytes(&e[eq + 1..]))));
         }
         let search = if prev == b"-L" { Some(b.clone()) } else { b.strip_prefix(b"-L").filter(|v| !v.is_empty()).map(|v| v.to_vec()) };
         if let Some(dir) = search.as_ref().and_then(|s| s.strip_prefix(b"dependency=")) {
@@ -87,6 +91,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     // The rustdoc itself (RUSTDOC, build.rustdoc) may live outside the toolchain: the file, read-only.
     let program = Some(PathBuf::from(&kept[0])).filter(|p| p.is_absolute() && p.is_file());
     let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).chain(program).collect();
-    let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept };
+    let network = crate::network::compile_network(&externs, &session_dir());
+    let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept, network };
     std::process::exit(jail::run(&jail, &package_policy(&session_dir()), None))
 }

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -29,11 +29,15 @@ async function waitFor(predicate: () => boolean, ms: number): Promise<boolean> {
   return predicate();
 }
 
-async function startSlowBuild(label: string) {
+async function startSlowBuild(label: string, config = '') {
   const s = makeScratch(label);
   const ws = copyFixture(s, 'slow');
   const marker = `cs-slow-${label}-${process.pid}-${Date.now()}`;
   writeFileSync(join(ws, 'marker.txt'), marker);
+  if (config) {
+    mkdirSync(join(ws, '.cargo'));
+    writeFileSync(join(ws, '.cargo/config.toml'), config);
+  }
   const child = startCli(['build'], { cwd: ws, env: s.env });
   child.stdout?.resume();
   child.stderr?.resume();
@@ -61,6 +65,16 @@ describe('interrupting a build', () => {
     const end = await exited(child);
     assert.ok(end.signal === 'SIGINT' || end.code === 130, JSON.stringify(end));
     assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), 'a sandboxed process survived');
+  });
+
+  test('Ctrl-C with an allow-network list: the filtering proxy ends with the script (control: it ran)', async () => {
+    // A destination no other test names: it marks this build's proxy.
+    const destination = `interrupt-${process.pid}.test:4242`;
+    const { child, marker } = await startSlowBuild('sigint-proxy', `[sandbox.package.slow]\nallow-network = ["${destination}"]\n`);
+    assert.ok(processesWith(destination).length > 0, 'no proxy ran for the build script');
+    process.kill(-child.pid!, 'SIGINT');
+    await exited(child);
+    assert.ok(await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0, 5_000), 'a sandboxed process or the proxy survived');
   });
 
   test('Ctrl-C during an audit: exit 130, and the report is marked interrupted', async () => {

@@ -1,0 +1,188 @@
+// `allow-network = [...]` (issue 17), judged by what reaches servers on this machine: the allowed
+// destinations get their requests (curl through the proxy, HTTPS tunnelled untouched, plain TCP
+// forwards by name and by address), and nothing else does — another host, another port, a direct
+// address, IPv6, raw DNS, a CONNECT or plain request for a refused host, a Host header that
+// names another host. Plain cargo is the control: every probe reaches its server there. Names
+// come from /etc/hosts lines this file adds (both to 127.0.0.1) and removes.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startListeners, type Listeners } from '../helpers/listeners.js';
+import { copyFixture, makeScratch, processesWith, runCli, runPlainCargo, type RunResult } from '../helpers/sandbox-env.js';
+
+const HOSTS_MARK = `# cargo-sandbox-test-${process.pid}`;
+
+/** Every request path (with its Host header) each server saw, and the fake database's lines. */
+interface Seen {
+  http: string[];
+  other: string[];
+  tls: string[];
+  db: string[];
+  v6: string[];
+}
+
+interface Servers {
+  ports: { http: number; http_other: number; tls: number; db: number; v6: number };
+  seen: Seen;
+  listeners: Listeners;
+  close(): Promise<void>;
+}
+
+function listen(server: HttpServer | TcpServer, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+async function startServers(dir: string): Promise<Servers> {
+  const seen: Seen = { http: [], other: [], tls: [], db: [], v6: [] };
+  const recorder = (into: string[]) => (req: { url?: string; headers: { host?: string } }, res: { end(s: string): void }) => {
+    into.push(`${req.url} ${req.headers.host ?? ''}`);
+    res.end('hello\n');
+  };
+  const key = join(dir, 'tls.key');
+  const cert = join(dir, 'tls.crt');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=allowed.test'], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const http = createHttpServer(recorder(seen.http));
+  const other = createHttpServer(recorder(seen.other));
+  const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, recorder(seen.tls));
+  const v6 = createHttpServer(recorder(seen.v6));
+  const db = createTcpServer((s) => {
+    s.setEncoding('utf8').on('error', () => {});
+    s.once('data', (line: string) => {
+      seen.db.push(line.trim());
+      s.end('PONG\n');
+    });
+  });
+  const ports = {
+    http: await listen(http, '127.0.0.1'),
+    http_other: await listen(other, '127.0.0.1'),
+    tls: await listen(tls, '127.0.0.1'),
+    db: await listen(db, '127.0.0.1'),
+    v6: await listen(v6, '::1'),
+  };
+  const listeners = await startListeners(dir, { outside: true });
+  const servers = [http, other, tls, v6, db];
+  return {
+    ports,
+    seen,
+    listeners,
+    close: async () => {
+      await listeners.close();
+      for (const s of servers) {
+        (s as HttpServer).closeAllConnections?.();
+        await new Promise((r) => s.close(r));
+      }
+    },
+  };
+}
+
+function clear(seen: Seen): void {
+  for (const list of Object.values(seen) as string[][]) list.length = 0;
+}
+
+function editHosts(add: boolean): void {
+  const lines = readFileSync('/etc/hosts', 'utf8').split('\n').filter((l) => !l.endsWith(HOSTS_MARK));
+  if (add) lines.splice(lines.length - (lines.at(-1) === '' ? 1 : 0), 0, `127.0.0.1 allowed.test other.test ${HOSTS_MARK}`);
+  writeFileSync('/etc/hosts', lines.join('\n'));
+}
+
+let servers: Servers;
+
+/** A fresh copy of the fixture with its parameters and, when given, a config. */
+function workspace(label: string, config: string, extra: Record<string, string> = {}) {
+  const s = makeScratch(label);
+  const ws = copyFixture(s, 'network');
+  const params = { ...servers.ports, dns: servers.listeners.dnsPort, outside: servers.listeners.outsideAddr, ...extra };
+  writeFileSync(join(ws, 'network-params.txt'), Object.entries(params).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  if (config) {
+    spawnSync('mkdir', ['-p', join(ws, '.cargo')]);
+    writeFileSync(join(ws, '.cargo/config.toml'), config);
+  }
+  return { s, ws };
+}
+
+function allowList(ports: Servers['ports']): string {
+  return `["allowed.test:${ports.http}", "allowed.test:${ports.tls}", "127.0.0.1:${ports.db}"]`;
+}
+
+/** What reached the servers, by probe name. */
+function reached(seen: Seen, received: Listeners['received']): Set<string> {
+  const names = new Set<string>();
+  for (const entry of [...seen.http, ...seen.other, ...seen.tls, ...seen.v6]) names.add(entry.split(' ')[0]!.replace(/^\//, ''));
+  for (const line of seen.db) names.add(line.split(' ')[1]!);
+  if (received.dns > 0) names.add('dns');
+  if (received.outside > 0) names.add('direct-outside');
+  return names;
+}
+
+const ALLOWED = ['curl-allowed', 'curl-tls', 'forward-name', 'forward-db'];
+const REFUSED = ['curl-other-host', 'curl-other-port', 'direct-ip', 'direct-outside', 'ipv6', 'connect-refused', 'connect-host-header', 'plain-refused', 'plain-host-header', 'dns'];
+
+describe('network allowlists', () => {
+  before(async () => {
+    const s = makeScratch('network-servers');
+    servers = await startServers(s.root);
+    editHosts(true);
+  });
+  after(async () => {
+    editHosts(false);
+    await servers?.close();
+  });
+
+  test('control: plain cargo reaches every destination the probes try', async () => {
+    clear(servers.seen);
+    const { s, ws } = workspace('network-plain', '');
+    const r = await runPlainCargo(['build', '-p', 'net-probe'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    const got = reached(servers.seen, servers.listeners.received);
+    for (const name of [...ALLOWED, ...REFUSED]) assert.ok(got.has(name), `plain cargo: ${name} did not reach its server (reached: ${[...got].join(', ')})\n${r.stderr}`);
+  });
+
+  test('allow-network = [list]: the allowed destinations are reached, by curl and by plain TCP; nothing else is', async () => {
+    clear(servers.seen);
+    const before = { ...servers.listeners.received };
+    const { s, ws } = workspace('network-list', `[sandbox.package.net-probe]\nallow-network = ${allowList(servers.ports)}\n`);
+    const r = await runCli(['build', '-p', 'net-probe'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    if (process.env.SHOW_PROBES) console.log(r.stderr);
+    const received = { ...servers.listeners.received, dns: servers.listeners.received.dns - before.dns, outside: servers.listeners.received.outside - before.outside };
+    const got = reached(servers.seen, received);
+    for (const name of ALLOWED) assert.ok(got.has(name), `${name} did not reach its server\n${r.stderr}`);
+    for (const name of REFUSED) assert.ok(!got.has(name), `${name} reached its server\n${r.stderr}`);
+    // HTTPS was tunnelled, not intercepted: the server saw the request over its own TLS.
+    assert.deepEqual(servers.seen.tls, [`/curl-tls allowed.test:${servers.ports.tls}`]);
+    assert.match(r.stderr, /probe curl-other-host: 403/);
+    // The proxy ended with the build script.
+    assert.deepEqual(processesWith(`127.0.0.1:${servers.ports.db}`), []);
+  });
+
+  test('a proc macro that checks queries against a local database at compile time works with its package\'s list, and only with it', async () => {
+    const plain = workspace('network-macro-plain', '');
+    clear(servers.seen);
+    const control = await runPlainCargo(['build', '-p', 'db-user'], { cwd: plain.ws, env: plain.s.env });
+    assert.equal(control.status, 0, control.stderr);
+    assert.ok(servers.seen.db.some((l) => l.startsWith('PING macro')), 'plain cargo: the macro did not reach the database');
+
+    clear(servers.seen);
+    const denied = workspace('network-macro-denied', '');
+    const refused: RunResult = await runCli(['build', '-p', 'db-user'], { cwd: denied.ws, env: denied.s.env });
+    assert.notEqual(refused.status, 0, 'the macro reached the database without a grant');
+    assert.equal(servers.seen.db.length, 0, `the macro reached the database: ${servers.seen.db.join(', ')}`);
+
+    clear(servers.seen);
+    const { s, ws } = workspace('network-macro', `[sandbox.package.fake-sqlx-macros]\nallow-network = ["127.0.0.1:${servers.ports.db}"]\n`);
+    // Both packages named: cargo also links the macro into target/debug, which must not cost it its grant.
+    const r = await runCli(['build', '-p', 'fake-sqlx-macros', '-p', 'db-user'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(servers.seen.db.some((l) => l.startsWith('PING macro')), 'the macro did not reach the database');
+  });
+});

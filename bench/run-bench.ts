@@ -11,6 +11,7 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bwrapFloor, cachedSessionEnv, median, peakMemory, percentile, perScriptCost, wrapperCost, writeJson } from './micro.js';
+import { networkCost } from './network.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'bin', 'cargo-sandbox');
@@ -109,6 +110,9 @@ async function main() {
   const memory = await peakMemory(CLI, ['build'], { cwd: memoryWs, env: BASE_ENV }, ours);
   const memoryNoop = await peakMemory(CLI, ['build'], { cwd: memoryWs, env: BASE_ENV }, ours);
 
+  process.stderr.write('network: a build script with an allow-network list...\n');
+  const network = await networkCost(ROOT, CLI, BASE_ENV, Math.max(3, runs));
+
   const base = PLAIN.name;
   const rows = [['whole builds', ...MODES.map((m) => m.name), 'target']];
   for (const [scenario, byMode] of Object.entries(whole)) {
@@ -145,10 +149,16 @@ async function main() {
     process.stdout.write(`where it goes (${breakdown.package}, the quickest script; medians, each step over bare):\n`);
     process.stdout.write(table(steps.map(([step, ms]) => [`  ${step}`, millis(ms), step === 'bare' ? '' : `+${millis(ms - bare)}`])) + '\n');
   }
+  const plainDirect = network.connections['plain cargo: direct'];
+  const netRows = [['network (allow-network list)', 'median', 'over plain cargo']];
+  for (const [k, ms] of Object.entries(network.connections)) netRows.push([`  one connection + request, ${k}`, millis(ms), plainDirect !== undefined ? `+${millis(ms - plainDirect)}` : '']);
+  const plainBuild = network.builds['plain cargo']!;
+  for (const [k, ms] of Object.entries(network.builds)) netRows.push([`  clean build of one package, ${k}`, seconds(ms), `${(ms / plainBuild).toFixed(3)}x`]);
+  process.stdout.write(table(netRows) + '\n');
   process.stdout.write(`peak memory (max RSS) of our processes, clean build: ${mem}\n`);
   process.stdout.write(`peak memory, no-op rebuild: ${memNoop || '(no process of ours lived 20 ms)'}\n`);
   process.stdout.write(`machine: ${where}\n`);
-  writeJson(join(ROOT, 'bench/results.json'), { machine: where, runs, scriptRounds, wholeBuilds: whole, floor, wrapper, scripts, breakdown, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop } });
+  writeJson(join(ROOT, 'bench/results.json'), { machine: where, runs, scriptRounds, wholeBuilds: whole, floor, wrapper, scripts, breakdown, network, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop } });
   for (const ws of [...workspaces.values(), ...macroWorkspaces.values(), warm, CACHE]) rmSync(ws, { recursive: true, force: true });
 }
 

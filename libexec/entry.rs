@@ -28,6 +28,8 @@ use std::process::Command;
 mod build_script;
 #[path = "entry/jail.rs"]
 mod jail;
+#[path = "entry/jobserver.rs"]
+mod jobserver;
 #[path = "entry/launch.rs"]
 mod launch;
 #[path = "entry/outputs.rs"]

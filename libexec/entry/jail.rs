@@ -27,9 +27,11 @@ extern "C" {
     fn dup2(old: i32, new: i32) -> i32;
     fn open(path: *const i8, flags: i32, ...) -> i32;
     fn write(fd: i32, buf: *const u8, n: usize) -> isize;
+    fn close(fd: i32) -> i32;
 }
 const F_DUPFD: i32 = 0;
 const O_WRONLY: i32 = 1;
+const O_CLOEXEC: i32 = 0o2000000;
 
 /// What one sandboxed call may see and do beyond the session's view.
 pub(crate) struct Jail {
@@ -95,6 +97,11 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     if !matches!(jail.network, CompileNetwork::Whole) {
         a.push("--unshare-net".into());
     }
+    // rustc's own parallelism shares cargo's job limit.
+    let jobserver = crate::jobserver::pass_through();
+    if let Some(fifo) = &jobserver.fifo {
+        push(&mut a, &["--bind".as_ref(), fifo.as_os_str(), fifo.as_os_str()]);
+    }
     push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), cwd.as_os_str()]);
     // Cargo's library path (build scripts' native search paths), for the program inside only:
     // the entry point removed it from our own environment, so bwrap never loads from it.
@@ -107,6 +114,9 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     }
     if let Some(n) = &proxied {
         a.extend(n.confine.iter().cloned());
+    }
+    if let Some(fifo) = &jobserver.fifo {
+        push(&mut a, &["--write".as_ref(), fifo.as_os_str()]);
     }
     if let Some(s) = &jail.stage {
         push(&mut a, &["--out".as_ref(), s.as_os_str()]);
@@ -127,6 +137,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a);
     scrub_environment(&mut cmd, &session, pkg);
+    cmd.envs(jobserver.env);
     if let Some(n) = &proxied {
         for (name, _) in std::env::vars_os().filter(|(k, _)| crate::network::proxy_variable(k.as_bytes())) {
             cmd.env_remove(name);
@@ -177,9 +188,15 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
                     return Err(std::io::Error::last_os_error());
                 }
             }
+            // The copies above 10 would otherwise reach the sandboxed program.
+            for fd in high {
+                close(fd);
+            }
             if let Some(procs) = &cgroup {
-                let fd = open(procs.as_ptr(), O_WRONLY);
-                if fd < 0 || write(fd, b"0".as_ptr(), 1) != 1 {
+                let fd = open(procs.as_ptr(), O_WRONLY | O_CLOEXEC);
+                let moved = fd >= 0 && write(fd, b"0".as_ptr(), 1) == 1;
+                close(fd);
+                if !moved {
                     return Err(std::io::Error::new(std::io::ErrorKind::Other, "cannot enter the process-limit cgroup"));
                 }
             }

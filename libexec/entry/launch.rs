@@ -96,6 +96,11 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     if let Some(n) = &network {
         a.extend(n.bwrap.iter().cloned());
     }
+    // `make -j`, `cc` and `cmake` share cargo's job limit (jobserver.rs).
+    let jobserver = crate::jobserver::pass_through();
+    if let Some(fifo) = &jobserver.fifo {
+        push(&mut a, &["--bind".as_ref(), fifo.as_os_str(), fifo.as_os_str()]);
+    }
     push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), working_dir().as_os_str()]);
     // Cargo's library path (build scripts' native search paths) for the script, inside only.
     // (A custom runner gets none: it runs on the host.)
@@ -108,6 +113,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         env.retain(|(k, _)| !crate::network::proxy_variable(k.as_bytes()));
         env.extend(n.env.iter().cloned());
     }
+    pass_jobserver(&mut env, jobserver.env);
     let mut env_record = Vec::new();
     for (k, v) in &env {
         env_record.extend_from_slice(&[k.as_bytes(), b"=", v.as_bytes(), b"\0"].concat());
@@ -130,6 +136,9 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         confine_limits(&mut program, &pkg, &out, &manifest);
         if let Some(n) = &network {
             program.extend(n.confine.iter().cloned());
+        }
+        if let Some(fifo) = &jobserver.fifo {
+            push(&mut program, &["--write".as_ref(), fifo.as_os_str()]);
         }
         program.push("--".into());
         if wasm {
@@ -161,6 +170,15 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !wasm))]);
     let err = cmd.exec();
     die(&format!("cannot start {}: {err}", Path::new(&program[0]).display()))
+}
+
+/// The jobserver variables the program sees (among those its environment passes) as rewritten.
+pub(crate) fn pass_jobserver(env: &mut Vec<(OsString, OsString)>, jobserver: Vec<(OsString, OsString)>) {
+    for (name, value) in jobserver {
+        if let Some(entry) = env.iter_mut().find(|(k, _)| *k == name) {
+            entry.1 = value;
+        }
+    }
 }
 
 /// The package's read and write grants, and its network.

@@ -11,7 +11,7 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bwrapFloor, cachedSessionEnv, median, peakMemory, percentile, perScriptCost, wrapperCost, writeJson } from './micro.js';
-import { networkCost } from './network.js';
+import { jobserverCost, networkCost } from './scenarios.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'bin', 'cargo-sandbox');
@@ -112,6 +112,8 @@ async function main() {
 
   process.stderr.write('network: a build script with an allow-network list...\n');
   const network = await networkCost(ROOT, CLI, BASE_ENV, Math.max(3, runs));
+  process.stderr.write('jobserver: a C-heavy build script (make over 16 C files)...\n');
+  const jobserver = jobserverCost(ROOT, CLI, BASE_ENV, Math.max(3, runs));
 
   const base = PLAIN.name;
   const rows = [['whole builds', ...MODES.map((m) => m.name), 'target']];
@@ -155,10 +157,14 @@ async function main() {
   const plainBuild = network.builds['plain cargo']!;
   for (const [k, ms] of Object.entries(network.builds)) netRows.push([`  clean build of one package, ${k}`, seconds(ms), `${(ms / plainBuild).toFixed(3)}x`]);
   process.stdout.write(table(netRows) + '\n');
+  const plainC = jobserver['plain cargo']!;
+  const cRows = [['C-heavy build script (make, -j from the jobserver, cargo -j2)', 'median', 'over plain cargo']];
+  for (const [k, ms] of Object.entries(jobserver)) cRows.push([`  clean build, ${k}`, seconds(ms), `${(ms / plainC).toFixed(3)}x`]);
+  process.stdout.write(table(cRows) + '\n');
   process.stdout.write(`peak memory (max RSS) of our processes, clean build: ${mem}\n`);
   process.stdout.write(`peak memory, no-op rebuild: ${memNoop || '(no process of ours lived 20 ms)'}\n`);
   process.stdout.write(`machine: ${where}\n`);
-  writeJson(join(ROOT, 'bench/results.json'), { machine: where, runs, scriptRounds, wholeBuilds: whole, floor, wrapper, scripts, breakdown, network, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop } });
+  writeJson(join(ROOT, 'bench/results.json'), { machine: where, runs, scriptRounds, wholeBuilds: whole, floor, wrapper, scripts, breakdown, network, jobserver, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop } });
   for (const ws of [...workspaces.values(), ...macroWorkspaces.values(), warm, CACHE]) rmSync(ws, { recursive: true, force: true });
 }
 

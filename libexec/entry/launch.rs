@@ -168,6 +168,12 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.
     let bwrapped = pkg.runner.is_empty();
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !wasm))]);
+    // strace waits for every child it has, the proxy (started before it) included, which waits
+    // for us: under audit with a proxy, this launcher stays, the parent of both.
+    if network.is_some() && var("__CARGO_SANDBOX_AUDIT").is_some() {
+        let status = cmd.status().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", Path::new(&program[0]).display())));
+        std::process::exit(status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)));
+    }
     let err = cmd.exec();
     die(&format!("cannot start {}: {err}", Path::new(&program[0]).display()))
 }

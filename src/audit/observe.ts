@@ -4,6 +4,8 @@
 
 import { isAbsolute, resolve } from 'node:path';
 import { execArgv, quotedStrings, socketAddress, type SyscallEvent } from './strace.js';
+import type { NetworkRecord } from '../intercept/network-records.js';
+import { isLoopback } from '../config/network-destinations.js';
 
 export interface Executed {
   program: string;
@@ -15,8 +17,13 @@ export interface PathAccess {
   blocked: boolean;
 }
 export interface NetworkAttempt {
+  /** `HOST:PORT` (a name only when the proxy recorded it), or `unix:PATH`. */
   destination: string;
   blocked: boolean;
+  /** Recorded by its network proxy (by name), not seen as a connect() in the trace. */
+  proxy?: true;
+  /** Why the proxy refused it. */
+  reason?: string;
 }
 
 export interface ScriptObservation {
@@ -163,6 +170,30 @@ export function observe(all: readonly SyscallEvent[], ctx: ObserveContext): Scri
   const ran = new Set(executed.filter((x) => !x.blocked).map((x) => x.program.split('/').pop()));
   for (const [program, entry] of failedExecs) if (!ran.has(program.split('/').pop())) executed.push(entry);
   return { executed, readOutside: [...reads.values()], writtenOutside: [...writes.values()], network: [...network.values()], filesRead };
+}
+
+/** The loopback addresses a failed connect() to means a local service it hoped to reach. */
+const LOCAL_SERVICE = /^(?:127\.0\.0\.1|\[::1\]):\d+$/;
+
+/**
+ * With a network proxy (`PID.network`): what it recorded, by name, replaces the trace's connects to
+ * loopback and Unix sockets, which are the proxy and its forwarders. A connect to 127.0.0.1 or
+ * [::1] that failed stays: nothing of ours listened there, it was a local service of the host.
+ */
+export function withProxyRecords(o: ScriptObservation, records: readonly NetworkRecord[] | undefined): ScriptObservation {
+  if (!records) return o;
+  const byName = new Map<string, NetworkAttempt>();
+  for (const r of records) {
+    const prev = byName.get(r.destination);
+    const blocked = (prev?.blocked ?? true) && !r.allowed;
+    byName.set(r.destination, { destination: r.destination, blocked, proxy: true, ...(blocked && r.reason ? { reason: r.reason } : {}) });
+  }
+  const direct = o.network.filter((n) => {
+    if (byName.has(n.destination) || n.destination.startsWith('unix:')) return false;
+    const host = n.destination.slice(0, n.destination.lastIndexOf(':'));
+    return !isLoopback(host) || (n.blocked && LOCAL_SERVICE.test(n.destination));
+  });
+  return { ...o, network: [...byName.values(), ...direct] };
 }
 
 const NETWORK_TOOLS = new Set(['curl', 'wget', 'nc', 'ncat', 'netcat', 'socat', 'ssh', 'scp', 'sftp', 'rsync', 'ftp', 'telnet']);

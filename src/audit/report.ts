@@ -87,7 +87,7 @@ export function renderDetails(report: AuditReport): string {
   const lines: string[] = [];
   for (const s of report.scripts) {
     const items = [
-      ...s.network.map((n) => `network ${n.destination}${n.blocked ? ' (blocked)' : ''}`),
+      ...s.network.map((n) => `network ${n.destination}${n.blocked ? ` (blocked${n.reason ? `: ${n.reason}` : ''})` : ''}`),
       ...s.writtenOutside.map((p) => `wrote ${p.path}${p.blocked ? ' (blocked)' : ''}`),
       ...s.readOutside.map((p) => `read ${p.path}${p.blocked ? ' (blocked)' : ''}`),
       ...s.executed.filter((x) => x.blocked).map((x) => `ran ${x.program} (blocked)`),

@@ -4,6 +4,8 @@
 import { basename, dirname, relative, isAbsolute } from 'node:path';
 import type { ScriptAudit } from './report.js';
 import { isInside } from '../paths.js';
+import { formatDestination, isLoopback, parseDestination } from '../config/network-destinations.js';
+import { NOT_IN_LIST } from '../intercept/network-records.js';
 
 export interface SuggestedGrants {
   package: string;
@@ -11,7 +13,11 @@ export interface SuggestedGrants {
   checksum?: string;
   read: string[];
   write: string[];
-  network: boolean;
+  /**
+   * `true`: the whole network (a destination it tried is unknown, or one a list cannot allow);
+   * a list: only these destinations (`dl.example.com:443`); `false` or empty: none.
+   */
+  network: boolean | string[];
   exec: string[];
 }
 
@@ -77,10 +83,11 @@ export function suggestGrants(s: ScriptAudit, view: SecretView, risky = false): 
   const read = uniq(s.readOutside.filter((p) => p.blocked).map((p) => p.path)).filter((p) => keep('allow-read', p, riskyRead(p, view)));
   // The directory it writes in: the file itself may not exist yet for a bind to name.
   const write = uniq(s.writtenOutside.filter((p) => p.blocked).map((p) => dirname(p.path))).filter((d) => keep('allow-write', d, riskyWrite(d, view)));
-  let network = s.network.some((n) => n.blocked);
-  if (network && !risky) {
+  let network = networkWanted(s) ?? false;
+  if (network !== false && !risky) {
+    const why = network === true ? 'the network: the script could send anything it can read anywhere' : 'the network (destinations the script chose): it could send them anything it can read';
+    withheld.push({ package: s.package, version: s.version, grant: networkLine(network), why });
     network = false;
-    withheld.push({ package: s.package, version: s.version, grant: 'allow-network = true', why: 'the network: the script could send anything it can read anywhere' });
   }
   const g: SuggestedGrants = {
     package: s.package,
@@ -91,7 +98,41 @@ export function suggestGrants(s: ScriptAudit, view: SecretView, risky = false): 
     network,
     exec: uniq(s.executed.filter((x) => x.blocked).map((x) => x.program)),
   };
-  return { grants: g.read.length || g.write.length || g.network || g.exec.length ? g : undefined, withheld };
+  return { grants: g.read.length || g.write.length || hasNetwork(g.network) || g.exec.length ? g : undefined, withheld };
+}
+
+function hasNetwork(n: boolean | string[]): boolean {
+  return n === true || (Array.isArray(n) && n.length > 0);
+}
+
+/**
+ * The narrowest `allow-network` that lets through what it was refused: the destinations, as
+ * written in a list; `true` when one is unknown (a Unix socket, no name) or one a list cannot allow
+ * (a direct connection to an address other than loopback: only the proxy takes those).
+ */
+function networkWanted(s: ScriptAudit): true | string[] | undefined {
+  const list = new Set<string>();
+  for (const n of s.network.filter((x) => x.blocked)) {
+    // Refused for another reason than the list (a Host header naming another host): no grant fixes that.
+    if (n.reason && n.reason !== NOT_IN_LIST) continue;
+    const parsed = n.destination.startsWith('unix:') ? undefined : parseDestination(n.destination);
+    if (!parsed?.ok || parsed.destination.port === undefined) return true;
+    if (!n.proxy && !isLoopback(parsed.destination.host)) return true;
+    list.add(formatDestination(parsed.destination));
+  }
+  return list.size ? [...list].sort() : undefined;
+}
+
+/** Two rounds' suggestions together: the whole network wins, lists are joined. */
+export function mergeSuggestedNetwork(a: boolean | string[], b: boolean | string[]): boolean | string[] {
+  if (a === true || b === true) return true;
+  const both = [...(Array.isArray(a) ? a : []), ...(Array.isArray(b) ? b : [])];
+  return both.length ? [...new Set(both)].sort() : false;
+}
+
+/** `allow-network = true` or `allow-network = ["dl.example.com:443"]`. */
+function networkLine(n: true | string[]): string {
+  return `allow-network = ${n === true ? 'true' : list(n)}`;
 }
 
 /** Grant flags for a next, observed round (`--allow-read=PKG:PATH`, ...). */
@@ -99,7 +140,7 @@ export function grantArgs(g: SuggestedGrants): string[] {
   return [
     ...g.read.map((p) => `--allow-read=${g.package}:${p}`),
     ...g.write.map((p) => `--allow-write=${g.package}:${p}`),
-    ...(g.network ? [`--allow-network=${g.package}`] : []),
+    ...(g.network === true ? [`--allow-network=${g.package}`] : Array.isArray(g.network) ? g.network.map((d) => `--allow-network=${g.package}:${d}`) : []),
     ...(g.exec.length ? [`--allow-exec=${g.package}:${g.exec.join(',')}`] : []),
   ];
 }
@@ -118,7 +159,7 @@ export function renderSuggestion(g: SuggestedGrants): string[] {
   if (g.checksum) lines.push(`checksum = "${g.checksum}"`);
   if (g.read.length) lines.push(`allow-read = ${list(g.read)}`);
   if (g.write.length) lines.push(`allow-write = ${list(g.write)}`);
-  if (g.network) lines.push('allow-network = true');
+  if (g.network === true || (Array.isArray(g.network) && g.network.length)) lines.push(networkLine(g.network));
   if (g.exec.length) lines.push(`allow-exec = ${list(g.exec)}`);
   return lines;
 }
@@ -165,6 +206,16 @@ export function mergeIntoConfig(text: string, suggestions: readonly SuggestedGra
         continue;
       }
       const idx = at + 1 + existing;
+      // `allow-network` is a boolean or a list: `false` gives way to what is wanted, and so does a
+      // list to `true`; a `true` already there stays (it allows more).
+      if (key === 'allow-network') {
+        const now = lines[idx]!.replace(/#.*$/, '');
+        if (/=\s*false\s*$/.test(now) || (line === 'allow-network = true' && /=\s*\[/.test(now))) {
+          lines[idx] = `${/^\s*/.exec(lines[idx]!)![0]}${line}`;
+          continue;
+        }
+        if (/=\s*true\s*$/.test(now)) continue;
+      }
       const arr = /^(\s*[\w-]+\s*=\s*\[)(.*)\](\s*(#.*)?)$/.exec(lines[idx]!);
       const items = /\[(.*)\]/.exec(line)?.[1];
       if (arr && items !== undefined) {

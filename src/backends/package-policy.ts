@@ -1,6 +1,7 @@
 // The per-package part of the policy, written as data for the static entry points
 // (libexec/entry/policy.rs): the launcher, the compilation and test-binary sandboxes read it.
 
+import { connectEntry, destinationsOf } from '../config/network-destinations.js';
 import { ENV_PATTERN } from '../policy/environment.js';
 import { DEFAULT_MAX_DISK, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, type EffectiveGrants, type GrantedPath, type PathPart } from '../policy/effective.js';
 import { isInside } from '../paths.js';
@@ -63,6 +64,10 @@ function atLeast(limit: number, floor: number): string {
 /**
  * The grants of one package as data for the static entry points (libexec/entry/policy.rs):
  * `key=value` entries, each ending in NUL, keys repeated for lists. No value is ever parsed as code.
+ * `network=1` shares the host's network; with a list, `network=0` and one `connect=HOST:PORT` per
+ * destination (HOST lowercase, IPv6 in brackets, `*.` for a wildcard; PORT a number or `*`): the
+ * launcher then runs the filtering proxy and forwarders, for the build script and for compilations
+ * that load this package's proc macros.
  */
 export function renderPackageData(grants: EffectiveGrants, files: PackageFiles = {}): string {
   for (const e of grants.env) {
@@ -73,7 +78,7 @@ export function renderPackageData(grants: EffectiveGrants, files: PackageFiles =
   if (runner.length && !runner.some((w) => w.includes('{}'))) runner.push('{}');
   const entries: [string, string][] = [
     ['sandbox', grants.sandboxed.value ? '1' : '0'],
-    ['network', grants.network.value ? '1' : '0'],
+    ['network', grants.network.value === true ? '1' : '0'],
     ['timeout', grants.timeoutSecs ? String(grants.timeoutSecs.value) : ''],
     ['max-output', grants.maxOutput.value ? String(grants.maxOutput.value) : ''],
     ['max-disk', grants.maxDisk.value ? String(grants.maxDisk.value) : ''],
@@ -92,6 +97,7 @@ export function renderPackageData(grants: EffectiveGrants, files: PackageFiles =
     ...grants.read.map((g): [string, string] => ['read', pathData(g.value.parts)]),
     ...grants.write.map((g): [string, string] => ['write', pathData(g.value.parts)]),
     ...grants.exec.map((x): [string, string] => ['exec', x.value]),
+    ...destinationsOf(grants.network.value).map((d): [string, string] => ['connect', connectEntry(d)]),
     ...runner.map((w): [string, string] => ['runner', w]),
   ];
   return encodeEntries(entries);

@@ -9,10 +9,10 @@ import { dirname, join } from 'node:path';
 import { findExecutable } from '../backends/preflight.js';
 import { approvalsFor, APPROVALS_FILE, changesSince, readApprovals, writeApprovals } from '../audit/approvals.js';
 import { renderHtml } from '../audit/html.js';
-import { observe, riskScore } from '../audit/observe.js';
+import { observe, riskScore, withProxyRecords } from '../audit/observe.js';
 import { AUDIT_SCHEMA, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
 import { parseStrace } from '../audit/strace.js';
-import { grantArgs, mergeIntoConfig, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
+import { grantArgs, mergeIntoConfig, mergeSuggestedNetwork, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
 import type { BuildScriptRun } from '../intercept/session.js';
 import { packageVersion } from '../paths.js';
@@ -149,7 +149,7 @@ function auditRun(run: BuildScriptRun, ctx: SandboxContext, meta: Metadata): Scr
   const binary = realBinary(run);
   if (!binary || !existsSync(`${record}.trace`)) return undefined;
   const buildRoot = dirname(dirname(run.outDir));
-  const observation = observe(parseStrace(readFileSync(`${record}.trace`, 'utf8')), {
+  const traced = observe(parseStrace(readFileSync(`${record}.trace`, 'utf8')), {
     scriptBinary: binary,
     readable: [...ctx.policy.system, ...ctx.policy.readOnly, run.manifestDir, buildRoot, run.outDir, '/proc', '/dev'],
     private: ['/tmp'],
@@ -158,6 +158,9 @@ function auditRun(run: BuildScriptRun, ctx: SandboxContext, meta: Metadata): Scr
     cwd: run.manifestDir,
     exists: existsSync,
   });
+  // In an audit every sandboxed script without the whole network runs behind the proxy: it names
+  // what the script tried to reach, which the trace sees only as connects to the proxy.
+  const observation = withProxyRecords(traced, run.network);
   let ended = run.startedAtMs;
   try {
     ended = statSync(`${record}.status`).mtimeMs;
@@ -291,7 +294,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     const before = JSON.stringify([...suggestions.values()]);
     for (const g of fresh) {
       const prev = suggestions.get(g.package);
-      suggestions.set(g.package, prev ? { ...prev, read: [...new Set([...prev.read, ...g.read])], write: [...new Set([...prev.write, ...g.write])], network: prev.network || g.network, exec: [...new Set([...prev.exec, ...g.exec])] } : g);
+      suggestions.set(g.package, prev ? { ...prev, read: [...new Set([...prev.read, ...g.read])], write: [...new Set([...prev.write, ...g.write])], network: mergeSuggestedNetwork(prev.network, g.network), exec: [...new Set([...prev.exec, ...g.exec])] } : g);
     }
     if (JSON.stringify([...suggestions.values()]) === before) break; // nothing new to grant
     grantFlags = [...inv.grantFlags, ...extractGrantFlags([...suggestions.values()].flatMap(grantArgs)).flags];

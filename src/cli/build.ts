@@ -101,6 +101,14 @@ export async function sandboxedCargo(
   const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
   for (const { grants } of policies.files) {
     const runner = grants.runner;
+    // A list is enforced in bubblewrap's network namespace, which a custom runner replaces.
+    const listed = typeof grants.network.value === 'object' ? grants.network.value[0] : undefined;
+    if (runner && listed) {
+      throw new UserError(
+        `an \`allow-network\` list (${describeSource(listed.source)}) needs bubblewrap's network namespace, but the runner \`${runner.value[0]}\` (sandbox.runner, ${describeSource(runner.source)}) replaces bubblewrap; nothing was built`,
+        ['the runner decides the network: use `allow-network = true` or `false` for this package'],
+      );
+    }
     const found = runner && findExecutable(runner.value[0]!, env);
     if (runner && !found) {
       throw new UserError(

@@ -1,10 +1,11 @@
 // Quick grants on the command line, Deno-style, for one-off builds. They are ours, so they are
 // taken out of the arguments given to cargo (no cargo option starts with --allow- or --sandbox-).
-//   --allow-network[=PKG,...]   --allow-env=[PKG:]VAR,...   --allow-read=[PKG:]PATH   --allow-write=[PKG:]PATH
-//   --allow-exec=[PKG:]PROGRAM,...
+//   --allow-network[=PKG,...]   --allow-network=PKG:DEST,...   --allow-env=[PKG:]VAR,...
+//   --allow-read=[PKG:]PATH   --allow-write=[PKG:]PATH   --allow-exec=[PKG:]PROGRAM,...
 
 import { emptyGrants, type Grants, type PackageGrants, type SandboxConfig, type Source } from '../config/types.js';
 import { checkPathSyntax } from '../config/sandbox-config.js';
+import { mergeNetwork, parseDestination } from '../config/network-destinations.js';
 import { ENV_PATTERN } from '../policy/environment.js';
 import { UserError } from '../diagnostics/style.js';
 
@@ -51,11 +52,12 @@ function splitPackage(value: string): { pkg?: string; rest: string } {
 
 /** Adds the flags' grants to `config`, above every other source. */
 export function applyGrantFlags(config: SandboxConfig, flags: readonly GrantFlag[], cwd: string): void {
+  // A package's flags get an entry of their own, applied after its tables (effective.ts).
   const grantsFor = (pkg: string | undefined): Grants => {
     if (!pkg) return config.global;
-    let entry = config.packages.find((p) => p.key === pkg);
+    let entry = config.packages.find((p) => p.key === pkg && p.fromFlags);
     if (!entry) {
-      entry = { spec: { name: pkg }, key: pkg, grants: emptyGrants() } satisfies PackageGrants;
+      entry = { spec: { name: pkg }, key: pkg, grants: emptyGrants(), fromFlags: true } satisfies PackageGrants;
       config.packages.push(entry);
     }
     return entry.grants;
@@ -64,10 +66,28 @@ export function applyGrantFlags(config: SandboxConfig, flags: readonly GrantFlag
     const source: Source = { kind: 'flag', flag: f.arg };
     const bad = (why: string, example: string) => new UserError(`invalid \`${f.arg}\`: ${why}`, [`for example: \`${example}\``]);
     if (f.flag === '--allow-network') {
-      const pkgs = f.value === undefined ? [undefined] : f.value.split(',');
-      for (const pkg of pkgs) {
-        if (pkg !== undefined && !PACKAGE.test(pkg)) throw bad(`\`${pkg}\` is not a package name`, '--allow-network=openssl-src');
-        grantsFor(pkg).allowNetwork = { value: true, source };
+      for (const item of f.value === undefined ? [undefined] : f.value.split(',')) {
+        // The package is everything before the first colon; the rest, a destination.
+        const colon = item?.indexOf(':') ?? -1;
+        const pkg = colon < 0 ? item : item!.slice(0, colon);
+        if (pkg !== undefined && !PACKAGE.test(pkg)) {
+          const dest = item && parseDestination(item).ok;
+          throw bad(dest ? `\`${item}\` names no package: a destination is allowed to one package at a time` : `\`${pkg}\` is not a package name`, dest ? `--allow-network=sqlx-macros:${item}` : '--allow-network=openssl-src');
+        }
+        const grants = grantsFor(pkg);
+        if (colon < 0) {
+          grants.allowNetwork = { value: true, source };
+          continue;
+        }
+        const raw = item!.slice(colon + 1);
+        const parsed = parseDestination(raw);
+        if (!parsed.ok) {
+          throw new UserError(`invalid \`${f.arg}\`: \`${raw}\` is not a destination: ${parsed.problem}`, [
+            ...(parsed.suggestion ? [`did you mean \`--allow-network=${pkg}:${parsed.suggestion}\`?`] : []),
+            'a destination is HOST or HOST:PORT, e.g. `--allow-network=sqlx-macros:127.0.0.1:5432`, `--allow-network=foo:[::1]:5432`, `--allow-network=foo:*.example.com:443`',
+          ]);
+        }
+        grants.allowNetwork = mergeNetwork(grants.allowNetwork, { value: [{ value: parsed.destination, source }], source });
       }
       continue;
     }

@@ -47,6 +47,9 @@ private /tmp; its own PID namespace, no process outliving it.
 
 Grants for one build (taken out of cargo's arguments; PKG: optional package name):
   --allow-network[=PKG,...]      share the host network
+  --allow-network=PKG:DEST,...   only these destinations, HOST or HOST:PORT (e.g.
+                                 sqlx-macros:127.0.0.1:5432); a proc-macro package's network
+                                 grant also applies to the compilations that load its macros
   --allow-read=[PKG:]PATH        make PATH visible, read-only
   --allow-write=[PKG:]PATH       make PATH writable
   --allow-env=[PKG:]VAR,...      pass these environment variables
@@ -130,6 +133,10 @@ Options:
     allow-env = ["VAR", ...]         allow-exec = ["PROGRAM", ...]  sandbox = false (escape hatch)
     timeout = "15m"                  max-memory, max-file-size, max-disk, max-output ("8GiB")
     max-processes = 1024             runner = ["wasmtime", "{}"]    target = "wasm32-wasip1"
+    allow-network = ["github.com:443", "*.example.com:443", "127.0.0.1:5432", "[::1]:5432"]
+                                     only these destinations (HOST, or HOST:PORT; no port: any);
+                                     a proc-macro package's network grant (a list or true) also
+                                     applies to the compilations that load its macros
   [sandbox] only: proc-macros = false, run = true, bwrap = "/path/to/bwrap"
 
 Also --config sandbox.KEY=VALUE, CARGO_SANDBOX_* variables and --allow-* flags. A workspace's own

@@ -9,11 +9,12 @@ import type { EffectiveGrants } from '../policy/effective.js';
 import type { CargoOptions } from './args.js';
 import { loadContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
-import { describePackagePolicy, grantsOf, policyJson, trustLine, type PolicyPackage } from './policy-view.js';
+import { describePackagePolicy, grantsOf, networkSummary, policyJson, trustLine, type PolicyPackage } from './policy-view.js';
 import { contextTrustMode, enforceWorkspaceTrust } from '../diagnostics/trust.js';
 
 type BuildScriptPackage = PolicyPackage;
 
+/** Packages with a build script, and proc-macro crates (whose network grant applies to compilations). */
 function packagesWithBuildScripts(options: CargoOptions, env: NodeJS.ProcessEnv, cwd: string): BuildScriptPackage[] {
   const args = ['metadata', '--format-version', '1'];
   if (options.manifestPath) args.push('--manifest-path', options.manifestPath);
@@ -23,16 +24,17 @@ function packagesWithBuildScripts(options: CargoOptions, env: NodeJS.ProcessEnv,
     throw new UserError(`\`cargo metadata\` failed, so the packages are unknown:\n${(r.stderr ?? '').trim()}`);
   }
   const meta = JSON.parse(r.stdout) as { packages: { name: string; version: string; targets: { kind: string[] }[]; dependencies: { name: string; kind: string | null }[] }[] };
+  const has = (p: (typeof meta.packages)[number], kind: string) => p.targets.some((t) => t.kind.includes(kind));
   return meta.packages
-    .filter((p) => p.targets.some((t) => t.kind.includes('custom-build')))
-    .map((p) => ({ name: p.name, version: p.version, buildDependencies: p.dependencies.filter((d) => d.kind === 'build').map((d) => d.name) }))
+    .filter((p) => has(p, 'custom-build') || has(p, 'proc-macro'))
+    .map((p) => ({ name: p.name, version: p.version, buildDependencies: p.dependencies.filter((d) => d.kind === 'build').map((d) => d.name), buildScript: has(p, 'custom-build'), ...(has(p, 'proc-macro') ? { procMacro: true } : {}) }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
 }
 
 function summary(g: EffectiveGrants): string[] {
   return [
     g.sandboxed.value ? 'yes' : 'NO',
-    g.network.value ? 'yes' : 'no',
+    networkSummary(g.network.value),
     g.read.map((p) => p.value.display).join(' ') || '-',
     g.write.map((p) => p.value.display).join(' ') || '-',
     g.env.map((e) => e.value).join(' ') || '-',
@@ -58,19 +60,22 @@ export async function runPolicyCommand(
   if (inv.format === 'table') process.stdout.write(trustLine(ctx.workspaceFiles));
   // Checksums come from Cargo.lock, as the build matches `checksum` tables (cargo metadata has none).
   const locked = ctx.locked ?? (await readLockfile(ctx.workspaceRoot)) ?? [];
-  const all = packagesWithBuildScripts(inv.options, env, ctx.cwd).map((p) => {
-    const checksum = locked.find((l) => l.name === p.name && l.version === p.version)?.checksum;
-    return checksum ? { ...p, checksum } : p;
-  });
+  const all = packagesWithBuildScripts(inv.options, env, ctx.cwd)
+    .map((p) => {
+      const checksum = locked.find((l) => l.name === p.name && l.version === p.version)?.checksum;
+      return checksum ? { ...p, checksum } : p;
+    })
+    // A proc-macro crate without a build script matters only with a network grant (or by name).
+    .filter((p) => p.buildScript || inv.packages.includes(p.name) || grantsOf(ctx, p).network.value !== false);
   const unknown = inv.packages.filter((name) => !all.some((p) => p.name === name));
-  for (const name of unknown) reporter.message('error', `package \`${name}\` has no build script in this workspace's dependency graph`);
+  for (const name of unknown) reporter.message('error', `package \`${name}\` has no build script and is no proc-macro crate in this workspace's dependency graph`);
   if (inv.format === 'json') {
     process.stdout.write(policyJson(ctx, inv.packages.length ? all.filter((p) => inv.packages.includes(p.name)) : all));
     return unknown.length ? 101 : 0;
   }
   if (inv.packages.length === 0) {
     const rows = [['PACKAGE', 'SANDBOXED', 'NETWORK', 'READ', 'WRITE', 'ENV', 'TIMEOUT']];
-    for (const pkg of all) rows.push([`${pkg.name} v${pkg.version}`, ...summary(grantsOf(ctx, pkg))]);
+    for (const pkg of all) rows.push([`${pkg.name} v${pkg.version}${pkg.buildScript ? '' : ' (proc macro)'}`, ...summary(grantsOf(ctx, pkg))]);
     process.stdout.write(table(rows));
     return 0;
   }

@@ -1,7 +1,8 @@
 // What `cargo sandbox policy PKG` prints: every key that applies to one package's build script and
 // compilations, each with where it came from, and what the default policy shows and hides.
 
-import { describeSource, type SandboxConfig, type Source, type Sourced } from '../config/types.js';
+import { describeSource, type NetworkAccess, type SandboxConfig, type Source, type Sourced } from '../config/types.js';
+import { formatDestination } from '../config/network-destinations.js';
 import { crossTarget } from '../backends/package-policy.js';
 import { formatSize } from '../diagnostics/blocked-hints.js';
 import { HOME_SECRETS, SYSTEM_SECRETS } from '../policy/default-policy.js';
@@ -18,6 +19,10 @@ export interface PolicyPackage {
   checksum?: string;
   /** Its build script's dependencies (cargo metadata), to tell which start processes. */
   buildDependencies?: string[];
+  /** A proc-macro crate: its network grant also applies to the compilations that load its macros. */
+  procMacro?: boolean;
+  /** Whether it has a build script (a proc-macro crate may not). */
+  buildScript?: boolean;
 }
 
 
@@ -41,6 +46,34 @@ function sourced<T>(s: Sourced<T>): { value: T; from: string } {
   return { value: s.value, from: s.source.kind === 'default' ? 'default' : describeSource(s.source) };
 }
 
+/** JSON: `value` true, false, or the destinations as written; a list also gives each one's source. */
+function networkJson(n: Sourced<NetworkAccess>): { value: boolean | string[]; from: string; destinations?: { value: string; from: string }[] } {
+  const { from } = sourced(n);
+  if (typeof n.value === 'boolean') return { value: n.value, from };
+  return { value: n.value.map((d) => formatDestination(d.value)), from, destinations: n.value.map((d) => ({ value: formatDestination(d.value), from: sourced(d).from })) };
+}
+
+/** Table cell: yes, no, or the destinations. */
+export function networkSummary(n: NetworkAccess): string {
+  if (typeof n === 'boolean') return n ? 'yes' : 'no';
+  return n.map((d) => formatDestination(d.value)).join(' ') || 'no';
+}
+
+/** `allowed`, `none`, or the destinations, grouped by where they were written. */
+function networkLines(n: Sourced<NetworkAccess>, procMacro: boolean): [string, string[]] {
+  const macros = procMacro ? ['also for the compilations that load its proc macros'] : [];
+  if (typeof n.value === 'boolean') return [`${n.value ? 'allowed' : 'none'} ${from(n.source)}`, n.value ? macros : []];
+  if (n.value.length === 0) return [`none (an empty list) ${from(n.source)}`, []];
+  const groups: { items: string[]; source: Source }[] = [];
+  for (const d of n.value) {
+    const last = groups.at(-1);
+    if (last && describeSource(last.source) === describeSource(d.source)) last.items.push(formatDestination(d.value));
+    else groups.push({ items: [formatDestination(d.value)], source: d.source });
+  }
+  const lines = groups.map((g) => `${g.items.join(', ')} ${from(g.source)}`);
+  return [lines[0]!, [...lines.slice(1), 'only these: HTTP(S) through a filtering proxy, plain TCP to HOST:PORT entries through forwarders', ...macros]];
+}
+
 /** `policy --format json`: every key of each package, with where it came from (schema cargo-sandbox-policy/1). */
 export function policyJson(ctx: SandboxContext, pkgs: readonly PolicyPackage[]): string {
   const packages = pkgs.map((pkg) => {
@@ -52,7 +85,8 @@ export function policyJson(ctx: SandboxContext, pkgs: readonly PolicyPackage[]):
       ...(pkg.checksum ? { checksum: pkg.checksum } : {}),
       sandboxed: sourced(g.sandboxed),
       runsAs: g.runner ? { runner: sourced(g.runner) } : target ? { wasm: target } : 'native',
-      network: sourced(g.network),
+      network: networkJson(g.network),
+      ...(pkg.procMacro ? { procMacro: true } : {}),
       read: g.read.map((p) => ({ value: p.value.display, from: sourced(p).from })),
       write: g.write.map((p) => ({ value: p.value.display, from: sourced(p).from })),
       env: g.env.map(sourced),
@@ -71,7 +105,8 @@ export function grantsOf(ctx: SandboxContext, pkg: PolicyPackage): EffectiveGran
 /** One line per fact; continuation lines are indented under their key. */
 export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): string {
   const g = grantsOf(ctx, pkg);
-  const out: string[] = [`${pkg.name} v${pkg.version}${pkg.checksum ? ` (checksum ${pkg.checksum.slice(0, 12)}…)` : ''}`];
+  const kind = pkg.buildScript === false ? ' (proc-macro crate without a build script: its network grant applies to the compilations that load it)' : '';
+  const out: string[] = [`${pkg.name} v${pkg.version}${pkg.checksum ? ` (checksum ${pkg.checksum.slice(0, 12)}…)` : ''}${kind}`];
   const key = (name: string, first: string, more: string[] = []) => {
     out.push(`  ${`${name}:`.padEnd(16)}${first}`);
     for (const m of more) out.push(`${' '.repeat(18)}${m}`);
@@ -79,7 +114,7 @@ export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): 
   const wasm = crossTarget(g) !== undefined && !g.runner;
   key('sandboxed', g.sandboxed.value ? `yes ${from(g.sandboxed.source)}` : `NO: the build script runs with your full rights ${from(g.sandboxed.source)}`);
   key('runs as', runsAs(g, wasm));
-  key('network', `${g.network.value ? 'allowed' : 'none'} ${from(g.network.source)}`);
+  key('network', ...networkLines(g.network, pkg.procMacro ?? false));
   if (wasm) {
     const spawns = spawnsProcesses(pkg);
     if (spawns) key('warning', `${spawns}: WASI cannot, so it fails or quietly does less`, [`add \`[sandbox.package.${pkg.name}] target = "native"\` to run it natively under bubblewrap`]);
@@ -128,7 +163,7 @@ function hiddenLines(ctx: SandboxContext): [string, string[]] {
 function compilationLines(config: SandboxConfig): [string, string[]] {
   const sandboxed = config.procMacros?.value ?? true;
   const first = sandboxed
-    ? `every rustc and rustdoc call sandboxed (proc macros, linkers), without network ${config.procMacros ? from(config.procMacros.source) : '(default)'}`
+    ? `every rustc and rustdoc call sandboxed (proc macros, linkers), without network but for the allow-network grants of the proc-macro crates they load ${config.procMacros ? from(config.procMacros.source) : '(default)'}`
     : `on the host: proc macros and linkers run UNCONFINED ${from(config.procMacros!.source)}`;
   const run = config.run?.value
     ? `test, bench, example and \`cargo run\` binaries sandboxed ${from(config.run.source)}`

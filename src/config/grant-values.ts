@@ -3,7 +3,8 @@
 
 import { ENV_PATTERN } from '../policy/environment.js';
 import { didYouMean } from './suggest.js';
-import type { Grants, Source, Sourced } from './types.js';
+import { DESTINATION_FORMS, mergeNetwork, parseDestination, type Destination } from './network-destinations.js';
+import type { Grants, NetworkAccess, Source, Sourced } from './types.js';
 
 export interface ConfigIssue {
   level: 'error' | 'warning';
@@ -49,6 +50,39 @@ export function readBool(ctx: Ctx, path: string[], v: Raw): boolean | undefined 
     `write \`${path.at(-1)} = true\` or \`${path.at(-1)} = false\``,
   ]);
   return undefined;
+}
+
+/** Words an environment variable might use for a boolean: never taken for host names. */
+const BOOLEAN_WORDS = /^(?:yes|no|on|off|y|n|1|0)$/i;
+
+/** `allow-network`: a boolean, or a list of destinations (whitespace-separated in a variable). */
+function readNetwork(ctx: Ctx, path: string[], v: Raw): NetworkAccess | undefined {
+  if (typeof v === 'boolean') return v;
+  if (ctx.fromEnv && (v === 'true' || v === 'false')) return v === 'true';
+  const list = ctx.fromEnv && typeof v === 'string' && !BOOLEAN_WORDS.test(v.trim()) ? v.split(/\s+/).filter(Boolean) : v;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+    const single = typeof v === 'string' ? parseDestination(v) : undefined;
+    error(ctx, path, `\`${keyName(path)}\` must be a boolean (true or false) or a list of destinations, found ${typeName(v)}`, [
+      ctx.fromEnv
+        ? 'write `true`, `false`, or destinations separated by spaces, e.g. `github.com:443 127.0.0.1:5432`'
+        : single?.ok
+          ? `for one destination, write a list: \`${path.at(-1)} = [${JSON.stringify(v)}]\``
+          : `write \`${path.at(-1)} = true\` for the whole network, or a list: \`${path.at(-1)} = ["github.com:443"]\``,
+    ]);
+    return undefined;
+  }
+  const out: Sourced<Destination>[] = [];
+  for (const raw of list as string[]) {
+    const parsed = parseDestination(raw);
+    if (parsed.ok) out.push({ value: parsed.destination, source: ctx.at(path) });
+    else {
+      error(ctx, path, `invalid destination \`${raw}\` in \`${keyName(path)}\`: ${parsed.problem}`, [
+        ...(parsed.suggestion ? [`did you mean \`${JSON.stringify(parsed.suggestion)}\`?`] : []),
+        `a destination is HOST or HOST:PORT: ${DESTINATION_FORMS}`,
+      ]);
+    }
+  }
+  return out;
 }
 
 function readStringList(ctx: Ctx, path: string[], v: Raw): string[] | undefined {
@@ -130,8 +164,9 @@ export function readGrant(ctx: Ctx, grants: Grants, path: string[], key: string,
   const source = ctx.at(path);
   switch (key) {
     case 'allow-network': {
-      const b = readBool(ctx, path, v);
-      if (b !== undefined) grants.allowNetwork = { value: b, source };
+      const value = readNetwork(ctx, path, v);
+      // Layers of the global table meet here: the merge rule of network-destinations.ts.
+      if (value !== undefined) grants.allowNetwork = mergeNetwork(grants.allowNetwork, { value, source });
       return;
     }
     case 'sandbox': {

@@ -6,6 +6,7 @@ import { semver } from './semver.js';
 import { didYouMean } from './suggest.js';
 import type { ConfigLayer } from './cargo-config.js';
 import { locateKeys, positionOf, type Position } from './locate.js';
+import { mergeNetwork } from './network-destinations.js';
 import { emptyGrants, type Grants, type PackageGrants, type SandboxConfig, type Source } from './types.js';
 import { error, keyName, readBool, readGrant, typeName, unknownKey, type ConfigIssue, type Ctx, type Raw } from './grant-values.js';
 
@@ -84,7 +85,8 @@ function mergeGrants(into: Grants, from: Grants): void {
   into.allowEnv.push(...from.allowEnv);
   into.allowExec.push(...from.allowExec);
   into.targetRustflags.push(...from.targetRustflags);
-  for (const k of ['allowNetwork', 'sandbox', 'timeoutSecs', 'maxFileSize', 'maxMemory', 'maxOutput', 'maxDisk', 'maxProcesses', 'runner', 'target', 'targetRustc'] as const) {
+  if (from.allowNetwork) into.allowNetwork = mergeNetwork(into.allowNetwork, from.allowNetwork);
+  for (const k of ['sandbox', 'timeoutSecs', 'maxFileSize', 'maxMemory', 'maxOutput', 'maxDisk', 'maxProcesses', 'runner', 'target', 'targetRustc'] as const) {
     if (from[k] !== undefined) (into as unknown as Record<string, unknown>)[k] = from[k];
   }
 }

@@ -1,5 +1,7 @@
 // The `[sandbox]` configuration, as values that remember where they came from.
 
+import type { Destination } from './network-destinations.js';
+
 /** Where a setting came from: a config file line, an environment variable, `--config`, or a flag. */
 export type Source =
   | { kind: 'file'; path: string; line?: number; column?: number }
@@ -19,9 +21,15 @@ export interface PathSpec {
   baseDir: string;
 }
 
+/**
+ * `allow-network`: `true` shares the host's whole network, `false` none; a list allows only those
+ * destinations (through a filtering proxy and forwarders), each with the source it was written in.
+ */
+export type NetworkAccess = boolean | readonly Sourced<Destination>[];
+
 /** What a build script may do beyond the default policy; the same keys globally and per package. */
 export interface Grants {
-  allowNetwork?: Sourced<boolean>;
+  allowNetwork?: Sourced<NetworkAccess>;
   allowRead: Sourced<PathSpec>[];
   allowWrite: Sourced<PathSpec>[];
   allowEnv: Sourced<string>[];
@@ -59,6 +67,8 @@ export interface PackageGrants {
   /** The key as written (`openssl-sys` or `openssl-sys@0.9`). */
   key: string;
   grants: Grants;
+  /** Grants of `--allow-*=PKG:...` flags: they apply after every table of the package. */
+  fromFlags?: true;
 }
 
 export interface SandboxConfig {

@@ -40,33 +40,41 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
   }
   // Loaded only after a failure: successful builds do not pay for the diagnostics.
   const { failedRuns, failureNotes, hintContext } = await import('./failure-notes.js');
-  const { blockedHints, formatSize } = await import('./blocked-hints.js');
+  const { blockedHints, formatSize, proxyFindings } = await import('./blocked-hints.js');
   const { rerunForStderr } = await import('./rerun.js');
   const failed = failedRuns(runs).map((run) => {
     const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
+    const network = grants.network.value;
     const stopped = stoppedBySupervisor(run, grants, formatSize);
-    if (stopped) return { run, blocked: [stopped] };
+    if (stopped) return { run, network, blocked: [stopped] };
     const timeout = grants.timeoutSecs;
     // Killed by SIGXFSZ (128 + 25): it wrote past max-file-size. Not rerun: it would write it all again.
     if (run.exitCode === 128 + 25) {
       const { value, source } = grants.maxFileSize;
       const message = `it was stopped writing a file larger than its limit of ${formatSize(value)} (max-file-size, ${describeSource(source)})`;
-      return { run, blocked: [{ kind: 'limit' as const, key: 'max-file-size' as const, suggest: formatSize(value * 4), message }] };
+      return { run, network, blocked: [{ kind: 'limit' as const, key: 'max-file-size' as const, suggest: formatSize(value * 4), message }] };
     }
     // A script stopped by its timeout is not rerun: it would only hang again.
     if (timeout && Date.now() - run.startedAtMs >= timeout.value * 1000) {
       const message = `it was stopped after its timeout of ${timeout.value}s (${describeSource(timeout.source)})`;
-      return { run, blocked: [{ kind: 'timeout' as const, seconds: timeout.value, message }] };
+      return { run, network, blocked: [{ kind: 'timeout' as const, seconds: timeout.value, message }] };
     }
     const wasm = crossTarget(grants) !== undefined && !grants.runner;
     const hints = { ...hintContext(ctx.policy, run, ctx.home, ctx.env, wasm), maxMemory: { bytes: grants.maxMemory.value, where: describeSource(grants.maxMemory.source) } };
-    return { run, wasm, blocked: blockedHints(rerunForStderr(run, session.env), hints) };
+    const fromStderr = blockedHints(rerunForStderr(run, session.env), hints);
+    // What its proxy refused is known exactly: it replaces the guess from the error output.
+    const refused = proxyFindings(run.network ?? []);
+    // With the whole network, a network error is not the sandbox's doing.
+    const blocked = refused.length || network === true ? [...refused, ...fromStderr.filter((f) => f.kind !== 'network')] : fromStderr;
+    return { run, wasm, network, blocked };
   });
   // A package whose approvals are pinned gets a pinned table: an unpinned one would outlive upgrades.
   const pinned = (name: string) => ctx.config.packages.some((p) => p.spec.name === name && (p.spec.versionReq || p.spec.checksum));
   const { notes, help } = failureNotes(failed, ctx.home, (run) => (pinned(run.packageName) && run.packageVersion ? `"${run.packageName}@=${run.packageVersion}"` : run.packageName));
   for (const n of notes) reporter.message('note', n);
   for (const h of help) reporter.message('help', h);
+  const { explainCompileNetwork } = await import('./compile-network.js');
+  explainCompileNetwork(ctx, session.runsDir, reporter, (name, version) => (pinned(name) && version ? `"${name}@=${version}"` : name));
 }
 
 /** A failure the supervisor or a process limit explains by itself (no rerun needed). */

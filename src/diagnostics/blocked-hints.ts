@@ -8,6 +8,9 @@ import { isExecutable } from '../backends/preflight.js';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { isPassed, type EnvRules } from '../policy/environment.js';
 import { displayPath, isInside as inside } from '../paths.js';
+import { destinationsOf, formatDestination, parseDestination } from '../config/network-destinations.js';
+import type { NetworkAccess } from '../config/types.js';
+import { NOT_IN_LIST, type NetworkRecord } from '../intercept/network-records.js';
 
 export interface HintContext {
   home: string;
@@ -39,7 +42,12 @@ export type Finding =
   | { kind: 'read'; path: string; message: string }
   /** `grant`: the path itself, or its nearest existing parent when it is a file still to be made. */
   | { kind: 'write'; path: string; grant: string; message: string }
-  | { kind: 'network'; destination?: string; message: string }
+  /**
+   * `destination`: HOST:PORT, or a host alone when only that is known. `guessed`: read from its
+   * error output, not recorded by the proxy. `grantable: false`: the proxy refused it for another
+   * reason than the list (no grant fixes that).
+   */
+  | { kind: 'network'; destination?: string; message: string; guessed?: true; grantable?: false }
   | { kind: 'env'; name: string; message: string }
   | { kind: 'exec'; program: string; dir: string; message: string }
   | { kind: 'timeout'; seconds: number; message: string }
@@ -56,7 +64,7 @@ const READ_ONLY = /Read-only file system|os error 30\b|EROFS/;
 const DENIED = /Permission denied|os error 13\b|EACCES/;
 const NETWORK = /\bconnect\w*\b[^\n]*(?:Permission denied|os error 13)|Network is unreachable|os error 101\b|Connection refused|os error 111\b|failed to lookup address|Temporary failure in name resolution|Could not resolve host|Name or service not known|dns error/i;
 const HOST_PORT = /\b((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b/i;
-const URL_HOST = /\bhttps?:\/\/([^/\s"'`:]+)(?::(\d+))?/i;
+const URL_HOST = /\b(https?):\/\/([^/\s"'`:]+)(?::(\d+))?/i;
 const WASI_SPAWN = /operation not supported on this platform|os error 58\b|ENOTSUP/;
 const WASI_PREOPEN = /failed to find a pre-opened file descriptor through which \\?"([^"\\]*)\\?" could be opened|Capabilities insufficient|os error 76\b/;
 const OUT_OF_MEMORY = /memory allocation of \d+ bytes failed|Cannot allocate memory|os error 12\b|out of memory/i;
@@ -120,9 +128,11 @@ export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
       add('limit-memory', { kind: 'limit', key: 'max-memory', suggest: formatSize(ctx.maxMemory.bytes * 4), message: `it ran out of memory under its limit of ${formatSize(ctx.maxMemory.bytes)} (max-memory, ${ctx.maxMemory.where})` });
     }
     if (NETWORK.test(line)) {
-      const m = HOST_PORT.exec(line) ?? URL_HOST.exec(line);
-      const destination = m ? (m[2] ? `${m[1]}:${m[2]}` : m[1]) : undefined;
-      add('network', { kind: 'network', destination, message: `it tried to use the network${destination ? ` (${destination})` : ''}, which the sandbox blocks` });
+      const hostPort = HOST_PORT.exec(line);
+      const url = hostPort ? undefined : URL_HOST.exec(line);
+      // A URL's port is its scheme's unless it names one.
+      const destination = hostPort ? `${hostPort[1]}:${hostPort[2]}` : url ? `${url[2]}:${url[3] ?? (url[1]!.toLowerCase() === 'https' ? 443 : 80)}` : undefined;
+      add('network', { kind: 'network', destination, guessed: true, message: `it tried to use the network${destination ? ` (${destination})` : ''}, which the sandbox blocks` });
     }
   }
   for (const [name, value] of Object.entries(ctx.env)) {
@@ -146,12 +156,42 @@ export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
   return [...findings.values()];
 }
 
+/** Destinations its proxy refused (`PID.network`), each a finding that names it and why. */
+export function proxyFindings(records: readonly NetworkRecord[]): Finding[] {
+  return records
+    .filter((r) => !r.allowed)
+    .map((r): Finding =>
+      !r.reason || r.reason === NOT_IN_LIST
+        ? { kind: 'network', destination: r.destination, message: `it tried to reach \`${r.destination}\` through the proxy, which its allow-network list does not include` }
+        : { kind: 'network', destination: r.destination, grantable: false, message: `it tried to reach \`${r.destination}\` through the proxy, which refused it: ${r.reason}` },
+    );
+}
+
+/**
+ * What `allow-network` would let through what was found: the narrowest list (the package's
+ * current list and the new destinations, so that it replaces the key as it is), or `true` when a
+ * destination is not known with its port. Undefined: nothing to grant.
+ */
+export function networkProposal(findings: readonly Finding[], current?: NetworkAccess): { whole: true } | { list: string[]; added: string[] } | undefined {
+  const wanted = findings.filter((f): f is Extract<Finding, { kind: 'network' }> => f.kind === 'network' && f.grantable !== false);
+  // With the whole network already, the sandbox blocked nothing there.
+  if (wanted.length === 0 || current === true) return undefined;
+  const added: string[] = [];
+  for (const f of wanted) {
+    const parsed = f.destination === undefined ? undefined : parseDestination(f.destination);
+    if (!parsed?.ok || parsed.destination.port === undefined) return { whole: true };
+    added.push(formatDestination(parsed.destination));
+  }
+  const have = destinationsOf(current).map(formatDestination);
+  const fresh = [...new Set(added)].filter((d) => !have.includes(d));
+  return { list: [...have, ...fresh], added: fresh };
+}
+
 /** The `[sandbox.package.NAME]` lines that would grant what was found, ready to paste. */
-export function grantSnippet(packageName: string, findings: readonly Finding[], home: string): string[] {
+export function grantSnippet(packageName: string, findings: readonly Finding[], home: string, network?: NetworkAccess): string[] {
   const read = new Set<string>();
   const write = new Set<string>();
   const env = new Set<string>();
-  let network = false;
   let timeout: number | undefined;
   let native = false;
   const limits: string[] = [];
@@ -163,14 +203,14 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
     else if (f.kind === 'timeout') timeout = f.seconds * 4;
     else if (f.kind === 'wasi') native = true;
     else if (f.kind === 'limit') limits.push(`${f.key} = ${JSON.stringify(f.suggest)}`);
-    else if (f.kind === 'network') network = true;
   }
+  const net = networkProposal(findings, network);
   const list = (xs: Set<string>) => `[${[...xs].map((x) => JSON.stringify(x)).join(', ')}]`;
   const lines = [`[sandbox.package.${packageName}]`];
   if (read.size) lines.push(`allow-read = ${list(read)}`);
   if (write.size) lines.push(`allow-write = ${list(write)}`);
   if (env.size) lines.push(`allow-env = ${list(env)}`);
-  if (network) lines.push('allow-network = true');
+  if (net) lines.push(`allow-network = ${'whole' in net ? 'true' : list(new Set(net.list))}`);
   if (timeout) lines.push(`timeout = "${timeout}s"`);
   lines.push(...limits);
   // Mixed mode: this package's build script runs natively under bubblewrap, the others as wasm.

@@ -4,7 +4,8 @@ import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BuildScriptRun } from '../intercept/session.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
-import { displayPath, grantSnippet, type Finding, type HintContext } from './blocked-hints.js';
+import type { NetworkAccess } from '../config/types.js';
+import { displayPath, grantSnippet, networkProposal, type Finding, type HintContext } from './blocked-hints.js';
 
 /**
  * Build scripts that were started but did not finish successfully: cargo writes `output` beside
@@ -32,42 +33,53 @@ function shellWord(s: string): string {
 }
 
 /** The one-off flags (`--allow-read=PKG:PATH`, ...) that grant what was found, for this build only. */
-export function grantFlags(packageName: string, findings: readonly Finding[], home: string): string[] {
+export function grantFlags(packageName: string, findings: readonly Finding[], home: string, network?: NetworkAccess): string[] {
   const flags = new Set<string>();
+  const net = networkProposal(findings, network);
   for (const f of findings) {
     if (f.kind === 'read') flags.add(`--allow-read=${packageName}:${displayPath(f.path, home)}`);
     else if (f.kind === 'exec') flags.add(`--allow-read=${packageName}:${displayPath(f.dir, home)}`);
     else if (f.kind === 'write') flags.add(`--allow-write=${packageName}:${displayPath(f.grant, home)}`);
     else if (f.kind === 'env') flags.add(`--allow-env=${packageName}:${f.name}`);
-    else if (f.kind === 'network') flags.add(`--allow-network=${packageName}`);
   }
+  // A flag's list joins the package's own: only the new destinations.
+  if (net && 'whole' in net) flags.add(`--allow-network=${packageName}`);
+  else for (const d of net?.added ?? []) flags.add(`--allow-network=${packageName}:${d}`);
   return [...flags].map(shellWord);
 }
 
 /** One note per failed script (with what it tried that was blocked), then the grants that allow it. */
 export function failureNotes(
-  failed: readonly { run: BuildScriptRun; blocked: readonly Finding[]; wasm?: boolean }[],
+  /** `network`: the package's allow-network now, which a proposed list extends. */
+  failed: readonly { run: BuildScriptRun; blocked: readonly Finding[]; wasm?: boolean; network?: NetworkAccess }[],
   home: string,
   /** The table a grant goes in: `name`, or `"name@=version"` where its approvals are pinned. */
   tableKey: (run: BuildScriptRun) => string = (run) => run.packageName,
 ): FailureReport {
   if (failed.length === 0) return { notes: [], help: [] };
-  const notes = failed.flatMap(({ run, blocked, wasm }) => {
+  const notes = failed.flatMap(({ run, blocked, wasm, network }) => {
     const pkg = run.packageVersion ? `${run.packageName} v${run.packageVersion}` : run.packageName;
+    const net = network === true ? "the host's network" : typeof network === 'object' && network.length ? 'network only to its allow-network list' : 'no network';
     const how = wasm
       ? 'ran as WebAssembly (WASI) inside the cargo-sandbox sandbox: it cannot start processes (rustc, cc, pkg-config) and sees only its package, OUT_DIR and /tmp'
-      : 'ran inside the cargo-sandbox sandbox: no network, home directory hidden, environment scrubbed, writable only OUT_DIR and a private /tmp';
+      : `ran inside the cargo-sandbox sandbox: ${net}, home directory hidden, environment scrubbed, writable only OUT_DIR and a private /tmp`;
     return [`the build script of \`${pkg}\` ${how}`, ...blocked.map((f) => f.message)];
   });
   // A WebAssembly script that failed for any reason: running it natively is the first thing to try.
-  const withNative = failed.map(({ run, blocked, wasm }) => ({ run, blocked: wasm && !blocked.some((f) => f.kind === 'wasi') ? [...blocked, { kind: 'wasi', message: '' } as Finding] : blocked }));
-  const snippets = withNative.map(({ run, blocked }) => grantSnippet(tableKey(run), blocked, home)).filter((s) => s.length);
-  const flags = failed.flatMap(({ run, blocked }) => grantFlags(run.packageName, blocked, home));
+  const withNative = failed.map(({ run, blocked, wasm, network }) => ({ run, network, blocked: wasm && !blocked.some((f) => f.kind === 'wasi') ? [...blocked, { kind: 'wasi', message: '' } as Finding] : blocked }));
+  const snippets = withNative.map(({ run, blocked, network }) => grantSnippet(tableKey(run), blocked, home, network)).filter((s) => s.length);
+  const flags = failed.flatMap(({ run, blocked, network }) => grantFlags(run.packageName, blocked, home, network));
+  // A destination read from an error message may be one of several the script needs.
+  const guessed = failed.some(({ blocked, network }) => {
+    const net = networkProposal(blocked, network);
+    return net !== undefined && 'list' in net && blocked.some((f) => f.kind === 'network' && f.guessed);
+  });
   const refused = failed.some(({ blocked }) => blocked.some((f) => f.kind === 'refused'));
   const unexplained = failed.filter(({ blocked, wasm }) => blocked.length === 0 && !wasm).map(({ run }) => run.packageName);
   const help: string[] = [];
   if (snippets.length) help.push(`to allow this, add to .cargo/config.toml:\n${snippets.map((s) => s.map((l) => `    ${l}`).join('\n')).join('\n\n')}`);
   if (flags.length) help.push(`or, for one build only, add to the command: \`${flags.join(' ')}\``);
+  if (guessed) help.push('the destination was read from its error output: if it needs others, the next build names them the same way; `allow-network = true` shares the whole network instead');
   if (refused) help.push('no grant allows this: the build script tried to run code outside the sandbox; report it to the crate\'s maintainers, or drop the dependency');
   for (const name of unexplained) {
     help.push(`its error names nothing the sandbox blocked; \`cargo sandbox audit -p ${name}\` traces the script and lists every file, program and address it was denied`);

@@ -12,6 +12,7 @@ import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-po
 import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
 import { DIST_SRC } from '../paths.js';
 import { createPidsCgroups, pidsRefusals } from '../backends/cgroups.js';
+import { readNetworkFile, type NetworkRecord } from './network-records.js';
 
 export interface Session {
   dir: string;
@@ -40,6 +41,11 @@ export interface BuildScriptRun {
   supervised: boolean;
   /** Forks refused by its package's max-processes limit. */
   processRefusals: number;
+  /**
+   * What its network proxy let through and refused (`PID.network`, network-records.ts); undefined
+   * when no proxy ran for it (the whole network, or none without an audit).
+   */
+  network?: NetworkRecord[];
   packageName: string;
   packageVersion: string;
   outDir: string;
@@ -179,9 +185,15 @@ export function readRuns(runsDir: string): BuildScriptRun[] {
       findings: findingsIn(`${path}.report`),
       supervised: existsSync(`${path}.report`),
       processRefusals: cgroup ? Math.max(0, pidsRefusals(cgroup) - Number(refusedBefore || 0)) : 0,
+      ...networkOf(`${path}.network`),
     });
   }
   return runs;
+}
+
+function networkOf(file: string): { network?: NetworkRecord[] } {
+  const network = readNetworkFile(file);
+  return network ? { network } : {};
 }
 
 /** bwrap's --json-status-fd output: JSON documents, the last with `"exit-code": N` (128+signal). */

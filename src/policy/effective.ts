@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { semver } from '../config/semver.js';
-import type { Grants, PathSpec, SandboxConfig, Sourced } from '../config/types.js';
+import { connectEntry, mergeNetwork } from '../config/network-destinations.js';
+import type { Grants, NetworkAccess, PathSpec, SandboxConfig, Sourced } from '../config/types.js';
 
 export type PathPart = { lit: string } | { runtime: 'CARGO_MANIFEST_DIR' | 'OUT_DIR' };
 
@@ -17,7 +18,8 @@ export interface GrantedPath {
 }
 
 export interface EffectiveGrants {
-  network: Sourced<boolean>;
+  /** `true`: the host's network; `false`: none; a list: those destinations only (connect= entries). */
+  network: Sourced<NetworkAccess>;
   read: Sourced<GrantedPath>[];
   write: Sourced<GrantedPath>[];
   env: Sourced<string>[];
@@ -102,13 +104,15 @@ function mergeLiterals(parts: PathPart[]): PathPart[] {
   return out;
 }
 
-/** The grant sets that apply to a package, lowest precedence first. */
+/** The grant sets that apply to a package, lowest precedence first: global, name, name@version, flags. */
 export function applicableGrants(config: SandboxConfig, pkg: { name: string; version?: string; checksum?: string }): Grants[] {
   const matching = config.packages.filter((p) => packageMatches(p.spec, pkg));
+  const tables = matching.filter((p) => !p.fromFlags);
   return [
     config.global,
-    ...matching.filter((p) => !p.spec.versionReq && !p.spec.checksum).map((p) => p.grants),
-    ...matching.filter((p) => p.spec.versionReq || p.spec.checksum).map((p) => p.grants),
+    ...tables.filter((p) => !p.spec.versionReq && !p.spec.checksum).map((p) => p.grants),
+    ...tables.filter((p) => p.spec.versionReq || p.spec.checksum).map((p) => p.grants),
+    ...matching.filter((p) => p.fromFlags).map((p) => p.grants),
   ];
 }
 
@@ -129,7 +133,7 @@ export function effectiveGrants(config: SandboxConfig, pkg: { name: string; vers
     targetRustflags: [],
   };
   for (const g of applicableGrants(config, pkg)) {
-    if (g.allowNetwork) eff.network = g.allowNetwork;
+    if (g.allowNetwork) eff.network = mergeNetwork(eff.network, g.allowNetwork);
     if (g.sandbox) eff.sandboxed = g.sandbox;
     if (g.timeoutSecs) eff.timeoutSecs = g.timeoutSecs;
     if (g.maxFileSize) eff.maxFileSize = g.maxFileSize;
@@ -152,7 +156,7 @@ export function effectiveGrants(config: SandboxConfig, pkg: { name: string; vers
 /** A fingerprint of what is granted (not where it was written), to rerun scripts when it changes. */
 export function grantsFingerprint(grants: readonly Grants[], vars: StaticPathVars): string {
   const canonical = grants.map((g) => ({
-    n: g.allowNetwork?.value,
+    n: networkFingerprint(g.allowNetwork?.value),
     s: g.sandbox?.value,
     t: g.timeoutSecs?.value,
     fs: g.maxFileSize?.value,
@@ -170,4 +174,9 @@ export function grantsFingerprint(grants: readonly Grants[], vars: StaticPathVar
     f: g.targetRustflags.map((f) => f.value),
   }));
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
+}
+
+/** What of `allow-network` reruns a script when it changes: the value, a list as its entries. */
+function networkFingerprint(n: NetworkAccess | undefined): boolean | string[] | undefined {
+  return typeof n === 'object' ? n.map((d) => connectEntry(d.value)) : n;
 }

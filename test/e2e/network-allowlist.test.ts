@@ -165,6 +165,17 @@ describe('network allowlists', () => {
     assert.deepEqual(processesWith(`127.0.0.1:${servers.ports.db}`), []);
   });
 
+  test('a failed build script names each destination its proxy refused, and the list to paste (the current one, extended)', async () => {
+    const { s, ws } = workspace('network-note', `[sandbox.package.net-probe]\nallow-network = ${allowList(servers.ports)}\n`, { fail: '1' });
+    const r = await runCli(['build', '-p', 'net-probe'], { cwd: ws, env: s.env });
+    assert.notEqual(r.status, 0);
+    const { http, http_other: other } = servers.ports;
+    assert.ok(r.stderr.includes(`other.test:${http}`) && r.stderr.includes(`allowed.test:${other}`), r.stderr);
+    const list = /^\s*allow-network = \[(.*)\]$/m.exec(r.stderr)?.[1] ?? '';
+    for (const d of [`allowed.test:${http}`, `127.0.0.1:${servers.ports.db}`, `other.test:${http}`, `allowed.test:${other}`]) assert.ok(list.includes(`"${d}"`), `${d} missing from the proposed list: ${list}\n${r.stderr}`);
+    assert.ok(r.stderr.includes(`--allow-network=net-probe:other.test:${http}`), r.stderr);
+  });
+
   test('a proc macro that checks queries against a local database at compile time works with its package\'s list, and only with it', async () => {
     const plain = workspace('network-macro-plain', '');
     clear(servers.seen);

@@ -46,7 +46,7 @@ test('writes outside OUT_DIR and /tmp', () => {
 
 test('network attempts, with the destination when it is named', () => {
   assert.deepEqual(blockedHints('error sending request for url (https://static.example.com/lib.tar.gz): dns error: failed to lookup address information', ctx), [
-    'it tried to use the network (static.example.com), which the sandbox blocks',
+    'it tried to use the network (static.example.com:443), which the sandbox blocks',
   ]);
   assert.deepEqual(blockedHints('connect 10.1.2.3:8080: Network is unreachable (os error 101)', ctx), [
     'it tried to use the network (10.1.2.3:8080), which the sandbox blocks',
@@ -77,9 +77,11 @@ test('grant lines, ready to paste', () => {
     'allow-read = ["~/.ssh/config"]',
     'allow-write = ["/ws"]',
     'allow-env = ["MY_SDK_ROOT"]',
-    'allow-network = true',
+    'allow-network = ["example.com:443"]',
   ]);
   assert.deepEqual(grantSnippet('foo', [], '/home/u'), []);
+  // With no destination known, the whole network.
+  assert.deepEqual(grantSnippet('foo', findings('error: dns error: failed to lookup address information', ctx), '/home/u'), ['[sandbox.package.foo]', 'allow-network = true']);
 });
 
 test('a path with spaces is found whole (the longest prefix that exists), quoted or not', () => {
@@ -95,7 +97,7 @@ test('a path with spaces is found whole (the longest prefix that exists), quoted
 test('the one-off flags name the package and the path (quoted for the shell); an error that names nothing points to audit -p', async () => {
   const { failureNotes, grantFlags } = await import('../../src/diagnostics/failure-notes.js');
   const found = findings('error: /home/u/sdk/foo.h: No such file or directory\nconnecting to 10.0.0.1:443: Network is unreachable', ctx);
-  assert.deepEqual(grantFlags('foo-sys', [...found, { kind: 'read', path: '/home/u/my sdk', message: '' }], '/home/u'), ['--allow-read=foo-sys:~/sdk/foo.h', '--allow-network=foo-sys', "'--allow-read=foo-sys:~/my sdk'"]);
+  assert.deepEqual(grantFlags('foo-sys', [...found, { kind: 'read', path: '/home/u/my sdk', message: '' }], '/home/u'), ['--allow-read=foo-sys:~/sdk/foo.h', "'--allow-read=foo-sys:~/my sdk'", '--allow-network=foo-sys:10.0.0.1:443']);
   const run = { packageName: 'quiet-fail', packageVersion: '1.0.0' } as Parameters<typeof failureNotes>[0][0]['run'];
   const report = failureNotes([{ run, blocked: [] }], '/home/u');
   assert.ok(report.help.some((h) => h.includes('`cargo sandbox audit -p quiet-fail`')), report.help.join('\n'));

@@ -157,7 +157,11 @@ const MALFORMED: [string, string, RegExp, string, RegExp | undefined][] = [
   ['unknown key, no close match', '[sandbox]\nfrobnicate = 1\n', /^unknown key `frobnicate`/, ':2:1', /the keys of `\[sandbox\]` are: allow-network/],
   ['snake_case key', '[sandbox]\nallow_network = true\n', /^unknown key `allow_network`/, ':2:1', /did you mean `allow-network`/],
   ['sandbox not a table', 'sandbox = true\n', /^`sandbox` must be a table, found a boolean$/, ':1:1', /write a `\[sandbox\]` table/],
-  ['allow-network string', '[sandbox]\nallow-network = "yes"\n', /must be a boolean \(true or false\), found a string/, ':2:1', /allow-network = true/],
+  ['allow-network string', '[sandbox]\nallow-network = "yes!"\n', /must be a boolean \(true or false\) or a list of destinations, found a string/, ':2:1', /allow-network = true/],
+  ['allow-network one destination, not in a list', '[sandbox]\nallow-network = "github.com:443"\n', /must be a boolean \(true or false\) or a list of destinations, found a string/, ':2:1', /allow-network = \["github\.com:443"\]/],
+  ['allow-network URL in a list', '[sandbox.package.foo]\nallow-network = [\n  "github.com:443",\n  "https://dl.example.com/x.tar.gz",\n]\n', /^invalid destination `https:\/\/dl\.example\.com\/x\.tar\.gz` in `sandbox\.package\.foo\.allow-network`: it is a URL/, ':2:1', /did you mean `"dl\.example\.com:443"`\?/],
+  ['allow-network port out of range', '[sandbox]\nallow-network = ["db:65536"]\n', /invalid destination `db:65536` .*its port `65536` is not a number from 1 to 65535/, ':2:1', /HOST or HOST:PORT/],
+  ['allow-network bare IPv6', '[sandbox]\nallow-network = ["::1"]\n', /an IPv6 address goes in brackets/, ':2:1', /did you mean `"\[::1\]"`/],
   ['allow-network number', '[sandbox]\nallow-network = 1\n', /must be a boolean/, ':2:1', undefined],
   ['allow-read string', '[sandbox]\nallow-read = "/opt"\n', /`sandbox\.allow-read` must be an array of strings, found a string/, ':2:1', /allow-read = \["\.\.\."\]/],
   ['allow-read numbers', '[sandbox]\nallow-read = [1, 2]\n', /must be an array of strings, found an array/, ':2:1', undefined],
@@ -215,7 +219,7 @@ describe('malformed configs: each gets a clear error with file:line:column and a
   });
 
   test('environment variables: wrong values are errors naming the variable; unknown ones are warnings with a hint', () => {
-    const { issues } = load([], { CARGO_SANDBOX_ALLOW_NETWORK: 'maybe', CARGO_SANDBOX_ALLOW_NETWRK: 'true' });
+    const { issues } = load([], { CARGO_SANDBOX_ALLOW_NETWORK: 'yes', CARGO_SANDBOX_ALLOW_NETWRK: 'true' });
     const err = issues.find((i) => i.level === 'error');
     assert.match(err!.message, /must be a boolean/);
     assert.equal(describeSource(err!.source), 'environment variable CARGO_SANDBOX_ALLOW_NETWORK');

@@ -1,0 +1,69 @@
+// After a failed build: compilations whose proc macros' network proxy refused a destination
+// (`compile-PID.network`). A proc-macro package's allow-network list applies to every compilation
+// that loads its macros, so the grant goes to the macro package, not to the crate being compiled.
+
+import type { SandboxContext } from '../cli/context.js';
+import type { NetworkAccess } from '../config/types.js';
+import { NOT_IN_LIST, readCompileRecords, type CompileNetworkRecord } from '../intercept/network-records.js';
+import { effectiveGrants } from '../policy/effective.js';
+import { grantSnippet, proxyFindings } from './blocked-hints.js';
+import { grantFlags } from './failure-notes.js';
+import type { Reporter } from './style.js';
+
+const label = (p: { name: string; version: string }) => `\`${p.name}${p.version ? ` v${p.version}` : ''}\``;
+
+export interface CompileNetworkReport {
+  notes: string[];
+  help: string[];
+}
+
+/**
+ * The notes and help for compile records with refusals. `networkOf` gives a macro package's
+ * allow-network now (a proposed list extends it); `tableKey` the table its grant goes in.
+ */
+export function compileNetworkNotes(
+  records: readonly CompileNetworkRecord[],
+  networkOf: (pkg: { name: string; version: string }) => NetworkAccess,
+  tableKey: (name: string, version: string) => string,
+  home: string,
+): CompileNetworkReport {
+  const notes: string[] = [];
+  const help: string[] = [];
+  const said = new Set<string>();
+  for (const record of records) {
+    const refused = record.network.filter((r) => !r.allowed);
+    if (refused.length === 0) continue;
+    const unlisted = refused.filter((r) => !r.reason || r.reason === NOT_IN_LIST);
+    const one = record.macros.length === 1 ? record.macros[0] : undefined;
+    const whose = one ? `the proc macros of ${label(one)}` : record.macros.length ? `the proc macros of ${record.macros.map(label).join(' and ')}` : 'its proc macros';
+    const lists = one ? `the allow-network list of \`${one.name}\` does` : 'their allow-network lists do';
+    const parts = [
+      ...(unlisted.length ? [`tried to reach ${unlisted.map((r) => `\`${r.destination}\``).join(', ')} through the proxy, which ${lists} not include`] : []),
+      ...refused.filter((r) => !unlisted.includes(r)).map((r) => `tried to reach \`${r.destination}\` through the proxy, which refused it: ${r.reason}`),
+    ];
+    const note = `compiling ${label(record.crate)}, ${whose} ${parts.join('; ')}`;
+    if (said.has(note)) continue;
+    said.add(note);
+    notes.push(note);
+    if (unlisted.length === 0) continue;
+    const findings = proxyFindings(unlisted);
+    if (one) {
+      const network = networkOf(one);
+      const snippet = grantSnippet(tableKey(one.name, one.version), findings, home, network);
+      help.push(`a proc-macro package's allow-network also applies to the compilations that load its macros; to allow this, add to .cargo/config.toml:\n${snippet.map((l) => `    ${l}`).join('\n')}`);
+      const flags = grantFlags(one.name, findings, home, network);
+      if (flags.length) help.push(`or, for one build only, add to the command: \`${flags.join(' ')}\``);
+    } else if (record.macros.length) {
+      notes.push(`the destination belongs in the allow-network list of the proc-macro package that needs it, one of: ${record.macros.map((m) => `\`${m.name}\``).join(', ')} (\`cargo sandbox policy ${record.macros.map((m) => m.name).join(' ')}\` shows their lists)`);
+    }
+  }
+  return { notes, help };
+}
+
+export function explainCompileNetwork(ctx: SandboxContext, runsDir: string, reporter: Reporter, tableKey: (name: string, version: string) => string): void {
+  const records = readCompileRecords(runsDir);
+  if (records.length === 0) return;
+  const { notes, help } = compileNetworkNotes(records, (pkg) => effectiveGrants(ctx.config, pkg, ctx.vars).network.value, tableKey, ctx.home);
+  for (const n of notes) reporter.message('note', n);
+  for (const h of help) reporter.message('help', h);
+}

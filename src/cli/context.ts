@@ -2,6 +2,7 @@
 // layers, the [sandbox] configuration with the command-line grants, the workspace, target dir and
 // lockfile, and the default policy.
 
+import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { cargoHome, loadConfigLayers, lookup, type ConfigLayer } from '../config/cargo-config.js';
@@ -15,7 +16,9 @@ import { findWorkspaceSecrets, type WorkspaceSecrets } from '../config/workspace
 import { openTrustStore, type TrustStore } from '../config/trust-store.js';
 import { loadWorkspaceFiles } from '../config/workspace-files.js';
 import type { WorkspaceFile } from '../config/workspace-trust.js';
+import { buildConfigPaths } from '../policy/build-config.js';
 import { defaultPolicy, type SandboxPolicy } from '../policy/default-policy.js';
+import { isPassed } from '../policy/environment.js';
 import type { StaticPathVars } from '../policy/effective.js';
 import type { CargoOptions } from './args.js';
 import { applyGrantFlags, type GrantFlag } from './grant-flags.js';
@@ -78,12 +81,23 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     TARGET_DIR: targetDir({ cwd, argTargetDir: options.targetDir, env, layers, workspaceRoot }),
   };
   const workspaceSecrets = findWorkspaceSecrets(workspaceRoot, vars.TARGET_DIR);
-  const policy = defaultPolicy({
+  const base = defaultPolicy({
     home,
     cargoHome: cargoHomeDir,
     rustupHome: env.RUSTUP_HOME ? resolve(env.RUSTUP_HOME) : resolve(home, '.rustup'),
     workspaceRoot,
     workspaceSecrets,
   });
+  // The user's own environment only: cargo's `[env]` (the workspace's) shows nothing.
+  const buildConfig = buildConfigPaths(env, (name) => isPassed(base.env, name), { home, masked: base.masked, visible: [...base.system, ...base.readOnly], exists: existsSync, realpath: realpathOrUndefined });
+  const policy = { ...base, readOnly: [...base.readOnly, ...buildConfig.shown.map((s) => s.path)], buildConfig };
   return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars, workspaceSecrets, workspaceFiles, trustStore };
+}
+
+function realpathOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }

@@ -7,6 +7,8 @@ import { crossTarget } from '../backends/package-policy.js';
 import { formatSize } from '../diagnostics/blocked-hints.js';
 import { HOME_SECRETS, SYSTEM_SECRETS } from '../policy/default-policy.js';
 import { effectiveGrants, type EffectiveGrants } from '../policy/effective.js';
+import { BUILD_CONFIG_PATTERNS, globMatch, isPassed } from '../policy/environment.js';
+import { displayPath } from '../paths.js';
 import type { SandboxContext } from './context.js';
 import type { WorkspaceFile } from '../config/workspace-trust.js';
 import { spawnsProcesses } from '../policy/wasm-spawners.js';
@@ -128,6 +130,7 @@ export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): 
   }
   key('hidden', ...hiddenLines(ctx));
   key('environment', "cargo's build-script variables and the documented allowlist; secret-looking names removed (default)", g.env.map((e) => `${e.value} ${from(e.source)}`));
+  key('build config', ...buildConfigLines(ctx));
   key('timeout', limit(g.timeoutSecs, (n) => `${n}s`));
   key('max-memory', limit(g.maxMemory, formatSize));
   key('max-file-size', limit(g.maxFileSize, formatSize));
@@ -158,6 +161,19 @@ function hiddenLines(ctx: SandboxContext): [string, string[]] {
     'reopen one with `allow-read = ["PATH"]` naming it (a grant of a tree that holds it does not)',
   ];
   return [`your home (only the workspace and toolchain show), and inside any visible tree ~/${HOME_SECRETS.join(' ~/')}`, lines];
+}
+
+/** The build-configuration variables set in your environment and the paths they show. */
+function buildConfigLines(ctx: SandboxContext): [string, string[]] {
+  const names = Object.keys(ctx.env).filter((n) => BUILD_CONFIG_PATTERNS.some((p) => globMatch(p, n)) && isPassed(ctx.policy.env, n)).sort();
+  const shown = ctx.policy.buildConfig?.shown ?? [];
+  const skipped = ctx.policy.buildConfig?.skipped ?? [];
+  const lines = [
+    ...shown.map((s) => `${s.variable}: ${displayPath(s.path, ctx.home)} shown read-only`),
+    ...skipped.map((s) => `${s.variable}: ${displayPath(s.path, ctx.home)} not shown (${s.why})`),
+  ];
+  const summary = names.length ? `passed: ${names.join(' ')} (default; docs/policy.md lists the tools' variables)` : 'none set in your environment (docs/policy.md lists the tools\' variables, passed when set)';
+  return [summary, lines];
 }
 
 function compilationLines(config: SandboxConfig): [string, string[]] {

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import { DEFAULT_ENV_RULES, type EnvRules } from './environment.js';
+import type { ShownPath, SkippedPath } from './build-config.js';
 
 export interface SandboxPolicy {
   /** Top-level system trees shown read-only (or recreated as symlinks on merged-/usr systems). */
@@ -15,6 +16,8 @@ export interface SandboxPolicy {
   /** Files shown with other content (git config without credentials): path -> content. */
   served: readonly ServedFile[];
   env: EnvRules;
+  /** Paths the user's build-configuration variables name (build-config.ts), shown and not. */
+  buildConfig?: { shown: readonly ShownPath[]; skipped: readonly SkippedPath[] };
 }
 
 export interface ServedFile {

@@ -93,6 +93,44 @@ export const BUILD_TOOL_VARS = [
   '*_SYS_*',
 ] as const;
 
+/*
+ * Build-configuration variables of well-known tools: they say where a build finds its compiler,
+ * headers, libraries, Python or protoc. They are not secrets, and a build that does not see them
+ * quietly builds something else (pyo3 linking another libpython, cc missing Nix's include path).
+ * Passed by default; the paths they name are shown read-only (build-config.ts).
+ */
+/** How a variable's value names paths: a `:` list, one path, a program, or compiler flags. */
+export type PathForm = 'list' | 'path' | 'program' | 'flags' | 'none';
+
+export interface BuildConfigGroup {
+  tool: string;
+  vars: readonly (readonly [pattern: string, form: PathForm])[];
+}
+
+export const BUILD_CONFIG_VARS: readonly BuildConfigGroup[] = [
+  { tool: 'C and C++ compilers (cc, cmake, bindgen)', vars: [['CPATH', 'list'], ['C_INCLUDE_PATH', 'list'], ['CPLUS_INCLUDE_PATH', 'list'], ['OBJC_INCLUDE_PATH', 'list'], ['LIBRARY_PATH', 'list']] },
+  { tool: '-sys crates (openssl-sys, libz-sys, ...)', vars: [['*_DIR', 'path'], ['*_INCLUDE_DIR', 'path'], ['*_LIB_DIR', 'path']] },
+  {
+    tool: 'Nix',
+    vars: [['NIX_CFLAGS_COMPILE', 'flags'], ['NIX_CFLAGS_LINK', 'flags'], ['NIX_LDFLAGS', 'flags'], ['NIX_CC', 'path'], ['NIX_BINTOOLS', 'path'], ['NIX_HARDENING_ENABLE', 'none'], ['NIX_ENFORCE_NO_NATIVE', 'none']],
+  },
+  { tool: 'protobuf (prost-build, tonic-build)', vars: [['PROTOC', 'program'], ['PROTOC_INCLUDE', 'path']] },
+  {
+    tool: 'Python (pyo3, maturin)',
+    vars: [['PYO3_PYTHON', 'program'], ['PYO3_CONFIG_FILE', 'path'], ['PYO3_*', 'none'], ['PYTHON_SYS_EXECUTABLE', 'program'], ['VIRTUAL_ENV', 'path'], ['CONDA_PREFIX', 'path'], ['CONDA_DEFAULT_ENV', 'none'], ['_PYTHON_SYSCONFIGDATA_NAME', 'none']],
+  },
+  { tool: 'SQLite (libsqlite3-sys)', vars: [['LIBSQLITE3_FLAGS', 'none']] },
+  { tool: 'CUDA', vars: [['CUDA_PATH', 'path'], ['CUDA_HOME', 'path'], ['CUDA_ROOT', 'path'], ['CUDA_COMPUTE_CAP', 'none']] },
+  { tool: 'libtorch (torch-sys)', vars: [['LIBTORCH', 'path'], ['LIBTORCH_INCLUDE', 'path'], ['LIBTORCH_LIB', 'path'], ['LIBTORCH_*', 'none']] },
+  { tool: 'ONNX Runtime (ort)', vars: [['ORT_LIB_LOCATION', 'path'], ['ORT_DYLIB_PATH', 'path'], ['ORT_STRATEGY', 'none'], ['ORT_PREFER_DYNAMIC_LINK', 'none']] },
+  { tool: 'Java (jni)', vars: [['JAVA_HOME', 'path']] },
+  { tool: 'Android NDK', vars: [['ANDROID_NDK_HOME', 'path'], ['ANDROID_NDK_ROOT', 'path'], ['NDK_HOME', 'path'], ['ANDROID_HOME', 'path'], ['ANDROID_SDK_ROOT', 'path']] },
+  { tool: 'Perl (openssl-src)', vars: [['PERL', 'program']] },
+];
+
+/** Every pattern above: kept in the sandbox's environment (secret-looking names still win). */
+export const BUILD_CONFIG_PATTERNS: readonly string[] = BUILD_CONFIG_VARS.flatMap((g) => g.vars.map(([p]) => p));
+
 /** Never passed, whatever matched above: credentials, agents, proxies, and our own plumbing. */
 export const SECRET_VARS = [
   '*TOKEN*',
@@ -132,7 +170,7 @@ export const SECRET_VARS = [
 ] as const;
 
 export const DEFAULT_ENV_RULES: EnvRules = {
-  keep: [...CARGO_BUILD_SCRIPT_VARS, ...BUILD_TOOL_VARS],
+  keep: [...CARGO_BUILD_SCRIPT_VARS, ...BUILD_TOOL_VARS, ...BUILD_CONFIG_PATTERNS],
   deny: SECRET_VARS,
 };
 

@@ -1,10 +1,25 @@
 // A sandboxed build builds the same thing as a plain one (issue 18): cargo's jobserver reaches
 // build scripts' `make -j`, and a tool that writes to descriptors it was not given finds nothing
-// of ours there. Plain cargo is the control each time.
+// of ours there; build-configuration variables (PYO3_PYTHON, CPATH) reach real crates' build
+// scripts (pyo3-build-config, cc) with the paths they name, even in the hidden home. Plain cargo
+// is the control each time.
 
 import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { copyFixture, makeScratch, runCli, runPlainCargo } from '../helpers/sandbox-env.js';
+import { copyFixture, makeScratch, runCli, runPlainCargo, type Scratch } from '../helpers/sandbox-env.js';
+
+/** A Python "installed" in the home directory (a link to the system's) and an SDK header there. */
+function homeTools(s: Scratch): NodeJS.ProcessEnv {
+  const venv = join(s.home, 'venvs/build/bin');
+  mkdirSync(venv, { recursive: true });
+  symlinkSync('/usr/bin/python3', join(venv, 'python3'));
+  const include = join(s.home, 'sdk/include');
+  mkdirSync(include, { recursive: true });
+  writeFileSync(join(include, 'sdkconf.h'), '#define SDK_VERSION 42\n');
+  return { ...s.env, PYO3_PYTHON: join(venv, 'python3'), CPATH: include };
+}
 
 describe('building the same thing as plain cargo', () => {
   test('the jobserver: make -j in a build script gets cargo\'s tokens; junk written to other descriptors lands nowhere of ours (control: plain cargo)', async () => {
@@ -27,5 +42,41 @@ describe('building the same thing as plain cargo', () => {
     // Descriptors 3 to 9 hold nothing: not our policy files, the supervisor's report, nor a stale jobserver.
     assert.match(r.stderr, /junk written to descriptors \[\]/);
     assert.doesNotMatch(r.stderr, /left a symlink|setuid/);
+  });
+
+  test('build-configuration variables: pyo3-build-config uses the Python PYO3_PYTHON names and cc finds CPATH\'s headers, both in the hidden home (control: plain cargo)', async () => {
+    const plain = makeScratch('build-config-plain');
+    const plainWs = copyFixture(plain, 'build-config', { debianRegistry: true });
+    const control = await runPlainCargo(['build'], { cwd: plainWs, env: homeTools(plain) });
+    assert.equal(control.status, 0, control.stderr);
+    assert.ok(control.stderr.includes(`python executable ${join(plain.home, 'venvs/build/bin/python3')}`), control.stderr);
+    assert.match(control.stderr, /compiled against the SDK in CPATH/);
+
+    const s = makeScratch('build-config');
+    const ws = copyFixture(s, 'build-config', { debianRegistry: true });
+    const env = homeTools(s);
+    const r = await runCli(['build'], { cwd: ws, env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stderr.includes(`python executable ${join(s.home, 'venvs/build/bin/python3')}`), r.stderr);
+    assert.match(r.stderr, /compiled against the SDK in CPATH/);
+    // `cargo sandbox policy` says what passed and what it shows.
+    const policy = await runCli(['policy', 'c-config'], { cwd: ws, env });
+    assert.match(policy.stdout, /build config: +passed: .*\bCPATH\b.*\bPYO3_PYTHON\b/);
+    assert.match(policy.stdout, /CPATH: ~\/sdk\/include shown read-only/);
+  });
+
+  test('a build-configuration variable naming the home directory, or a link into a secret, shows nothing', async () => {
+    const s = makeScratch('build-config-secret');
+    const ws = copyFixture(s, 'build-config', { debianRegistry: true });
+    symlinkSync(join(s.home, '.ssh'), join(ws, 'sdk-link'));
+    const env = { ...homeTools(s), CPATH: join(ws, 'sdk-link'), VIRTUAL_ENV: s.home };
+    const policy = await runCli(['policy', 'c-config'], { cwd: ws, env });
+    assert.equal(policy.status, 0, policy.stderr);
+    assert.match(policy.stdout, /CPATH: .*sdk-link not shown \(it is inside a secret the sandbox hides\)/);
+    assert.match(policy.stdout, /VIRTUAL_ENV: ~ not shown \(it would show your whole home directory\)/);
+    // The header is not found: the link was not followed into ~/.ssh, whose files stay hidden.
+    const r = await runCli(['build', '-p', 'c-config'], { cwd: ws, env });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /sdkconf\.h/);
   });
 });

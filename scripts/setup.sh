@@ -11,6 +11,7 @@ APT_PACKAGES=(
   librust-openssl-sys-dev librust-libsqlite3-sys-dev librust-libz-sys-dev librust-zstd-sys-dev
   librust-ring-dev librust-bzip2-sys-dev librust-curl-sys-dev librust-libgit2-sys-dev
   librust-serde-derive-dev librust-serde-dev librust-tokio-dev librust-cc-dev librust-pkg-config-dev
+  librust-pyo3-build-config-dev
   # Debian's rustc 1.63 has the wasm32-wasi standard library (rustup's toolchain stays first in PATH)
   rustc libstd-rust-dev-wasm32 lld
   # `cargo sandbox audit` observes build scripts with strace; its HTML page is tested in Chromium

@@ -28,6 +28,7 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
       reporter.message('warning', `${who} left a ${f.detail} \`${f.subject}\` in its OUT_DIR; it was removed (rustc, which runs outside the sandbox, would block on it or read a device)`);
     }
   }
+  if (result.code === 0 && runs.length) await noteHiddenInputs(ctx, runs, reporter);
   if (result.code === 0 || result.signal) return;
   // A WebAssembly build script that probes rustc does not fail when it cannot: it quietly does
   // less (proc-macro2 turns features off), and a later crate fails with an unrelated error.
@@ -119,4 +120,15 @@ async function warnStaleApprovals(ctx: SandboxContext, runs: readonly BuildScrip
     reporter.message('warning', `the grants of \`[sandbox.package."${key}"]\` were approved for ${approvedFor} in Cargo.lock; its build script ran with the default policy`);
     reporter.message('help', `review what the new version does with \`cargo sandbox audit -p ${pkg.name}\`, then approve it with \`cargo sandbox audit --suggest --write\``);
   }
+}
+
+/** After a successful build: what the sandbox hid that its scripts may have wanted, said once. */
+async function noteHiddenInputs(ctx: SandboxContext, runs: readonly BuildScriptRun[], reporter: Reporter): Promise<void> {
+  const { findHiddenInputs, hiddenInputsMessages, alreadySaid } = await import('./hidden-inputs.js');
+  const { cacheDirs, usableDir } = await import('../backends/native-helpers.js');
+  const found = findHiddenInputs(runs, ctx.env, ctx.home, ctx.policy, (run) => effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars));
+  const { notes, help } = hiddenInputsMessages(found, ctx.home);
+  if (alreadySaid([...notes, ...help], ctx.workspaceRoot, cacheDirs(ctx.env).find(usableDir))) return;
+  for (const n of notes) reporter.message('note', n);
+  for (const h of help) reporter.message('help', h);
 }

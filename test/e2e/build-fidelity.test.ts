@@ -5,7 +5,7 @@
 // is the control each time.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { copyFixture, makeScratch, runCli, runPlainCargo, type Scratch } from '../helpers/sandbox-env.js';
@@ -78,5 +78,34 @@ describe('building the same thing as plain cargo', () => {
     const r = await runCli(['build', '-p', 'c-config'], { cwd: ws, env });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /sdkconf\.h/);
+  });
+
+  test('after a build that succeeded, what the sandbox hid that a script wanted is said, once (control: plain cargo sees it)', async () => {
+    const setUp = (s: Scratch): NodeJS.ProcessEnv => {
+      const bin = join(s.home, 'bin');
+      mkdirSync(bin);
+      writeFileSync(join(bin, 'fallbacks-tool'), '#!/bin/sh\necho from-home\n', { mode: 0o755 });
+      return { ...s.env, PATH: `${bin}:${s.env.PATH}`, FALLBACKS_FEATURE_LEVEL: '3' };
+    };
+    const plain = makeScratch('fallbacks-plain');
+    const control = await runPlainCargo(['build'], { cwd: copyFixture(plain, 'fallbacks'), env: setUp(plain) });
+    assert.match(control.stderr, /feature level 3; fallbacks-tool: from-home/);
+
+    const s = makeScratch('fallbacks');
+    const ws = copyFixture(s, 'fallbacks');
+    const env = setUp(s);
+    const r = await runCli(['build'], { cwd: ws, env });
+    assert.equal(r.status, 0, r.stderr);
+    // It built something else, and says so.
+    assert.match(r.stderr, /feature level 0 \(default\); fallbacks-tool: not found/);
+    assert.match(r.stderr, /^note: the sandbox hid `~\/bin` on your PATH/m);
+    assert.match(r.stderr, /^note: the build script of `fallbacks` reads `FALLBACKS_FEATURE_LEVEL` \(rerun-if-env-changed\)/m);
+    assert.match(r.stderr, /\[sandbox\.package\.fallbacks\]\n {4}allow-env = \["FALLBACKS_FEATURE_LEVEL"\]/);
+    // Said once: the script runs again, the note does not.
+    writeFileSync(join(ws, 'build.rs'), `${readFileSync(join(ws, 'build.rs'), 'utf8')}\n// again\n`);
+    const again = await runCli(['build'], { cwd: ws, env });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /Compiling fallbacks/);
+    assert.doesNotMatch(again.stderr, /the sandbox hid|rerun-if-env-changed/);
   });
 });

@@ -1,0 +1,106 @@
+// After a build that succeeded: what the sandbox hid that it may have wanted, so that "it built"
+// never quietly means "it built something else" (pyo3 finding /usr/bin/python3 because the pyenv
+// shim on PATH lives in the hidden home). Two things are known for sure:
+//   - PATH directories inside the hidden home that hold programs (a script that ran one got
+//     another, or none);
+//   - variables a build script declared it reads (`cargo:rerun-if-env-changed`) that are set in
+//     your environment and removed in the sandbox (secret-looking names are not offered).
+// Said once: the same findings are not repeated on later builds (a marker in the cache).
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { displayPath, isInside } from '../paths.js';
+import { globMatch, isPassed } from '../policy/environment.js';
+import type { SandboxPolicy } from '../policy/default-policy.js';
+import type { EffectiveGrants } from '../policy/effective.js';
+import type { BuildScriptRun } from '../intercept/session.js';
+
+export interface HiddenInputs {
+  /** PATH directories in the hidden home that hold programs. */
+  pathDirs: string[];
+  /** Per package: variables it reads that the sandbox removed. */
+  variables: { packageName: string; names: string[] }[];
+}
+
+/** `cargo:rerun-if-env-changed=NAME` (and cargo's `cargo::` form) in a build script's output. */
+export function declaredVariables(output: string): string[] {
+  const names = new Set<string>();
+  for (const m of output.matchAll(/^cargo::?rerun-if-env-changed=(.+)$/gm)) names.add(m[1]!.trim());
+  return [...names];
+}
+
+function holdsPrograms(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((n) => {
+      try {
+        const st = statSync(join(dir, n));
+        return st.isFile() && (st.mode & 0o111) !== 0;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** What the sandbox hid from this build's scripts (pure but for reading their outputs and PATH). */
+export function findHiddenInputs(
+  runs: readonly BuildScriptRun[],
+  env: Record<string, string | undefined>,
+  home: string,
+  policy: SandboxPolicy,
+  grantsOf: (run: BuildScriptRun) => EffectiveGrants,
+): HiddenInputs {
+  const visible = [...policy.system, ...policy.readOnly];
+  const pathDirs = (env.PATH ?? '').split(delimiter).filter((d) => isAbsolute(d) && isInside(d, home) && !visible.some((v) => isInside(d, v)) && holdsPrograms(d));
+  const variables: HiddenInputs['variables'] = [];
+  for (const run of runs) {
+    let output = '';
+    try {
+      output = readFileSync(join(dirname(run.outDir), 'output'), 'utf8');
+    } catch {
+      continue;
+    }
+    const granted = grantsOf(run).env.map((e) => e.value);
+    const names = declaredVariables(output).filter(
+      (n) => env[n] !== undefined && !isPassed(policy.env, n) && !granted.some((g) => globMatch(g, n)) && !policy.env.deny.some((d) => globMatch(d, n)),
+    );
+    const entry = variables.find((v) => v.packageName === run.packageName);
+    if (entry) entry.names = [...new Set([...entry.names, ...names])];
+    else if (names.length) variables.push({ packageName: run.packageName, names });
+  }
+  return { pathDirs: [...new Set(pathDirs)], variables: variables.filter((v) => v.names.length) };
+}
+
+/** The note and help lines for `found` (empty when nothing was hidden). */
+export function hiddenInputsMessages(found: HiddenInputs, home: string): { notes: string[]; help: string[] } {
+  const notes: string[] = [];
+  const help: string[] = [];
+  if (found.pathDirs.length) {
+    const dirs = found.pathDirs.map((d) => `\`${displayPath(d, home)}\``).join(', ');
+    notes.push(`the sandbox hid ${dirs} on your PATH (inside your home): a build script that ran a program from there ran another one found further along PATH, or none`);
+    help.push(`if a build needs them, show them to every build script:\n    [sandbox]\n    allow-read = [${found.pathDirs.map((d) => JSON.stringify(displayPath(d, home))).join(', ')}]`);
+  }
+  for (const v of found.variables) {
+    const names = v.names.map((n) => `\`${n}\``).join(', ');
+    notes.push(`the build script of \`${v.packageName}\` reads ${names} (rerun-if-env-changed), set in your environment but removed in the sandbox: it built without ${v.names.length > 1 ? 'them' : 'it'}`);
+    help.push(`to pass ${v.names.length > 1 ? 'them' : 'it'}, add to .cargo/config.toml:\n    [sandbox.package.${v.packageName}]\n    allow-env = [${v.names.map((n) => JSON.stringify(n)).join(', ')}]`);
+  }
+  return { notes, help };
+}
+
+/** Whether these exact messages were already said for this workspace (and remembers them when not). */
+export function alreadySaid(messages: readonly string[], workspace: string, cacheDir: string | undefined): boolean {
+  if (!cacheDir || messages.length === 0) return false;
+  const marker = join(cacheDir, 'said', createHash('sha256').update(workspace).update('\0').update(messages.join('\n')).digest('hex').slice(0, 32));
+  if (existsSync(marker)) return true;
+  try {
+    mkdirSync(dirname(marker), { recursive: true });
+    writeFileSync(marker, '');
+  } catch {
+    /* said again next time: no harm */
+  }
+  return false;
+}

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildConfigPaths, type HostPaths } from '../../src/policy/build-config.js';
+import { DEFAULT_ENV_RULES, isPassed } from '../../src/policy/environment.js';
+import { declaredVariables, hiddenInputsMessages } from '../../src/diagnostics/hidden-inputs.js';
+
+const HOME = '/home/u';
+const host = (links: Record<string, string> = {}, missing: string[] = []): HostPaths => ({
+  home: HOME,
+  masked: [`${HOME}/.ssh`, `${HOME}/.config`, '/etc/ssh'],
+  visible: ['/usr', '/etc', '/work/ws'],
+  exists: (p) => !missing.includes(p),
+  realpath: (p) => links[p] ?? p,
+});
+const passes = (n: string) => isPassed(DEFAULT_ENV_RULES, n);
+
+test('the well-known build-configuration variables pass; secret-looking names still do not', () => {
+  for (const name of ['CPATH', 'LIBRARY_PATH', 'PROTOC', 'PYO3_PYTHON', 'PYO3_CONFIG_FILE', 'VIRTUAL_ENV', 'CONDA_PREFIX', 'NIX_CFLAGS_COMPILE', 'LIBSQLITE3_FLAGS', 'LIBTORCH_USE_PYTORCH', 'JAVA_HOME']) {
+    assert.ok(passes(name), name);
+  }
+  for (const name of ['PYO3_TOKEN', 'ORT_API_KEY', 'GITHUB_TOKEN', 'PYTHONSTARTUP']) assert.ok(!passes(name), name);
+});
+
+test('paths named by lists, flags and programs are shown; a program shows its install prefix, where it is and where it leads', () => {
+  const env = {
+    CPATH: `${HOME}/sdk/include:/usr/include:relative/dir`,
+    NIX_CFLAGS_COMPILE: '-isystem /nix/store/abc-zlib/include -I/nix/store/def/include -O2',
+    PYO3_PYTHON: `${HOME}/.pyenv/versions/3.11/bin/python3`,
+    UNRELATED: `${HOME}/notes`,
+  };
+  const { shown } = buildConfigPaths(env, passes, host({ [`${HOME}/.pyenv/versions/3.11/bin/python3`]: `${HOME}/.pyenv/versions/3.11/bin/python3.11` }));
+  assert.deepEqual(shown.map((s) => `${s.variable} ${s.path}`), [
+    `CPATH ${HOME}/sdk/include`,
+    'NIX_CFLAGS_COMPILE /nix/store/abc-zlib/include',
+    'NIX_CFLAGS_COMPILE /nix/store/def/include',
+    `PYO3_PYTHON ${HOME}/.pyenv/versions/3.11`,
+  ]);
+});
+
+test('never the home itself or above it, never inside a hidden secret, never through a link that leads into one', () => {
+  const env = { VIRTUAL_ENV: HOME, CONDA_PREFIX: '/', OPENSSL_DIR: `${HOME}/.ssh/keys`, PROTOC_INCLUDE: '/work/ws/.venv', JAVA_HOME: '/opt/missing' };
+  const { shown, skipped } = buildConfigPaths(env, passes, host({ '/work/ws/.venv': `${HOME}/.config/secret` }, ['/opt/missing']));
+  assert.deepEqual(shown, []);
+  assert.deepEqual(skipped.map((s) => `${s.variable}: ${s.why}`).sort(), [
+    'CONDA_PREFIX: it would show your whole home directory',
+    'JAVA_HOME: it does not exist',
+    'OPENSSL_DIR: it is inside a secret the sandbox hides',
+    'PROTOC_INCLUDE: it is inside a secret the sandbox hides',
+    'VIRTUAL_ENV: it would show your whole home directory',
+  ]);
+});
+
+test('a build script\'s declared variables are read from its output, both directive forms', () => {
+  assert.deepEqual(declaredVariables('cargo:rerun-if-env-changed=A\ncargo:warning=x\ncargo::rerun-if-env-changed=B\ncargo:rerun-if-env-changed=A\n'), ['A', 'B']);
+});
+
+test('the hidden-inputs note names PATH directories as ~/ and gives one table per package', () => {
+  const { notes, help } = hiddenInputsMessages({ pathDirs: [`${HOME}/.pyenv/shims`], variables: [{ packageName: 'foo', names: ['A', 'B'] }] }, HOME);
+  assert.match(notes[0]!, /`~\/\.pyenv\/shims` on your PATH/);
+  assert.match(notes[1]!, /`foo` reads `A`, `B`/);
+  assert.equal(help[1], 'to pass them, add to .cargo/config.toml:\n    [sandbox.package.foo]\n    allow-env = ["A", "B"]');
+});

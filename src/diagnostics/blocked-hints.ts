@@ -194,15 +194,15 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
   const env = new Set<string>();
   let timeout: number | undefined;
   let native = false;
-  const limits: string[] = [];
+  const limits = new Map<string, string>();
   for (const f of findings) {
     if (f.kind === 'read') read.add(displayPath(f.path, home));
     else if (f.kind === 'exec') read.add(displayPath(f.dir, home));
     else if (f.kind === 'write') write.add(displayPath(f.grant, home));
     else if (f.kind === 'env') env.add(f.name);
-    else if (f.kind === 'timeout') timeout = f.seconds * 4;
+    else if (f.kind === 'timeout') timeout = Math.max(timeout ?? 0, f.seconds * 4);
     else if (f.kind === 'wasi') native = true;
-    else if (f.kind === 'limit') limits.push(`${f.key} = ${JSON.stringify(f.suggest)}`);
+    else if (f.kind === 'limit') limits.set(f.key, `${f.key} = ${JSON.stringify(f.suggest)}`);
   }
   const net = networkProposal(findings, network);
   const list = (xs: Set<string>) => `[${[...xs].map((x) => JSON.stringify(x)).join(', ')}]`;
@@ -212,7 +212,7 @@ export function grantSnippet(packageName: string, findings: readonly Finding[], 
   if (env.size) lines.push(`allow-env = ${list(env)}`);
   if (net) lines.push(`allow-network = ${'whole' in net ? 'true' : list(new Set(net.list))}`);
   if (timeout) lines.push(`timeout = "${timeout}s"`);
-  lines.push(...limits);
+  lines.push(...limits.values());
   // Mixed mode: this package's build script runs natively under bubblewrap, the others as wasm.
   if (native) lines.push('target = "native"');
   return lines.length > 1 ? lines : [];

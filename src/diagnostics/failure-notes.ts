@@ -67,8 +67,16 @@ export function failureNotes(
   });
   // A WebAssembly script that failed for any reason: running it natively is the first thing to try.
   const withNative = failed.map(({ run, blocked, wasm, network }) => ({ run, network, blocked: wasm && !blocked.some((f) => f.kind === 'wasi') ? [...blocked, { kind: 'wasi', message: '' } as Finding] : blocked }));
-  const snippets = withNative.map(({ run, blocked, network }) => grantSnippet(tableKey(run), blocked, home, network)).filter((s) => s.length);
-  const flags = failed.flatMap(({ run, blocked, network }) => grantFlags(run.packageName, blocked, home, network));
+  // One table per package (a script that ran twice, for two feature sets, failed twice): two
+  // tables of the same name would be a TOML error once pasted.
+  const byTable = new Map<string, { blocked: Finding[]; network: NetworkAccess | undefined }>();
+  for (const { run, blocked, network } of withNative) {
+    const entry = byTable.get(tableKey(run));
+    if (entry) entry.blocked.push(...blocked);
+    else byTable.set(tableKey(run), { blocked: [...blocked], network });
+  }
+  const snippets = [...byTable].map(([key, { blocked, network }]) => grantSnippet(key, blocked, home, network)).filter((s) => s.length);
+  const flags = [...new Set(failed.flatMap(({ run, blocked, network }) => grantFlags(run.packageName, blocked, home, network)))];
   // A destination read from an error message may be one of several the script needs.
   const guessed = failed.some(({ blocked, network }) => {
     const net = networkProposal(blocked, network);

@@ -105,3 +105,19 @@ test('the one-off flags name the package and the path (quoted for the shell); an
   assert.match(wasm.notes[0]!, /ran as WebAssembly \(WASI\).*cannot start processes/);
   assert.match(wasm.help[0]!, /\[sandbox\.package\.quiet-fail\]\n {4}target = "native"/);
 });
+
+test('a package whose build script failed twice (two feature sets) gets one table with every key, pasteable as is', async () => {
+  const { failureNotes } = await import('../../src/diagnostics/failure-notes.js');
+  const run = { packageName: 'twice', packageVersion: '1.0.0' } as Parameters<typeof failureNotes>[0][0]['run'];
+  const report = failureNotes(
+    [
+      { run, blocked: [{ kind: 'read', path: '/home/u/sdk', message: 'a' }, { kind: 'limit', key: 'max-memory', suggest: '4GiB', message: 'm' }] },
+      { run, blocked: [{ kind: 'env', name: 'SDK_LEVEL', message: 'b' }, { kind: 'read', path: '/home/u/sdk', message: 'a' }, { kind: 'limit', key: 'max-memory', suggest: '4GiB', message: 'm' }] },
+    ],
+    '/home/u',
+  );
+  const table = report.help.find((h) => h.startsWith('to allow this'))!;
+  assert.equal(table, 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.twice]\n    allow-read = ["~/sdk"]\n    allow-env = ["SDK_LEVEL"]\n    max-memory = "4GiB"');
+  assert.equal(report.help.filter((h) => h.includes('--allow-read=twice:~/sdk')).length, 1);
+  assert.doesNotMatch(report.help.join('\n'), /--allow-read=twice:~\/sdk.*--allow-read=twice:~\/sdk/);
+});

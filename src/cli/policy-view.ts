@@ -165,7 +165,7 @@ function hiddenLines(ctx: SandboxContext): [string, string[]] {
 
 /** The build-configuration variables set in your environment and the paths they show. */
 function buildConfigLines(ctx: SandboxContext): [string, string[]] {
-  const names = Object.keys(ctx.env ?? {}).filter((n) => BUILD_CONFIG_PATTERNS.some((p) => globMatch(p, n)) && isPassed(ctx.policy.env, n)).sort();
+  const names = Object.keys(ctx.env).filter((n) => BUILD_CONFIG_PATTERNS.some((p) => globMatch(p, n)) && isPassed(ctx.policy.env, n)).sort();
   const shown = ctx.policy.buildConfig?.shown ?? [];
   const skipped = ctx.policy.buildConfig?.skipped ?? [];
   const lines = [

@@ -11,6 +11,7 @@ import { applyGrantFlags, extractGrantFlags } from '../../src/cli/grant-flags.js
 import { effectiveGrants, grantsFingerprint } from '../../src/policy/effective.js';
 import { renderPackageData } from '../../src/backends/package-policy.js';
 import { describePackagePolicy, networkSummary, policyJson } from '../../src/cli/policy-view.js';
+import { defaultPolicy } from '../../src/policy/default-policy.js';
 import type { SandboxContext } from '../../src/cli/context.js';
 import { UserError } from '../../src/diagnostics/style.js';
 
@@ -223,7 +224,7 @@ test('the launcher\'s data: network=0 and one connect= entry per destination; ne
 test('`cargo sandbox policy`: the destinations with where each came from; json gives the list and each source', () => {
   const { config } = load([file('/ws/.cargo/config.toml', '[sandbox.package.foo]\nallow-network = ["github.com:443", "127.0.0.1:5432"]\n')]);
   applyGrantFlags(config, extractGrantFlags(['--allow-network=foo:x.org:80']).flags, '/cwd');
-  const ctx = { config, vars, workspaceRoot: '/ws', workspaceSecrets: { envFiles: [], gitConfigs: [] }, workspaceFiles: [] } as unknown as SandboxContext;
+  const ctx = { config, vars, workspaceRoot: '/ws', workspaceSecrets: { envFiles: [], gitConfigs: [] }, workspaceFiles: [], env: {}, home: '/home/u', policy: defaultPolicy({ home: '/home/u', cargoHome: '/home/u/.cargo', rustupHome: undefined, workspaceRoot: '/ws' }) } as unknown as SandboxContext;
   const text = describePackagePolicy(ctx, { name: 'foo', version: '1.0.0', procMacro: true });
   assert.match(text, /^ {2}network: {8}github\.com:443, 127\.0\.0\.1:5432 \(\/ws\/\.cargo\/config\.toml:2:1\)\n {18}x\.org:80 \(--allow-network=foo:x\.org:80\)\n {18}only these: .*\n {18}also for the compilations that load its proc macros$/m);
   assert.match(describePackagePolicy(ctx, { name: 'bar', version: '1.0.0' }), /^ {2}network: {8}none \(default\)$/m);

@@ -192,7 +192,8 @@ describe('denials that explain themselves', () => {
     ['read', 'read', /^note: it tried to access `~\/granted\/file\.txt`, which the sandbox hides/m, ['allow-read = ["~/granted/file.txt"]']],
     ['write', 'gen', /^note: it tried to write `\S+\/probe-a\/generated\/probe-a\.rs`, which is read-only/m, ['allow-write = ["']],
     ['env', 'env', /^note: it looked for the environment variable `MY_TOOL_HOME`/m, ['allow-env = ["MY_TOOL_HOME"]']],
-    ['network', 'net', /^note: it tried to use the network \(127\.0\.0\.1:\d+\)/m, ['allow-network = true']],
+    // The narrowest grant: the one address, reached through the forward once granted.
+    ['network', 'net', /^note: it tried to use the network \(127\.0\.0\.1:\d+\)/m, ['allow-network = ["127.0.0.1:']],
     ['program', 'exec', /^note: it tried to run `mytool`, which is on your PATH in `~\/\.local\/bin`/m, ['allow-read = ["~/.local/bin"]']],
   ];
   for (const [label, action, note, grant] of cases) {

@@ -163,6 +163,15 @@ describe('network allowlists', () => {
     assert.match(r.stderr, /probe curl-other-host: 403/);
     // The proxy ended with the build script.
     assert.deepEqual(processesWith(`127.0.0.1:${servers.ports.db}`), []);
+
+    // Again through the cached session (no Node before cargo): the same, proxy and all.
+    clear(servers.seen);
+    writeFileSync(join(ws, 'probe/build.rs'), `${readFileSync(join(ws, 'probe/build.rs'), 'utf8')}\n// again\n`);
+    const again = await runCli(['build', '-p', 'net-probe'], { cwd: ws, env: s.env });
+    assert.equal(again.status, 0, again.stderr);
+    const second = reached(servers.seen, { ...received, dns: 0, outside: 0 });
+    for (const name of ALLOWED) assert.ok(second.has(name), `cached session: ${name} did not reach its server\n${again.stderr}`);
+    for (const name of REFUSED.filter((n) => n !== 'dns' && n !== 'direct-outside')) assert.ok(!second.has(name), `cached session: ${name} reached its server`);
   });
 
   test('a failed build script names each destination its proxy refused, and the list to paste (the current one, extended)', async () => {

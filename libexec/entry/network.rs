@@ -201,7 +201,7 @@ pub(crate) fn compile_network(externs: &[PathBuf], session: &Path) -> CompileNet
     let mut listed: Vec<OsString> = vec![];
     let mut header = String::new();
     for lib in externs.iter().filter(|p| p.extension().map_or(false, |e| e == "so")) {
-        let record = fs::read_to_string(lib.with_extension(format!("so.{MACRO_PACKAGE}"))).unwrap_or_default();
+        let record = read_small(&lib.with_extension(format!("so.{MACRO_PACKAGE}")));
         let fields: Vec<&str> = record.split('\0').collect();
         let plain = |f: &str| !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.+".contains(&c));
         if fields.len() != 3 || !plain(fields[0]) || !plain(fields[1]) || identity(lib).as_deref() != Some(fields[2]) {
@@ -221,4 +221,21 @@ pub(crate) fn compile_network(externs: &[PathBuf], session: &Path) -> CompileNet
     }
     let compiling = format!("compiling\t{}\t{}\n", std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
     CompileNetwork::Listed(listed, [compiling, header].concat().into_bytes())
+}
+
+/// A record of ours: a regular file, never through a link, at most 1 KiB (a `target/` that came
+/// with a repository may hold a link to /dev/zero or a FIFO under that name).
+fn read_small(path: &Path) -> String {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NOFOLLOW: i32 = 0o400000;
+    const O_NONBLOCK: i32 = 0o4000;
+    let file = fs::OpenOptions::new().read(true).custom_flags(O_NOFOLLOW | O_NONBLOCK).open(path);
+    let mut text = String::new();
+    if let Ok(f) = file {
+        if f.metadata().map_or(false, |m| m.is_file()) {
+            let _ = f.take(1024).read_to_string(&mut text);
+        }
+    }
+    text
 }

@@ -99,9 +99,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     }
     // rustc's own parallelism shares cargo's job limit.
     let jobserver = crate::jobserver::pass_through();
-    if let Some(fifo) = &jobserver.fifo {
-        push(&mut a, &["--bind".as_ref(), fifo.as_os_str(), fifo.as_os_str()]);
-    }
+    a.extend(jobserver.bwrap_args());
     push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), cwd.as_os_str()]);
     // Cargo's library path (build scripts' native search paths), for the program inside only:
     // the entry point removed it from our own environment, so bwrap never loads from it.
@@ -115,9 +113,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     if let Some(n) = &proxied {
         a.extend(n.confine.iter().cloned());
     }
-    if let Some(fifo) = &jobserver.fifo {
-        push(&mut a, &["--write".as_ref(), fifo.as_os_str()]);
-    }
+    a.extend(jobserver.confine_args());
     if let Some(s) = &jail.stage {
         push(&mut a, &["--out".as_ref(), s.as_os_str()]);
     }

@@ -28,6 +28,27 @@ pub(crate) struct Jobserver {
     pub fifo: Option<PathBuf>,
 }
 
+impl Jobserver {
+    /// bwrap's part: the FIFO at its own path.
+    pub(crate) fn bwrap_args(&self) -> Vec<OsString> {
+        self.fifo.iter().flat_map(|f| ["--bind".into(), f.clone().into_os_string(), f.clone().into_os_string()]).collect()
+    }
+
+    /// The variables of `env` (those its filter passed) as rewritten.
+    pub(crate) fn rewrite(&self, env: &mut [(OsString, OsString)]) {
+        for (name, value) in &self.env {
+            if let Some(entry) = env.iter_mut().find(|(k, _)| k == name) {
+                entry.1 = value.clone();
+            }
+        }
+    }
+
+    /// The supervisor's part: the FIFO writable under Landlock.
+    pub(crate) fn confine_args(&self) -> Vec<OsString> {
+        self.fifo.iter().flat_map(|f| ["--write".into(), f.clone().into_os_string()]).collect()
+    }
+}
+
 /// An open descriptor of a pipe or FIFO (what it leads to, through /proc).
 fn is_pipe(fd: i32) -> bool {
     std::fs::metadata(format!("/proc/self/fd/{fd}")).map_or(false, |m| m.file_type().is_fifo())

@@ -98,9 +98,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     }
     // `make -j`, `cc` and `cmake` share cargo's job limit (jobserver.rs).
     let jobserver = crate::jobserver::pass_through();
-    if let Some(fifo) = &jobserver.fifo {
-        push(&mut a, &["--bind".as_ref(), fifo.as_os_str(), fifo.as_os_str()]);
-    }
+    a.extend(jobserver.bwrap_args());
     push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), working_dir().as_os_str()]);
     // Cargo's library path (build scripts' native search paths) for the script, inside only.
     // (A custom runner gets none: it runs on the host.)
@@ -113,7 +111,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         env.retain(|(k, _)| !crate::network::proxy_variable(k.as_bytes()));
         env.extend(n.env.iter().cloned());
     }
-    pass_jobserver(&mut env, jobserver.env);
+    jobserver.rewrite(&mut env);
     let mut env_record = Vec::new();
     for (k, v) in &env {
         env_record.extend_from_slice(&[k.as_bytes(), b"=", v.as_bytes(), b"\0"].concat());
@@ -137,9 +135,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         if let Some(n) = &network {
             program.extend(n.confine.iter().cloned());
         }
-        if let Some(fifo) = &jobserver.fifo {
-            push(&mut program, &["--write".as_ref(), fifo.as_os_str()]);
-        }
+        program.extend(jobserver.confine_args());
         program.push("--".into());
         if wasm {
             // Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
@@ -176,15 +172,6 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     }
     let err = cmd.exec();
     die(&format!("cannot start {}: {err}", Path::new(&program[0]).display()))
-}
-
-/// The jobserver variables the program sees (among those its environment passes) as rewritten.
-pub(crate) fn pass_jobserver(env: &mut Vec<(OsString, OsString)>, jobserver: Vec<(OsString, OsString)>) {
-    for (name, value) in jobserver {
-        if let Some(entry) = env.iter_mut().find(|(k, _)| *k == name) {
-            entry.1 = value;
-        }
-    }
 }
 
 /// The package's read and write grants, and its network.

@@ -2,7 +2,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 
 // Compiled to dist/src/paths.js: the package root is three levels up.
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -24,4 +24,13 @@ export function isInside(path: string, tree: string): boolean {
 /** A path in the home directory as `~/...` (the home itself as `~`), as users write it. */
 export function displayPath(path: string, home: string): string {
   return isInside(path, home) ? `~/${relative(home, path)}`.replace(/\/$/, '') : path;
+}
+
+/** Where `path` really is (links resolved), or `path` itself when it cannot be resolved. */
+export function safeRealpath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }

@@ -2,7 +2,8 @@
 // layers, the [sandbox] configuration with the command-line grants, the workspace, target dir and
 // lockfile, and the default policy.
 
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { safeRealpath } from '../paths.js';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { cargoHome, loadConfigLayers, lookup, type ConfigLayer } from '../config/cargo-config.js';
@@ -89,15 +90,7 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     workspaceSecrets,
   });
   // The user's own environment only: cargo's `[env]` (the workspace's) shows nothing.
-  const buildConfig = buildConfigPaths(env, (name) => isPassed(base.env, name), { home, masked: base.masked, visible: [...base.system, ...base.readOnly], exists: existsSync, realpath: realpathOrUndefined });
+  const buildConfig = buildConfigPaths(env, (name) => isPassed(base.env, name), { home, masked: base.masked, visible: [...base.system, ...base.readOnly], exists: existsSync, realpath: safeRealpath });
   const policy = { ...base, readOnly: [...base.readOnly, ...buildConfig.shown.map((s) => s.path)], buildConfig };
   return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars, workspaceSecrets, workspaceFiles, trustStore };
-}
-
-function realpathOrUndefined(path: string): string | undefined {
-  try {
-    return realpathSync(path);
-  } catch {
-    return undefined;
-  }
 }

@@ -2,11 +2,12 @@
 // with them): `.env` files in the workspace root and its member directories, and the config files
 // of the git repository that holds the workspace.
 
-import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { SYSTEM_TREES } from '../policy/default-policy.js';
 import { isEnvFileName, sanitizeGitConfig } from '../policy/workspace-secrets.js';
 import { safeRead } from './workspace.js';
+import { safeRealpath } from '../paths.js';
 
 export interface WorkspaceSecrets {
   /** `.env` files (any type) to hide. */
@@ -122,14 +123,6 @@ function safeReaddir(dir: string): Dirent[] | undefined {
     return readdirSync(dir, { withFileTypes: true });
   } catch {
     return undefined;
-  }
-}
-
-function safeRealpath(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
   }
 }
 

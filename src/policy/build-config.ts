@@ -15,8 +15,8 @@ export interface HostPaths {
   /** Trees the sandbox shows anyway (the system, the toolchain, the workspace): not repeated. */
   visible: readonly string[];
   exists(path: string): boolean;
-  /** The file a link leads to (itself if none), or undefined. */
-  realpath(path: string): string | undefined;
+  /** Where a path really is (links resolved; itself when it cannot be resolved). */
+  realpath(path: string): string;
 }
 
 export interface ShownPath {
@@ -71,11 +71,11 @@ export function buildConfigPaths(env: Record<string, string | undefined>, passes
     for (const written of namedPaths(value, form)) {
       if (!isAbsolute(written)) continue;
       const path = resolve(written);
-      const candidates = form === 'program' ? [path, host.realpath(path)].filter((p): p is string => !!p).map(prefixOf) : [path];
+      const candidates = form === 'program' ? [path, host.realpath(path)].map(prefixOf) : [path];
       for (const p of new Set(candidates)) {
         // Shown where it really is: a link (a `.venv` a repository ships, leading into ~/.ssh) is
         // judged by what it leads to.
-        const real = host.realpath(p) ?? p;
+        const real = host.realpath(p);
         const why = refusal(p, host) ?? refusal(real, host);
         if (why) skipped.push({ variable, path: p, why });
         else if (!shown.some((s) => s.path === real) && !host.visible.some((v) => isInside(real, v))) shown.push({ variable, path: real });

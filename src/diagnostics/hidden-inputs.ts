@@ -8,13 +8,16 @@
 // Said once: the same findings are not repeated on later builds (a marker in the cache).
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { displayPath, isInside } from '../paths.js';
 import { globMatch, isPassed } from '../policy/environment.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { EffectiveGrants } from '../policy/effective.js';
 import type { BuildScriptRun } from '../intercept/session.js';
+
+/** Cargo keeps a script's whole output, bounded by its max-output (64 MiB by default). */
+const MAX_OUTPUT_READ = 64 * 1024 ** 2;
 
 export interface HiddenInputs {
   /** PATH directories in the hidden home that hold programs. */
@@ -57,9 +60,14 @@ export function findHiddenInputs(
   const pathDirs = (env.PATH ?? '').split(delimiter).filter((d) => isAbsolute(d) && isInside(d, home) && !visible.some((v) => isInside(d, v)) && holdsPrograms(d));
   const variables: HiddenInputs['variables'] = [];
   for (const run of runs) {
+    // Cargo's record of the script's output: read only as the regular file cargo writes (a
+    // `target/` shipped with a repository may hold a link to /dev/zero or a FIFO there).
+    const file = join(dirname(run.outDir), 'output');
     let output = '';
     try {
-      output = readFileSync(join(dirname(run.outDir), 'output'), 'utf8');
+      const st = lstatSync(file);
+      if (!st.isFile() || st.size > MAX_OUTPUT_READ) continue;
+      output = readFileSync(file, 'utf8');
     } catch {
       continue;
     }

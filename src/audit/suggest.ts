@@ -115,8 +115,11 @@ function networkWanted(s: ScriptAudit): true | string[] | undefined {
   for (const n of s.network.filter((x) => x.blocked)) {
     // Refused for another reason than the list (a Host header naming another host): no grant fixes that.
     if (n.reason && n.reason !== NOT_IN_LIST) continue;
-    const parsed = n.destination.startsWith('unix:') ? undefined : parseDestination(n.destination);
-    if (!parsed?.ok || parsed.destination.port === undefined) return true;
+    if (n.destination.startsWith('unix:')) return true;
+    // A destination in a form no list can hold (the proxy only records host:port) is not grantable:
+    // never `true` on the strength of a name the script chose.
+    const parsed = parseDestination(n.destination);
+    if (!parsed.ok || parsed.destination.port === undefined) continue;
     if (!n.proxy && !isLoopback(parsed.destination.host)) return true;
     list.add(formatDestination(parsed.destination));
   }

@@ -20,7 +20,10 @@ export type ParsedDestination = { ok: true; destination: Destination } | { ok: f
 /** For error messages: the forms a destination takes. */
 export const DESTINATION_FORMS = '"github.com:443", "*.example.com:443", "127.0.0.1:5432", "[::1]:5432", or a host alone for any port';
 
-const LABEL = /^[a-z0-9-]{1,63}$/;
+// The proxy's grammar (libexec/entry/proxy.rs `Host::parse`): letters, digits, `-` and `_` (DNS
+// names with `_` exist, and curl and the resolver take them). One grammar on both sides, so every
+// destination the proxy records can be proposed back as a list entry.
+const LABEL = /^[a-z0-9_-]{1,63}$/;
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443, 'ftp:': 21, 'ssh:': 22, 'git:': 9418 };
@@ -49,8 +52,8 @@ function nameProblem(name: string): string | undefined {
   if (name.length > 253) return 'its name is longer than 253 characters';
   const labels = name.split('.');
   if (labels.some((l) => l === '')) return 'its name has an empty label (`..`, or a dot at the start)';
-  const bad = /[^a-z0-9.-]/.exec(name);
-  if (bad) return `it contains \`${bad[0]}\`: host names are letters, digits, \`-\` and \`.\``;
+  const bad = /[^a-z0-9._-]/.exec(name);
+  if (bad) return `it contains \`${bad[0]}\`: host names are letters, digits, \`-\`, \`_\` and \`.\``;
   if (labels.some((l) => !LABEL.test(l))) return 'a label of its name is longer than 63 characters';
   // Resolvers read a name ending in a number as an IPv4 address (`1.2.3`, `0x7f.1`).
   if (/^(?:\d+|0x[0-9a-f]*)$/.test(labels.at(-1)!)) return 'it is neither a name (its last label is a number) nor an IPv4 address (four numbers from 0 to 255)';

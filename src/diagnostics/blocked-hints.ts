@@ -170,21 +170,24 @@ export function proxyFindings(records: readonly NetworkRecord[]): Finding[] {
 /**
  * What `allow-network` would let through what was found: the narrowest list (the package's
  * current list and the new destinations, so that it replaces the key as it is), or `true` when a
- * destination is not known with its port. Undefined: nothing to grant.
+ * package without a list needs the network and a destination is unknown or in a form no list can
+ * hold. A list is never widened to `true` (the destination came from the sandboxed process): such
+ * a destination is not granted, and its note still names it. Undefined: nothing to grant.
  */
 export function networkProposal(findings: readonly Finding[], current?: NetworkAccess): { whole: true } | { list: string[]; added: string[] } | undefined {
   const wanted = findings.filter((f): f is Extract<Finding, { kind: 'network' }> => f.kind === 'network' && f.grantable !== false);
   // With the whole network already, the sandbox blocked nothing there.
   if (wanted.length === 0 || current === true) return undefined;
+  const hasList = Array.isArray(current) && current.length > 0;
   const added: string[] = [];
   for (const f of wanted) {
     const parsed = f.destination === undefined ? undefined : parseDestination(f.destination);
-    if (!parsed?.ok || parsed.destination.port === undefined) return { whole: true };
-    added.push(formatDestination(parsed.destination));
+    if (parsed?.ok && parsed.destination.port !== undefined) added.push(formatDestination(parsed.destination));
+    else if (!hasList) return { whole: true };
   }
   const have = destinationsOf(current).map(formatDestination);
   const fresh = [...new Set(added)].filter((d) => !have.includes(d));
-  return { list: [...have, ...fresh], added: fresh };
+  return fresh.length ? { list: [...have, ...fresh], added: fresh } : undefined;
 }
 
 /** The `[sandbox.package.NAME]` lines that would grant what was found, ready to paste. */

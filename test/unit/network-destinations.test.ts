@@ -40,6 +40,8 @@ describe('destination syntax', () => {
     assert.deepEqual(dest('[::1]:5432'), { host: '[::1]', kind: 'ipv6', port: 5432 });
     assert.deepEqual(dest('[FE80::A:1]'), { host: '[fe80::a:1]', kind: 'ipv6' });
     assert.deepEqual(dest('db:65535'), { host: 'db', kind: 'name', port: 65535 });
+    // `_` as the proxy takes it (proxy.rs Host::parse): whatever it records can be listed back.
+    assert.deepEqual(dest('Dl_Mirror.example.com:80'), { host: 'dl_mirror.example.com', kind: 'name', port: 80 });
     assert.equal(dest(`${'a'.repeat(63)}.com`).host.length, 67);
   });
 
@@ -67,7 +69,7 @@ describe('destination syntax', () => {
     ['*example.com', /may only start the name/, undefined],
     ['*.*.example.com', /may only start the name/, undefined],
     ['*.10.0.0.1', /not an IP address/, undefined],
-    ['a_b.example.com', /contains `_`/, undefined],
+    ['a+b.example.com', /contains `\+`: host names are letters, digits, `-`, `_` and `.`/, undefined],
     ['a..example.com', /empty label/, undefined],
     ['.example.com', /empty label/, undefined],
     [`${'a'.repeat(64)}.com`, /longer than 63/, undefined],

@@ -11,7 +11,7 @@ import { parseDestination } from '../../src/config/network-destinations.js';
 import type { NetworkAccess } from '../../src/config/types.js';
 import { parseCompileRecord, parseNetworkLines, readCompileRecords } from '../../src/intercept/network-records.js';
 import { readRuns, type BuildScriptRun } from '../../src/intercept/session.js';
-import { blockedHints, proxyFindings, type HintContext } from '../../src/diagnostics/blocked-hints.js';
+import { blockedHints, networkProposal, proxyFindings, type Finding, type HintContext } from '../../src/diagnostics/blocked-hints.js';
 import { failureNotes } from '../../src/diagnostics/failure-notes.js';
 import { compileNetworkNotes } from '../../src/diagnostics/compile-network.js';
 import { DEFAULT_ENV_RULES } from '../../src/policy/environment.js';
@@ -91,6 +91,25 @@ describe('failure notes', () => {
     const unknown = failureNotes([{ run, blocked: blockedHints('error: Temporary failure in name resolution', ctx) }], '/home/u');
     assert.equal(unknown.help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.foo-sys]\n    allow-network = true');
     assert.equal(unknown.help[1], 'or, for one build only, add to the command: `--allow-network=foo-sys`');
+  });
+
+  test('a list is never widened to `true`: a destination no list can hold is named, not granted', () => {
+    const odd: Finding[] = [
+      { kind: 'network', destination: 'x.org:443', guessed: true, message: 'm' },
+      { kind: 'network', destination: 'not a host:443', message: 'odd' },
+      { kind: 'network', message: 'unknown' },
+    ];
+    assert.deepEqual(networkProposal(odd, list('github.com:443')), { list: ['github.com:443', 'x.org:443'], added: ['x.org:443'] });
+    assert.equal(networkProposal(odd.slice(1), list('github.com:443')), undefined);
+    const report = failureNotes([{ run, blocked: odd.slice(1), network: list('github.com:443') }], '/home/u');
+    assert.ok(!report.help.some((h) => /allow-network/.test(h)), report.help.join('\n'));
+    // Without a list, an unknown destination still means the whole network.
+    assert.deepEqual(networkProposal(odd.slice(2)), { whole: true });
+    // What the proxy records with `_` is proposed as a list entry.
+    assert.deepEqual(networkProposal(proxyFindings(parseNetworkLines('refused\tdl_mirror.example.com:80\tnot in allow-network\n')), list('github.com:443')), {
+      list: ['github.com:443', 'dl_mirror.example.com:80'],
+      added: ['dl_mirror.example.com:80'],
+    });
   });
 
   test('with the whole network already, nothing network-related is proposed', () => {

@@ -32,6 +32,8 @@ mod jail;
 mod jobserver;
 #[path = "entry/launch.rs"]
 mod launch;
+#[path = "entry/lifetime.rs"]
+mod lifetime;
 #[path = "entry/outputs.rs"]
 mod outputs;
 #[path = "entry/package_secrets.rs"]

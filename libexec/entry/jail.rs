@@ -58,6 +58,8 @@ pub(crate) fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
 /// Runs the jailed program and returns its exit code (128 + signal if killed). With `relay`,
 /// its stderr comes through here line by line (see rustc.rs: artifact notifications).
 pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut(&[u8]) -> Vec<u8>>) -> i32 {
+    // Cargo killed: this wrapper, then bwrap (--die-with-parent) and the proxy.
+    crate::lifetime::die_with_parent();
     let session = session_dir();
     let (bwrap, confine) = sandbox_programs();
     let cwd = working_dir();

@@ -167,6 +167,9 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     // strace waits for every child it has, the proxy (started before it) included, which waits
     // for us: under audit with a proxy, this launcher stays, the parent of both.
     if network.is_some() && var("__CARGO_SANDBOX_AUDIT").is_some() {
+        // Cargo killed: this launcher, then strace (and bwrap with it), then the proxy.
+        crate::lifetime::die_with_parent();
+        crate::lifetime::dies_with_us(&mut cmd);
         let status = cmd.status().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", Path::new(&program[0]).display())));
         std::process::exit(status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)));
     }

@@ -23,13 +23,6 @@ use crate::die;
 use crate::jail::inherit_fds;
 use crate::proxy::{Destination, Host, PROXY_NAME};
 
-extern "C" {
-    fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
-    fn getppid() -> i32;
-    fn getpid() -> i32;
-    fn _exit(code: i32) -> !;
-}
-const PR_SET_PDEATHSIG: i32 = 1;
 
 /// Where the proxy's socket appears inside the sandbox (the private /tmp: a fixed, short path).
 const PROXY_SOCKET: &str = "/tmp/.cargo-sandbox-proxy.sock";
@@ -80,16 +73,8 @@ pub(crate) fn start(allowed: &[OsString], base: &Path, header: &[u8]) -> Proxied
         cmd.arg("--allow").arg(format!("{}:{}", d.host.shown(), d.port.map_or("*".to_string(), |p| p.to_string())));
     }
     inherit_fds(&mut cmd, vec![(unsafe { File::from_raw_fd(listener.into_raw_fd()) }, 3)], None);
-    let parent = unsafe { getpid() };
-    unsafe {
-        cmd.pre_exec(move || {
-            // Gone with the process that started it (or the bwrap that process became).
-            if prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0 || getppid() != parent {
-                _exit(1);
-            }
-            Ok(())
-        });
-    }
+    // Gone with the process that started it (or the bwrap that process became).
+    crate::lifetime::dies_with_us(&mut cmd);
     let proxy = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start the network proxy: {e}")));
 
     let (listen_port, forwards, hosts) = plan(&destinations);

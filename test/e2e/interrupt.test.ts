@@ -2,7 +2,7 @@
 // leaves an unwrapped build script under a name cargo runs, nor a target dir that fails next time.
 
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -45,6 +45,65 @@ async function startSlowBuild(label: string, config = '') {
   assert.ok(started, 'the build script never started');
   assert.ok(await waitFor(() => processesWith(marker).length > 0, 10_000), 'its child never started');
   return { child, marker };
+}
+
+/** The cargo process below `root` (or `root` itself): the deepest process named cargo. */
+function cargoBelow(root: number): number | undefined {
+  const parent = new Map<number, number>();
+  const named = new Set<number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const m = /^(\d+) \((.*)\) \S+ (\d+)/s.exec(readFileSync(`/proc/${name}/stat`, 'latin1'));
+      if (!m) continue;
+      parent.set(Number(m[1]), Number(m[3]));
+      if (m[2] === 'cargo') named.add(Number(m[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const depth = (pid: number) => {
+    let d = 0;
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p), d++) if (p === root) return d;
+    return -1;
+  };
+  return [...named].filter((p) => depth(p) >= 0).sort((a, b) => depth(b) - depth(a))[0];
+}
+
+/** A build that waits inside `fixture`'s slow step (a build script, or a proc macro's expansion). */
+async function startSlow(fixture: string, label: string, start: (ws: string, env: NodeJS.ProcessEnv) => ChildProcess, config = '') {
+  const s = makeScratch(label);
+  const ws = copyFixture(s, fixture);
+  const marker = `cs-${fixture}-${label}-${process.pid}-${Date.now()}`;
+  writeFileSync(join(ws, 'marker.txt'), marker);
+  if (config) {
+    mkdirSync(join(ws, '.cargo'));
+    writeFileSync(join(ws, '.cargo/config.toml'), config);
+  }
+  const child = start(ws, s.env);
+  child.stdout?.resume();
+  child.stderr?.resume();
+  assert.ok(await waitFor(() => processesWith(marker).length > 0, 120_000), 'the slow step never started');
+  return { child, marker };
+}
+
+const plainCargo = (ws: string, env: NodeJS.ProcessEnv) => spawn('cargo', ['build'], { cwd: ws, env, stdio: 'ignore', detached: true });
+
+/** kill -9 to cargo alone (not its process group), as an IDE or a CI runner's timeout might. */
+async function killCargo(child: ChildProcess): Promise<void> {
+  const cargo = cargoBelow(child.pid!);
+  assert.ok(cargo, 'no cargo process found');
+  process.kill(cargo, 'SIGKILL');
+  await waitFor(() => !processesWith('').includes(cargo), 5_000);
+}
+
+function killAll(marker: string, child: ChildProcess): void {
+  for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
 }
 
 /** Names under which cargo could run a build script binary: both must be launchers. */
@@ -121,6 +180,41 @@ describe('interrupting a build', () => {
       assert.ok(end.signal === 'SIGTERM' || end.code !== 0, JSON.stringify(end));
       assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), `run ${i}: a sandboxed process survived`);
     }
+  });
+
+  // Plain cargo's children outlive it; sandboxed ones must not (their proxy would stay open).
+  test('kill -9 to cargo alone mid-compilation: the sandboxed compiler and its macro\'s proxy end with it (control: plain cargo\'s keeps running)', async () => {
+    const plain = await startSlow('slow-macro', 'kill9-macro-plain', plainCargo);
+    await killCargo(plain.child);
+    await sleep(1_000);
+    const orphaned = processesWith(plain.marker).length > 0;
+    killAll(plain.marker, plain.child);
+    assert.ok(orphaned, 'plain cargo: the compilation ended with cargo');
+
+    const destination = `kill9-macro-${process.pid}.test:4242`;
+    const { child, marker } = await startSlow('slow-macro', 'kill9-macro', (ws, env) => startCli(['build'], { cwd: ws, env }), `[sandbox.package.slow-macros]\nallow-network = ["${destination}"]\n`);
+    assert.ok(processesWith(destination).length > 0, 'no proxy ran for the compilation');
+    await killCargo(child);
+    const ended = await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0, 5_000);
+    killAll(marker, child);
+    assert.ok(ended, 'the sandboxed compilation or its proxy outlived cargo');
+  });
+
+  test('kill -9 to cargo alone during an audit: the launcher, strace, the sandbox and the proxy end with it (control: plain cargo\'s script keeps running)', async () => {
+    const plain = await startSlow('slow', 'kill9-audit-plain', plainCargo);
+    await killCargo(plain.child);
+    await sleep(1_000);
+    const orphaned = processesWith(plain.marker).length > 0;
+    killAll(plain.marker, plain.child);
+    assert.ok(orphaned, 'plain cargo: the build script ended with cargo');
+
+    const destination = `kill9-audit-${process.pid}.test:4242`;
+    const { child, marker } = await startSlow('slow', 'kill9-audit', (ws, env) => startCli(['audit'], { cwd: ws, env }), `[sandbox.package.slow]\nallow-network = ["${destination}"]\n`);
+    assert.ok(processesWith(destination).length > 0, 'no proxy ran for the audited script');
+    await killCargo(child);
+    const ended = await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0, 5_000);
+    killAll(marker, child);
+    assert.ok(ended, 'the audited build script or its proxy outlived cargo');
   });
 
   test('kill -9 at any moment: never an unwrapped build script, and the next build succeeds', async () => {

@@ -1,0 +1,40 @@
+// Nothing we start outlives the cargo that started us. Plain cargo leaves its children running
+// when it is killed (SIGKILL: no chance to clean up); a sandboxed compilation or audited build
+// script that kept running would keep its network proxy, and with it its allowed destinations,
+// with nobody left to stop it. The kernel's parent-death signal ends each link of the chain:
+// cargo → this wrapper or launcher → its children (bwrap dies with its parent by itself,
+// `--die-with-parent`; the proxy and strace are told here).
+
+use std::process::Command;
+use std::os::unix::process::CommandExt;
+
+extern "C" {
+    fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
+    fn getppid() -> i32;
+    fn getpid() -> i32;
+    fn _exit(code: i32) -> !;
+}
+const PR_SET_PDEATHSIG: i32 = 1;
+const SIGKILL: u64 = 9;
+
+/// This process is killed when the thread that started it ends (cargo's job thread, which waits
+/// for it). Already orphaned: exits at once.
+pub(crate) fn die_with_parent() {
+    let parent = unsafe { getppid() };
+    if unsafe { prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) } != 0 || unsafe { getppid() } != parent {
+        crate::die("cargo, which started this, is gone (or the parent-death signal could not be set)");
+    }
+}
+
+/// The child `cmd` starts is killed when this process ends (the signal survives its exec).
+pub(crate) fn dies_with_us(cmd: &mut Command) {
+    let parent = unsafe { getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent {
+                _exit(1);
+            }
+            Ok(())
+        });
+    }
+}

@@ -106,8 +106,13 @@ fn plan(destinations: &[Destination]) -> (u16, Vec<(String, String)>, Vec<(Strin
     let mut next = 2u8;
     for d in destinations {
         let port = match d.port {
-            Some(p) => p,
-            None => continue, // any port: through the proxy only
+            // Any port: through the proxy only. A port below 1024 too: the sandboxed process is
+            // in a user namespace nested inside the one that owns its network namespace (bwrap's
+            // --disable-userns), so no capability lets it bind one, and the sysctl that would
+            // (ip_unprivileged_port_start) is out of its reach as well. HTTP(S) clients reach
+            // such a destination through the proxy; the name gets no address in /etc/hosts.
+            Some(p) if p >= 1024 => p,
+            _ => continue,
         };
         let target = format!("{}:{port}", d.host.shown());
         let listen: Vec<String> = match &d.host {

@@ -8,13 +8,15 @@
 // A request whose Host header names another host than its target is refused: the destination is
 // decided once, by the target, and the request cannot claim another. Names are resolved here;
 // the sandbox gets no DNS. Each decision is one line of the log (`allowed`/`refused`, HOST:PORT,
-// why), which cargo-sandbox reads for its notes and `cargo sandbox audit`.
+// why), written once and at most MAX_RECORDED of them, which cargo-sandbox reads for its notes and
+// `cargo sandbox audit`.
 //
 // Started as `/proc/self/exe` under the name `cargo-sandbox-network-proxy`, with an empty
 // environment: the resolver may load NSS modules, and cargo's LD_LIBRARY_PATH (build scripts'
 // OUT_DIRs) must not be where it looks. It listens on fd 3 and dies with the process that
 // started it (PR_SET_PDEATHSIG); it keeps nothing between runs.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -31,6 +33,10 @@ pub(crate) const PROXY_NAME: &str = "cargo-sandbox-network-proxy";
 const MAX_HEAD: usize = 16 * 1024;
 /// Connections open at once; past it, new ones are refused.
 const MAX_CONNECTIONS: usize = 256;
+/// Distinct decisions recorded (about 250 KB at most); past it, one `truncated` line.
+const MAX_RECORDED: usize = 1000;
+/// The log's last line when decisions were left out (network-records.ts reads it).
+const TRUNCATED: &str = "truncated";
 
 /// One `allow-network` entry (`connect=` in the policy): a host, `*.domain`, or an IP literal,
 /// and a port or any.
@@ -111,8 +117,16 @@ impl Host {
 
 struct Proxy {
     allowed: Vec<Destination>,
-    log: Mutex<Option<File>>,
+    log: Mutex<Log>,
     open: AtomicUsize,
+}
+
+/// The record cargo-sandbox reads after the run: each decision once, and a bounded number of them
+/// (the sandboxed process chooses the destinations, and could otherwise fill the disk with them).
+struct Log {
+    file: Option<File>,
+    said: HashSet<String>,
+    full: bool,
 }
 
 impl Proxy {
@@ -120,9 +134,16 @@ impl Proxy {
         // Shown to the user later: printable ASCII only (no terminal escapes), and short.
         let clean = |s: &str| s.chars().take(200).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect::<String>();
         let line = if why.is_empty() { format!("{verdict}\t{}\n", clean(target)) } else { format!("{verdict}\t{}\t{}\n", clean(target), clean(why)) };
-        if let Some(f) = self.log.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.full || log.said.contains(&line) {
+            return;
+        }
+        let line = if log.said.len() < MAX_RECORDED { line } else { format!("{TRUNCATED}\t{MAX_RECORDED}\n") };
+        log.full = line.starts_with(TRUNCATED);
+        if let Some(f) = log.file.as_mut() {
             let _ = f.write_all(line.as_bytes());
         }
+        log.said.insert(line);
     }
 }
 
@@ -138,6 +159,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
             _ => std::process::exit(2),
         }
     }
+    let log = Log { file: log, said: HashSet::new(), full: false };
     let proxy = Arc::new(Proxy { allowed, log: Mutex::new(log), open: AtomicUsize::new(0) });
     let listener = unsafe { UnixListener::from_raw_fd(3) };
     for stream in listener.incoming() {

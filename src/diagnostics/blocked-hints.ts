@@ -158,13 +158,22 @@ export function blockedHints(stderr: string, ctx: HintContext): Finding[] {
 
 /** Destinations its proxy refused (`PID.network`), each a finding that names it and why. */
 export function proxyFindings(records: readonly NetworkRecord[]): Finding[] {
-  return records
-    .filter((r) => !r.allowed)
-    .map((r): Finding =>
-      !r.reason || r.reason === NOT_IN_LIST
-        ? { kind: 'network', destination: r.destination, message: `it tried to reach \`${r.destination}\` through the proxy, which its allow-network list does not include` }
-        : { kind: 'network', destination: r.destination, grantable: false, message: `it tried to reach \`${r.destination}\` through the proxy, which refused it: ${r.reason}` },
-    );
+  const refused = records.filter((r) => !r.allowed);
+  const unlisted = refused.filter((r) => !r.reason || r.reason === NOT_IN_LIST);
+  const others = refused
+    .filter((r) => !unlisted.includes(r))
+    .slice(0, MAX_PROPOSED)
+    .map((r): Finding => ({ kind: 'network', destination: r.destination, grantable: false, message: `it tried to reach \`${r.destination}\` through the proxy, which refused it: ${r.reason}` }));
+  if (unlisted.length > MAX_PROPOSED) return [{ kind: 'network', grantable: false, message: `it tried to reach ${tooManyDestinations(unlisted)} through the proxy, which its allow-network list does not include: too many to propose as a list` }, ...others];
+  return [...unlisted.map((r): Finding => ({ kind: 'network', destination: r.destination, message: `it tried to reach \`${r.destination}\` through the proxy, which its allow-network list does not include` })), ...others];
+}
+
+/** More refused destinations than this is a scan, not a list to propose (nor to print whole). */
+export const MAX_PROPOSED = 20;
+
+/** `at least 1000 destinations (the first: `a:1`, `b:1`, `c:1`)`. */
+export function tooManyDestinations(records: readonly NetworkRecord[]): string {
+  return `at least ${records.length} destinations (the first: ${records.slice(0, 3).map((r) => `\`${r.destination}\``).join(', ')})`;
 }
 
 /**

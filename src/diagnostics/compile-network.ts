@@ -6,7 +6,7 @@ import type { SandboxContext } from '../cli/context.js';
 import type { NetworkAccess } from '../config/types.js';
 import { NOT_IN_LIST, readCompileRecords, type CompileNetworkRecord } from '../intercept/network-records.js';
 import { effectiveGrants } from '../policy/effective.js';
-import { grantSnippet, proxyFindings } from './blocked-hints.js';
+import { grantSnippet, MAX_PROPOSED, proxyFindings, tooManyDestinations } from './blocked-hints.js';
 import { grantFlags } from './failure-notes.js';
 import type { Reporter } from './style.js';
 
@@ -37,15 +37,20 @@ export function compileNetworkNotes(
     const one = record.macros.length === 1 ? record.macros[0] : undefined;
     const whose = one ? `the proc macros of ${label(one)}` : record.macros.length ? `the proc macros of ${record.macros.map(label).join(' and ')}` : 'its proc macros';
     const lists = one ? `the allow-network list of \`${one.name}\` does` : 'their allow-network lists do';
+    const scan = unlisted.length > MAX_PROPOSED;
+    const named = scan ? tooManyDestinations(unlisted) : unlisted.map((r) => `\`${r.destination}\``).join(', ');
     const parts = [
-      ...(unlisted.length ? [`tried to reach ${unlisted.map((r) => `\`${r.destination}\``).join(', ')} through the proxy, which ${lists} not include`] : []),
-      ...refused.filter((r) => !unlisted.includes(r)).map((r) => `tried to reach \`${r.destination}\` through the proxy, which refused it: ${r.reason}`),
+      ...(unlisted.length ? [`tried to reach ${named} through the proxy, which ${lists} not include${scan ? ': too many to propose as a list' : ''}`] : []),
+      ...refused
+        .filter((r) => !unlisted.includes(r))
+        .slice(0, MAX_PROPOSED)
+        .map((r) => `tried to reach \`${r.destination}\` through the proxy, which refused it: ${r.reason}`),
     ];
     const note = `compiling ${label(record.crate)}, ${whose} ${parts.join('; ')}`;
     if (said.has(note)) continue;
     said.add(note);
     notes.push(note);
-    if (unlisted.length === 0) continue;
+    if (unlisted.length === 0 || scan) continue;
     const findings = proxyFindings(unlisted);
     if (one) {
       const network = networkOf(one);

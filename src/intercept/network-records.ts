@@ -4,7 +4,9 @@
 //   allowed<TAB>HOST:PORT
 //   refused<TAB>HOST:PORT<TAB>REASON       (REASON: `not in allow-network`, ...)
 // and, first in a compilation's record, `compiling<TAB>PKG<TAB>VERSION`, then one
-// `macros<TAB>PKG<TAB>VERSION` per proc-macro package whose list applied.
+// `macros<TAB>PKG<TAB>VERSION` per proc-macro package whose list applied. The proxy writes each
+// line once and at most 1000 of them, then `truncated<TAB>1000` (ignored here: the notes already
+// treat more than a few refused destinations as a scan).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

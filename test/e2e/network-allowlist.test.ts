@@ -14,7 +14,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startListeners, type Listeners } from '../helpers/listeners.js';
-import { copyFixture, makeScratch, processesWith, runCli, runPlainCargo, type RunResult } from '../helpers/sandbox-env.js';
+import { copyFixture, makeScratch, processesWith, runCli, runPlainCargo, sleep, walkFiles, type RunResult } from '../helpers/sandbox-env.js';
 
 const HOSTS_MARK = `# cargo-sandbox-test-${process.pid}`;
 
@@ -111,7 +111,8 @@ function workspace(label: string, config: string, extra: Record<string, string> 
 }
 
 function allowList(ports: Servers['ports']): string {
-  return `["allowed.test:${ports.http}", "allowed.test:${ports.tls}", "127.0.0.1:${ports.db}"]`;
+  // privileged.test:443: a port below 1024 is served by the proxy alone (no forward can bind it).
+  return `["allowed.test:${ports.http}", "allowed.test:${ports.tls}", "127.0.0.1:${ports.db}", "privileged.test:443"]`;
 }
 
 /** What reached the servers, by probe name. */
@@ -185,6 +186,33 @@ describe('network allowlists', () => {
     for (const d of [`allowed.test:${http}`, `127.0.0.1:${servers.ports.db}`, `other.test:${http}`, `allowed.test:${other}`, `under_score.test:${http}`]) assert.ok(list.includes(`"${d}"`), `${d} missing from the proposed list: ${list}\n${r.stderr}`);
     assert.doesNotMatch(r.stderr, /allow-network = true|--allow-network=net-probe[ `]/);
     assert.ok(r.stderr.includes(`--allow-network=net-probe:other.test:${http}`), r.stderr);
+  });
+
+  test('a script that floods its proxy: the record keeps each decision once, at most 1000, and the note calls it a scan', async () => {
+    const marker = `flood-${process.pid}.test:1`;
+    const { s, ws } = workspace('network-flood', `[sandbox.package.flood]\nallow-network = ["${marker}"]\n`);
+    const build = runCli(['build', '-p', 'flood'], { cwd: ws, env: s.env });
+    let log = '';
+    for (const end = Date.now() + 120_000; !log && Date.now() < end; await sleep(50)) {
+      const proxy = processesWith(marker)[0];
+      const args = proxy ? readFileSync(`/proc/${proxy}/cmdline`, 'utf8').split('\0') : [];
+      if (args.includes('--log')) log = args[args.indexOf('--log') + 1]!;
+    }
+    assert.ok(log, `no proxy ran for the script\n${log ? '' : (await build).stderr}`);
+    const flooded = () => walkFiles(join(ws, 'target')).some((f) => f.endsWith('/out/flooded'));
+    for (const end = Date.now() + 60_000; !flooded() && Date.now() < end; ) await sleep(50);
+    const record = readFileSync(log, 'utf8');
+    const r = await build;
+    // The flood happened: every one of its 3000 requests was answered (refused) by the proxy.
+    assert.match(r.stderr, /flood: 3000 of 3000 refusals answered/);
+    const lines = record.trimEnd().split('\n');
+    assert.equal(lines.length, 1001, `${lines.length} lines, ${record.length} bytes`);
+    assert.equal(lines.at(-1), 'truncated\t1000');
+    assert.equal(lines.filter((l) => l.includes('same.test:1')).length, 1);
+    assert.ok(record.length < 100_000, `${record.length} bytes`);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /tried to reach at least \d+ destinations \(the first: `flood0\.test:1`.*too many to propose as a list/);
+    assert.doesNotMatch(r.stderr, /allow-network = \[.*flood\d/);
   });
 
   test('a proc macro that checks queries against a local database at compile time works with its package\'s list, and only with it', async () => {

@@ -112,6 +112,19 @@ describe('failure notes', () => {
     });
   });
 
+  test('a scan (more refused destinations than a list should hold): one note with the first few, nothing proposed', () => {
+    const lines = Array.from({ length: 30 }, (_, i) => `refused\th${i}.example.com:443\tnot in allow-network\n`).join('') + 'truncated\t1000\n';
+    const scan = proxyFindings(parseNetworkLines(lines));
+    assert.deepEqual(scan.map((f) => f.message), [
+      'it tried to reach at least 30 destinations (the first: `h0.example.com:443`, `h1.example.com:443`, `h2.example.com:443`) through the proxy, which its allow-network list does not include: too many to propose as a list',
+    ]);
+    const report = failureNotes([{ run, blocked: scan, network: list('github.com:443') }], '/home/u');
+    assert.ok(!report.help.some((h) => /allow-network/.test(h)), report.help.join('\n'));
+    const compiled = compileNetworkNotes([{ crate: { name: 'app', version: '0.1.0' }, macros: [{ name: 'm', version: '1.0.0' }], network: parseNetworkLines(lines) }], () => list('github.com:443'), (n) => n, '/home/u');
+    assert.match(compiled.notes[0]!, /tried to reach at least 30 destinations \(the first: `h0\.example\.com:443`.*: too many to propose as a list$/);
+    assert.deepEqual(compiled.help, []);
+  });
+
   test('with the whole network already, nothing network-related is proposed', () => {
     const report = failureNotes([{ run, blocked: [{ kind: 'network', destination: 'x.org:443', guessed: true, message: 'm' }], network: true }], '/home/u');
     assert.match(report.notes[0]!, /sandbox: the host's network,/);

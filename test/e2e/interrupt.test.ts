@@ -106,6 +106,28 @@ function killAll(marker: string, child: ChildProcess): void {
   }
 }
 
+/**
+ * kill -9 to cargo alone in `fixture`'s slow step: plain cargo's step keeps running (control);
+ * under `cargo sandbox COMMAND`, with a list on `pkg`, neither the step nor its proxy is left.
+ */
+async function killedCargoLeaves(fixture: string, command: string, pkg: string): Promise<void> {
+  const plain = await startSlow(fixture, `kill9-${command}-plain`, plainCargo);
+  await killCargo(plain.child);
+  await sleep(1_000);
+  const orphaned = processesWith(plain.marker).length > 0;
+  killAll(plain.marker, plain.child);
+  assert.ok(orphaned, 'plain cargo: the step ended with cargo');
+
+  const destination = `kill9-${command}-${process.pid}.test:4242`;
+  const config = `[sandbox.package.${pkg}]\nallow-network = ["${destination}"]\n`;
+  const { child, marker } = await startSlow(fixture, `kill9-${command}`, (ws, env) => startCli([command], { cwd: ws, env }), config);
+  assert.ok(processesWith(destination).length > 0, 'no proxy ran');
+  await killCargo(child);
+  const ended = await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0, 5_000);
+  killAll(marker, child);
+  assert.ok(ended, 'the sandboxed step or its proxy outlived cargo');
+}
+
 /** Names under which cargo could run a build script binary: both must be launchers. */
 function unwrappedBuildScripts(targetDir: string): string[] {
   return walkFiles(targetDir).filter((f) => {
@@ -184,37 +206,11 @@ describe('interrupting a build', () => {
 
   // Plain cargo's children outlive it; sandboxed ones must not (their proxy would stay open).
   test('kill -9 to cargo alone mid-compilation: the sandboxed compiler and its macro\'s proxy end with it (control: plain cargo\'s keeps running)', async () => {
-    const plain = await startSlow('slow-macro', 'kill9-macro-plain', plainCargo);
-    await killCargo(plain.child);
-    await sleep(1_000);
-    const orphaned = processesWith(plain.marker).length > 0;
-    killAll(plain.marker, plain.child);
-    assert.ok(orphaned, 'plain cargo: the compilation ended with cargo');
-
-    const destination = `kill9-macro-${process.pid}.test:4242`;
-    const { child, marker } = await startSlow('slow-macro', 'kill9-macro', (ws, env) => startCli(['build'], { cwd: ws, env }), `[sandbox.package.slow-macros]\nallow-network = ["${destination}"]\n`);
-    assert.ok(processesWith(destination).length > 0, 'no proxy ran for the compilation');
-    await killCargo(child);
-    const ended = await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0, 5_000);
-    killAll(marker, child);
-    assert.ok(ended, 'the sandboxed compilation or its proxy outlived cargo');
+    await killedCargoLeaves('slow-macro', 'build', 'slow-macros');
   });
 
   test('kill -9 to cargo alone during an audit: the launcher, strace, the sandbox and the proxy end with it (control: plain cargo\'s script keeps running)', async () => {
-    const plain = await startSlow('slow', 'kill9-audit-plain', plainCargo);
-    await killCargo(plain.child);
-    await sleep(1_000);
-    const orphaned = processesWith(plain.marker).length > 0;
-    killAll(plain.marker, plain.child);
-    assert.ok(orphaned, 'plain cargo: the build script ended with cargo');
-
-    const destination = `kill9-audit-${process.pid}.test:4242`;
-    const { child, marker } = await startSlow('slow', 'kill9-audit', (ws, env) => startCli(['audit'], { cwd: ws, env }), `[sandbox.package.slow]\nallow-network = ["${destination}"]\n`);
-    assert.ok(processesWith(destination).length > 0, 'no proxy ran for the audited script');
-    await killCargo(child);
-    const ended = await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0, 5_000);
-    killAll(marker, child);
-    assert.ok(ended, 'the audited build script or its proxy outlived cargo');
+    await killedCargoLeaves('slow', 'audit', 'slow');
   });
 
   test('kill -9 at any moment: never an unwrapped build script, and the next build succeeds', async () => {

@@ -188,6 +188,10 @@ pub(crate) fn record_macro_package(library: &Path) {
 
 /// The network the macros in `externs` (the `--extern` libraries of one call) are granted.
 pub(crate) fn compile_network(externs: &[PathBuf], session: &Path) -> CompileNetwork {
+    // Under `cargo sandbox audit`, a compilation that loads our macros runs behind the proxy even
+    // with no list (as build scripts do there): the destinations they try are recorded by name.
+    let audit = std::env::var_os("__CARGO_SANDBOX_AUDIT").is_some();
+    let mut loaded = false;
     let mut listed: Vec<OsString> = vec![];
     let mut header = String::new();
     for lib in externs.iter().filter(|p| p.extension().map_or(false, |e| e == "so")) {
@@ -201,12 +205,13 @@ pub(crate) fn compile_network(externs: &[PathBuf], session: &Path) -> CompileNet
         if pkg.network {
             return CompileNetwork::Whole;
         }
-        if !pkg.connect.is_empty() {
+        if !pkg.connect.is_empty() || audit {
+            loaded = true;
             header.push_str(&format!("macros\t{}\t{}\n", fields[0], fields[1]));
             listed.extend(pkg.connect.into_iter().filter(|c| !listed.contains(c)).collect::<Vec<_>>());
         }
     }
-    if listed.is_empty() {
+    if !loaded {
         return CompileNetwork::Off;
     }
     let compiling = format!("compiling\t{}\t{}\n", std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());

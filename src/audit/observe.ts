@@ -182,18 +182,23 @@ const LOCAL_SERVICE = /^(?:127\.0\.0\.1|\[::1\]):\d+$/;
  */
 export function withProxyRecords(o: ScriptObservation, records: readonly NetworkRecord[] | undefined): ScriptObservation {
   if (!records) return o;
-  const byName = new Map<string, NetworkAttempt>();
-  for (const r of records) {
-    const prev = byName.get(r.destination);
-    const blocked = (prev?.blocked ?? true) && !r.allowed;
-    byName.set(r.destination, { destination: r.destination, blocked, proxy: true, ...(blocked && r.reason ? { reason: r.reason } : {}) });
-  }
+  const byName = new Map(proxyAttempts(records).map((n) => [n.destination, n]));
   const direct = o.network.filter((n) => {
     if (byName.has(n.destination) || n.destination.startsWith('unix:')) return false;
     const host = n.destination.slice(0, n.destination.lastIndexOf(':'));
     return !isLoopback(host) || (n.blocked && LOCAL_SERVICE.test(n.destination));
   });
   return { ...o, network: [...byName.values(), ...direct] };
+}
+
+/** What a proxy recorded, one attempt per destination: blocked only if never allowed. */
+export function proxyAttempts(records: readonly NetworkRecord[], into = new Map<string, NetworkAttempt>()): NetworkAttempt[] {
+  for (const r of records) {
+    const prev = into.get(r.destination);
+    const blocked = (prev?.blocked ?? true) && !r.allowed;
+    into.set(r.destination, { destination: r.destination, blocked, proxy: true, ...(blocked && (r.reason ?? prev?.reason) ? { reason: r.reason ?? prev?.reason } : {}) });
+  }
+  return [...into.values()];
 }
 
 const NETWORK_TOOLS = new Set(['curl', 'wget', 'nc', 'ncat', 'netcat', 'socat', 'ssh', 'scp', 'sftp', 'rsync', 'ftp', 'telnet']);

@@ -4,6 +4,7 @@
 import type { Executed, NetworkAttempt, PathAccess } from './observe.js';
 import type { ApprovalChange } from './approvals.js';
 import type { WithheldGrant } from './suggest.js';
+import { renderMacroDetails, type MacroAudit } from './macros.js';
 
 /** Bumped on any incompatible change of the JSON below; documented in docs/audit.md. */
 export const AUDIT_SCHEMA = 'cargo-sandbox-audit/1';
@@ -34,6 +35,8 @@ export interface AuditReport {
   /** cargo's exit code for the observed build. */
   buildStatus: number;
   scripts: ScriptAudit[];
+  /** Proc-macro packages whose compilations tried the network (recorded by the proxy). */
+  macros?: MacroAudit[];
   /** Packages whose version or sources differ from what cargo-sandbox.lock approved. */
   changes: ApprovalChange[];
   /** With --suggest: grants the trace asked for that were not suggested (secrets, home, network). */
@@ -97,6 +100,7 @@ export function renderDetails(report: AuditReport): string {
     for (const i of items.slice(0, 20)) lines.push(`    ${i}`);
     if (items.length > 20) lines.push(`    ... and ${items.length - 20} more (see --format json)`);
   }
+  lines.push(...renderMacroDetails(report.macros ?? []));
   for (const c of report.changes) {
     lines.push(`${c.package}: approved ${c.approvedVersion}, now ${c.version}${c.checksumChanged ? ' (sources changed)' : ''}:`);
     for (const [what, list] of Object.entries(c.added)) for (const x of list) lines.push(`    + ${what} ${x}`);

@@ -3,6 +3,7 @@
 
 import { basename, dirname, relative, isAbsolute } from 'node:path';
 import type { ScriptAudit } from './report.js';
+import type { NetworkAttempt } from './observe.js';
 import { isInside } from '../paths.js';
 import { formatDestination, isLoopback, parseDestination } from '../config/network-destinations.js';
 import { NOT_IN_LIST } from '../intercept/network-records.js';
@@ -83,10 +84,11 @@ export function suggestGrants(s: ScriptAudit, view: SecretView, risky = false): 
   const read = uniq(s.readOutside.filter((p) => p.blocked).map((p) => p.path)).filter((p) => keep('allow-read', p, riskyRead(p, view)));
   // The directory it writes in: the file itself may not exist yet for a bind to name.
   const write = uniq(s.writtenOutside.filter((p) => p.blocked).map((p) => dirname(p.path))).filter((d) => keep('allow-write', d, riskyWrite(d, view)));
-  let network = networkWanted(s) ?? false;
-  if (network !== false && !risky) {
-    const why = network === true ? 'the network: the script could send anything it can read anywhere' : 'the network (destinations the script chose): it could send them anything it can read';
-    withheld.push({ package: s.package, version: s.version, grant: networkLine(network), why });
+  const { wanted, unlistable } = networkWanted(s.network);
+  if (unlistable.length) withheld.push({ package: s.package, version: s.version, grant: networkLine(true), why: unlistableWhy(unlistable, 'script') });
+  let network: boolean | string[] = wanted ?? false;
+  if (wanted && !risky) {
+    withheld.push({ package: s.package, version: s.version, grant: networkLine(wanted), why: 'the network (destinations the script chose): it could send them anything it can read' });
     network = false;
   }
   const g: SuggestedGrants = {
@@ -107,23 +109,28 @@ function hasNetwork(n: boolean | string[]): boolean {
 
 /**
  * The narrowest `allow-network` that lets through what it was refused: the destinations, as
- * written in a list; `true` when one is unknown (a Unix socket, no name) or one a list cannot allow
- * (a direct connection to an address other than loopback: only the proxy takes those).
+ * written in a list (`wanted`), and those no list can allow (`unlistable`): a direct connection to
+ * an address other than loopback, which only the proxy takes. Those would need the whole network,
+ * which is never suggested on the strength of an address the process chose.
  */
-function networkWanted(s: ScriptAudit): true | string[] | undefined {
+export function networkWanted(attempts: readonly NetworkAttempt[]): { wanted?: string[]; unlistable: string[] } {
   const list = new Set<string>();
-  for (const n of s.network.filter((x) => x.blocked)) {
-    // Refused for another reason than the list (a Host header naming another host): no grant fixes that.
-    if (n.reason && n.reason !== NOT_IN_LIST) continue;
-    if (n.destination.startsWith('unix:')) return true;
-    // A destination in a form no list can hold (the proxy only records host:port) is not grantable:
-    // never `true` on the strength of a name the script chose.
+  const unlistable: string[] = [];
+  for (const n of attempts.filter((x) => x.blocked)) {
+    // Refused for another reason than the list (a Host header naming another host): no grant fixes
+    // that; nor does the network fix a Unix socket (a path: allow-read/allow-write).
+    if ((n.reason && n.reason !== NOT_IN_LIST) || n.destination.startsWith('unix:')) continue;
     const parsed = parseDestination(n.destination);
     if (!parsed.ok || parsed.destination.port === undefined) continue;
-    if (!n.proxy && !isLoopback(parsed.destination.host)) return true;
-    list.add(formatDestination(parsed.destination));
+    if (!n.proxy && !isLoopback(parsed.destination.host)) unlistable.push(n.destination);
+    else list.add(formatDestination(parsed.destination));
   }
-  return list.size ? [...list].sort() : undefined;
+  return { ...(list.size ? { wanted: [...list].sort() } : {}), unlistable };
+}
+
+/** What is said of destinations that only the whole network would let through. */
+export function unlistableWhy(destinations: readonly string[], who: string): string {
+  return `it connects directly (not through the proxy) to ${destinations.map((d) => `\`${d}\``).join(', ')}, which no list allows; the whole network is never suggested for an address the ${who} chose`;
 }
 
 /** Two rounds' suggestions together: the whole network wins, lists are joined. */
@@ -134,7 +141,7 @@ export function mergeSuggestedNetwork(a: boolean | string[], b: boolean | string
 }
 
 /** `allow-network = true` or `allow-network = ["dl.example.com:443"]`. */
-function networkLine(n: true | string[]): string {
+export function networkLine(n: true | string[]): string {
   return `allow-network = ${n === true ? 'true' : list(n)}`;
 }
 

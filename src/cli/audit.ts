@@ -3,7 +3,6 @@
 // riskiest first; suggests the least grants that make the build pass, pinned to the exact version
 // and checksum; records what was approved in cargo-sandbox.lock and shows what changed since.
 
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { findExecutable } from '../backends/preflight.js';
@@ -26,7 +25,9 @@ import { cargoHome } from '../config/cargo-config.js';
 import { SYSTEM_TREES } from '../policy/default-policy.js';
 import { TRUST_VARIABLE } from '../config/trust-store.js';
 import { extractGrantFlags, type GrantFlag } from './grant-flags.js';
-import { cargoCommand } from './run-cargo.js';
+import { cargoMetadata, clearBuildDirs, type Metadata } from './audit-workspace.js';
+import { macroAudits, suggestMacroGrants, type MacroAudit } from '../audit/macros.js';
+import { readCompileRecords } from '../intercept/network-records.js';
 
 export interface AuditInvocation {
   toolchain: string | undefined;
@@ -78,50 +79,6 @@ export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; r
 function codeTrees(ctx: SandboxContext): string[] {
   const pathDirs = (ctx.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
   return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES];
-}
-
-interface Metadata {
-  targetDir: string;
-  workspaceRoot: string;
-  /** Packages with a build script, by `name version`, with the path that pulls each in. */
-  scripts: Map<string, string[]>;
-}
-
-function cargoMetadata(inv: AuditInvocation, env: NodeJS.ProcessEnv): Metadata {
-  const { program, prefix } = cargoCommand(inv.toolchain, env);
-  const args = [...prefix, 'metadata', '--format-version', '1', ...(inv.options.manifestPath ? ['--manifest-path', inv.options.manifestPath] : [])];
-  const r = spawnSync(program, args, { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0) throw new UserError('`cargo metadata` failed; nothing was audited', [(r.stderr ?? '').trim().split('\n').slice(-5).join('\n')]);
-  const meta = JSON.parse(r.stdout) as {
-    target_directory: string;
-    workspace_root: string;
-    workspace_members: string[];
-    packages: { id: string; name: string; version: string; targets: { kind: string[] }[] }[];
-    resolve: { nodes: { id: string; deps: { pkg: string }[] }[] } | null;
-  };
-  const byId = new Map(meta.packages.map((p) => [p.id, p]));
-  const label = (id: string) => `${byId.get(id)?.name} ${byId.get(id)?.version}`;
-  const edges = new Map((meta.resolve?.nodes ?? []).map((n) => [n.id, n.deps.map((d) => d.pkg)]));
-  const via = new Map<string, string | null>(meta.workspace_members.map((m) => [m, null]));
-  const queue = [...meta.workspace_members];
-  while (queue.length) {
-    const id = queue.shift()!;
-    for (const dep of edges.get(id) ?? []) {
-      if (!via.has(dep)) {
-        via.set(dep, id);
-        queue.push(dep);
-      }
-    }
-  }
-  const scripts = new Map<string, string[]>();
-  for (const id of via.keys()) {
-    const p = byId.get(id);
-    if (!p?.targets.some((t) => t.kind.includes('custom-build'))) continue;
-    const path: string[] = [];
-    for (let at: string | null | undefined = id; at; at = via.get(at)) path.unshift(label(at));
-    scripts.set(label(id), path);
-  }
-  return { targetDir: meta.target_directory, workspaceRoot: meta.workspace_root, scripts };
 }
 
 /** The real build-script binary beside the launcher cargo ran (the rustc wrapper, libexec/entry/build_script.rs, keeps it as NAME.real or NAME.wasm). */
@@ -181,27 +138,6 @@ function auditRun(run: BuildScriptRun, ctx: SandboxContext, meta: Metadata): Scr
   };
 }
 
-/**
- * Build scripts skip work their OUT_DIR already holds (ring keeps its objects): each audit starts
- * from empty build directories, `<target>/<profile>/build` and `<target>/<triple>/<profile>/build`.
- */
-function clearBuildDirs(targetDir: string): void {
-  const visit = (dir: string, depth: number) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const name of entries) {
-      const path = join(dir, name);
-      if (name === 'build' && depth > 0) rmSync(path, { recursive: true, force: true });
-      else if (depth < 2 && statSync(path, { throwIfNoEntry: false })?.isDirectory()) visit(path, depth + 1);
-    }
-  };
-  visit(targetDir, 0);
-}
-
 function writeAtomically(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
@@ -226,6 +162,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   const withheld = new Map<string, WithheldGrant>();
   let interrupted = false;
   let scripts: ScriptAudit[] = [];
+  let macros: MacroAudit[] = [];
   let status = 0;
   let view: SecretView = { home: env.HOME ?? '', masked: [], codeTrees: [] };
   let locked: SandboxContext['locked'];
@@ -235,10 +172,12 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   let cargoErr = '';
   for (let round = 1; ; round++) {
     scripts = [];
+    macros = [];
+    let runsDir = '';
     ours = '';
     cargoErr = '';
     const roundReporter = createReporter({ color: reporter.color, quiet: reporter.quiet, verbose: reporter.verbose, write: (s) => (ours += s) });
-    clearBuildDirs(auditTarget);
+    clearBuildDirs(auditTarget, meta.procMacros);
     let progress: NodeJS.Timeout | undefined;
     const flushOnError = (err: unknown) => {
       // What was said before cargo could start (configuration errors) belongs with the error.
@@ -261,6 +200,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
         extraEnv: { __CARGO_SANDBOX_AUDIT: strace, __CARGO_SANDBOX_POLICY: `audit-${Date.now()}-${round}` },
         cargoStderr: (chunk) => (cargoErr += chunk),
         onSession: (session) => {
+          runsDir = session.runsDir;
           if (!tty) return;
           progress = setInterval(() => {
             const done = readdirSync(session.runsDir).filter((n) => n.endsWith('.status')).length;
@@ -271,6 +211,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
           view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx) };
           locked = ctx.locked;
           scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
+          macros = macroAudits(readCompileRecords(runsDir));
         },
       },
     ).catch(flushOnError);
@@ -288,7 +229,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     if (!flags.suggest || status === 0 || round >= 5) break;
     // Grant what the failed scripts were blocked from, and build again: the least that passes.
     const failed = scripts.filter((s) => s.exitCode !== 0);
-    const found = failed.map((s) => suggestGrants(s, view, flags.risky));
+    const found = [...failed.map((s) => suggestGrants(s, view, flags.risky)), ...macros.map((m) => suggestMacroGrants(m, flags.risky))];
     for (const w of found.flatMap((f) => f.withheld)) withheld.set(`${w.package} ${w.grant}`, w);
     const fresh = found.map((f) => f.grants).filter((g): g is SuggestedGrants => g !== undefined);
     const before = JSON.stringify([...suggestions.values()]);
@@ -298,7 +239,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     }
     if (JSON.stringify([...suggestions.values()]) === before) break; // nothing new to grant
     grantFlags = [...inv.grantFlags, ...extractGrantFlags([...suggestions.values()].flatMap(grantArgs)).flags];
-    reporter.message('note', `round ${round}: ${plural(fresh.length, 'build script was', 'build scripts were')} blocked; building again with the grants they need`);
+    reporter.message('note', `round ${round}: ${plural(fresh.length, 'package was', 'packages were')} blocked; building again with the grants they need`);
   }
   scripts.sort((a, b) => b.risk - a.risk || a.package.localeCompare(b.package));
   const approvalsPath = join(meta.workspaceRoot, APPROVALS_FILE);
@@ -308,6 +249,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     workspace: meta.workspaceRoot,
     buildStatus: status,
     scripts,
+    ...(macros.length ? { macros } : {}),
     changes: changesSince(readApprovals(approvalsPath), scripts, view.home),
     ...(flags.suggest ? { withheld: [...withheld.values()] } : {}),
     ...(interrupted ? { interrupted: true } : {}),

@@ -56,7 +56,8 @@ function nameProblem(name: string): string | undefined {
   if (bad) return `it contains \`${bad[0]}\`: host names are letters, digits, \`-\`, \`_\` and \`.\``;
   if (labels.some((l) => !LABEL.test(l))) return 'a label of its name is longer than 63 characters';
   // Resolvers read a name ending in a number as an IPv4 address (`1.2.3`, `0x7f.1`).
-  if (/^(?:\d+|0x[0-9a-f]*)$/.test(labels.at(-1)!)) return 'it is neither a name (its last label is a number) nor an IPv4 address (four numbers from 0 to 255)';
+  // As the proxy's rule: a last label of digits only, or starting with `0x`.
+  if (/^(?:\d+|0x.*)$/.test(labels.at(-1)!)) return 'it is neither a name (its last label is a number) nor an IPv4 address (four numbers from 0 to 255)';
   return undefined;
 }
 

@@ -64,7 +64,9 @@ const READ_ONLY = /Read-only file system|os error 30\b|EROFS/;
 const DENIED = /Permission denied|os error 13\b|EACCES/;
 const NETWORK = /\bconnect\w*\b[^\n]*(?:Permission denied|os error 13)|Network is unreachable|os error 101\b|Connection refused|os error 111\b|failed to lookup address|Temporary failure in name resolution|Could not resolve host|Name or service not known|dns error/i;
 const HOST_PORT = /\b((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b/i;
-const URL_HOST = /\b(https?):\/\/([^/\s"'`:]+)(?::(\d+))?/i;
+// Only a plain name or IPv4 address: the text is the script's, and a `*` it printed must not
+// become a wildcard the help proposes.
+const URL_HOST = /\b(https?):\/\/([a-z0-9._-]+)(?::(\d+))?(?![a-z0-9._*-])/i;
 const WASI_SPAWN = /operation not supported on this platform|os error 58\b|ENOTSUP/;
 const WASI_PREOPEN = /failed to find a pre-opened file descriptor through which \\?"([^"\\]*)\\?" could be opened|Capabilities insufficient|os error 76\b/;
 const OUT_OF_MEMORY = /memory allocation of \d+ bytes failed|Cannot allocate memory|os error 12\b|out of memory/i;
@@ -190,8 +192,12 @@ export function networkProposal(findings: readonly Finding[], current?: NetworkA
   const hasList = Array.isArray(current) && current.length > 0;
   const added: string[] = [];
   for (const f of wanted) {
+    // Behind the proxy, what the process really tried is recorded: a destination read from its
+    // error output is only what it chose to print.
+    if (hasList && f.guessed) continue;
     const parsed = f.destination === undefined ? undefined : parseDestination(f.destination);
-    if (parsed?.ok && parsed.destination.port !== undefined) added.push(formatDestination(parsed.destination));
+    // A wildcard is never what a process tried: whoever wrote one chose it.
+    if (parsed?.ok && parsed.destination.port !== undefined && parsed.destination.kind !== 'wildcard') added.push(formatDestination(parsed.destination));
     else if (!hasList) return { whole: true };
   }
   const have = destinationsOf(current).map(formatDestination);

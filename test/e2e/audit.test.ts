@@ -100,7 +100,7 @@ describe('cargo sandbox audit', { concurrency: false }, () => {
     assert.equal(r.status, 0, r.stderr);
     // Round one's failures were fixed by the audit itself: their errors and notes are not shown.
     assert.doesNotMatch(r.stderr, /failed to run custom build command|^note: the build script of/m);
-    assert.match(r.stderr, /^note: round 1: 2 build scripts were blocked; building again/m);
+    assert.match(r.stderr, /^note: round 1: 2 packages were blocked; building again/m);
     const config = readFileSync(join(ws, '.cargo/config.toml'), 'utf8');
     assert.ok(config.startsWith(DEBIAN_SOURCE), 'the existing config was changed');
     assert.match(config, /^\[sandbox\.package\."needs-read@=0\.1\.0"\]\nallow-read = \["~\/tool\/config\.txt"\]$/m);

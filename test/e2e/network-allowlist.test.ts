@@ -215,6 +215,29 @@ describe('network allowlists', () => {
     assert.doesNotMatch(r.stderr, /allow-network = \[.*flood\d/);
   });
 
+  test('audit: the destinations a proc macro tried are listed under its package, every audit; --suggest-risky --write grants its narrow list', async () => {
+    const { s, ws } = workspace('network-macro-audit', '');
+    const db = `127.0.0.1:${servers.ports.db}`;
+    for (const round of [1, 2]) {
+      clear(servers.seen);
+      const r = await runCli(['audit', '-p', 'db-user', '--format', 'json'], { cwd: ws, env: s.env });
+      assert.notEqual(r.status, 0, `round ${round}: the macro reached the database during the audit`);
+      const report = JSON.parse(r.stdout) as { macros?: { package: string; compiling: string[]; network: { destination: string; blocked: boolean; reason?: string }[] }[] };
+      // Observed again on the second audit: the macro and the crates that load it are rebuilt.
+      assert.deepEqual(report.macros, [{ package: 'fake-sqlx-macros', version: '0.1.0', compiling: ['db-user 0.1.0'], network: [{ destination: db, blocked: true, proxy: true, reason: 'not in allow-network' }], loadedWith: [] }], `round ${round}\n${r.stderr}`);
+      assert.equal(servers.seen.db.length, 0);
+    }
+    const suggest = await runCli(['audit', '-p', 'db-user', '--suggest'], { cwd: ws, env: s.env });
+    assert.match(suggest.stderr, new RegExp(`not suggested: \`allow-network = \\["${db}"\\]\` for \`fake-sqlx-macros v0\\.1\\.0\``), suggest.stderr);
+    const write = await runCli(['audit', '-p', 'db-user', '--suggest-risky', '--write'], { cwd: ws, env: s.env });
+    assert.equal(write.status, 0, write.stderr);
+    assert.match(readFileSync(join(ws, '.cargo/config.toml'), 'utf8'), new RegExp(`\\[sandbox\\.package\\."fake-sqlx-macros@=0\\.1\\.0"\\]\nallow-network = \\["${db}"\\]`));
+    clear(servers.seen);
+    const build = await runCli(['build', '-p', 'db-user'], { cwd: ws, env: s.env });
+    assert.equal(build.status, 0, build.stderr);
+    assert.ok(servers.seen.db.some((l) => l.startsWith('PING macro')), 'the granted macro did not reach the database');
+  });
+
   test('a proc macro that checks queries against a local database at compile time works with its package\'s list, and only with it', async () => {
     const plain = workspace('network-macro-plain', '');
     clear(servers.seen);

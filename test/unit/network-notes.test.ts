@@ -95,7 +95,7 @@ describe('failure notes', () => {
 
   test('a list is never widened to `true`: a destination no list can hold is named, not granted', () => {
     const odd: Finding[] = [
-      { kind: 'network', destination: 'x.org:443', guessed: true, message: 'm' },
+      { kind: 'network', destination: 'x.org:443', message: 'm' },
       { kind: 'network', destination: 'not a host:443', message: 'odd' },
       { kind: 'network', message: 'unknown' },
     ];
@@ -103,6 +103,12 @@ describe('failure notes', () => {
     assert.equal(networkProposal(odd.slice(1), list('github.com:443')), undefined);
     const report = failureNotes([{ run, blocked: odd.slice(1), network: list('github.com:443') }], '/home/u');
     assert.ok(!report.help.some((h) => /allow-network/.test(h)), report.help.join('\n'));
+    // Printed text is no destination: a `*` never becomes a wildcard, and with a list (the proxy
+    // records what was tried) a destination read from the error output is not proposed at all.
+    const ctx: HintContext = { home: '/home/u', visible: [], writable: [], env: {}, envRules: DEFAULT_ENV_RULES, exists: () => false };
+    const printed = blockedHints('error: Connection refused (os error 111) fetching https://*.amazonaws.com/models.bin', ctx);
+    assert.ok(!JSON.stringify(networkProposal(printed) ?? {}).includes('*'), JSON.stringify(networkProposal(printed)));
+    assert.equal(networkProposal(blockedHints('error: Connection refused (os error 111) fetching https://dl.example.com/x', ctx), list('github.com:443')), undefined);
     // Without a list, an unknown destination still means the whole network.
     assert.deepEqual(networkProposal(odd.slice(2)), { whole: true });
     // What the proxy records with `_` is proposed as a list entry.
@@ -189,9 +195,11 @@ describe('audit', () => {
     assert.deepEqual(approvalsFor([s]).packages.dl?.network, ['127.0.0.1:5432', 'dl.example.com:443']);
   });
 
-  test('`true` only when a destination is unknown or no list can allow it (a direct connection to a remote address)', () => {
-    assert.equal(suggestGrants(audit(observation([{ destination: '10.1.2.3:443', blocked: true }])), view, true).grants?.network, true);
-    assert.equal(suggestGrants(audit(observation([{ destination: 'unix:/var/run/docker.sock', blocked: true }])), view, true).grants?.network, true);
+  test('never `true`, even under --suggest-risky: a direct connection to a remote address is named as needing the whole network, and withheld', () => {
+    const direct = suggestGrants(audit(observation([{ destination: '10.1.2.3:443', blocked: true }, { destination: 'dl.example.com:443', blocked: true, proxy: true }])), view, true);
+    assert.deepEqual(direct.grants?.network, ['dl.example.com:443']);
+    assert.deepEqual(direct.withheld.map((w) => [w.grant, w.why]), [['allow-network = true', 'it connects directly (not through the proxy) to `10.1.2.3:443`, which no list allows; the whole network is never suggested for an address the script chose']]);
+    assert.equal(suggestGrants(audit(observation([{ destination: 'unix:/var/run/docker.sock', blocked: true }])), view, true).grants, undefined);
     assert.deepEqual(suggestGrants(audit(observation([{ destination: '10.1.2.3:443', blocked: true, proxy: true }])), view, true).grants?.network, ['10.1.2.3:443']);
     // Refused for another reason than the list: nothing to grant.
     assert.equal(suggestGrants(audit(observation([{ destination: 'a.org:80', blocked: true, proxy: true, reason: 'the Host header names another host' }])), view, true).grants, undefined);

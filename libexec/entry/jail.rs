@@ -86,11 +86,10 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
             push(&mut a, &[flag.as_ref(), p.as_os_str(), p.as_os_str()]);
         }
     }
+    let runs = var("__CARGO_SANDBOX_RUNS").map(PathBuf::from).unwrap_or_else(|| session.join("runs"));
+    let record = runs.join(format!("compile-{}", std::process::id()));
     let proxied = match &jail.network {
-        CompileNetwork::Listed(allowed, header) => {
-            let runs = var("__CARGO_SANDBOX_RUNS").map(PathBuf::from).unwrap_or_else(|| session.join("runs"));
-            Some(crate::network::start(allowed, &runs.join(format!("compile-{}", std::process::id())), header))
-        }
+        CompileNetwork::Listed(allowed, header) => Some(crate::network::start(allowed, &record, header)),
         _ => None,
     };
     if let Some(n) = &proxied {
@@ -133,6 +132,13 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     a.extend(jail.program.iter().cloned());
 
     let mut cmd = Command::new(&bwrap);
+    // `cargo sandbox audit`: strace, around bwrap (outside the sandbox), records the connections its
+    // macros try that bypass the proxy (a database driver); only those calls stop the compiler.
+    if let (Some(strace), Some(_)) = (var("__CARGO_SANDBOX_AUDIT"), &proxied) {
+        cmd = Command::new(strace);
+        cmd.args(["-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg", "-o"]).arg(record.with_extension("trace")).arg("--").arg(&bwrap);
+        crate::lifetime::dies_with_us(&mut cmd);
+    }
     cmd.args(&a);
     scrub_environment(&mut cmd, &session, pkg);
     cmd.envs(jobserver.env);

@@ -5,7 +5,7 @@
 // a destination is: each names the others, and no grant is suggested for it.
 
 import type { CompileNetworkRecord } from '../intercept/network-records.js';
-import { proxyAttempts, type NetworkAttempt } from './observe.js';
+import { withProxyRecords, type NetworkAttempt } from './observe.js';
 import { networkLine, networkWanted, unlistableWhy, type SuggestedGrants, type WithheldGrant } from './suggest.js';
 
 export interface MacroAudit {
@@ -18,11 +18,16 @@ export interface MacroAudit {
   loadedWith: string[];
 }
 
-export function macroAudits(records: readonly CompileNetworkRecord[]): MacroAudit[] {
+/**
+ * `direct`: the connections the trace saw (strace around the compilation's sandbox), which include
+ * those that bypass the proxy; what the proxy recorded, by name, stands for the connects to it.
+ */
+export function macroAudits(records: readonly CompileNetworkRecord[], direct: (record: CompileNetworkRecord) => NetworkAttempt[] = () => []): MacroAudit[] {
   const found = new Map<string, { audit: MacroAudit; seen: Map<string, NetworkAttempt> }>();
   const label = (p: { name: string; version: string }) => `${p.name} ${p.version}`;
   for (const record of records) {
-    if (record.network.length === 0) continue;
+    const network = withProxyRecords({ executed: [], readOutside: [], writtenOutside: [], network: direct(record), filesRead: 0 }, record.network).network;
+    if (network.length === 0) continue;
     for (const m of record.macros) {
       const key = label(m);
       const entry = found.get(key) ?? { audit: { package: m.name, version: m.version, compiling: [], network: [], loadedWith: [] }, seen: new Map() };
@@ -30,7 +35,11 @@ export function macroAudits(records: readonly CompileNetworkRecord[]): MacroAudi
       const add = (list: string[], x: string) => list.includes(x) || list.push(x);
       add(entry.audit.compiling, label(record.crate));
       for (const other of record.macros) if (label(other) !== key) add(entry.audit.loadedWith, label(other));
-      entry.audit.network = proxyAttempts(record.network, entry.seen);
+      for (const n of network) {
+        const prev = entry.seen.get(n.destination);
+        entry.seen.set(n.destination, prev && !prev.blocked ? prev : n);
+      }
+      entry.audit.network = [...entry.seen.values()];
     }
   }
   return [...found.values()].map((e) => e.audit).sort((a, b) => a.package.localeCompare(b.package));

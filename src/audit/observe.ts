@@ -84,6 +84,22 @@ export function within(path: string, trees: readonly string[]): boolean {
   return trees.some((t) => path === t || path.startsWith(t.endsWith('/') ? t : `${t}/`));
 }
 
+const failed = (e: SyscallEvent) => e.result < 0 && e.errno !== undefined;
+
+/** The addresses connected or sent to, each once: blocked only if every attempt failed. */
+export function connections(events: readonly SyscallEvent[]): NetworkAttempt[] {
+  const network = new Map<string, NetworkAttempt>();
+  for (const e of events) {
+    if (e.name !== 'connect' && e.name !== 'sendto' && e.name !== 'sendmsg') continue;
+    const destination = socketAddress(e.args);
+    if (!destination || RESOLVER_NOISE.test(destination)) continue;
+    const blocked = failed(e) && e.errno !== 'EINPROGRESS';
+    const prev = network.get(destination);
+    network.set(destination, { destination, blocked: (prev?.blocked ?? true) && blocked });
+  }
+  return [...network.values()];
+}
+
 /** The events of the script and everything it started; not bwrap's or the supervisor's. */
 export function scriptEvents(events: readonly SyscallEvent[], scriptBinary: string): SyscallEvent[] {
   const start = events.findIndex((e) => e.name === 'execve' && e.result === 0 && quotedStrings(e.args)[0] === scriptBinary);
@@ -99,11 +115,9 @@ export function observe(all: readonly SyscallEvent[], ctx: ObserveContext): Scri
   const outsideRead = (p: string) => !within(p, ctx.readable) || within(p, ctx.masked);
   const reads = new Map<string, PathAccess>();
   const writes = new Map<string, PathAccess>();
-  const network = new Map<string, NetworkAttempt>();
   const executed: Executed[] = [];
   const failedExecs = new Map<string, Executed>();
   let filesRead = 0;
-  const failed = (e: SyscallEvent) => e.result < 0 && e.errno !== undefined;
   const note = (map: Map<string, PathAccess>, path: string, blocked: boolean) => {
     const prev = map.get(path);
     map.set(path, { path, blocked: (prev?.blocked ?? true) && blocked });
@@ -154,22 +168,12 @@ export function observe(all: readonly SyscallEvent[], ctx: ObserveContext): Scri
         }
         break;
       }
-      case 'connect':
-      case 'sendto':
-      case 'sendmsg': {
-        const destination = socketAddress(e.args);
-        if (!destination || RESOLVER_NOISE.test(destination)) break;
-        const blocked = failed(e) && e.errno !== 'EINPROGRESS';
-        const prev = network.get(destination);
-        network.set(destination, { destination, blocked: (prev?.blocked ?? true) && blocked });
-        break;
-      }
     }
   }
   // A program found hidden on one PATH entry but run from another was not blocked.
   const ran = new Set(executed.filter((x) => !x.blocked).map((x) => x.program.split('/').pop()));
   for (const [program, entry] of failedExecs) if (!ran.has(program.split('/').pop())) executed.push(entry);
-  return { executed, readOutside: [...reads.values()], writtenOutside: [...writes.values()], network: [...network.values()], filesRead };
+  return { executed, readOutside: [...reads.values()], writtenOutside: [...writes.values()], network: connections(events), filesRead };
 }
 
 /** The loopback addresses a failed connect() to means a local service it hoped to reach. */

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { findExecutable } from '../backends/preflight.js';
 import { approvalsFor, APPROVALS_FILE, changesSince, readApprovals, writeApprovals } from '../audit/approvals.js';
 import { renderHtml } from '../audit/html.js';
-import { observe, riskScore, withProxyRecords } from '../audit/observe.js';
+import { connections, observe, riskScore, withProxyRecords, type NetworkAttempt } from '../audit/observe.js';
 import { AUDIT_SCHEMA, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
 import { parseStrace } from '../audit/strace.js';
 import { grantArgs, mergeIntoConfig, mergeSuggestedNetwork, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
@@ -79,6 +79,12 @@ export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; r
 function codeTrees(ctx: SandboxContext): string[] {
   const pathDirs = (ctx.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
   return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES];
+}
+
+/** The connections in a compilation's trace (connect, sendto and sendmsg only: strace -e). */
+function tracedConnections(path: string | undefined): NetworkAttempt[] {
+  if (!path || !existsSync(path)) return [];
+  return connections(parseStrace(readFileSync(path, 'utf8')));
 }
 
 /** The real build-script binary beside the launcher cargo ran (the rustc wrapper, libexec/entry/build_script.rs, keeps it as NAME.real or NAME.wasm). */
@@ -211,7 +217,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
           view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx) };
           locked = ctx.locked;
           scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
-          macros = macroAudits(readCompileRecords(runsDir));
+          macros = macroAudits(readCompileRecords(runsDir), (record) => tracedConnections(record.path?.replace(/\.network$/, '.trace')));
         },
       },
     ).catch(flushOnError);

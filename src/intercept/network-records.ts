@@ -25,9 +25,11 @@ export const NOT_IN_LIST = 'not in allow-network';
 export interface CompileNetworkRecord {
   /** The crate being compiled. */
   crate: { name: string; version: string };
-  /** The proc-macro packages whose allow-network list applied to it. */
+  /** The proc-macro packages whose allow-network list applied to it (under audit: every one it loaded). */
   macros: { name: string; version: string }[];
   network: NetworkRecord[];
+  /** Where it was read (`runs/compile-PID.network`; under audit a `.trace` lies beside it). */
+  path?: string;
 }
 
 /** The allowed/refused lines of a record, each destination (and outcome) once; other lines ignored. */
@@ -73,7 +75,7 @@ export function readCompileRecords(runsDir: string): CompileNetworkRecord[] {
     .flatMap((n) => {
       try {
         const record = parseCompileRecord(readFileSync(join(runsDir, n), 'utf8'));
-        return record ? [record] : [];
+        return record ? [{ ...record, path: join(runsDir, n) }] : [];
       } catch {
         return [];
       }

@@ -224,7 +224,7 @@ describe('network allowlists', () => {
       assert.notEqual(r.status, 0, `round ${round}: the macro reached the database during the audit`);
       const report = JSON.parse(r.stdout) as { macros?: { package: string; compiling: string[]; network: { destination: string; blocked: boolean; reason?: string }[] }[] };
       // Observed again on the second audit: the macro and the crates that load it are rebuilt.
-      assert.deepEqual(report.macros, [{ package: 'fake-sqlx-macros', version: '0.1.0', compiling: ['db-user 0.1.0'], network: [{ destination: db, blocked: true, proxy: true, reason: 'not in allow-network' }], loadedWith: [] }], `round ${round}\n${r.stderr}`);
+      assert.deepEqual(report.macros, [{ package: 'fake-sqlx-macros', version: '0.1.0', compiling: ['db-user 0.1.0'], network: [{ destination: db, blocked: true }], loadedWith: [] }], `round ${round}\n${r.stderr}`);
       assert.equal(servers.seen.db.length, 0);
     }
     const suggest = await runCli(['audit', '-p', 'db-user', '--suggest'], { cwd: ws, env: s.env });

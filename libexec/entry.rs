@@ -127,6 +127,11 @@ fn main() {
     if argv0.as_os_str() == proxy::PROXY_NAME {
         proxy::main(rest);
     }
+    // cargo, for cargo-sandbox's Node side (which cannot set a child's parent-death signal):
+    // killed with it, even by SIGKILL, so that the chain of parent-death signals below holds.
+    if argv0.as_os_str() == lifetime::CARGO_NAME {
+        lifetime::exec_dying_with_parent(&rest);
+    }
     scrub_loader_environment();
     let launcher = argv0.file_name().map_or(false, |n| n.as_bytes().starts_with(b"build-script-") || n.as_bytes().starts_with(b"build_script_"));
     if launcher {

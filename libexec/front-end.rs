@@ -29,7 +29,11 @@ extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
     fn signal(sig: i32, handler: usize) -> usize;
     fn isatty(fd: i32) -> i32;
+    fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
+    fn getppid() -> i32;
+    fn _exit(code: i32) -> !;
 }
+const PR_SET_PDEATHSIG: i32 = 1;
 
 const ROOT: &str = env!("CARGO_SANDBOX_ROOT");
 const NODE: &str = env!("CARGO_SANDBOX_NODE");
@@ -279,6 +283,16 @@ fn main() {
     cmd.args(&entry.argv[1..]).env("__CARGO_SANDBOX_RUNS", &runs);
     for (k, v) in &entry.env {
         cmd.env(k, v);
+    }
+    // cargo dies with us, even by SIGKILL: each sandboxed process below it dies with its parent.
+    let me = std::process::id() as i32;
+    unsafe {
+        cmd.pre_exec(move || {
+            if prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0 || getppid() != me {
+                _exit(101);
+            }
+            Ok(())
+        });
     }
     for sig in FORWARDED {
         unsafe { signal(sig, forward as *const () as usize) };

@@ -17,6 +17,20 @@ extern "C" {
 const PR_SET_PDEATHSIG: i32 = 1;
 const SIGKILL: u64 = 9;
 
+/// The name under which this program execs cargo (its arguments) for cargo-sandbox's Node side.
+pub(crate) const CARGO_NAME: &str = "cargo-sandbox-cargo";
+
+/// Becomes `program` (PATH searched), killed when the process that started us ends. The
+/// environment is passed as it is: this is plain cargo's start, not a sandboxed one.
+pub(crate) fn exec_dying_with_parent(program: &[std::ffi::OsString]) -> ! {
+    if program.is_empty() {
+        crate::die("no program to run");
+    }
+    die_with_parent();
+    let err = Command::new(&program[0]).args(&program[1..]).exec();
+    crate::die(&format!("cannot run {}: {err}", program[0].to_string_lossy()))
+}
+
 /// This process is killed when the thread that started it ends (cargo's job thread, which waits
 /// for it). Already orphaned: exits at once.
 pub(crate) fn die_with_parent() {

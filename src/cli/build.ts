@@ -157,7 +157,7 @@ export async function sandboxedCargo(
       writeEntry(entryDir, { env: entryEnv, argv, checks, same, preamble });
     }
     hooks.onSession?.(session);
-    const result = await runCargo(argv[0]!, argv.slice(1), { ...env, ...session.env, ...runEnv, ...hooks.extraEnv }, hooks.cargoStderr);
+    const result = await runCargo(argv[0]!, argv.slice(1), { ...env, ...session.env, ...runEnv, ...hooks.extraEnv }, session.entry, hooks.cargoStderr);
     const runs = session.runs();
     hooks.collect?.(runs, ctx);
     await explainBuild(ctx, session, runs, result, reporter);

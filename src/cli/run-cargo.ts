@@ -18,9 +18,14 @@ export function cargoCommand(toolchain: string | undefined, env: NodeJS.ProcessE
 }
 
 /** `stderr`: cargo's stderr goes there instead of the terminal (an audit shows only its last round's). */
-export function runCargo(program: string, args: readonly string[], env: NodeJS.ProcessEnv, stderr?: (chunk: string) => void): Promise<CargoExit> {
+/**
+ * `entry`: our static entry point, which execs cargo under the name `cargo-sandbox-cargo` with a
+ * parent-death signal (Node cannot set one): killed with us, even by SIGKILL, cargo takes every
+ * sandboxed process with it.
+ */
+export function runCargo(program: string, args: readonly string[], env: NodeJS.ProcessEnv, entry: string, stderr?: (chunk: string) => void): Promise<CargoExit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['inherit', 'inherit', stderr ? 'pipe' : 'inherit'], env });
+    const child = spawn(entry, [program, ...args], { argv0: 'cargo-sandbox-cargo', stdio: ['inherit', 'inherit', stderr ? 'pipe' : 'inherit'], env });
     if (stderr) child.stderr!.setEncoding('utf8').on('data', stderr);
     // Ctrl-C reaches cargo through the terminal's process group; a signal sent to us alone is passed
     // on. Either way we stay alive until cargo has finished, so nothing is left orphaned.

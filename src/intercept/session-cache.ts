@@ -172,6 +172,7 @@ export function resumeFrontEndRun(after: string): FrontEndRun {
       dir,
       runsDir,
       env,
+      entry: '', // cargo already ran: the front end started it (and set its parent-death signal)
       runs: () => readRuns(runsDir),
       pidsLimited: existsSync(join(dir, 'cgroup')),
       dispose: () => rmSync(runsDir, { recursive: true, force: true }),

@@ -20,6 +20,8 @@ export interface Session {
   runsDir: string;
   /** Variables to add to cargo's environment. */
   env: Record<string, string>;
+  /** Our static entry point, which also starts cargo so that cargo dies with us (lifetime.rs). */
+  entry: string;
   /** Build scripts that were started, as the launcher recorded them. */
   runs(): BuildScriptRun[];
   /** Whether max-processes is enforced (the host has a usable pids cgroup controller). */
@@ -156,6 +158,7 @@ export function createSession(opts: {
     dir,
     runsDir,
     env,
+    entry: rustcWrapper,
     runs: () => readRuns(runsDir),
     pidsLimited: pids !== undefined,
     dispose: () => {

@@ -213,6 +213,32 @@ describe('interrupting a build', () => {
     await killedCargoLeaves('slow', 'audit', 'slow');
   });
 
+  test('kill -9 to cargo-sandbox itself, in Node and in the front end replaying a cached session: cargo and everything sandboxed end with it', async () => {
+    const s = makeScratch('kill9-self');
+    const ws = copyFixture(s, 'slow');
+    const marker = `cs-slow-kill9-self-${process.pid}-${Date.now()}`;
+    const destination = `kill9-self-${process.pid}.test:4242`;
+    writeFileSync(join(ws, 'marker.txt'), marker);
+    mkdirSync(join(ws, '.cargo'));
+    writeFileSync(join(ws, '.cargo/config.toml'), `[sandbox.package.slow]\nallow-network = ["${destination}"]\n`);
+    const env = { ...s.env, CARGO_SANDBOX_CACHE_DIR: join(s.root, 'cache') };
+    // 1: Node, which builds the front end; 2: the front end misses, Node writes the session; 3: replayed.
+    for (let i = 1; i <= 3; i++) {
+      const child = startCli(['build'], { cwd: ws, env });
+      child.stdout?.resume();
+      child.stderr?.resume();
+      assert.ok(await waitFor(() => processesWith(marker).length > 0, 120_000), `run ${i}: the build script never started`);
+      assert.ok(processesWith(destination).length > 0, `run ${i}: no proxy ran`);
+      if (i === 3) assert.match(readlinkSync(`/proc/${child.pid}/exe`), /front-end/, 'the third run was not the front end');
+      const cargo = cargoBelow(child.pid!);
+      assert.ok(cargo, `run ${i}: no cargo process found`);
+      process.kill(child.pid!, 'SIGKILL');
+      const ended = await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0 && !processesWith('').includes(cargo), 5_000);
+      killAll(marker, child);
+      assert.ok(ended, `run ${i}: cargo, the script or its proxy outlived cargo-sandbox`);
+    }
+  });
+
   test('kill -9 at any moment: never an unwrapped build script, and the next build succeeds', async () => {
     const s = makeScratch('kill9');
     const ws = copyFixture(s, 'attacks');

@@ -33,7 +33,9 @@ pub(crate) const PROXY_NAME: &str = "cargo-sandbox-network-proxy";
 const MAX_HEAD: usize = 16 * 1024;
 /// Connections open at once; past it, new ones are refused.
 const MAX_CONNECTIONS: usize = 256;
-/// Distinct decisions recorded (about 250 KB at most); past it, one `truncated` line.
+/// A name of 253 characters, `:` and a port: no real target is longer.
+const MAX_TARGET: usize = 260;
+/// Distinct decisions recorded (about 0.5 MB at most); past it, one `truncated` line.
 const MAX_RECORDED: usize = 1000;
 /// The log's last line when decisions were left out (network-records.ts reads it).
 const TRUNCATED: &str = "truncated";
@@ -131,8 +133,13 @@ struct Log {
 
 impl Proxy {
     fn record(&self, verdict: &str, target: &str, why: &str) {
-        // Shown to the user later: printable ASCII only (no terminal escapes), and short.
-        let clean = |s: &str| s.chars().take(200).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect::<String>();
+        // Shown to the user later: printable ASCII only (no terminal escapes), and short. A longer
+        // target than any HOST:PORT is cut with `...`, which no list entry parses as: never a
+        // shorter name or port than the one tried.
+        let clean = |s: &str| {
+            let text = s.chars().take(MAX_TARGET).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect::<String>();
+            if s.chars().count() > MAX_TARGET { format!("{text}...") } else { text }
+        };
         let line = if why.is_empty() { format!("{verdict}\t{}\n", clean(target)) } else { format!("{verdict}\t{}\t{}\n", clean(target), clean(why)) };
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         if log.full || log.said.contains(&line) {

@@ -207,6 +207,8 @@ describe('network allowlists', () => {
     assert.match(r.stderr, /flood: 3000 of 3000 refusals answered/);
     const lines = record.trimEnd().split('\n');
     assert.equal(lines.length, 1001, `${lines.length} lines, ${record.length} bytes`);
+    // A target longer than any HOST:PORT is cut visibly, never to a shorter port.
+    assert.ok(lines.some((l) => /^refused\t(a{50}\.){4}a{50}\.test:[0-9]*\.\.\.\t/.test(l) && l.split('\t')[1]!.length === 263), lines.slice(0, 3).join('\n'));
     assert.equal(lines.at(-1), 'truncated\t1000');
     assert.equal(lines.filter((l) => l.includes('same.test:1')).length, 1);
     assert.ok(record.length < 100_000, `${record.length} bytes`);

@@ -8,7 +8,7 @@ import { isExecutable } from '../backends/preflight.js';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { isPassed, type EnvRules } from '../policy/environment.js';
 import { displayPath, isInside as inside } from '../paths.js';
-import { destinationsOf, formatDestination, parseDestination } from '../config/network-destinations.js';
+import { destinationsOf, formatDestination, isLoopback, parseDestination } from '../config/network-destinations.js';
 import type { NetworkAccess } from '../config/types.js';
 import { NOT_IN_LIST, type NetworkRecord } from '../intercept/network-records.js';
 
@@ -203,6 +203,24 @@ export function networkProposal(findings: readonly Finding[], current?: NetworkA
   const have = destinationsOf(current).map(formatDestination);
   const fresh = [...new Set(added)].filter((d) => !have.includes(d));
   return fresh.length ? { list: [...have, ...fresh], added: fresh } : undefined;
+}
+
+/** What a proposed destination is, when it deserves a look before it is pasted: the process chose it. */
+function destinationKind(destination: string): string | undefined {
+  const host = destination.slice(0, destination.lastIndexOf(':')).toLowerCase();
+  if (isLoopback(host)) return 'a service on this machine';
+  if (/^169\.254\.|^\[fe[89ab]/.test(host)) return 'link-local: a cloud metadata service answers at 169.254.169.254';
+  if (/^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)|^\[f[cd]/.test(host)) return 'your private network';
+  return undefined;
+}
+
+/** The help that asks for a look at proposed destinations on this machine or its networks. */
+export function destinationCheck(added: readonly string[]): string | undefined {
+  const marked = [...new Set(added)].flatMap((d) => {
+    const kind = destinationKind(d);
+    return kind ? [`\`${d}\` (${kind})`] : [];
+  });
+  return marked.length ? `the process chose these destinations: check them before adding them: ${marked.join(', ')}` : undefined;
 }
 
 /** The `[sandbox.package.NAME]` lines that would grant what was found, ready to paste. */

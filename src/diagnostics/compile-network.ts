@@ -6,7 +6,7 @@ import type { SandboxContext } from '../cli/context.js';
 import type { NetworkAccess } from '../config/types.js';
 import { NOT_IN_LIST, readCompileRecords, type CompileNetworkRecord } from '../intercept/network-records.js';
 import { effectiveGrants } from '../policy/effective.js';
-import { grantSnippet, MAX_PROPOSED, proxyFindings, tooManyDestinations } from './blocked-hints.js';
+import { destinationCheck, grantSnippet, MAX_PROPOSED, networkProposal, proxyFindings, tooManyDestinations } from './blocked-hints.js';
 import { grantFlags } from './failure-notes.js';
 import type { Reporter } from './style.js';
 
@@ -58,6 +58,9 @@ export function compileNetworkNotes(
       help.push(`a proc-macro package's allow-network also applies to the compilations that load its macros; to allow this, add to .cargo/config.toml:\n${snippet.map((l) => `    ${l}`).join('\n')}`);
       const flags = grantFlags(one.name, findings, home, network);
       if (flags.length) help.push(`or, for one build only, add to the command: \`${flags.join(' ')}\``);
+      const proposal = networkProposal(findings, network);
+      const check = destinationCheck(proposal && 'added' in proposal ? proposal.added : []);
+      if (check) help.push(check);
     } else if (record.macros.length) {
       notes.push(`the destination belongs in the allow-network list of the proc-macro package that needs it, one of: ${record.macros.map((m) => `\`${m.name}\``).join(', ')} (\`cargo sandbox policy ${record.macros.map((m) => m.name).join(' ')}\` shows their lists)`);
     }

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { BuildScriptRun } from '../intercept/session.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { NetworkAccess } from '../config/types.js';
-import { displayPath, grantSnippet, networkProposal, type Finding, type HintContext } from './blocked-hints.js';
+import { destinationCheck, displayPath, grantSnippet, networkProposal, type Finding, type HintContext } from './blocked-hints.js';
 
 /**
  * Build scripts that were started but did not finish successfully: cargo writes `output` beside
@@ -87,6 +87,11 @@ export function failureNotes(
   const help: string[] = [];
   if (snippets.length) help.push(`to allow this, add to .cargo/config.toml:\n${snippets.map((s) => s.map((l) => `    ${l}`).join('\n')).join('\n\n')}`);
   if (flags.length) help.push(`or, for one build only, add to the command: \`${flags.join(' ')}\``);
+  const check = destinationCheck(failed.flatMap(({ blocked, network }) => {
+    const net = networkProposal(blocked, network);
+    return net && 'added' in net ? net.added : [];
+  }));
+  if (check) help.push(check);
   if (guessed) help.push('the destination was read from its error output: if it needs others, the next build names them the same way; `allow-network = true` shares the whole network instead');
   if (refused) help.push('no grant allows this: the build script tried to run code outside the sandbox; report it to the crate\'s maintainers, or drop the dependency');
   for (const name of unexplained) {

@@ -131,6 +131,17 @@ describe('failure notes', () => {
     assert.deepEqual(compiled.help, []);
   });
 
+  test('a proposed destination on this machine, link-local or private is pointed out (the process chose it)', () => {
+    const found = proxyFindings(parseNetworkLines(['needed.test:443', '127.0.0.1:22', '169.254.169.254:80', '10.0.0.5:8080', '[::1]:6379'].map((d) => `refused\t${d}\tnot in allow-network\n`).join('')));
+    const { help } = failureNotes([{ run, blocked: found, network: list('github.com:443') }], '/home/u');
+    assert.equal(
+      help.find((h) => h.startsWith('the process chose')),
+      'the process chose these destinations: check them before adding them: `127.0.0.1:22` (a service on this machine), `169.254.169.254:80` (link-local: a cloud metadata service answers at 169.254.169.254), `10.0.0.5:8080` (your private network), `[::1]:6379` (a service on this machine)',
+    );
+    const plain = failureNotes([{ run, blocked: proxyFindings(parseNetworkLines('refused\tneeded.test:443\tnot in allow-network\n')), network: list('github.com:443') }], '/home/u');
+    assert.ok(!plain.help.some((h) => h.startsWith('the process chose')));
+  });
+
   test('with the whole network already, nothing network-related is proposed', () => {
     const report = failureNotes([{ run, blocked: [{ kind: 'network', destination: 'x.org:443', guessed: true, message: 'm' }], network: true }], '/home/u');
     assert.match(report.notes[0]!, /sandbox: the host's network,/);

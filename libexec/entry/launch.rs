@@ -107,6 +107,11 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     }
 
     let mut env = filter.apply(&pkg);
+    // Cargo hands scripts its RUSTDOC, which in a session is our wrapper (not shown inside, and no
+    // tool for them): the rustdoc cargo would have used instead.
+    for (_, value) in env.iter_mut().filter(|(name, _)| name == "RUSTDOC") {
+        *value = crate::rustdoc::user_rustdoc();
+    }
     if let Some(n) = &network {
         env.retain(|(k, _)| !crate::network::proxy_variable(k.as_bytes()));
         env.extend(n.env.iter().cloned());

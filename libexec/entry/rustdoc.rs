@@ -17,7 +17,7 @@ use crate::{die, exec_on_host};
 
 /// Unless configured (RUSTDOC, build.rustdoc), the rustdoc beside the cargo that runs us, as cargo
 /// itself would pick.
-fn user_rustdoc() -> OsString {
+pub(crate) fn user_rustdoc() -> OsString {
     if let Some(r) = var("__CARGO_SANDBOX_RUSTDOC") {
         return r;
     }

@@ -84,11 +84,16 @@ export function execArgv(args: string): string[] {
 
 /** A socket address as strace prints it, as `host:port`, `unix:/path` or `unix:@name`. */
 export function socketAddress(args: string): string | undefined {
-  const port = /sin6?_port=htons\((\d+)\)/.exec(args)?.[1];
-  const v4 = /inet_addr\("([^"]+)"\)/.exec(args)?.[1];
-  const v6 = /inet_pton\(AF_INET6, "([^"]+)"/.exec(args)?.[1];
-  if (port && (v4 || v6)) return v4 ? `${v4}:${port}` : `[${v6}]:${port}`;
-  const unix = /sun_path=(@?)"((?:[^"\\]|\\.)*)"/.exec(args);
-  if (unix) return `unix:${unix[1]}${unix[2]}`;
+  // Quoted strings (a sendto's data buffer comes before the address, and the process wrote it) are
+  // set aside first: only the sockaddr strace printed itself is read, never text inside data.
+  const strings: string[] = [];
+  const skeleton = args.replace(/"((?:[^"\\]|\\.)*)"/g, (_, text: string) => `"${strings.push(text) - 1}"`);
+  const quoted = (index: string | undefined) => strings[Number(index)];
+  const v4 = /\{sa_family=AF_INET, sin_port=htons\((\d+)\), sin_addr=inet_addr\("(\d+)"\)\}/.exec(skeleton);
+  if (v4) return `${quoted(v4[2])}:${v4[1]}`;
+  const v6 = /\{sa_family=AF_INET6, sin6_port=htons\((\d+)\),[^{}"]*inet_pton\(AF_INET6, "(\d+)"/.exec(skeleton);
+  if (v6) return `[${quoted(v6[2])}]:${v6[1]}`;
+  const unix = /\{sa_family=AF_UNIX, sun_path=(@?)"(\d+)"/.exec(skeleton);
+  if (unix) return `unix:${unix[1]}${quoted(unix[2])}`;
   return undefined;
 }

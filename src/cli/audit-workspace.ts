@@ -2,7 +2,7 @@
 // ready so that every build script and every proc macro runs again.
 
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
 import type { AuditInvocation } from './audit.js';
@@ -62,24 +62,29 @@ export function cargoMetadata(inv: AuditInvocation, env: NodeJS.ProcessEnv): Met
  * `.fingerprint/NAME-HASH`), so they are rebuilt and every crate that loads them compiles again.
  */
 export function clearBuildDirs(targetDir: string, procMacros: ReadonlySet<string>): void {
-  const visit = (dir: string, depth: number) => {
-    let entries: string[];
+  // A target dir may come with the repository: never follow a link, only real directories count.
+  const dirs = (dir: string) => {
     try {
-      entries = readdirSync(dir);
+      return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
     } catch {
-      return;
-    }
-    for (const name of entries) {
-      const path = join(dir, name);
-      if (name === 'build' && depth > 0) rmSync(path, { recursive: true, force: true });
-      else if (name === '.fingerprint' && depth > 0) {
-        for (const unit of readdirSync(path)) {
-          const pkg = /^(.+)-[0-9a-f]{16}$/.exec(unit)?.[1];
-          if (pkg && procMacros.has(pkg)) rmSync(join(path, unit), { recursive: true, force: true });
-        }
-      } else if (depth < 2 && statSync(path, { throwIfNoEntry: false })?.isDirectory()) visit(path, depth + 1);
+      return [];
     }
   };
+  const visit = (dir: string, depth: number) => {
+    for (const entry of dirs(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.name === 'build' && depth > 0) rmSync(path, { recursive: true, force: true });
+      else if (entry.name === '.fingerprint' && depth > 0) {
+        for (const unit of dirs(path)) {
+          const pkg = /^(.+)-[0-9a-f]{16}$/.exec(unit.name)?.[1];
+          if (pkg && procMacros.has(pkg)) rmSync(join(path, unit.name), { recursive: true, force: true });
+        }
+      } else if (depth < 2) visit(path, depth + 1);
+    }
+  };
+  // The audit's own directory as a link (shipped in a repository's target/): the link goes, and
+  // cargo makes a real directory.
+  if (lstatSync(targetDir, { throwIfNoEntry: false })?.isSymbolicLink()) unlinkSync(targetDir);
   visit(targetDir, 0);
 }
 

@@ -4,6 +4,10 @@ import { observe, riskScore } from '../../src/audit/observe.js';
 import { execArgv, parseStrace, socketAddress } from '../../src/audit/strace.js';
 import { mergeIntoConfig } from '../../src/audit/suggest.js';
 import { changesSince } from '../../src/audit/approvals.js';
+import { clearBuildDirs } from '../../src/cli/audit-workspace.js';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const TRACE = `100 execve("/usr/bin/bwrap", ["bwrap", "--args", "3"], 0x1 /* 3 vars */) = 0
 100 openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3</etc/passwd>
@@ -41,6 +45,11 @@ test('strace lines: unfinished calls are joined, argv and socket addresses decod
   assert.equal(connect.errno, 'ENETUNREACH');
   assert.equal(socketAddress(connect.args), '1.2.3.4:443');
   assert.equal(socketAddress('{sa_family=AF_UNIX, sun_path=@"/tmp/.X11-unix/X0"}'), 'unix:@/tmp/.X11-unix/X0');
+  // A sendto's data comes first and is the process's: text in it that looks like an address is not one.
+  const forged = '5<UDP:[1]>, "sin_port=htons(5432) {sa_family=AF_INET, sin_port=htons(5432), sin_addr=inet_addr(\\"10.0.0.1\\")}"..., 70000, 0, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr("127.0.0.1")}, 16';
+  assert.equal(socketAddress(forged), '127.0.0.1:9');
+  assert.equal(socketAddress('7<socket:[2]>, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, 28'), '[::1]:443');
+  assert.equal(socketAddress('{msg_name={sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("1.1.1.1")}, msg_namelen=16, msg_iov=[{iov_base="{sa_family=AF_INET, sin_port=htons(1)", iov_len=9}]}'), '1.1.1.1:53');
 });
 
 test('only the script\'s own events count; hidden host files are blocked reads, probes are not', () => {
@@ -73,4 +82,31 @@ test('the lock names home paths as ~/ (the same for every developer); a stale pi
   const text = '[sandbox.package."a@=1.0.0"]\nallow-network = true\n\n[build]\njobs = 2\n';
   const g = { package: 'a', version: '2.0.0', read: [], write: [], network: true, exec: [] };
   assert.equal(mergeIntoConfig(text, [g], ['a@=1.0.0']), '[build]\njobs = 2\n\n[sandbox.package."a@=2.0.0"]\nallow-network = true\n');
+});
+
+test('the audit clears build dirs and proc macros\' fingerprints in its own target dir, never through a link a repository shipped', () => {
+  const root = mkdtempSync(join(tmpdir(), 'audit-clear-'));
+  try {
+    const victim = join(root, 'victim');
+    for (const d of ['debug/build/x', 'build/y', '.fingerprint/mac-0123456789abcdef']) mkdirSync(join(victim, d), { recursive: true });
+    const target = join(root, 'target', 'cargo-sandbox-audit');
+    for (const d of ['debug/build/s-1/out', 'debug/.fingerprint/mac-0123456789abcdef', 'debug/.fingerprint/lib-0123456789abcdef', 'x86_64-unknown-linux-gnu/debug/.fingerprint/mac-fedcba9876543210', 'yy']) mkdirSync(join(target, d), { recursive: true });
+    writeFileSync(join(target, 'yy', '.fingerprint'), 'not a directory');
+    symlinkSync(victim, join(target, 'zz'));
+    symlinkSync(join(victim, '.fingerprint'), join(target, 'debug', 'build-link'));
+    clearBuildDirs(target, new Set(['mac']));
+    assert.equal(existsSync(join(target, 'debug/build')), false);
+    assert.deepEqual(readdirSync(join(target, 'debug/.fingerprint')), ['lib-0123456789abcdef']);
+    assert.deepEqual(readdirSync(join(target, 'x86_64-unknown-linux-gnu/debug/.fingerprint')), []);
+    for (const d of ['debug/build/x', 'build/y', '.fingerprint/mac-0123456789abcdef']) assert.ok(existsSync(join(victim, d)), d);
+    // The audit's directory itself a link: the link goes, what it pointed to stays.
+    const linked = join(root, 'target2');
+    mkdirSync(linked);
+    symlinkSync(victim, join(linked, 'cargo-sandbox-audit'));
+    clearBuildDirs(join(linked, 'cargo-sandbox-audit'), new Set(['mac']));
+    assert.equal(existsSync(join(linked, 'cargo-sandbox-audit')), false);
+    for (const d of ['debug/build/x', 'build/y', '.fingerprint/mac-0123456789abcdef']) assert.ok(existsSync(join(victim, d)), d);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -3,12 +3,14 @@
 // find because their directory is hidden. Heuristic by nature; it only names things that are both
 // mentioned in the error and really blocked by the policy, each with the grant that allows it.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isExecutable } from '../backends/preflight.js';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { isPassed, type EnvRules } from '../policy/environment.js';
 import { displayPath, isInside as inside } from '../paths.js';
-import { destinationsOf, formatDestination, isLoopback, parseDestination } from '../config/network-destinations.js';
+import { destinationsOf, formatDestination, parseDestination } from '../config/network-destinations.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { hostname as osHostname } from 'node:os';
 import type { NetworkAccess } from '../config/types.js';
 import { NOT_IN_LIST, type NetworkRecord } from '../intercept/network-records.js';
 
@@ -205,19 +207,57 @@ export function networkProposal(findings: readonly Finding[], current?: NetworkA
   return fresh.length ? { list: [...have, ...fresh], added: fresh } : undefined;
 }
 
-/** What a proposed destination is, when it deserves a look before it is pasted: the process chose it. */
-function destinationKind(destination: string): string | undefined {
-  const host = destination.slice(0, destination.lastIndexOf(':')).toLowerCase();
-  if (isLoopback(host)) return 'a service on this machine';
-  if (/^169\.254\.|^\[fe[89ab]/.test(host)) return 'link-local: a cloud metadata service answers at 169.254.169.254';
-  if (/^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)|^\[f[cd]/.test(host)) return 'your private network';
+/** An IPv4 address's dotted form from an IPv4-mapped IPv6 one (`::ffff:7f00:1`), if it is one. */
+function mappedIPv4(v6: string): string | undefined {
+  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
+  if (!m) return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(v6)?.[1];
+  const [hi, lo] = [parseInt(m[1]!, 16), parseInt(m[2]!, 16)];
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** What an address or name is, when it is on this machine or its networks. */
+export function addressKind(rawHost: string, hosts: ReadonlyMap<string, string>, hostname: string): string | undefined {
+  let host = rawHost.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  if (isIPv6(host)) {
+    host = new URL(`http://[${host}]/`).hostname.slice(1, -1);
+    const v4 = mappedIPv4(host);
+    if (v4) host = v4;
+    else if (host === '::' || host === '::1') return 'a service on this machine';
+    else if (/^fe[89ab]/.test(host)) return 'link-local: a cloud metadata service answers at 169.254.169.254';
+    else if (/^f[cd]/.test(host)) return 'your private network';
+    else return undefined;
+  }
+  if (!isIPv4(host)) {
+    if (host === 'localhost' || host.endsWith('.localhost') || host === hostname.toLowerCase()) return 'a service on this machine';
+    const address = hosts.get(host);
+    return address === undefined ? undefined : addressKind(address, new Map(), hostname);
+  }
+  if (/^(?:127|0)\./.test(host)) return 'a service on this machine';
+  if (/^169\.254\./.test(host)) return 'link-local: a cloud metadata service answers at 169.254.169.254';
+  if (/^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.)/.test(host)) return 'your private network';
   return undefined;
 }
 
+/** /etc/hosts as name → its first address (names a proposal could hide a local address behind). */
+function readHosts(): Map<string, string> {
+  const hosts = new Map<string, string>();
+  let text = '';
+  try {
+    text = readFileSync('/etc/hosts', 'utf8').slice(0, 1 << 20);
+  } catch {
+    return hosts;
+  }
+  for (const line of text.split('\n')) {
+    const [address, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+    for (const name of address ? names : []) if (!hosts.has(name.toLowerCase())) hosts.set(name.toLowerCase(), address!);
+  }
+  return hosts;
+}
+
 /** The help that asks for a look at proposed destinations on this machine or its networks. */
-export function destinationCheck(added: readonly string[]): string | undefined {
+export function destinationCheck(added: readonly string[], hosts: ReadonlyMap<string, string> = readHosts(), hostname = osHostname()): string | undefined {
   const marked = [...new Set(added)].flatMap((d) => {
-    const kind = destinationKind(d);
+    const kind = addressKind(d.slice(0, d.lastIndexOf(':')), hosts, hostname);
     return kind ? [`\`${d}\` (${kind})`] : [];
   });
   return marked.length ? `the process chose these destinations: check them before adding them: ${marked.join(', ')}` : undefined;

@@ -11,7 +11,7 @@ import { parseDestination } from '../../src/config/network-destinations.js';
 import type { NetworkAccess } from '../../src/config/types.js';
 import { parseCompileRecord, parseNetworkLines, readCompileRecords } from '../../src/intercept/network-records.js';
 import { readRuns, type BuildScriptRun } from '../../src/intercept/session.js';
-import { blockedHints, networkProposal, proxyFindings, type Finding, type HintContext } from '../../src/diagnostics/blocked-hints.js';
+import { blockedHints, destinationCheck, networkProposal, proxyFindings, type Finding, type HintContext } from '../../src/diagnostics/blocked-hints.js';
 import { failureNotes } from '../../src/diagnostics/failure-notes.js';
 import { compileNetworkNotes } from '../../src/diagnostics/compile-network.js';
 import { DEFAULT_ENV_RULES } from '../../src/policy/environment.js';
@@ -137,6 +137,12 @@ describe('failure notes', () => {
     assert.equal(
       help.find((h) => h.startsWith('the process chose')),
       'the process chose these destinations: check them before adding them: `127.0.0.1:22` (a service on this machine), `169.254.169.254:80` (link-local: a cloud metadata service answers at 169.254.169.254), `10.0.0.5:8080` (your private network), `[::1]:6379` (a service on this machine)',
+    );
+    // Other spellings of this machine: unspecified, IPv4-mapped, its host name, a name /etc/hosts maps.
+    const hosts = new Map([['db.lan', '127.0.1.1'], ['meta.test', '::ffff:169.254.169.254']]);
+    assert.equal(
+      destinationCheck(['0.0.0.0:1', '[::]:1', '[::ffff:127.0.0.1]:1', 'vm:1', 'db.lan:1', 'meta.test:80', 'LOCALHOST.:1', 'x.example.com:1'], hosts, 'vm'),
+      'the process chose these destinations: check them before adding them: `0.0.0.0:1` (a service on this machine), `[::]:1` (a service on this machine), `[::ffff:127.0.0.1]:1` (a service on this machine), `vm:1` (a service on this machine), `db.lan:1` (a service on this machine), `meta.test:80` (link-local: a cloud metadata service answers at 169.254.169.254), `LOCALHOST.:1` (a service on this machine)',
     );
     const plain = failureNotes([{ run, blocked: proxyFindings(parseNetworkLines('refused\tneeded.test:443\tnot in allow-network\n')), network: list('github.com:443') }], '/home/u');
     assert.ok(!plain.help.some((h) => h.startsWith('the process chose')));

@@ -34,6 +34,8 @@ mod jobserver;
 mod launch;
 #[path = "entry/lifetime.rs"]
 mod lifetime;
+#[path = "entry/macro_set.rs"]
+mod macro_set;
 #[path = "entry/outputs.rs"]
 mod outputs;
 #[path = "entry/package_secrets.rs"]

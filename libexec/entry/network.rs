@@ -164,50 +164,22 @@ pub(crate) enum CompileNetwork {
     Listed(Vec<OsString>, Vec<u8>),
 }
 
-/// Beside each proc macro we compiled (`libNAME-HASH.so`): its package, and the identity of the
-/// file we moved into place, so that a library that is not ours (a prebuilt `target/` that came
-/// with the repository: its inode numbers cannot be foreseen) never carries some package's grants.
-const MACRO_PACKAGE: &str = "cargo-sandbox-package";
-
-fn identity(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let m = fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
-    // Not the ctime: cargo hard-links a workspace member's macro into target/debug, which changes it.
-    Some(format!("{}:{}:{}:{}.{}", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
-}
-
-/// After a proc-macro crate's library was moved into place: remember whose it is.
-pub(crate) fn record_macro_package(library: &Path) {
-    let sidecar = library.with_extension(format!("so.{MACRO_PACKAGE}"));
-    let _ = fs::remove_file(&sidecar);
-    if let Some(id) = identity(library) {
-        let (name, version) = (std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
-        let _ = fs::write(&sidecar, format!("{name}\0{version}\0{id}"));
-    }
-}
-
-/// The network the macros in `externs` (the `--extern` libraries of one call) are granted.
-pub(crate) fn compile_network(externs: &[PathBuf], session: &Path) -> CompileNetwork {
+/// The network the macros one call may load are granted (macro_set.rs says which they are).
+pub(crate) fn compile_network(externs: &[PathBuf], dependency_dirs: &[PathBuf], session: &Path) -> CompileNetwork {
     // Under `cargo sandbox audit`, a compilation that loads our macros runs behind the proxy even
     // with no list (as build scripts do there): the destinations they try are recorded by name.
     let audit = std::env::var_os("__CARGO_SANDBOX_AUDIT").is_some();
     let mut loaded = false;
     let mut listed: Vec<OsString> = vec![];
     let mut header = String::new();
-    for lib in externs.iter().filter(|p| p.extension().map_or(false, |e| e == "so")) {
-        let record = read_small(&lib.with_extension(format!("so.{MACRO_PACKAGE}")));
-        let fields: Vec<&str> = record.split('\0').collect();
-        let plain = |f: &str| !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.+".contains(&c));
-        if fields.len() != 3 || !plain(fields[0]) || !plain(fields[1]) || identity(lib).as_deref() != Some(fields[2]) {
-            continue;
-        }
-        let pkg = crate::policy::package_policy_of(session, fields[0], fields[1]);
+    for m in crate::macro_set::loaded_macros(externs, dependency_dirs, session) {
+        let pkg = crate::policy::package_policy_of(session, &m.name, &m.version);
         if pkg.network {
             return CompileNetwork::Whole;
         }
         if !pkg.connect.is_empty() || audit {
             loaded = true;
-            header.push_str(&format!("macros\t{}\t{}\n", fields[0], fields[1]));
+            header.push_str(&format!("macros\t{}\t{}\n", m.name, m.version));
             listed.extend(pkg.connect.into_iter().filter(|c| !listed.contains(c)).collect::<Vec<_>>());
         }
     }
@@ -216,21 +188,4 @@ pub(crate) fn compile_network(externs: &[PathBuf], session: &Path) -> CompileNet
     }
     let compiling = format!("compiling\t{}\t{}\n", std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
     CompileNetwork::Listed(listed, [compiling, header].concat().into_bytes())
-}
-
-/// A record of ours: a regular file, never through a link, at most 1 KiB (a `target/` that came
-/// with a repository may hold a link to /dev/zero or a FIFO under that name).
-fn read_small(path: &Path) -> String {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    const O_NOFOLLOW: i32 = 0o400000;
-    const O_NONBLOCK: i32 = 0o4000;
-    let file = fs::OpenOptions::new().read(true).custom_flags(O_NOFOLLOW | O_NONBLOCK).open(path);
-    let mut text = String::new();
-    if let Ok(f) = file {
-        if f.metadata().map_or(false, |m| m.is_file()) {
-            let _ = f.take(1024).read_to_string(&mut text);
-        }
-    }
-    text
 }

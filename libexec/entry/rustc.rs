@@ -47,6 +47,8 @@ pub(crate) struct Call {
     /// Where the artifacts this crate reads are (`-L dependency=DIR`, `--extern NAME=PATH`): the
     /// profile directory above a `deps` directory, else the file's own directory.
     artifact_dirs: Vec<PathBuf>,
+    /// The `-L dependency=` directories (where rustc finds the dependencies of its dependencies).
+    dependency_dirs: Vec<PathBuf>,
 }
 
 fn scan(args: &[OsString]) -> Call {
@@ -112,7 +114,10 @@ fn note_codegen(c: &mut Call, v: &[u8]) {
 
 fn note_search(c: &mut Call, v: &[u8]) {
     match v.strip_prefix(b"dependency=") {
-        Some(dir) => c.artifact_dirs.push(artifacts_above(Path::new(OsStr::from_bytes(dir)))),
+        Some(dir) => {
+            c.dependency_dirs.push(PathBuf::from(OsStr::from_bytes(dir)));
+            c.artifact_dirs.push(artifacts_above(Path::new(OsStr::from_bytes(dir))));
+        }
         None => c.links_natively = true,
     }
 }
@@ -159,7 +164,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
         if code == 0 {
             move_outputs(&format!("{}{}", call.crate_name, call.extra), &stage, &out_dir);
             if call.proc_macro {
-                crate::network::record_macro_package(&out_dir.join(format!("lib{}{}.so", call.crate_name, call.extra)));
+                crate::macro_set::record_macro_package(&out_dir.join(format!("lib{}{}.so", call.crate_name, call.extra)));
             }
         }
         code
@@ -213,7 +218,7 @@ pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, st
         write: incremental,
         keep: None,
         program,
-        network: crate::network::compile_network(&call.externs, &session_dir()),
+        network: crate::network::compile_network(&call.externs, &call.dependency_dirs, &session_dir()),
     };
     match (out_dir, stage) {
         (Some(out), Some(stage)) => {

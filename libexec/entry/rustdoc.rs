@@ -33,6 +33,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     let rustdoc = user_rustdoc();
     let (mut out, mut profiles, mut link_args) = (None::<PathBuf>, Vec::<PathBuf>::new(), false);
     let mut externs: Vec<PathBuf> = vec![];
+    let mut dependency_dirs: Vec<PathBuf> = vec![];
     let mut kept: Vec<OsString> = vec![rustdoc];
     let mut skip_value = false;
     let mut prev: Vec<u8> = vec![];
@@ -63,6 +64,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         }
         let search = if prev == b"-L" { Some(b.clone()) } else { b.strip_prefix(b"-L").filter(|v| !v.is_empty()).map(|v| v.to_vec()) };
         if let Some(dir) = search.as_ref().and_then(|s| s.strip_prefix(b"dependency=")) {
+            dependency_dirs.push(PathBuf::from(std::ffi::OsStr::from_bytes(dir)));
             profiles.extend(Path::new(std::ffi::OsStr::from_bytes(dir)).parent().map(Path::to_path_buf));
         }
         let codegen = if prev == b"-C" { Some(b.clone()) } else { b.strip_prefix(b"-C").filter(|v| !v.is_empty()).map(|v| v.to_vec()) };
@@ -91,7 +93,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     // The rustdoc itself (RUSTDOC, build.rustdoc) may live outside the toolchain: the file, read-only.
     let program = Some(PathBuf::from(&kept[0])).filter(|p| p.is_absolute() && p.is_file());
     let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).chain(program).collect();
-    let network = crate::network::compile_network(&externs, &session_dir());
+    let network = crate::network::compile_network(&externs, &dependency_dirs, &session_dir());
     let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept, network };
     std::process::exit(jail::run(&jail, &package_policy(&session_dir()), None))
 }

@@ -124,6 +124,10 @@ export async function sandboxedCargo(
   const confine = confineBinary(env);
   host.entry(confine);
   const rustdoc = userTool('rustdoc', env, ctx.layers, ctx.cwd);
+  // A network grant reaches a proc macro that a library re-exports (sqlx's `query!` comes from
+  // sqlx-macros) only through the dependency graph; an audit records every macro's network.
+  // (The launcher reads Cargo.lock then: cargo has written it by the time anything compiles.)
+  const networkGranted = [ctx.config.global, ...ctx.config.packages.map((p) => p.grants)].some((g) => g.allowNetwork !== undefined && g.allowNetwork.value !== false);
   const session = createSession({
     policy: ctx.policy,
     host,
@@ -137,6 +141,7 @@ export async function sandboxedCargo(
     workspaceRoot: ctx.workspaceRoot,
     rustdoc: rustdoc && !ourEntry(rustdoc) ? rustdoc : undefined,
     dir: entryDir,
+    ...(networkGranted || hooks.extraEnv?.__CARGO_SANDBOX_AUDIT ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
   });
   if (!session.pidsLimited) {
     const explicit = [ctx.config.global, ...ctx.config.packages.map((p) => p.grants)].find((g) => g.maxProcesses)?.maxProcesses;

@@ -86,6 +86,8 @@ export function createSession(opts: {
    * a temporary one, removed at the end.
    */
   dir?: string;
+  /** The workspace's Cargo.lock, when network grants or an audit need its graph (macro_set.rs). */
+  lockfile?: string;
 }): Session {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
   const pids = createPidsCgroups(`cargo-sandbox-${basename(dir).replace(/^cargo-sandbox-/, '').slice(0, 16)}-${process.pid}`);
@@ -102,6 +104,7 @@ export function createSession(opts: {
   write('env.data', renderEnvData(opts.policy.env));
   // Shown in place of the git config of a package directory outside the workspace.
   write('empty', '');
+  if (opts.lockfile) write('lockfile.path', opts.lockfile);
   const hidden = Object.keys(opts.env).filter((name) => !isPassed(opts.policy.env, name));
   // For the static wrappers: any name, not only those sh could unset.
   write('unset-user-env.list', encodeArgs(hidden));

@@ -240,24 +240,29 @@ describe('network allowlists', () => {
     assert.ok(servers.seen.db.some((l) => l.startsWith('PING macro')), 'the granted macro did not reach the database');
   });
 
-  test('a proc macro that checks queries against a local database at compile time works with its package\'s list, and only with it', async () => {
+  test('a proc macro that checks queries against a local database at compile time works with its package\'s list, and only with it, also through a re-export', async () => {
+    // db-reexport-user writes `fake_sqlx::query!`, as sqlx users do: no `--extern` names the macro.
+    const users = ['-p', 'db-user', '-p', 'db-reexport-user'];
     const plain = workspace('network-macro-plain', '');
     clear(servers.seen);
-    const control = await runPlainCargo(['build', '-p', 'db-user'], { cwd: plain.ws, env: plain.s.env });
+    const control = await runPlainCargo(['build', ...users], { cwd: plain.ws, env: plain.s.env });
     assert.equal(control.status, 0, control.stderr);
-    assert.ok(servers.seen.db.some((l) => l.startsWith('PING macro')), 'plain cargo: the macro did not reach the database');
+    assert.deepEqual(servers.seen.db.filter((l) => l.startsWith('PING macro')).sort(), ['PING macro SELECT 1', 'PING macro SELECT 2'], 'plain cargo: the macro did not reach the database');
 
-    clear(servers.seen);
-    const denied = workspace('network-macro-denied', '');
-    const refused: RunResult = await runCli(['build', '-p', 'db-user'], { cwd: denied.ws, env: denied.s.env });
-    assert.notEqual(refused.status, 0, 'the macro reached the database without a grant');
-    assert.equal(servers.seen.db.length, 0, `the macro reached the database: ${servers.seen.db.join(', ')}`);
+    for (const user of ['db-user', 'db-reexport-user']) {
+      clear(servers.seen);
+      const denied = workspace(`network-macro-denied-${user}`, '');
+      const refused: RunResult = await runCli(['build', '-p', user], { cwd: denied.ws, env: denied.s.env });
+      assert.notEqual(refused.status, 0, `${user}: the macro reached the database without a grant`);
+      assert.equal(servers.seen.db.length, 0, `the macro reached the database: ${servers.seen.db.join(', ')}`);
+    }
 
     clear(servers.seen);
     const { s, ws } = workspace('network-macro', `[sandbox.package.fake-sqlx-macros]\nallow-network = ["127.0.0.1:${servers.ports.db}"]\n`);
-    // Both packages named: cargo also links the macro into target/debug, which must not cost it its grant.
-    const r = await runCli(['build', '-p', 'fake-sqlx-macros', '-p', 'db-user'], { cwd: ws, env: s.env });
+    // The macro package named too: cargo also links the macro into target/debug, which must not cost it its grant.
+    const r = await runCli(['build', '-p', 'fake-sqlx-macros', ...users], { cwd: ws, env: s.env });
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(servers.seen.db.some((l) => l.startsWith('PING macro')), 'the macro did not reach the database');
+    assert.deepEqual(servers.seen.db.filter((l) => l.startsWith('PING macro')).sort(), ['PING macro SELECT 1', 'PING macro SELECT 2'], 'the macro did not reach the database');
   });
+
 });

@@ -18,6 +18,7 @@ import { DEFAULT_ENV_RULES } from '../../src/policy/environment.js';
 import { withProxyRecords, type ScriptObservation } from '../../src/audit/observe.js';
 import { grantArgs, mergeIntoConfig, mergeSuggestedNetwork, renderSuggestion, suggestGrants } from '../../src/audit/suggest.js';
 import { approvalsFor } from '../../src/audit/approvals.js';
+import { macroAudits, suggestMacroGrants } from '../../src/audit/macros.js';
 import type { ScriptAudit } from '../../src/audit/report.js';
 
 const list = (...raw: string[]): NetworkAccess => raw.map((r) => {
@@ -146,6 +147,20 @@ describe('failure notes', () => {
     );
     const plain = failureNotes([{ run, blocked: proxyFindings(parseNetworkLines('refused\tneeded.test:443\tnot in allow-network\n')), network: list('github.com:443') }], '/home/u');
     assert.ok(!plain.help.some((h) => h.startsWith('the process chose')));
+  });
+
+  test('audit: a macro\'s destinations go to its package; several macros in one compilation name each other, and no grant is suggested', () => {
+    const record = (macros: string[], lines: string) => ({ crate: { name: 'app', version: '0.1.0' }, macros: macros.map((name) => ({ name, version: '1.0.0' })), network: parseNetworkLines(lines) });
+    const alone = macroAudits([record(['sqlx-macros'], 'refused\tdb.test:5432\tnot in allow-network\n')], () => [{ destination: '127.0.0.1:5432', blocked: true }]);
+    assert.deepEqual(alone, [{ package: 'sqlx-macros', version: '1.0.0', compiling: ['app 0.1.0'], network: [{ destination: 'db.test:5432', blocked: true, proxy: true, reason: 'not in allow-network' }, { destination: '127.0.0.1:5432', blocked: true }], loadedWith: [] }]);
+    assert.deepEqual(suggestMacroGrants(alone[0]!, true).grants?.network, ['127.0.0.1:5432', 'db.test:5432']);
+    assert.equal(suggestMacroGrants(alone[0]!, false).grants, undefined);
+    // A re-exported macro loaded beside another (macro_set.rs finds both): whose destination it was is unknown.
+    const both = macroAudits([record(['innocent', 'evilmac'], 'refused\texfil.test:443\tnot in allow-network\n')]);
+    assert.deepEqual(both.map((m) => [m.package, m.loadedWith]), [['evilmac', ['innocent 1.0.0']], ['innocent', ['evilmac 1.0.0']]]);
+    const innocent = suggestMacroGrants(both[1]!, true);
+    assert.equal(innocent.grants, undefined);
+    assert.match(innocent.withheld[0]!.why, /also loaded the macros of `evilmac 1\.0\.0`, which may be the ones that asked/);
   });
 
   test('with the whole network already, nothing network-related is proposed', () => {

@@ -29,15 +29,21 @@ async function waitFor(predicate: () => boolean, ms: number): Promise<boolean> {
   return predicate();
 }
 
-async function startSlowBuild(label: string, config = '') {
+/** A copy of `fixture` whose slow step's child carries a marker of its own, with `config`. */
+function slowWorkspace(fixture: string, label: string, config: string) {
   const s = makeScratch(label);
-  const ws = copyFixture(s, 'slow');
-  const marker = `cs-slow-${label}-${process.pid}-${Date.now()}`;
+  const ws = copyFixture(s, fixture);
+  const marker = `cs-${fixture}-${label}-${process.pid}-${Date.now()}`;
   writeFileSync(join(ws, 'marker.txt'), marker);
   if (config) {
     mkdirSync(join(ws, '.cargo'));
     writeFileSync(join(ws, '.cargo/config.toml'), config);
   }
+  return { s, ws, marker };
+}
+
+async function startSlowBuild(label: string, config = '') {
+  const { s, ws, marker } = slowWorkspace('slow', label, config);
   const child = startCli(['build'], { cwd: ws, env: s.env });
   child.stdout?.resume();
   child.stderr?.resume();
@@ -72,14 +78,7 @@ function cargoBelow(root: number): number | undefined {
 
 /** A build that waits inside `fixture`'s slow step (a build script, or a proc macro's expansion). */
 async function startSlow(fixture: string, label: string, start: (ws: string, env: NodeJS.ProcessEnv) => ChildProcess, config = '') {
-  const s = makeScratch(label);
-  const ws = copyFixture(s, fixture);
-  const marker = `cs-${fixture}-${label}-${process.pid}-${Date.now()}`;
-  writeFileSync(join(ws, 'marker.txt'), marker);
-  if (config) {
-    mkdirSync(join(ws, '.cargo'));
-    writeFileSync(join(ws, '.cargo/config.toml'), config);
-  }
+  const { s, ws, marker } = slowWorkspace(fixture, label, config);
   const child = start(ws, s.env);
   child.stdout?.resume();
   child.stderr?.resume();
@@ -126,6 +125,24 @@ async function killedCargoLeaves(fixture: string, command: string, pkg: string):
   const ended = await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0, 5_000);
   killAll(marker, child);
   assert.ok(ended, 'the sandboxed step or its proxy outlived cargo');
+}
+
+/**
+ * Three builds of the slow fixture sharing a cache: 1, Node, which builds the front end; 2, the
+ * front end misses and Node writes the session; 3, the front end replays it. `interrupt` is called
+ * in each once the build script runs.
+ */
+async function throughTheFrontEnd(label: string, config: string, interrupt: (child: ChildProcess, marker: string, run: number) => Promise<void>): Promise<void> {
+  const { s, ws, marker } = slowWorkspace('slow', label, config);
+  const env = { ...s.env, CARGO_SANDBOX_CACHE_DIR: join(s.root, 'cache') };
+  for (let run = 1; run <= 3; run++) {
+    const child = startCli(['build'], { cwd: ws, env });
+    child.stdout?.resume();
+    child.stderr?.resume();
+    assert.ok(await waitFor(() => processesWith(marker).length > 0, 120_000), `run ${run}: the build script never started`);
+    if (run === 3) assert.match(readlinkSync(`/proc/${child.pid}/exe`), /front-end/, 'the third run was not the front end');
+    await interrupt(child, marker, run);
+  }
 }
 
 /** Names under which cargo could run a build script binary: both must be launchers. */
@@ -185,23 +202,12 @@ describe('interrupting a build', () => {
   });
 
   test('the front end passes SIGTERM on to cargo too, when it replays a cached session', async () => {
-    const s = makeScratch('sigterm-front');
-    const ws = copyFixture(s, 'slow');
-    const marker = `cs-slow-front-${process.pid}-${Date.now()}`;
-    writeFileSync(join(ws, 'marker.txt'), marker);
-    const env = { ...s.env, CARGO_SANDBOX_CACHE_DIR: join(s.root, 'cache') };
-    // 1: Node, which builds the front end; 2: the front end misses, Node writes the session; 3: replayed.
-    for (let i = 1; i <= 3; i++) {
-      const child = startCli(['build'], { cwd: ws, env });
-      child.stdout?.resume();
-      child.stderr?.resume();
-      assert.ok(await waitFor(() => processesWith(marker).length > 0, 120_000), `run ${i}: the build script never started`);
-      if (i === 3) assert.match(readlinkSync(`/proc/${child.pid}/exe`), /front-end/, 'the third run was not the front end');
+    await throughTheFrontEnd('sigterm-front', '', async (child, marker, run) => {
       process.kill(child.pid!, 'SIGTERM');
       const end = await exited(child);
       assert.ok(end.signal === 'SIGTERM' || end.code !== 0, JSON.stringify(end));
-      assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), `run ${i}: a sandboxed process survived`);
-    }
+      assert.ok(await waitFor(() => processesWith(marker).length === 0, 5_000), `run ${run}: a sandboxed process survived`);
+    });
   });
 
   // Plain cargo's children outlive it; sandboxed ones must not (their proxy would stay open).
@@ -214,29 +220,16 @@ describe('interrupting a build', () => {
   });
 
   test('kill -9 to cargo-sandbox itself, in Node and in the front end replaying a cached session: cargo and everything sandboxed end with it', async () => {
-    const s = makeScratch('kill9-self');
-    const ws = copyFixture(s, 'slow');
-    const marker = `cs-slow-kill9-self-${process.pid}-${Date.now()}`;
     const destination = `kill9-self-${process.pid}.test:4242`;
-    writeFileSync(join(ws, 'marker.txt'), marker);
-    mkdirSync(join(ws, '.cargo'));
-    writeFileSync(join(ws, '.cargo/config.toml'), `[sandbox.package.slow]\nallow-network = ["${destination}"]\n`);
-    const env = { ...s.env, CARGO_SANDBOX_CACHE_DIR: join(s.root, 'cache') };
-    // 1: Node, which builds the front end; 2: the front end misses, Node writes the session; 3: replayed.
-    for (let i = 1; i <= 3; i++) {
-      const child = startCli(['build'], { cwd: ws, env });
-      child.stdout?.resume();
-      child.stderr?.resume();
-      assert.ok(await waitFor(() => processesWith(marker).length > 0, 120_000), `run ${i}: the build script never started`);
-      assert.ok(processesWith(destination).length > 0, `run ${i}: no proxy ran`);
-      if (i === 3) assert.match(readlinkSync(`/proc/${child.pid}/exe`), /front-end/, 'the third run was not the front end');
+    await throughTheFrontEnd('kill9-self', `[sandbox.package.slow]\nallow-network = ["${destination}"]\n`, async (child, marker, run) => {
+      assert.ok(processesWith(destination).length > 0, `run ${run}: no proxy ran`);
       const cargo = cargoBelow(child.pid!);
-      assert.ok(cargo, `run ${i}: no cargo process found`);
+      assert.ok(cargo, `run ${run}: no cargo process found`);
       process.kill(child.pid!, 'SIGKILL');
       const ended = await waitFor(() => processesWith(marker).length === 0 && processesWith(destination).length === 0 && !processesWith('').includes(cargo), 5_000);
       killAll(marker, child);
-      assert.ok(ended, `run ${i}: cargo, the script or its proxy outlived cargo-sandbox`);
-    }
+      assert.ok(ended, `run ${run}: cargo, the script or its proxy outlived cargo-sandbox`);
+    });
   });
 
   test('kill -9 at any moment: never an unwrapped build script, and the next build succeeds', async () => {

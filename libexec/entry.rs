@@ -34,6 +34,8 @@ mod jobserver;
 mod launch;
 #[path = "entry/lifetime.rs"]
 mod lifetime;
+#[path = "entry/macro_records.rs"]
+mod macro_records;
 #[path = "entry/macro_set.rs"]
 mod macro_set;
 #[path = "entry/outputs.rs"]

@@ -10,49 +10,21 @@
 // is the workspace's, so an attacker's: a lie in it can only add to what a compilation may load,
 // as a dependency in Cargo.toml could.
 //
-// A macro counts only when the record beside its library (`libNAME-HASH.so.cargo-sandbox-package`,
-// written when we moved the library into place) names its package and still matches the file: a
-// library that is not ours (a prebuilt `target/` from the repository) never carries any grants.
+// A macro counts only when our record of its library (macro_records.rs) names its package and its
+// bytes are still the ones we compiled: a library that is not ours never carries any grants.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const MACRO_PACKAGE: &str = "cargo-sandbox-package";
+use crate::macro_records::macro_package;
+
 /// Only its start is read: no real Cargo.lock is this large.
 const MAX_LOCKFILE: u64 = 16 << 20;
 
 pub(crate) struct MacroLibrary {
     pub name: String,
     pub version: String,
-}
-
-fn identity(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let m = fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
-    // Not the ctime: cargo hard-links a workspace member's macro into target/debug, which changes it.
-    Some(format!("{}:{}:{}:{}.{}", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
-}
-
-/// After a proc-macro crate's library was moved into place: remember whose it is.
-pub(crate) fn record_macro_package(library: &Path) {
-    let sidecar = library.with_extension(format!("so.{MACRO_PACKAGE}"));
-    let _ = fs::remove_file(&sidecar);
-    if let Some(id) = identity(library) {
-        let (name, version) = (std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
-        let _ = fs::write(&sidecar, format!("{name}\0{version}\0{id}"));
-    }
-}
-
-/// The package of `library`, if it is a macro we compiled and unchanged since.
-fn macro_package(library: &Path) -> Option<MacroLibrary> {
-    let record = read_small(&library.with_extension(format!("so.{MACRO_PACKAGE}")), 1024);
-    let fields: Vec<&str> = record.split('\0').collect();
-    let plain = |f: &str| !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.+".contains(&c));
-    if fields.len() != 3 || !plain(fields[0]) || !plain(fields[1]) || identity(library).as_deref() != Some(fields[2]) {
-        return None;
-    }
-    Some(MacroLibrary { name: fields[0].to_string(), version: fields[1].to_string() })
 }
 
 pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], session: &Path) -> Vec<MacroLibrary> {
@@ -66,13 +38,10 @@ pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], se
     let mut macros: HashMap<(String, String), MacroLibrary> = HashMap::new();
     for dir in dependency_dirs {
         for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = entry.file_name();
-            let library = match name.to_str().and_then(|n| n.strip_suffix(&format!(".{MACRO_PACKAGE}"))) {
-                Some(lib) if lib.ends_with(".so") => dir.join(lib),
-                _ => continue,
-            };
-            if let Some(m) = macro_package(&library) {
-                macros.insert((m.name.clone(), m.version.clone()), m);
+            if entry.file_name().to_str().map_or(false, |n| n.starts_with("lib") && n.ends_with(".so")) {
+                if let Some(m) = macro_package(&entry.path()) {
+                    macros.insert((m.name.clone(), m.version.clone()), m);
+                }
             }
         }
     }
@@ -105,22 +74,35 @@ fn quoted(line: &str) -> Vec<&str> {
 /// `name version (source)` in the file; a name alone is the one package of that name).
 fn lock_graph(text: &str) -> HashMap<(&str, &str), Vec<(&str, &str)>> {
     let mut packages: Vec<(&str, &str, Vec<&str>)> = vec![];
-    let mut in_deps = false;
+    // Lines belong to a package only between its `[[package]]` and the next table header, and
+    // never inside a multi-line string (cargo keeps a `[metadata]` table's as written).
+    let (mut in_package, mut in_deps, mut in_string) = (false, false, false);
     for line in text.lines().map(str::trim) {
-        if line == "[[package]]" {
-            packages.push(("", "", vec![]));
-            in_deps = false;
-        } else if let Some(p) = packages.last_mut() {
-            if in_deps || line.starts_with("dependencies = [") {
-                p.2.extend(quoted(line.trim_start_matches("dependencies = ")));
-                in_deps = !line.ends_with(']');
-            } else if let Some(v) = line.strip_prefix("name = ") {
-                p.0 = quoted(v).first().copied().unwrap_or("");
-            } else if let Some(v) = line.strip_prefix("version = ") {
-                p.1 = quoted(v).first().copied().unwrap_or("");
-            } else if line.starts_with('[') {
-                in_deps = false;
+        if line.matches("\"\"\"").count() % 2 == 1 {
+            in_string = !in_string;
+            continue;
+        }
+        if in_string {
+            continue;
+        }
+        if line.starts_with('[') && !in_deps {
+            in_package = line == "[[package]]";
+            if in_package {
+                packages.push(("", "", vec![]));
             }
+            continue;
+        }
+        let p = match packages.last_mut() {
+            Some(p) if in_package => p,
+            _ => continue,
+        };
+        if in_deps || line.starts_with("dependencies = [") {
+            p.2.extend(quoted(line.trim_start_matches("dependencies = ")));
+            in_deps = !line.ends_with(']');
+        } else if let Some(v) = line.strip_prefix("name = ") {
+            p.0 = quoted(v).first().copied().unwrap_or("");
+        } else if let Some(v) = line.strip_prefix("version = ") {
+            p.1 = quoted(v).first().copied().unwrap_or("");
         }
     }
     let mut versions: HashMap<&str, Vec<&str>> = HashMap::new();

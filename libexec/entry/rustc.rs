@@ -164,7 +164,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
         if code == 0 {
             move_outputs(&format!("{}{}", call.crate_name, call.extra), &stage, &out_dir);
             if call.proc_macro {
-                crate::macro_set::record_macro_package(&out_dir.join(format!("lib{}{}.so", call.crate_name, call.extra)));
+                crate::macro_records::record_macro_package(&out_dir.join(format!("lib{}{}.so", call.crate_name, call.extra)));
             }
         }
         code

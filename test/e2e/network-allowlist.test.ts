@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
@@ -263,6 +263,37 @@ describe('network allowlists', () => {
     const r = await runCli(['build', '-p', 'fake-sqlx-macros', ...users], { cwd: ws, env: s.env });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(servers.seen.db.filter((l) => l.startsWith('PING macro')).sort(), ['PING macro SELECT 1', 'PING macro SELECT 2'], 'the macro did not reach the database');
+
+    // The grant follows the macro's bytes, not its file: rewritten in place (same inode, size and
+    // mtime, as a build script could through a link a repository ships), it carries no grant.
+    // (cargo's link of it in target/debug is the same file as the one in deps that rustc loads.)
+    const library = join(ws, 'target/debug/libfake_sqlx_macros.so');
+    const rebuild = async () => {
+      writeFileSync(join(ws, 'db-user/src/lib.rs'), `${readFileSync(join(ws, 'db-user/src/lib.rs'), 'utf8')}\n// again\n`);
+      clear(servers.seen);
+      return runCli(['build', '-p', 'fake-sqlx-macros', ...users], { cwd: ws, env: s.env });
+    };
+    const rewrite = (change: (bytes: Buffer) => void) => {
+      const { mtimeNs } = statSync(library, { bigint: true });
+      const bytes = readFileSync(library);
+      change(bytes);
+      writeFileSync(library, bytes); // in place: the same inode
+      spawnSync('touch', ['-m', '-d', `@${mtimeNs / 1_000_000_000n}.${String(mtimeNs % 1_000_000_000n).padStart(9, '0')}`, library]);
+    };
+    rewrite(() => {}); // the same bytes: checked again (the ctime moved), still ours
+    const same = await rebuild();
+    assert.equal(same.status, 0, same.stderr);
+    assert.doesNotMatch(same.stderr, /Compiling fake-sqlx-macros/);
+    assert.ok(servers.seen.db.some((l) => l.startsWith('PING macro')), 'the unchanged macro lost its grant');
+    rewrite((bytes) => {
+      const at = bytes.indexOf('rustc version');
+      bytes.write('RUSTC', at + 0, 'latin1'); // a string in .comment: still a loadable library
+    });
+    const changed = await rebuild();
+    assert.notEqual(changed.status, 0, 'the rewritten macro kept its grant');
+    // It ran (the library still loads), without the network.
+    assert.match(changed.stderr, /cannot reach the database/);
+    assert.equal(servers.seen.db.length, 0, `the rewritten macro reached the database: ${servers.seen.db.join(', ')}`);
   });
 
 });

@@ -5,7 +5,9 @@
 // at which those bytes were last checked. A library counts as a package's only while its bytes are
 // the ones we moved into place: a write changes the ctime (which no one can set back), and then the
 // bytes are hashed again. (Cargo's own hard link of a workspace member's macro into target/debug
-// changes the ctime too: one more hash, the same bytes.)
+// changes the ctime too: one more hash, the same bytes.) A second record per digest
+// (`sha256-HEX`) recognises the same bytes under another inode (a copied or restored `target/`);
+// a library that is not ours is remembered as such, so it is hashed once, not at every compile.
 
 use std::fs;
 use std::io::Read;
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::macro_set::{read_small, MacroLibrary};
 
-/// Past this many records, the older half goes (each is ~100 bytes; stale ones pile up).
+/// Past this many records, the half least recently used goes (each is ~100 bytes).
 const MAX_RECORDS: usize = 4096;
 
 fn store() -> Option<PathBuf> {
@@ -36,38 +38,89 @@ fn write_record(path: &Path, text: &str) {
     }
 }
 
-/// After a proc-macro crate's library was moved into place: remember whose it is.
+/// Whether `library` sits where cargo put it: its directory (`deps`) and that one's parent (the
+/// profile) are real directories, not links. A repository can ship `target/debug/deps` as a link
+/// into a build script's OUT_DIR, where that script could swap the library after our check and
+/// before rustc loads it: nothing there is recorded or trusted.
+fn where_cargo_put_it(library: &Path) -> bool {
+    let real = |d: Option<&Path>| d.map_or(false, |d| fs::symlink_metadata(d).map_or(false, |m| m.is_dir()));
+    let dir = library.parent();
+    real(dir) && real(dir.and_then(Path::parent))
+}
+
+struct Record {
+    /// Empty: a library we looked at that is not one of ours.
+    package: Option<MacroLibrary>,
+    digest: String,
+    ctime: String,
+}
+
+fn read_record(path: &Path) -> Option<Record> {
+    let text = read_small(path, 1024);
+    let fields: Vec<&str> = text.split('\0').collect();
+    if fields.len() != 4 {
+        return None;
+    }
+    let plain = |f: &str| !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.+".contains(&c));
+    let package = (plain(fields[0]) && plain(fields[1])).then(|| MacroLibrary { name: fields[0].to_string(), version: fields[1].to_string() });
+    Some(Record { package, digest: fields[2].to_string(), ctime: fields[3].to_string() })
+}
+
+fn save(path: &Path, package: Option<&MacroLibrary>, digest: &str, ctime: &str) {
+    let (name, version) = package.map_or(("", ""), |p| (p.name.as_str(), p.version.as_str()));
+    write_record(path, &format!("{name}\0{version}\0{digest}\0{ctime}"));
+}
+
+/// After a proc-macro crate's library was moved into place: remember whose it is, by its identity
+/// and by its bytes (a copy of `target/`, a CI cache, has other inodes and the same bytes).
 pub(crate) fn record_macro_package(library: &Path) {
     let (dir, m) = match (store(), fs::symlink_metadata(library)) {
-        (Some(dir), Ok(m)) if m.is_file() && fs::create_dir_all(&dir).is_ok() => (dir, m),
+        (Some(dir), Ok(m)) if m.is_file() && where_cargo_put_it(library) && fs::create_dir_all(&dir).is_ok() => (dir, m),
         _ => return,
     };
     let digest = match sha256(library) {
         Some(d) => d,
         None => return,
     };
-    let (name, version) = (std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
-    write_record(&dir.join(identity(&m)), &format!("{name}\0{version}\0{digest}\0{}", ctime(&m)));
+    let package = MacroLibrary { name: std::env::var("CARGO_PKG_NAME").unwrap_or_default(), version: std::env::var("CARGO_PKG_VERSION").unwrap_or_default() };
+    save(&dir.join(identity(&m)), Some(&package), &digest, &ctime(&m));
+    save(&dir.join(format!("sha256-{digest}")), Some(&package), &digest, "");
     prune(&dir);
 }
 
-/// The package of `library`, if it is a macro we compiled and its bytes are still ours.
+/// The package of `library`, if it is a macro we compiled and its bytes are still ours. Hashed
+/// only when the file is new to us or its ctime moved (a write, a link, a chmod).
 pub(crate) fn macro_package(library: &Path) -> Option<MacroLibrary> {
-    let m = fs::symlink_metadata(library).ok().filter(|m| m.is_file())?;
-    let path = store()?.join(identity(&m));
-    let record = read_small(&path, 1024);
-    let fields: Vec<&str> = record.split('\0').collect();
-    let plain = |f: &str| !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.+".contains(&c));
-    if fields.len() != 4 || !plain(fields[0]) || !plain(fields[1]) {
-        return None;
-    }
-    if fields[3] != ctime(&m) {
-        if sha256(library)? != fields[2] {
-            return None;
+    let m = fs::symlink_metadata(library).ok().filter(|m| m.is_file() && where_cargo_put_it(library))?;
+    let dir = store()?;
+    let path = dir.join(identity(&m));
+    let known = read_record(&path);
+    if let Some(r) = known.as_ref().filter(|r| r.ctime == ctime(&m)) {
+        if r.package.is_some() {
+            touch(&path); // in use: the prune keeps it
         }
-        write_record(&path, &format!("{}\0{}\0{}\0{}", fields[0], fields[1], fields[2], ctime(&m)));
+        return r.package.as_ref().map(|p| MacroLibrary { name: p.name.clone(), version: p.version.clone() });
     }
-    Some(MacroLibrary { name: fields[0].to_string(), version: fields[1].to_string() })
+    let digest = sha256(library)?;
+    let package = match known {
+        Some(r) if r.digest == digest => r.package,
+        _ => read_record(&dir.join(format!("sha256-{digest}"))).and_then(|r| r.package),
+    };
+    if fs::create_dir_all(&dir).is_ok() {
+        save(&path, package.as_ref(), &digest, &ctime(&m));
+    }
+    package
+}
+
+fn touch(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    extern "C" {
+        fn utimensat(dirfd: i32, path: *const i8, times: *const [i64; 4], flags: i32) -> i32;
+    }
+    const AT_FDCWD: i32 = -100;
+    if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) {
+        unsafe { utimensat(AT_FDCWD, c.as_ptr(), std::ptr::null(), 0) };
+    }
 }
 
 fn prune(dir: &Path) {

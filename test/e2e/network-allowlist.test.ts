@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
@@ -294,6 +294,25 @@ describe('network allowlists', () => {
     // It ran (the library still loads), without the network.
     assert.match(changed.stderr, /cannot reach the database/);
     assert.equal(servers.seen.db.length, 0, `the rewritten macro reached the database: ${servers.seen.db.join(', ')}`);
+
+    // The same bytes under another inode (a copied or restored target/) are still ours.
+    rewrite((bytes) => bytes.write('rustc', bytes.indexOf('RUSTC version'), 'latin1'));
+    const deps = join(ws, 'target/debug/deps');
+    const inDeps = walkFiles(deps).find((f) => /libfake_sqlx_macros-[0-9a-f]+\.so$/.test(f) && statSync(f).ino === statSync(library).ino)!;
+    spawnSync('cp', ['-p', inDeps, `${inDeps}.copy`]);
+    spawnSync('mv', [`${inDeps}.copy`, inDeps]);
+    const copied = await rebuild();
+    assert.equal(copied.status, 0, copied.stderr);
+    assert.ok(servers.seen.db.some((l) => l.startsWith('PING macro')), 'the copied macro lost its grant');
+
+    // deps as a link (a repository can ship one into a build script's OUT_DIR, where the script
+    // could swap the library once checked): nothing there is trusted.
+    spawnSync('mv', [deps, `${deps}-real`]);
+    symlinkSync('deps-real', deps);
+    const linked = await rebuild();
+    assert.notEqual(linked.status, 0, 'a macro in a linked deps directory kept its grant');
+    assert.match(linked.stderr, /cannot reach the database/);
+    assert.equal(servers.seen.db.length, 0, `the macro reached the database: ${servers.seen.db.join(', ')}`);
   });
 
 });

@@ -2,8 +2,9 @@
 // when it is killed (SIGKILL: no chance to clean up); a sandboxed compilation or audited build
 // script that kept running would keep its network proxy, and with it its allowed destinations,
 // with nobody left to stop it. The kernel's parent-death signal ends each link of the chain:
-// cargo → this wrapper or launcher → its children (bwrap dies with its parent by itself,
-// `--die-with-parent`; the proxy and strace are told here).
+// cargo-sandbox → cargo (started through this program, CARGO_NAME, or by the front end, which
+// sets the signal itself) → this wrapper or launcher → its children (bwrap dies with its parent by
+// itself, `--die-with-parent`; the proxy and strace are told here).
 
 use std::process::Command;
 use std::os::unix::process::CommandExt;

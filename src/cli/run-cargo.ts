@@ -17,11 +17,11 @@ export function cargoCommand(toolchain: string | undefined, env: NodeJS.ProcessE
   return { program: env.CARGO || 'cargo', prefix: [] };
 }
 
-/** `stderr`: cargo's stderr goes there instead of the terminal (an audit shows only its last round's). */
 /**
  * `entry`: our static entry point, which execs cargo under the name `cargo-sandbox-cargo` with a
  * parent-death signal (Node cannot set one): killed with us, even by SIGKILL, cargo takes every
- * sandboxed process with it.
+ * sandboxed process with it. `stderr`: cargo's stderr goes there instead of the terminal (an
+ * audit shows only its last round's).
  */
 export function runCargo(program: string, args: readonly string[], env: NodeJS.ProcessEnv, entry: string, stderr?: (chunk: string) => void): Promise<CargoExit> {
   return new Promise((resolve, reject) => {

@@ -55,6 +55,20 @@ pub(crate) fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
     args.extend(words.iter().map(|w| w.to_os_string()));
 }
 
+/// Dies unless the last `depth` components of `dir` are real directories: what cargo made under
+/// its target dir, not a link a repository shipped there. A writable directory that is a link (an
+/// OUT_DIR or incremental dir leading to `../../deps`) would let a sandboxed program write where
+/// cargo keeps the libraries later compilations load, ours included.
+pub(crate) fn refuse_links(dir: &Path, depth: usize) {
+    let mut p = dir;
+    for _ in 0..depth {
+        if !std::fs::symlink_metadata(p).map_or(false, |m| m.is_dir()) {
+            die(&format!("{} is not a directory cargo made (a link shipped in target/?); nothing there is written to: run `cargo clean` and build again", p.display()));
+        }
+        p = p.parent().unwrap_or(p);
+    }
+}
+
 /// Runs the jailed program and returns its exit code (128 + signal if killed). With `relay`,
 /// its stderr comes through here line by line (see rustc.rs: artifact notifications).
 pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut(&[u8]) -> Vec<u8>>) -> i32 {

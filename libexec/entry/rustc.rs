@@ -195,7 +195,12 @@ pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, st
         program.push(word);
     }
     if let Some(dir) = &incremental {
+        // Ours: a link in its place goes; then it and the two above (incremental/, the profile) must be real.
+        if fs::symlink_metadata(dir).map_or(false, |m| !m.is_dir()) {
+            let _ = fs::remove_file(dir);
+        }
         fs::create_dir_all(dir).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", dir.display())));
+        crate::jail::refuse_links(dir, 3);
     }
     // The package first (it may hold the target dir), then the artifacts: this profile's (OUT_DIRs
     // included) and those of every `-L dependency=` directory (the host's, when cross-compiling).

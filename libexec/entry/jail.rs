@@ -103,13 +103,16 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     let runs = var("__CARGO_SANDBOX_RUNS").map(PathBuf::from).unwrap_or_else(|| session.join("runs"));
     let record = runs.join(format!("compile-{}", std::process::id()));
     let proxied = match &jail.network {
-        CompileNetwork::Listed(allowed, header) => Some(crate::network::start(allowed, &record, header)),
+        CompileNetwork::Listed(allowed, header, _) => Some(crate::network::start(allowed, &record, header)),
         _ => None,
     };
     if let Some(n) = &proxied {
         a.extend(n.bwrap.iter().cloned());
     }
-    if !matches!(jail.network, CompileNetwork::Whole) {
+    for (copy, library) in jail.network.sealed() {
+        push(&mut a, &["--ro-bind".as_ref(), copy.as_os_str(), library.as_os_str()]);
+    }
+    if !matches!(jail.network, CompileNetwork::Whole(_)) {
         a.push("--unshare-net".into());
     }
     // rustc's own parallelism shares cargo's job limit.
@@ -122,7 +125,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
         push(&mut a, &["--setenv".as_ref(), "LD_LIBRARY_PATH".as_ref(), &path]);
     }
     push(&mut a, &["--".as_ref(), &confine, "--what".as_ref(), &jail.what, "--no-directives".as_ref()]);
-    if !matches!(jail.network, CompileNetwork::Whole) {
+    if !matches!(jail.network, CompileNetwork::Whole(_)) {
         a.push("--no-network".into());
     }
     if let Some(n) = &proxied {
@@ -174,6 +177,9 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     let status = child.wait().unwrap_or_else(|e| die(&format!("lost bubblewrap: {e}")));
     if let Some(n) = proxied {
         n.stop();
+    }
+    for (copy, _) in jail.network.sealed() {
+        let _ = std::fs::remove_file(copy);
     }
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }

@@ -49,8 +49,8 @@ fn where_cargo_put_it(library: &Path) -> bool {
 }
 
 struct Record {
-    /// Empty: a library we looked at that is not one of ours.
-    package: Option<MacroLibrary>,
+    /// Name and version; none: a library we looked at that is not one of ours.
+    package: Option<(String, String)>,
     digest: String,
     ctime: String,
 }
@@ -62,12 +62,12 @@ fn read_record(path: &Path) -> Option<Record> {
         return None;
     }
     let plain = |f: &str| !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.+".contains(&c));
-    let package = (plain(fields[0]) && plain(fields[1])).then(|| MacroLibrary { name: fields[0].to_string(), version: fields[1].to_string() });
+    let package = (plain(fields[0]) && plain(fields[1])).then(|| (fields[0].to_string(), fields[1].to_string()));
     Some(Record { package, digest: fields[2].to_string(), ctime: fields[3].to_string() })
 }
 
-fn save(path: &Path, package: Option<&MacroLibrary>, digest: &str, ctime: &str) {
-    let (name, version) = package.map_or(("", ""), |p| (p.name.as_str(), p.version.as_str()));
+fn save(path: &Path, package: Option<&(String, String)>, digest: &str, ctime: &str) {
+    let (name, version) = package.map_or(("", ""), |(n, v)| (n.as_str(), v.as_str()));
     write_record(path, &format!("{name}\0{version}\0{digest}\0{ctime}"));
 }
 
@@ -82,7 +82,7 @@ pub(crate) fn record_macro_package(library: &Path) {
         Some(d) => d,
         None => return,
     };
-    let package = MacroLibrary { name: std::env::var("CARGO_PKG_NAME").unwrap_or_default(), version: std::env::var("CARGO_PKG_VERSION").unwrap_or_default() };
+    let package = (std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
     save(&dir.join(identity(&m)), Some(&package), &digest, &ctime(&m));
     save(&dir.join(format!("sha256-{digest}")), Some(&package), &digest, "");
     prune(&dir);
@@ -94,12 +94,13 @@ pub(crate) fn macro_package(library: &Path) -> Option<MacroLibrary> {
     let m = fs::symlink_metadata(library).ok().filter(|m| m.is_file() && where_cargo_put_it(library))?;
     let dir = store()?;
     let path = dir.join(identity(&m));
+    let ours = |(name, version): (String, String), digest: String| MacroLibrary { name, version, library: library.to_path_buf(), digest };
     let known = read_record(&path);
     if let Some(r) = known.as_ref().filter(|r| r.ctime == ctime(&m)) {
         if r.package.is_some() {
             touch(&path); // in use: the prune keeps it
         }
-        return r.package.as_ref().map(|p| MacroLibrary { name: p.name.clone(), version: p.version.clone() });
+        return r.package.clone().map(|p| ours(p, r.digest.clone()));
     }
     let digest = sha256(library)?;
     let package = match known {
@@ -109,7 +110,23 @@ pub(crate) fn macro_package(library: &Path) -> Option<MacroLibrary> {
     if fs::create_dir_all(&dir).is_ok() {
         save(&path, package.as_ref(), &digest, &ctime(&m));
     }
-    package
+    package.map(|p| ours(p, digest))
+}
+
+/// A copy of a granted macro's library, private to this session, whose bytes are the ones we
+/// compiled: bound read-only over the library inside the compilation's sandbox, so that what rustc
+/// loads is what was checked, whatever happens to the original after the check.
+pub(crate) fn sealed_copy(m: &MacroLibrary, session: &Path, index: usize) -> Option<PathBuf> {
+    let dir = session.join("sealed");
+    fs::create_dir_all(&dir).ok()?;
+    let copy = dir.join(format!("{}-{index}.so", std::process::id()));
+    let _ = fs::remove_file(&copy);
+    fs::copy(&m.library, &copy).ok()?;
+    if sha256(&copy).as_deref() != Some(m.digest.as_str()) {
+        let _ = fs::remove_file(&copy);
+        return None;
+    }
+    Some(copy)
 }
 
 fn touch(path: &Path) {

@@ -25,6 +25,10 @@ const MAX_LOCKFILE: u64 = 16 << 20;
 pub(crate) struct MacroLibrary {
     pub name: String,
     pub version: String,
+    /// The file rustc loads.
+    pub library: PathBuf,
+    /// The SHA-256 of the bytes we compiled (macro_records.rs).
+    pub digest: String,
 }
 
 pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], session: &Path) -> Vec<MacroLibrary> {

@@ -156,12 +156,23 @@ fn plan(destinations: &[Destination]) -> (u16, Vec<(String, String)>, Vec<(Strin
 }
 
 /// The network of a compilation (rustc, rustdoc): what the proc macros it loads may reach.
+/// With a grant, the checked copies of the granted macros' libraries, each with the path it is
+/// bound read-only over (macro_records.rs sealed_copy).
 pub(crate) enum CompileNetwork {
     Off,
     /// Some macro's package has `allow-network = true`.
-    Whole,
+    Whole(Vec<(PathBuf, PathBuf)>),
     /// The union of the macro packages' lists, and the record's header naming them.
-    Listed(Vec<OsString>, Vec<u8>),
+    Listed(Vec<OsString>, Vec<u8>, Vec<(PathBuf, PathBuf)>),
+}
+
+impl CompileNetwork {
+    pub(crate) fn sealed(&self) -> &[(PathBuf, PathBuf)] {
+        match self {
+            CompileNetwork::Off => &[],
+            CompileNetwork::Whole(s) | CompileNetwork::Listed(_, _, s) => s,
+        }
+    }
 }
 
 /// The network the macros one call may load are granted (macro_set.rs says which they are).
@@ -169,23 +180,33 @@ pub(crate) fn compile_network(externs: &[PathBuf], dependency_dirs: &[PathBuf], 
     // Under `cargo sandbox audit`, a compilation that loads our macros runs behind the proxy even
     // with no list (as build scripts do there): the destinations they try are recorded by name.
     let audit = std::env::var_os("__CARGO_SANDBOX_AUDIT").is_some();
-    let mut loaded = false;
+    let (mut loaded, mut whole) = (false, false);
     let mut listed: Vec<OsString> = vec![];
     let mut header = String::new();
+    let mut sealed: Vec<(PathBuf, PathBuf)> = vec![];
     for m in crate::macro_set::loaded_macros(externs, dependency_dirs, session) {
         let pkg = crate::policy::package_policy_of(session, &m.name, &m.version);
-        if pkg.network {
-            return CompileNetwork::Whole;
+        let granted = pkg.network || !pkg.connect.is_empty();
+        if granted {
+            // A grant only for the bytes we compiled: rustc loads our checked copy.
+            match crate::macro_records::sealed_copy(&m, session, sealed.len()) {
+                Some(copy) => sealed.push((copy, m.library.clone())),
+                None => continue,
+            }
         }
-        if !pkg.connect.is_empty() || audit {
+        whole |= pkg.network;
+        if granted || audit {
             loaded = true;
             header.push_str(&format!("macros\t{}\t{}\n", m.name, m.version));
             listed.extend(pkg.connect.into_iter().filter(|c| !listed.contains(c)).collect::<Vec<_>>());
         }
     }
+    if whole {
+        return CompileNetwork::Whole(sealed);
+    }
     if !loaded {
         return CompileNetwork::Off;
     }
     let compiling = format!("compiling\t{}\t{}\n", std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
-    CompileNetwork::Listed(listed, [compiling, header].concat().into_bytes())
+    CompileNetwork::Listed(listed, [compiling, header].concat().into_bytes(), sealed)
 }

@@ -69,6 +69,22 @@ pub(crate) fn refuse_links(dir: &Path, depth: usize) {
     }
 }
 
+/// Dies if the writable directory `dir`, where it really leads, holds (or is) one of the
+/// `protected` directories (cargo's `deps`, the build scripts' directories), or lies inside a
+/// `deps` one. A link higher up than refuse_links looks (a `<triple>` directory leading back into
+/// the target dir, with the workspace's own `target-dir` and `build.target`) must not turn a
+/// sandbox's OUT_DIR or documentation directory into the target dir itself: cargo runs the build
+/// script binaries there on the host.
+pub(crate) fn refuse_overlap(dir: &Path, protected: &[PathBuf]) {
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|e| die(&format!("cannot resolve {}: {e}", dir.display())));
+    for p in protected.iter().filter_map(|p| std::fs::canonicalize(p).ok()) {
+        let inside_deps = p.file_name().map_or(false, |n| n == "deps") && real.starts_with(&p);
+        if p.starts_with(&real) || inside_deps {
+            die(&format!("{} leads to {}, which holds cargo's own {} (links shipped in target/, or a target-dir inside it?); nothing there is written to: run `cargo clean` and build again", dir.display(), real.display(), p.display()));
+        }
+    }
+}
+
 /// Runs the jailed program and returns its exit code (128 + signal if killed). With `relay`,
 /// its stderr comes through here line by line (see rustc.rs: artifact notifications).
 pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut(&[u8]) -> Vec<u8>>) -> i32 {

@@ -3,6 +3,7 @@
 // compilations load (and where a granted proc macro could be swapped after our check).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -55,6 +56,29 @@ describe('a target/ shipped with links', () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /target\/doc is not a directory cargo made/);
     assert.deepEqual(readdirSync(join(ws, 'target/debug/deps')).filter((n) => !n.startsWith('tiny-') && !n.startsWith('build_script')), [], 'rustdoc wrote into deps');
+  });
+
+  test('a workspace\'s target-dir and build.target with a <triple> link back up: rustdoc\'s output would be the target dir itself, refused (control: plain cargo documents into it)', async () => {
+    const triple = /^host: (\S+)$/m.exec(spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout)![1]!;
+    const setUp = (ws: string) => {
+      mkdirSync(join(ws, '.cargo'), { recursive: true });
+      // rustdoc's -o, doc/<triple>/doc, then leads to doc: the target dir itself.
+      writeFileSync(join(ws, '.cargo/config.toml'), `[build]\ntarget-dir = "doc"\ntarget = "${triple}"\n`);
+      mkdirSync(join(ws, 'doc'));
+      symlinkSync('..', join(ws, 'doc', triple));
+    };
+    const plain = plantingWorkspace('shipped-triple-plain');
+    setUp(plain.ws);
+    const control = await runPlainCargo(['doc'], { cwd: plain.ws, env: plain.s.env });
+    assert.equal(control.status, 0, control.stderr);
+    assert.ok(existsSync(join(plain.ws, 'doc/tiny/index.html')), 'plain cargo: rustdoc did not write into the target dir itself');
+
+    const { s, ws } = plantingWorkspace('shipped-triple');
+    setUp(ws);
+    const r = await runCli(['doc'], { cwd: ws, env: s.env });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /which holds cargo's own .*deps/);
+    assert.equal(existsSync(join(ws, 'doc/tiny/index.html')), false, 'the sandboxed rustdoc wrote into the target dir');
   });
 
   test('our incremental directory shipped as a link to ../deps: replaced by a real one, the build works', async () => {

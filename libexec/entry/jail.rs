@@ -55,27 +55,31 @@ pub(crate) fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
     args.extend(words.iter().map(|w| w.to_os_string()));
 }
 
-/// Dies unless the last `depth` components of `dir` are real directories: what cargo made under
-/// its target dir, not a link a repository shipped there. A writable directory that is a link (an
-/// OUT_DIR or incremental dir leading to `../../deps`) would let a sandboxed program write where
-/// cargo keeps the libraries later compilations load, ours included.
-pub(crate) fn refuse_links(dir: &Path, depth: usize) {
+/// The first of the last `depth` components of `dir` that is not a real directory (a link, say):
+/// none when they are what cargo made under its target dir.
+pub(crate) fn first_not_real(dir: &Path, depth: usize) -> Option<&Path> {
     let mut p = dir;
     for _ in 0..depth {
         if !std::fs::symlink_metadata(p).map_or(false, |m| m.is_dir()) {
-            die(&format!("{} is not a directory cargo made (a link shipped in target/?); nothing there is written to: run `cargo clean` and build again", p.display()));
+            return Some(p);
         }
         p = p.parent().unwrap_or(p);
     }
+    None
 }
 
-/// Dies if the writable directory `dir`, where it really leads, holds (or is) one of the
-/// `protected` directories (cargo's `deps`, the build scripts' directories), or lies inside a
-/// `deps` one. A link higher up than refuse_links looks (a `<triple>` directory leading back into
-/// the target dir, with the workspace's own `target-dir` and `build.target`) must not turn a
-/// sandbox's OUT_DIR or documentation directory into the target dir itself: cargo runs the build
-/// script binaries there on the host.
-pub(crate) fn refuse_overlap(dir: &Path, protected: &[PathBuf]) {
+/// Dies unless the writable directory `dir` is safe to give a sandbox: its last `depth` components
+/// are real directories, not links a repository shipped there (an OUT_DIR or incremental dir
+/// leading to `../../deps`); and, where it really leads, it neither holds nor is one of the
+/// `protected` directories (cargo's `deps`, the build scripts' directories), nor lies inside a
+/// `deps` one. The second catches a link higher up (a `<triple>` directory leading back into the
+/// target dir, with the workspace's own `target-dir` and `build.target`) that would turn an OUT_DIR
+/// or documentation directory into the target dir itself, where cargo runs the build script
+/// binaries on the host and keeps the libraries later compilations load, ours included.
+pub(crate) fn refuse_unsafe_write(dir: &Path, depth: usize, protected: &[PathBuf]) {
+    if let Some(p) = first_not_real(dir, depth) {
+        die(&format!("{} is not a directory cargo made (a link shipped in target/?); nothing there is written to: run `cargo clean` and build again", p.display()));
+    }
     let real = std::fs::canonicalize(dir).unwrap_or_else(|e| die(&format!("cannot resolve {}: {e}", dir.display())));
     for p in protected.iter().filter_map(|p| std::fs::canonicalize(p).ok()) {
         let inside_deps = p.file_name().map_or(false, |n| n == "deps") && real.starts_with(&p);

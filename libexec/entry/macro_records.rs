@@ -32,7 +32,8 @@ fn ctime(m: &fs::Metadata) -> String {
 }
 
 fn write_record(path: &Path, text: &str) {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut tmp = path.as_os_str().to_os_string();
+    tmp.push(format!(".tmp{}", std::process::id()));
     if fs::write(&tmp, text).is_ok() && fs::rename(&tmp, path).is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -43,9 +44,7 @@ fn write_record(path: &Path, text: &str) {
 /// into a build script's OUT_DIR, where that script could swap the library after our check and
 /// before rustc loads it: nothing there is recorded or trusted.
 fn where_cargo_put_it(library: &Path) -> bool {
-    let real = |d: Option<&Path>| d.map_or(false, |d| fs::symlink_metadata(d).map_or(false, |m| m.is_dir()));
-    let dir = library.parent();
-    real(dir) && real(dir.and_then(Path::parent))
+    library.parent().map_or(false, |dir| crate::jail::first_not_real(dir, 2).is_none())
 }
 
 struct Record {

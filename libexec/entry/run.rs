@@ -35,9 +35,8 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     if let Some(t) = &tmpdir {
         std::fs::create_dir_all(t).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", t.display())));
         // Writable: a real directory, not a link a repository shipped into the profile's deps or build scripts.
-        crate::jail::refuse_links(t, 1);
         let profile = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-        crate::jail::refuse_overlap(t, &[dir.clone(), profile.join("deps"), profile.join("build")]);
+        crate::jail::refuse_unsafe_write(t, 1, &[dir.clone(), profile.join("deps"), profile.join("build")]);
         a.extend(["--bind".into(), t.clone().into_os_string(), t.clone().into_os_string()]);
     }
     // A test binary has no OUT_DIR: grants that name one name nothing.

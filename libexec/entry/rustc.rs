@@ -200,8 +200,7 @@ pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, st
             let _ = fs::remove_file(dir);
         }
         fs::create_dir_all(dir).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", dir.display())));
-        crate::jail::refuse_links(dir, 3);
-        crate::jail::refuse_overlap(dir, &[call.dependency_dirs.clone(), out_dir.map(Path::to_path_buf).into_iter().collect()].concat());
+        crate::jail::refuse_unsafe_write(dir, 3, &[call.dependency_dirs.clone(), out_dir.map(Path::to_path_buf).into_iter().collect()].concat());
     }
     // The package first (it may hold the target dir), then the artifacts: this profile's (OUT_DIRs
     // included) and those of every `-L dependency=` directory (the host's, when cross-compiling).

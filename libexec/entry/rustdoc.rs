@@ -84,8 +84,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     let keep = out.as_ref().map(|o| {
         fs::create_dir_all(o).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", o.display())));
         // Written by the sandbox: the directory itself, not a link into `deps` a repository shipped.
-        crate::jail::refuse_links(o, 1);
-        crate::jail::refuse_overlap(o, &dependency_dirs);
+        crate::jail::refuse_unsafe_write(o, 1, &dependency_dirs);
         let keep = o.join(".rustdoc_fingerprint.json");
         if !fs::symlink_metadata(&keep).map_or(false, |m| m.file_type().is_file()) {
             let _ = fs::remove_file(&keep);

@@ -3,9 +3,9 @@
 //
 // rustc loads the macros named by `--extern`, and, when a library re-exports them (sqlx's `query!`
 // is sqlx-macros'; serde's derives are serde_derive's), those of its dependencies, found in the
-// `-L dependency=` directories. When that matters (a network grant exists, or under audit) the
-// session names the workspace's Cargo.lock (`lockfile.path`), which cargo has written by the time
-// anything compiles. The macros among the compiled crate's dependencies in its graph (not looking
+// `-L dependency=` directories. Only when that matters (a network grant exists, or under audit)
+// does the session name the workspace's Cargo.lock (`lockfile.path`), which cargo has written by
+// the time anything compiles. The macros among the compiled crate's dependencies in its graph (not looking
 // inside a macro: its own dependencies are compiled into it) are the ones it may load. The lockfile
 // is the workspace's, so an attacker's: a lie in it can only add to what a compilation may load,
 // as a dependency in Cargo.toml could.
@@ -32,9 +32,14 @@ pub(crate) struct MacroLibrary {
 }
 
 pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], session: &Path) -> Vec<MacroLibrary> {
-    let mut found: Vec<MacroLibrary> = externs.iter().filter(|p| p.extension().map_or(false, |e| e == "so")).filter_map(|p| macro_package(p)).collect();
+    // Written only when a network grant exists or under audit: otherwise no macro's network
+    // matters, and nothing is looked up (every compilation passes here).
     let lockfile = read_small(&session.join("lockfile.path"), 4096);
-    let graph = if lockfile.is_empty() { String::new() } else { read_small(Path::new(&lockfile), MAX_LOCKFILE) };
+    if lockfile.is_empty() {
+        return vec![];
+    }
+    let mut found: Vec<MacroLibrary> = externs.iter().filter(|p| p.extension().map_or(false, |e| e == "so")).filter_map(|p| macro_package(p)).collect();
+    let graph = read_small(Path::new(&lockfile), MAX_LOCKFILE);
     if graph.is_empty() {
         return found;
     }

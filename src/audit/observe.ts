@@ -196,7 +196,8 @@ export function withProxyRecords(o: ScriptObservation, records: readonly Network
 }
 
 /** What a proxy recorded, one attempt per destination: blocked only if never allowed. */
-export function proxyAttempts(records: readonly NetworkRecord[], into = new Map<string, NetworkAttempt>()): NetworkAttempt[] {
+export function proxyAttempts(records: readonly NetworkRecord[]): NetworkAttempt[] {
+  const into = new Map<string, NetworkAttempt>();
   for (const r of records) {
     const prev = into.get(r.destination);
     const blocked = (prev?.blocked ?? true) && !r.allowed;

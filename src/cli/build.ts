@@ -127,7 +127,8 @@ export async function sandboxedCargo(
   // A network grant reaches a proc macro that a library re-exports (sqlx's `query!` comes from
   // sqlx-macros) only through the dependency graph; an audit records every macro's network.
   // (The launcher reads Cargo.lock then: cargo has written it by the time anything compiles.)
-  const networkGranted = [ctx.config.global, ...ctx.config.packages.map((p) => p.grants)].some((g) => g.allowNetwork !== undefined && g.allowNetwork.value !== false);
+  const everyGrants = [ctx.config.global, ...ctx.config.packages.map((p) => p.grants)];
+  const networkGranted = everyGrants.some((g) => g.allowNetwork !== undefined && g.allowNetwork.value !== false);
   const session = createSession({
     policy: ctx.policy,
     host,
@@ -144,7 +145,7 @@ export async function sandboxedCargo(
     ...(networkGranted || hooks.extraEnv?.__CARGO_SANDBOX_AUDIT ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
   });
   if (!session.pidsLimited) {
-    const explicit = [ctx.config.global, ...ctx.config.packages.map((p) => p.grants)].find((g) => g.maxProcesses)?.maxProcesses;
+    const explicit = everyGrants.find((g) => g.maxProcesses)?.maxProcesses;
     if (explicit) reporter.message('warning', `max-processes (${describeSource(explicit.source)}) is not enforced here: this host offers no writable pids cgroup (run as root, or with a delegated cgroup)`);
   }
   try {

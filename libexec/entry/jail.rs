@@ -80,11 +80,36 @@ pub(crate) fn refuse_unsafe_write(dir: &Path, depth: usize, protected: &[PathBuf
     if let Some(p) = first_not_real(dir, depth) {
         die(&format!("{} is not a directory cargo made (a link shipped in target/?); nothing there is written to: run `cargo clean` and build again", p.display()));
     }
+    // The target dirs above each protected `deps`: cargo makes no link in their top levels, so a
+    // link there (`<triple>` leading into this OUT_DIR: a whole profile nested inside it) was shipped.
+    for deps in protected.iter().filter(|p| p.file_name().map_or(false, |n| n == "deps")) {
+        if let Some(root) = deps.parent().and_then(Path::parent) {
+            refuse_shipped_links(root, 3);
+        }
+    }
     let real = std::fs::canonicalize(dir).unwrap_or_else(|e| die(&format!("cannot resolve {}: {e}", dir.display())));
     for p in protected.iter().filter_map(|p| std::fs::canonicalize(p).ok()) {
         let inside_deps = p.file_name().map_or(false, |n| n == "deps") && real.starts_with(&p);
         if p.starts_with(&real) || inside_deps {
             die(&format!("{} leads to {}, which holds cargo's own {} (links shipped in target/, or a target-dir inside it?); nothing there is written to: run `cargo clean` and build again", dir.display(), real.display(), p.display()));
+        }
+    }
+}
+
+/// Dies at a link in the top `depth` levels of a target dir (its profiles and `<triple>` dirs and
+/// what they hold directly), not looking inside the directories of artifacts cargo fills itself.
+fn refuse_shipped_links(dir: &Path, depth: usize) {
+    const FILLED: [&str; 8] = ["deps", "build", "incremental", ".fingerprint", "examples", "doc", "tmp", "native"];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let kind = match entry.file_type() {
+            Ok(k) => k,
+            Err(_) => continue,
+        };
+        if kind.is_symlink() {
+            die(&format!("{} is a link, which cargo never makes there (shipped in target/?); nothing is built: run `cargo clean` and build again", entry.path().display()));
+        }
+        if kind.is_dir() && depth > 1 && !FILLED.iter().any(|f| entry.file_name() == *f) {
+            refuse_shipped_links(&entry.path(), depth - 1);
         }
     }
 }

@@ -53,7 +53,9 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     let out = var("OUT_DIR").map(PathBuf::from).filter(|o| o.is_dir()).unwrap_or_else(|| die("OUT_DIR is not set or missing"));
     // <profile>/build/<unit>/out, as cargo made them: the script writes there.
     let profile = out.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_default();
-    crate::jail::refuse_unsafe_write(&out, 4, &[me.parent().map(Path::to_path_buf).unwrap_or_default(), profile.join("deps")]);
+    // The host profile (this launcher's) and the OUT_DIR's (`<target>/<triple>/<profile>` when cross-compiling).
+    let host_profile = me.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_default();
+    crate::jail::refuse_unsafe_write(&out, 4, &[me.parent().map(Path::to_path_buf).unwrap_or_default(), profile.join("deps"), host_profile.join("deps")]);
     let manifest = var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| die("CARGO_MANIFEST_DIR is not set"));
     let filter = EnvFilter::load(&session);
     let pkg = package_policy(&session);

@@ -54,7 +54,8 @@ describe('a target/ shipped with links', () => {
     symlinkSync('debug/deps', join(ws, 'target/doc'));
     const r = await runCli(['doc'], { cwd: ws, env: s.env });
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /target\/doc is not a directory cargo made/);
+    // Refused at the first compilation: cargo never makes a link at the top of its target dir.
+    assert.match(r.stderr, /target\/doc is a link, which cargo never makes there/);
     assert.deepEqual(readdirSync(join(ws, 'target/debug/deps')).filter((n) => !n.startsWith('tiny-') && !n.startsWith('build_script')), [], 'rustdoc wrote into deps');
   });
 
@@ -77,8 +78,30 @@ describe('a target/ shipped with links', () => {
     setUp(ws);
     const r = await runCli(['doc'], { cwd: ws, env: s.env });
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /which holds cargo's own .*deps/);
+    // Refused before anything runs: cargo never makes a link at the top of its target dir.
+    assert.match(r.stderr, new RegExp(`doc/${triple} is a link, which cargo never makes there`));
     assert.equal(existsSync(join(ws, 'doc/tiny/index.html')), false, 'the sandboxed rustdoc wrote into the target dir');
+  });
+
+  test('build.target with target/<triple> shipped as a link into an OUT_DIR: refused (control: plain cargo builds the whole profile inside it)', async () => {
+    const triple = /^host: (\S+)$/m.exec(spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout)![1]!;
+    const setUp = (ws: string) => {
+      mkdirSync(join(ws, '.cargo'), { recursive: true });
+      writeFileSync(join(ws, '.cargo/config.toml'), `[build]\ntarget = "${triple}"\n`);
+      mkdirSync(join(ws, 'target/debug/build/some-unit/out/z'), { recursive: true });
+      symlinkSync('debug/build/some-unit/out/z', join(ws, 'target', triple));
+    };
+    const plain = plantingWorkspace('shipped-nested-plain');
+    setUp(plain.ws);
+    const control = await runPlainCargo(['build'], { cwd: plain.ws, env: plain.s.env });
+    assert.equal(control.status, 0, control.stderr);
+    assert.ok(existsSync(join(plain.ws, 'target/debug/build/some-unit/out/z/debug/deps')), 'plain cargo: the profile was not built inside the OUT_DIR');
+
+    const { s, ws } = plantingWorkspace('shipped-nested');
+    setUp(ws);
+    const r = await runCli(['build'], { cwd: ws, env: s.env });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`target/${triple} is a link, which cargo never makes there`));
   });
 
   test('our incremental directory shipped as a link to ../deps: replaced by a real one, the build works', async () => {

@@ -26,6 +26,8 @@ use std::process::Command;
 // The crate root looks for modules beside it: they live in libexec/entry/.
 #[path = "entry/build_script.rs"]
 mod build_script;
+#[path = "entry/identity.rs"]
+mod identity;
 #[path = "entry/jail.rs"]
 mod jail;
 #[path = "entry/jobserver.rs"]
@@ -54,6 +56,10 @@ mod run;
 mod rustc;
 #[path = "entry/rustdoc.rs"]
 mod rustdoc;
+#[path = "entry/session.rs"]
+mod session;
+#[path = "entry/sha256.rs"]
+mod sha256;
 
 /// Which entry point this build is (rustc-wrapper, rustc-wrapper-keep-args, rustdoc-wrapper,
 /// run-binary): fixed at compile time, one binary each.
@@ -139,19 +145,12 @@ fn main() {
     scrub_loader_environment();
     let launcher = argv0.file_name().map_or(false, |n| n.as_bytes().starts_with(b"build-script-") || n.as_bytes().starts_with(b"build_script_"));
     if launcher {
-        if std::env::var_os("__CARGO_SANDBOX_SESSION").is_none() {
-            die(&format!("this build script was compiled by cargo-sandbox and only runs through `cargo sandbox` ({LAUNCHER_MARK})"));
-        }
         let me = if argv0.is_absolute() { argv0.clone() } else { std::env::current_exe().unwrap_or_else(|e| die(&format!("cannot find myself: {e}"))) };
         let bin = build_script_name(&me);
         let dir = me.parent().unwrap_or_else(|| Path::new("."));
         let wasm = dir.join(format!("{}.wasm", bin.to_string_lossy()));
         let real = if wasm.is_file() { wasm } else { dir.join(format!("{}.real", bin.to_string_lossy())) };
         launch::main(&me, real, rest);
-    }
-    // The rustc wrapper copies this program to make each build script's launcher.
-    if let Ok(me) = std::env::current_exe() {
-        std::env::set_var("__CARGO_SANDBOX_ENTRY", me);
     }
     match MODE {
         "rustc-wrapper" => rustc::main(rest, false),

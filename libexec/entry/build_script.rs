@@ -11,23 +11,28 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::outputs::{move_outputs, move_regular};
-use crate::policy::{var, PackagePolicy};
+use crate::policy::PackagePolicy;
 use crate::rustc::{compile, with_inner_wrapper, Call};
+use crate::session::{child_variables, Session};
 use crate::{die, host_command};
 
 /// A build script: compiled (sandboxed, on the host, or for wasm by Node), then swapped for the
 /// launcher. Returns the exit code.
-pub(crate) fn build_script_link(call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool, pkg: &PackagePolicy) -> i32 {
+pub(crate) fn build_script_link(s: &Session, call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool, pkg: &PackagePolicy) -> i32 {
+    let me = std::env::current_exe().unwrap_or_else(|e| die(&format!("cannot find myself: {e}")));
     let code = if let Some(target) = &pkg.target {
-        let node = var("__CARGO_SANDBOX_NODE").unwrap_or_else(|| "node".into());
-        let js = Path::new(&var("__CARGO_SANDBOX_JS").unwrap_or_else(|| die("__CARGO_SANDBOX_JS is not set"))).join("intercept/wasm-compile.js");
         let staged = rewrite_out_dir(args, stage);
-        status_code(Command::new(node).arg(js).arg(target).arg("--").args(&staged).status())
+        // Node (ours) compiles through this wrapper again: it is told the session and this program
+        // explicitly, whatever this process inherited.
+        let mut node = Command::new(&s.node);
+        node.arg(s.js.join("intercept/wasm-compile.js")).arg(target).arg("--").args(&staged);
+        node.env("__CARGO_SANDBOX_ENTRY", &me).envs(child_variables(s)).env_remove("NODE_OPTIONS");
+        status_code(node.status())
     } else if sandboxed {
         // The build script uses proc macros (e.g. a derive): they expand inside the sandbox too.
-        compile(call, args, Some(out), Some(stage), pkg)
+        compile(s, call, args, Some(out), Some(stage), pkg)
     } else {
-        status_code(host_command(&with_inner_wrapper(&rewrite_out_dir(args, stage))).status())
+        status_code(host_command(&with_inner_wrapper(s, &rewrite_out_dir(args, stage))).status())
     };
     if code != 0 {
         return code;
@@ -44,7 +49,7 @@ pub(crate) fn build_script_link(call: &Call, args: &[OsString], out: &Path, stag
     if !move_regular(&stage.join(&bin), &out.join(&real)) {
         die(&format!("rustc did not produce the build script `{}`", stage.join(&bin).display()));
     }
-    install_launcher(stage, &out.join(&bin));
+    install_launcher(&me, stage, &out.join(&bin));
     record_policy_dependencies(&stage.join(format!("{bin}.d")));
     // The other kind of build script (native or wasm) from before a target change is stale now.
     for stale in [format!("{bin}.real"), format!("{bin}.wasm")] {
@@ -91,11 +96,10 @@ pub(crate) fn status_code(status: std::io::Result<std::process::ExitStatus>) -> 
 /// names before its first line). A copy, not a hard link: cargo judges freshness by the outputs'
 /// mtimes. Staging was writable by the sandboxed rustc, which has exited: a `launcher` it
 /// planted (a link to ~/.profile, say) is removed, and the copy is created new, never written through.
-fn install_launcher(stage: &Path, dest: &Path) {
-    let me = var("__CARGO_SANDBOX_ENTRY").unwrap_or_else(|| die("__CARGO_SANDBOX_ENTRY is not set"));
+fn install_launcher(me: &Path, stage: &Path, dest: &Path) {
     let tmp = stage.join("launcher");
     let _ = fs::remove_file(&tmp);
-    let bytes = fs::read(&me).unwrap_or_else(|e| die(&format!("cannot read {}: {e}", Path::new(&me).display())));
+    let bytes = fs::read(me).unwrap_or_else(|e| die(&format!("cannot read {}: {e}", me.display())));
     let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o755).open(&tmp).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", tmp.display())));
     f.write_all(&bytes).unwrap_or_else(|e| die(&format!("cannot write {}: {e}", tmp.display())));
     drop(f);

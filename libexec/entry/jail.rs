@@ -20,7 +20,8 @@ use std::process::{Command, Stdio};
 use crate::die;
 use crate::network::CompileNetwork;
 use crate::launch::{set_limits, RLIMIT_AS, RLIMIT_FSIZE};
-use crate::policy::{expand, read_entries, session_dir, var, working_dir, EnvFilter, PackagePolicy, NO_OUT_DIR};
+use crate::policy::{expand, read_entries, var, working_dir, EnvFilter, PackagePolicy, NO_OUT_DIR};
+use crate::session::Session;
 
 extern "C" {
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
@@ -116,11 +117,11 @@ fn refuse_shipped_links(dir: &Path, depth: usize) {
 
 /// Runs the jailed program and returns its exit code (128 + signal if killed). With `relay`,
 /// its stderr comes through here line by line (see rustc.rs: artifact notifications).
-pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut(&[u8]) -> Vec<u8>>) -> i32 {
+pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut(&[u8]) -> Vec<u8>>) -> i32 {
     // Cargo killed: this wrapper, then bwrap (--die-with-parent) and the proxy.
     crate::lifetime::die_with_parent();
-    let session = session_dir();
-    let (bwrap, confine) = sandbox_programs();
+    let session = &s.dir;
+    let (bwrap, confine) = sandbox_programs(s);
     let cwd = working_dir();
 
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
@@ -139,14 +140,13 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
         let p = expand(p, &out_dir, &manifest);
         push(&mut a, &["--ro-bind-try".as_ref(), &p, &p]);
     }
-    hide_package_secrets(&mut a, &manifest, &session);
+    hide_package_secrets(&mut a, &manifest, s);
     for (flag, path) in [("--bind", &jail.stage), ("--bind", &jail.write), ("--ro-bind", &jail.keep)] {
         if let Some(p) = path {
             push(&mut a, &[flag.as_ref(), p.as_os_str(), p.as_os_str()]);
         }
     }
-    let runs = var("__CARGO_SANDBOX_RUNS").map(PathBuf::from).unwrap_or_else(|| session.join("runs"));
-    let record = runs.join(format!("compile-{}", std::process::id()));
+    let record = s.runs.join(format!("compile-{}", std::process::id()));
     let proxied = match &jail.network {
         CompileNetwork::Listed(allowed, header, _) => Some(crate::network::start(allowed, &record, header)),
         _ => None,
@@ -196,13 +196,13 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
     let mut cmd = Command::new(&bwrap);
     // `cargo sandbox audit`: strace, around bwrap (outside the sandbox), records the connections its
     // macros try that bypass the proxy (a database driver); only those calls stop the compiler.
-    if let (Some(strace), Some(_)) = (var("__CARGO_SANDBOX_AUDIT"), &proxied) {
+    if let (Some(strace), Some(_)) = (&s.audit, &proxied) {
         cmd = Command::new(strace);
         cmd.args(["-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg", "-o"]).arg(record.with_extension("trace")).arg("--").arg(&bwrap);
         crate::lifetime::dies_with_us(&mut cmd);
     }
     cmd.args(&a);
-    scrub_environment(&mut cmd, &session, pkg);
+    scrub_environment(&mut cmd, session, pkg);
     cmd.envs(jobserver.env);
     if let Some(n) = &proxied {
         for (name, _) in std::env::vars_os().filter(|(k, _)| crate::network::proxy_variable(k.as_bytes())) {
@@ -210,7 +210,7 @@ pub(crate) fn run(jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut
         }
         cmd.envs(n.env.iter().cloned());
     }
-    inherit_fds(&mut cmd, session_args(&session, pkg), pkg.cgroup.as_ref());
+    inherit_fds(&mut cmd, session_args(session, pkg), pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)]);
     if relay.is_some() {
         cmd.stderr(Stdio::piped());
@@ -274,17 +274,17 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
     }
 }
 
-/// bubblewrap and the supervisor, as the session names them.
 /// The secrets of a package directory outside the workspace (see package_secrets.rs).
-pub(crate) fn hide_package_secrets(a: &mut Vec<OsString>, manifest: &Path, session: &Path) {
-    let workspace = var("__CARGO_SANDBOX_WORKSPACE").map(PathBuf::from);
-    crate::package_secrets::hide(a, manifest, workspace.as_deref(), &session.join("empty"));
+pub(crate) fn hide_package_secrets(a: &mut Vec<OsString>, manifest: &Path, s: &Session) {
+    crate::package_secrets::hide(a, manifest, s.workspace.as_deref(), &s.dir.join("empty"));
 }
 
-pub(crate) fn sandbox_programs() -> (OsString, OsString) {
-    let bwrap = var("__CARGO_SANDBOX_BWRAP").unwrap_or_else(|| die("__CARGO_SANDBOX_BWRAP is not set"));
-    let confine = var("__CARGO_SANDBOX_CONFINE").filter(|c| Path::new(c).is_file()).unwrap_or_else(|| die("the sandbox supervisor (__CARGO_SANDBOX_CONFINE) is missing"));
-    (bwrap, confine)
+/// bubblewrap and the supervisor, as the session names them.
+pub(crate) fn sandbox_programs(s: &Session) -> (OsString, OsString) {
+    if !Path::new(&s.confine).is_file() {
+        die(&format!("the sandbox supervisor {} is missing; run the build again", Path::new(&s.confine).display()));
+    }
+    (s.bwrap.clone(), s.confine.clone())
 }
 
 /// The session's bwrap arguments, for fds 3 (`--args 3`: namespaces and the system view) and 4

@@ -1,8 +1,8 @@
 // The build-script launcher: a copy of this program takes each build script's place (rustc.rs),
 // and runs the real script (NAME.real, or NAME.wasm on Node's WASI) inside bubblewrap and the
 // supervisor, with its package's grants (policy.rs). Cargo has set the build-script environment
-// (OUT_DIR, CARGO_MANIFEST_DIR, ...); cargo-sandbox has set __CARGO_SANDBOX_SESSION (the policy of
-// this build) and __CARGO_SANDBOX_BWRAP. It starts one process: bwrap (or the custom runner, or
+// (OUT_DIR, CARGO_MANIFEST_DIR, ...); the session (session.rs) says where bubblewrap, the
+// supervisor and the policy of this build are. It starts one process: bwrap (or the custom runner, or
 // strace around bwrap for `cargo sandbox audit`), by exec, so cargo waits for the script itself.
 //
 // Each run is recorded in the session's runs directory, named by this process's PID, so that
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::jail::{inherit_fds, push, sandbox_programs, session_args};
-use crate::policy::{expand, package_policy, session_dir, var, working_dir, EnvFilter, PackagePolicy};
+use crate::policy::{expand, package_policy, var, working_dir, EnvFilter, PackagePolicy};
 use crate::{die, exec_on_host, SAVED_LIBRARY_PATH};
 
 extern "C" {
@@ -45,8 +45,9 @@ pub(crate) fn set_limits(cmd: &mut Command, limits: [(i32, Option<u64>); 2]) {
 }
 
 pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
-    let session = session_dir();
-    let (bwrap, confine) = sandbox_programs();
+    let s = crate::session::current();
+    let session = &s.dir;
+    let (bwrap, confine) = sandbox_programs(&s);
     if !bin.is_file() {
         die(&format!("the build script binary `{}` is missing; run `cargo clean` and build again", bin.display()));
     }
@@ -57,9 +58,9 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     let host_profile = me.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_default();
     crate::jail::refuse_unsafe_write(&out, 4, &[me.parent().map(Path::to_path_buf).unwrap_or_default(), profile.join("deps"), host_profile.join("deps")]);
     let manifest = var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| die("CARGO_MANIFEST_DIR is not set"));
-    let filter = EnvFilter::load(&session);
-    let pkg = package_policy(&session);
-    let record = var("__CARGO_SANDBOX_RUNS").map(PathBuf::from).unwrap_or_else(|| session.join("runs")).join(std::process::id().to_string());
+    let filter = EnvFilter::load(session);
+    let pkg = package_policy(session);
+    let record = s.runs.join(std::process::id().to_string());
     write_record(&record, &out, &manifest, me, &pkg);
 
     if !pkg.sandbox {
@@ -81,9 +82,8 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         push(&mut a, &[flag.as_ref(), path.as_os_str(), path.as_os_str()]);
     }
     grant_binds(&mut a, &pkg, &out, &manifest);
-    crate::jail::hide_package_secrets(&mut a, &manifest, &session);
-    let node = var("__CARGO_SANDBOX_NODE").unwrap_or_else(|| "node".into());
-    let js = PathBuf::from(var("__CARGO_SANDBOX_JS").unwrap_or_default());
+    crate::jail::hide_package_secrets(&mut a, &manifest, &s);
+    let (node, js) = (&s.node, &s.js);
     if wasm {
         // A build script compiled for wasm runs on Node's WASI: Node and our runner must be visible.
         let node_dir = Path::new(&node).parent().unwrap_or_else(|| Path::new("/usr/bin")).to_path_buf();
@@ -92,7 +92,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     // An `allow-network` list (and, under `cargo sandbox audit`, any script without the whole
     // network, so that the names it asks for are recorded): the filtering proxy, for as long as
     // this process (bwrap, once exec'd) lives.
-    let audit = var("__CARGO_SANDBOX_AUDIT").is_some();
+    let audit = s.audit.is_some();
     if !pkg.connect.is_empty() && !pkg.runner.is_empty() {
         die("an `allow-network` list needs bubblewrap's network namespace; with a custom `runner` the runner decides the network: use `allow-network = true` or `false` for this package");
     }
@@ -115,7 +115,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     // Cargo hands scripts its RUSTDOC, which in a session is our wrapper (not shown inside, and no
     // tool for them): the rustdoc cargo would have used instead.
     for (_, value) in env.iter_mut().filter(|(name, _)| name == "RUSTDOC") {
-        *value = crate::rustdoc::user_rustdoc();
+        *value = crate::rustdoc::user_rustdoc(&s);
     }
     if let Some(n) = &network {
         env.retain(|(k, _)| !crate::network::proxy_variable(k.as_bytes()));
@@ -149,12 +149,12 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         program.push("--".into());
         if wasm {
             // Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
-            push(&mut program, &[&node, "--no-warnings".as_ref(), js.join("backends/wasi-runner.js").as_os_str()]);
+            push(&mut program, &[node, "--no-warnings".as_ref(), js.join("backends/wasi-runner.js").as_os_str()]);
         }
         program.push(bin.clone().into_os_string());
         // `cargo sandbox audit`: strace, run around bwrap (outside the sandbox, where the script
         // cannot reach its output), records what the script does.
-        if let Some(strace) = var("__CARGO_SANDBOX_AUDIT") {
+        if let Some(strace) = s.audit.clone() {
             let trace = record.with_extension("trace");
             let calls = "trace=execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2,connect,sendto,sendmsg";
             let mut wrapped: Vec<OsString> = vec![strace, "-f".into(), "-qq".into(), "-y".into(), "-s".into(), "1024".into(), "-o".into(), trace.into_os_string(), "-e".into(), calls.into(), "--".into()];
@@ -168,7 +168,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     cmd.args(&program[1..]).env_clear().envs(env);
     let create = |ext: &str| File::create(record.with_extension(ext)).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
     // bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
-    let mut fds = session_args(&session, &pkg);
+    let mut fds = session_args(session, &pkg);
     fds.extend([(create("status"), 5), (create("report"), 6)]);
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.
@@ -176,7 +176,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !wasm))]);
     // strace waits for every child it has, the proxy (started before it) included, which waits
     // for us: under audit with a proxy, this launcher stays, the parent of both.
-    if network.is_some() && var("__CARGO_SANDBOX_AUDIT").is_some() {
+    if network.is_some() && audit {
         // Cargo killed: this launcher, then strace (and bwrap with it), then the proxy.
         crate::lifetime::die_with_parent();
         crate::lifetime::dies_with_us(&mut cmd);

@@ -176,10 +176,11 @@ impl CompileNetwork {
 }
 
 /// The network the macros one call may load are granted (macro_set.rs says which they are).
-pub(crate) fn compile_network(externs: &[PathBuf], dependency_dirs: &[PathBuf], session: &Path) -> CompileNetwork {
+pub(crate) fn compile_network(externs: &[PathBuf], dependency_dirs: &[PathBuf], s: &crate::session::Session) -> CompileNetwork {
     // Under `cargo sandbox audit`, a compilation that loads our macros runs behind the proxy even
     // with no list (as build scripts do there): the destinations they try are recorded by name.
-    let audit = std::env::var_os("__CARGO_SANDBOX_AUDIT").is_some();
+    let audit = s.audit.is_some();
+    let session = s.dir.as_path();
     let (mut loaded, mut whole) = (false, false);
     let mut listed: Vec<OsString> = vec![];
     let mut header = String::new();

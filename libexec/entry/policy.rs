@@ -18,14 +18,6 @@ pub(crate) fn var(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
-pub(crate) fn session_dir() -> PathBuf {
-    let dir = PathBuf::from(var("__CARGO_SANDBOX_SESSION").unwrap_or_else(|| die("the sandbox session is missing; run the build through `cargo sandbox`")));
-    if !dir.is_dir() {
-        die("the sandbox session is missing; run the build through `cargo sandbox`");
-    }
-    dir
-}
-
 /// The working directory cargo gave us, spelled as the user's shell spells it (PWD, when it names
 /// this very directory: a workspace reached through a symlink keeps its paths), else the real one.
 /// Cargo does not update PWD: it is often the directory `cargo` was started in.

@@ -10,14 +10,15 @@ use std::process::Command;
 
 use crate::jail::{inherit_fds, sandbox_programs, session_args};
 use crate::launch::{confine_limits, grant_binds, set_limits, RLIMIT_AS, RLIMIT_FSIZE};
-use crate::policy::{package_policy, session_dir, var, working_dir, EnvFilter, NO_OUT_DIR};
+use crate::policy::{package_policy, var, working_dir, EnvFilter, NO_OUT_DIR};
 use crate::{die, SAVED_LIBRARY_PATH};
 
 pub(crate) fn main(args: Vec<OsString>) -> ! {
-    let session = session_dir();
-    let (bwrap, confine) = sandbox_programs();
-    let filter = EnvFilter::load(&session);
-    let pkg = package_policy(&session);
+    let s = crate::session::current();
+    let session = &s.dir;
+    let (bwrap, confine) = sandbox_programs(&s);
+    let filter = EnvFilter::load(session);
+    let pkg = package_policy(session);
     let cwd = working_dir();
     let bin = match args.first() {
         Some(b) => cwd.join(b),
@@ -25,8 +26,9 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     };
     let dir = bin.parent().unwrap_or_else(|| Path::new("/")).to_path_buf();
     let manifest = var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| cwd.clone());
-    // Integration tests and benches get CARGO_TARGET_TMPDIR at compile time (env!); it is <target>/tmp.
-    let tmpdir = var("CARGO_TARGET_TMPDIR").or_else(|| var("__CARGO_SANDBOX_TARGET_TMPDIR")).map(PathBuf::from);
+    // Integration tests and benches get CARGO_TARGET_TMPDIR at compile time (env!); it is
+    // <target>/tmp, as the session says (a package could set the variable for its binaries).
+    let tmpdir = s.target_tmpdir.clone();
 
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
     for path in [&dir, &manifest] {
@@ -61,7 +63,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
 
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a).env_clear().envs(filter.apply(&pkg));
-    inherit_fds(&mut cmd, session_args(&session, &pkg), pkg.cgroup.as_ref());
+    inherit_fds(&mut cmd, session_args(session, &pkg), pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size), (RLIMIT_AS, pkg.max_memory)]);
     let err = cmd.exec();
     die(&format!("cannot start bubblewrap ({}): {err}", Path::new(&bwrap).display()))

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use crate::build_script::{build_script_link, joined, status_code};
 use crate::jail::{self, Jail};
 use crate::outputs::{announce_metadata, move_outputs};
-use crate::policy::{package_policy, session_dir, var, PackagePolicy};
+use crate::policy::{package_policy, var, PackagePolicy};
+use crate::session::Session;
 use crate::{die, exec_on_host, host_command};
 
 /// Bumped whenever the launcher or the way build scripts are compiled changes: cargo then
@@ -122,19 +123,21 @@ fn note_search(c: &mut Call, v: &[u8]) {
     }
 }
 
-pub(crate) fn with_inner_wrapper(args: &[OsString]) -> Vec<OsString> {
-    var("__CARGO_SANDBOX_INNER_WRAPPER").into_iter().chain(args.iter().cloned()).collect()
+pub(crate) fn with_inner_wrapper(s: &Session, args: &[OsString]) -> Vec<OsString> {
+    s.inner_wrapper.iter().cloned().chain(args.iter().cloned()).collect()
 }
 
 pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
     if args.is_empty() {
         die("the rustc wrapper was started without a compiler");
     }
+    let s = crate::session::current();
     if args.last().map_or(false, |a| a == "-vV") && args.len() <= 3 {
-        if status_code(host_command(&with_inner_wrapper(&args)).status()) != 0 {
+        if status_code(host_command(&with_inner_wrapper(&s, &args)).status()) != 0 {
             std::process::exit(101);
         }
-        println!("cargo-sandbox: build-script-launcher-v{LAUNCHER_FORMAT}{}", if keep_args { " (keeps arguments)" } else { "" });
+        let keeps = if keep_args { " (keeps arguments)" } else { "" };
+        println!("cargo-sandbox: build-script-launcher-v{LAUNCHER_FORMAT}{keeps} for {}", crate::identity::for_target_dir(&s));
         std::process::exit(0)
     }
     let call = scan(&args);
@@ -143,24 +146,24 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
     if keep_args && !build_script {
         keep_arguments(&call, &args);
     }
-    let sandboxed = call.links_natively || std::env::var_os("__CARGO_SANDBOX_PROC_MACROS").map_or(true, |v| v != "0");
+    let sandboxed = call.links_natively || s.proc_macros;
     if !sandboxed && !build_script {
-        exec_on_host(&with_inner_wrapper(&args));
+        exec_on_host(&with_inner_wrapper(&s, &args));
     }
     let out_dir = match &call.out_dir {
         Some(o) => o.clone(),
         // A call with nothing to write (cargo's probe of the target: `--print`), sandboxed too.
-        None => std::process::exit(compile(&call, &args, None, None, &package_policy(&session_dir()))),
+        None => std::process::exit(compile(&s, &call, &args, None, None, &package_policy(&s.dir))),
     };
     let stage = out_dir.join(if build_script { ".cargo-sandbox-stage".to_string() } else { format!(".cargo-sandbox-rustc-{}{}", call.crate_name, call.extra) });
     // Left by an interrupted call, or planted through a previous one: never followed.
     let _ = fs::remove_dir_all(&stage);
     fs::create_dir_all(&stage).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", stage.display())));
-    let pkg = package_policy(&session_dir());
+    let pkg = package_policy(&s.dir);
     let code = if build_script {
-        build_script_link(&call, &args, &out_dir, &stage, sandboxed, &pkg)
+        build_script_link(&s, &call, &args, &out_dir, &stage, sandboxed, &pkg)
     } else {
-        let code = compile(&call, &args, Some(&out_dir), Some(&stage), &pkg);
+        let code = compile(&s, &call, &args, Some(&out_dir), Some(&stage), &pkg);
         if code == 0 {
             move_outputs(&format!("{}{}", call.crate_name, call.extra), &stage, &out_dir);
             if call.proc_macro {
@@ -174,7 +177,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
 }
 
 /// rustc in the sandbox, writing into `stage` (and a private incremental directory).
-pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option<&Path>, pkg: &PackagePolicy) -> i32 {
+pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option<&Path>, pkg: &PackagePolicy) -> i32 {
     let unit = format!("{}{}", call.crate_name, call.extra);
     let mut incremental = None;
     let mut program: Vec<OsString> = Vec::with_capacity(args.len());
@@ -223,15 +226,15 @@ pub(crate) fn compile(call: &Call, args: &[OsString], out_dir: Option<&Path>, st
         write: incremental,
         keep: None,
         program,
-        network: crate::network::compile_network(&call.externs, &call.dependency_dirs, &session_dir()),
+        network: crate::network::compile_network(&call.externs, &call.dependency_dirs, s),
     };
     match (out_dir, stage) {
         (Some(out), Some(stage)) => {
             let rmeta = format!("lib{unit}.rmeta");
             let mut early_metadata = |line: &[u8]| announce_metadata(line, stage, out, &rmeta);
-            jail::run(&jail, pkg, Some(&mut early_metadata))
+            jail::run(s, &jail, pkg, Some(&mut early_metadata))
         }
-        _ => jail::run(&jail, pkg, None),
+        _ => jail::run(s, &jail, pkg, None),
     }
 }
 

@@ -12,14 +12,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::jail::{self, Jail};
-use crate::policy::{package_policy, session_dir, var};
+use crate::policy::{package_policy, var};
+use crate::session::Session;
 use crate::{die, exec_on_host};
 
 /// Unless configured (RUSTDOC, build.rustdoc), the rustdoc beside the cargo that runs us, as cargo
 /// itself would pick.
-pub(crate) fn user_rustdoc() -> OsString {
-    if let Some(r) = var("__CARGO_SANDBOX_RUSTDOC") {
-        return r;
+pub(crate) fn user_rustdoc(s: &Session) -> OsString {
+    if let Some(r) = &s.rustdoc {
+        return r.clone();
     }
     match var("CARGO").map(PathBuf::from).and_then(|c| c.parent().map(|d| d.join("rustdoc"))) {
         Some(beside) if beside.is_file() => beside.into_os_string(),
@@ -30,7 +31,8 @@ pub(crate) fn user_rustdoc() -> OsString {
 const RUNTOOL: [&[u8]; 4] = [b"--test-runtool", b"--test-runtool-arg", b"--runtool", b"--runtool-arg"];
 
 pub(crate) fn main(args: Vec<OsString>) -> ! {
-    let rustdoc = user_rustdoc();
+    let s = crate::session::current();
+    let rustdoc = user_rustdoc(&s);
     let (mut out, mut profiles, mut link_args) = (None::<PathBuf>, Vec::<PathBuf>::new(), false);
     let mut externs: Vec<PathBuf> = vec![];
     let mut dependency_dirs: Vec<PathBuf> = vec![];
@@ -72,7 +74,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         prev = b;
         kept.push(a);
     }
-    if !link_args && std::env::var_os("__CARGO_SANDBOX_PROC_MACROS").map_or(false, |v| v == "0") {
+    if !link_args && !s.proc_macros {
         exec_on_host(&kept);
     }
     if profiles.is_empty() {
@@ -95,7 +97,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     // The rustdoc itself (RUSTDOC, build.rustdoc) may live outside the toolchain: the file, read-only.
     let program = Some(PathBuf::from(&kept[0])).filter(|p| p.is_absolute() && p.is_file());
     let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).chain(program).collect();
-    let network = crate::network::compile_network(&externs, &dependency_dirs, &session_dir());
+    let network = crate::network::compile_network(&externs, &dependency_dirs, &s);
     let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept, network };
-    std::process::exit(jail::run(&jail, &package_policy(&session_dir()), None))
+    std::process::exit(jail::run(&s, &jail, &package_policy(&s.dir), None))
 }

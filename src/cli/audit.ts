@@ -13,7 +13,7 @@ import { AUDIT_SCHEMA, renderDetails, renderTable, type AuditReport, type Script
 import { parseStrace } from '../audit/strace.js';
 import { grantArgs, mergeIntoConfig, mergeSuggestedNetwork, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
-import type { BuildScriptRun } from '../intercept/session.js';
+import { fingerprintVariable, type BuildScriptRun } from '../intercept/session.js';
 import { packageVersion } from '../paths.js';
 import type { CargoOptions } from './args.js';
 import { sandboxedCargo } from './build.js';
@@ -203,7 +203,8 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
       env,
       roundReporter,
       {
-        extraEnv: { __CARGO_SANDBOX_AUDIT: strace, __CARGO_SANDBOX_POLICY: `audit-${Date.now()}-${round}` },
+        audit: strace,
+        extraEnv: { [fingerprintVariable()]: `audit-${Date.now()}-${round}` },
         cargoStderr: (chunk) => (cargoErr += chunk),
         onSession: (session) => {
           runsDir = session.runsDir;

@@ -11,7 +11,7 @@ import { createReporter, plural, UserError, type Reporter } from '../diagnostics
 import { explainBuild } from '../diagnostics/after-build.js';
 import { contextTrustMode, enforceWorkspaceTrust, refuseDirectoryOption } from '../diagnostics/trust.js';
 import { claimEntryDir, ensureFrontEnd, recordingHost, replayedFiles, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
-import { createSession, type BuildScriptRun, type Session } from '../intercept/session.js';
+import { createSession, RUNS_VARIABLE, type BuildScriptRun, type Session } from '../intercept/session.js';
 import { confineBinary, entryBinary } from '../backends/native-helpers.js';
 import { packagePolicies } from '../policy/package-policies.js';
 import type { CargoOptions } from './args.js';
@@ -19,6 +19,8 @@ import { loadContext, type SandboxContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
 import { requireSupportedCargo } from './cargo-version.js';
 import { cargoCommand, runCargo, type CargoExit } from './run-cargo.js';
+import { userIdentityFile } from '../intercept/identity.js';
+import { distrustForeignRustcInfo, recordRustcInfo, rustcInfoOf } from '../intercept/rustc-info.js';
 
 /**
  * Cargo's target runner for test, bench, example and `cargo run` binaries: set per target triple
@@ -39,8 +41,10 @@ function ourEntry(path: string): boolean {
 
 /** What `cargo sandbox audit` adds to a sandboxed build. */
 export interface BuildHooks {
-  /** Variables for cargo and the launchers, over the session's own. */
+  /** Variables for cargo, over the session's own. */
   extraEnv?: Record<string, string>;
+  /** `cargo sandbox audit`: the strace that observes every sandbox from outside. */
+  audit?: string;
   onSession?(session: Session): void;
   /** Where cargo's stderr goes instead of the terminal. */
   cargoStderr?: (chunk: string) => void;
@@ -129,6 +133,9 @@ export async function sandboxedCargo(
   // (The launcher reads Cargo.lock then: cargo has written it by the time anything compiles.)
   const everyGrants = [ctx.config.global, ...ctx.config.packages.map((p) => p.grants)];
   const networkGranted = everyGrants.some((g) => g.allowNetwork !== undefined && g.allowNetwork.value !== false);
+  const runsBinaries = inv.sandboxRun || ctx.config.run?.value;
+  const identityFile = userIdentityFile(env);
+  const rustcInfo = rustcInfoOf(ctx.vars.TARGET_DIR, identityFile);
   const session = createSession({
     policy: ctx.policy,
     host,
@@ -142,7 +149,11 @@ export async function sandboxedCargo(
     workspaceRoot: ctx.workspaceRoot,
     rustdoc: rustdoc && !ourEntry(rustdoc) ? rustdoc : undefined,
     dir: entryDir,
-    ...(networkGranted || hooks.extraEnv?.__CARGO_SANDBOX_AUDIT ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
+    ...(networkGranted || hooks.audit ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
+    identityFile,
+    targetDir: ctx.vars.TARGET_DIR,
+    ...(runsBinaries ? { targetTmpdir: join(ctx.vars.TARGET_DIR, 'tmp') } : {}),
+    ...(hooks.audit ? { audit: hooks.audit } : {}),
   });
   if (!session.pidsLimited) {
     const explicit = everyGrants.find((g) => g.maxProcesses)?.maxProcesses;
@@ -150,20 +161,20 @@ export async function sandboxedCargo(
   }
   try {
     const { program, prefix } = cargo;
-    const runEnv = inv.sandboxRun || ctx.config.run?.value
-      ? { ...binaryRunnerEnv(inv.options.targets, inv.toolchain, env), __CARGO_SANDBOX_TARGET_TMPDIR: join(ctx.vars.TARGET_DIR, 'tmp') }
-      : {};
+    const runEnv = runsBinaries ? binaryRunnerEnv(inv.options.targets, inv.toolchain, env) : {};
     const argv = [program, ...prefix, ...inv.cargoArgs];
     if (entryDir) {
-      const { __CARGO_SANDBOX_RUNS: _perRun, ...sessionEnv } = session.env;
+      const { [RUNS_VARIABLE]: _perRun, ...sessionEnv } = session.env;
       const entryEnv = { ...sessionEnv, ...runEnv };
       // A new `.env`, a changed git config or workspace config file (included ones too: the front
       // end hashes only the files cargo finds by name) makes the session stale.
       const same = replayedFiles(entryDir, entryEnv, env, [...ctx.workspaceSecrets.watched, ...ctx.workspaceFiles.map((f) => f.path)]);
-      writeEntry(entryDir, { env: entryEnv, argv, checks, same, preamble });
+      writeEntry(entryDir, { env: entryEnv, argv, checks, same, preamble, rustcInfo });
     }
     hooks.onSession?.(session);
+    distrustForeignRustcInfo(rustcInfo);
     const result = await runCargo(argv[0]!, argv.slice(1), { ...env, ...session.env, ...runEnv, ...hooks.extraEnv }, session.entry, hooks.cargoStderr);
+    recordRustcInfo(rustcInfo);
     const runs = session.runs();
     hooks.collect?.(runs, ctx);
     await explainBuild(ctx, session, runs, result, reporter);

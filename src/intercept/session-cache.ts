@@ -12,7 +12,8 @@ import type { HostEntry, HostView } from '../backends/bwrap.js';
 import { removePidsCgroups } from '../backends/cgroups.js';
 import { cacheDirs, compiledHelper, usableDir } from '../backends/native-helpers.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { readRuns, safeReaddir, type Session } from './session.js';
+import { readRuns, safeReaddir, RUNS_VARIABLE, type Session } from './session.js';
+import type { RustcInfo } from './rustc-info.js';
 
 /** Set by the front end on a miss: the directory to write the session into. */
 export const ENTRY_VARIABLE = '__CARGO_SANDBOX_CACHE_ENTRY';
@@ -90,6 +91,8 @@ export interface EntryContent {
   same: ReadonlyMap<string, string>;
   /** What was printed on stderr before cargo started (warnings), replayed as is. */
   preamble: string;
+  /** Cargo's copy of the compiler's version text, checked and recorded as Node does (rustc-info.ts). */
+  rustcInfo: RustcInfo;
 }
 
 /**
@@ -123,6 +126,7 @@ export function renderEntry(e: EntryContent): string {
   const fields: string[] = [];
   for (const [path, kind] of e.checks) fields.push('check', path, kind);
   for (const [path, id] of e.same) fields.push('same', path, id);
+  fields.push('rustc-info', e.rustcInfo.file, e.rustcInfo.record);
   for (const [k, v] of Object.entries(e.env)) fields.push('env', k, v);
   for (const a of e.argv) fields.push('argv', a);
   fields.push('end');
@@ -145,7 +149,7 @@ export function parseEntry(data: string): { env: Record<string, string>; argv: s
   const argv: string[] = [];
   for (let i = 0; i < fields.length; ) {
     const kind = fields[i];
-    if (kind === 'check' || kind === 'same') i += 3;
+    if (kind === 'check' || kind === 'same' || kind === 'rustc-info') i += 3;
     else if (kind === 'env') {
       env[fields[i + 1]!] = fields[i + 2]!;
       i += 3;
@@ -165,7 +169,7 @@ export interface FrontEndRun {
 /** The session and cargo's exit from the front end's AFTER variable (see front-end.rs). */
 export function resumeFrontEndRun(after: string): FrontEndRun {
   const [dir = '', runsDir = '', how = '101'] = after.split('\n');
-  const env = { ...parseEntry(readFileSync(join(dir, 'entry'), 'utf8')).env, __CARGO_SANDBOX_RUNS: runsDir };
+  const env = { ...parseEntry(readFileSync(join(dir, 'entry'), 'utf8')).env, [RUNS_VARIABLE]: runsDir };
   const signal = how.startsWith('-') ? signalName(Number(how.slice(1))) : null;
   return {
     session: {

@@ -1,5 +1,7 @@
 // A sandbox session: the policy files one `cargo sandbox` run writes for its launchers, and the
-// environment that points cargo (and through it every launcher) at them.
+// environment that points cargo (and through it every launcher) at them. The entry points read
+// only two variables, and only from cargo's own start-up environment (libexec/entry/session.rs);
+// everything else they need is in `session.data`.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,6 +90,14 @@ export function createSession(opts: {
   dir?: string;
   /** The workspace's Cargo.lock, when network grants or an audit need its graph (macro_set.rs). */
   lockfile?: string;
+  /** The user's identity file (identity.ts). */
+  identityFile: string;
+  /** Cargo's target dir: the identity in `rustc -vV` is derived for it (identity.rs). */
+  targetDir: string;
+  /** Writable for test binaries run through --sandbox-run (`<target>/tmp`). */
+  targetTmpdir?: string;
+  /** `cargo sandbox audit`: the strace that observes each sandbox. */
+  audit?: string;
 }): Session {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
   const pids = createPidsCgroups(`cargo-sandbox-${basename(dir).replace(/^cargo-sandbox-/, '').slice(0, 16)}-${process.pid}`);
@@ -98,7 +108,9 @@ export function createSession(opts: {
     write(`served-${i}`, file.content);
     return { path: file.path, from: join(dir, `served-${i}`) };
   });
-  const args = bwrapArgs(opts.policy, opts.host, served);
+  // Nothing inside learns the user's secret (it exists by now: identity.ts made it).
+  const policy = { ...opts.policy, masked: [...opts.policy.masked, opts.identityFile] };
+  const args = bwrapArgs(policy, opts.host, served);
   write('setup.args', encodeArgs(args.setup));
   write('finish.args', encodeArgs(args.finish));
   write('env.data', renderEnvData(opts.policy.env));
@@ -114,11 +126,11 @@ export function createSession(opts: {
   // This session and every cache of ours (a cached session lives in one): never writable inside.
   const ownTrees = [dir, ...cacheDirs(opts.env).filter((c) => existsSync(c))];
   for (const pkg of opts.packages) {
-    const masks = masksAfterGrants(opts.policy.masked, pkg.grants);
+    const masks = masksAfterGrants(policy.masked, pkg.grants);
     const servedCopies = masksAfterGrants(served, pkg.grants);
     const keepReadOnly = ownTreesUnderGrants(ownTrees, pkg.grants);
     let finishFile: string | undefined;
-    if (masks.length !== opts.policy.masked.length || servedCopies.length !== served.length || keepReadOnly.length) {
+    if (masks.length !== policy.masked.length || servedCopies.length !== served.length || keepReadOnly.length) {
       finishFile = join(dir, 'packages', `${pkg.file}.finish.args`);
       writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host, keepReadOnly, servedCopies)), { mode: 0o600 });
     }
@@ -137,24 +149,30 @@ export function createSession(opts: {
   opts.host.entry(rustcWrapper);
   const rustdocWrapper = entryBinary('rustdoc-wrapper', opts.env);
   opts.host.entry(rustdocWrapper);
+  write('session.data', renderSessionData({
+    bwrap: opts.bwrapPath,
+    confine: opts.confine,
+    // For build scripts compiled for a wasm target: compiled and run by Node.
+    node: process.execPath,
+    js: DIST_SRC,
+    'proc-macros': opts.procMacros ? '1' : '0',
+    workspace: opts.workspaceRoot,
+    'inner-wrapper': opts.innerWrapper,
+    rustdoc: opts.rustdoc,
+    audit: opts.audit,
+    'target-tmpdir': opts.targetTmpdir,
+    'identity-file': opts.identityFile,
+    'target-dir': opts.targetDir,
+  }));
   const env: Record<string, string> = {
     // Libraries' arguments are kept only where some build script is compiled for another target.
     // A static entry point, never the shell script itself: see libexec/entry.rs.
     RUSTC_WRAPPER: rustcWrapper,
     // rustdoc expands proc macros and runs doctests: through our wrapper too (libexec/entry/rustdoc.rs).
     RUSTDOC: rustdocWrapper,
-    ...(opts.rustdoc ? { __CARGO_SANDBOX_RUSTDOC: opts.rustdoc } : {}),
-    __CARGO_SANDBOX_SESSION: dir,
-    __CARGO_SANDBOX_RUNS: runsDir,
-    __CARGO_SANDBOX_BWRAP: opts.bwrapPath,
-    // For build scripts compiled for a wasm target: compiled and run by Node.
-    __CARGO_SANDBOX_NODE: process.execPath,
-    __CARGO_SANDBOX_JS: DIST_SRC,
-    __CARGO_SANDBOX_PROC_MACROS: opts.procMacros ? '1' : '0',
-    __CARGO_SANDBOX_CONFINE: opts.confine,
-    __CARGO_SANDBOX_WORKSPACE: opts.workspaceRoot,
+    [SESSION_VARIABLE]: dir,
+    [RUNS_VARIABLE]: runsDir,
   };
-  if (opts.innerWrapper) env.__CARGO_SANDBOX_INNER_WRAPPER = opts.innerWrapper;
   env[fingerprintVariable()] = opts.fingerprints.global;
   for (const [name, fp] of Object.entries(opts.fingerprints.packages)) env[fingerprintVariable(name)] = fp;
   return {
@@ -232,4 +250,19 @@ export function safeReaddir(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** Read by the entry points from cargo's start-up environment only (libexec/entry/session.rs). */
+export const SESSION_VARIABLE = '__CARGO_SANDBOX_SESSION';
+export const RUNS_VARIABLE = '__CARGO_SANDBOX_RUNS';
+/** session.data's format (libexec/entry/session.rs checks it; unknown keys stop the entry points). */
+const SESSION_FORMAT = '1';
+
+/** session.data: `key=value` entries, each ending in NUL; absent values are left out. */
+export function renderSessionData(values: Record<string, string | undefined>): string {
+  const entries: [string, string][] = [['version', SESSION_FORMAT], ...Object.entries(values).filter((e): e is [string, string] => e[1] !== undefined)];
+  for (const [key, value] of entries) {
+    if (value.includes('\0')) throw new Error(`session value ${key} contains a NUL byte`);
+  }
+  return entries.map(([key, value]) => `${key}=${value}\0`).join('');
 }

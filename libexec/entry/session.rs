@@ -1,0 +1,164 @@
+// Which session this process serves, and what the session says: found from nothing that a package,
+// a build script's directives, a repository's cargo config or a target dir can set.
+//
+// Cargo hands later processes variables that packages and repositories choose (`rustc-env`,
+// `[env]`, `[target.<triple>.<links>]` overrides, a shipped `output` file it replays), so our own
+// environment is no place to learn where bubblewrap is or which policy applies. Instead:
+//  * the session directory and this run's records directory are read from the environment our
+//    parent *was started with* (/proc/PPID/environ): cargo's, as cargo-sandbox (Node or the
+//    compiled front end) set it. What cargo adds for the processes it starts never reaches its own
+//    start-up environment. Every entry point is started by cargo itself (build scripts, RUSTC_WRAPPER,
+//    RUSTDOC, the target runner), or by one of ours that sets both variables for its child
+//    (the wasm build-script compiler, see build_script.rs);
+//  * everything else (bubblewrap, the supervisor, Node, the audit's strace, ...) comes from the
+//    session's `session.data`, written by cargo-sandbox (src/intercept/session.ts) in a directory
+//    only the user can write and no sandbox can.
+// The directory must be a real directory owned by us that no one else can write; `session.data`
+// must carry this format's version and only keys we know, or the process stops.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::die;
+use crate::policy::read_entries;
+
+/// The variables cargo-sandbox sets in cargo's own environment for its entry points.
+pub(crate) const SESSION_VARIABLE: &str = "__CARGO_SANDBOX_SESSION";
+pub(crate) const RUNS_VARIABLE: &str = "__CARGO_SANDBOX_RUNS";
+/// `session.data`'s format; src/intercept/session.ts writes the same number.
+const FORMAT: &[u8] = b"1";
+
+extern "C" {
+    fn getppid() -> i32;
+    fn geteuid() -> u32;
+}
+
+/// What one build's session says (session.data), and where its records go.
+pub(crate) struct Session {
+    pub dir: PathBuf,
+    /// This run's records (one directory per cargo-sandbox run, inside the session's `runs`).
+    pub runs: PathBuf,
+    pub bwrap: OsString,
+    /// The supervisor (libexec/confine.rs).
+    pub confine: OsString,
+    /// Node and cargo-sandbox's JavaScript, for build scripts compiled for wasm.
+    pub node: OsString,
+    pub js: PathBuf,
+    /// Whether compilations that load proc macros run in the sandbox (sandbox.proc-macros).
+    pub proc_macros: bool,
+    pub workspace: Option<PathBuf>,
+    /// The user's own rustc wrapper, chained inside ours.
+    pub inner_wrapper: Option<OsString>,
+    /// The user's rustdoc (RUSTDOC, build.rustdoc), which ours runs.
+    pub rustdoc: Option<OsString>,
+    /// `cargo sandbox audit`: the strace that observes each sandbox from outside.
+    pub audit: Option<OsString>,
+    /// Writable for test binaries (`<target>/tmp`).
+    pub target_tmpdir: Option<PathBuf>,
+    /// The user's secret that sets this user's sandboxed artifacts apart (identity.rs).
+    pub identity_file: PathBuf,
+    /// Cargo's target dir for this build.
+    pub target_dir: PathBuf,
+}
+
+/// The session of the cargo that started us; stops the process when there is none.
+pub(crate) fn current() -> Session {
+    let started_with = parent_start_environment();
+    let dir = started_with(SESSION_VARIABLE).map(PathBuf::from).unwrap_or_else(|| die("the sandbox session is missing; run the build through `cargo sandbox`"));
+    owned_directory(&dir);
+    let runs = started_with(RUNS_VARIABLE).map(PathBuf::from).unwrap_or_else(|| die("the sandbox session names no records directory; run the build through `cargo sandbox`"));
+    if runs.parent() != Some(&dir.join("runs")) {
+        die(&format!("the records directory {} is not the session's", runs.display()));
+    }
+    std::fs::create_dir_all(&runs).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", runs.display())));
+    owned_directory(&runs);
+    read(dir, runs)
+}
+
+/// The variables our parent process was started with (see the header): a lookup by name.
+fn parent_start_environment() -> impl Fn(&str) -> Option<OsString> {
+    // SAFETY: getppid takes no arguments and cannot fail.
+    let parent = unsafe { getppid() };
+    let file = format!("/proc/{parent}/environ");
+    let mut data = Vec::new();
+    let read = std::fs::File::open(&file).and_then(|f| f.take(4 << 20).read_to_end(&mut data));
+    read.unwrap_or_else(|e| die(&format!("cannot read {file}: {e}")));
+    move |name: &str| {
+        let prefix = [name.as_bytes(), b"="].concat();
+        data.split(|&c| c == 0).find_map(|e| e.strip_prefix(&prefix[..])).filter(|v| !v.is_empty()).map(|v| OsStr::from_bytes(v).to_os_string())
+    }
+}
+
+/// A real directory (not a link), owned by us, that nobody else can write.
+fn owned_directory(dir: &Path) {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    let me = unsafe { geteuid() };
+    let ok = dir.is_absolute() && std::fs::symlink_metadata(dir).map_or(false, |m| m.is_dir() && m.uid() == me && m.mode() & 0o022 == 0);
+    if !ok {
+        die(&format!("the sandbox session {} is not a private directory of this user; run the build through `cargo sandbox`", dir.display()));
+    }
+}
+
+fn read(dir: PathBuf, runs: PathBuf) -> Session {
+    let file = dir.join("session.data");
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    let me = unsafe { geteuid() };
+    if !std::fs::symlink_metadata(&file).map_or(false, |m| m.is_file() && m.uid() == me && m.mode() & 0o022 == 0) {
+        die(&format!("the sandbox session's {} is missing or not ours; run the build through `cargo sandbox`", file.display()));
+    }
+    let mut s = Session {
+        dir,
+        runs,
+        bwrap: OsString::new(),
+        confine: OsString::new(),
+        node: OsString::new(),
+        js: PathBuf::new(),
+        proc_macros: true,
+        workspace: None,
+        inner_wrapper: None,
+        rustdoc: None,
+        audit: None,
+        target_tmpdir: None,
+        identity_file: PathBuf::new(),
+        target_dir: PathBuf::new(),
+    };
+    let mut version = None;
+    for entry in read_entries(&file) {
+        let eq = entry.iter().position(|&c| c == b'=').unwrap_or_else(|| die(&format!("{}: an entry without `=`", file.display())));
+        let (key, value) = (&entry[..eq], OsStr::from_bytes(&entry[eq + 1..]).to_os_string());
+        match key {
+            b"version" => version = Some(value),
+            b"bwrap" => s.bwrap = value,
+            b"confine" => s.confine = value,
+            b"node" => s.node = value,
+            b"js" => s.js = value.into(),
+            b"proc-macros" => s.proc_macros = value != "0",
+            b"workspace" => s.workspace = Some(value.into()),
+            b"inner-wrapper" => s.inner_wrapper = Some(value),
+            b"rustdoc" => s.rustdoc = Some(value),
+            b"audit" => s.audit = Some(value),
+            b"target-tmpdir" => s.target_tmpdir = Some(value.into()),
+            b"identity-file" => s.identity_file = value.into(),
+            b"target-dir" => s.target_dir = value.into(),
+            _ => die(&format!("{}: unknown entry `{}`; cargo-sandbox and its compiled helpers disagree: run the build again", file.display(), String::from_utf8_lossy(key))),
+        }
+    }
+    if version.as_deref().map(OsStr::as_bytes) != Some(FORMAT) {
+        die(&format!("{}: format {:?}, expected {}; run the build again", file.display(), version.unwrap_or_default(), String::from_utf8_lossy(FORMAT)));
+    }
+    for (name, value) in [("bwrap", s.bwrap.as_os_str()), ("confine", &s.confine), ("node", &s.node), ("identity-file", s.identity_file.as_os_str()), ("target-dir", s.target_dir.as_os_str())] {
+        if !Path::new(value).is_absolute() {
+            die(&format!("{}: `{name}` is not an absolute path", file.display()));
+        }
+    }
+    s
+}
+
+/// The value cargo's start-up environment must carry for a child of ours (build_script.rs starts
+/// Node, which starts the rustc wrapper again): the same session and records.
+pub(crate) fn child_variables(s: &Session) -> [(&'static str, OsString); 2] {
+    [(SESSION_VARIABLE, s.dir.clone().into_os_string()), (RUNS_VARIABLE, s.runs.clone().into_os_string())]
+}

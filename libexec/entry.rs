@@ -142,6 +142,9 @@ fn main() {
     if argv0.as_os_str() == lifetime::CARGO_NAME {
         lifetime::exec_dying_with_parent(&rest);
     }
+    if argv0.as_os_str() == lifetime::PARENT_NAME {
+        lifetime::run_as_parent(&rest);
+    }
     scrub_loader_environment();
     let launcher = argv0.file_name().map_or(false, |n| n.as_bytes().starts_with(b"build-script-") || n.as_bytes().starts_with(b"build_script_"));
     if launcher {

@@ -32,6 +32,24 @@ pub(crate) fn exec_dying_with_parent(program: &[std::ffi::OsString]) -> ! {
     crate::die(&format!("cannot run {}: {err}", program[0].to_string_lossy()))
 }
 
+/// The name under which this program runs its arguments as its child for cargo-sandbox's Node
+/// side, when they are an entry point of ours: they find the session in the environment this
+/// process was started with (session.rs), as they would in cargo's.
+pub(crate) const PARENT_NAME: &str = "cargo-sandbox-parent";
+
+/// Runs `program` as a child, dying with our parent, and exits as it did.
+pub(crate) fn run_as_parent(program: &[std::ffi::OsString]) -> ! {
+    if program.is_empty() {
+        crate::die("no program to run");
+    }
+    die_with_parent();
+    let mut cmd = Command::new(&program[0]);
+    cmd.args(&program[1..]);
+    dies_with_us(&mut cmd);
+    let status = cmd.status().unwrap_or_else(|e| crate::die(&format!("cannot run {}: {e}", program[0].to_string_lossy())));
+    std::process::exit(status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
+}
+
 /// This process is killed when the thread that started it ends (cargo's job thread, which waits
 /// for it). Already orphaned: exits at once.
 pub(crate) fn die_with_parent() {

@@ -62,7 +62,7 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
     }
     const wasm = crossTarget(grants) !== undefined && !grants.runner;
     const hints = { ...hintContext(ctx.policy, run, ctx.home, ctx.env, wasm), maxMemory: { bytes: grants.maxMemory.value, where: describeSource(grants.maxMemory.source) } };
-    const fromStderr = blockedHints(rerunForStderr(run, session.env), hints);
+    const fromStderr = blockedHints(rerunForStderr(run, session.env, session.entry), hints);
     // What its proxy refused is known exactly: it replaces the guess from the error output.
     const refused = proxyFindings(run.network ?? []);
     // With the whole network, a network error is not the sandbox's doing.

@@ -7,8 +7,14 @@ import type { BuildScriptRun } from '../intercept/session.js';
 
 const MAX_STDERR = 64 * 1024;
 
-export function rerunForStderr(run: BuildScriptRun, sessionEnv: Record<string, string>, timeoutMs = 120_000): string {
-  const r = spawnSync(run.launcherPath, [], {
+/**
+ * `entry`: our static entry point, which starts the launcher as its child (`cargo-sandbox-parent`),
+ * so that the launcher finds the session where it always looks: in its parent's start-up
+ * environment (libexec/entry/session.rs).
+ */
+export function rerunForStderr(run: BuildScriptRun, sessionEnv: Record<string, string>, entry: string, timeoutMs = 120_000): string {
+  const r = spawnSync(entry, [run.launcherPath], {
+    argv0: 'cargo-sandbox-parent',
     cwd: run.manifestDir,
     env: { ...recordedEnv(run.envFile), ...sessionEnv },
     encoding: 'utf8',

@@ -169,14 +169,15 @@ export interface FrontEndRun {
 /** The session and cargo's exit from the front end's AFTER variable (see front-end.rs). */
 export function resumeFrontEndRun(after: string): FrontEndRun {
   const [dir = '', runsDir = '', how = '101'] = after.split('\n');
-  const env = { ...parseEntry(readFileSync(join(dir, 'entry'), 'utf8')).env, [RUNS_VARIABLE]: runsDir };
+  const env: Record<string, string> = { ...parseEntry(readFileSync(join(dir, 'entry'), 'utf8')).env, [RUNS_VARIABLE]: runsDir };
   const signal = how.startsWith('-') ? signalName(Number(how.slice(1))) : null;
   return {
     session: {
       dir,
       runsDir,
       env,
-      entry: '', // cargo already ran: the front end started it (and set its parent-death signal)
+      // Our static entry point (the rustc wrapper the session names), which reruns a failed script.
+      entry: env.RUSTC_WRAPPER ?? '',
       runs: () => readRuns(runsDir),
       pidsLimited: existsSync(join(dir, 'cgroup')),
       dispose: () => rmSync(runsDir, { recursive: true, force: true }),

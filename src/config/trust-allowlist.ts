@@ -14,7 +14,7 @@ const p = (dotted: string): Pattern => dotted.split('.');
 const PROFILE_KEYS = ['opt-level', 'debug', 'split-debuginfo', 'strip', 'debug-assertions', 'overflow-checks', 'lto', 'panic', 'incremental', 'codegen-units', 'rpath'];
 
 /** What a dependency in `[patch]` may say: where its code comes from. */
-const DEPENDENCY_KEYS = ['version', 'path', 'git', 'branch', 'tag', 'rev', 'package', 'registry', 'registry-index'];
+const DEPENDENCY_KEYS = ['version', 'path', 'git', 'branch', 'tag', 'rev', 'package', 'registry', 'registry-index', 'features', 'default-features'];
 
 const GROUPS: readonly { why: string; keys: readonly Pattern[] }[] = [
   {

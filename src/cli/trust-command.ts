@@ -20,7 +20,7 @@ function describe(files: readonly WorkspaceFile[], mode: TrustMode): string {
     out.push(`  ${f.path} (${f.kind === 'toolchain' ? "rustup's toolchain file" : 'cargo config'}; ${STATE[f.trust]})`);
     // As if untrusted, for every command: everything the file would do.
     const findings = trustFindings({ ...f, trust: 'new' }, mode);
-    for (const x of findings) out.push(`      ${x.line ? `line ${x.line}: ` : ''}\`${x.key}\` ${x.what} [${EFFECT[x.effect]}]`);
+    for (const x of findings) out.push(`      ${x.line ? `line ${x.line}: ` : ''}\`${x.key}\` ${x.what} [${x.unvetted ? 'refused until trusted' : EFFECT[x.effect]}]`);
     if (findings.length === 0) out.push('      nothing in it runs a program or changes the sandbox');
   }
   return `${out.join('\n')}\n`;

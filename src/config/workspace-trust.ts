@@ -1,9 +1,12 @@
 // The workspace as an attacker: which keys of its own cargo config files and rustup toolchain file
 // would run a program on the host or widen the sandbox, until the user trusts those files.
-// Everything a compilation runs (linkers, rustflags, [env] for rustc and build scripts) already
-// runs inside the sandbox; what is left runs on the host: the compiler's version probe, wrappers,
-// credential providers, runners of `cargo run`/`test`, the toolchain rustup picks, and, when the
-// user compiles on the host (`sandbox.proc-macros = false`), the linker and compiler flags too.
+// An allow-list: a key passes untrusted only if trust-allowlist.ts lists it, or if it is handled
+// here and what it names runs inside the sandbox (linkers, rustflags: every compilation is
+// confined). Everything else is refused: the compiler's version probe, wrappers, credential
+// providers, runners of `cargo run`/`test`, the toolchain rustup picks, all of [env] (it reaches
+// the version probe and our entry point on the host), build-script override tables
+// (`[target.<triple>.<links>]`: their output skips the supervisor's checks), keys we do not know,
+// and, when the user compiles on the host (`sandbox.proc-macros = false`), linkers and flags too.
 // Pure: the files come in as text and parsed tables.
 
 import { relative } from 'node:path';
@@ -11,6 +14,7 @@ import { isInside } from '../paths.js';
 import { locateKeys, positionOf } from './locate.js';
 import { toolPath } from './cargo-config.js';
 import type { FileTrust } from './trust-store.js';
+import { allowedKey, harmlessEmptyTable, refusedKeyReason, TARGET_KEYS } from './trust-allowlist.js';
 
 export interface WorkspaceFile {
   path: string;
@@ -41,6 +45,8 @@ export interface TrustFinding {
    * Confined: it applies, and what it runs runs inside the sandbox (shown by `trust`).
    */
   effect: 'refused' | 'ignored' | 'confined';
+  /** Refused because it is not known to be safe (not for a program we know it runs). */
+  unvetted?: boolean;
 }
 
 export interface TrustMode {
@@ -65,14 +71,23 @@ const COMMANDS = new Set(['build', 'check', 'test', 'run', 'bench', 'doc', 'clip
 /** A toolchain *name* (`stable`, `1.80`, `nightly-2026-01-01`, a linked custom one), not a path. */
 const TOOLCHAIN_NAME = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/;
 
-/** `[env]` names that change which host program runs, or what it loads. */
-const HOST_ENV = /^(LD_.*|MALLOC_.*|GCONV_PATH|GLIBC_TUNABLES|LOCPATH|NLSPATH|PATH|RUSTC.*|RUSTDOC.*|RUSTFLAGS|RUSTUP_.*|CARGO.*|__CARGO_SANDBOX.*|CARGO_SANDBOX.*|BASH_ENV|ENV|SHELL|PYTHON(STARTUP|PATH|HOME)|PERL5?LIB|PERL5OPT|NODE_OPTIONS|RUBYOPT|GIT_.*|SSH_ASKPASS)$/;
-
 type Entry = { path: string[]; value: unknown };
 
+const isTable = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Every key with its value; an empty table is one too (`[target.<triple>.foo]` acts by being there). */
 function entries(table: unknown, prefix: string[] = []): Entry[] {
-  if (table === null || typeof table !== 'object' || Array.isArray(table)) return [{ path: prefix, value: table }];
-  return Object.entries(table as Record<string, unknown>).flatMap(([k, v]) => entries(v, [...prefix, k]));
+  if (!isTable(table) || (Object.keys(table).length === 0 && prefix.length > 0)) return [{ path: prefix, value: table }];
+  return Object.entries(table).flatMap(([k, v]) => entries(v, [...prefix, k]));
+}
+
+/** Keys that apply to compilations (confined) unless compilations run on the host. */
+function compilationKey(path: readonly string[]): boolean {
+  const [top, second, third] = path;
+  if (top === 'build') return path.length === 2 && (second === 'rustflags' || second === 'rustdocflags' || second === 'rustdoc');
+  if (top === 'target') return path.length === 3 && (third === 'linker' || third === 'rustflags' || third === 'rustdocflags');
+  // Nightly `profile-rustflags`: the same flags, per profile.
+  return top === 'profile' && path.at(-1) === 'rustflags' && (path.length === 3 || (path.length === 5 && third === 'package') || (path.length === 4 && third === 'build-override'));
 }
 
 function show(value: unknown): string {
@@ -91,8 +106,8 @@ export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFindin
   if (file.trust === 'trusted') return [];
   const positions = locateKeys(file.text);
   const found: TrustFinding[] = [];
-  const add = (path: string[], what: string, effect: TrustFinding['effect'] = 'refused') => {
-    found.push({ file: file.path, line: positionOf(positions, path)?.line, key: path.join('.'), what, effect });
+  const add = (path: string[], what: string, effect: TrustFinding['effect'] = 'refused', unvetted = false, at = path) => {
+    found.push({ file: file.path, line: positionOf(positions, at)?.line, key: path.join('.'), what, effect, ...(unvetted ? { unvetted } : {}) });
   };
   if (file.kind === 'toolchain') {
     if (mode.toolchainChosen) return found;
@@ -118,6 +133,7 @@ export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFindin
   for (const { path, value } of entries(file.table)) {
     const [top, second, third] = path;
     const key = path.join('.');
+    if (isTable(value) && harmlessEmptyTable(path)) continue;
     if (top === 'sandbox') {
       add(path, `would set \`${key} = ${JSON.stringify(value)}\` for the sandbox`, 'ignored');
     } else if (top === 'alias' && second !== undefined) {
@@ -150,15 +166,28 @@ export function trustFindings(file: WorkspaceFile, mode: TrustMode): TrustFindin
       add(path, `runs \`${program(value, file.baseDir)}\` on the host to get registry tokens`);
     } else if ((top === 'registries' && third === 'credential-provider') || top === 'credential-alias') {
       add(path, `runs \`${program(value, file.baseDir)}\` on the host to get registry tokens`);
-    } else if (top === 'target' && path.at(-1) === 'runner' && path.length === 3) {
+    } else if (top === 'target' && third === 'runner' && path.length === 3) {
       const what = `runs every binary of \`cargo run\`, \`test\` and \`bench\` through \`${program(value, file.baseDir)}\`, on the host`;
       add(path, what, mode.runsBinaries ? 'refused' : 'confined');
     } else if (top === 'env' && second !== undefined) {
-      const refused = mode.hostCompiles || HOST_ENV.test(second);
-      add(path.slice(0, 2), `sets \`${second}=${show(value)}\` for ${refused ? 'the programs cargo starts' : 'compilations and build scripts (inside the sandbox)'}`, refused ? 'refused' : 'confined');
-    } else if (second === 'linker' || second === 'rustflags' || second === 'rustdocflags' || third === 'linker' || third === 'rustflags' || third === 'rustdocflags' || key === 'build.rustdoc') {
+      // An allow-list of none: cargo sets them for every program it starts, and some of those run
+      // on the host (rustc's version probe, our entry point, which reads OUT_DIR, PWD, ... to
+      // decide what a sandbox sees), so no name is safe to leave to the workspace.
+      add(path.slice(0, 2), `sets \`${second}=${show(value)}\` for the programs cargo starts`, 'refused', true);
+    } else if (top === 'target' && second !== undefined && third !== undefined && !(path.length === 3 && TARGET_KEYS.has(third)) && (path.length > 3 || isTable(value)) && !second.startsWith('cfg(')) {
+      // `[target.<triple>.<links>]`: cargo skips the build script of every package with that
+      // `links` and hands on the table as its output — `rustc-env` for rustc (and so for our entry
+      // point on the host), `rustc-link-arg`, `rustc-cfg` — past the supervisor's directive checks.
+      // At its header, or (a dotted key, `foo.rustc-env.X = ...`) at the line that names it.
+      const table = path.slice(0, 3);
+      add(table, `overrides the build script of packages with \`links = "${third}"\`: cargo hands its \`rustc-env\`, \`rustc-link-arg\`, ... to their compilations and to programs on the host as if the script had printed them, unchecked`, 'refused', true, positions.has(table.join('\0')) ? table : path);
+    } else if (compilationKey(path)) {
       if (mode.hostCompiles) add(path, `runs on the host (compilations are not sandboxed: sandbox.proc-macros = false): \`${show(value)}\``);
       else add(path, `applies to compilations, which run inside the sandbox (linker included): \`${show(value)}\``, 'confined');
+    } else if (!allowedKey(path)) {
+      // Cargo ignores other keys of `[target.'cfg(...)']` (with a warning): refused all the same,
+      // as every key we do not know.
+      add(path, refusedKeyReason(path, show(value)), 'refused', true);
     }
   }
   // One finding per [env] variable, not one per field of `{ value, relative }`.

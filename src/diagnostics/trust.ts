@@ -89,8 +89,10 @@ export function enforceWorkspaceTrust(files: readonly WorkspaceFile[], mode: Tru
     reporter.message('help', 'review them, then `cargo sandbox trust` applies them (a change to the file makes it untrusted again)');
   }
   if (refused.length) {
+    // Keys refused for not being on the allow-list are not known to run anything: said as much.
+    const what = refused.some((f) => f.unvetted) ? 'would run programs outside the sandbox or sets keys not known to be safe' : 'would run programs outside the sandbox';
     throw new UserError(
-      `this workspace's configuration would run programs outside the sandbox, and it is not trusted; nothing was built\n${refused.map((f) => `    ${describeFinding(f)}`).join('\n')}${ignored.length ? `\n(and it would change the sandbox:)\n${ignored.map((f) => `    ${describeFinding(f)}`).join('\n')}` : ''}`,
+      `this workspace's configuration ${what}, and it is not trusted; nothing was built\n${refused.map((f) => `    ${describeFinding(f)}`).join('\n')}${ignored.length ? `\n(and it would change the sandbox:)\n${ignored.map((f) => `    ${describeFinding(f)}`).join('\n')}` : ''}`,
       [
         'if this is your own code, review these lines, then run `cargo sandbox trust` (a change to the files makes the workspace untrusted again)',
         'if it is not, delete those keys in your copy (plain cargo would run them, with your full rights)',

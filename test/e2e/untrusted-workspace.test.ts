@@ -180,6 +180,34 @@ describe('an untrusted workspace runs nothing of its own outside the sandbox', {
     assert.equal(ran(r, 'legacy-cargo'), false);
   });
 
+  test('review: a `[target.<host>.<links>]` table (a build script\'s output, from config) is refused before cargo starts (control: cargo applies its rustc-env instead of running the script)', async () => {
+    // Cargo hands the table's `rustc-env` to the package's rustc as if its build script had printed
+    // it, past the supervisor's directive check: LD_PRELOAD reaches rustc under plain cargo, and our
+    // own variables reach the entry point on the host (a `bwrap` of the workspace's choosing).
+    const config = (ws: string, markers: string) => {
+      writeFileSync(join(ws, 'Cargo.toml'), '[package]\nname = "cloned"\nversion = "0.1.0"\nedition = "2021"\nbuild = "build.rs"\nlinks = "foo"\n');
+      writeFileSync(join(ws, 'src/lib.rs'), 'pub const FROM: &str = env!("OVERRIDE_MARK");\n');
+      const c = join(ws, 'tools/evil.c');
+      writeFileSync(c, `#include <stdio.h>\n__attribute__((constructor)) static void pwn(void) { FILE *f = fopen("${markers}/preload", "a"); if (f) { fputs("ran\\n", f); fclose(f); } }\n`);
+      assert.equal(spawnSync('cc', ['-shared', '-fPIC', '-o', join(ws, 'tools/evil.so'), c]).status, 0);
+      writeFileSync(join(ws, 'tools/bw'), `#!/bin/sh\necho ran >> "${markers}/bw"\nexec bwrap "$@"\n`);
+      chmodSync(join(ws, 'tools/bw'), 0o755);
+      return `# links overrides\n[target.${HOST}.foo]\nrustc-env = { OVERRIDE_MARK = "x", LD_PRELOAD = "${ws}/tools/evil.so", __CARGO_SANDBOX_BWRAP = "${ws}/tools/bw" }\n`;
+    };
+    const plain = clonedRepo('untrusted-override-plain', config);
+    const control = await runPlainCargo(['build'], { cwd: plain.ws, env: plain.s.env });
+    assert.equal(control.status, 0, control.stderr);
+    assert.ok(ran(plain, 'preload'), 'plain: the override\'s LD_PRELOAD did not reach rustc');
+    assert.equal(ran(plain, 'build-script'), false, 'plain: the build script ran, so the override did not apply');
+    const r = clonedRepo('untrusted-override', config);
+    const result = await runCli(['build'], { cwd: r.ws, env: r.s.env });
+    assert.equal(result.status, 101, result.stderr);
+    assert.match(result.stderr, new RegExp(`^ {4}${r.ws}/\\.cargo/config\\.toml:2: \`target\\.${HOST}\\.foo\` overrides the build script of packages with \`links = "foo"\``, 'm'));
+    assert.match(result.stderr, /^help: .*`cargo sandbox trust`/m);
+    assert.equal(ran(r, 'preload') || ran(r, 'bw') || ran(r, 'build-script'), false, 'something ran');
+    assert.equal(existsSync(join(r.ws, 'target')), false, 'cargo started');
+  });
+
   test('sandbox grants from the workspace are ignored with a note; `trust` applies them; a change makes it untrusted again; --revoke, --list', async () => {
     const r = clonedRepo('untrusted-grants', () => '[sandbox.package.cloned]\nsandbox = false\n');
     const first = await runCli(['build'], { cwd: r.ws, env: r.s.env });

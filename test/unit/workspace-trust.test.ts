@@ -25,12 +25,13 @@ OPENSSL_DIR = "/opt/ssl"
 allow-network = true
 `;
 
-test('untrusted config: host programs refused (with line), grants ignored, linkers and ordinary [env] confined', () => {
+test('untrusted config: host programs and all of [env] refused (with line), grants ignored, linkers confined', () => {
   const f = trustFindings(file(CONFIG), { hostCompiles: false, runsBinaries: false });
   const by = (effect: string) => f.filter((x) => x.effect === effect).map((x) => `${x.line}:${x.key}`);
-  assert.deepEqual(by('refused'), ['2:build.rustc-wrapper', '10:registries.corp.credential-provider', '12:env.LD_PRELOAD']);
+  // [env] is an allow-list of none: OPENSSL_DIR reaches rustc's version probe and our entry point on the host too.
+  assert.deepEqual(by('refused'), ['2:build.rustc-wrapper', '10:registries.corp.credential-provider', '12:env.LD_PRELOAD', '13:env.OPENSSL_DIR']);
   assert.deepEqual(by('ignored'), ['15:sandbox.package.foo.allow-network']);
-  assert.deepEqual(by('confined'), ['3:build.rustflags', '5:target.x86_64-unknown-linux-gnu.linker', '6:target.x86_64-unknown-linux-gnu.runner', '8:target.cfg(unix).runner', '13:env.OPENSSL_DIR']);
+  assert.deepEqual(by('confined'), ['3:build.rustflags', '5:target.x86_64-unknown-linux-gnu.linker', '6:target.x86_64-unknown-linux-gnu.runner', '8:target.cfg(unix).runner']);
   assert.match(f[0]!.what, /runs `\/w\/tools\/w` on the host as the rustc wrapper/);
 });
 
@@ -102,4 +103,40 @@ test('review 2: includes where build scripts write or outside the workspace, any
   const { refuseDirectoryOption } = await import('../../src/diagnostics/trust.js');
   assert.throws(() => refuseDirectoryOption(['--config', 'x=1', '-C', '/w', 'build']), /does not follow `-C DIR`/);
   assert.doesNotThrow(() => refuseDirectoryOption(['rustc', '--', '-C', 'opt-level=3']));
+});
+
+const UNTRUSTED = { hostCompiles: false, runsBinaries: false, workspaceRoot: '/w' };
+const refusedKeys = (text: string) => trustFindings(file(text), UNTRUSTED).filter((x) => x.effect === 'refused').map((x) => `${x.line}:${x.key}`);
+
+test('allow-list: a key cargo-sandbox does not know is refused, with its line and the general reason', () => {
+  const f = trustFindings(file('[build]\njobs = 4\nfrobnicate = "tools/x"\n[made-up]\nkey = 1\n'), UNTRUSTED);
+  assert.deepEqual(f.map((x) => `${x.line}:${x.key}:${x.effect}`), ['3:build.frobnicate:refused', '5:made-up.key:refused']);
+  assert.match(f[0]!.what, /^is not a key cargo-sandbox knows to be safe here/);
+  assert.equal(f[0]!.unvetted, true);
+  // Documented keys that name a program, a path, a token or a proxy: refused too, each with its reason.
+  const known = trustFindings(file('[http]\nproxy = "evil:8080"\n[registries.corp]\nindex = "sparse+https://evil/"\n[install]\nroot = "/home/u/.local"\n[net]\ngit-fetch-with-cli = true\n'), UNTRUSTED);
+  assert.deepEqual(known.map((x) => x.key), ['http.proxy', 'registries.corp.index', 'install.root', 'net.git-fetch-with-cli']);
+  assert.match(known[1]!.what, /points a registry at `sparse\+https:\/\/evil\/`: cargo would send your token/);
+});
+
+test('allow-list: a [target.<triple>.<links>] override table is refused once, at its header; under cfg(...) (cargo ignores it) as an unknown key', () => {
+  const text = '[build]\njobs = 2\n[target.x86_64-unknown-linux-gnu.foo]\nrustc-env = { __CARGO_SANDBOX_BWRAP = "./tools/bw.sh" }\nrustc-link-arg = ["-Wl,-rpath,/x"]\n[target.x86_64-unknown-linux-gnu]\nlinker = "cc"\n[target.aarch64-unknown-linux-gnu.bar]\n[target.\'cfg(unix)\'.foo]\nrustc-cfg = ["x"]\n';
+  const f = trustFindings(file(text), UNTRUSTED);
+  const refused = f.filter((x) => x.effect === 'refused');
+  assert.deepEqual(refused.map((x) => `${x.line}:${x.key}`), ['3:target.x86_64-unknown-linux-gnu.foo', '8:target.aarch64-unknown-linux-gnu.bar', '10:target.cfg(unix).foo.rustc-cfg']);
+  assert.match(refused[0]!.what, /^overrides the build script of packages with `links = "foo"`: cargo hands its `rustc-env`/);
+  assert.match(refused[2]!.what, /^is not a key cargo-sandbox knows to be safe here/);
+  assert.equal(f.find((x) => x.key === 'target.x86_64-unknown-linux-gnu.linker')?.effect, 'confined');
+  // A dotted key spells the same table.
+  assert.deepEqual(refusedKeys('[target.x86_64-unknown-linux-gnu]\nfoo.rustc-env.X = "1"\n'), ['2:target.x86_64-unknown-linux-gnu.foo']);
+});
+
+test('allow-list: every [env] entry is refused, whatever its name or form', () => {
+  assert.deepEqual(refusedKeys('[env]\nOUT_DIR = { value = "/home/u", force = true }\nPWD = "/"\nMY_FLAG = "1"\n'), ['2:env.OUT_DIR', '3:env.PWD', '4:env.MY_FLAG']);
+  assert.deepEqual(refusedKeys('[env]\n'), []);
+});
+
+test('allow-list: documented harmless keys pass with no finding (vendored sources, profiles, jobs, terminal, empty tables)', () => {
+  const text = `[build]\njobs = 4\nincremental = false\ntarget = "x86_64-unknown-linux-gnu"\n[term]\ncolor = "always"\nprogress.when = "never"\n[net]\noffline = true\nretry = 3\n[profile.release]\nlto = "thin"\ncodegen-units = 1\n[profile.dev.package."*"]\nopt-level = 2\n[profile.dev.build-override]\nopt-level = 3\n[source.crates-io]\nreplace-with = "vendored-sources"\n[source.vendored-sources]\ndirectory = "vendor"\n[patch.crates-io]\nfoo = { path = "patched/foo" }\n[registries.crates-io]\nprotocol = "sparse"\n[future-incompat-report]\nfrequency = "never"\n[alias]\n[target.x86_64-unknown-linux-gnu]\n[sandbox]\n`;
+  assert.deepEqual(trustFindings(file(text), UNTRUSTED), []);
 });

@@ -20,6 +20,7 @@ import type { GrantFlag } from './grant-flags.js';
 import { requireSupportedCargo } from './cargo-version.js';
 import { cargoCommand, runCargo, type CargoExit } from './run-cargo.js';
 import { userIdentityFile } from '../intercept/identity.js';
+import { gateCommand } from './command-gate.js';
 import { distrustForeignRustcInfo, recordRustcInfo, rustcInfoOf } from '../intercept/rustc-info.js';
 
 /**
@@ -75,6 +76,8 @@ export async function sandboxedCargo(
   const ctx = await loadContext(inv.options, inv.grantFlags, env);
   // Before anything runs cargo or rustc: the workspace's toolchain file and config are untrusted.
   enforceWorkspaceTrust(ctx.workspaceFiles, contextTrustMode(ctx, inv.cargoArgs, env, inv.toolchain), reporter, env);
+  // Only commands whose every compilation goes through our wrapper.
+  gateCommand(inv.cargoArgs, ctx.layers);
   const cargo = cargoCommand(inv.toolchain, env);
   requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);

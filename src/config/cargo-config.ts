@@ -13,8 +13,11 @@ export async function loadToml(): Promise<Toml> {
   return (tomlModule ??= await import('smol-toml'));
 }
 
-/** Config files that cannot affect cargo-sandbox are not parsed (cargo reports their errors). */
-const RELEVANT = /\bsandbox\b|rustc-wrapper|rustdoc|target-dir/;
+/**
+ * Config files that cannot affect cargo-sandbox are not parsed (cargo reports their errors).
+ * Aliases count: they say which command a run really is (command-gate.ts).
+ */
+const RELEVANT = /\bsandbox\b|rustc-wrapper|rustdoc|target-dir|\balias\b/;
 
 export type ConfigSource =
   | { kind: 'file'; path: string }

@@ -208,6 +208,33 @@ describe('an untrusted workspace runs nothing of its own outside the sandbox', {
     assert.equal(existsSync(join(r.ws, 'target')), false, 'cargo started');
   });
 
+  test('a trusted override table that names our variables (another session, another bwrap) is not believed by the entry point (control: the variables reach the compilation)', async () => {
+    // Trusted, the table applies: cargo hands its rustc-env to the package's rustc, through our
+    // wrapper on the host. The wrapper reads its session only from cargo's start-up environment.
+    const config = (ws: string, markers: string) => {
+      writeFileSync(join(ws, 'Cargo.toml'), '[package]\nname = "cloned"\nversion = "0.1.0"\nedition = "2021"\nbuild = "build.rs"\nlinks = "foo"\n');
+      writeFileSync(join(ws, 'src/lib.rs'), 'pub const SEEN: &str = env!("OVERRIDE_MARK");\n');
+      writeFileSync(join(ws, 'tools/bw'), `#!/bin/sh\necho ran >> "${markers}/bw"\nexec bwrap "$@"\n`);
+      chmodSync(join(ws, 'tools/bw'), 0o755);
+      // A whole session of the workspace's making, naming its own bubblewrap.
+      const forged = join(ws, 'tools/session');
+      mkdirSync(join(forged, 'runs/1'), { recursive: true, mode: 0o700 });
+      writeFileSync(join(forged, 'session.data'), `version=1\0bwrap=${ws}/tools/bw\0confine=${ws}/tools/bw\0node=/bin/true\0identity-file=${ws}/tools/bw\0target-dir=${ws}/target\0`, { mode: 0o600 });
+      const vars = `__CARGO_SANDBOX_BWRAP = "${ws}/tools/bw", __CARGO_SANDBOX_SESSION = "${forged}", __CARGO_SANDBOX_RUNS = "${forged}/runs/1", __CARGO_SANDBOX_CONFINE = "${ws}/tools/bw"`;
+      return `[target.${HOST}.foo]\nrustc-env = { OVERRIDE_MARK = "x", ${vars} }\n`;
+    };
+    const plain = clonedRepo('trusted-override-plain', config);
+    const control = await runPlainCargo(['build'], { cwd: plain.ws, env: plain.s.env });
+    assert.equal(control.status, 0, control.stderr);
+    assert.equal(ran(plain, 'build-script'), false, 'plain: the build script ran, so the override did not apply');
+    const r = clonedRepo('trusted-override', config);
+    const trusted = await runCli(['trust'], { cwd: r.ws, env: r.s.env });
+    assert.equal(trusted.status, 0, trusted.stderr);
+    const result = await runCli(['build'], { cwd: r.ws, env: r.s.env });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(ran(r, 'bw'), false, 'the entry point ran the workspace\'s bwrap');
+  });
+
   test('sandbox grants from the workspace are ignored with a note; `trust` applies them; a change makes it untrusted again; --revoke, --list', async () => {
     const r = clonedRepo('untrusted-grants', () => '[sandbox.package.cloned]\nsandbox = false\n');
     const first = await runCli(['build'], { cwd: r.ws, env: r.s.env });

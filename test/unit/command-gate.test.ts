@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gateCommand } from '../../src/cli/command-gate.js';
+import type { ConfigLayer } from '../../src/config/cargo-config.js';
+
+const layer = (table: Record<string, unknown>): ConfigLayer => ({ source: { kind: 'file', path: '/home/u/.cargo/config.toml' }, rank: 'file', baseDir: '/home/u', text: '', table });
+const refused = (args: string[], layers: ConfigLayer[] = []) => assert.throws(() => gateCommand(args, layers), /cargo-sandbox does not run/);
+const allowed = (args: string[], layers: ConfigLayer[] = []) => assert.doesNotThrow(() => gateCommand(args, layers));
+
+test('cargo commands that confine every compilation pass, with global options before them', () => {
+  for (const args of [['build'], ['-q', 'check', '--all-targets'], ['--config', 'build.jobs=1', 'test'], ['b'], ['t', '--', '--nocapture'], ['clippy', '--', '-D', 'warnings'], ['doc'], ['metadata'], ['fmt'], ['--version'], []]) allowed(args);
+});
+
+test('fix, clippy --fix, miri, nextest and unknown subcommands are refused', () => {
+  for (const args of [['fix'], ['-v', 'fix', '--allow-dirty'], ['clippy', '--fix'], ['clippy', '--all-targets', '--fix', '--', '-W', 'x'], ['miri', 'test'], ['nextest', 'run'], ['expand'], ['frobnicate']]) refused(args);
+  // `--fix` after `--` is clippy's own argument, not cargo's fix mode.
+  allowed(['clippy', '--', '--fix']);
+});
+
+test('aliases are followed: to a refused command, through chains, never forever', () => {
+  const aliases = layer({ alias: { tidy: 'fix --allow-no-vcs', neat: ['tidy'], fine: 'b --release', loop1: 'loop2', loop2: 'loop1' } });
+  refused(['tidy'], [aliases]);
+  refused(['neat'], [aliases]);
+  allowed(['fine'], [aliases]);
+  assert.throws(() => gateCommand(['loop1'], [aliases]), /could not expand the aliases/);
+  // The first layer that defines an alias wins (cargo's precedence: --config, then files nearest first).
+  refused(['x'], [layer({ alias: { x: 'fix' } }), layer({ alias: { x: 'build' } })]);
+});

@@ -36,6 +36,8 @@ mod launch;
 mod lifetime;
 #[path = "entry/macro_records.rs"]
 mod macro_records;
+#[path = "entry/macro_server.rs"]
+mod macro_server;
 #[path = "entry/macro_set.rs"]
 mod macro_set;
 #[path = "entry/outputs.rs"]
@@ -56,7 +58,7 @@ mod rustc;
 mod rustdoc;
 
 /// Which entry point this build is (rustc-wrapper, rustc-wrapper-keep-args, rustdoc-wrapper,
-/// run-binary): fixed at compile time, one binary each.
+/// run-binary, proc-macro-server): fixed at compile time, one binary each.
 const MODE: &str = env!("CARGO_SANDBOX_ENTRY_MODE");
 /// Tests recognise a launcher by this text in its bytes.
 const LAUNCHER_MARK: &str = "cargo-sandbox build-script launcher";
@@ -158,6 +160,7 @@ fn main() {
         "rustc-wrapper-keep-args" => rustc::main(rest, true),
         "rustdoc-wrapper" => rustdoc::main(rest),
         "run-binary" => run::main(rest),
+        "proc-macro-server" => macro_server::main(rest),
         _ => die(&format!("unknown entry point `{MODE}`")),
     }
 }

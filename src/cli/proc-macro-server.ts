@@ -122,6 +122,8 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
     write: (line) => process.stdout.write(`${line}\n`),
     warn: (m) => reporter.message('warning', m),
   });
+  // Started at once: rust-analyzer's first request is the version check, which it answers.
+  startServer(first);
   const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
   let code = 0;
   try {

@@ -16,19 +16,27 @@ import { preflight } from '../backends/preflight.js';
 import { confineBinary, entryBinary } from '../backends/native-helpers.js';
 import { createReporter, UserError, type Reporter } from '../diagnostics/style.js';
 import { describeSource } from '../config/types.js';
+import { cargoHome } from '../config/cargo-config.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
 import { contextTrustMode, enforceWorkspaceTrust } from '../diagnostics/trust.js';
 import { createSession, type Session } from '../intercept/session.js';
+import { ensureProcMacroLauncher } from '../intercept/session-cache.js';
 import { packagePolicies } from '../policy/package-policies.js';
 import type { CargoOptions } from './args.js';
 import { loadContext, type SandboxContext } from './context.js';
 import { Relay, serverProcess, type LibraryHome, type ServerProcess } from './proc-macro-relay.js';
 
-function realServer(env: NodeJS.ProcessEnv): string {
-  const r = spawnSync(env.RUSTC || 'rustc', ['--print', 'sysroot'], { env, encoding: 'utf8' });
-  const sysroot = r.status === 0 ? r.stdout.trim() : undefined;
-  if (!sysroot) throw new UserError('could not find the Rust sysroot (`rustc --print sysroot` failed)');
-  return join(sysroot, 'libexec', 'rust-analyzer-proc-macro-srv');
+/**
+ * The toolchain's server. An editor started from a desktop often lacks ~/.cargo/bin on its PATH:
+ * rustup's rustc is looked for there too, as rust-analyzer itself looks for its tools.
+ */
+function realServer(env: NodeJS.ProcessEnv, cargoHomeDir: string): string {
+  for (const rustc of [env.RUSTC || 'rustc', join(cargoHomeDir, 'bin', 'rustc')]) {
+    const r = spawnSync(rustc, ['--print', 'sysroot'], { env, encoding: 'utf8' });
+    const sysroot = r.status === 0 ? r.stdout.trim() : undefined;
+    if (sysroot) return join(sysroot, 'libexec', 'rust-analyzer-proc-macro-srv');
+  }
+  throw new UserError('could not find the Rust sysroot (`rustc --print sysroot` failed)', ['put rustc on the PATH rust-analyzer runs with, or set RUSTC in `rust-analyzer.server.extraEnv`']);
 }
 
 /** One workspace's sandboxed server, and the session (policy files, pids cgroup) it runs with. */
@@ -53,9 +61,11 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   // Its macros run inside bubblewrap whatever proc-macros says: compilations are not on the host here.
   enforceWorkspaceTrust(start.workspaceFiles, { ...contextTrustMode(start, ['check'], env), hostCompiles: false }, reporter, env);
   const bwrap = preflight(env, process.platform, start.config.bwrap?.value, start.config.bwrap ? `sandbox.bwrap, ${describeSource(start.config.bwrap.source)}` : undefined);
-  const server = realServer(env);
+  const server = realServer(env, cargoHome(env, start.home));
   const confine = confineBinary(env);
   const entry = entryBinary('proc-macro-server', env);
+  // For the next start: the editor's setting can name a launcher that needs no Node on its PATH.
+  ensureProcMacroLauncher(env);
   // rust-analyzer may start us in any directory (`/`, /tmp): with no Cargo.toml above it, there is no
   // workspace, and the directory is not shown (bound read-only, `/` or /tmp would cover the
   // server's private /tmp, where it copies the libraries it loads).

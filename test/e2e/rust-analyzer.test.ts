@@ -2,11 +2,12 @@
 // only JSON lines on stdout; its proc-macro server runs inside bubblewrap and still answers.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { isStaticElf } from '../../src/backends/native-helpers.js';
 import { converse, expand, listMacros, macroLibrary, outcome, realMacroServer, versionCheck } from '../helpers/macro-server.js';
 import { BASHRC, copyFixture, makeScratch, processesWith, REPO_ROOT, runCli, SECRETS, sleep, type Scratch } from '../helpers/sandbox-env.js';
 
@@ -180,6 +181,25 @@ describe('rust-analyzer: macros expanded by the proc-macro server', () => {
     const control = await converse(realMacroServer(), requests, { cwd: one.ws, env: s.env });
     assert.match(control.responses[5]!, /"Ok":\[\["hello"/);
     assert.equal(outcome(control.responses[6]), 'HELLO=world');
+  });
+
+  test("the launcher `cargo sandbox doctor` names is static and serves with no Node on the editor's PATH", async () => {
+    const s = makeScratch('ra-launcher');
+    const { lib } = await macroWorkspace(s);
+    const doctor = await runCli(['doctor'], { cwd: s.root, env: s.env });
+    const launcher = /proc-macro server\s+(\S+) \(/.exec(doctor.stdout)?.[1];
+    assert.ok(launcher, doctor.stdout);
+    assert.ok(isStaticElf(realpathSync(launcher)), `${launcher} loads libraries`);
+    // The editor's PATH, where the first `node` is not one (a version manager's shim, say).
+    const bin = join(s.root, 'editor-bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'node'), '#!/bin/sh\necho "not this node" >&2\nexit 1\n', { mode: 0o755 });
+    const env = { ...s.env, PATH: `${bin}:${s.env.PATH}` };
+    // Control: `node` there fails.
+    assert.notEqual(spawnSync('node', ['--version'], { env }).status, 0);
+    const r = await converse(launcher, [versionCheck, listMacros(lib), expand(lib, 'hello')], { cwd: '/', env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(outcome(r.responses[2]), 'HELLO=world');
   });
 });
 

@@ -6,6 +6,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
+/** keyutils' `keyctl`, found on the test's own PATH (a test may give the server another). */
+const KEYCTL = spawnSync('sh', ['-c', 'command -v keyctl'], { encoding: 'utf8' }).stdout.trim() || 'keyctl';
+
 /** The toolchain's real server: the unconfined control. */
 export function realMacroServer(): string {
   const sysroot = spawnSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).stdout.trim();
@@ -54,7 +57,7 @@ export interface Conversation {
  */
 export function converse(program: string, requests: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv; key?: [string, string] }): Promise<Conversation> {
   const [name, secret] = opts.key ?? ['cargo-sandbox-unused', 'unused'];
-  const child = spawn('keyctl', ['session', '-', 'sh', '-c', 'keyctl add user "$1" "$2" @s >/dev/null && shift 2 && exec "$@"', 'sh', name, secret, program], {
+  const child = spawn(KEYCTL, ['session', '-', '/bin/sh', '-c', '"$0" add user "$1" "$2" @s >/dev/null && shift 2 && exec "$@"', KEYCTL, name, secret, program], {
     cwd: opts.cwd,
     env: { ...opts.env, RUST_ANALYZER_INTERNALS_DO_NOT_USE: 'this is unstable' },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -110,7 +110,10 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
     }
     return `${home.targetDir} is not the target dir of a workspace (the one above it, or ${cwd})`;
   };
+  let disposed = false;
   const dispose = () => {
+    if (disposed) return;
+    disposed = true;
     for (const ws of workspaces.values()) {
       ws.server?.child.kill('SIGKILL');
       ws.session.dispose();

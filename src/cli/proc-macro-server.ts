@@ -8,7 +8,7 @@
 // relay in front of them (proc-macro-relay.ts) checks each library a request names.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { realHost } from '../backends/host.js';
@@ -158,8 +158,21 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
       });
     }),
   );
+  // bwrap has exited; what it held in the pid namespace goes a moment later, and only an empty pids
+  // cgroup can be removed (a second at most: then the kernel frees it when the last one leaves).
+  for (let i = 0; i < 20 && [...workspaces.values()].some((ws) => cgroupBusy(ws.session)); i++) await new Promise((r) => setTimeout(r, 50));
   dispose();
   process.exit(code);
+}
+
+/** Whether a process is still in one of the session's pids cgroups. */
+function cgroupBusy(session: Session): boolean {
+  try {
+    const base = readFileSync(join(session.dir, 'cgroup'), 'utf8');
+    return readdirSync(base, { withFileTypes: true }).some((d) => d.isDirectory() && readFileSync(join(base, d.name, 'cgroup.procs'), 'utf8').trim() !== '');
+  } catch {
+    return false;
+  }
 }
 
 function realpathOr(path: string): string {

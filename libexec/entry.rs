@@ -38,6 +38,8 @@ mod launch;
 mod lifetime;
 #[path = "entry/macro_records.rs"]
 mod macro_records;
+#[path = "entry/macro_server.rs"]
+mod macro_server;
 #[path = "entry/macro_set.rs"]
 mod macro_set;
 #[path = "entry/outputs.rs"]
@@ -62,7 +64,7 @@ mod session;
 mod sha256;
 
 /// Which entry point this build is (rustc-wrapper, rustc-wrapper-keep-args, rustdoc-wrapper,
-/// run-binary): fixed at compile time, one binary each.
+/// run-binary, proc-macro-server): fixed at compile time, one binary each.
 const MODE: &str = env!("CARGO_SANDBOX_ENTRY_MODE");
 /// Tests recognise a launcher by this text in its bytes.
 const LAUNCHER_MARK: &str = "cargo-sandbox build-script launcher";
@@ -160,6 +162,7 @@ fn main() {
         "rustc-wrapper-keep-args" => rustc::main(rest, true),
         "rustdoc-wrapper" => rustdoc::main(rest),
         "run-binary" => run::main(rest),
+        "proc-macro-server" => macro_server::main(rest),
         _ => die(&format!("unknown entry point `{MODE}`")),
     }
 }

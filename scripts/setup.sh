@@ -16,6 +16,8 @@ APT_PACKAGES=(
   rustc libstd-rust-dev-wasm32 lld
   # `cargo sandbox audit` observes build scripts with strace; its HTML page is tested in Chromium
   strace chromium
+  # keyctl: the proc-macro server tests put a secret in a kernel keyring for a macro to try
+  keyutils
   # Debian's own cargo (1.65, /usr/bin/cargo; rustup's stays first in PATH): the test that it is refused
   cargo
 )

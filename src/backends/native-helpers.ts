@@ -126,7 +126,7 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
 }
 
 /** What cargo starts of ours: one static entry point each (libexec/entry.rs), never a script. */
-export type EntryMode = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'rustdoc-wrapper' | 'run-binary';
+export type EntryMode = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'rustdoc-wrapper' | 'run-binary' | 'proc-macro-server';
 
 /** The static entry point for `mode` (under a build script's name, any of them is the launcher). */
 export function entryBinary(mode: EntryMode, env: NodeJS.ProcessEnv): string {

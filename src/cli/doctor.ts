@@ -5,6 +5,7 @@ import { pidsControllerRoot } from '../backends/cgroups.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
+import { ensureProcMacroLauncher } from '../intercept/session-cache.js';
 import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js';
 import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
 import { plural, UserError } from '../diagnostics/style.js';
@@ -90,6 +91,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Pro
   checks.push({ name: 'cache', ok: cache !== undefined, detail: cache ? `${cache} (compiled helpers, cached sessions)` : `no writable directory among ${cacheDirs(env).join(', ')}`, fix: cache ? undefined : ['set CARGO_SANDBOX_CACHE_DIR to a writable directory'] });
   const frontEnd = cache && existsSync(join(cache, 'front-end'));
   checks.push({ name: 'fast path', ok: true, warn: !frontEnd, detail: frontEnd ? 'repeated builds start without Node (compiled front end)' : 'not built yet: the first sandboxed build compiles it (every run starts Node until then)' });
+  const launcher = ensureProcMacroLauncher(env);
+  checks.push({ name: 'proc-macro server', ok: true, warn: !launcher, detail: launcher ? `${launcher} (rust-analyzer.procMacro.server: starts without Node on the editor's PATH)` : 'no static launcher could be built: name bin/cargo-sandbox-proc-macro-srv instead (needs `node` on the editor\'s PATH)' });
   const strace = findExecutable(env.CARGO_SANDBOX_STRACE || 'strace', env);
   checks.push({ name: 'strace', ok: true, warn: !strace, detail: strace ? `${strace} (for \`cargo sandbox audit\`)` : 'not found: `cargo sandbox audit` needs it (`sudo apt-get install strace`); builds do not' });
   const cargo = env.CARGO || 'cargo';

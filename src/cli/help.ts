@@ -147,10 +147,14 @@ What the default policy allows: ${docPath('policy.md')}
 `,
   'proc-macro-server': `rust-analyzer's proc-macro server, inside the sandbox
 
-Usage: cargo-sandbox-proc-macro-srv   (set as rust-analyzer.procMacro.server)
+Usage: cargo-sandbox-proc-macro-srv   (set as rust-analyzer.procMacro.server;
+                                      \`cargo sandbox doctor\` prints the path of a launcher
+                                      that needs no Node on the editor's PATH)
 
-Runs the toolchain's rust-analyzer-proc-macro-srv in bubblewrap: the workspace, its target dir and
-the toolchain read-only, no network, no home, no secrets.
+Runs the toolchain's rust-analyzer-proc-macro-srv in bubblewrap and the supervisor, as builds run
+compilations: one server per workspace whose macros the editor asks for, seeing that workspace,
+its target dir and the toolchain read-only; no network, no home, no secrets, no kernel keyring; the
+workspace's max-memory, max-file-size and max-processes, and its timeout for each request.
 `,
 };
 

@@ -26,8 +26,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   delete env[ENTRY_VARIABLE];
   // Installed as `cargo-sandbox-proc-macro-srv`, rust-analyzer starts us with no arguments.
   let inv: ReturnType<typeof parseInvocation>;
+  const asServer = process.argv[1]?.endsWith('-proc-macro-srv');
   try {
-    inv = parseInvocation(process.argv[1]?.endsWith('-proc-macro-srv') ? ['proc-macro-server'] : argv);
+    inv = parseInvocation(asServer ? ['proc-macro-server'] : argv);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     reportUserError(reporterFor(undefined, env), err);
@@ -48,7 +49,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     if (inv.kind === 'trust') return await (await import('./trust-command.js')).runTrustCommand(inv.action, inv.options, env, reporter);
     if (inv.kind === 'policy') return await (await import('./policy-command.js')).runPolicyCommand(inv, env, reporter);
     if (inv.kind === 'audit') return await (await import('./audit.js')).runAudit(inv, env, reporter);
-    if (inv.kind === 'proc-macro-server') return await (await import('./proc-macro-server.js')).runProcMacroServer(inv.options, env);
+    if (inv.kind === 'proc-macro-server') return await (await import('./proc-macro-server.js')).runProcMacroServer(inv.options, env, asServer ? argv : argv.slice(argv.indexOf('proc-macro-server') + 1));
     if (after) exitLikeCargo(await explainFrontEndRun(inv, after, env, reporter));
     exitLikeCargo(await sandboxedCargo(inv, env, reporter, {}, cacheEntry));
   } catch (err) {

@@ -46,6 +46,30 @@ export function ensureFrontEnd(env: NodeJS.ProcessEnv): void {
   }
 }
 
+/**
+ * Builds the static launcher of the proc-macro server (libexec/proc-macro-srv.rs) in the first
+ * writable cache directory, linked there as `cargo-sandbox-proc-macro-srv`: the path to give
+ * rust-analyzer (`procMacro.server`). Undefined when it cannot be built (the script in bin/ then
+ * starts Node from PATH).
+ */
+export function ensureProcMacroLauncher(env: NodeJS.ProcessEnv): string | undefined {
+  const dir = cacheDirs(env).find(usableDir);
+  if (!dir) return undefined;
+  try {
+    const compileEnv = { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };
+    const built = basename(compiledHelper({ name: 'proc-macro-srv', compileEnv, dirs: [dir], mustBeStatic: true }, env));
+    const link = join(dir, 'cargo-sandbox-proc-macro-srv');
+    if (safeReadlink(link) !== built) {
+      const tmp = `${link}.${process.pid}.tmp`;
+      symlinkSync(built, tmp);
+      renameSync(tmp, link);
+    }
+    return link;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Records every host path the policy asked about, and what it found. */
 export function recordingHost(host: HostView, seen: Map<string, string>): HostView {
   return {

@@ -12,11 +12,26 @@ import { isInside } from '../paths.js';
 const RUNS_BINARIES = new Set(['run', 'r', 'test', 't', 'bench']);
 const VALUE_OPTIONS = new Set(['--color', '--config', '--manifest-path', '--target-dir', '-Z', '-C', '--target', '-p', '--package']);
 
+/**
+ * One argument before cargo's command, as clap reads it: a short cluster (`-vC DIR`, `-qZflag`)
+ * takes its first value option's value from the rest of the cluster, or else from the next argument.
+ */
+function valueOption(arg: string): { option: string; takesNext: boolean } | undefined {
+  if (VALUE_OPTIONS.has(arg)) return { option: arg, takesNext: true };
+  if (arg.startsWith('--') || !arg.startsWith('-')) return undefined;
+  for (let i = 1; i < arg.length; i++) {
+    const option = `-${arg[i]}`;
+    if (VALUE_OPTIONS.has(option)) return { option, takesNext: i === arg.length - 1 };
+  }
+  return undefined;
+}
+
 /** The cargo command in cargo's arguments (`build` in `-v --config x build --release`). */
 export function cargoSubcommand(args: readonly string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (VALUE_OPTIONS.has(a)) i++;
+    if (a === '--') return args[i + 1];
+    if (valueOption(a)?.takesNext) i++;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -54,11 +69,12 @@ export function contextTrustMode(ctx: SandboxContext, cargoArgs: readonly string
 export function refuseDirectoryOption(cargoArgs: readonly string[]): void {
   for (let i = 0; i < cargoArgs.length; i++) {
     const a = cargoArgs[i]!;
-    if (!a.startsWith('-')) return;
-    if (VALUE_OPTIONS.has(a) && a !== '-C') i++;
-    else if (a === '-C' || a.startsWith('-C')) {
+    if (!a.startsWith('-') || a === '--') return;
+    const v = valueOption(a);
+    if (v?.option === '-C') {
       throw new UserError('cargo-sandbox does not follow `-C DIR`: it checks the configuration of the directory it starts in', ['`cd DIR` first, then run the same command without `-C`']);
     }
+    if (v?.takesNext) i++;
   }
 }
 

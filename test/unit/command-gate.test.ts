@@ -26,3 +26,14 @@ test('aliases are followed: to a refused command, through chains, never forever'
   // The first layer that defines an alias wins (cargo's precedence: --config, then files nearest first).
   refused(['x'], [layer({ alias: { x: 'fix' } }), layer({ alias: { x: 'build' } })]);
 });
+
+test('review: short clusters take their value as clap does (`-vC DIR fix` is `fix` in DIR, refused)', async () => {
+  const { cargoSubcommand, refuseDirectoryOption } = await import('../../src/diagnostics/trust.js');
+  assert.equal(cargoSubcommand(['-vC', 'build', 'fix']), 'fix');
+  assert.equal(cargoSubcommand(['-qZunstable-options', 'fix']), 'fix');
+  assert.equal(cargoSubcommand(['-Zunstable-Coptions', 'build']), 'build');
+  assert.equal(cargoSubcommand(['--', 'fix']), 'fix');
+  for (const args of [['-vC', 'build', 'fix'], ['-vCbuild', 'fix'], ['-qvC', 'x', 'build']]) assert.throws(() => refuseDirectoryOption(args), /does not follow `-C DIR`/);
+  assert.doesNotThrow(() => refuseDirectoryOption(['-Zunstable-Coptions', 'build']));
+  refused(['-Zunstable-options', 'fix']);
+});

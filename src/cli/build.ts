@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { realHost } from '../backends/host.js';
 import { findExecutable, preflight } from '../backends/preflight.js';
-import { userTool } from '../config/cargo-config.js';
+import { lookup, userTool } from '../config/cargo-config.js';
 import { describeSource } from '../config/types.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
@@ -164,7 +164,10 @@ export async function sandboxedCargo(
   }
   try {
     const { program, prefix } = cargo;
-    const runEnv = runsBinaries ? binaryRunnerEnv(inv.options.targets, inv.toolchain, env) : {};
+    const runEnv: Record<string, string> = runsBinaries ? binaryRunnerEnv(inv.options.targets, inv.toolchain, env) : {};
+    // With a build dir (`build.build-dir`), cargo keeps its copy of the compiler's version text
+    // there, where rustc-info.ts does not look: it is not kept at all (one `rustc -vV` per run).
+    if (env.CARGO_BUILD_BUILD_DIR !== undefined || ctx.layers.some((l) => lookup(l.table, ['build', 'build-dir']) !== undefined)) runEnv.CARGO_CACHE_RUSTC_INFO = '0';
     const argv = [program, ...prefix, ...inv.cargoArgs];
     if (entryDir) {
       const { [RUNS_VARIABLE]: _perRun, ...sessionEnv } = session.env;

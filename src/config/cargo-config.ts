@@ -17,7 +17,7 @@ export async function loadToml(): Promise<Toml> {
  * Config files that cannot affect cargo-sandbox are not parsed (cargo reports their errors).
  * Aliases count: they say which command a run really is (command-gate.ts).
  */
-const RELEVANT = /\bsandbox\b|rustc-wrapper|rustdoc|target-dir|\balias\b/;
+const RELEVANT = /\bsandbox\b|rustc-wrapper|rustdoc|target-dir|build-dir|\balias\b/;
 
 export type ConfigSource =
   | { kind: 'file'; path: string }

@@ -157,9 +157,12 @@ fn main() {
         let real = if wasm.is_file() { wasm } else { dir.join(format!("{}.real", bin.to_string_lossy())) };
         launch::main(&me, real, rest);
     }
+    // Cargo's RUSTC_WORKSPACE_WRAPPER (a link to this program, src/intercept/workspace-wrapper.ts):
+    // the only way cargo's fix mode reaches the compiler.
+    let workspace = argv0.file_name().map_or(false, |n| n == rustc::WORKSPACE_WRAPPER_NAME);
     match MODE {
-        "rustc-wrapper" => rustc::main(rest, false),
-        "rustc-wrapper-keep-args" => rustc::main(rest, true),
+        "rustc-wrapper" => rustc::main(rest, false, workspace),
+        "rustc-wrapper-keep-args" => rustc::main(rest, true, workspace),
         "rustdoc-wrapper" => rustdoc::main(rest),
         "run-binary" => run::main(rest),
         "proc-macro-server" => macro_server::main(rest),

@@ -123,15 +123,33 @@ fn note_search(c: &mut Call, v: &[u8]) {
     }
 }
 
+/// The name of our workspace-wrapper link (src/intercept/workspace-wrapper.ts).
+pub(crate) const WORKSPACE_WRAPPER_NAME: &str = "cargo-sandbox-workspace-wrapper";
+
+/// Cargo runs `[workspace wrapper] rustc ARGS` through us. Our own workspace-wrapper link in that
+/// place (cargo ran RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER rustc), or being started under its name
+/// (by cargo's fix proxy), stands for the workspace wrapper the session names, if any.
+fn with_workspace_wrapper(s: &Session, mut args: Vec<OsString>, started_as_workspace_wrapper: bool) -> Vec<OsString> {
+    let ours = args.first().map_or(false, |a| Path::new(a).file_name().map_or(false, |n| n == WORKSPACE_WRAPPER_NAME));
+    if ours {
+        args.remove(0);
+    }
+    if ours || started_as_workspace_wrapper {
+        args.splice(0..0, s.workspace_wrapper.iter().cloned());
+    }
+    args
+}
+
 pub(crate) fn with_inner_wrapper(s: &Session, args: &[OsString]) -> Vec<OsString> {
     s.inner_wrapper.iter().cloned().chain(args.iter().cloned()).collect()
 }
 
-pub(crate) fn main(args: Vec<OsString>, keep_args: bool) -> ! {
+pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wrapper: bool) -> ! {
+    let s = crate::session::current();
+    let args = with_workspace_wrapper(&s, args, started_as_workspace_wrapper);
     if args.is_empty() {
         die("the rustc wrapper was started without a compiler");
     }
-    let s = crate::session::current();
     if args.last().map_or(false, |a| a == "-vV") && args.len() <= 3 {
         if status_code(host_command(&with_inner_wrapper(&s, &args)).status()) != 0 {
             std::process::exit(101);

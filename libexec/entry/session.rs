@@ -52,6 +52,8 @@ pub(crate) struct Session {
     pub workspace: Option<PathBuf>,
     /// The user's own rustc wrapper, chained inside ours.
     pub inner_wrapper: Option<OsString>,
+    /// The workspace wrapper that runs inside ours (the user's, or clippy-driver for `clippy --fix`).
+    pub workspace_wrapper: Option<OsString>,
     /// The user's rustdoc (RUSTDOC, build.rustdoc), which ours runs.
     pub rustdoc: Option<OsString>,
     /// `cargo sandbox audit`: the strace that observes each sandbox from outside.
@@ -119,6 +121,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
         proc_macros: true,
         workspace: None,
         inner_wrapper: None,
+        workspace_wrapper: None,
         rustdoc: None,
         audit: None,
         target_tmpdir: None,
@@ -138,6 +141,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
             b"proc-macros" => s.proc_macros = value != "0",
             b"workspace" => s.workspace = Some(value.into()),
             b"inner-wrapper" => s.inner_wrapper = Some(value),
+            b"workspace-wrapper" => s.workspace_wrapper = Some(value),
             b"rustdoc" => s.rustdoc = Some(value),
             b"audit" => s.audit = Some(value),
             b"target-tmpdir" => s.target_tmpdir = Some(value.into()),

@@ -21,6 +21,7 @@ import { requireSupportedCargo } from './cargo-version.js';
 import { cargoCommand, runCargo, type CargoExit } from './run-cargo.js';
 import { userIdentityFile } from '../intercept/identity.js';
 import { gateCommand } from './command-gate.js';
+import { clippyFixAsFix, WORKSPACE_WRAPPER_NAME } from '../intercept/workspace-wrapper.js';
 import { distrustForeignRustcInfo, recordRustcInfo, rustcInfoOf } from '../intercept/rustc-info.js';
 
 /**
@@ -37,7 +38,7 @@ function binaryRunnerEnv(targets: readonly string[], toolchain: string | undefin
 
 /** Whether a configured tool is our own static entry point (a nested `cargo sandbox`): not chained. */
 function ourEntry(path: string): boolean {
-  return /\/entry-[0-9a-f]{16}$/.test(path);
+  return /\/entry-[0-9a-f]{16}$/.test(path) || path.endsWith(`/${WORKSPACE_WRAPPER_NAME}`);
 }
 
 /** What `cargo sandbox audit` adds to a sandboxed build. */
@@ -77,7 +78,10 @@ export async function sandboxedCargo(
   // Before anything runs cargo or rustc: the workspace's toolchain file and config are untrusted.
   enforceWorkspaceTrust(ctx.workspaceFiles, contextTrustMode(ctx, inv.cargoArgs, env, inv.toolchain), reporter, env);
   // Only commands whose every compilation goes through our wrapper.
-  gateCommand(inv.cargoArgs, ctx.layers);
+  const gated = gateCommand(inv.cargoArgs, ctx.layers);
+  const clippyFix = clippyFixAsFix(gated, inv.toolchain, env);
+  const userWorkspaceWrapper = userTool('rustc-workspace-wrapper', env, ctx.layers, ctx.cwd);
+  const workspaceWrapper = clippyFix?.driver ?? (userWorkspaceWrapper && !ourEntry(resolve(ctx.cwd, userWorkspaceWrapper)) ? userWorkspaceWrapper : undefined);
   const cargo = cargoCommand(inv.toolchain, env);
   requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);
@@ -157,6 +161,7 @@ export async function sandboxedCargo(
     targetDir: ctx.vars.TARGET_DIR,
     ...(runsBinaries ? { targetTmpdir: join(ctx.vars.TARGET_DIR, 'tmp') } : {}),
     ...(hooks.audit ? { audit: hooks.audit } : {}),
+    ...(workspaceWrapper ? { workspaceWrapper } : {}),
   });
   if (!session.pidsLimited) {
     const explicit = everyGrants.find((g) => g.maxProcesses)?.maxProcesses;
@@ -168,7 +173,8 @@ export async function sandboxedCargo(
     // With a build dir (`build.build-dir`), cargo keeps its copy of the compiler's version text
     // there, where rustc-info.ts does not look: it is not kept at all (one `rustc -vV` per run).
     if (env.CARGO_BUILD_BUILD_DIR !== undefined || ctx.layers.some((l) => lookup(l.table, ['build', 'build-dir']) !== undefined)) runEnv.CARGO_CACHE_RUSTC_INFO = '0';
-    const argv = [program, ...prefix, ...inv.cargoArgs];
+    Object.assign(runEnv, clippyFix?.env);
+    const argv = [program, ...prefix, ...(clippyFix?.cargoArgs ?? inv.cargoArgs)];
     if (entryDir) {
       const { [RUNS_VARIABLE]: _perRun, ...sessionEnv } = session.env;
       const entryEnv = { ...sessionEnv, ...runEnv };

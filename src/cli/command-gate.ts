@@ -21,7 +21,7 @@ export const COMMAND_GATES: Readonly<Record<string, Gate>> = {
   doc: { confined: `${COMPILES}, rustdoc included` },
   rustc: { confined: COMPILES },
   rustdoc: { confined: `${COMPILES}, rustdoc included` },
-  clippy: { confined: `${COMPILES}, clippy-driver included (not with --fix, refused below)` },
+  clippy: { confined: `${COMPILES}, clippy-driver included; with --fix, as \`fix\` with clippy-driver inside` },
   test: { confined: `${RUNS}; doctests run inside rustdoc's sandbox` },
   bench: { confined: RUNS },
   run: { confined: RUNS },
@@ -32,10 +32,9 @@ export const COMMAND_GATES: Readonly<Record<string, Gate>> = {
   ...Object.fromEntries(
     ['clean', 'update', 'metadata', 'tree', 'fetch', 'generate-lockfile', 'vendor', 'verify-project', 'search', 'help', 'locate-project', 'pkgid', 'new', 'init', 'add', 'remove', 'version', 'login', 'logout', 'owner', 'yank', 'report', 'config', 'info', 'uninstall'].map((c) => [c, { confined: NO_PACKAGE_CODE }]),
   ),
-  fix: {
-    refused: "cargo's fix mode compiles the workspace's crates through cargo itself (its own rustc wrapper), not through ours: their proc macros would run on the host",
-    help: ['`cargo sandbox check` shows the same warnings, confined; apply fixes by hand, or run `cargo fix` only on code you trust'],
-  },
+  // Cargo's fix mode compiles the workspace's crates through cargo itself, which runs the compiler
+  // through RUSTC_WORKSPACE_WRAPPER only: ours is that too (build.ts).
+  fix: { confined: `${COMPILES}: cargo's fix mode reaches the compiler through our workspace wrapper; cargo writes the fixes into the sources` },
   miri: {
     refused: 'cargo-miri compiles and interprets through its own rustc driver and ignores RUSTC_WRAPPER: build scripts and proc macros would run on the host',
     help: ['run `cargo miri` only on code you trust'],
@@ -47,7 +46,7 @@ export const COMMAND_GATES: Readonly<Record<string, Gate>> = {
 };
 
 /** `--fix` before any `--` (clippy's own arguments after it are clippy's). */
-function hasFix(args: readonly string[]): boolean {
+export function hasFix(args: readonly string[]): boolean {
   const end = args.indexOf('--');
   return (end < 0 ? args : args.slice(0, end)).includes('--fix');
 }
@@ -64,12 +63,19 @@ function expandAlias(command: string, layers: readonly ConfigLayer[]): string[] 
   return undefined;
 }
 
-/** Stops (UserError) unless the command is one that `cargo sandbox` confines. */
-export function gateCommand(cargoArgs: readonly string[], layers: readonly ConfigLayer[]): void {
+/** What a run really is, its aliases expanded: the command and the arguments after it. */
+export interface GatedCommand {
+  command: string | undefined;
+  /** Everything before the command (global options), the command, and what follows it. */
+  args: string[];
+}
+
+/** Stops (UserError) unless the command is one that `cargo sandbox` confines; else what it runs. */
+export function gateCommand(cargoArgs: readonly string[], layers: readonly ConfigLayer[]): GatedCommand {
   let args = [...cargoArgs];
   for (let depth = 0; depth < 16; depth++) {
     const command = cargoSubcommand(args);
-    if (command === undefined) return; // `cargo sandbox --version`, `-V`, `--list`: cargo only
+    if (command === undefined) return { command, args }; // `cargo sandbox --version`, `-V`, `--list`: cargo only
     const at = args.indexOf(command);
     const rest = args.slice(at + 1);
     const gate = COMMAND_GATES[command];
@@ -86,13 +92,8 @@ export function gateCommand(cargoArgs: readonly string[], layers: readonly Confi
         `run \`cargo ${command}\` without the sandbox only on code you trust`,
       ]);
     }
-    if (command === 'clippy' && hasFix(rest)) {
-      throw new UserError(`cargo-sandbox does not run \`clippy --fix\`: ${(COMMAND_GATES.fix as { refused: string }).refused}; nothing was run`, [
-        '`cargo sandbox clippy` shows the same lints, confined; apply the suggestions by hand, or run `cargo clippy --fix` only on code you trust',
-      ]);
-    }
     if ('refused' in gate) throw new UserError(`cargo-sandbox does not run ${shown}: ${gate.refused}; nothing was run`, gate.help);
-    return;
+    return { command, args };
   }
   throw new UserError('cargo-sandbox could not expand the aliases of this command (more than 16 levels); nothing was run');
 }

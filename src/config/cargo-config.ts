@@ -17,7 +17,7 @@ export async function loadToml(): Promise<Toml> {
  * Config files that cannot affect cargo-sandbox are not parsed (cargo reports their errors).
  * Aliases count: they say which command a run really is (command-gate.ts).
  */
-const RELEVANT = /\bsandbox\b|rustc-wrapper|rustdoc|target-dir|build-dir|\balias\b/;
+const RELEVANT = /\bsandbox\b|rustc-wrapper|rustc-workspace-wrapper|rustdoc|target-dir|build-dir|\balias\b/;
 
 export type ConfigSource =
   | { kind: 'file'; path: string }
@@ -131,12 +131,12 @@ export function lookup(table: Record<string, unknown>, dotted: readonly string[]
  * where `--config` outranks CARGO_BUILD_*, which outranks files. An empty value means none.
  */
 export function userTool(
-  tool: 'rustc-wrapper' | 'rustdoc',
+  tool: 'rustc-wrapper' | 'rustc-workspace-wrapper' | 'rustdoc',
   env: NodeJS.ProcessEnv,
   layers: readonly ConfigLayer[],
   cwd: string,
 ): string | undefined {
-  const variable = tool === 'rustc-wrapper' ? 'RUSTC_WRAPPER' : 'RUSTDOC';
+  const variable = tool.toUpperCase().replace(/-/g, '_');
   if (env[variable] !== undefined) return env[variable] || undefined;
   const buildVariable = `CARGO_BUILD_${variable}`;
   const fromLayer = (layer: ConfigLayer) => {

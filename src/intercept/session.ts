@@ -15,6 +15,7 @@ import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
 import { DIST_SRC } from '../paths.js';
 import { createPidsCgroups, pidsRefusals } from '../backends/cgroups.js';
 import { readNetworkFile, type NetworkRecord } from './network-records.js';
+import { linkWorkspaceWrapper } from './workspace-wrapper.js';
 
 export interface Session {
   dir: string;
@@ -98,6 +99,8 @@ export function createSession(opts: {
   targetTmpdir?: string;
   /** `cargo sandbox audit`: the strace that observes each sandbox. */
   audit?: string;
+  /** The workspace wrapper that runs inside ours (the user's, or clippy-driver for `clippy --fix`). */
+  workspaceWrapper?: string;
 }): Session {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
   const pids = createPidsCgroups(`cargo-sandbox-${basename(dir).replace(/^cargo-sandbox-/, '').slice(0, 16)}-${process.pid}`);
@@ -158,6 +161,7 @@ export function createSession(opts: {
     'proc-macros': opts.procMacros ? '1' : '0',
     workspace: opts.workspaceRoot,
     'inner-wrapper': opts.innerWrapper,
+    'workspace-wrapper': opts.workspaceWrapper,
     rustdoc: opts.rustdoc,
     audit: opts.audit,
     'target-tmpdir': opts.targetTmpdir,
@@ -170,6 +174,8 @@ export function createSession(opts: {
     RUSTC_WRAPPER: rustcWrapper,
     // rustdoc expands proc macros and runs doctests: through our wrapper too (libexec/entry/rustdoc.rs).
     RUSTDOC: rustdocWrapper,
+    // Cargo's fix mode reaches the compiler only through this one (workspace-wrapper.ts).
+    RUSTC_WORKSPACE_WRAPPER: linkWorkspaceWrapper(dir, rustcWrapper),
     [SESSION_VARIABLE]: dir,
     [RUNS_VARIABLE]: runsDir,
   };

@@ -205,16 +205,7 @@ fn load_entry(dir: &Path) -> Option<Entry> {
                     return None;
                 }
             }
-            // Another copy than the one recorded (a repository shipped it): Node removes it.
-            b"rustc-info" => {
-                let (file, record) = (PathBuf::from(fields.next()?), PathBuf::from(fields.next()?));
-                if let Some(found) = identity(&file) {
-                    if fs::read(&record).ok()? != found.as_bytes() {
-                        return None;
-                    }
-                }
-                entry.rustc_info = Some((file, record));
-            }
+            b"rustc-info" => entry.rustc_info = Some((PathBuf::from(fields.next()?), PathBuf::from(fields.next()?))),
             b"env" => entry.env.push((fields.next()?, fields.next()?)),
             b"argv" => entry.argv.push(fields.next()?),
             b"end" => complete = true,
@@ -291,6 +282,21 @@ fn main() {
     let _ = fs::remove_dir_all(&runs); // left by a run of the same PID that was killed
     if fs::create_dir_all(&runs).is_err() {
         node(&args, &[]);
+    }
+    // Another copy than the one cargo wrote for us last time (a repository shipped it, or the run
+    // that wrote it was killed before recording it): removed, as Node does; cargo asks rustc again.
+    if let Some((file, record)) = &entry.rustc_info {
+        if let Some(found) = identity(file) {
+            if fs::read(record).ok().as_deref() != Some(found.as_bytes()) {
+                let removed = match fs::symlink_metadata(file) {
+                    Ok(m) if m.is_dir() => fs::remove_dir_all(file),
+                    _ => fs::remove_file(file),
+                };
+                if removed.is_err() {
+                    node(&args, &[]);
+                }
+            }
+        }
     }
     let mut cmd = Command::new(&entry.argv[0]);
     cmd.args(&entry.argv[1..]).env("__CARGO_SANDBOX_RUNS", &runs);

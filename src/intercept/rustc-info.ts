@@ -4,7 +4,7 @@
 // that ships target/) is never believed: before cargo starts, the file must be the one cargo
 // wrote for us last time, by identity (device, inode, size, change time), recorded in the user's
 // cache after each run; any other is removed, and cargo asks the compiler again. The compiled front
-// end does the same checks (front-end.rs, `rustc-info` entries).
+// end does the same (front-end.rs, `rustc-info` entries).
 
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -50,7 +50,8 @@ function firstFlag(g: Grants): string {
 export async function loadContext(options: CargoOptions, grantFlags: readonly GrantFlag[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<SandboxContext> {
   const home = env.HOME || homedir();
   const cargoHomeDir = cargoHome(env, home);
-  const workspaceRoot = findWorkspaceRoot(cwd, options.manifestPath) ?? cwd;
+  const foundWorkspace = findWorkspaceRoot(cwd, options.manifestPath);
+  const workspaceRoot = foundWorkspace ?? cwd;
   const trustStore = openTrustStore(env, home);
   const workspaceFiles = await loadWorkspaceFiles({ cwd, cargoHomeDir, home, workspaceRoot, store: trustStore });
   // An untrusted file's [sandbox] tables are left out (listed as ignored before a build).
@@ -91,6 +92,10 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
   });
   // The user's own environment only: cargo's `[env]` (the workspace's) shows nothing.
   const buildConfig = buildConfigPaths(env, (name) => isPassed(base.env, name), { home, masked: base.masked, visible: [...base.system, ...base.readOnly], exists: existsSync, realpath: safeRealpath });
-  const policy = { ...base, readOnly: [...base.readOnly, ...buildConfig.shown.map((s) => s.path)], buildConfig };
+  // With no workspace here (`cargo install --path P` from /tmp, an editor's server started in /),
+  // the working directory is not shown: bound read-only over the private /tmp, it would leave the
+  // compiler and the linker no writable temporary directory. What is built is shown by its own binds.
+  const shown = foundWorkspace ? base.readOnly : base.readOnly.filter((p) => p !== workspaceRoot);
+  const policy = { ...base, readOnly: [...shown, ...buildConfig.shown.map((s) => s.path)], buildConfig };
   return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars, workspaceSecrets, workspaceFiles, trustStore };
 }

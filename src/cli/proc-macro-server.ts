@@ -68,18 +68,17 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   // For the next start: the editor's setting can name a launcher that needs no Node on its PATH.
   ensureProcMacroLauncher(env);
   // rust-analyzer may start us in any directory (`/`, /tmp): with no Cargo.toml above it, there is no
-  // workspace, and the directory is not shown (bound read-only, `/` or /tmp would cover the
-  // server's private /tmp, where it copies the libraries it loads).
+  // workspace, and the directory is not shown (loadContext; bound read-only, `/` or /tmp would
+  // cover the server's private /tmp, where it copies the libraries it loads).
   const startIsWorkspace = findWorkspaceRoot(cwd, options.manifestPath) !== undefined;
   const workspaces = new Map<string, Workspace>();
-  const open = (ctx: SandboxContext, shown: boolean): Workspace => {
+  const open = (ctx: SandboxContext): Workspace => {
     const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
-    const policy = shown ? ctx.policy : { ...ctx.policy, readOnly: ctx.policy.readOnly.filter((p) => p !== ctx.workspaceRoot) };
-    const session = createSession({ policy, host: realHost, bwrapPath: bwrap, innerWrapper: undefined, packages: policies.files, fingerprints: policies.fingerprints, procMacros: true, env, confine, workspaceRoot: ctx.workspaceRoot, identityFile: userIdentityFile(env), targetDir: ctx.vars.TARGET_DIR });
+    const session = createSession({ policy: ctx.policy, host: realHost, bwrapPath: bwrap, innerWrapper: undefined, packages: policies.files, fingerprints: policies.fingerprints, procMacros: true, env, confine, workspaceRoot: ctx.workspaceRoot, identityFile: userIdentityFile(env), targetDir: ctx.vars.TARGET_DIR });
     if (!session.pidsLimited && ctx.config.global.maxProcesses) reporter.message('warning', 'max-processes is not enforced here: this host offers no writable pids cgroup');
     return { ctx, session };
   };
-  const first = open(start, startIsWorkspace);
+  const first = open(start);
   workspaces.set(startIsWorkspace ? start.workspaceRoot : '', first);
   const startServer = (ws: Workspace): ServerProcess => {
     if (ws.server) return ws.server;
@@ -107,7 +106,7 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
         if (e instanceof UserError) return `the workspace ${ctx.workspaceRoot}: ${e.message}`;
         throw e;
       }
-      const ws = open(ctx, true);
+      const ws = open(ctx);
       workspaces.set(ctx.workspaceRoot, ws);
       return ws;
     }

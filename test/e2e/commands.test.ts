@@ -63,3 +63,16 @@ describe('commands that would bypass the wrapper', () => {
     assert.equal(existsSync(join(ws, 'target')), false, 'cargo started');
   });
 });
+
+describe('install', () => {
+  test('`install --path P` from `/` (outside any workspace) builds P confined and installs it', async () => {
+    const s = makeScratch('install-path');
+    const ws = copyFixture(s, 'tiny');
+    // `/` holds no Cargo.toml: before, it was shown read-only over the whole view, the private
+    // /tmp included, and the linker found no writable temporary directory.
+    assert.equal(existsSync('/Cargo.toml'), false);
+    const r = await runCli(['install', '--path', ws, '--root', join(s.root, 'inst')], { cwd: '/', env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(s.root, 'inst', 'bin', 'tiny')), 'nothing was installed');
+  });
+});

@@ -78,7 +78,7 @@ export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; r
  */
 function codeTrees(ctx: SandboxContext): string[] {
   const pathDirs = (ctx.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
-  return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES];
+  return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES, '/etc'];
 }
 
 /** The connections in a compilation's trace (connect, sendto and sendmsg only: strace -e). */
@@ -114,7 +114,7 @@ function auditRun(run: BuildScriptRun, ctx: SandboxContext, meta: Metadata): Scr
   const buildRoot = dirname(dirname(run.outDir));
   const traced = observe(parseStrace(readFileSync(`${record}.trace`, 'utf8')), {
     scriptBinary: binary,
-    readable: [...ctx.policy.system, ...ctx.policy.readOnly, run.manifestDir, buildRoot, run.outDir, '/proc', '/dev'],
+    readable: [...ctx.policy.system, ...ctx.policy.etc, ...ctx.policy.readOnly, run.manifestDir, buildRoot, run.outDir, '/proc', '/dev'],
     private: ['/tmp'],
     masked: ctx.policy.masked,
     writable: [run.outDir, '/tmp', '/dev'],

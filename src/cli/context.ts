@@ -90,7 +90,7 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     workspaceSecrets,
   });
   // The user's own environment only: cargo's `[env]` (the workspace's) shows nothing.
-  const buildConfig = buildConfigPaths(env, (name) => isPassed(base.env, name), { home, masked: base.masked, visible: [...base.system, ...base.readOnly], exists: existsSync, realpath: safeRealpath });
+  const buildConfig = buildConfigPaths(env, (name) => isPassed(base.env, name), { home, masked: base.masked, visible: [...base.system, ...base.etc, ...base.readOnly], exists: existsSync, realpath: safeRealpath });
   const policy = { ...base, readOnly: [...base.readOnly, ...buildConfig.shown.map((s) => s.path)], buildConfig };
   return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars, workspaceSecrets, workspaceFiles, trustStore };
 }

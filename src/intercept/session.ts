@@ -4,9 +4,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, type HostView } from '../backends/bwrap.js';
+import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, shownMasks, type HostView } from '../backends/bwrap.js';
 import { isPassed } from '../policy/environment.js';
-import { crossTarget, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
+import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
@@ -113,12 +113,14 @@ export function createSession(opts: {
   mkdirSync(join(dir, 'packages'));
   // This session and every cache of ours (a cached session lives in one): never writable inside.
   const ownTrees = [dir, ...cacheDirs(opts.env).filter((c) => existsSync(c))];
+  const defaultMasks = shownMasks(opts.policy.masked, opts.policy.etc);
   for (const pkg of opts.packages) {
-    const masks = masksAfterGrants(opts.policy.masked, pkg.grants);
+    // A grant can show a part of /etc the default view does not, with secrets to mask in it.
+    const masks = shownMasks(masksAfterGrants(opts.policy.masked, pkg.grants), opts.policy.etc, grantedPaths(pkg.grants));
     const servedCopies = masksAfterGrants(served, pkg.grants);
     const keepReadOnly = ownTreesUnderGrants(ownTrees, pkg.grants);
     let finishFile: string | undefined;
-    if (masks.length !== opts.policy.masked.length || servedCopies.length !== served.length || keepReadOnly.length) {
+    if (masks.join('\0') !== defaultMasks.join('\0') || servedCopies.length !== served.length || keepReadOnly.length) {
       finishFile = join(dir, 'packages', `${pkg.file}.finish.args`);
       writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host, keepReadOnly, servedCopies)), { mode: 0o600 });
     }

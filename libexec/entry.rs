@@ -54,6 +54,8 @@ mod run;
 mod rustc;
 #[path = "entry/rustdoc.rs"]
 mod rustdoc;
+#[path = "entry/trace_cap.rs"]
+mod trace_cap;
 
 /// Which entry point this build is (rustc-wrapper, rustc-wrapper-keep-args, rustdoc-wrapper,
 /// run-binary): fixed at compile time, one binary each.

@@ -87,6 +87,8 @@ Usage: cargo sandbox audit [OPTIONS] [CARGO-BUILD-ARGS]...
 Options:
       --format <FORMAT>        table (default) or json (documented schema)
       --html <FILE>            also write a self-contained HTML report
+      --trace-limit <SIZE>     strace output per sandboxed process before it is stopped
+                               (default 64MiB)
       --suggest                build again with the least grants the failed scripts need, and
                                print them (never secrets, the home directory or the network)
       --suggest-risky          the same, including those

@@ -93,6 +93,15 @@ function codeTrees(ctx: SandboxContext): string[] {
   return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES, '/etc'];
 }
 
+/**
+ * Where a read may be proposed plainly (suggest.ts): the workspace, the toolchain, cargo's
+ * registry and git checkouts, and the system's public trees (not /etc, not the home).
+ */
+function publicTrees(ctx: SandboxContext): string[] {
+  const cargo = cargoHome(ctx.env, ctx.home);
+  return [ctx.workspaceRoot, join(cargo, 'registry'), join(cargo, 'git'), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...SYSTEM_TREES, '/nix/store'];
+}
+
 /** The connections in a compilation's trace (connect, sendto and sendmsg only: strace -e). */
 function tracedConnections(path: string | undefined): NetworkAttempt[] {
   if (!path || !existsSync(path)) return [];
@@ -243,7 +252,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
           }, 200);
         },
         collect: (runs, ctx) => {
-          view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx) };
+          view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx), publicTrees: publicTrees(ctx) };
           locked = ctx.locked;
           scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
           macros = macroAudits(readCompileRecords(runsDir), (record) => tracedConnections(record.path?.replace(/\.network$/, '.trace')));

@@ -62,6 +62,8 @@ mod rustdoc;
 mod session;
 #[path = "entry/sha256.rs"]
 mod sha256;
+#[path = "entry/trace_cap.rs"]
+mod trace_cap;
 
 /// Which entry point this build is (rustc-wrapper, rustc-wrapper-keep-args, rustdoc-wrapper,
 /// run-binary, proc-macro-server): fixed at compile time, one binary each.

@@ -194,6 +194,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<&
     a.extend(jail.program.iter().cloned());
 
     let mut cmd = Command::new(&bwrap);
+    let traced = s.audit.is_some();
     // `cargo sandbox audit`: strace, around bwrap (outside the sandbox), records the connections its
     // macros try that bypass the proxy (a database driver); only those calls stop the compiler.
     if let (Some(strace), Some(_)) = (&s.audit, &proxied) {
@@ -216,10 +217,14 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<&
         cmd.stderr(Stdio::piped());
     }
     let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start bubblewrap ({}) for {}: {e}", Path::new(&bwrap).display(), jail.what.to_string_lossy())));
+    let cap = (traced && proxied.is_some()).then(|| crate::trace_cap::watch(&child, &record.with_extension("trace"), crate::trace_cap::limit(s)));
     if let (Some(relay), Some(mut err)) = (relay, child.stderr.take()) {
         relay_lines(&mut err, relay);
     }
     let status = child.wait().unwrap_or_else(|e| die(&format!("lost bubblewrap: {e}")));
+    if let Some(cap) = cap {
+        cap.finish();
+    }
     if let Some(n) = proxied {
         n.stop();
     }

@@ -174,13 +174,17 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.
     let bwrapped = pkg.runner.is_empty();
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !wasm))]);
+    // Under audit this launcher stays, strace's parent: it caps the trace (trace_cap.rs); and
     // strace waits for every child it has, the proxy (started before it) included, which waits
-    // for us: under audit with a proxy, this launcher stays, the parent of both.
-    if network.is_some() && audit {
+    // for us.
+    if audit && pkg.runner.is_empty() {
         // Cargo killed: this launcher, then strace (and bwrap with it), then the proxy.
         crate::lifetime::die_with_parent();
         crate::lifetime::dies_with_us(&mut cmd);
-        let status = cmd.status().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", Path::new(&program[0]).display())));
+        let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", Path::new(&program[0]).display())));
+        let cap = crate::trace_cap::watch(&child, &record.with_extension("trace"), crate::trace_cap::limit(&s));
+        let status = child.wait().unwrap_or_else(|e| die(&format!("lost strace: {e}")));
+        cap.finish();
         std::process::exit(status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)));
     }
     let err = cmd.exec();

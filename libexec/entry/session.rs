@@ -58,6 +58,8 @@ pub(crate) struct Session {
     pub rustdoc: Option<OsString>,
     /// `cargo sandbox audit`: the strace that observes each sandbox from outside.
     pub audit: Option<OsString>,
+    /// The cap of each trace, in bytes (`cargo sandbox audit --trace-limit`, trace_cap.rs).
+    pub audit_trace_limit: Option<u64>,
     /// Writable for test binaries (`<target>/tmp`).
     pub target_tmpdir: Option<PathBuf>,
     /// The user's secret that sets this user's sandboxed artifacts apart (identity.rs).
@@ -124,6 +126,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
         workspace_wrapper: None,
         rustdoc: None,
         audit: None,
+        audit_trace_limit: None,
         target_tmpdir: None,
         identity_file: PathBuf::new(),
         target_dir: PathBuf::new(),
@@ -144,6 +147,10 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
             b"workspace-wrapper" => s.workspace_wrapper = Some(value),
             b"rustdoc" => s.rustdoc = Some(value),
             b"audit" => s.audit = Some(value),
+            b"audit-trace-limit" => {
+                let limit = value.to_str().and_then(|v| v.parse::<u64>().ok()).filter(|&n| n > 0);
+                s.audit_trace_limit = Some(limit.unwrap_or_else(|| die(&format!("{}: `audit-trace-limit` is not a size in bytes", file.display()))));
+            }
             b"target-tmpdir" => s.target_tmpdir = Some(value.into()),
             b"identity-file" => s.identity_file = value.into(),
             b"target-dir" => s.target_dir = value.into(),

@@ -26,6 +26,11 @@ export interface ScriptAudit {
   /** Variables it declared with `cargo:rerun-if-env-changed` (reads of others are not observable). */
   envDeclared: string[];
   filesRead: number;
+  /**
+   * Its trace reached the audit's limit (bytes): the script was stopped there, and what it did is
+   * known only up to that point.
+   */
+  traceCapped?: number;
 }
 
 export interface AuditReport {
@@ -51,6 +56,10 @@ export function blockedCount(s: ScriptAudit): number {
 
 export function programNames(s: ScriptAudit): string[] {
   return [...new Set(s.executed.map((x) => x.program.split('/').pop()!))];
+}
+
+export function formatBytes(bytes: number): string {
+  return bytes % (1 << 20) === 0 ? `${bytes / (1 << 20)} MiB` : `${bytes} bytes`;
 }
 
 function fit(text: string, width: number): string {
@@ -95,6 +104,7 @@ export function renderDetails(report: AuditReport): string {
       ...s.readOutside.map((p) => `read ${p.path}${p.blocked ? ' (blocked)' : ''}`),
       ...s.executed.filter((x) => x.blocked).map((x) => `ran ${x.program} (blocked)`),
     ];
+    if (s.traceCapped) items.unshift(`stopped: its trace reached the audit's limit of ${formatBytes(s.traceCapped)}; what it did after that is not known`);
     if (items.length === 0) continue;
     lines.push(`${s.package} v${s.version} (${s.dependencyPath.join(' -> ')}):`);
     for (const i of items.slice(0, 20)) lines.push(`    ${i}`);

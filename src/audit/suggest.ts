@@ -34,6 +34,12 @@ export interface SecretView {
   masked: readonly string[];
   /** Trees where a write would change code or config that runs later on the host. */
   codeTrees: readonly string[];
+  /**
+   * Where a read may be proposed plainly: what holds neither the user's data nor the host's
+   * configuration (the workspace, the toolchain, cargo's registry and git checkouts, the system's
+   * public trees). Everything else is withheld. Undefined: no allow-list (unit tests of other rules).
+   */
+  publicTrees?: readonly string[];
 }
 
 /** Names that hold credentials wherever they are (a read of one is never suggested). */
@@ -43,10 +49,17 @@ const SECRET_NAME = /(^|[._-])(cred|credentials?|secrets?|tokens?|passw(or)?d|pa
 function riskyRead(path: string, view: SecretView): string | undefined {
   if (view.masked.some((m) => isInside(path, m))) return 'a secret the sandbox hides';
   const inHome = relative(view.home, path);
-  if (inHome && !inHome.startsWith('..') && !isAbsolute(inHome) && inHome.startsWith('.')) return 'a hidden file of your home directory (where tools keep credentials)';
+  const isPublic = view.publicTrees?.some((t) => isInside(path, t)) ?? false;
+  if (inHome && !inHome.startsWith('..') && !isAbsolute(inHome) && inHome.startsWith('.') && !isPublic) return 'a hidden file of your home directory (where tools keep credentials)';
   if (/(^|\/)\.git(\/|$)/.test(path)) return "a git repository's internals (its config holds the tokens CI checkouts leave)";
   if (SECRET_NAME.test(basename(path))) return 'its name says it holds a credential';
-  return undefined;
+  // An allow-list: any other file of the home is the user's data (THREAT-MODEL case 1), /etc
+  // beyond what the sandbox shows is the host's configuration, and the rest of the system is
+  // not the build's either.
+  if (!view.publicTrees || isPublic) return undefined;
+  if (isInside(path, view.home)) return 'a file of your home directory outside the workspace and the toolchain: your data';
+  if (isInside(path, '/etc')) return "a part of /etc the sandbox does not show: the host's configuration, where services keep their passwords";
+  return "outside the workspace, the toolchain and the system's public trees: the host's or another user's data";
 }
 
 /** Why writing in `dir` is never suggested without --suggest-risky, if it is not. */
@@ -55,6 +68,9 @@ function riskyWrite(dir: string, view: SecretView): string | undefined {
   if (isInside(view.home, dir)) return 'your home directory: its shell startup files and dotfiles';
   const tree = view.codeTrees.find((t) => isInside(dir, t) || isInside(t, dir));
   if (tree) return `code or configuration that runs later on the host lives there (${display(tree, view.home)})`;
+  // A script writes its OUT_DIR and /tmp; there is no other place to write that holds neither
+  // the user's data nor the system's.
+  if (view.publicTrees) return "outside the script's OUT_DIR and /tmp: the system's or your data";
   return undefined;
 }
 

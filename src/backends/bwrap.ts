@@ -5,6 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { ENV_PATTERN, type EnvRules } from '../policy/environment.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
+import { isInside } from '../paths.js';
 
 export type HostEntry =
   | { type: 'dir' }
@@ -53,6 +54,14 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView, served: readonl
     if (e.type === 'symlink') setup.push('--symlink', e.target, path);
     else if (e.type === 'dir') setup.push('--ro-bind', path, path);
   }
+  // /etc is a directory of the sandbox's own root (no mount of its own; read-only with the root),
+  // holding only what builds need.
+  setup.push('--dir', '/etc');
+  for (const path of policy.etc) {
+    const e = host.entry(path);
+    if (e.type === 'symlink') setup.push('--symlink', e.target, path);
+    else if (e.type === 'dir' || e.type === 'file') setup.push('--ro-bind', path, path);
+  }
   // /tmp is a fresh tmpfs before any bind, so a workspace or target dir under /tmp still shows.
   setup.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   // The kernel's key lists name every key the user can view, whatever keyring holds it (keyctl
@@ -61,7 +70,7 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView, served: readonl
   for (const path of policy.readOnly) {
     if (host.entry(path).type !== 'missing') setup.push('--ro-bind', path, path);
   }
-  return { setup, finish: finishArgs(policy.masked, host, [], served) };
+  return { setup, finish: finishArgs(shownMasks(policy.masked, policy.etc), host, [], served) };
 }
 
 /**
@@ -80,6 +89,20 @@ export function finishArgs(masked: readonly string[], host: HostView, readOnly: 
   }
   finish.push('--remount-ro', '/');
   return finish;
+}
+
+/**
+ * The masks a sandbox needs: not those over a part of /etc it does not show (a mask there would
+ * only cost a mount), unless `grants` (paths bound over the default view) reach it. A grant that
+ * is not a literal path (`None`) could be anywhere: every mask is kept.
+ */
+export function shownMasks<T extends string | { path: string }>(masked: readonly T[], etc: readonly string[], grants: readonly (string | undefined)[] = []): T[] {
+  if (grants.includes(undefined)) return [...masked];
+  const shown = [...etc, ...(grants as string[])];
+  return masked.filter((m) => {
+    const path = typeof m === 'string' ? m : m.path;
+    return !isInside(path, '/etc') || shown.some((s) => isInside(path, s) || isInside(s, path));
+  });
 }
 
 /** Where a chain of symlinks ends (at most 8 of them), or undefined if it leads nowhere. */

@@ -20,6 +20,11 @@ export function masksAfterGrants<T extends string | { path: string }>(masked: re
   return masked.filter((m) => !named.some((g) => isInside(g, typeof m === 'string' ? m : m.path)));
 }
 
+/** The package's read and write grants as paths; undefined for one with a runtime part (`$OUT_DIR/..`). */
+export function grantedPaths(grants: EffectiveGrants): (string | undefined)[] {
+  return [...grants.read, ...grants.write].map((g) => literal(g.value));
+}
+
 /**
  * Trees of ours (the session, the caches of compiled helpers and sessions) that a write grant of
  * this package would expose: they are bound read-only again over the grant, so that no sandbox can

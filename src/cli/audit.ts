@@ -9,7 +9,8 @@ import { findExecutable } from '../backends/preflight.js';
 import { approvalsFor, APPROVALS_FILE, changesSince, readApprovals, writeApprovals } from '../audit/approvals.js';
 import { renderHtml } from '../audit/html.js';
 import { connections, observe, riskScore, withProxyRecords, type NetworkAttempt } from '../audit/observe.js';
-import { AUDIT_SCHEMA, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
+import { AUDIT_SCHEMA, formatBytes, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
+import { parseSize } from '../config/grant-values.js';
 import { parseStrace } from '../audit/strace.js';
 import { grantArgs, mergeIntoConfig, mergeSuggestedNetwork, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
@@ -29,6 +30,9 @@ import { cargoMetadata, clearBuildDirs, type Metadata } from './audit-workspace.
 import { macroAudits, suggestMacroGrants, type MacroAudit } from '../audit/macros.js';
 import { readCompileRecords } from '../intercept/network-records.js';
 
+/** strace output per sandboxed process, by default: a loop of system calls wrote 433 MiB in 30 s. */
+export const DEFAULT_TRACE_LIMIT = 64 * 1024 * 1024;
+
 export interface AuditInvocation {
   toolchain: string | undefined;
   /** Arguments for `cargo build` (ours removed). */
@@ -42,13 +46,15 @@ interface AuditFlags {
   write: boolean;
   /** Also suggest grants to secrets, the home directory and the network (never by default). */
   risky: boolean;
+  /** Bytes of strace output per sandboxed process before it is stopped (trace_cap.rs). */
+  traceLimit: number;
   format: 'table' | 'json';
   html?: string;
 }
 
 /** Takes our flags out of the audit's arguments. */
 export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; rest: string[] } {
-  const flags: AuditFlags = { suggest: false, write: false, risky: false, format: 'table' };
+  const flags: AuditFlags = { suggest: false, write: false, risky: false, format: 'table', traceLimit: DEFAULT_TRACE_LIMIT };
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -66,6 +72,12 @@ export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; r
       if (f !== 'table' && f !== 'json') throw new UserError(`unknown audit format \`${f}\``, ['use `--format table` or `--format json`']);
       flags.format = f;
     } else if (a === '--html' || a.startsWith('--html=')) flags.html = value('--html');
+    else if (a === '--trace-limit' || a.startsWith('--trace-limit=')) {
+      const v = value('--trace-limit');
+      const n = parseSize(v);
+      if (!n) throw new UserError(`invalid trace limit \`${v}\``, ['give a size: `--trace-limit 256MiB`']);
+      flags.traceLimit = n;
+    }
     else rest.push(a);
   }
   return { flags, rest };
@@ -78,7 +90,16 @@ export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; r
  */
 function codeTrees(ctx: SandboxContext): string[] {
   const pathDirs = (ctx.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
-  return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES];
+  return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES, '/etc'];
+}
+
+/**
+ * Where a read may be proposed plainly (suggest.ts): the workspace, the toolchain, cargo's
+ * registry and git checkouts, and the system's public trees (not /etc, not the home).
+ */
+function publicTrees(ctx: SandboxContext): string[] {
+  const cargo = cargoHome(ctx.env, ctx.home);
+  return [ctx.workspaceRoot, join(cargo, 'registry'), join(cargo, 'git'), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...SYSTEM_TREES, '/nix/store'];
 }
 
 /** The connections in a compilation's trace (connect, sendto and sendmsg only: strace -e). */
@@ -112,9 +133,13 @@ function auditRun(run: BuildScriptRun, ctx: SandboxContext, meta: Metadata): Scr
   const binary = realBinary(run);
   if (!binary || !existsSync(`${record}.trace`)) return undefined;
   const buildRoot = dirname(dirname(run.outDir));
-  const traced = observe(parseStrace(readFileSync(`${record}.trace`, 'utf8')), {
+  const capped = traceCap(`${record}.trace-capped`);
+  let text = readFileSync(`${record}.trace`, 'utf8');
+  // Cut at the limit: its last line may be a part of one.
+  if (capped) text = text.slice(0, text.lastIndexOf('\n') + 1);
+  const traced = observe(parseStrace(text), {
     scriptBinary: binary,
-    readable: [...ctx.policy.system, ...ctx.policy.readOnly, run.manifestDir, buildRoot, run.outDir, '/proc', '/dev'],
+    readable: [...ctx.policy.system, ...ctx.policy.etc, ...ctx.policy.readOnly, run.manifestDir, buildRoot, run.outDir, '/proc', '/dev'],
     private: ['/tmp'],
     masked: ctx.policy.masked,
     writable: [run.outDir, '/tmp', '/dev'],
@@ -141,7 +166,18 @@ function auditRun(run: BuildScriptRun, ctx: SandboxContext, meta: Metadata): Scr
     risk: riskScore(observation, run.exitCode),
     ...observation,
     envDeclared: declaredEnv(run.outDir),
+    ...(capped ? { traceCapped: capped } : {}),
   };
+}
+
+/** The limit a trace reached (libexec/entry/trace_cap.rs writes it beside the trace), or undefined. */
+function traceCap(marker: string): number | undefined {
+  try {
+    const n = Number(readFileSync(marker, 'utf8').trim());
+    return n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function writeAtomically(path: string, text: string): void {
@@ -203,7 +239,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
       env,
       roundReporter,
       {
-        audit: strace,
+        audit: { strace, traceLimit: flags.traceLimit },
         extraEnv: { [fingerprintVariable()]: `audit-${Date.now()}-${round}` },
         cargoStderr: (chunk) => (cargoErr += chunk),
         onSession: (session) => {
@@ -215,7 +251,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
           }, 200);
         },
         collect: (runs, ctx) => {
-          view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx) };
+          view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx), publicTrees: publicTrees(ctx) };
           locked = ctx.locked;
           scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
           macros = macroAudits(readCompileRecords(runsDir), (record) => tracedConnections(record.path?.replace(/\.network$/, '.trace')));
@@ -267,6 +303,10 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
     process.stdout.write(renderDetails(report));
   }
   process.stderr.write(`${status !== 0 ? cargoErr : ''}${ours}`);
+  for (const s of scripts.filter((x) => x.traceCapped)) {
+    reporter.message('warning', `the build script of \`${s.package} v${s.version}\` was stopped: its trace reached the audit's limit of ${formatBytes(s.traceCapped!)} (a script looping on system calls would otherwise fill the disk); the report shows what it did up to there`);
+    reporter.message('help', `if it legitimately makes that many calls (a large C build), raise the limit: \`cargo sandbox audit --trace-limit ${formatBytes(s.traceCapped! * 4).replace(' ', '')}\``);
+  }
   if (interrupted) reporter.message('warning', 'the audit was interrupted: the report covers only the build scripts that ran before it stopped');
   else if (status !== 0 && !flags.suggest) {
     reporter.message('note', 'a build script that fails is observed only up to what the sandbox refused first: `cargo sandbox audit --suggest` grants that and builds again, until it passes');

@@ -45,8 +45,8 @@ function ourEntry(path: string): boolean {
 export interface BuildHooks {
   /** Variables for cargo, over the session's own. */
   extraEnv?: Record<string, string>;
-  /** `cargo sandbox audit`: the strace that observes every sandbox from outside. */
-  audit?: string;
+  /** `cargo sandbox audit`: the strace that observes every sandbox from outside, and its trace's cap in bytes. */
+  audit?: { strace: string; traceLimit: number };
   onSession?(session: Session): void;
   /** Where cargo's stderr goes instead of the terminal. */
   cargoStderr?: (chunk: string) => void;
@@ -160,7 +160,7 @@ export async function sandboxedCargo(
     identityFile,
     targetDir: ctx.vars.TARGET_DIR,
     ...(runsBinaries ? { targetTmpdir: join(ctx.vars.TARGET_DIR, 'tmp') } : {}),
-    ...(hooks.audit ? { audit: hooks.audit } : {}),
+    ...(hooks.audit ? { audit: hooks.audit.strace, auditTraceLimit: hooks.audit.traceLimit } : {}),
     ...(workspaceWrapper ? { workspaceWrapper } : {}),
   });
   if (!session.pidsLimited) {

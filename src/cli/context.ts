@@ -91,7 +91,7 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     workspaceSecrets,
   });
   // The user's own environment only: cargo's `[env]` (the workspace's) shows nothing.
-  const buildConfig = buildConfigPaths(env, (name) => isPassed(base.env, name), { home, masked: base.masked, visible: [...base.system, ...base.readOnly], exists: existsSync, realpath: safeRealpath });
+  const buildConfig = buildConfigPaths(env, (name) => isPassed(base.env, name), { home, masked: base.masked, visible: [...base.system, ...base.etc, ...base.readOnly], exists: existsSync, realpath: safeRealpath });
   // With no workspace here (`cargo install --path P` from /tmp, an editor's server started in /),
   // the working directory is not shown: bound read-only over the private /tmp, it would leave the
   // compiler and the linker no writable temporary directory. What is built is shown by its own binds.

@@ -87,8 +87,11 @@ Usage: cargo sandbox audit [OPTIONS] [CARGO-BUILD-ARGS]...
 Options:
       --format <FORMAT>        table (default) or json (documented schema)
       --html <FILE>            also write a self-contained HTML report
+      --trace-limit <SIZE>     strace output per sandboxed process before it is stopped
+                               (default 64MiB)
       --suggest                build again with the least grants the failed scripts need, and
-                               print them (never secrets, the home directory or the network)
+                               print them (reads of the workspace, toolchain and public system
+                               trees only: never the home, hidden /etc, writes or the network)
       --suggest-risky          the same, including those
       --write                  write the suggested grants to .cargo/config.toml and record
                                cargo-sandbox.lock

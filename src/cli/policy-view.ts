@@ -124,7 +124,7 @@ export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): 
     key('writable', 'its OUT_DIR and a private /tmp, through WASI (default)', g.write.map((p) => `${p.value.display} ${from(p.source)}`));
     key('programs', 'none: WASI cannot start processes (`target = "native"` runs it under bubblewrap)');
   } else {
-    key('read-only', `system (/usr /etc /lib* /bin /opt), toolchain, workspace ${ctx.workspaceRoot}, its package sources (default)`, g.read.map((p) => `${p.value.display} ${from(p.source)}`));
+    key('read-only', `system (/usr /lib* /bin /opt; of /etc only what builds need, docs/policy.md), toolchain, workspace ${ctx.workspaceRoot}, its package sources (default)`, g.read.map((p) => `${p.value.display} ${from(p.source)}`));
     key('writable', 'its OUT_DIR, a private /tmp (default)', g.write.map((p) => `${p.value.display} ${from(p.source)}`));
     key('programs', g.exec.length ? g.exec.map((e) => `${e.value} ${from(e.source)}`)[0]! : 'any visible in the sandbox (default)', g.exec.slice(1).map((e) => `${e.value} ${from(e.source)}`));
   }

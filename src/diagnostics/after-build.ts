@@ -1,6 +1,7 @@
 // After cargo: what the build scripts' supervisors found (links and modes they removed), pinned
 // approvals that did not apply, and, when cargo failed, why each failed build script failed.
 
+import { existsSync } from 'node:fs';
 import { describeSource } from '../config/types.js';
 import { readLockfile } from '../config/lockfile.js';
 import { crossTarget } from '../backends/package-policy.js';
@@ -43,7 +44,10 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
   const { failedRuns, failureNotes, hintContext } = await import('./failure-notes.js');
   const { blockedHints, formatSize, proxyFindings } = await import('./blocked-hints.js');
   const { rerunForStderr } = await import('./rerun.js');
-  const failed = failedRuns(runs).map((run) => {
+  // A script the audit stopped for flooding its trace is not rerun: it would flood again,
+  // untraced (the audit says what happened: src/cli/audit.ts).
+  const capped = (run: BuildScriptRun) => existsSync(run.envFile.replace(/\.env$/, '.trace-capped'));
+  const failed = failedRuns(runs).filter((run) => !capped(run)).map((run) => {
     const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
     const network = grants.network.value;
     const stopped = stoppedBySupervisor(run, grants, formatSize);

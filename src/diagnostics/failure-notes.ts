@@ -109,7 +109,7 @@ export function hintContext(policy: SandboxPolicy, run: BuildScriptRun, home: st
     wasm,
     visible: wasm
       ? [run.manifestDir, run.outDir, '/tmp']
-      : [...policy.system, ...policy.readOnly, run.manifestDir, buildRoot, '/proc', '/dev'],
+      : [...policy.system, ...policy.etc, ...policy.readOnly, run.manifestDir, buildRoot, '/proc', '/dev'],
     // Writable grants are per package; the note is about what the default policy denies.
     writable: [run.outDir],
     env,

@@ -56,7 +56,7 @@ export function findHiddenInputs(
   policy: SandboxPolicy,
   grantsOf: (run: BuildScriptRun) => EffectiveGrants,
 ): HiddenInputs {
-  const visible = [...policy.system, ...policy.readOnly];
+  const visible = [...policy.system, ...policy.etc, ...policy.readOnly];
   const pathDirs = (env.PATH ?? '').split(delimiter).filter((d) => isAbsolute(d) && isInside(d, home) && !visible.some((v) => isInside(d, v)) && holdsPrograms(d));
   const variables: HiddenInputs['variables'] = [];
   for (const run of runs) {

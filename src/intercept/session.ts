@@ -6,9 +6,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, type HostView } from '../backends/bwrap.js';
+import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, shownMasks, type HostView } from '../backends/bwrap.js';
 import { isPassed } from '../policy/environment.js';
-import { crossTarget, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
+import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
@@ -97,8 +97,9 @@ export function createSession(opts: {
   targetDir: string;
   /** Writable for test binaries run through --sandbox-run (`<target>/tmp`). */
   targetTmpdir?: string;
-  /** `cargo sandbox audit`: the strace that observes each sandbox. */
+  /** `cargo sandbox audit`: the strace that observes each sandbox, and the cap of each trace in bytes (trace_cap.rs). */
   audit?: string;
+  auditTraceLimit?: number;
   /** The workspace wrapper that runs inside ours (the user's, or clippy-driver for `clippy --fix`). */
   workspaceWrapper?: string;
 }): Session {
@@ -128,12 +129,14 @@ export function createSession(opts: {
   mkdirSync(join(dir, 'packages'));
   // This session and every cache of ours (a cached session lives in one): never writable inside.
   const ownTrees = [dir, ...cacheDirs(opts.env).filter((c) => existsSync(c))];
+  const defaultMasks = shownMasks(policy.masked, policy.etc);
   for (const pkg of opts.packages) {
-    const masks = masksAfterGrants(policy.masked, pkg.grants);
+    // A grant can show a part of /etc the default view does not, with secrets to mask in it.
+    const masks = shownMasks(masksAfterGrants(policy.masked, pkg.grants), policy.etc, grantedPaths(pkg.grants));
     const servedCopies = masksAfterGrants(served, pkg.grants);
     const keepReadOnly = ownTreesUnderGrants(ownTrees, pkg.grants);
     let finishFile: string | undefined;
-    if (masks.length !== policy.masked.length || servedCopies.length !== served.length || keepReadOnly.length) {
+    if (masks.join('\0') !== defaultMasks.join('\0') || servedCopies.length !== served.length || keepReadOnly.length) {
       finishFile = join(dir, 'packages', `${pkg.file}.finish.args`);
       writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host, keepReadOnly, servedCopies)), { mode: 0o600 });
     }
@@ -164,6 +167,7 @@ export function createSession(opts: {
     'workspace-wrapper': opts.workspaceWrapper,
     rustdoc: opts.rustdoc,
     audit: opts.audit,
+    'audit-trace-limit': opts.auditTraceLimit?.toString(),
     'target-tmpdir': opts.targetTmpdir,
     'identity-file': opts.identityFile,
     'target-dir': opts.targetDir,

@@ -9,6 +9,8 @@ import type { ShownPath, SkippedPath } from './build-config.js';
 export interface SandboxPolicy {
   /** Top-level system trees shown read-only (or recreated as symlinks on merged-/usr systems). */
   system: readonly string[];
+  /** The entries of /etc shown read-only (links recreated); the rest of /etc is not there. */
+  etc: readonly string[];
   /** Host paths visible read-only at the same path. */
   readOnly: readonly string[];
   /** Paths never visible, even inside a visible tree. */
@@ -34,9 +36,9 @@ export interface PolicyInputs {
   workspaceSecrets?: { envFiles: readonly string[]; gitConfigs: readonly ServedFile[] };
 }
 
+/** Shown whole. Not /etc: only `ETC_SHOWN` of it (it holds the host's configuration and secrets). */
 export const SYSTEM_TREES = [
   '/usr',
-  '/etc',
   '/bin',
   '/sbin',
   '/lib',
@@ -44,6 +46,56 @@ export const SYSTEM_TREES = [
   '/lib64',
   '/libx32',
   '/opt',
+] as const;
+
+/**
+ * What of /etc a build needs: the rest (service configuration with its passwords, `admin.conf`,
+ * `debian.cnf`, `gitconfig`, `npmrc`, `pip.conf`, the machine's identity) is not in the sandbox.
+ * An allow-list: a file a distribution or a service adds later stays hidden. Each entry that
+ * exists costs every sandboxed process a bind mount (~0.17 ms here; a link is recreated without
+ * one), so the list holds what programs a build runs read, not what they could use: absent are
+ * `host.conf`, `gai.conf`, `timezone`, `debian_version`, `locale.alias`, `mime.types` (glibc and
+ * the tools have defaults), `machine-id` (a stable identifier of the host, which no build needs).
+ */
+export const ETC_SHOWN = [
+  // The dynamic loader's cache, and its configuration (GNU ld finds shared libraries' own
+  // dependencies through it).
+  '/etc/ld.so.cache',
+  '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d',
+  // Users and groups by name (tar, `ls -l`, `id`, git), and how glibc looks them up; never shadow.
+  '/etc/passwd',
+  '/etc/group',
+  '/etc/nsswitch.conf',
+  // Which system this is (a link into /usr on most systems).
+  '/etc/os-release',
+  '/etc/lsb-release',
+  // TLS roots and OpenSSL's configuration, not the keys: Debian's /etc/ssl; Arch's bundle in
+  // /etc/ca-certificates/extracted; Fedora's /etc/pki, whose OpenSSL configuration includes
+  // /etc/crypto-policies.
+  '/etc/ssl/certs',
+  '/etc/ssl/openssl.cnf',
+  '/etc/ca-certificates/extracted',
+  '/etc/pki/tls/certs',
+  '/etc/pki/tls/cert.pem',
+  '/etc/pki/tls/openssl.cnf',
+  '/etc/pki/ca-trust',
+  '/etc/crypto-policies',
+  // Time zone (a link into /usr/share/zoneinfo).
+  '/etc/localtime',
+  // Names: `localhost`; the DNS servers for a package with the whole network (network.rs binds
+  // its own hosts file over this one for a list); getaddrinfo's service and protocol names.
+  '/etc/hosts',
+  '/etc/resolv.conf',
+  '/etc/services',
+  '/etc/protocols',
+  // Debian's alternatives: cc, c++, ld, pkg-config, awk, java... in /usr/bin lead through it.
+  '/etc/alternatives',
+  // Compiler and pkg-config configuration some distributions keep here.
+  '/etc/clang',
+  '/etc/pkgconfig',
+  // The mounts, for tools that ask (a link to /proc on most systems).
+  '/etc/mtab',
 ] as const;
 
 /** Secrets under the home directory; hidden even when a visible tree (e.g. the workspace) holds them. */
@@ -72,7 +124,10 @@ export const HOME_SECRETS = [
   '.cargo/credentials.toml',
 ] as const;
 
-/** Host secrets inside the read-only system view (readable by root inside the sandbox otherwise). */
+/**
+ * Host secrets under /etc (readable by root): outside what /etc shows, but masked again whenever a
+ * grant shows a tree that holds them (`allow-read = ["/etc"]`).
+ */
 export const SYSTEM_SECRETS = [
   '/etc/shadow',
   '/etc/shadow-',
@@ -82,6 +137,7 @@ export const SYSTEM_SECRETS = [
   '/etc/sudoers.d',
   '/etc/ssh',
   '/etc/ssl/private',
+  '/etc/pki/tls/private',
   '/etc/security/opasswd',
   // VPN and network credentials, Kerberos keys, IPsec and PPP secrets, certificates' private keys.
   '/etc/wireguard',
@@ -112,6 +168,7 @@ export function defaultPolicy(inputs: PolicyInputs): SandboxPolicy {
   ];
   return {
     system: SYSTEM_TREES,
+    etc: ETC_SHOWN,
     readOnly: dedupe(readOnly),
     masked: dedupe(masked),
     served: inputs.workspaceSecrets?.gitConfigs ?? [],

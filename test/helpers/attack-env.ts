@@ -51,7 +51,7 @@ export function plantSystemSecrets(): { secrets: SystemSecret[]; remove(): void 
   const created: string[] = [];
   const planted: SystemSecret[] = [];
   // One of each family the sandbox masks: ssh host keys, sudo rules, TLS keys, VPN and network
-  // credentials, Kerberos keys, IPsec and PPP secrets.
+  // credentials, Kerberos keys, IPsec and PPP secrets; and files of services no mask names.
   for (const file of [
     `/etc/ssh/ssh_host_${tag}_ed25519_key`,
     `/etc/sudoers.d/${tag}`,
@@ -60,6 +60,9 @@ export function plantSystemSecrets(): { secrets: SystemSecret[]; remove(): void 
     `/etc/NetworkManager/system-connections/${tag}.nmconnection`,
     `/etc/openvpn/${tag}.key`,
     `/etc/ipsec.d/private/${tag}.pem`,
+    // No mask names these: only /etc's allow-list keeps them out (a service's credentials).
+    `/etc/kubernetes/admin-${tag}.conf`,
+    `/etc/mysql/debian-${tag}.cnf`,
     ...['/etc/krb5.keytab', '/etc/ipsec.secrets', '/etc/ppp/chap-secrets'].filter((f) => !existsSync(f)),
   ]) {
     // The directories it needs, the topmost new one remembered for removal.

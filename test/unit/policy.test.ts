@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bwrapArgs, encodeArgs, renderEnvData, type HostEntry, type HostView } from '../../src/backends/bwrap.js';
+import { bwrapArgs, encodeArgs, renderEnvData, shownMasks, type HostEntry, type HostView } from '../../src/backends/bwrap.js';
 import { defaultPolicy } from '../../src/policy/default-policy.js';
 import { DEFAULT_ENV_RULES, isPassed } from '../../src/policy/environment.js';
 
@@ -22,6 +22,13 @@ const host = fakeHost({
   '/home/u/.ssh': { type: 'dir' },
   '/home/u/.cargo/credentials.toml': { type: 'file' },
   '/etc/shadow': { type: 'file' },
+  '/etc/passwd': { type: 'file' },
+  '/etc/ld.so.conf.d': { type: 'dir' },
+  '/etc/os-release': { type: 'symlink', target: '../usr/lib/os-release' },
+  '/etc/ssl': { type: 'dir' },
+  '/etc/ssl/certs': { type: 'dir' },
+  '/etc/ssl/private': { type: 'dir' },
+  '/etc/kubernetes/admin.conf': { type: 'file' },
 });
 
 function pairs(args: string[], flag: string): string[][] {
@@ -42,10 +49,38 @@ test('default policy: namespaces, no privileges, new session (the network is per
 
 test('system trees read-only, merged-/usr symlinks recreated, missing ones skipped', () => {
   const { setup } = bwrapArgs(defaultPolicy(inputs), host);
-  assert.deepEqual(pairs(setup, '--symlink'), [['usr/bin', '/bin'], ['usr/lib', '/lib']]);
+  assert.deepEqual(pairs(setup, '--symlink').slice(0, 2), [['usr/bin', '/bin'], ['usr/lib', '/lib']]);
   const ro = pairs(setup, '--ro-bind');
-  assert.deepEqual(ro.slice(0, 2), [['/usr', '/usr'], ['/etc', '/etc']]);
+  assert.deepEqual(ro[0], ['/usr', '/usr']);
   assert.ok(!ro.some(([p]) => p === '/opt'));
+});
+
+test('/etc by allow-list: an empty directory of the root, the allowed entries that exist bound in (links recreated), nothing else', () => {
+  const { setup, finish } = bwrapArgs(defaultPolicy(inputs), host);
+  const args = [...setup, ...finish];
+  assert.ok(!pairs(args, '--ro-bind').some(([p]) => p === '/etc'), 'the whole /etc is bound');
+  assert.ok(!args.some((a, i) => a === '--tmpfs' && args[i + 1] === '/etc'), '/etc costs no mount of its own');
+  const dir = setup.findIndex((a, i) => a === '--dir' && setup[i + 1] === '/etc');
+  assert.ok(dir >= 0);
+  const etc = setup.slice(dir + 2).flatMap((a, i, all) => (['--ro-bind', '--symlink', '--bind', '--ro-bind-try'].includes(a) && all[i + 2]?.startsWith('/etc') ? [[a, all[i + 1], all[i + 2]]] : []));
+  assert.deepEqual(etc, [
+    ['--ro-bind', '/etc/ld.so.conf.d', '/etc/ld.so.conf.d'],
+    ['--ro-bind', '/etc/passwd', '/etc/passwd'],
+    ['--symlink', '../usr/lib/os-release', '/etc/os-release'],
+    ['--ro-bind', '/etc/ssl/certs', '/etc/ssl/certs'],
+  ]);
+  assert.ok(!args.some((a) => ['/etc/shadow', '/etc/ssl/private', '/etc/kubernetes/admin.conf', '/etc/ssl'].includes(a)), args.join(' '));
+});
+
+test('/etc secrets are masked again where a grant shows the tree that holds them, not where nothing shows them', () => {
+  const masked = ['/etc/shadow', '/etc/ssl/private', '/home/u/.ssh', '/etc/ld.so.conf.d/secret'];
+  const etc = ['/etc/passwd', '/etc/ld.so.conf.d'];
+  assert.deepEqual(shownMasks(masked, etc), ['/home/u/.ssh', '/etc/ld.so.conf.d/secret']);
+  assert.deepEqual(shownMasks(masked, etc, ['/etc']), masked);
+  assert.deepEqual(shownMasks(masked, etc, ['/etc/ssl']), ['/etc/ssl/private', '/home/u/.ssh', '/etc/ld.so.conf.d/secret']);
+  assert.deepEqual(shownMasks(masked, etc, ['/srv/data']), ['/home/u/.ssh', '/etc/ld.so.conf.d/secret']);
+  // A grant with a runtime part could lead anywhere: every mask stays.
+  assert.deepEqual(shownMasks(masked, etc, [undefined]), masked);
 });
 
 test('toolchain and workspace read-only; home itself never bound; nothing writable by default', () => {
@@ -62,7 +97,7 @@ test('a host laid out as a real one (/home, /run, /var, /root, the workspace ins
   const realHost = fakeHost({ ...Object.fromEntries(dirs.map((d) => [d, { type: 'dir' } as HostEntry])), '/bin': { type: 'symlink', target: 'usr/bin' } });
   const { setup, finish } = bwrapArgs(defaultPolicy(real), realHost);
   const shown = [...setup, ...finish].flatMap((a, i, all) => (['--bind', '--ro-bind', '--dev-bind', '--bind-try', '--ro-bind-try'].includes(a) ? [all[i + 1]!] : []));
-  const allowed = ['/usr', '/etc', '/home/u/.rustup', '/home/u/.cargo/bin', '/home/u/.cargo/registry', '/home/u/src/ws', '/dev/null'];
+  const allowed = ['/usr', '/home/u/.rustup', '/home/u/.cargo/bin', '/home/u/.cargo/registry', '/home/u/src/ws', '/dev/null'];
   assert.deepEqual(shown.filter((p) => !allowed.includes(p)), []);
   for (const p of ['/home/u/.rustup', '/home/u/.cargo/bin', '/home/u/.cargo/registry', '/home/u/src/ws']) assert.ok(shown.includes(p), p);
 });
@@ -79,7 +114,6 @@ test('secrets are masked last, then the root is remounted read-only', () => {
   assert.deepEqual(finish, [
     '--tmpfs', '/home/u/.ssh', '--remount-ro', '/home/u/.ssh',
     '--ro-bind', '/dev/null', '/home/u/.cargo/credentials.toml',
-    '--ro-bind', '/dev/null', '/etc/shadow',
     '--remount-ro', '/',
   ]);
 });

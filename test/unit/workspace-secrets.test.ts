@@ -147,14 +147,51 @@ test('review: a masked link is followed: its target is masked if it exists, noth
 });
 
 test('review: audit never suggests hidden home files, git internals, credential-named files, or writes where code runs later', () => {
-  const view = { home: '/h', masked: ['/h/.ssh'], codeTrees: ['/w', '/h/.cargo', '/usr'] };
+  const view = { home: '/h', masked: ['/h/.ssh'], codeTrees: ['/w', '/h/.cargo', '/usr'], publicTrees: ['/w', '/h/.cargo/registry', '/usr', '/opt', '/r'] };
   const script = (reads: string[], writes: string[]) => ({
     package: 'p', version: '1.0.0', readOutside: reads.map((path) => ({ path, blocked: true })), writtenOutside: writes.map((path) => ({ path, blocked: true })), network: [], executed: [],
   }) as unknown as ScriptAudit;
   const r = suggestGrants(script(['/h/.pgpass', '/r/.git/config', '/srv/ci/credentials.json', '/h/.ssh/id_ed25519', '/h/tool/config.txt', '/opt/sdk/lib.h'], ['/w/.git/hooks/pre-commit', '/h/.cargo/bin/cargo-evil', '/h/.bashrc', '/var/cache/tool/x']), view);
-  assert.deepEqual(r.grants?.read.sort(), ['/opt/sdk/lib.h', '~/tool/config.txt']);
-  assert.deepEqual(r.grants?.write, ['/var/cache/tool']);
-  assert.equal(r.withheld.length, 7);
+  // Since the proposals are an allow-list, a home file no rule names and a system directory are
+  // withheld too (see the test below).
+  assert.deepEqual(r.grants?.read.sort(), ['/opt/sdk/lib.h']);
+  assert.deepEqual(r.grants?.write, []);
+  assert.equal(r.withheld.length, 9);
   const risky = suggestGrants(script(['/h/.pgpass'], ['/w/.git/hooks/x']), view, true);
   assert.deepEqual([risky.grants?.read, risky.grants?.write, risky.withheld], [['~/.pgpass'], ['/w/.git/hooks'], []]);
+});
+
+test('issue 27: audit proposes reads by allow-list: the workspace, the toolchain, the registry and public system trees plainly; any other home file, hidden /etc and the rest of the system withheld as high risk; no write outside OUT_DIR and /tmp', () => {
+  const view = {
+    home: '/home/u',
+    masked: ['/home/u/.ssh', '/etc/shadow'],
+    codeTrees: ['/home/u/src/ws', '/home/u/.cargo', '/home/u/.rustup', '/usr', '/etc'],
+    publicTrees: ['/home/u/src/ws', '/home/u/.cargo/registry', '/home/u/.cargo/git', '/home/u/.rustup', '/usr', '/opt', '/nix/store'],
+  };
+  const script = (reads: string[], writes: string[] = []) => ({
+    package: 'p', version: '1.0.0', readOutside: reads.map((path) => ({ path, blocked: true })), writtenOutside: writes.map((path) => ({ path, blocked: true })), network: [], executed: [],
+  }) as unknown as ScriptAudit;
+  const plain = ['/home/u/src/ws/assets/logo.svg', '/home/u/.cargo/registry/src/x/lib.h', '/home/u/.rustup/toolchains/stable/lib/x', '/usr/share/x/y.h', '/opt/sdk/include/a.h', '/nix/store/abc-zlib/include/zlib.h'];
+  const r = suggestGrants(script(plain), view);
+  assert.deepEqual(r.grants?.read.sort(), ['/nix/store/abc-zlib/include/zlib.h', '/opt/sdk/include/a.h', '/usr/share/x/y.h', '~/.cargo/registry/src/x/lib.h', '~/.rustup/toolchains/stable/lib/x', '~/src/ws/assets/logo.svg']);
+  assert.deepEqual(r.withheld, []);
+  const withheld = suggestGrants(
+    script(['/home/u/Documents/notes.txt', '/home/u/other-project/data.csv', '/home/u/.cargo/config.toml', '/etc/kubernetes/admin.conf', '/etc/mysql/debian.cnf', '/var/lib/postgresql/data/pg_hba.conf', '/srv/data/x', '/root/notes'], ['/var/cache/tool/x', '/srv/out/y', '/home/u/src/ws/target/x']),
+    view,
+  );
+  assert.equal(withheld.grants, undefined);
+  const why = Object.fromEntries(withheld.withheld.map((w) => [w.grant, w.why]));
+  assert.match(why['allow-read = ["~/Documents/notes.txt"]']!, /your home directory.*your data/);
+  assert.match(why['allow-read = ["~/other-project/data.csv"]']!, /your home directory/);
+  assert.match(why['allow-read = ["~/.cargo/config.toml"]']!, /hidden file of your home/);
+  assert.match(why['allow-read = ["/etc/kubernetes/admin.conf"]']!, /\/etc the sandbox does not show/);
+  assert.match(why['allow-read = ["/etc/mysql/debian.cnf"]']!, /\/etc the sandbox does not show/);
+  for (const p of ['/var/lib/postgresql/data/pg_hba.conf', '/srv/data/x', '/root/notes']) assert.match(why[`allow-read = ["${p}"]`]!, /outside the workspace, the toolchain/, p);
+  assert.match(why['allow-write = ["/var/cache/tool"]']!, /outside the script's OUT_DIR and \/tmp/);
+  assert.match(why['allow-write = ["/srv/out"]']!, /outside the script's OUT_DIR and \/tmp/);
+  assert.match(why['allow-write = ["~/src/ws/target"]']!, /code or configuration that runs later/);
+  assert.equal(withheld.withheld.length, 11);
+  // --suggest-risky asks for them all.
+  const risky = suggestGrants(script(['/home/u/Documents/notes.txt', '/etc/mysql/debian.cnf'], ['/srv/out/y']), view, true);
+  assert.deepEqual([risky.grants?.read.sort(), risky.grants?.write, risky.withheld], [['/etc/mysql/debian.cnf', '~/Documents/notes.txt'], ['/srv/out'], []]);
 });

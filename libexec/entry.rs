@@ -26,12 +26,16 @@ use std::process::Command;
 // The crate root looks for modules beside it: they live in libexec/entry/.
 #[path = "entry/build_script.rs"]
 mod build_script;
+#[path = "entry/fix_filter.rs"]
+mod fix_filter;
 #[path = "entry/identity.rs"]
 mod identity;
 #[path = "entry/jail.rs"]
 mod jail;
 #[path = "entry/jobserver.rs"]
 mod jobserver;
+#[path = "entry/json.rs"]
+mod json;
 #[path = "entry/launch.rs"]
 mod launch;
 #[path = "entry/lifetime.rs"]

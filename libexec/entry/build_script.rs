@@ -12,15 +12,20 @@ use std::process::Command;
 
 use crate::outputs::{move_outputs, move_regular};
 use crate::policy::PackagePolicy;
+use crate::fix_filter::FixFilter;
 use crate::rustc::{compile, with_inner_wrapper, Call};
 use crate::session::{child_variables, Session};
 use crate::{die, host_command};
 
 /// A build script: compiled (sandboxed, on the host, or for wasm by Node), then swapped for the
 /// launcher. Returns the exit code.
-pub(crate) fn build_script_link(s: &Session, call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool, pkg: &PackagePolicy) -> i32 {
+pub(crate) fn build_script_link(s: &Session, call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool, pkg: &PackagePolicy, fix: Option<&FixFilter>) -> i32 {
     let me = std::env::current_exe().unwrap_or_else(|e| die(&format!("cannot find myself: {e}")));
     let code = if let Some(target) = &pkg.target {
+        if fix.is_some() {
+            // Node's compiler passes rustc's output on unchecked (fix_filter.rs).
+            die("`cargo sandbox fix` cannot compile a build script for `sandbox.target`; build it once with `cargo sandbox build`, or fix without that setting");
+        }
         let staged = rewrite_out_dir(args, stage);
         // Node (ours) compiles through this wrapper again: it is told the session and this program
         // explicitly, whatever this process inherited.
@@ -30,7 +35,7 @@ pub(crate) fn build_script_link(s: &Session, call: &Call, args: &[OsString], out
         status_code(node.status())
     } else if sandboxed {
         // The build script uses proc macros (e.g. a derive): they expand inside the sandbox too.
-        compile(s, call, args, Some(out), Some(stage), pkg)
+        compile(s, call, args, Some(out), Some(stage), pkg, fix)
     } else {
         status_code(host_command(&with_inner_wrapper(s, &rewrite_out_dir(args, stage))).status())
     };

@@ -339,5 +339,8 @@ fn relay_lines(from: &mut impl Read, relay: &mut dyn FnMut(&[u8]) -> Vec<u8>) {
         }
         pending.drain(..start);
     }
-    let _ = stderr.write_all(&pending);
+    // A last line without its newline is a line all the same (cargo's fix proxy reads it).
+    if !pending.is_empty() {
+        let _ = stderr.write_all(&relay(&pending));
+    }
 }

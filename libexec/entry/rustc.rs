@@ -24,6 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::build_script::{build_script_link, joined, status_code};
+use crate::fix_filter::FixFilter;
 use crate::jail::{self, Jail};
 use crate::outputs::{announce_metadata, move_outputs};
 use crate::policy::{package_policy, var, PackagePolicy};
@@ -158,6 +159,12 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
         println!("cargo-sandbox: build-script-launcher-v{LAUNCHER_FORMAT}{keeps} for {}", crate::identity::for_target_dir(&s));
         std::process::exit(0)
     }
+    // Started by cargo's fix proxy, which applies the suggestions in rustc's output on the host:
+    // only those for this package's own sources pass (fix_filter.rs).
+    let fix = started_as_workspace_wrapper.then(|| {
+        let package = var("CARGO_MANIFEST_DIR").unwrap_or_else(|| die("cargo's fix mode gave no CARGO_MANIFEST_DIR"));
+        FixFilter::new(PathBuf::from(package), crate::policy::working_dir())
+    });
     let call = scan(&args);
     let build_script = call.crate_name.starts_with("build_script_")
         && call.out_dir.as_ref().and_then(|o| o.parent()).and_then(|p| p.file_name()).map_or(false, |n| n == "build");
@@ -171,7 +178,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
     let out_dir = match &call.out_dir {
         Some(o) => o.clone(),
         // A call with nothing to write (cargo's probe of the target: `--print`), sandboxed too.
-        None => std::process::exit(compile(&s, &call, &args, None, None, &package_policy(&s.dir))),
+        None => std::process::exit(compile(&s, &call, &args, None, None, &package_policy(&s.dir), fix.as_ref())),
     };
     let stage = out_dir.join(if build_script { ".cargo-sandbox-stage".to_string() } else { format!(".cargo-sandbox-rustc-{}{}", call.crate_name, call.extra) });
     // Left by an interrupted call, or planted through a previous one: never followed.
@@ -179,9 +186,9 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
     fs::create_dir_all(&stage).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", stage.display())));
     let pkg = package_policy(&s.dir);
     let code = if build_script {
-        build_script_link(&s, &call, &args, &out_dir, &stage, sandboxed, &pkg)
+        build_script_link(&s, &call, &args, &out_dir, &stage, sandboxed, &pkg, fix.as_ref())
     } else {
-        let code = compile(&s, &call, &args, Some(&out_dir), Some(&stage), &pkg);
+        let code = compile(&s, &call, &args, Some(&out_dir), Some(&stage), &pkg, fix.as_ref());
         if code == 0 {
             move_outputs(&format!("{}{}", call.crate_name, call.extra), &stage, &out_dir);
             if call.proc_macro {
@@ -195,7 +202,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
 }
 
 /// rustc in the sandbox, writing into `stage` (and a private incremental directory).
-pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option<&Path>, pkg: &PackagePolicy) -> i32 {
+pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Option<&Path>, stage: Option<&Path>, pkg: &PackagePolicy, fix: Option<&FixFilter>) -> i32 {
     let unit = format!("{}{}", call.crate_name, call.extra);
     let mut incremental = None;
     let mut program: Vec<OsString> = Vec::with_capacity(args.len());
@@ -246,12 +253,14 @@ pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Opti
         program,
         network: crate::network::compile_network(&call.externs, &call.dependency_dirs, s),
     };
+    let checked = |line: &[u8]| fix.map_or_else(|| line.to_vec(), |f| f.line(line));
     match (out_dir, stage) {
         (Some(out), Some(stage)) => {
             let rmeta = format!("lib{unit}.rmeta");
-            let mut early_metadata = |line: &[u8]| announce_metadata(line, stage, out, &rmeta);
+            let mut early_metadata = |line: &[u8]| announce_metadata(&checked(line), stage, out, &rmeta);
             jail::run(s, &jail, pkg, Some(&mut early_metadata))
         }
+        _ if fix.is_some() => jail::run(s, &jail, pkg, Some(&mut |line: &[u8]| checked(line))),
         _ => jail::run(s, &jail, pkg, None),
     }
 }

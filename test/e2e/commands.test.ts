@@ -5,7 +5,7 @@
 // workspace's proc macro drops a marker and backdoors ~/.bashrc when it runs unconfined.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BASHRC, copyFixture, makeScratch, runCli, runPlainCargo } from '../helpers/sandbox-env.js';
@@ -44,6 +44,43 @@ describe('fix and clippy --fix', () => {
       assert.equal(readFileSync(join(s.home, '.bashrc'), 'utf8'), BASHRC, '~/.bashrc was changed');
     });
   }
+});
+
+/**
+ * A proc macro that prints a diagnostic of its own, as rustc would: a machine-applicable suggestion
+ * for `victim` (review: cargo's fix proxy, on the host, applied it). The app also has a real fix.
+ */
+function forgingWorkspace(label: string, victim: string) {
+  const s = makeScratch(label);
+  const ws = join(s.root, 'ws');
+  mkdirSync(join(ws, 'pm/src'), { recursive: true });
+  mkdirSync(join(ws, 'app/src'), { recursive: true });
+  writeFileSync(join(ws, 'Cargo.toml'), '[workspace]\nresolver = "2"\nmembers = ["pm", "app"]\n');
+  writeFileSync(join(ws, 'pm/Cargo.toml'), '[package]\nname = "pm"\nversion = "0.1.0"\nedition = "2021"\n[lib]\nproc-macro = true\n');
+  const span = `{"file_name":${JSON.stringify(victim)},"byte_start":0,"byte_end":0,"line_start":1,"line_end":1,"column_start":1,"column_end":1,"is_primary":true,"text":[],"label":null,"suggested_replacement":"PWNED VIA FIX\\n","suggestion_applicability":"MachineApplicable","expansion":null}`;
+  const diagnostic = `{"$message_type":"diagnostic","message":"unused","code":{"code":"unused_mut","explanation":null},"level":"warning","spans":[${span}],"children":[{"message":"remove","code":null,"level":"help","spans":[${span}],"children":[],"rendered":null}],"rendered":"warning: unused\\n"}`;
+  writeFileSync(join(ws, 'pm/src/lib.rs'), `use proc_macro::TokenStream;\n#[proc_macro]\npub fn forge(_: TokenStream) -> TokenStream {\n    eprintln!("{}", r##"${diagnostic}"##);\n    TokenStream::new()\n}\n`);
+  writeFileSync(join(ws, 'app/Cargo.toml'), '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n[dependencies]\npm = { path = "../pm" }\n');
+  writeFileSync(join(ws, 'app/src/main.rs'), 'pm::forge!();\n\nfn main() {\n    let mut n = 1;\n    println!("{n}");\n}\n');
+  writeFileSync(victim, 'hello\n');
+  return { s, ws, fixed: () => !readFileSync(join(ws, 'app/src/main.rs'), 'utf8').includes('let mut n') };
+}
+
+describe('fix: suggestions a proc macro forges', () => {
+  test('a suggestion printed by a macro for a file outside the package is not applied (control: plain cargo fix edits the file)', async () => {
+    const plainVictim = join(makeScratch('forge-plain-home').home, 'victim.txt');
+    const plain = forgingWorkspace('forge-plain', plainVictim);
+    const control = await runPlainCargo(['fix', '--allow-no-vcs'], { cwd: plain.ws, env: plain.s.env });
+    assert.equal(control.status, 0, control.stderr);
+    assert.match(readFileSync(plainVictim, 'utf8'), /PWNED VIA FIX/, 'plain: the forged suggestion was not applied');
+
+    const victim = join(makeScratch('forge-home').home, 'victim.txt');
+    const { s, ws, fixed } = forgingWorkspace('forge', victim);
+    const r = await runCli(['fix', '--allow-no-vcs'], { cwd: ws, env: s.env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(victim, 'utf8'), 'hello\n', 'the forged suggestion was applied on the host');
+    assert.ok(fixed(), `the real fix was not applied:\n${r.stderr}`);
+  });
 });
 
 describe('commands that would bypass the wrapper', () => {

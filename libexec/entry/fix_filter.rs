@@ -101,8 +101,8 @@ impl FixFilter {
 mod tests {
     use super::*;
 
-    fn package() -> (PathBuf, FixFilter) {
-        let dir = std::env::temp_dir().join(format!("cs-fix-filter-{}", std::process::id()));
+    fn package(label: &str) -> (PathBuf, FixFilter) {
+        let dir = std::env::temp_dir().join(format!("cs-fix-filter-{label}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::write(dir.join("src/lib.rs"), "").unwrap();
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn passes_what_edits_a_source_of_the_package_and_plain_lines() {
-        let (dir, f) = package();
+        let (dir, f) = package("passes");
         for line in [diagnostic("src/lib.rs"), diagnostic(&dir.join("src/lib.rs").display().to_string()), "warning: plain text".into(), r#"{"artifact":"/t/libx.rmeta","emit":"metadata"}"#.into()] {
             let line = format!("{line}\n");
             assert_eq!(f.line(line.as_bytes()), line.as_bytes());
@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn drops_suggestions_elsewhere_and_what_it_cannot_check() {
-        let (dir, f) = package();
+        let (dir, f) = package("drops");
         let outside = diagnostic("/root/.bashrc");
         let escaped = outside.replace("file_name", r"file_\u006eame");
         let array_form = r#"{"children":[["/root/.bashrc",0,0,"PWNED"]]}"#.to_string();

@@ -40,6 +40,17 @@ export interface SecretView {
    * public trees). Everything else is withheld. Undefined: no allow-list (unit tests of other rules).
    */
   publicTrees?: readonly string[];
+  /** Where a path really leads (links resolved): a grant is judged there too (second review). */
+  realpath?: (path: string) => string;
+}
+
+/** `risky(path)`, and where the path really leads judged the same way. */
+function judgedWhereItLeads(path: string, view: SecretView, risky: (p: string, v: SecretView) => string | undefined): string | undefined {
+  const why = risky(path, view);
+  if (why || !view.realpath) return why;
+  const real = view.realpath(path);
+  const there = real === path ? undefined : risky(real, view);
+  return there && `${there} (where ${display(path, view.home)} leads)`;
 }
 
 /** Names that hold credentials wherever they are (a read of one is never suggested). */
@@ -47,6 +58,10 @@ const SECRET_NAME = /(^|[._-])(cred|credentials?|secrets?|tokens?|passw(or)?d|pa
 
 /** Why reading `path` is never suggested without --suggest-risky, if it is not. */
 function riskyRead(path: string, view: SecretView): string | undefined {
+  return judgedWhereItLeads(path, view, riskyReadAt);
+}
+
+function riskyReadAt(path: string, view: SecretView): string | undefined {
   if (view.masked.some((m) => isInside(path, m))) return 'a secret the sandbox hides';
   const inHome = relative(view.home, path);
   const isPublic = view.publicTrees?.some((t) => isInside(path, t)) ?? false;
@@ -64,6 +79,10 @@ function riskyRead(path: string, view: SecretView): string | undefined {
 
 /** Why writing in `dir` is never suggested without --suggest-risky, if it is not. */
 function riskyWrite(dir: string, view: SecretView): string | undefined {
+  return judgedWhereItLeads(dir, view, riskyWriteAt);
+}
+
+function riskyWriteAt(dir: string, view: SecretView): string | undefined {
   if (view.masked.some((m) => isInside(dir, m))) return 'a secret the sandbox hides';
   if (isInside(view.home, dir)) return 'your home directory: its shell startup files and dotfiles';
   const tree = view.codeTrees.find((t) => isInside(dir, t) || isInside(t, dir));

@@ -15,7 +15,7 @@ import { parseStrace } from '../audit/strace.js';
 import { grantArgs, mergeIntoConfig, mergeSuggestedNetwork, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
 import { fingerprintVariable, type BuildScriptRun } from '../intercept/session.js';
-import { packageVersion } from '../paths.js';
+import { packageVersion, safeRealpath } from '../paths.js';
 import type { CargoOptions } from './args.js';
 import { sandboxedCargo } from './build.js';
 import { loadContext, type SandboxContext } from './context.js';
@@ -251,7 +251,7 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
           }, 200);
         },
         collect: (runs, ctx) => {
-          view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx), publicTrees: publicTrees(ctx) };
+          view = { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTrees(ctx), publicTrees: publicTrees(ctx), realpath: safeRealpath };
           locked = ctx.locked;
           scripts = runs.map((r) => auditRun(r, ctx, meta)).filter((s): s is ScriptAudit => s !== undefined);
           macros = macroAudits(readCompileRecords(runsDir), (record) => tracedConnections(record.path?.replace(/\.network$/, '.trace')));

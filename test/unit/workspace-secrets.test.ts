@@ -195,3 +195,20 @@ test('issue 27: audit proposes reads by allow-list: the workspace, the toolchain
   const risky = suggestGrants(script(['/home/u/Documents/notes.txt', '/etc/mysql/debian.cnf'], ['/srv/out/y']), view, true);
   assert.deepEqual([risky.grants?.read.sort(), risky.grants?.write, risky.withheld], [['/etc/mysql/debian.cnf', '~/Documents/notes.txt'], ['/srv/out'], []]);
 });
+
+test('second review: a read inside a public tree that leads (through a link) to the user\'s data is withheld', () => {
+  const links: Record<string, string> = { '/home/u/src/ws/vendor/data/notes.txt': '/home/u/.ssh/notes.txt', '/home/u/.cargo/git/checkouts/x/link/a.txt': '/home/u/Documents/a.txt' };
+  const view = {
+    home: '/home/u',
+    masked: ['/home/u/.ssh'],
+    codeTrees: ['/home/u/src/ws', '/home/u/.cargo'],
+    publicTrees: ['/home/u/src/ws', '/home/u/.cargo/registry', '/home/u/.cargo/git', '/usr'],
+    realpath: (p: string) => links[p] ?? p,
+  };
+  const script = (reads: string[]) => ({ package: 'p', version: '1.0.0', readOutside: reads.map((path) => ({ path, blocked: true })), writtenOutside: [], network: [], executed: [] }) as unknown as ScriptAudit;
+  const r = suggestGrants(script([...Object.keys(links), '/usr/share/x.h']), view);
+  assert.deepEqual(r.grants?.read, ['/usr/share/x.h']);
+  const why = Object.fromEntries(r.withheld.map((w) => [w.grant, w.why]));
+  assert.match(why['allow-read = ["~/src/ws/vendor/data/notes.txt"]']!, /a secret the sandbox hides \(where ~\/src\/ws\/vendor\/data\/notes.txt leads\)/);
+  assert.match(why['allow-read = ["~/.cargo/git/checkouts/x/link/a.txt"]']!, /your data \(where/);
+});

@@ -37,8 +37,10 @@ Commands of its own (\`cargo sandbox help <COMMAND>\` for each):
                           (also installed as cargo-sandbox-proc-macro-srv)
   help config             where the configuration is documented, and its keys
 
-Any cargo command works (build, check, test, run, clippy, doc, ...). Its arguments reach cargo
-unchanged, cargo's output is untouched and its exit code is returned. \`cargo sandbox help build\`
+Cargo's own commands work, each confined (build, check, test, run, clippy, doc, fix,
+clippy --fix, install, ...); miri, nextest and other external cargo-* subcommands are refused,
+with the reason (README: "Every cargo command"). Arguments reach cargo unchanged, cargo's output
+is untouched and its exit code is returned. \`cargo sandbox help build\`
 and \`cargo sandbox build --help\` are cargo's help.
 
 By default each build script runs with: no network; the home directory hidden except the Rust

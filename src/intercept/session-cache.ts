@@ -138,10 +138,11 @@ export function replayedFiles(sessionDir: string, sessionEnv: Record<string, str
     if (name === 'packages') for (const p of safeReaddir(path)) add(join(path, p));
     else if (name !== 'runs' && lstatSync(path).isFile()) add(path);
   }
-  // RUSTC_WRAPPER, RUSTDOC, the supervisor, the runner: every compiled helper the session names.
+  // RUSTC_WRAPPER, RUSTDOC, the supervisor, the runner: every compiled helper the session names,
+  // and the workspace wrapper's link to one.
   const caches = cacheDirs(env);
   for (const value of Object.values(sessionEnv)) {
-    if (caches.some((c) => value.startsWith(`${c}/`)) && existsSync(value) && lstatSync(value).isFile()) add(value);
+    if (caches.some((c) => value.startsWith(`${c}/`)) && existsSync(value) && (lstatSync(value).isFile() || lstatSync(value).isSymbolicLink())) add(value);
   }
   return files;
 }

@@ -15,7 +15,7 @@ import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
 import { DIST_SRC } from '../paths.js';
 import { createPidsCgroups, pidsRefusals } from '../backends/cgroups.js';
 import { readNetworkFile, type NetworkRecord } from './network-records.js';
-import { linkWorkspaceWrapper } from './workspace-wrapper.js';
+import { workspaceWrapperLink } from './workspace-wrapper.js';
 
 export interface Session {
   dir: string;
@@ -179,7 +179,7 @@ export function createSession(opts: {
     // rustdoc expands proc macros and runs doctests: through our wrapper too (libexec/entry/rustdoc.rs).
     RUSTDOC: rustdocWrapper,
     // Cargo's fix mode reaches the compiler only through this one (workspace-wrapper.ts).
-    RUSTC_WORKSPACE_WRAPPER: linkWorkspaceWrapper(dir, rustcWrapper),
+    RUSTC_WORKSPACE_WRAPPER: workspaceWrapperLink(rustcWrapper, opts.env),
     [SESSION_VARIABLE]: dir,
     [RUNS_VARIABLE]: runsDir,
   };

@@ -2,22 +2,53 @@
 // starts the compiler through RUSTC_WORKSPACE_WRAPPER and never through RUSTC_WRAPPER: our rustc
 // wrapper is set as both, and the workspace wrapper the user configured (or clippy-driver) runs
 // inside it, in the sandbox (libexec/entry/rustc.rs). The name of the link cargo starts tells the
-// entry point it runs as the workspace wrapper.
+// entry point it runs as the workspace wrapper. Cargo hashes the workspace wrapper's path into
+// every workspace crate's artifact names: the link lives beside the compiled entry point, at a
+// path that changes only with it (in a session, it rebuilt the workspace each time).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
 import { hasFix, type GatedCommand } from '../cli/command-gate.js';
+import { cacheDirs } from '../backends/native-helpers.js';
 
 /** The link's name: libexec/entry.rs knows it too. */
 export const WORKSPACE_WRAPPER_NAME = 'cargo-sandbox-workspace-wrapper';
 
-/** Our rustc wrapper under the workspace wrapper's name, in the session (a directory only we write). */
-export function linkWorkspaceWrapper(sessionDir: string, rustcWrapper: string): string {
-  const link = join(sessionDir, WORKSPACE_WRAPPER_NAME);
-  if (!existsSync(link)) symlinkSync(rustcWrapper, link);
-  return link;
+/**
+ * Our rustc wrapper under the workspace wrapper's name: `<cache>/<entry>.workspace/<name>`, in the
+ * entry point's cache directory, else in the first of ours we can write. Only a directory that
+ * nobody else can change holds it.
+ */
+export function workspaceWrapperLink(rustcWrapper: string, env: NodeJS.ProcessEnv): string {
+  const uid = process.getuid?.() ?? 0;
+  const dirs = [dirname(rustcWrapper), ...cacheDirs(env)];
+  for (const dir of dirs) {
+    const linkDir = join(dir, `${basename(rustcWrapper)}.workspace`);
+    const link = join(linkDir, WORKSPACE_WRAPPER_NAME);
+    try {
+      mkdirSync(linkDir, { recursive: true, mode: 0o755 });
+      const d = lstatSync(linkDir);
+      if (!d.isDirectory() || (d.uid !== uid && d.uid !== 0) || (d.mode & 0o022) !== 0) continue;
+      if (readlinkOr(link) === rustcWrapper) return link;
+      const tmp = `${link}.${process.pid}.tmp`;
+      symlinkSync(rustcWrapper, tmp);
+      renameSync(tmp, link);
+      return link;
+    } catch {
+      /* not ours to write: the next cache directory */
+    }
+  }
+  throw new UserError(`no writable cache directory for cargo-sandbox's workspace wrapper (tried ${dirs.join(', ')}); nothing was built`, ['set CARGO_SANDBOX_CACHE_DIR to a writable directory']);
+}
+
+function readlinkOr(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ClippyFix {

@@ -28,8 +28,8 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -37,19 +37,19 @@ use std::process::{Command, Stdio};
 // The crate root looks for modules beside it: they live in libexec/confine/.
 #[path = "confine/directives.rs"]
 mod directives;
-#[path = "confine/landlock.rs"]
-mod landlock;
-#[path = "confine/out_dir.rs"]
-mod out_dir;
 #[path = "confine/disk.rs"]
 mod disk;
 #[path = "confine/forward.rs"]
 mod forward;
+#[path = "confine/landlock.rs"]
+mod landlock;
+#[path = "confine/out_dir.rs"]
+mod out_dir;
 #[path = "confine/seccomp.rs"]
 mod seccomp;
+use directives::check_directive;
 use disk::DiskWatch;
 use landlock::{landlock_abi, landlock_ruleset, SYS_LANDLOCK};
-use directives::check_directive;
 
 extern "C" {
     fn syscall(num: i64, ...) -> i64;
@@ -299,7 +299,9 @@ fn set_cloexec(fd: RawFd) {
     extern "C" {
         fn fcntl(fd: i32, cmd: i32, ...) -> i32;
     }
-    unsafe { fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */) };
+    unsafe {
+        fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */)
+    };
 }
 
 fn resolve_program(name: &OsStr) -> Option<PathBuf> {

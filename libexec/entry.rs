@@ -46,12 +46,12 @@ mod macro_records;
 mod macro_server;
 #[path = "entry/macro_set.rs"]
 mod macro_set;
+#[path = "entry/network.rs"]
+mod network;
 #[path = "entry/outputs.rs"]
 mod outputs;
 #[path = "entry/package_secrets.rs"]
 mod package_secrets;
-#[path = "entry/network.rs"]
-mod network;
 #[path = "entry/policy.rs"]
 mod policy;
 #[path = "entry/proxy.rs"]
@@ -132,7 +132,7 @@ fn build_script_name(me: &Path) -> OsString {
         .map(|e| e.file_name())
         .find(|n| {
             let b = n.as_bytes();
-            b.starts_with(b"build_script_") && !b.contains(&b'.') && std::fs::metadata(dir.join(n)).map_or(false, |m| (m.dev(), m.ino()) == id)
+            b.starts_with(b"build_script_") && !b.contains(&b'.') && std::fs::metadata(dir.join(n)).is_ok_and(|m| (m.dev(), m.ino()) == id)
         })
         .unwrap_or_else(|| die(&format!("{LAUNCHER_MARK}: no build script beside {}; run `cargo clean` and build again", me.display())))
 }
@@ -154,7 +154,7 @@ fn main() {
         lifetime::run_as_parent(&rest);
     }
     scrub_loader_environment();
-    let launcher = argv0.file_name().map_or(false, |n| n.as_bytes().starts_with(b"build-script-") || n.as_bytes().starts_with(b"build_script_"));
+    let launcher = argv0.file_name().is_some_and(|n| n.as_bytes().starts_with(b"build-script-") || n.as_bytes().starts_with(b"build_script_"));
     if launcher {
         let me = if argv0.is_absolute() { argv0.clone() } else { std::env::current_exe().unwrap_or_else(|e| die(&format!("cannot find myself: {e}"))) };
         let bin = build_script_name(&me);
@@ -165,7 +165,7 @@ fn main() {
     }
     // Cargo's RUSTC_WORKSPACE_WRAPPER (a link to this program, src/intercept/workspace-wrapper.ts):
     // the only way cargo's fix mode reaches the compiler.
-    let workspace = argv0.file_name().map_or(false, |n| n == rustc::WORKSPACE_WRAPPER_NAME);
+    let workspace = argv0.file_name().is_some_and(|n| n == rustc::WORKSPACE_WRAPPER_NAME);
     match MODE {
         "rustc-wrapper" => rustc::main(rest, false, workspace),
         "rustc-wrapper-keep-args" => rustc::main(rest, true, workspace),

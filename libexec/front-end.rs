@@ -140,17 +140,13 @@ fn session_key(args: &[OsString], cwd: &Path) -> String {
     for path in &config_args {
         fp.add_content(path);
     }
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let cargo_home = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
     if let Some(home) = cargo_home {
         fp.add_content(&home.join("config"));
         fp.add_content(&home.join("config.toml"));
     }
     // rustup's default toolchain and directory overrides, and the cargo program itself.
-    let rustup_home = std::env::var_os("RUSTUP_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".rustup")));
+    let rustup_home = std::env::var_os("RUSTUP_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".rustup")));
     if let Some(home) = rustup_home {
         fp.add_content(&home.join("settings.toml"));
     }
@@ -172,7 +168,7 @@ fn session_key(args: &[OsString], cwd: &Path) -> String {
 /// The first `name` in PATH, as execvp would find it.
 fn in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| fs::metadata(p).map_or(false, |m| m.is_file()))
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
 }
 
 /// A cached session: NUL-separated fields, read as records (see session-cache.ts).

@@ -14,7 +14,7 @@ pub(crate) struct DiskWatch {
 
 impl DiskWatch {
     pub(crate) fn check(&self, report: &mut Report) -> Result<(), Stop> {
-        if self.deadline.map_or(false, |d| std::time::Instant::now() >= d) {
+        if self.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             report.add("timeout", b"", "");
             return Err(Stop::Timeout);
         }

@@ -63,8 +63,7 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
     if abi < 1 {
         return None;
     }
-    let mut write = FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG
-        | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
+    let mut write = FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
     if abi >= 2 {
         write |= FS_REFER;
     }
@@ -139,4 +138,3 @@ fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
         close(pfd);
     }
 }
-

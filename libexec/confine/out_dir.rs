@@ -65,7 +65,7 @@ fn sweep(root: &Path, real_root: &Path, dir: &Path, report: &mut Report) {
         if kind.is_symlink() {
             let target = std::fs::read_link(&path).unwrap_or_default();
             let as_written = normalize(&dir.join(&target)).starts_with(root);
-            let on_disk = std::fs::canonicalize(&path).map_or(false, |p| p.starts_with(real_root));
+            let on_disk = std::fs::canonicalize(&path).is_ok_and(|p| p.starts_with(real_root));
             if !(as_written && on_disk) {
                 remove(&path, report);
                 report.add("symlink", path.as_os_str().as_bytes(), &target.to_string_lossy());
@@ -74,7 +74,13 @@ fn sweep(root: &Path, real_root: &Path, dir: &Path, report: &mut Report) {
         }
         if kind.is_fifo() || kind.is_socket() || kind.is_char_device() || kind.is_block_device() {
             remove(&path, report);
-            let what = if kind.is_fifo() { "fifo" } else if kind.is_socket() { "socket" } else { "device" };
+            let what = if kind.is_fifo() {
+                "fifo"
+            } else if kind.is_socket() {
+                "socket"
+            } else {
+                "device"
+            };
             report.add("special", path.as_os_str().as_bytes(), what);
             continue;
         }

@@ -10,16 +10,18 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
+use crate::fix_filter::FixFilter;
 use crate::outputs::{move_outputs, move_regular};
 use crate::policy::PackagePolicy;
-use crate::fix_filter::FixFilter;
 use crate::rustc::{compile, with_inner_wrapper, Call};
 use crate::session::{child_variables, Session};
 use crate::{die, host_command};
 
 /// A build script: compiled (sandboxed, on the host, or for wasm by Node), then swapped for the
 /// launcher. Returns the exit code.
-pub(crate) fn build_script_link(s: &Session, call: &Call, args: &[OsString], out: &Path, stage: &Path, sandboxed: bool, pkg: &PackagePolicy, fix: Option<&FixFilter>) -> i32 {
+pub(crate) fn build_script_link(s: &Session, call: &Call, args: &[OsString], out: &Path, stage: &Path, pkg: &PackagePolicy, fix: Option<&FixFilter>) -> i32 {
+    // Compiled on the host only with `proc-macros = false` and nothing linked natively, as rustc.rs decides.
+    let sandboxed = call.links_natively || s.proc_macros;
     let me = std::env::current_exe().unwrap_or_else(|e| die(&format!("cannot find myself: {e}")));
     let code = if let Some(target) = &pkg.target {
         if fix.is_some() {
@@ -115,7 +117,7 @@ fn install_launcher(me: &Path, stage: &Path, dest: &Path) {
 /// Cargo reruns a build script when an env-dep recorded for its compilation changes: these carry
 /// the fingerprint of the sandbox grants (global, and this package's), so a grant change reruns it.
 fn record_policy_dependencies(dep_info: &Path) {
-    if fs::symlink_metadata(dep_info).map_or(false, |m| !m.file_type().is_file()) {
+    if fs::symlink_metadata(dep_info).is_ok_and(|m| !m.file_type().is_file()) {
         die(&format!("unexpected file type of `{}`", dep_info.display()));
     }
     let package: String = std::env::var("CARGO_PKG_NAME").unwrap_or_default().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
@@ -126,7 +128,8 @@ fn record_policy_dependencies(dep_info: &Path) {
             None => lines.extend_from_slice(format!("# env-dep:{name}\n").as_bytes()),
         }
     }
-    let mut f = fs::OpenOptions::new().append(true).create(true).custom_flags(O_NOFOLLOW).open(dep_info).unwrap_or_else(|e| die(&format!("cannot open {}: {e}", dep_info.display())));
+    let mut f =
+        fs::OpenOptions::new().append(true).create(true).custom_flags(O_NOFOLLOW).open(dep_info).unwrap_or_else(|e| die(&format!("cannot open {}: {e}", dep_info.display())));
     f.write_all(&lines).unwrap_or_else(|e| die(&format!("cannot write {}: {e}", dep_info.display())));
 }
 

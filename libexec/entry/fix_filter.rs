@@ -38,7 +38,10 @@ impl FixFilter {
         };
         match refused {
             None => line.to_vec(),
-            Some(what) => format!("warning: cargo-sandbox: dropped {what} from rustc's output: cargo's fix mode would apply it on the host (a proc macro can print diagnostics of its own)\n").into_bytes(),
+            Some(what) => {
+                format!("warning: cargo-sandbox: dropped {what} from rustc's output: cargo's fix mode would apply it on the host (a proc macro can print diagnostics of its own)\n")
+                    .into_bytes()
+            }
         }
     }
 
@@ -114,13 +117,20 @@ mod tests {
     }
 
     fn diagnostic(file: &str) -> String {
-        format!(r#"{{"$message_type":"diagnostic","message":"m","spans":[],"children":[{{"message":"x","spans":[{{"file_name":"{file}","byte_start":0,"byte_end":0,"suggested_replacement":"PWNED\n"}}],"children":[]}}]}}"#)
+        format!(
+            r#"{{"$message_type":"diagnostic","message":"m","spans":[],"children":[{{"message":"x","spans":[{{"file_name":"{file}","byte_start":0,"byte_end":0,"suggested_replacement":"PWNED\n"}}],"children":[]}}]}}"#
+        )
     }
 
     #[test]
     fn passes_what_edits_a_source_of_the_package_and_plain_lines() {
         let (dir, f) = package("passes");
-        for line in [diagnostic("src/lib.rs"), diagnostic(&dir.join("src/lib.rs").display().to_string()), "warning: plain text".into(), r#"{"artifact":"/t/libx.rmeta","emit":"metadata"}"#.into()] {
+        for line in [
+            diagnostic("src/lib.rs"),
+            diagnostic(&dir.join("src/lib.rs").display().to_string()),
+            "warning: plain text".into(),
+            r#"{"artifact":"/t/libx.rmeta","emit":"metadata"}"#.into(),
+        ] {
             let line = format!("{line}\n");
             assert_eq!(f.line(line.as_bytes()), line.as_bytes());
         }
@@ -136,7 +146,18 @@ mod tests {
         let outside = diagnostic("/root/.bashrc");
         let escaped = outside.replace("file_name", r"file_\u006eame");
         let array_form = r#"{"children":[["/root/.bashrc",0,0,"PWNED"]]}"#.to_string();
-        for line in [outside, escaped, diagnostic("src/link.rs"), diagnostic("loop/src/lib.rs"), diagnostic("src/../src/lib.rs"), diagnostic("build.txt"), diagnostic("src/missing.rs"), array_form, "  [1,2]".into(), "{not json".into()] {
+        for line in [
+            outside,
+            escaped,
+            diagnostic("src/link.rs"),
+            diagnostic("loop/src/lib.rs"),
+            diagnostic("src/../src/lib.rs"),
+            diagnostic("build.txt"),
+            diagnostic("src/missing.rs"),
+            array_form,
+            "  [1,2]".into(),
+            "{not json".into(),
+        ] {
             let out = f.line(line.as_bytes());
             assert!(out.starts_with(b"warning: cargo-sandbox: dropped"), "{line}");
         }

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::die;
-use crate::network::CompileNetwork;
 use crate::launch::{set_limits, RLIMIT_AS, RLIMIT_FSIZE};
+use crate::network::CompileNetwork;
 use crate::policy::{expand, read_entries, var, working_dir, EnvFilter, PackagePolicy, NO_OUT_DIR};
 use crate::session::Session;
 
@@ -61,7 +61,7 @@ pub(crate) fn push(args: &mut Vec<OsString>, words: &[&OsStr]) {
 pub(crate) fn first_not_real(dir: &Path, depth: usize) -> Option<&Path> {
     let mut p = dir;
     for _ in 0..depth {
-        if !std::fs::symlink_metadata(p).map_or(false, |m| m.is_dir()) {
+        if !std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) {
             return Some(p);
         }
         p = p.parent().unwrap_or(p);
@@ -83,16 +83,21 @@ pub(crate) fn refuse_unsafe_write(dir: &Path, depth: usize, protected: &[PathBuf
     }
     // The target dirs above each protected `deps`: cargo makes no link in their top levels, so a
     // link there (`<triple>` leading into this OUT_DIR: a whole profile nested inside it) was shipped.
-    for deps in protected.iter().filter(|p| p.file_name().map_or(false, |n| n == "deps")) {
+    for deps in protected.iter().filter(|p| p.file_name().is_some_and(|n| n == "deps")) {
         if let Some(root) = deps.parent().and_then(Path::parent) {
             refuse_shipped_links(root, 3);
         }
     }
     let real = std::fs::canonicalize(dir).unwrap_or_else(|e| die(&format!("cannot resolve {}: {e}", dir.display())));
     for p in protected.iter().filter_map(|p| std::fs::canonicalize(p).ok()) {
-        let inside_deps = p.file_name().map_or(false, |n| n == "deps") && real.starts_with(&p);
+        let inside_deps = p.file_name().is_some_and(|n| n == "deps") && real.starts_with(&p);
         if p.starts_with(&real) || inside_deps {
-            die(&format!("{} leads to {}, which holds cargo's own {} (links shipped in target/, or a target-dir inside it?); nothing there is written to: run `cargo clean` and build again", dir.display(), real.display(), p.display()));
+            die(&format!(
+                "{} leads to {}, which holds cargo's own {} (links shipped in target/, or a target-dir inside it?); nothing there is written to: run `cargo clean` and build again",
+                dir.display(),
+                real.display(),
+                p.display()
+            ));
         }
     }
 }
@@ -115,9 +120,12 @@ fn refuse_shipped_links(dir: &Path, depth: usize) {
     }
 }
 
+/// What becomes of each line of the jailed program's stderr.
+pub(crate) type Relay<'a> = &'a mut dyn FnMut(&[u8]) -> Vec<u8>;
+
 /// Runs the jailed program and returns its exit code (128 + signal if killed). With `relay`,
 /// its stderr comes through here line by line (see rustc.rs: artifact notifications).
-pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<&mut dyn FnMut(&[u8]) -> Vec<u8>>) -> i32 {
+pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<Relay>) -> i32 {
     // Cargo killed: this wrapper, then bwrap (--die-with-parent) and the proxy.
     crate::lifetime::die_with_parent();
     let session = &s.dir;
@@ -271,7 +279,7 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
                 let moved = fd >= 0 && write(fd, b"0".as_ptr(), 1) == 1;
                 close(fd);
                 if !moved {
-                    return Err(std::io::Error::new(std::io::ErrorKind::Other, "cannot enter the process-limit cgroup"));
+                    return Err(std::io::Error::other("cannot enter the process-limit cgroup"));
                 }
             }
             Ok(())

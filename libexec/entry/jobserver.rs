@@ -51,7 +51,7 @@ impl Jobserver {
 
 /// An open descriptor of a pipe or FIFO (what it leads to, through /proc).
 fn is_pipe(fd: i32) -> bool {
-    std::fs::metadata(format!("/proc/self/fd/{fd}")).map_or(false, |m| m.file_type().is_fifo())
+    std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok_and(|m| m.file_type().is_fifo())
 }
 
 /// Rewrites the jobserver variables of our environment for the sandbox (see the header).
@@ -75,7 +75,7 @@ pub(crate) fn pass_through() -> Jobserver {
             };
             if let Some(path) = auth.strip_prefix("fifo:") {
                 let fifo = PathBuf::from(path);
-                if fifo.is_absolute() && std::fs::symlink_metadata(&fifo).map_or(false, |m| m.file_type().is_fifo()) && CString::new(fifo.as_os_str().as_bytes()).is_ok() {
+                if fifo.is_absolute() && std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo()) && CString::new(fifo.as_os_str().as_bytes()).is_ok() {
                     result.fifo = Some(fifo);
                     words.push(word.to_string());
                 }

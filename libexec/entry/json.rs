@@ -94,7 +94,7 @@ impl Parser<'_> {
         let start = self.i;
         let digits = |p: &mut Self| {
             let from = p.i;
-            while p.s.get(p.i).map_or(false, u8::is_ascii_digit) {
+            while p.s.get(p.i).is_some_and(u8::is_ascii_digit) {
                 p.i += 1;
             }
             p.i > from
@@ -176,7 +176,10 @@ mod tests {
 
     #[test]
     fn values_and_escapes() {
-        assert_eq!(parse(b" {\"a\": [1, -2.5e3, true, null, \"x\"]} "), Some(Value::Object(vec![("a".into(), Value::Array(vec![Value::Number, Value::Number, Value::Bool(true), Value::Null, Value::String("x".into())]))])));
+        assert_eq!(
+            parse(b" {\"a\": [1, -2.5e3, true, null, \"x\"]} "),
+            Some(Value::Object(vec![("a".into(), Value::Array(vec![Value::Number, Value::Number, Value::Bool(true), Value::Null, Value::String("x".into())]))]))
+        );
         // A key spelled with escapes is the key it decodes to.
         assert_eq!(parse(br#"{"file_\u006eame":"\ud83d\ude00\n"}"#), Some(Value::Object(vec![("file_name".into(), Value::String("\u{1f600}\n".into()))])));
         // Duplicate keys are all kept.

@@ -73,7 +73,7 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         exec_on_host(&[vec![bin.into_os_string()], rest].concat());
     }
 
-    let wasm = bin.extension().map_or(false, |e| e == "wasm");
+    let wasm = bin.extension().is_some_and(|e| e == "wasm");
     let dir = bin.parent().unwrap_or_else(|| Path::new("/"));
     // <target>/<profile>/build: other packages' OUT_DIRs, which DEP_* variables point into (read-only).
     let build_root = out.ancestors().nth(2).unwrap_or_else(|| Path::new("/"));
@@ -157,7 +157,8 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         if let Some(strace) = s.audit.clone() {
             let trace = record.with_extension("trace");
             let calls = "trace=execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2,connect,sendto,sendmsg";
-            let mut wrapped: Vec<OsString> = vec![strace, "-f".into(), "-qq".into(), "-y".into(), "-s".into(), "1024".into(), "-o".into(), trace.into_os_string(), "-e".into(), calls.into(), "--".into()];
+            let mut wrapped: Vec<OsString> =
+                vec![strace, "-f".into(), "-qq".into(), "-y".into(), "-s".into(), "1024".into(), "-o".into(), trace.into_os_string(), "-e".into(), calls.into(), "--".into()];
             wrapped.extend(program);
             program = wrapped;
         }
@@ -225,9 +226,11 @@ pub(crate) fn confine_limits(program: &mut Vec<OsString>, pkg: &PackagePolicy, o
 /// Remember that this script ran (with the package's count of refused forks so far: its cgroup
 /// may outlive this build).
 fn write_record(record: &Path, out: &Path, manifest: &Path, me: &Path, pkg: &PackagePolicy) {
-    let refused = pkg.cgroup.as_ref().and_then(|c| fs::read_to_string(Path::new(c).join("pids.events")).ok()).and_then(|events| {
-        events.lines().find_map(|l| l.strip_prefix("max ").map(|n| n.trim().to_string()))
-    });
+    let refused = pkg
+        .cgroup
+        .as_ref()
+        .and_then(|c| fs::read_to_string(Path::new(c).join("pids.events")).ok())
+        .and_then(|events| events.lines().find_map(|l| l.strip_prefix("max ").map(|n| n.trim().to_string())));
     let fields: [&OsStr; 8] = [
         &var("CARGO_PKG_NAME").unwrap_or_default(),
         &var("CARGO_PKG_VERSION").unwrap_or_default(),

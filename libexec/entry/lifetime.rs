@@ -6,8 +6,8 @@
 // sets the signal itself) → this wrapper or launcher → its children (bwrap dies with its parent by
 // itself, `--die-with-parent`; the proxy and strace are told here).
 
-use std::process::Command;
 use std::os::unix::process::CommandExt;
+use std::process::Command;
 
 extern "C" {
     fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;

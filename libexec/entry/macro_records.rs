@@ -43,7 +43,7 @@ fn write_record(path: &Path, text: &str) {
 /// into a build script's OUT_DIR, where that script could swap the library after our check and
 /// before rustc loads it: nothing there is recorded or trusted.
 fn where_cargo_put_it(library: &Path) -> bool {
-    library.parent().map_or(false, |dir| crate::jail::first_not_real(dir, 2).is_none())
+    library.parent().is_some_and(|dir| crate::jail::first_not_real(dir, 2).is_none())
 }
 
 struct Record {

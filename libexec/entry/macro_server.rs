@@ -48,7 +48,10 @@ pub(crate) fn main(rest: Vec<OsString>) -> ! {
     // No network at all: macros in the IDE get no grant (a build may give a macro's package one).
     a.push("--unshare-net".into());
     push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), "/".as_ref()]);
-    push(&mut a, &["--".as_ref(), &confine, "--what".as_ref(), "rust-analyzer's proc-macro server".as_ref(), "--no-directives".as_ref(), "--pass-output".as_ref(), "--no-network".as_ref()]);
+    push(
+        &mut a,
+        &["--".as_ref(), &confine, "--what".as_ref(), "rust-analyzer's proc-macro server".as_ref(), "--no-directives".as_ref(), "--pass-output".as_ref(), "--no-network".as_ref()],
+    );
     // The server copies each library it loads into /tmp: counted in max-disk like a build script's.
     if let Some(v) = &pkg.max_disk {
         push(&mut a, &["--max-disk".as_ref(), v]);

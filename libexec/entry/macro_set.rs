@@ -38,7 +38,7 @@ pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], se
     if lockfile.is_empty() {
         return vec![];
     }
-    let mut found: Vec<MacroLibrary> = externs.iter().filter(|p| p.extension().map_or(false, |e| e == "so")).filter_map(|p| macro_package(p)).collect();
+    let mut found: Vec<MacroLibrary> = externs.iter().filter(|p| p.extension().is_some_and(|e| e == "so")).filter_map(|p| macro_package(p)).collect();
     let graph = read_small(Path::new(&lockfile), MAX_LOCKFILE);
     if graph.is_empty() {
         return found;
@@ -47,7 +47,7 @@ pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], se
     let mut macros: HashMap<(String, String), MacroLibrary> = HashMap::new();
     for dir in dependency_dirs {
         for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-            if entry.file_name().to_str().map_or(false, |n| n.starts_with("lib") && n.ends_with(".so")) {
+            if entry.file_name().to_str().is_some_and(|n| n.starts_with("lib") && n.ends_with(".so")) {
                 if let Some(m) = macro_package(&entry.path()) {
                     macros.insert((m.name.clone(), m.version.clone()), m);
                 }
@@ -142,7 +142,7 @@ pub(crate) fn read_small(path: &Path, limit: u64) -> String {
     let file = fs::OpenOptions::new().read(true).custom_flags(O_NOFOLLOW | O_NONBLOCK).open(path);
     let mut text = String::new();
     if let Ok(f) = file {
-        if f.metadata().map_or(false, |m| m.is_file()) {
+        if f.metadata().is_ok_and(|m| m.is_file()) {
             let _ = f.take(limit).read_to_string(&mut text);
         }
     }

@@ -23,7 +23,6 @@ use crate::die;
 use crate::jail::inherit_fds;
 use crate::proxy::{Destination, Host, PROXY_NAME};
 
-
 /// Where the proxy's socket appears inside the sandbox (the private /tmp: a fixed, short path).
 const PROXY_SOCKET: &str = "/tmp/.cargo-sandbox-proxy.sock";
 
@@ -80,7 +79,7 @@ pub(crate) fn start(allowed: &[OsString], base: &Path, header: &[u8]) -> Proxied
     let (listen_port, forwards, hosts) = plan(&destinations);
     let mut bwrap: Vec<OsString> = vec!["--ro-bind".into(), dir.join("proxy.sock").into(), PROXY_SOCKET.into()];
     // The names the forwards answer for; only over a real file (bwrap would follow a link).
-    if !hosts.is_empty() && fs::symlink_metadata("/etc/hosts").map_or(false, |m| m.is_file()) {
+    if !hosts.is_empty() && fs::symlink_metadata("/etc/hosts").is_ok_and(|m| m.is_file()) {
         let file = dir.join("hosts");
         let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
         for (ip, name) in &hosts {
@@ -98,9 +97,11 @@ pub(crate) fn start(allowed: &[OsString], base: &Path, header: &[u8]) -> Proxied
     ProxiedNetwork { bwrap, confine, env, proxy, dir }
 }
 
+type Pair = (String, String);
+
 /// The proxy's port inside the sandbox, the forwards (`ADDR:PORT` inside, `HOST:PORT` asked of
 /// the proxy), and the /etc/hosts lines for names that got a loopback address of their own.
-fn plan(destinations: &[Destination]) -> (u16, Vec<(String, String)>, Vec<(String, String)>) {
+fn plan(destinations: &[Destination]) -> (u16, Vec<Pair>, Vec<Pair>) {
     let mut forwards: Vec<(String, String)> = vec![];
     let mut hosts: Vec<(String, String)> = vec![];
     let mut next = 2u8;

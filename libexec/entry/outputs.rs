@@ -93,7 +93,10 @@ fn json_string(s: &[u8]) -> Vec<u8> {
 /// following a link at either end.
 pub(crate) fn move_regular(from: &Path, to: &Path) -> bool {
     match fs::symlink_metadata(from) {
-        Ok(m) if m.file_type().is_file() => fs::rename(from, to).unwrap_or_else(|e| die(&format!("cannot move {} into place: {e}", from.display()))) == (),
+        Ok(m) if m.file_type().is_file() => {
+            fs::rename(from, to).unwrap_or_else(|e| die(&format!("cannot move {} into place: {e}", from.display())));
+            true
+        }
         _ => false,
     }
 }
@@ -127,12 +130,12 @@ fn link_regular(from: &Path, to: &Path) -> bool {
 /// macro could leave NAME.cargo-sandbox-args, which our wasm compiler would read.
 pub(crate) fn move_outputs(unit: &str, stage: &Path, out: &Path) {
     let expected = |n: &str| -> bool {
-        let ext = |prefix: &str, exts: &[&str]| n.strip_prefix(prefix).map_or(false, |rest| exts.contains(&rest));
+        let ext = |prefix: &str, exts: &[&str]| n.strip_prefix(prefix).is_some_and(|rest| exts.contains(&rest));
         n == unit || ext(&format!("lib{unit}."), &["rlib", "rmeta", "so", "a", "dylib"]) || ext(&format!("{unit}."), &["d", "wasm", "dwp"])
     };
     for entry in fs::read_dir(stage).into_iter().flatten().flatten() {
         let name = entry.file_name();
-        if name.to_str().map_or(false, expected) {
+        if name.to_str().is_some_and(expected) {
             move_regular(&entry.path(), &out.join(&name));
         }
     }

@@ -25,7 +25,7 @@ fn inside_target(path: &Path, dir: &Path, real_dir: &Path) -> Option<PathBuf> {
 /// bwrap arguments that hide `manifest`'s secrets; none when it is inside the workspace, whose
 /// secrets the session's own arguments handle. `empty`: an empty file of the session.
 pub(crate) fn hide(args: &mut Vec<OsString>, manifest: &Path, workspace: Option<&Path>, empty: &Path) {
-    if manifest.as_os_str().is_empty() || workspace.map_or(false, |w| manifest.starts_with(w)) {
+    if manifest.as_os_str().is_empty() || workspace.is_some_and(|w| manifest.starts_with(w)) {
         return;
     }
     use std::os::unix::ffi::OsStrExt;
@@ -38,7 +38,7 @@ pub(crate) fn hide(args: &mut Vec<OsString>, manifest: &Path, workspace: Option<
         for e in entries.flatten() {
             let name = e.file_name();
             let skip = name.as_bytes().starts_with(b".") || [&b"src"[..], b"target", b"tests", b"benches", b"examples"].contains(&name.as_bytes());
-            if !skip && e.file_type().map_or(false, |t| t.is_dir()) {
+            if !skip && e.file_type().is_ok_and(|t| t.is_dir()) {
                 dirs.push(e.path());
             }
         }

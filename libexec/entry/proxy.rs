@@ -93,7 +93,7 @@ impl Host {
         let name = name.strip_suffix('.').unwrap_or(name);
         let label_ok = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
         // All-numeric names (`2130706433`, `0x7f.1`) are IP addresses to the resolver: refused.
-        let numeric = name.split('.').last().map_or(true, |l| l.bytes().all(|c| c.is_ascii_digit()) || l.starts_with("0x"));
+        let numeric = name.split('.').next_back().map_or(true, |l| l.bytes().all(|c| c.is_ascii_digit()) || l.starts_with("0x"));
         if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) || numeric {
             return None;
         }
@@ -138,7 +138,11 @@ impl Proxy {
         // shorter name or port than the one tried.
         let clean = |s: &str| {
             let text = s.chars().take(MAX_TARGET).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect::<String>();
-            if s.chars().count() > MAX_TARGET { format!("{text}...") } else { text }
+            if s.chars().count() > MAX_TARGET {
+                format!("{text}...")
+            } else {
+                text
+            }
         };
         let line = if why.is_empty() { format!("{verdict}\t{}\n", clean(target)) } else { format!("{verdict}\t{}\t{}\n", clean(target), clean(why)) };
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());

@@ -41,7 +41,7 @@ pub(crate) struct Call {
     pub(crate) crate_name: String,
     pub(crate) extra: String,
     out_dir: Option<PathBuf>,
-    links_natively: bool,
+    pub(crate) links_natively: bool,
     /// `--crate-type proc-macro`.
     proc_macro: bool,
     /// The libraries of `--extern NAME=PATH` (the proc macros among them run in this call).
@@ -101,7 +101,7 @@ fn note_extern(c: &mut Call, v: &[u8]) {
 /// <target>/<profile> for <target>/<profile>/deps (its OUT_DIRs come with it), else the directory.
 fn artifacts_above(dir: &Path) -> PathBuf {
     match dir.parent() {
-        Some(profile) if dir.file_name().map_or(false, |n| n == "deps") => profile.to_path_buf(),
+        Some(profile) if dir.file_name().is_some_and(|n| n == "deps") => profile.to_path_buf(),
         _ => dir.to_path_buf(),
     }
 }
@@ -131,7 +131,7 @@ pub(crate) const WORKSPACE_WRAPPER_NAME: &str = "cargo-sandbox-workspace-wrapper
 /// place (cargo ran RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER rustc), or being started under its name
 /// (by cargo's fix proxy), stands for the workspace wrapper the session names, if any.
 fn with_workspace_wrapper(s: &Session, mut args: Vec<OsString>, started_as_workspace_wrapper: bool) -> Vec<OsString> {
-    let ours = args.first().map_or(false, |a| Path::new(a).file_name().map_or(false, |n| n == WORKSPACE_WRAPPER_NAME));
+    let ours = args.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == WORKSPACE_WRAPPER_NAME));
     if ours {
         args.remove(0);
     }
@@ -151,7 +151,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
     if args.is_empty() {
         die("the rustc wrapper was started without a compiler");
     }
-    if args.last().map_or(false, |a| a == "-vV") && args.len() <= 3 {
+    if args.last().is_some_and(|a| a == "-vV") && args.len() <= 3 {
         if status_code(host_command(&with_inner_wrapper(&s, &args)).status()) != 0 {
             std::process::exit(101);
         }
@@ -166,8 +166,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
         FixFilter::new(PathBuf::from(package), crate::policy::working_dir())
     });
     let call = scan(&args);
-    let build_script = call.crate_name.starts_with("build_script_")
-        && call.out_dir.as_ref().and_then(|o| o.parent()).and_then(|p| p.file_name()).map_or(false, |n| n == "build");
+    let build_script = call.crate_name.starts_with("build_script_") && call.out_dir.as_ref().and_then(|o| o.parent()).and_then(|p| p.file_name()).is_some_and(|n| n == "build");
     if keep_args && !build_script {
         keep_arguments(&call, &args);
     }
@@ -186,7 +185,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
     fs::create_dir_all(&stage).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", stage.display())));
     let pkg = package_policy(&s.dir);
     let code = if build_script {
-        build_script_link(&s, &call, &args, &out_dir, &stage, sandboxed, &pkg, fix.as_ref())
+        build_script_link(&s, &call, &args, &out_dir, &stage, &pkg, fix.as_ref())
     } else {
         let code = compile(&s, &call, &args, Some(&out_dir), Some(&stage), &pkg, fix.as_ref());
         if code == 0 {
@@ -224,7 +223,7 @@ pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Opti
     }
     if let Some(dir) = &incremental {
         // Ours: a link in its place goes; then it and the two above (incremental/, the profile) must be real.
-        if fs::symlink_metadata(dir).map_or(false, |m| !m.is_dir()) {
+        if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
             let _ = fs::remove_file(dir);
         }
         fs::create_dir_all(dir).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", dir.display())));
@@ -275,13 +274,24 @@ fn profile_of(out: &Path, crate_name: &str) -> Option<PathBuf> {
 /// the directory and the variables rustc reads (env!), then `--`, then the command.
 fn keep_arguments(call: &Call, args: &[OsString]) {
     let out = match &call.out_dir {
-        Some(o) if o.file_name().map_or(false, |n| n == "deps") && !(call.crate_name.is_empty() && call.extra.is_empty()) => o,
+        Some(o) if o.file_name().is_some_and(|n| n == "deps") && !(call.crate_name.is_empty() && call.extra.is_empty()) => o,
         _ => return,
     };
     const VARS: [&str; 14] = [
-        "OUT_DIR", "CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_PKG_NAME", "CARGO_PKG_VERSION", "CARGO_PKG_VERSION_MAJOR",
-        "CARGO_PKG_VERSION_MINOR", "CARGO_PKG_VERSION_PATCH", "CARGO_PKG_VERSION_PRE", "CARGO_PKG_AUTHORS", "CARGO_PKG_DESCRIPTION",
-        "CARGO_CRATE_NAME", "CARGO_PKG_RUST_VERSION", "PWD",
+        "OUT_DIR",
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_PKG_NAME",
+        "CARGO_PKG_VERSION",
+        "CARGO_PKG_VERSION_MAJOR",
+        "CARGO_PKG_VERSION_MINOR",
+        "CARGO_PKG_VERSION_PATCH",
+        "CARGO_PKG_VERSION_PRE",
+        "CARGO_PKG_AUTHORS",
+        "CARGO_PKG_DESCRIPTION",
+        "CARGO_CRATE_NAME",
+        "CARGO_PKG_RUST_VERSION",
+        "PWD",
     ];
     let mut record: Vec<u8> = Vec::new();
     for v in VARS {
@@ -296,4 +306,3 @@ fn keep_arguments(call: &Call, args: &[OsString]) {
     }
     let _ = fs::write(out.join(format!("{}{}.cargo-sandbox-args", call.crate_name, call.extra)), record);
 }
-

@@ -56,7 +56,11 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
             continue;
         }
         let value = |flag: &[u8]| -> Option<Vec<u8>> {
-            if prev == flag { Some(b.clone()) } else { b.strip_prefix(&[flag, b"="].concat()[..]).map(|v| v.to_vec()) }
+            if prev == flag {
+                Some(b.clone())
+            } else {
+                b.strip_prefix(&[flag, b"="].concat()[..]).map(|v| v.to_vec())
+            }
         };
         if let Some(o) = value(b"-o").or_else(|| value(b"--out-dir")) {
             out = Some(PathBuf::from(std::ffi::OsStr::from_bytes(&o)));
@@ -70,7 +74,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
             profiles.extend(Path::new(std::ffi::OsStr::from_bytes(dir)).parent().map(Path::to_path_buf));
         }
         let codegen = if prev == b"-C" { Some(b.clone()) } else { b.strip_prefix(b"-C").filter(|v| !v.is_empty()).map(|v| v.to_vec()) };
-        link_args |= codegen.map_or(false, |c| c.starts_with(b"link-arg=") || c.starts_with(b"link-args="));
+        link_args |= codegen.is_some_and(|c| c.starts_with(b"link-arg=") || c.starts_with(b"link-args="));
         prev = b;
         kept.push(a);
     }
@@ -88,7 +92,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         // Written by the sandbox: the directory itself, not a link into `deps` a repository shipped.
         crate::jail::refuse_unsafe_write(o, 1, &dependency_dirs);
         let keep = o.join(".rustdoc_fingerprint.json");
-        if !fs::symlink_metadata(&keep).map_or(false, |m| m.file_type().is_file()) {
+        if !fs::symlink_metadata(&keep).is_ok_and(|m| m.file_type().is_file()) {
             let _ = fs::remove_file(&keep);
             fs::OpenOptions::new().write(true).create_new(true).open(&keep).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", keep.display())));
         }

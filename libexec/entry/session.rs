@@ -100,7 +100,7 @@ fn parent_start_environment() -> impl Fn(&str) -> Option<OsString> {
 fn owned_directory(dir: &Path) {
     // SAFETY: geteuid takes no arguments and cannot fail.
     let me = unsafe { geteuid() };
-    let ok = dir.is_absolute() && std::fs::symlink_metadata(dir).map_or(false, |m| m.is_dir() && m.uid() == me && m.mode() & 0o022 == 0);
+    let ok = dir.is_absolute() && std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o022 == 0);
     if !ok {
         die(&format!("the sandbox session {} is not a private directory of this user; run the build through `cargo sandbox`", dir.display()));
     }
@@ -110,7 +110,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
     let file = dir.join("session.data");
     // SAFETY: geteuid takes no arguments and cannot fail.
     let me = unsafe { geteuid() };
-    if !std::fs::symlink_metadata(&file).map_or(false, |m| m.is_file() && m.uid() == me && m.mode() & 0o022 == 0) {
+    if !std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file() && m.uid() == me && m.mode() & 0o022 == 0) {
         die(&format!("the sandbox session's {} is missing or not ours; run the build through `cargo sandbox`", file.display()));
     }
     let mut s = Session {
@@ -160,7 +160,9 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
     if version.as_deref().map(OsStr::as_bytes) != Some(FORMAT) {
         die(&format!("{}: format {:?}, expected {}; run the build again", file.display(), version.unwrap_or_default(), String::from_utf8_lossy(FORMAT)));
     }
-    for (name, value) in [("bwrap", s.bwrap.as_os_str()), ("confine", &s.confine), ("node", &s.node), ("identity-file", s.identity_file.as_os_str()), ("target-dir", s.target_dir.as_os_str())] {
+    for (name, value) in
+        [("bwrap", s.bwrap.as_os_str()), ("confine", &s.confine), ("node", &s.node), ("identity-file", s.identity_file.as_os_str()), ("target-dir", s.target_dir.as_os_str())]
+    {
         if !Path::new(value).is_absolute() {
             die(&format!("{}: `{name}` is not an absolute path", file.display()));
         }

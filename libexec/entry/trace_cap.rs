@@ -52,7 +52,7 @@ pub(crate) fn watch(child: &Child, trace: &Path, limit: u64) -> Watch {
     let watching = Arc::clone(&done);
     let thread = std::thread::spawn(move || {
         while !watching.load(Ordering::SeqCst) {
-            if fs::metadata(&watched).map_or(false, |m| m.len() > limit) {
+            if fs::metadata(&watched).is_ok_and(|m| m.len() > limit) {
                 // The sandbox first: every process below strace, each killed once its own
                 // children are known (they are handed to a reaper when it dies), so that
                 // nothing of it goes on untraced, whatever bwrap does when its parent dies.

@@ -25,6 +25,8 @@
 //                [--proxy-socket PATH --listen-proxy PORT [--forward ADDR:PORT=HOST:PORT]...] (confine/forward.rs)
 //                -- PROGRAM [ARGS...]
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -103,6 +105,11 @@ fn die(msg: &str) -> ! {
     std::process::exit(101);
 }
 
+/// A flag's value as a number; one that does not parse stops the process (it never means "no limit").
+fn number<T: std::str::FromStr>(flag: &std::ffi::OsStr, value: std::ffi::OsString) -> T {
+    value.to_str().and_then(|v| v.parse().ok()).unwrap_or_else(|| die(&format!("confine: {} takes a number, not {:?}", flag.to_string_lossy(), value)))
+}
+
 fn parse_args() -> Options {
     let mut o = Options {
         out: None,
@@ -126,10 +133,16 @@ fn parse_args() -> Options {
         let mut value = || args.next().unwrap_or_else(|| die(&format!("confine: {} needs a value", a.to_string_lossy())));
         match a.to_str() {
             Some("--out") => o.out = Some(PathBuf::from(value())),
-            Some("--report-fd") => o.report_fd = value().to_str().and_then(|v| v.parse().ok()),
-            Some("--max-output") => o.max_output = value().to_str().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX),
-            Some("--timeout") => o.timeout = value().to_str().and_then(|v| v.parse::<f64>().ok()).map(std::time::Duration::from_secs_f64),
-            Some("--max-disk") => o.max_disk = value().to_str().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX),
+            Some("--report-fd") => o.report_fd = Some(number(&a, value())),
+            Some("--max-output") => o.max_output = number(&a, value()),
+            Some("--timeout") => {
+                let seconds: f64 = number(&a, value());
+                if !(seconds.is_finite() && seconds > 0.0) {
+                    die("confine: --timeout takes a positive number of seconds");
+                }
+                o.timeout = Some(std::time::Duration::from_secs_f64(seconds));
+            }
+            Some("--max-disk") => o.max_disk = number(&a, value()),
             Some("--write") => o.write.push(PathBuf::from(value())),
             Some("--sweep") => {
                 let dir = PathBuf::from(value());
@@ -140,8 +153,8 @@ fn parse_args() -> Options {
             Some("--no-network") => o.no_network = true,
             Some("--proxy-socket") => o.forwarding = Some(forward::Forwarding { socket: PathBuf::from(value()), proxy_port: None, forwards: vec![] }),
             Some("--listen-proxy") => {
-                let port = value().to_str().and_then(|v| v.parse().ok());
-                o.forwarding.as_mut().unwrap_or_else(|| die("confine: --listen-proxy needs --proxy-socket first")).proxy_port = port;
+                let port = number(&a, value());
+                o.forwarding.as_mut().unwrap_or_else(|| die("confine: --listen-proxy needs --proxy-socket first")).proxy_port = Some(port);
             }
             Some("--forward") => {
                 let v = value().to_string_lossy().into_owned();
@@ -191,9 +204,13 @@ fn main() {
     }
     let o = parse_args();
     // Neither the script nor anything it starts may ptrace this process or read its memory.
-    unsafe { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) takes plain integers and touches only this process's flags.
+    if unsafe { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        die(&format!("cannot make the supervisor undumpable: {}", std::io::Error::last_os_error()));
+    }
     let mut report = Report(o.report_fd.map(|fd| {
         set_cloexec(fd);
+        // SAFETY: the descriptor came from our own command line (bwrap's --report-fd, opened by the launcher), is not used elsewhere, and the File takes ownership of it once.
         unsafe { File::from_raw_fd(fd) }
     }));
     if let Some(f) = &o.forwarding {
@@ -210,6 +227,7 @@ fn main() {
     if !o.pass_output {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
+    // SAFETY: the closure runs in the child between fork and exec; it only calls prctl and the landlock and seccomp syscalls, which are async-signal-safe, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = ruleset {
@@ -222,6 +240,7 @@ fn main() {
     }
     let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", o.program[0].to_string_lossy())));
     if let Some(fd) = ruleset {
+        // SAFETY: the ruleset descriptor is ours, and no File or other owner closes it too.
         unsafe { close(fd) };
     }
     let dirs = o.out.iter().chain(&o.sweep).cloned().chain([PathBuf::from("/tmp")]).collect();
@@ -236,6 +255,7 @@ fn main() {
     let mut last_check = std::time::Instant::now();
     let status = loop {
         if verdict.is_err() {
+            // SAFETY: kill takes plain integers; the pid is our child's, which we have not reaped yet.
             unsafe { kill(child.id() as i32, 9) };
             break child.wait();
         }
@@ -287,6 +307,7 @@ fn main() {
     }
     if let Some(sig) = status.signal() {
         let _ = std::io::stdout().flush();
+        // SAFETY: signal and raise take plain integers; resetting the handler to the default (0) and raising the signal our child died of ends this process the same way.
         unsafe {
             signal(sig, 0);
             raise(sig);
@@ -299,6 +320,7 @@ fn set_cloexec(fd: RawFd) {
     extern "C" {
         fn fcntl(fd: i32, cmd: i32, ...) -> i32;
     }
+    // SAFETY: fcntl(F_SETFD) on a descriptor number takes plain integers; an invalid one only returns an error.
     unsafe {
         fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */)
     };
@@ -332,6 +354,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, dire
     let mut last_check = std::time::Instant::now();
     while open_count > 0 {
         let mut fds: Vec<PollFd> = streams.iter().filter(|s| s.0 >= 0).map(|s| PollFd { fd: s.0, events: 1, revents: 0 }).collect();
+        // SAFETY: fds is a live Vec of PollFd (repr(C), as poll(2) expects) and its length is passed with it.
         let ready = unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, 500) };
         if last_check.elapsed().as_millis() >= 500 {
             disk.check(report)?;
@@ -342,6 +365,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, dire
         }
         for p in fds.iter().filter(|p| p.revents != 0) {
             let s = streams.iter_mut().find(|s| s.0 == p.fd).unwrap();
+            // SAFETY: the buffer is a live, writable slice whose length libc_read passes along.
             let n = unsafe { libc_read(s.0, &mut buf) };
             if n <= 0 {
                 if s.1 == 1 && !s.3.is_empty() {

@@ -16,6 +16,8 @@
 // CARGO_SANDBOX_ENTRY_MODE is fixed at compile time. Started under a build script's name
 // (`build-script-*`, `build_script_*`), it is the launcher.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;

@@ -13,6 +13,8 @@
 // Compiled on first use by the rustc that builds the project (std only), with the package root and
 // Node's path fixed at compile time (CARGO_SANDBOX_ROOT, CARGO_SANDBOX_NODE).
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -44,6 +46,7 @@ static CHILD: AtomicI32 = AtomicI32::new(0);
 extern "C" fn forward(sig: i32) {
     let pid = CHILD.load(Ordering::SeqCst);
     if pid > 0 {
+        // SAFETY: kill takes plain integers; called from a signal handler, and kill is async-signal-safe.
         unsafe { kill(pid, sig) };
     }
 }
@@ -114,6 +117,7 @@ fn session_key(args: &[OsString], cwd: &Path) -> String {
             fp.add(v.as_bytes());
         }
     }
+    // SAFETY: isatty takes a descriptor number and cannot fail in a harmful way.
     fp.add(&[unsafe { isatty(1) }, unsafe { isatty(2) }]);
     // Cargo's configuration files, and the manifests and lockfiles that locate the workspace.
     let mut dirs: Vec<PathBuf> = cwd.ancestors().map(Path::to_path_buf).collect();
@@ -301,6 +305,7 @@ fn main() {
     }
     // cargo dies with us, even by SIGKILL: each sandboxed process below it dies with its parent.
     let me = std::process::id() as i32;
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl, getppid and _exit, which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
             if prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0 || getppid() != me {
@@ -310,6 +315,7 @@ fn main() {
         });
     }
     for sig in FORWARDED {
+        // SAFETY: signal takes a signal number and the address of an extern "C" handler that only reads an atomic and calls kill.
         unsafe { signal(sig, forward as *const () as usize) };
     }
     let status = match cmd.spawn() {

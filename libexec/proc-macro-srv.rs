@@ -7,6 +7,8 @@
 // `cargo-sandbox-proc-macro-srv` in cargo-sandbox's cache (`cargo sandbox doctor` prints where).
 // A new Node (another path) compiles another one, and the link follows it.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;

@@ -53,6 +53,7 @@ struct PathBeneathAttr {
 }
 
 pub(crate) fn landlock_abi() -> i64 {
+    // SAFETY: landlock_create_ruleset with a null attribute, size 0 and the VERSION flag only asks for the ABI; it reads no memory.
     unsafe { syscall(SYS_LANDLOCK[0], std::ptr::null::<u8>(), 0usize, 1u32) }
 }
 
@@ -79,9 +80,12 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
         4 | 5 => 16,
         _ => 24,
     };
+    // SAFETY: attr is a live repr(C) RulesetAttr and size is no larger than it.
     let fd = unsafe { syscall(SYS_LANDLOCK[0], &attr as *const RulesetAttr, size as usize, 0u32) };
     if fd < 0 {
-        return None;
+        // The kernel has Landlock and refused this ruleset: the second layer would be missing
+        // without anyone knowing. Only a kernel without Landlock goes on without it (THREAT-MODEL).
+        crate::die(&format!("the kernel offers Landlock (ABI {abi}) but refused the sandbox's ruleset: {}", std::io::Error::last_os_error()));
     }
     let fd = fd as RawFd;
     let mut writable: Vec<PathBuf> = vec![PathBuf::from("/tmp"), PathBuf::from("/dev/shm")];
@@ -95,6 +99,7 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
     if net != 0 {
         for port in o.forwarding.iter().flat_map(|f| f.ports()) {
             let attr = NetPortAttr { allowed_access: NET_CONNECT_TCP, port: port as u64 };
+            // SAFETY: attr is a live repr(C) NetPortAttr; fd is the ruleset we created.
             unsafe { syscall(SYS_LANDLOCK[1], fd, RULE_NET_PORT, &attr as *const NetPortAttr, 0u32) };
         }
     }
@@ -125,6 +130,7 @@ fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
         Ok(c) => c,
         Err(_) => return,
     };
+    // SAFETY: c is a NUL-terminated CString that outlives the call.
     let pfd = unsafe { open(c.as_ptr(), O_PATH | O_CLOEXEC) };
     if pfd < 0 {
         return;
@@ -133,6 +139,7 @@ fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
     let is_dir = Path::new(path).is_dir();
     let file_rights = FS_EXECUTE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV | (1 << 2);
     let attr = PathBeneathAttr { allowed_access: if is_dir { access } else { access & file_rights }, parent_fd: pfd };
+    // SAFETY: attr is a live repr(C) PathBeneathAttr holding our O_PATH descriptor, closed right after.
     unsafe {
         syscall(SYS_LANDLOCK[1], ruleset, RULE_PATH_BENEATH, &attr as *const PathBeneathAttr, 0u32);
         close(pfd);

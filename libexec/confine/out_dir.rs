@@ -21,6 +21,7 @@ pub(crate) fn kill_leftovers() {
     if std::process::id() != 2 || init.trim_end() != "bwrap" {
         die("the supervisor must run as bubblewrap's first process in a PID namespace of its own");
     }
+    // SAFETY: kill(-1, SIGKILL) takes plain integers; inside the sandbox's PID namespace it reaches only what the script left running.
     unsafe { kill(-1, 9) };
     for _ in 0..5000 {
         if !others_alive() {

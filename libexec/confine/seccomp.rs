@@ -109,6 +109,7 @@ mod filter {
         const SECCOMP_MODE_FILTER: u64 = 2;
         let filter = program();
         let prog = SockFprog { len: filter.len() as u16, filter: filter.as_ptr() };
+        // SAFETY: prog points at the live filter Vec for the duration of the calls; keyctl and prctl take plain integers otherwise.
         unsafe {
             // A new anonymous session keyring (fails only where keyrings are off: nothing to hide).
             syscall(KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, 0u64);

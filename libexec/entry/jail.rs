@@ -254,6 +254,7 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
         let file = if tasks.exists() { tasks } else { Path::new(c).join("cgroup.procs") };
         CString::new(file.as_os_str().as_bytes()).unwrap_or_else(|_| die("bad cgroup path"))
     });
+    // SAFETY: the closure runs in the child between fork and exec; it only calls fcntl, dup2, open, write and close on descriptors and a path prepared before the fork, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             // Moved above 10 first, so that no file lands on another's target descriptor.

@@ -85,6 +85,7 @@ pub(crate) fn pass_through() -> Jobserver {
             if fds.len() != 2 || !fds.iter().all(|&fd| fd >= 0 && is_pipe(fd)) {
                 continue;
             }
+            // SAFETY: fcntl(F_DUPFD, F_SETFD) on the jobserver's descriptors takes plain integers; a failure only returns -1.
             let (r, w) = *moved.get_or_insert_with(|| unsafe {
                 let copies = (fcntl(fds[0], F_DUPFD, 20), fcntl(fds[1], F_DUPFD, 20));
                 // The originals go no further than us: nothing inside is told of them.

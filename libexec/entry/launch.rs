@@ -30,6 +30,7 @@ pub(crate) const RLIMIT_AS: i32 = 9;
 
 /// In the child: the package's max-file-size and max-memory, inherited by everything it starts.
 pub(crate) fn set_limits(cmd: &mut Command, limits: [(i32, Option<u64>); 2]) {
+    // SAFETY: the closure runs in the child between fork and exec and only calls setrlimit with a live array, which is async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
             for (resource, limit) in limits {

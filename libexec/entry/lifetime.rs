@@ -53,7 +53,9 @@ pub(crate) fn run_as_parent(program: &[std::ffi::OsString]) -> ! {
 /// This process is killed when the thread that started it ends (cargo's job thread, which waits
 /// for it). Already orphaned: exits at once.
 pub(crate) fn die_with_parent() {
+    // SAFETY: getppid takes no arguments and cannot fail.
     let parent = unsafe { getppid() };
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers; getppid cannot fail.
     if unsafe { prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) } != 0 || unsafe { getppid() } != parent {
         crate::die("cargo, which started this, is gone (or the parent-death signal could not be set)");
     }
@@ -61,7 +63,9 @@ pub(crate) fn die_with_parent() {
 
 /// The child `cmd` starts is killed when this process ends (the signal survives its exec).
 pub(crate) fn dies_with_us(cmd: &mut Command) {
+    // SAFETY: getpid takes no arguments and cannot fail.
     let parent = unsafe { getpid() };
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl, getppid and _exit, which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
             if prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent {

@@ -134,6 +134,7 @@ fn touch(path: &Path) {
     }
     const AT_FDCWD: i32 = -100;
     if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) {
+        // SAFETY: c is a NUL-terminated CString that outlives the call; a null times pointer means now.
         unsafe { utimensat(AT_FDCWD, c.as_ptr(), std::ptr::null(), 0) };
     }
 }

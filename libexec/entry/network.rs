@@ -71,6 +71,7 @@ pub(crate) fn start(allowed: &[OsString], base: &Path, header: &[u8]) -> Proxied
     for d in &destinations {
         cmd.arg("--allow").arg(format!("{}:{}", d.host.shown(), d.port.map_or("*".to_string(), |p| p.to_string())));
     }
+    // SAFETY: into_raw_fd gives up the listener's descriptor, so the File is its only owner.
     inherit_fds(&mut cmd, vec![(unsafe { File::from_raw_fd(listener.into_raw_fd()) }, 3)], None);
     // Gone with the process that started it (or the bwrap that process became).
     crate::lifetime::dies_with_us(&mut cmd);

@@ -90,10 +90,22 @@ pub(crate) fn package_policy_of(session: &Path, name: &str, version: &str) -> Pa
     for entry in read_entries(&file) {
         let (key, value) = key_value(&entry);
         let set = if value.is_empty() { None } else { Some(value.clone()) };
-        let number = || value.to_str().and_then(|v| v.parse::<u64>().ok());
+        // Written by cargo-sandbox for this very session (its format is session.data's): a value
+        // that does not parse, or a key we do not know, stops the process instead of widening a limit.
+        let bad = |what: &str| -> ! { die(&format!("the sandbox policy {}: `{}` {what}; run the build again", file.display(), String::from_utf8_lossy(key))) };
+        let number = || match value.to_str() {
+            Some("") => None,
+            Some(v) => Some(v.parse::<u64>().unwrap_or_else(|_| bad("is not a number"))),
+            None => bad("is not a number"),
+        };
+        let flag = || match value.to_str() {
+            Some("0") => false,
+            Some("1") => true,
+            _ => bad("is neither 0 nor 1"),
+        };
         match key {
-            b"sandbox" => p.sandbox = value != "0",
-            b"network" => p.network = value == "1",
+            b"sandbox" => p.sandbox = flag(),
+            b"network" => p.network = flag(),
             b"connect" => p.connect.push(value),
             b"timeout" => p.timeout = set,
             b"max-output" => p.max_output = set,
@@ -111,7 +123,7 @@ pub(crate) fn package_policy_of(session: &Path, name: &str, version: &str) -> Pa
             b"write" => p.write.push(value),
             b"exec" => p.exec.push(value),
             b"runner" => p.runner.push(value),
-            _ => {}
+            _ => bad("is not a key of the sandbox policy"),
         }
     }
     p.file = file;
@@ -153,7 +165,7 @@ impl EnvFilter {
             match key_value(&entry) {
                 (b"keep", v) => f.keep.push(v.into_vec()),
                 (b"deny", v) => f.deny.push(v.into_vec()),
-                _ => {}
+                (key, _) => die(&format!("the environment rules of the sandbox: unknown entry `{}`; run the build again", String::from_utf8_lossy(key))),
             }
         }
         f

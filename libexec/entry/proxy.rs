@@ -172,6 +172,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     }
     let log = Log { file: log, said: HashSet::new(), full: false };
     let proxy = Arc::new(Proxy { allowed, log: Mutex::new(log), open: AtomicUsize::new(0) });
+    // SAFETY: network.rs starts the proxy with its listening socket on descriptor 3 and nothing else owns it.
     let listener = unsafe { UnixListener::from_raw_fd(3) };
     for stream in listener.incoming() {
         let stream = match stream {

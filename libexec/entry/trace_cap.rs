@@ -46,6 +46,7 @@ pub(crate) struct Watch {
 pub(crate) fn watch(child: &Child, trace: &Path, limit: u64) -> Watch {
     // A pidfd: the signal can never reach another process that got strace's pid after it ended.
     let pid = child.id() as i32;
+    // SAFETY: pidfd_open takes plain integers; the pid is our child's, not yet reaped.
     let pidfd = unsafe { syscall(SYS_PIDFD_OPEN, pid, 0) } as i32;
     let done = Arc::new(AtomicBool::new(false));
     let watched = trace.to_path_buf();
@@ -57,6 +58,7 @@ pub(crate) fn watch(child: &Child, trace: &Path, limit: u64) -> Watch {
                 // children are known (they are handed to a reaper when it dies), so that
                 // nothing of it goes on untraced, whatever bwrap does when its parent dies.
                 kill_descendants(pid);
+                // SAFETY: pidfd_send_signal and kill take plain integers (and a null info pointer); the pidfd is ours.
                 unsafe {
                     if pidfd >= 0 {
                         syscall(SYS_PIDFD_SEND_SIGNAL, pidfd, SIGKILL, 0usize, 0u32);
@@ -79,6 +81,7 @@ fn kill_descendants(pid: i32) {
     let mut killed = 0;
     while let Some(p) = todo.pop() {
         let below = children(p);
+        // SAFETY: kill takes plain integers.
         unsafe { kill(p, SIGKILL) };
         todo.extend(below);
         killed += 1;

@@ -15,7 +15,6 @@
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-use std::collections::hash_map::DefaultHasher;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -51,18 +50,30 @@ extern "C" fn forward(sig: i32) {
     }
 }
 
-/// 128 bits of SipHash (fixed keys: the same inputs give the same key in every run).
-struct Fingerprint(DefaultHasher, DefaultHasher);
+// SHA-256, shared with the entry point (its other functions are the entry point's).
+#[allow(dead_code)]
+#[path = "entry/sha256.rs"]
+mod sha256;
+
+/// SHA-256 of everything a session depends on, fed through `Hash` (lengths and all): a workspace
+/// cannot craft inputs that land on another session's key, as it could with a keyless SipHash.
+struct Fingerprint(sha256::Sha256);
+
+impl Hasher for Fingerprint {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(&self) -> u64 {
+        unreachable!("the key is the whole digest (hex)")
+    }
+}
 
 impl Fingerprint {
     fn new() -> Self {
-        let mut second = DefaultHasher::new();
-        0xc5a9_u16.hash(&mut second);
-        Fingerprint(DefaultHasher::new(), second)
+        Fingerprint(sha256::Sha256::new())
     }
     fn add<T: Hash + ?Sized>(&mut self, value: &T) {
-        value.hash(&mut self.0);
-        value.hash(&mut self.1);
+        value.hash(self);
     }
     /// A configuration file, manifest or lockfile: small, read whole (an edit within the
     /// file system's timestamp granularity would not show in its metadata).
@@ -95,8 +106,9 @@ impl Fingerprint {
             }
         }
     }
-    fn hex(&self) -> String {
-        format!("{:016x}{:016x}", self.0.finish(), self.1.finish())
+    /// 128 bits of it, as the session directory's name (as long as before).
+    fn hex(self) -> String {
+        sha256::hex(&self.0.finish()[..16])
     }
 }
 

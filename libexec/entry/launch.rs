@@ -232,18 +232,20 @@ fn write_record(record: &Path, out: &Path, manifest: &Path, me: &Path, pkg: &Pac
         .as_ref()
         .and_then(|c| fs::read_to_string(Path::new(c).join("pids.events")).ok())
         .and_then(|events| events.lines().find_map(|l| l.strip_prefix("max ").map(|n| n.trim().to_string())));
-    let fields: [&OsStr; 8] = [
-        &var("CARGO_PKG_NAME").unwrap_or_default(),
-        &var("CARGO_PKG_VERSION").unwrap_or_default(),
-        out.as_os_str(),
-        manifest.as_os_str(),
-        me.as_os_str(),
-        pkg.file.as_os_str(),
-        pkg.cgroup.as_deref().unwrap_or_default(),
-        OsStr::new(refused.as_deref().unwrap_or("0")),
+    // `key=value` entries, each ending in NUL (src/intercept/session.ts reads them by name).
+    let fields: [(&str, &OsStr); 8] = [
+        ("package", &var("CARGO_PKG_NAME").unwrap_or_default()),
+        ("version", &var("CARGO_PKG_VERSION").unwrap_or_default()),
+        ("out-dir", out.as_os_str()),
+        ("manifest-dir", manifest.as_os_str()),
+        ("launcher", me.as_os_str()),
+        ("policy", pkg.file.as_os_str()),
+        ("cgroup", pkg.cgroup.as_deref().unwrap_or_default()),
+        ("refused-before", OsStr::new(refused.as_deref().unwrap_or("0"))),
     ];
-    let data: Vec<u8> = fields.iter().flat_map(|f| f.as_bytes().iter().copied().chain(std::iter::once(0))).collect();
-    let _ = fs::write(record, data);
+    let data: Vec<u8> = fields.iter().flat_map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes(), b"\0"].concat()).collect();
+    // Without its record the run could not be explained afterwards: a failure to write it stops here.
+    fs::write(record, data).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
 }
 
 /// One runner word: `{}` the build script, `{VAR}` a variable of the script's (scrubbed) environment.

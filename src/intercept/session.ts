@@ -205,8 +205,15 @@ export function readRuns(runsDir: string): BuildScriptRun[] {
   // One record per launch, named by the launcher's PID; `PID.stderr` holds its captured stderr.
   for (const name of safeReaddir(runsDir).filter((n) => /^\d+$/.test(n))) {
     const path = join(runsDir, name);
-    // Fields as the launcher (libexec/entry/launch.rs) writes them (the sixth, its policy file, is not needed here).
-    const [packageName = '', packageVersion = '', outDir = '', manifestDir = '', launcherPath = '', , cgroup = '', refusedBefore = ''] = readFileSync(path, 'utf8').split('\0');
+    // `key=value` entries as the launcher (libexec/entry/launch.rs, write_record) writes them.
+    const record = new Map(
+      readFileSync(path, 'utf8')
+        .split('\0')
+        .filter(Boolean)
+        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as const),
+    );
+    const field = (key: string) => record.get(key) ?? '';
+    const [packageName, packageVersion, outDir, manifestDir, launcherPath, cgroup, refusedBefore] = ['package', 'version', 'out-dir', 'manifest-dir', 'launcher', 'cgroup', 'refused-before'].map(field) as [string, string, string, string, string, string, string];
     runs.push({
       packageName,
       packageVersion,

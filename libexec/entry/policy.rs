@@ -198,3 +198,30 @@ pub(crate) fn glob(pattern: &[u8], name: &[u8]) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+    use crate::json::{self, Value};
+
+    /// The vectors the TypeScript side passes too (test/unit/policy.test.ts).
+    #[test]
+    fn glob_matches_the_shared_vectors() {
+        let text = include_str!("../../test/vectors/glob.json");
+        let cases = match json::parse(text.as_bytes()) {
+            Some(Value::Object(fields)) => fields.into_iter().find(|(k, _)| k == "cases").map(|(_, v)| v),
+            _ => None,
+        };
+        let Some(Value::Array(cases)) = cases else { panic!("test/vectors/glob.json has no cases") };
+        assert!(cases.len() >= 20);
+        for case in cases {
+            let Value::Array(case) = case else { panic!("a case is not an array") };
+            match &case[..] {
+                [Value::String(pattern), Value::String(name), Value::Bool(expected)] => {
+                    assert_eq!(glob(pattern.as_bytes(), name.as_bytes()), *expected, "{pattern:?} ~ {name:?}")
+                }
+                _ => panic!("a case is not [pattern, name, matches]"),
+            }
+        }
+    }
+}

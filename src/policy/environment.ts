@@ -178,10 +178,11 @@ export const ENV_PATTERN = /^[A-Za-z_*][A-Za-z0-9_*]*$/;
 
 const compiled = new Map<string, RegExp>();
 
+/** `*` matches any run of characters, newlines included, as libexec/entry/policy.rs matches bytes (test/vectors/glob.json). */
 export function globMatch(pattern: string, name: string): boolean {
   let re = compiled.get(pattern);
   if (!re) {
-    re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 's');
     compiled.set(pattern, re);
   }
   return re.test(name);

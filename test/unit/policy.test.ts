@@ -145,3 +145,13 @@ test('docs/policy.md lists every environment pattern, so the documentation stays
   const doc = readFileSync(join(REPO_ROOT, 'docs/policy.md'), 'utf8');
   for (const p of [...DEFAULT_ENV_RULES.keep, ...DEFAULT_ENV_RULES.deny]) assert.ok(doc.includes(`\`${p}\``), p);
 });
+
+test('globMatch passes the vectors the Rust entry point passes too (test/vectors/glob.json; a newline in a name included)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { PACKAGE_ROOT } = await import('../../src/paths.js');
+  const { globMatch } = await import('../../src/policy/environment.js');
+  const { cases } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'test/vectors/glob.json'), 'utf8')) as { cases: [string, string, boolean][] };
+  assert.ok(cases.length >= 20);
+  for (const [pattern, name, expected] of cases) assert.equal(globMatch(pattern, name), expected, `${JSON.stringify(pattern)} ~ ${JSON.stringify(name)}`);
+});

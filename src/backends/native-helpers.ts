@@ -4,7 +4,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
 import { LIBEXEC, PACKAGE_ROOT } from '../paths.js';
@@ -123,6 +123,22 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   }
   renameSync(tmp, join(dir, file));
   return join(dir, file);
+}
+
+/**
+ * Makes `link` a symlink to `target`, unless it already is one: through a temporary name and a
+ * rename, so that nobody ever finds it missing or half-made.
+ */
+export function pointLinkAt(link: string, target: string): void {
+  try {
+    if (readlinkSync(link) === target) return;
+  } catch {
+    /* missing, or not a link: replaced below */
+  }
+  const tmp = `${link}.${process.pid}.tmp`;
+  rmSync(tmp, { force: true });
+  symlinkSync(target, tmp);
+  renameSync(tmp, link);
 }
 
 /** What cargo starts of ours: one static entry point each (libexec/entry.rs), never a script. */

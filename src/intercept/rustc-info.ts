@@ -7,7 +7,7 @@
 // end does the same (front-end.rs, `rustc-info` entries).
 
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileIdentity } from './session-cache.js';
 
@@ -24,9 +24,9 @@ export function rustcInfoOf(targetDir: string, identityFile: string): RustcInfo 
   return { file, record: join(dirname(identityFile), 'rustc-info', key) };
 }
 
+/** The file's identity (of the link itself, if it is one), or undefined if there is none. */
 function currentIdentity(file: string): string | undefined {
   try {
-    lstatSync(file);
     return fileIdentity(file);
   } catch {
     return undefined;

@@ -5,12 +5,12 @@
 // (a secret that appears later, e.g. ~/.aws, makes the entry stale: it must be masked).
 // After cargo, the front end hands back to Node only when a build script ran or cargo failed.
 
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { HostEntry, HostView } from '../backends/bwrap.js';
 import { removePidsCgroups } from '../backends/cgroups.js';
-import { cacheDirs, compiledHelper, usableDir } from '../backends/native-helpers.js';
+import { cacheDirs, compiledHelper, pointLinkAt, usableDir } from '../backends/native-helpers.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { readRuns, safeReaddir, RUNS_VARIABLE, type Session } from './session.js';
 import type { RustcInfo } from './rustc-info.js';
@@ -35,12 +35,7 @@ export function ensureFrontEnd(env: NodeJS.ProcessEnv): void {
   if (!dir) return;
   try {
     const compileEnv = { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };
-    const built = basename(compiledHelper({ name: 'front-end', compileEnv, dirs: [dir] }, env));
-    const link = join(dir, 'front-end');
-    if (safeReadlink(link) === built) return;
-    const tmp = `${link}.${process.pid}.tmp`;
-    symlinkSync(built, tmp);
-    renameSync(tmp, link);
+    pointLinkAt(join(dir, 'front-end'), basename(compiledHelper({ name: 'front-end', compileEnv, dirs: [dir] }, env)));
   } catch {
     /* no rustc that builds it: Node serves every run */
   }
@@ -59,11 +54,7 @@ export function ensureProcMacroLauncher(env: NodeJS.ProcessEnv): string | undefi
     const compileEnv = { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };
     const built = basename(compiledHelper({ name: 'proc-macro-srv', compileEnv, dirs: [dir], mustBeStatic: true }, env));
     const link = join(dir, 'cargo-sandbox-proc-macro-srv');
-    if (safeReadlink(link) !== built) {
-      const tmp = `${link}.${process.pid}.tmp`;
-      symlinkSync(built, tmp);
-      renameSync(tmp, link);
-    }
+    pointLinkAt(link, built);
     return link;
   } catch {
     return undefined;
@@ -142,7 +133,9 @@ export function replayedFiles(sessionDir: string, sessionEnv: Record<string, str
   // and the workspace wrapper's link to one.
   const caches = cacheDirs(env);
   for (const value of Object.values(sessionEnv)) {
-    if (caches.some((c) => value.startsWith(`${c}/`)) && existsSync(value) && (lstatSync(value).isFile() || lstatSync(value).isSymbolicLink())) add(value);
+    if (!caches.some((c) => value.startsWith(`${c}/`)) || !existsSync(value)) continue;
+    const kind = lstatSync(value);
+    if (kind.isFile() || kind.isSymbolicLink()) add(value);
   }
   return files;
 }
@@ -244,10 +237,4 @@ function mtimeMs(path: string): number | undefined {
   }
 }
 
-function safeReadlink(path: string): string | undefined {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return undefined;
-  }
-}
+

@@ -7,11 +7,11 @@
 // path that changes only with it (in a session, it rebuilt the workspace each time).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
 import { hasFix, type GatedCommand } from '../cli/command-gate.js';
-import { cacheDirs } from '../backends/native-helpers.js';
+import { cacheDirs, pointLinkAt } from '../backends/native-helpers.js';
 
 /** The link's name: libexec/entry.rs knows it too. */
 export const WORKSPACE_WRAPPER_NAME = 'cargo-sandbox-workspace-wrapper';
@@ -31,24 +31,13 @@ export function workspaceWrapperLink(rustcWrapper: string, env: NodeJS.ProcessEn
       mkdirSync(linkDir, { recursive: true, mode: 0o755 });
       const d = lstatSync(linkDir);
       if (!d.isDirectory() || (d.uid !== uid && d.uid !== 0) || (d.mode & 0o022) !== 0) continue;
-      if (readlinkOr(link) === rustcWrapper) return link;
-      const tmp = `${link}.${process.pid}.tmp`;
-      symlinkSync(rustcWrapper, tmp);
-      renameSync(tmp, link);
+      pointLinkAt(link, rustcWrapper);
       return link;
     } catch {
       /* not ours to write: the next cache directory */
     }
   }
   throw new UserError(`no writable cache directory for cargo-sandbox's workspace wrapper (tried ${dirs.join(', ')}); nothing was built`, ['set CARGO_SANDBOX_CACHE_DIR to a writable directory']);
-}
-
-function readlinkOr(path: string): string | undefined {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 export interface ClippyFix {

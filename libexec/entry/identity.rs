@@ -10,14 +10,11 @@
 
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 
 use crate::die;
 use crate::session::Session;
 
-extern "C" {
-    fn geteuid() -> u32;
-}
 const O_NOFOLLOW: i32 = 0o400000;
 const O_NONBLOCK: i32 = 0o4000;
 
@@ -33,8 +30,7 @@ fn secret(s: &Session) -> String {
     let bad = |why: &str| -> ! { die(&format!("the identity file {} {why}; remove it and build again (cargo-sandbox makes a new one)", path.display())) };
     let file = std::fs::OpenOptions::new().read(true).custom_flags(O_NOFOLLOW | O_NONBLOCK).open(path).unwrap_or_else(|e| bad(&format!("cannot be read ({e})")));
     let meta = file.metadata().unwrap_or_else(|e| bad(&format!("cannot be read ({e})")));
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    if !meta.is_file() || meta.uid() != unsafe { geteuid() } || meta.mode() & 0o077 != 0 {
+    if !meta.is_file() || !crate::session::ours(&meta, 0o077) {
         bad("is not a private file of this user");
     }
     let mut text = String::new();

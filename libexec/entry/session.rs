@@ -96,11 +96,16 @@ fn parent_start_environment() -> impl Fn(&str) -> Option<OsString> {
     }
 }
 
+/// Whether a file of ours is owned by this user and has none of the permission bits `others`
+/// (0o022: nobody else writes it; 0o077: nobody else reads it either).
+pub(crate) fn ours(m: &std::fs::Metadata, others: u32) -> bool {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    m.uid() == unsafe { geteuid() } && m.mode() & others == 0
+}
+
 /// A real directory (not a link), owned by us, that nobody else can write.
 fn owned_directory(dir: &Path) {
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    let me = unsafe { geteuid() };
-    let ok = dir.is_absolute() && std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o022 == 0);
+    let ok = dir.is_absolute() && std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && ours(&m, 0o022));
     if !ok {
         die(&format!("the sandbox session {} is not a private directory of this user; run the build through `cargo sandbox`", dir.display()));
     }
@@ -108,9 +113,7 @@ fn owned_directory(dir: &Path) {
 
 fn read(dir: PathBuf, runs: PathBuf) -> Session {
     let file = dir.join("session.data");
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    let me = unsafe { geteuid() };
-    if !std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file() && m.uid() == me && m.mode() & 0o022 == 0) {
+    if !std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file() && ours(&m, 0o022)) {
         die(&format!("the sandbox session's {} is missing or not ours; run the build through `cargo sandbox`", file.display()));
     }
     let mut s = Session {

@@ -27,7 +27,7 @@
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -45,6 +45,8 @@ mod disk;
 mod forward;
 #[path = "confine/landlock.rs"]
 mod landlock;
+#[path = "confine/options.rs"]
+mod options;
 #[path = "confine/out_dir.rs"]
 mod out_dir;
 #[path = "confine/seccomp.rs"]
@@ -52,6 +54,7 @@ mod seccomp;
 use directives::check_directive;
 use disk::DiskWatch;
 use landlock::{landlock_abi, landlock_ruleset, SYS_LANDLOCK};
+use options::{parse_args, Options};
 
 extern "C" {
     fn syscall(num: i64, ...) -> i64;
@@ -76,107 +79,9 @@ const PR_SET_DUMPABLE: i32 = 4;
 const O_PATH: i32 = 0o10000000;
 const O_CLOEXEC: i32 = 0o2000000;
 
-struct Options {
-    out: Option<PathBuf>,
-    report_fd: Option<RawFd>,
-    max_output: u64,
-    max_disk: u64,
-    timeout: Option<std::time::Duration>,
-    write: Vec<PathBuf>,
-    /// Writable directories of ours swept afterwards like OUT_DIR, and counted in max-disk (a
-    /// compilation's incremental or documentation directory, a test's CARGO_TARGET_TMPDIR).
-    sweep: Vec<PathBuf>,
-    exec: Vec<OsString>,
-    no_network: bool,
-    /// An `allow-network` list: the listeners that lead to the host's filtering proxy.
-    forwarding: Option<forward::Forwarding>,
-    landlock_required: bool,
-    /// Who runs, for messages: "the build script", or e.g. "rustc" (`--what`).
-    what: String,
-    /// Check cargo directives on stdout (a build script's); off for rustc (`--no-directives`).
-    directives: bool,
-    /// Leave stdout and stderr to the program (a test binary's: a terminal, uncapped).
-    pass_output: bool,
-    program: Vec<OsString>,
-}
-
 fn die(msg: &str) -> ! {
     eprintln!("error: cargo-sandbox: {msg}");
     std::process::exit(101);
-}
-
-/// A flag's value as a number; one that does not parse stops the process (it never means "no limit").
-fn number<T: std::str::FromStr>(flag: &std::ffi::OsStr, value: std::ffi::OsString) -> T {
-    value.to_str().and_then(|v| v.parse().ok()).unwrap_or_else(|| die(&format!("confine: {} takes a number, not {:?}", flag.to_string_lossy(), value)))
-}
-
-fn parse_args() -> Options {
-    let mut o = Options {
-        out: None,
-        report_fd: None,
-        max_output: u64::MAX,
-        max_disk: u64::MAX,
-        timeout: None,
-        write: vec![],
-        sweep: vec![],
-        exec: vec![],
-        no_network: false,
-        forwarding: None,
-        landlock_required: false,
-        what: "the build script".to_string(),
-        directives: true,
-        pass_output: false,
-        program: vec![],
-    };
-    let mut args = std::env::args_os().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| die(&format!("confine: {} needs a value", a.to_string_lossy())));
-        match a.to_str() {
-            Some("--out") => o.out = Some(PathBuf::from(value())),
-            Some("--report-fd") => o.report_fd = Some(number(&a, value())),
-            Some("--max-output") => o.max_output = number(&a, value()),
-            Some("--timeout") => {
-                let seconds: f64 = number(&a, value());
-                if !(seconds.is_finite() && seconds > 0.0) {
-                    die("confine: --timeout takes a positive number of seconds");
-                }
-                o.timeout = Some(std::time::Duration::from_secs_f64(seconds));
-            }
-            Some("--max-disk") => o.max_disk = number(&a, value()),
-            Some("--write") => o.write.push(PathBuf::from(value())),
-            Some("--sweep") => {
-                let dir = PathBuf::from(value());
-                o.write.push(dir.clone());
-                o.sweep.push(dir);
-            }
-            Some("--exec") => o.exec.push(value()),
-            Some("--no-network") => o.no_network = true,
-            Some("--proxy-socket") => o.forwarding = Some(forward::Forwarding { socket: PathBuf::from(value()), proxy_port: None, forwards: vec![] }),
-            Some("--listen-proxy") => {
-                let port = number(&a, value());
-                o.forwarding.as_mut().unwrap_or_else(|| die("confine: --listen-proxy needs --proxy-socket first")).proxy_port = Some(port);
-            }
-            Some("--forward") => {
-                let v = value().to_string_lossy().into_owned();
-                let (listen, target) = v.split_once('=').unwrap_or_else(|| die("confine: --forward takes ADDR:PORT=HOST:PORT"));
-                let listen = listen.parse().unwrap_or_else(|_| die(&format!("confine: bad address {listen}")));
-                o.forwarding.as_mut().unwrap_or_else(|| die("confine: --forward needs --proxy-socket first")).forwards.push((listen, target.to_string()));
-            }
-            Some("--landlock") => o.landlock_required = value() == "required",
-            Some("--what") => o.what = value().to_string_lossy().into_owned(),
-            Some("--no-directives") => o.directives = false,
-            Some("--pass-output") => o.pass_output = true,
-            Some("--") => {
-                o.program = args.collect();
-                break;
-            }
-            _ => die(&format!("confine: unknown argument {}", a.to_string_lossy())),
-        }
-    }
-    if o.program.is_empty() {
-        die("confine: no program to run");
-    }
-    o
 }
 
 struct Report(Option<File>);

@@ -80,8 +80,12 @@ export async function sandboxedCargo(
   // Only commands whose every compilation goes through our wrapper.
   const gated = gateCommand(inv.cargoArgs, ctx.layers);
   const clippyFix = clippyFixAsFix(gated, inv.toolchain, env);
-  const userWorkspaceWrapper = userTool('rustc-workspace-wrapper', env, ctx.layers, ctx.cwd);
-  const workspaceWrapper = clippyFix?.driver ?? (userWorkspaceWrapper && !ourEntry(resolve(ctx.cwd, userWorkspaceWrapper)) ? userWorkspaceWrapper : undefined);
+  // The user's own tools, which ours chain to (never ours again: a nested `cargo sandbox`).
+  const usersTool = (tool: Parameters<typeof userTool>[0]) => {
+    const found = userTool(tool, env, ctx.layers, ctx.cwd);
+    return found && !ourEntry(resolve(ctx.cwd, found)) ? found : undefined;
+  };
+  const workspaceWrapper = clippyFix?.driver ?? usersTool('rustc-workspace-wrapper');
   const cargo = cargoCommand(inv.toolchain, env);
   requireSupportedCargo(cargo.program, cargo.prefix, env);
   reportIssues(reporter, ctx.issues);
@@ -93,8 +97,7 @@ export async function sandboxedCargo(
     }
   }
   const procMacros = ctx.config.procMacros?.value ?? true;
-  const inner = userTool('rustc-wrapper', env, ctx.layers, ctx.cwd);
-  const innerWrapper = inner && !ourEntry(resolve(ctx.cwd, inner)) ? inner : undefined;
+  const innerWrapper = usersTool('rustc-wrapper');
   if (innerWrapper && procMacros) {
     reporter.message('note', `your rustc wrapper \`${innerWrapper}\` is not used: every compilation runs in the sandbox, where a compiler cache (sccache, ...) cannot reach its server or cache directory`);
     reporter.message('help', '`sandbox.proc-macros = false` compiles on the host through it, as plain cargo does (proc macros then run unconfined)');
@@ -134,7 +137,7 @@ export async function sandboxedCargo(
   if (!hooks.collect) ensureFrontEnd(env);
   const confine = confineBinary(env);
   host.entry(confine);
-  const rustdoc = userTool('rustdoc', env, ctx.layers, ctx.cwd);
+  const rustdoc = usersTool('rustdoc');
   // A network grant reaches a proc macro that a library re-exports (sqlx's `query!` comes from
   // sqlx-macros) only through the dependency graph; an audit records every macro's network.
   // (The launcher reads Cargo.lock then: cargo has written it by the time anything compiles.)
@@ -154,7 +157,7 @@ export async function sandboxedCargo(
     env,
     confine,
     workspaceRoot: ctx.workspaceRoot,
-    rustdoc: rustdoc && !ourEntry(rustdoc) ? rustdoc : undefined,
+    rustdoc,
     dir: entryDir,
     ...(networkGranted || hooks.audit ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
     identityFile,

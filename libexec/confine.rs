@@ -39,10 +39,14 @@ use std::process::{Command, Stdio};
 // The crate root looks for modules beside it: they live in libexec/confine/.
 #[path = "confine/directives.rs"]
 mod directives;
+// Shared with the entry points; the supervisor reads only variables.json with it.
 #[path = "confine/disk.rs"]
 mod disk;
 #[path = "confine/forward.rs"]
 mod forward;
+#[allow(dead_code)]
+#[path = "shared/json.rs"]
+mod json;
 #[path = "confine/landlock.rs"]
 mod landlock;
 #[path = "confine/options.rs"]
@@ -51,6 +55,8 @@ mod options;
 mod out_dir;
 #[path = "confine/seccomp.rs"]
 mod seccomp;
+#[path = "shared/variables.rs"]
+mod variables;
 use directives::check_directive;
 use disk::DiskWatch;
 use landlock::{landlock_abi, landlock_ruleset, SYS_LANDLOCK};

@@ -36,7 +36,7 @@ mod identity;
 mod jail;
 #[path = "entry/jobserver.rs"]
 mod jobserver;
-#[path = "entry/json.rs"]
+#[path = "shared/json.rs"]
 mod json;
 #[path = "entry/launch.rs"]
 mod launch;
@@ -58,6 +58,8 @@ mod package_secrets;
 mod policy;
 #[path = "entry/proxy.rs"]
 mod proxy;
+#[path = "shared/records.rs"]
+mod records;
 #[path = "entry/run.rs"]
 mod run;
 #[path = "entry/rustc.rs"]
@@ -70,6 +72,8 @@ mod session;
 mod sha256;
 #[path = "entry/trace_cap.rs"]
 mod trace_cap;
+#[path = "shared/variables.rs"]
+mod variables;
 
 /// Which entry point this build is (rustc-wrapper, rustc-wrapper-keep-args, rustdoc-wrapper,
 /// run-binary, proc-macro-server): fixed at compile time, one binary each.
@@ -102,8 +106,7 @@ fn die(msg: &str) -> ! {
 
 /// Variables that make a dynamically linked program load or run code of someone else's choosing.
 fn loader_variable(name: &OsStr) -> bool {
-    let n = name.as_bytes();
-    n.starts_with(b"LD_") || n.starts_with(b"MALLOC_") || [&b"GCONV_PATH"[..], b"GLIBC_TUNABLES", b"LOCPATH", b"NLSPATH"].contains(&n)
+    variables::listed("scrubbed-by-entry-points", name.as_bytes())
 }
 
 fn scrub_loader_environment() {

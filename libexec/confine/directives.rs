@@ -2,62 +2,17 @@
 // (cargo's `BuildOutput::parse`): a line is UTF-8 (cargo skips others), trimmed at both ends,
 // starts with `cargo::` or `cargo:`, and its key is what stands before the first `=`. Variables
 // that make host programs run code are refused; library search paths are narrowed to native ones.
+//
+// Refused in `rustc-env`: the `refused-in-rustc-env` use of libexec/schema/variables.json. rustc
+// and the linker act on those by loading or running code, or by writing files where they say
+// (`LLD_REPRODUCE`: rust-lld writes a tar of its inputs). They run confined, but in the
+// compilation's sandbox, which writes the artifacts users run and sees what the build script does
+// not; and cargo's own per-package variables, which cargo would let a directive override, are what
+// the wrapper trusts to choose a package's policy (`CARGO_MANIFEST_DIR=/` would show a compilation
+// the whole system).
 
 use super::{Report, Stop};
-
-/// Variables rustc or the linker (both outside the sandbox) act on by loading or running code,
-/// or by writing files where they say (`LLD_REPRODUCE`: rust-lld writes a tar of its inputs); and
-/// cargo's own per-package variables, which cargo would let a directive override and which the
-/// wrapper trusts to choose a package's policy and what its sandboxed rustc sees
-/// (`CARGO_MANIFEST_DIR=/` would show it the whole system).
-const FORBIDDEN_RUSTC_ENV: &[&str] = &[
-    "PATH",
-    "LD_*",
-    "DYLD_*",
-    "GCONV_PATH",
-    "LOCPATH",
-    "NLSPATH",
-    "GLIBC_TUNABLES",
-    "MALLOC_*",
-    "COMPILER_PATH",
-    "GCC_*",
-    "COLLECT_*",
-    "DEPENDENCIES_OUTPUT",
-    "SUNPRO_DEPENDENCIES",
-    "LLD_*",
-    "LDEMULATION",
-    "GNUTARGET",
-    "MOLD_*",
-    "BASH_ENV",
-    "ENV",
-    "IFS",
-    "CDPATH",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PS4",
-    "HOME",
-    "XDG_*",
-    "RUSTC",
-    "RUSTC_*",
-    "RUSTDOC*",
-    "RUSTUP_*",
-    "CARGO",
-    "CARGO_HOME",
-    "CARGO_BUILD_*",
-    "CARGO_TARGET_*",
-    "CARGO_SANDBOX_*",
-    "__CARGO*",
-    "TMPDIR",
-    "CARGO_MANIFEST_*",
-    "CARGO_PKG_*",
-    "CARGO_CRATE_*",
-    "CARGO_PRIMARY_PACKAGE",
-    "OUT_DIR",
-    // The jobserver rustc joins: `--jobserver-auth=fifo:PATH` would have it open and write a path.
-    "CARGO_MAKEFLAGS",
-    "MAKEFLAGS",
-    "MFLAGS",
-];
+use crate::variables;
 
 /// A directive as cargo reads the line: its syntax (`cargo:` or `cargo::`), key and value; None
 /// for any other line.
@@ -98,7 +53,7 @@ pub(crate) fn check_directive(line: Vec<u8>, report: &mut Report) -> Result<Vec<
             // cargo splits the value at its first `=` and keeps the name as written; a name with
             // spaces around it is not the variable it resembles, but it is refused all the same.
             let name = value.split('=').next().unwrap_or("").trim();
-            if FORBIDDEN_RUSTC_ENV.iter().any(|p| matches_pattern(name, p)) {
+            if variables::listed("refused-in-rustc-env", name.as_bytes()) {
                 report.add("directive", name.as_bytes(), &String::from_utf8_lossy(&line));
                 return Err(Stop::Directive(name.to_string()));
             }
@@ -133,11 +88,5 @@ pub(crate) fn check_directive(line: Vec<u8>, report: &mut Report) -> Result<Vec<
             Ok(format!("{syntax}rustc-flags={}\n", flags.join(" ")).into_bytes())
         }
         _ => Ok(line),
-    }
-}
-fn matches_pattern(name: &str, pattern: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => name == pattern,
     }
 }

@@ -20,6 +20,7 @@ use std::process::Command;
 
 use crate::jail::{inherit_fds, push, sandbox_programs, session_args};
 use crate::policy::{expand, package_policy, var, working_dir, EnvFilter, PackagePolicy};
+use crate::records;
 use crate::{die, exec_on_host, SAVED_LIBRARY_PATH};
 
 extern "C" {
@@ -232,19 +233,21 @@ fn write_record(record: &Path, out: &Path, manifest: &Path, me: &Path, pkg: &Pac
         .as_ref()
         .and_then(|c| fs::read_to_string(Path::new(c).join("pids.events")).ok())
         .and_then(|events| events.lines().find_map(|l| l.strip_prefix("max ").map(|n| n.trim().to_string())));
-    // `key=value` entries, each ending in NUL (src/intercept/session.ts reads them by name).
-    let fields: [(&str, &OsStr); 8] = [
-        ("package", &var("CARGO_PKG_NAME").unwrap_or_default()),
-        ("version", &var("CARGO_PKG_VERSION").unwrap_or_default()),
+    // The `run` format of libexec/schema/records.json (src/intercept/session.ts reads it).
+    let (package, version) = (var("CARGO_PKG_NAME").unwrap_or_default(), var("CARGO_PKG_VERSION").unwrap_or_default());
+    let mut fields: Vec<(&str, &OsStr)> = vec![
+        ("package", &package),
+        ("package-version", &version),
         ("out-dir", out.as_os_str()),
         ("manifest-dir", manifest.as_os_str()),
         ("launcher", me.as_os_str()),
         ("policy", pkg.file.as_os_str()),
-        ("cgroup", pkg.cgroup.as_deref().unwrap_or_default()),
         ("refused-before", OsStr::new(refused.as_deref().unwrap_or("0"))),
     ];
-    let data: Vec<u8> = fields.iter().flat_map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes(), b"\0"].concat()).collect();
-    // Without its record the run could not be explained afterwards: a failure to write it stops here.
+    if let Some(cgroup) = &pkg.cgroup {
+        fields.push(("cgroup", cgroup));
+    }
+    let data = records::render("run", &fields).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
     fs::write(record, data).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
 }
 

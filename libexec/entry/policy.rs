@@ -1,5 +1,6 @@
 // The session's policy, as data written by cargo-sandbox (src/intercept/session.ts): files of
-// NUL-terminated `key=value` entries, keys repeated for lists. Nothing here is shell: no value is
+// NUL-terminated `key=value` entries, keys repeated for lists, in the formats of
+// libexec/schema/records.json (shared/records.rs checks them). Nothing here is shell: no value is
 // ever parsed as a command.
 //   packages/FILE.data  one package's grants and limits (the most specific file: name@version,
 //                       name, or _default)
@@ -13,6 +14,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use crate::die;
+use crate::records::{self, Record};
+use crate::variables::glob;
 
 pub(crate) fn var(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
@@ -35,11 +38,6 @@ pub(crate) fn working_dir() -> PathBuf {
 pub(crate) fn read_entries(file: &Path) -> Vec<Vec<u8>> {
     let data = std::fs::read(file).unwrap_or_else(|e| die(&format!("cannot read the sandbox policy {}: {e}", file.display())));
     data.split(|&c| c == 0).filter(|e| !e.is_empty()).map(|e| e.to_vec()).collect()
-}
-
-fn key_value(entry: &[u8]) -> (&[u8], OsString) {
-    let eq = entry.iter().position(|&c| c == b'=').unwrap_or(entry.len());
-    (&entry[..eq], OsStr::from_bytes(entry.get(eq + 1..).unwrap_or(&[])).to_os_string())
 }
 
 /// The grants and limits of the package being built (cargo's CARGO_PKG_NAME/VERSION).
@@ -86,48 +84,39 @@ pub(crate) fn package_policy_of(session: &Path, name: &str, version: &str) -> Pa
     let candidates = [format!("{name}@{version}.data"), format!("{name}.data"), "_default.data".to_string()];
     let file = candidates.iter().map(|c| packages.join(c)).find(|p| p.is_file());
     let file = file.unwrap_or_else(|| die(&format!("the sandbox policy in {} is missing; run the build through `cargo sandbox`", packages.display())));
-    let mut p = PackagePolicy { sandbox: true, ..PackagePolicy::default() };
-    for entry in read_entries(&file) {
-        let (key, value) = key_value(&entry);
-        let set = if value.is_empty() { None } else { Some(value.clone()) };
-        // Written by cargo-sandbox for this very session (its format is session.data's): a value
-        // that does not parse, or a key we do not know, stops the process instead of widening a limit.
-        let bad = |what: &str| -> ! { die(&format!("the sandbox policy {}: `{}` {what}; run the build again", file.display(), String::from_utf8_lossy(key))) };
-        let number = || match value.to_str() {
-            Some("") => None,
-            Some(v) => Some(v.parse::<u64>().unwrap_or_else(|_| bad("is not a number"))),
-            None => bad("is not a number"),
-        };
-        let flag = || match value.to_str() {
-            Some("0") => false,
-            Some("1") => true,
-            _ => bad("is neither 0 nor 1"),
-        };
-        match key {
-            b"sandbox" => p.sandbox = flag(),
-            b"network" => p.network = flag(),
-            b"connect" => p.connect.push(value),
-            b"timeout" => p.timeout = set,
-            b"max-output" => p.max_output = set,
-            b"max-disk" => p.max_disk = set,
-            b"max-file-size" => p.max_file_size = number(),
-            b"max-memory" => p.max_memory = number(),
-            b"compile-max-disk" => p.compile_max_disk = set,
-            b"compile-max-file-size" => p.compile_max_file_size = number(),
-            b"compile-max-memory" => p.compile_max_memory = number(),
-            b"cgroup" => p.cgroup = set,
-            b"finish" => p.finish = set,
-            b"target" => p.target = set,
-            b"allow-env" => p.allow_env.push(value.into_vec()),
-            b"read" => p.read.push(value),
-            b"write" => p.write.push(value),
-            b"exec" => p.exec.push(value),
-            b"runner" => p.runner.push(value),
-            _ => bad("is not a key of the sandbox policy"),
-        }
+    let r = read_record("package", &file);
+    let owned = |key: &str| r.one(key).map(OsStr::to_os_string);
+    PackagePolicy {
+        sandbox: r.flag("sandbox").unwrap_or(true),
+        network: r.flag("network").unwrap_or(false),
+        connect: r.all("connect"),
+        timeout: owned("timeout"),
+        max_output: owned("max-output"),
+        max_disk: owned("max-disk"),
+        max_file_size: r.number("max-file-size"),
+        max_memory: r.number("max-memory"),
+        compile_max_disk: owned("compile-max-disk"),
+        compile_max_file_size: r.number("compile-max-file-size"),
+        compile_max_memory: r.number("compile-max-memory"),
+        cgroup: owned("cgroup"),
+        finish: owned("finish"),
+        target: owned("target"),
+        allow_env: r.all("allow-env").into_iter().map(OsString::into_vec).collect(),
+        read: r.all("read"),
+        write: r.all("write"),
+        exec: r.all("exec"),
+        runner: r.all("runner"),
+        file,
     }
-    p.file = file;
-    p
+}
+
+/// A file of the session in one of the formats of libexec/schema/records.json. Written by
+/// cargo-sandbox for this very session: anything that does not fit its format stops the process
+/// instead of widening a limit.
+pub(crate) fn read_record(format: &str, file: &Path) -> Record {
+    let data = std::fs::read(file).unwrap_or_else(|e| die(&format!("cannot read the sandbox policy {}: {e}", file.display())));
+    records::parse(format, &data)
+        .unwrap_or_else(|e| die(&format!("the sandbox policy {}: {e}; cargo-sandbox and its compiled helpers disagree: run the build again", file.display())))
 }
 
 /// What a grant's OUT_DIR part stands for where there is no OUT_DIR (a compilation of a package
@@ -160,15 +149,9 @@ pub(crate) struct EnvFilter {
 
 impl EnvFilter {
     pub(crate) fn load(session: &Path) -> EnvFilter {
-        let mut f = EnvFilter { keep: vec![], deny: vec![] };
-        for entry in read_entries(&session.join("env.data")) {
-            match key_value(&entry) {
-                (b"keep", v) => f.keep.push(v.into_vec()),
-                (b"deny", v) => f.deny.push(v.into_vec()),
-                (key, _) => die(&format!("the environment rules of the sandbox: unknown entry `{}`; run the build again", String::from_utf8_lossy(key))),
-            }
-        }
-        f
+        let r = read_record("env", &session.join("env.data"));
+        let bytes = |key| r.all(key).into_iter().map(OsString::into_vec).collect();
+        EnvFilter { keep: bytes("keep"), deny: bytes("deny") }
     }
 
     /// A name a deny pattern (a secret) matches and the package's `allow-env` does not.
@@ -185,43 +168,5 @@ impl EnvFilter {
         let mut env: Vec<(OsString, OsString)> = std::env::vars_os().filter(|(k, _)| self.passes(k.as_bytes(), package) && k != "TMPDIR").collect();
         env.push(("TMPDIR".into(), "/tmp".into()));
         env
-    }
-}
-
-/// Shell-style glob with `*` only.
-pub(crate) fn glob(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.iter().position(|&c| c == b'*') {
-        None => pattern == name,
-        Some(star) => {
-            let (head, rest) = (&pattern[..star], &pattern[star + 1..]);
-            name.starts_with(head) && (0..=name.len() - head.len()).any(|skip| glob(rest, &name[head.len() + skip..]))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-    use crate::json::{self, Value};
-
-    /// The vectors the TypeScript side passes too (test/unit/policy.test.ts).
-    #[test]
-    fn glob_matches_the_shared_vectors() {
-        let text = include_str!("../../test/vectors/glob.json");
-        let cases = match json::parse(text.as_bytes()) {
-            Some(Value::Object(fields)) => fields.into_iter().find(|(k, _)| k == "cases").map(|(_, v)| v),
-            _ => None,
-        };
-        let Some(Value::Array(cases)) = cases else { panic!("test/vectors/glob.json has no cases") };
-        assert!(cases.len() >= 20);
-        for case in cases {
-            let Value::Array(case) = case else { panic!("a case is not an array") };
-            match &case[..] {
-                [Value::String(pattern), Value::String(name), Value::Bool(expected)] => {
-                    assert_eq!(glob(pattern.as_bytes(), name.as_bytes()), *expected, "{pattern:?} ~ {name:?}")
-                }
-                _ => panic!("a case is not [pattern, name, matches]"),
-            }
-        }
     }
 }

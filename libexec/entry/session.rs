@@ -14,7 +14,8 @@
 //    session's `session.data`, written by cargo-sandbox (src/intercept/session.ts) in a directory
 //    only the user can write and no sandbox can.
 // The directory must be a real directory owned by us that no one else can write; `session.data`
-// must carry this format's version and only keys we know, or the process stops.
+// must be in its format (libexec/schema/records.json: its version, only keys we know, each value of
+// its kind), or the process stops.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -23,13 +24,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::die;
-use crate::policy::read_entries;
+use crate::policy::read_record;
 
 /// The variables cargo-sandbox sets in cargo's own environment for its entry points.
 pub(crate) const SESSION_VARIABLE: &str = "__CARGO_SANDBOX_SESSION";
 pub(crate) const RUNS_VARIABLE: &str = "__CARGO_SANDBOX_RUNS";
-/// `session.data`'s format; src/intercept/session.ts writes the same number.
-const FORMAT: &[u8] = b"1";
 
 extern "C" {
     fn getppid() -> i32;
@@ -116,63 +115,30 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
     if !std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file() && ours(&m, 0o022)) {
         die(&format!("the sandbox session's {} is missing or not ours; run the build through `cargo sandbox`", file.display()));
     }
-    let mut s = Session {
+    let r = read_record("session", &file);
+    let path = |key: &str| r.one(key).map(PathBuf::from);
+    let owned = |key: &str| r.one(key).map(OsStr::to_os_string);
+    // The required keys are there, and every path is absolute (records.json says which).
+    let required = |key: &str| owned(key).unwrap_or_default();
+    Session {
         dir,
         runs,
-        bwrap: OsString::new(),
-        confine: OsString::new(),
-        node: OsString::new(),
-        js: PathBuf::new(),
-        proc_macros: true,
-        workspace: None,
-        inner_wrapper: None,
-        workspace_wrapper: None,
-        rustdoc: None,
-        audit: None,
-        audit_trace_limit: None,
-        target_tmpdir: None,
-        identity_file: PathBuf::new(),
-        target_dir: PathBuf::new(),
-    };
-    let mut version = None;
-    for entry in read_entries(&file) {
-        let eq = entry.iter().position(|&c| c == b'=').unwrap_or_else(|| die(&format!("{}: an entry without `=`", file.display())));
-        let (key, value) = (&entry[..eq], OsStr::from_bytes(&entry[eq + 1..]).to_os_string());
-        match key {
-            b"version" => version = Some(value),
-            b"bwrap" => s.bwrap = value,
-            b"confine" => s.confine = value,
-            b"node" => s.node = value,
-            b"js" => s.js = value.into(),
-            b"proc-macros" => s.proc_macros = value != "0",
-            b"workspace" => s.workspace = Some(value.into()),
-            b"inner-wrapper" => s.inner_wrapper = Some(value),
-            b"workspace-wrapper" => s.workspace_wrapper = Some(value),
-            b"rustdoc" => s.rustdoc = Some(value),
-            b"audit" => s.audit = Some(value),
-            b"audit-trace-limit" => {
-                let limit = value.to_str().and_then(|v| v.parse::<u64>().ok()).filter(|&n| n > 0);
-                s.audit_trace_limit = Some(limit.unwrap_or_else(|| die(&format!("{}: `audit-trace-limit` is not a size in bytes", file.display()))));
-            }
-            b"target-tmpdir" => s.target_tmpdir = Some(value.into()),
-            b"identity-file" => s.identity_file = value.into(),
-            b"target-dir" => s.target_dir = value.into(),
-            _ => die(&format!("{}: unknown entry `{}`; cargo-sandbox and its compiled helpers disagree: run the build again", file.display(), String::from_utf8_lossy(key))),
-        }
+        bwrap: required("bwrap"),
+        confine: required("confine"),
+        node: required("node"),
+        js: required("js").into(),
+        proc_macros: r.flag("proc-macros") != Some(false),
+        workspace: path("workspace"),
+        inner_wrapper: owned("inner-wrapper"),
+        workspace_wrapper: owned("workspace-wrapper"),
+        rustdoc: owned("rustdoc"),
+        audit: owned("audit"),
+        audit_trace_limit: r.number("audit-trace-limit"),
+        target_tmpdir: path("target-tmpdir"),
+        identity_file: required("identity-file").into(),
+        target_dir: required("target-dir").into(),
     }
-    if version.as_deref().map(OsStr::as_bytes) != Some(FORMAT) {
-        die(&format!("{}: format {:?}, expected {}; run the build again", file.display(), version.unwrap_or_default(), String::from_utf8_lossy(FORMAT)));
-    }
-    for (name, value) in
-        [("bwrap", s.bwrap.as_os_str()), ("confine", &s.confine), ("node", &s.node), ("identity-file", s.identity_file.as_os_str()), ("target-dir", s.target_dir.as_os_str())]
-    {
-        if !Path::new(value).is_absolute() {
-            die(&format!("{}: `{name}` is not an absolute path", file.display()));
-        }
-    }
-    s
 }
-
 /// The value cargo's start-up environment must carry for a child of ours (build_script.rs starts
 /// Node, which starts the rustc wrapper again): the same session and records.
 pub(crate) fn child_variables(s: &Session) -> [(&'static str, OsString); 2] {

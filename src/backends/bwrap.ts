@@ -3,7 +3,8 @@
 // (OUT_DIR, its package's sources) are added by the launcher at run time, between `setup` and `finish`.
 
 import { dirname, resolve } from 'node:path';
-import { ENV_PATTERN, type EnvRules } from '../policy/environment.js';
+import type { EnvRules } from '../policy/environment.js';
+import { renderRecord } from './records.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import { isInside } from '../paths.js';
 
@@ -125,12 +126,10 @@ export function encodeArgs(args: readonly string[]): string {
 }
 
 /**
- * The environment filter as data for the static entry points (libexec/entry/policy.rs): `keep=`
- * and `deny=` patterns (`*` globs over any name; a deny wins), each entry ending in NUL.
+ * The environment filter as data for the static entry points (libexec/entry/policy.rs), in its
+ * format of libexec/schema/records.json: `keep=` and `deny=` patterns (`*` globs over any name;
+ * a deny wins).
  */
 export function renderEnvData(rules: EnvRules): string {
-  for (const p of [...rules.keep, ...rules.deny]) {
-    if (!ENV_PATTERN.test(p)) throw new Error(`invalid environment variable pattern: ${p}`);
-  }
-  return [...rules.keep.map((p) => `keep=${p}\0`), ...rules.deny.map((p) => `deny=${p}\0`)].join('');
+  return renderRecord('env', [...rules.keep.map((p) => ['keep', p] as const), ...rules.deny.map((p) => ['deny', p] as const)]);
 }

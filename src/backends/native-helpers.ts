@@ -1,6 +1,6 @@
 // cargo-sandbox's two small Rust programs (libexec/*.rs, std only): the supervisor that runs inside
 // bubblewrap, and the compiled front end that replays cached sessions. Compiled on first use with
-// the rustc that cargo would use (any rustc since 1.59 builds them) and cached by content.
+// the rustc that cargo would use (any rustc since 1.79, the oldest cargo-sandbox supports, builds them) and cached by content.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -84,9 +84,13 @@ export function isStaticElf(path: string): boolean {
 export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): string {
   const source = join(LIBEXEC, `${build.name}.rs`);
   const hash = createHash('sha256').update(readFileSync(source)).update(process.arch).update('crt-static');
-  // Its modules (libexec/NAME/*.rs) are part of what is compiled, so of the cache key too.
-  const modules = join(LIBEXEC, build.name);
-  for (const m of existsSync(modules) ? readdirSync(modules).sort() : []) hash.update(`\0${m}\0`).update(readFileSync(join(modules, m)));
+  // What it may compile in is part of the cache key too: its modules (libexec/NAME/), the modules
+  // helpers share (libexec/shared/, libexec/entry/ for the front end's SHA-256) and the schema
+  // files they include (libexec/schema/).
+  for (const dir of [build.name, 'entry', 'shared', 'schema']) {
+    const modules = join(LIBEXEC, dir);
+    for (const m of existsSync(modules) ? readdirSync(modules).sort() : []) hash.update(`\0${dir}/${m}\0`).update(readFileSync(join(modules, m)));
+  }
   for (const [k, v] of Object.entries(build.compileEnv ?? {})) hash.update(`\0${k}=${v}`);
   const file = `${build.name}-${hash.digest('hex').slice(0, 16)}`;
   const dirs = build.dirs ?? cacheDirs(env);

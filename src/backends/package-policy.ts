@@ -2,7 +2,7 @@
 // (libexec/entry/policy.rs): the launcher, the compilation and test-binary sandboxes read it.
 
 import { connectEntry, destinationsOf } from '../config/network-destinations.js';
-import { ENV_PATTERN } from '../policy/environment.js';
+import { renderRecord } from './records.js';
 import { DEFAULT_MAX_DISK, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, type EffectiveGrants, type GrantedPath, type PathPart } from '../policy/effective.js';
 import { isInside } from '../paths.js';
 
@@ -61,9 +61,9 @@ function pathData(parts: readonly PathPart[]): string {
     .join('');
 }
 
-/** A limit no lower than `floor`; 0 (unlimited) stays unlimited (''). */
-function atLeast(limit: number, floor: number): string {
-  return limit ? String(Math.max(limit, floor)) : '';
+/** A limit no lower than `floor`; 0 (unlimited) stays unlimited (no entry). */
+function atLeast(limit: number, floor: number): string | undefined {
+  return limit ? String(Math.max(limit, floor)) : undefined;
 }
 
 /**
@@ -75,45 +75,33 @@ function atLeast(limit: number, floor: number): string {
  * that load this package's proc macros.
  */
 export function renderPackageData(grants: EffectiveGrants, files: PackageFiles = {}): string {
-  for (const e of grants.env) {
-    if (!ENV_PATTERN.test(e.value)) throw new Error(`invalid environment variable pattern: ${e.value}`);
-  }
   const runner = grants.runner ? [...grants.runner.value] : [];
   // Without `{}`, the script is the runner's last argument.
   if (runner.length && !runner.some((w) => w.includes('{}'))) runner.push('{}');
-  const entries: [string, string][] = [
+  // No limit is no entry (records.json: a count is positive).
+  const limit = (n: number | undefined) => (n ? String(n) : undefined);
+  return renderRecord('package', [
     ['sandbox', grants.sandboxed.value ? '1' : '0'],
     ['network', grants.network.value === true ? '1' : '0'],
-    ['timeout', grants.timeoutSecs ? String(grants.timeoutSecs.value) : ''],
-    ['max-output', grants.maxOutput.value ? String(grants.maxOutput.value) : ''],
-    ['max-disk', grants.maxDisk.value ? String(grants.maxDisk.value) : ''],
-    ['max-file-size', grants.maxFileSize.value ? String(grants.maxFileSize.value) : ''],
-    ['max-memory', grants.maxMemory.value ? String(grants.maxMemory.value) : ''],
+    ['timeout', limit(grants.timeoutSecs.value)],
+    ['max-output', limit(grants.maxOutput.value)],
+    ['max-disk', limit(grants.maxDisk.value)],
+    ['max-file-size', limit(grants.maxFileSize.value)],
+    ['max-memory', limit(grants.maxMemory.value)],
     // A compilation (rustc, rustdoc, with the proc macros they load) is bounded by the defaults,
     // or by the package's limits where they are higher: limits set for a build script are no
     // measure of what compiling the package takes.
     ['compile-max-disk', atLeast(grants.maxDisk.value, DEFAULT_MAX_DISK)],
     ['compile-max-file-size', atLeast(grants.maxFileSize.value, DEFAULT_MAX_FILE_SIZE)],
     ['compile-max-memory', atLeast(grants.maxMemory.value, DEFAULT_MAX_MEMORY)],
-    ['cgroup', files.cgroup ?? ''],
-    ['finish', files.finishFile ?? ''],
-    ['target', files.targetFile ?? ''],
-    ...grants.env.map((e): [string, string] => ['allow-env', e.value]),
-    ...grants.read.map((g): [string, string] => ['read', pathData(g.value.parts)]),
-    ...grants.write.map((g): [string, string] => ['write', pathData(g.value.parts)]),
-    ...grants.exec.map((x): [string, string] => ['exec', x.value]),
-    ...destinationsOf(grants.network.value).map((d): [string, string] => ['connect', connectEntry(d)]),
-    ...runner.map((w): [string, string] => ['runner', w]),
-  ];
-  return encodeEntries(entries);
-}
-
-/** `key=value` entries, each ending in NUL (no value may hold a NUL). */
-export function encodeEntries(entries: readonly (readonly [string, string])[]): string {
-  return entries
-    .map(([k, v]) => {
-      if (v.includes('\0')) throw new Error(`policy value contains a NUL byte: ${k}=${JSON.stringify(v)}`);
-      return `${k}=${v}\0`;
-    })
-    .join('');
+    ['cgroup', files.cgroup],
+    ['finish', files.finishFile],
+    ['target', files.targetFile],
+    ...grants.env.map((e) => ['allow-env', e.value] as const),
+    ...grants.read.map((g) => ['read', pathData(g.value.parts)] as const),
+    ...grants.write.map((g) => ['write', pathData(g.value.parts)] as const),
+    ...grants.exec.map((x) => ['exec', x.value] as const),
+    ...destinationsOf(grants.network.value).map((d) => ['connect', connectEntry(d)] as const),
+    ...runner.map((w) => ['runner', w] as const),
+  ]);
 }

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, shownMasks, type HostView } from '../backends/bwrap.js';
 import { isPassed } from '../policy/environment.js';
+import { parseRecord, RecordError, renderRecord } from '../backends/records.js';
+import { UserError } from '../diagnostics/style.js';
 import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
@@ -205,15 +207,10 @@ export function readRuns(runsDir: string): BuildScriptRun[] {
   // One record per launch, named by the launcher's PID; `PID.stderr` holds its captured stderr.
   for (const name of safeReaddir(runsDir).filter((n) => /^\d+$/.test(n))) {
     const path = join(runsDir, name);
-    // `key=value` entries as the launcher (libexec/entry/launch.rs, write_record) writes them.
-    const record = new Map(
-      readFileSync(path, 'utf8')
-        .split('\0')
-        .filter(Boolean)
-        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as const),
-    );
-    const field = (key: string) => record.get(key) ?? '';
-    const [packageName, packageVersion, outDir, manifestDir, launcherPath, cgroup, refusedBefore] = ['package', 'version', 'out-dir', 'manifest-dir', 'launcher', 'cgroup', 'refused-before'].map(field) as [string, string, string, string, string, string, string];
+    // The `run` format of libexec/schema/records.json, as the launcher (libexec/entry/launch.rs) writes it.
+    const record = runRecord(path);
+    const field = (key: string) => record.get(key)?.[0] ?? '';
+    const [packageName, packageVersion, outDir, manifestDir, launcherPath, cgroup, refusedBefore] = ['package', 'package-version', 'out-dir', 'manifest-dir', 'launcher', 'cgroup', 'refused-before'].map(field) as [string, string, string, string, string, string, string];
     runs.push({
       packageName,
       packageVersion,
@@ -230,6 +227,16 @@ export function readRuns(runsDir: string): BuildScriptRun[] {
     });
   }
   return runs;
+}
+
+/** A run's record; one that does not fit its format stops the report (it is ours: the helpers disagree). */
+function runRecord(path: string): Map<string, string[]> {
+  try {
+    return parseRecord('run', readFileSync(path, 'utf8'));
+  } catch (e) {
+    if (!(e instanceof RecordError)) throw e;
+    throw new UserError(`the record of a build-script run, ${path}: ${e.message}`, ['cargo-sandbox and its compiled helpers disagree: run the build again']);
+  }
 }
 
 function networkOf(file: string): { network?: NetworkRecord[] } {
@@ -272,14 +279,7 @@ export function safeReaddir(dir: string): string[] {
 /** Read by the entry points from cargo's start-up environment only (libexec/entry/session.rs). */
 export const SESSION_VARIABLE = '__CARGO_SANDBOX_SESSION';
 export const RUNS_VARIABLE = '__CARGO_SANDBOX_RUNS';
-/** session.data's format (libexec/entry/session.rs checks it; unknown keys stop the entry points). */
-const SESSION_FORMAT = '1';
-
-/** session.data: `key=value` entries, each ending in NUL; absent values are left out. */
+/** session.data, in its format of libexec/schema/records.json (libexec/entry/session.rs reads it). */
 export function renderSessionData(values: Record<string, string | undefined>): string {
-  const entries: [string, string][] = [['version', SESSION_FORMAT], ...Object.entries(values).filter((e): e is [string, string] => e[1] !== undefined)];
-  for (const [key, value] of entries) {
-    if (value.includes('\0')) throw new Error(`session value ${key} contains a NUL byte`);
-  }
-  return entries.map(([key, value]) => `${key}=${value}\0`).join('');
+  return renderRecord('session', Object.entries(values));
 }

@@ -3,6 +3,8 @@
 // locale). Everything else is removed; secrets are removed even when a keep pattern matches.
 // Patterns are globs with `*` only, matched the same way by the static launcher (libexec/entry/policy.rs).
 
+import { variablePatterns } from './variables.js';
+
 export interface EnvRules {
   keep: readonly string[];
   deny: readonly string[];
@@ -131,43 +133,11 @@ export const BUILD_CONFIG_VARS: readonly BuildConfigGroup[] = [
 /** Every pattern above: kept in the sandbox's environment (secret-looking names still win). */
 export const BUILD_CONFIG_PATTERNS: readonly string[] = BUILD_CONFIG_VARS.flatMap((g) => g.vars.map(([p]) => p));
 
-/** Never passed, whatever matched above: credentials, agents, proxies, and our own plumbing. */
-export const SECRET_VARS = [
-  '*TOKEN*',
-  '*SECRET*',
-  '*PASSWORD*',
-  '*PASSWD*',
-  '*CREDENTIAL*',
-  '*_KEY',
-  '*_KEY_*',
-  '*APIKEY*',
-  '*_AUTH',
-  '*AUTH_*',
-  '*COOKIE*',
-  '*SESSION*',
-  'AWS_*',
-  'AZURE_*',
-  'GOOGLE_*',
-  'GCLOUD_*',
-  'SSH_*',
-  'GPG_*',
-  'GNUPG*',
-  'CARGO_REGISTRY_*',
-  'CARGO_REGISTRIES_*',
-  'CARGO_HTTP_*',
-  'CARGO_SANDBOX_*',
-  '__CARGO_SANDBOX_*',
-  // We are the wrapper; a nested cargo inside the sandbox must not find our plumbing.
-  'RUSTC_WRAPPER',
-  '*_PROXY',
-  '*_proxy',
-  'LD_PRELOAD',
-  'LD_AUDIT',
-  'DBUS_*',
-  'DISPLAY',
-  'WAYLAND_*',
-  'XDG_RUNTIME_DIR',
-] as const;
+/**
+ * Never passed, whatever matched above: credentials, agents, proxies, the desktop session, the
+ * user's preloaded libraries and our own plumbing (libexec/schema/variables.json).
+ */
+export const SECRET_VARS: readonly string[] = variablePatterns('never-passed-into-a-sandbox');
 
 export const DEFAULT_ENV_RULES: EnvRules = {
   keep: [...CARGO_BUILD_SCRIPT_VARS, ...BUILD_TOOL_VARS, ...BUILD_CONFIG_PATTERNS],

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { parseDestination } from '../../src/config/network-destinations.js';
 import type { NetworkAccess } from '../../src/config/types.js';
 import { parseCompileRecord, parseNetworkLines, readCompileRecords } from '../../src/intercept/network-records.js';
+import { renderRecord } from '../../src/backends/records.js';
 import { readRuns, type BuildScriptRun } from '../../src/intercept/session.js';
 import { blockedHints, destinationCheck, networkProposal, proxyFindings, type Finding, type HintContext } from '../../src/diagnostics/blocked-hints.js';
 import { failureNotes } from '../../src/diagnostics/failure-notes.js';
@@ -50,8 +51,10 @@ describe('records', () => {
   test('read from the runs directory: PID.network beside a run, absent when no proxy ran; compile-PID.network', () => {
     const dir = mkdtempSync(join(tmpdir(), 'network-records-'));
     try {
-      writeFileSync(join(dir, '100'), ['a', '1.0.0', '/t/a/out', '/m/a', '/t/a/build-script-build', 'p', '', ''].join('\0'));
-      writeFileSync(join(dir, '101'), ['b', '2.0.0', '/t/b/out', '/m/b', '/t/b/build-script-build', 'p', '', ''].join('\0'));
+      const record = (name: string, version: string) =>
+        renderRecord('run', [['package', name], ['package-version', version], ['out-dir', `/t/${name}/out`], ['manifest-dir', `/m/${name}`], ['launcher', `/t/${name}/build-script-build`], ['policy', '/s/packages/_default.data'], ['refused-before', '0']]);
+      writeFileSync(join(dir, '100'), record('a', '1.0.0'));
+      writeFileSync(join(dir, '101'), record('b', '2.0.0'));
       writeFileSync(join(dir, '100.network'), 'refused\tdl.example.com:443\tnot in allow-network\n');
       writeFileSync(join(dir, 'compile-200.network'), 'compiling\tapp\t0.1.0\nmacros\tm\t1.0.0\nallowed\tdb:5432\n');
       mkdirSync(join(dir, 'compile-300.network.d'));

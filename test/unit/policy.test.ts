@@ -132,7 +132,7 @@ test('environment: cargo and build-tool variables pass, secrets never do', () =>
 
 test('the environment filter as data: keep and deny patterns; patterns that are not plain globs are refused', () => {
   const data = renderEnvData({ keep: ['PATH', 'CARGO_*'], deny: ['*TOKEN*'] });
-  assert.equal(data, 'keep=PATH\0keep=CARGO_*\0deny=*TOKEN*\0');
+  assert.equal(data, 'version=1\0keep=PATH\0keep=CARGO_*\0deny=*TOKEN*\0');
   assert.throws(() => renderEnvData({ keep: ['A) rm -rf / ;; *'], deny: [] }));
   assert.throws(() => renderEnvData({ keep: [], deny: ['$(id)'] }));
   assert.throws(() => renderEnvData({ keep: ['A=B'], deny: [] }));

@@ -8,7 +8,8 @@
 pub(crate) enum Value {
     Null,
     Bool(bool),
-    Number,
+    /// As written (the few numbers read are small integers: Value::integer).
+    Number(String),
     String(String),
     Array(Vec<Value>),
     /// Keys in order, duplicates kept (every one is looked at).
@@ -16,6 +17,24 @@ pub(crate) enum Value {
 }
 
 const MAX_DEPTH: usize = 128;
+
+impl Value {
+    /// A non-negative integer written without fraction or exponent.
+    pub(crate) fn integer(&self) -> Option<u64> {
+        match self {
+            Value::Number(n) => n.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The value of an object's key (the first, if repeated).
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
 
 pub(crate) fn parse(text: &[u8]) -> Option<Value> {
     let mut p = Parser { s: text, i: 0 };
@@ -115,7 +134,7 @@ impl Parser<'_> {
                 return None;
             }
         }
-        (self.i > start).then_some(Value::Number)
+        (self.i > start).then(|| Value::Number(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
     }
 
     fn hex4(&mut self) -> Option<u32> {
@@ -178,7 +197,10 @@ mod tests {
     fn values_and_escapes() {
         assert_eq!(
             parse(b" {\"a\": [1, -2.5e3, true, null, \"x\"]} "),
-            Some(Value::Object(vec![("a".into(), Value::Array(vec![Value::Number, Value::Number, Value::Bool(true), Value::Null, Value::String("x".into())]))]))
+            Some(Value::Object(vec![(
+                "a".into(),
+                Value::Array(vec![Value::Number("1".into()), Value::Number("-2.5e3".into()), Value::Bool(true), Value::Null, Value::String("x".into())])
+            )]))
         );
         // A key spelled with escapes is the key it decodes to.
         assert_eq!(parse(br#"{"file_\u006eame":"\ud83d\ude00\n"}"#), Some(Value::Object(vec![("file_name".into(), Value::String("\u{1f600}\n".into()))])));

@@ -5,7 +5,7 @@
 import { lstatSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { SYSTEM_TREES } from '../policy/default-policy.js';
-import { isEnvFileName, sanitizeGitConfig } from '../policy/workspace-secrets.js';
+import { isEnvFileName, sanitizeGitConfig, SECRET_FILES } from '../policy/workspace-secrets.js';
 import { safeRead } from './workspace.js';
 import { safeRealpath } from '../paths.js';
 
@@ -22,14 +22,10 @@ export interface WorkspaceSecrets {
   truncated: boolean;
 }
 
-/**
- * How deep below the workspace root `.env` files are looked for: the root and member crates
- * (`crates/foo/.env`). Source, test and build directories are skipped: they hold no `.env`, and an
- * editor's swap files there would make every cached session stale.
- */
-const ENV_SCAN_DEPTH = 2;
-const MAX_SCANNED_DIRS = 4096;
-const SKIPPED_DIRS = new Set(['target', 'node_modules', 'vendor', 'src', 'tests', 'benches', 'examples']);
+/** How deep below the workspace root `.env` files are looked for, and which directories are skipped (secrets.json says why). */
+const ENV_SCAN_DEPTH = SECRET_FILES.scan.depth;
+const MAX_SCANNED_DIRS = SECRET_FILES.scan['max-dirs'];
+const SKIPPED_DIRS = new Set(SECRET_FILES.scan['skipped-dirs']);
 
 export function findWorkspaceSecrets(workspaceRoot: string, targetDir: string): WorkspaceSecrets {
   const found: WorkspaceSecrets = { envFiles: [], gitConfigs: [], looked: [], watched: [], truncated: false };
@@ -100,7 +96,7 @@ function gitConfigFiles(workspaceRoot: string, looked: string[]): string[] {
       }
     }
   }
-  return [...new Set(dirs)].flatMap((d) => [join(d, 'config'), join(d, 'config.worktree')]).filter((p) => safeStat(p)?.isFile()).map(safeRealpath);
+  return [...new Set(dirs)].flatMap((d) => SECRET_FILES['git-configs'].names.map((n) => join(d, n))).filter((p) => safeStat(p)?.isFile()).map(safeRealpath);
 }
 
 /**

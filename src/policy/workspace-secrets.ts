@@ -4,9 +4,21 @@
 // copy without the credentials (git config), so that `git rev-parse` and friends still work.
 // Pure: the files come in as text, discovered by src/config/workspace-secrets.ts.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LIBEXEC } from '../paths.js';
+
+/** Which files are secrets and where they are looked for: one rule for both sides (libexec/schema/secrets.json). */
+export const SECRET_FILES = JSON.parse(readFileSync(join(LIBEXEC, 'schema', 'secrets.json'), 'utf8')) as {
+  'env-files': { names: string[]; prefixes: string[] };
+  scan: { depth: number; 'max-dirs': number; 'skipped-dirs': string[] };
+  'git-configs': { names: string[] };
+};
+
 /** `.env`, `.env.local`, `.env.production`... (dotenv's names; not `.envrc`, direnv's script). */
 export function isEnvFileName(name: string): boolean {
-  return name === '.env' || name.startsWith('.env.');
+  const rule = SECRET_FILES['env-files'];
+  return rule.names.includes(name) || rule.prefixes.some((p) => name.startsWith(p));
 }
 
 /** `scheme://userinfo@` -> `scheme://`: a URL's user name and password (up to its last `@`). */

@@ -10,7 +10,8 @@
 //     processes (this supervisor included); no TCP when the network is not granted.
 //   - cargo's directives are checked before cargo sees them: `cargo:rustc-env` must not set a
 //     variable that makes rustc or the linker run a program of the script's choosing
-//     (LD_PRELOAD, PATH, RUSTUP_TOOLCHAIN, ...): rustc runs outside the sandbox.
+//     (LD_PRELOAD, PATH, RUSTUP_TOOLCHAIN, ...): rustc runs on the host with
+//     `sandbox.proc-macros = false`, and in the compilation's sandbox, which writes what users run, otherwise.
 //   - stdout and stderr are capped (cargo keeps both in memory); so is the disk the script fills
 //     (OUT_DIR and /tmp, measured twice a second: a bound, not a quota).
 //   - afterwards, once every process the script left is killed, OUT_DIR is swept (confine/out_dir.rs):
@@ -192,7 +193,7 @@ fn main() {
     }
     match verdict {
         Err(Stop::Directive(name)) => die(&format!(
-            "the build script asked cargo to set `{name}` for rustc (`cargo:rustc-env`), which would make rustc or the linker, running outside the sandbox, load or run a program of its choosing, write where it says, or see more than its package; refused"
+            "the build script asked cargo to set `{name}` for rustc (`cargo:rustc-env`), which would make rustc or the linker (outside this build script's sandbox) load or run a program of its choosing, write where it says, or see more than its package; refused"
         )),
         Err(Stop::Output(stream)) => die(&format!(
             "{} wrote more than {} bytes to {stream}; stopped (raise it with `max-output`)",

@@ -5,9 +5,9 @@
 //
 // Refused in `rustc-env`: the `refused-in-rustc-env` use of libexec/schema/variables.json. rustc
 // and the linker act on those by loading or running code, or by writing files where they say
-// (`LLD_REPRODUCE`: rust-lld writes a tar of its inputs). They run confined, but in the
-// compilation's sandbox, which writes the artifacts users run and sees what the build script does
-// not; and cargo's own per-package variables, which cargo would let a directive override, are what
+// (`LLD_REPRODUCE`: rust-lld writes a tar of its inputs). They run on the host with
+// `sandbox.proc-macros = false`, otherwise in the compilation's sandbox, which writes the artifacts
+// users run and sees what the build script does not; and cargo's own per-package variables, which cargo would let a directive override, are what
 // the wrapper trusts to choose a package's policy (`CARGO_MANIFEST_DIR=/` would show a compilation
 // the whole system).
 
@@ -27,7 +27,7 @@ fn parse(line: &[u8]) -> Option<(&str, &str, &str)> {
 }
 
 /// A library search path that rustc may also search for crates (cargo's default kind `all`, or
-/// `crate`, `dependency`) is narrowed to native libraries: otherwise rustc, outside the sandbox,
+/// `crate`, `dependency`) is narrowed to native libraries: otherwise rustc, outside this sandbox,
 /// would find a proc macro the script compiled into OUT_DIR and load it (`extern crate evil;`).
 fn native_only(path: &str) -> (String, bool) {
     if path.starts_with("native=") || path.starts_with("framework=") {

@@ -1,4 +1,4 @@
-// OUT_DIR after the script, before cargo (and rustc, outside the sandbox) reads it:
+// OUT_DIR after the script, before cargo and rustc (outside this sandbox) read it:
 //   - first, every process the script left in the sandbox is killed, so none can plant anything
 //     after the sweep;
 //   - symlinks are kept only when they stay inside OUT_DIR both as written and as resolved on disk

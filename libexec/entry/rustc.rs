@@ -32,7 +32,8 @@ use crate::session::Session;
 use crate::{die, exec_on_host, host_command};
 
 /// Bumped whenever the launcher or the way build scripts are compiled changes: cargo then
-/// rebuilds every sandboxed build script.
+/// rebuilds every sandboxed build script. The launcher (a copy of this program) also reads the
+/// session's files, so the version line carries their formats' too (records::versions).
 const LAUNCHER_FORMAT: u32 = 7;
 
 /// What the wrapper needs to know of one rustc call.
@@ -156,7 +157,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
             std::process::exit(101);
         }
         let keeps = if keep_args { " (keeps arguments)" } else { "" };
-        println!("cargo-sandbox: build-script-launcher-v{LAUNCHER_FORMAT}{keeps} for {}", crate::identity::for_target_dir(&s));
+        println!("cargo-sandbox: build-script-launcher-v{LAUNCHER_FORMAT} ({}){keeps} for {}", crate::records::versions(), crate::identity::for_target_dir(&s));
         std::process::exit(0)
     }
     // Started by cargo's fix proxy, which applies the suggestions in rustc's output on the host:

@@ -120,6 +120,12 @@ fn granted_path(value: &[u8]) -> bool {
     runtime_ok && (value.starts_with(b"/") || (value.first() == Some(&1) && parts.len() > 1))
 }
 
+/// Every format's version (`session 2, package 1, ...`): a launcher copied into a target dir reads
+/// the session's files, so it must be rebuilt when one of them changes.
+pub(crate) fn versions() -> String {
+    formats().iter().map(|f| format!("{} {}", f.name, f.version)).collect::<Vec<_>>().join(", ")
+}
+
 /// One file's entries, checked against its format.
 pub(crate) struct Record {
     format: &'static Format,

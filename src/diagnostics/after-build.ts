@@ -18,15 +18,19 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
   await warnStaleApprovals(ctx, runs, reporter);
   for (const run of runs) {
     const who = `the build script of \`${run.packageName} v${run.packageVersion}\``;
-    const modes = [...run.findings.filter((f) => f.kind === 'mode').map((f) => ({ path: f.subject, mode: parseInt(f.detail, 8) })), ...(run.supervised ? [] : sanitizeOutDir(run.outDir))];
+    const swept = run.supervised ? undefined : sanitizeOutDir(run.outDir);
+    const modes = [...run.findings.filter((f) => f.kind === 'mode').map((f) => ({ path: f.subject, mode: parseInt(f.detail, 8) })), ...(swept?.fixed ?? [])];
+    for (const u of swept?.unchecked ?? []) {
+      reporter.message('warning', `${who} left \`${u.path}\`, which could not be checked for setuid, setgid or world-writable bits (${u.error}); do not run anything from its OUT_DIR before checking it`);
+    }
     for (const f of modes) {
       reporter.message('warning', `${who} left \`${f.path}\` with mode ${f.mode.toString(8)}; its setuid, setgid and world-writable bits were removed`);
     }
     for (const f of run.findings.filter((f) => f.kind === 'symlink')) {
-      reporter.message('warning', `${who} left a symlink \`${f.subject}\` -> \`${f.detail}\` leading out of its OUT_DIR; it was removed (rustc, which runs outside the sandbox, would have followed it)`);
+      reporter.message('warning', `${who} left a symlink \`${f.subject}\` -> \`${f.detail}\` leading out of its OUT_DIR; it was removed (rustc, which reads OUT_DIR in a sandbox of its own, would have followed it)`);
     }
     for (const f of run.findings.filter((f) => f.kind === 'special')) {
-      reporter.message('warning', `${who} left a ${f.detail} \`${f.subject}\` in its OUT_DIR; it was removed (rustc, which runs outside the sandbox, would block on it or read a device)`);
+      reporter.message('warning', `${who} left a ${f.detail} \`${f.subject}\` in its OUT_DIR; it was removed (rustc would block on it or read a device)`);
     }
   }
   if (result.code === 0 && runs.length) await noteHiddenInputs(ctx, runs, reporter);
@@ -86,7 +90,7 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
 function stoppedBySupervisor(run: BuildScriptRun, grants: EffectiveGrants, formatSize: (n: number) => string) {
   const directive = run.findings.find((f) => f.kind === 'directive');
   if (directive) {
-    const message = `it asked cargo to set \`${directive.subject}\` for rustc (\`${directive.detail}\`); rustc and the linker run outside the sandbox, and this variable would make them load or run a program of the script's choosing, write where the script says, or change what cargo-sandbox shows them, so the build script was failed (no grant allows this)`;
+    const message = `it asked cargo to set \`${directive.subject}\` for rustc (\`${directive.detail}\`); rustc and the linker run outside the build script's sandbox, and this variable would make them load or run a program of the script's choosing, write where the script says, or change what cargo-sandbox shows them, so the build script was failed (no grant allows this)`;
     return { kind: 'refused' as const, message };
   }
   if (run.findings.some((f) => f.kind === 'output')) {

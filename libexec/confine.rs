@@ -43,6 +43,11 @@ mod directives;
 mod disk;
 #[path = "confine/forward.rs"]
 mod forward;
+// The JSON reader of the entry point, for the shared test vectors (test/vectors/*.json).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "entry/json.rs"]
+mod json;
 #[path = "confine/landlock.rs"]
 mod landlock;
 #[path = "confine/options.rs"]

@@ -107,14 +107,23 @@ mod filter {
         p
     }
 
-    /// In the child, before exec: a fresh session keyring, then the filter (no_new_privs is set by
-    /// the caller's Landlock step, or here).
-    pub(crate) fn install() -> std::io::Result<()> {
-        install_program(&program())
+    /// The filter, built before the fork: the child of a process with threads (the supervisor's
+    /// forwarding listeners) must not allocate, since a lock another thread held is never freed there.
+    pub(crate) struct Prepared(Vec<SockFilter>);
+
+    pub(crate) fn prepare() -> Prepared {
+        Prepared(program())
     }
 
-    /// The second half of `install`, for a program built beforehand: it allocates nothing, so a
-    /// child forked from a threaded process may call it (seccomp_tests.rs).
+    impl Prepared {
+        /// In the child, before exec: a fresh session keyring, then the filter (no_new_privs is
+        /// set by the caller's Landlock step, or here). Allocates nothing.
+        pub(crate) fn install(&self) -> std::io::Result<()> {
+            install_program(&self.0)
+        }
+    }
+
+    /// `Prepared::install`, for the tests (seccomp_tests.rs) too.
     pub(super) fn install_program(filter: &[SockFilter]) -> std::io::Result<()> {
         const KEYCTL: i64 = 250;
         const KEYCTL_JOIN_SESSION_KEYRING: i64 = 1;
@@ -147,13 +156,23 @@ mod filter {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use filter::install;
+pub(crate) use filter::prepare;
 
 #[cfg(all(test, target_arch = "x86_64"))]
 #[path = "seccomp_tests.rs"]
 mod tests;
 
 #[cfg(not(target_arch = "x86_64"))]
-pub(crate) fn install() -> std::io::Result<()> {
-    Ok(())
+pub(crate) struct Prepared;
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn prepare() -> Prepared {
+    Prepared
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Prepared {
+    pub(crate) fn install(&self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -40,11 +40,11 @@ use std::process::{Command, Stdio};
 // The crate root looks for modules beside it: they live in libexec/confine/.
 #[path = "confine/directives.rs"]
 mod directives;
-// Shared with the entry points; the supervisor reads only variables.json with it.
 #[path = "confine/disk.rs"]
 mod disk;
 #[path = "confine/forward.rs"]
 mod forward;
+// Shared with the entry points; the supervisor reads only variables.json with it.
 #[allow(dead_code)]
 #[path = "shared/json.rs"]
 mod json;
@@ -139,7 +139,8 @@ fn main() {
     if !o.pass_output {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    // SAFETY: the closure runs in the child between fork and exec; it only calls prctl and the landlock and seccomp syscalls, which are async-signal-safe, and allocates nothing.
+    let filter = seccomp::prepare();
+    // SAFETY: the closure runs in the child between fork and exec; it only calls prctl and the landlock, keyctl and seccomp syscalls, which are async-signal-safe, and allocates nothing (the filter was built before the fork).
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = ruleset {
@@ -147,13 +148,18 @@ fn main() {
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            seccomp::install()
+            filter.install()
         });
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", o.program[0].to_string_lossy())));
+    // A failure in the child between fork and exec comes back as its errno only.
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| die(&format!("cannot start {} (confined by Landlock, a seccomp filter and a new session keyring first): {e}", o.program[0].to_string_lossy())));
     if let Some(fd) = ruleset {
         // SAFETY: the ruleset descriptor is ours, and no File or other owner closes it too.
-        unsafe { close(fd) };
+        if unsafe { close(fd) } != 0 {
+            die(&format!("cannot close the Landlock ruleset: {}", std::io::Error::last_os_error()));
+        }
     }
     let dirs = o.out.iter().chain(&o.sweep).cloned().chain([PathBuf::from("/tmp")]).collect();
     let mut disk = DiskWatch { dirs, max: o.max_disk, deadline: o.timeout.map(|t| std::time::Instant::now() + t) };
@@ -168,7 +174,10 @@ fn main() {
     let status = loop {
         if verdict.is_err() {
             // SAFETY: kill takes plain integers; the pid is our child's, which we have not reaped yet.
-            unsafe { kill(child.id() as i32, 9) };
+            if unsafe { kill(child.id() as i32, 9) } != 0 {
+                // Unreaped, it cannot be gone: a failure is the supervisor losing its hold.
+                die(&format!("cannot stop {}: {}", o.what, std::io::Error::last_os_error()));
+            }
             break child.wait();
         }
         match child.try_wait() {
@@ -228,14 +237,18 @@ fn main() {
     std::process::exit(status.code().unwrap_or(101));
 }
 
+/// The report descriptor stays ours: the script must not inherit it (it would write findings).
 fn set_cloexec(fd: RawFd) {
     extern "C" {
         fn fcntl(fd: i32, cmd: i32, ...) -> i32;
     }
     // SAFETY: fcntl(F_SETFD) on a descriptor number takes plain integers; an invalid one only returns an error.
-    unsafe {
+    if unsafe {
         fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */)
-    };
+    } != 0
+    {
+        die(&format!("the report descriptor {fd} is unusable: {}", std::io::Error::last_os_error()));
+    }
 }
 
 fn resolve_program(name: &OsStr) -> Option<PathBuf> {

@@ -35,6 +35,7 @@ extern "C" {
     fn _exit(code: i32) -> !;
 }
 const PR_SET_PDEATHSIG: i32 = 1;
+const SIG_ERR: usize = usize::MAX;
 
 const ROOT: &str = env!("CARGO_SANDBOX_ROOT");
 const NODE: &str = env!("CARGO_SANDBOX_NODE");
@@ -320,7 +321,12 @@ fn main() {
     // SAFETY: the closure runs in the child between fork and exec and only calls prctl, getppid and _exit, which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
-            if prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0 || getppid() != me {
+            // A failure reaches us, whose spawn fails with its errno.
+            if prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // We are already gone: nobody waits for an error, and cargo must not start.
+            if getppid() != me {
                 _exit(101);
             }
             Ok(())
@@ -328,7 +334,11 @@ fn main() {
     }
     for sig in FORWARDED {
         // SAFETY: signal takes a signal number and the address of an extern "C" handler that only reads an atomic and calls kill.
-        unsafe { signal(sig, forward as *const () as usize) };
+        if unsafe { signal(sig, forward as *const () as usize) } == SIG_ERR {
+            // Unforwarded, ^C would leave cargo and its sandboxes running without us.
+            eprintln!("error: cargo-sandbox: cannot forward signal {sig} to cargo: {}", std::io::Error::last_os_error());
+            std::process::exit(101);
+        }
     }
     let status = match cmd.spawn() {
         Ok(mut child) => {

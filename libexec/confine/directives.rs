@@ -67,18 +67,37 @@ pub(crate) fn check_directive(line: Vec<u8>, report: &mut Report) -> Result<Vec<
             Ok(format!("{syntax}rustc-link-search={path}\n").into_bytes())
         }
         "rustc-flags" => {
-            // `-L DIR` or `-LDIR` (cargo accepts only -l and -L here), each path narrowed.
-            let mut words = value.split_whitespace().peekable();
+            // Read as cargo reads it (`parse_rustc_flags`): `-lNAME`, `-l NAME`, `-LDIR` or
+            // `-L DIR`, each flag with its value, so that what is narrowed is what cargo would
+            // pass as a search path; any other word, or a flag without its value, is kept for
+            // cargo to refuse.
+            let mut words = value.split_whitespace();
             let mut flags = Vec::new();
             while let Some(w) = words.next() {
-                let path = match w {
-                    "-L" => words.next().unwrap_or(""),
-                    _ if w.starts_with("-L") => &w[2..],
+                let (flag, mut path) = match w.get(..2) {
+                    Some(flag @ ("-l" | "-L")) => (flag, &w[2..]),
                     _ => {
                         flags.push(w.to_string());
                         continue;
                     }
                 };
+                if flag == "-l" {
+                    // A library name, attached or the next word: kept as written.
+                    flags.push(w.to_string());
+                    if path.is_empty() {
+                        flags.extend(words.next().map(str::to_string));
+                    }
+                    continue;
+                }
+                if path.is_empty() {
+                    match words.next() {
+                        Some(next) => path = next,
+                        None => {
+                            flags.push(w.to_string());
+                            continue;
+                        }
+                    }
+                }
                 let (path, explicit) = native_only(path);
                 if explicit {
                     report.add("link-search", path.as_bytes(), "");
@@ -90,3 +109,7 @@ pub(crate) fn check_directive(line: Vec<u8>, report: &mut Report) -> Result<Vec<
         _ => Ok(line),
     }
 }
+
+#[cfg(test)]
+#[path = "directives_tests.rs"]
+mod tests;

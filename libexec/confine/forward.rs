@@ -43,12 +43,16 @@ impl Forwarding {
         }
         for (listener, target) in listeners {
             let socket = self.socket.clone();
-            let _ = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || {
+            let accept = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || {
                 for client in listener.incoming().flatten() {
                     let (socket, target) = (socket.clone(), target.clone());
+                    // No thread for it: that connection is closed, as a refused one is.
                     let _ = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || serve(client, &socket, target.as_deref()));
                 }
             });
+            if let Err(e) = accept {
+                die(&format!("cannot start the network proxy's listener: {e}"));
+            }
         }
     }
 }

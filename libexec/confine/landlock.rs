@@ -57,12 +57,24 @@ pub(crate) fn landlock_abi() -> i64 {
     unsafe { syscall(SYS_LANDLOCK[0], std::ptr::null::<u8>(), 0usize, 1u32) }
 }
 
+/// Whether a failed ABI query means the kernel has no Landlock: not built in (ENOSYS) or turned
+/// off at boot (EOPNOTSUPP). Any other failure is not a kernel without it (THREAT-MODEL.md).
+fn lacks_landlock(errno: Option<i32>) -> bool {
+    const ENOSYS: i32 = 38;
+    const EOPNOTSUPP: i32 = 95;
+    matches!(errno, Some(ENOSYS | EOPNOTSUPP))
+}
+
 /// The ruleset for the script, or None without Landlock. Applied in the child only, so this
 /// supervisor stays outside the script's domain (and out of reach of its signals and ptrace).
 pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report) -> Option<RawFd> {
     let abi = landlock_abi();
     if abi < 1 {
-        return None;
+        let err = std::io::Error::last_os_error();
+        if abi < 0 && lacks_landlock(err.raw_os_error()) {
+            return None;
+        }
+        crate::die(&format!("cannot ask the kernel which Landlock it offers: {}", if abi < 0 { err.to_string() } else { format!("ABI {abi}") }));
     }
     let mut write = FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
     if abi >= 2 {
@@ -100,7 +112,9 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
         for port in o.forwarding.iter().flat_map(|f| f.ports()) {
             let attr = NetPortAttr { allowed_access: NET_CONNECT_TCP, port: port as u64 };
             // SAFETY: attr is a live repr(C) NetPortAttr; fd is the ruleset we created.
-            unsafe { syscall(SYS_LANDLOCK[1], fd, RULE_NET_PORT, &attr as *const NetPortAttr, 0u32) };
+            if unsafe { syscall(SYS_LANDLOCK[1], fd, RULE_NET_PORT, &attr as *const NetPortAttr, 0u32) } != 0 {
+                crate::die(&format!("the kernel refused the Landlock rule for the network proxy's port {port}: {}", std::io::Error::last_os_error()));
+            }
         }
     }
     // Writing to /dev/null, /dev/tty's output and the like; creating nothing there.
@@ -125,23 +139,48 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
     Some(fd)
 }
 
+/// A rule for `path`. A path that cannot be opened (missing, as another architecture's loader is,
+/// or not reachable) gets none: the script gets less there, never more (THREAT-MODEL.md). Any
+/// other failure stops the supervisor: the rule would be missing without anyone knowing.
 fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
+    const ENOENT: i32 = 2;
+    const EACCES: i32 = 13;
+    const ENOTDIR: i32 = 20;
+    const ELOOP: i32 = 40;
     let c = match CString::new(path.as_os_str().as_bytes()) {
         Ok(c) => c,
-        Err(_) => return,
+        Err(_) => return, // a NUL in the name: no such path
     };
     // SAFETY: c is a NUL-terminated CString that outlives the call.
     let pfd = unsafe { open(c.as_ptr(), O_PATH | O_CLOEXEC) };
     if pfd < 0 {
-        return;
+        let err = std::io::Error::last_os_error();
+        if matches!(err.raw_os_error(), Some(ENOENT | EACCES | ENOTDIR | ELOOP)) {
+            return;
+        }
+        crate::die(&format!("cannot open {} for its Landlock rule: {err}", path.display()));
     }
     // A rule on a file may only carry file rights.
     let is_dir = Path::new(path).is_dir();
     let file_rights = FS_EXECUTE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV | (1 << 2);
     let attr = PathBeneathAttr { allowed_access: if is_dir { access } else { access & file_rights }, parent_fd: pfd };
     // SAFETY: attr is a live repr(C) PathBeneathAttr holding our O_PATH descriptor, closed right after.
-    unsafe {
-        syscall(SYS_LANDLOCK[1], ruleset, RULE_PATH_BENEATH, &attr as *const PathBeneathAttr, 0u32);
-        close(pfd);
+    let (added, closed) = unsafe { (syscall(SYS_LANDLOCK[1], ruleset, RULE_PATH_BENEATH, &attr as *const PathBeneathAttr, 0u32), close(pfd)) };
+    if added != 0 || closed != 0 {
+        crate::die(&format!("the kernel refused the Landlock rule for {}: {}", path.display(), std::io::Error::last_os_error()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lacks_landlock;
+
+    #[test]
+    fn only_a_kernel_without_landlock_goes_on_without_it() {
+        assert!(lacks_landlock(Some(38)));
+        assert!(lacks_landlock(Some(95)));
+        for errno in [None, Some(0), Some(1), Some(12), Some(22)] {
+            assert!(!lacks_landlock(errno), "{errno:?}");
+        }
     }
 }

@@ -254,33 +254,42 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
         let file = if tasks.exists() { tasks } else { Path::new(c).join("cgroup.procs") };
         CString::new(file.as_os_str().as_bytes()).unwrap_or_else(|_| die("bad cgroup path"))
     });
+    // The copies above 10 are counted in a fixed array: the child must not allocate.
+    const MOST: usize = 8;
+    if files.len() > MOST {
+        die("too many descriptors for the sandbox");
+    }
     // SAFETY: the closure runs in the child between fork and exec; it only calls fcntl, dup2, open, write and close on descriptors and a path prepared before the fork, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             // Moved above 10 first, so that no file lands on another's target descriptor.
-            let mut high = Vec::with_capacity(files.len());
-            for (file, _) in &files {
-                let fd = fcntl(file.as_raw_fd(), F_DUPFD, 10);
-                if fd < 0 {
+            let mut high = [-1i32; MOST];
+            for ((file, _), slot) in files.iter().zip(high.iter_mut()) {
+                *slot = fcntl(file.as_raw_fd(), F_DUPFD, 10);
+                if *slot < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                high.push(fd);
             }
+            let high = &high[..files.len()];
             for (fd, (_, target)) in high.iter().zip(&files) {
                 if dup2(*fd, *target) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
             // The copies above 10 would otherwise reach the sandboxed program.
-            for fd in high {
-                close(fd);
+            for &fd in high {
+                if close(fd) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             if let Some(procs) = &cgroup {
+                // (An error of our own would reach the parent as EINVAL: std hands on errnos only.)
                 let fd = open(procs.as_ptr(), O_WRONLY | O_CLOEXEC);
-                let moved = fd >= 0 && write(fd, b"0".as_ptr(), 1) == 1;
-                close(fd);
-                if !moved {
-                    return Err(std::io::Error::other("cannot enter the process-limit cgroup"));
+                if fd < 0 || write(fd, b"0".as_ptr(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if close(fd) != 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
             }
             Ok(())

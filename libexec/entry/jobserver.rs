@@ -89,13 +89,12 @@ pub(crate) fn pass_through() -> Jobserver {
             let (r, w) = *moved.get_or_insert_with(|| unsafe {
                 let copies = (fcntl(fds[0], F_DUPFD, 20), fcntl(fds[1], F_DUPFD, 20));
                 // The originals go no further than us: nothing inside is told of them.
-                fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-                fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+                if copies.0 < 0 || copies.1 < 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 {
+                    crate::die(&format!("cannot hand cargo's jobserver to the sandbox: {}", std::io::Error::last_os_error()));
+                }
                 copies
             });
-            if r >= 0 && w >= 0 {
-                words.push(format!("{flag}{r},{w}"));
-            }
+            words.push(format!("{flag}{r},{w}"));
         }
         result.env.push((name.into(), words.join(" ").into()));
     }

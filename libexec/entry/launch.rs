@@ -19,8 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::jail::{inherit_fds, push, sandbox_programs, session_args};
+use crate::jobserver::Jobserver;
+use crate::network::ProxiedNetwork;
 use crate::policy::{expand, package_policy, var, working_dir, EnvFilter, PackagePolicy};
 use crate::records;
+use crate::session::Session;
 use crate::{die, exec_on_host, SAVED_LIBRARY_PATH};
 
 extern "C" {
@@ -48,8 +51,41 @@ pub(crate) fn set_limits(cmd: &mut Command, limits: [(i32, Option<u64>); 2]) {
 
 pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     let s = crate::session::current();
-    let session = &s.dir;
     let (bwrap, confine) = sandbox_programs(&s);
+    let script = locate(me, bin, &s);
+    let filter = EnvFilter::load(&s.dir);
+    let pkg = package_policy(&s.dir);
+    write_record(&script.record, &script.out, &script.manifest, me, &pkg);
+    if !pkg.sandbox {
+        run_unsandboxed(script.bin, rest);
+    }
+    let mut a = bwrap_view(&s, &pkg, &script);
+    let network = start_network(&s, &pkg, &script);
+    // `make -j`, `cc` and `cmake` share cargo's job limit (jobserver.rs).
+    let jobserver = crate::jobserver::pass_through();
+    bwrap_tail(&mut a, &pkg, network.as_ref(), &jobserver, &confine);
+    let env = script_environment(&s, &filter, &pkg, network.as_ref(), &jobserver, &script.record);
+    let mut program = match pkg.runner.is_empty() {
+        true => sandboxed_command(&s, &pkg, &script, [vec![bwrap], a].concat(), &confine, network.as_ref(), &jobserver),
+        false => runner_command(&pkg, &script, &env),
+    };
+    program.extend(rest);
+    start(&s, &pkg, &script, program, env)
+}
+
+/// The build script this launcher stands for, and its directories.
+struct Script {
+    /// The real script (NAME.real, or NAME.wasm).
+    bin: PathBuf,
+    wasm: bool,
+    out: PathBuf,
+    manifest: PathBuf,
+    /// The run record, PID in the session's runs directory (see the top of this file).
+    record: PathBuf,
+}
+
+/// The script and the directories cargo made for it, each checked.
+fn locate(me: &Path, bin: PathBuf, s: &Session) -> Script {
     if !bin.is_file() {
         die(&format!("the build script binary `{}` is missing; run `cargo clean` and build again", bin.display()));
     }
@@ -60,66 +96,77 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     let host_profile = me.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_default();
     crate::jail::refuse_unsafe_write(&out, 4, &[me.parent().map(Path::to_path_buf).unwrap_or_default(), profile.join("deps"), host_profile.join("deps")]);
     let manifest = var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| die("CARGO_MANIFEST_DIR is not set"));
-    let filter = EnvFilter::load(session);
-    let pkg = package_policy(session);
-    let record = s.runs.join(std::process::id().to_string());
-    write_record(&record, &out, &manifest, me, &pkg);
-
-    if !pkg.sandbox {
-        // The explicit escape hatch (`sandbox = false` for this package): run as plain cargo would.
-        for (name, _) in std::env::vars_os() {
-            if name.as_bytes().starts_with(b"__CARGO_SANDBOX_") && name != SAVED_LIBRARY_PATH {
-                std::env::remove_var(name);
-            }
-        }
-        exec_on_host(&[vec![bin.into_os_string()], rest].concat());
-    }
-
     let wasm = bin.extension().is_some_and(|e| e == "wasm");
-    let dir = bin.parent().unwrap_or_else(|| Path::new("/"));
+    Script { bin, wasm, out, manifest, record: s.runs.join(std::process::id().to_string()) }
+}
+
+/// The explicit escape hatch (`sandbox = false` for this package): run as plain cargo would.
+fn run_unsandboxed(bin: PathBuf, rest: Vec<OsString>) -> ! {
+    for (name, _) in std::env::vars_os() {
+        if name.as_bytes().starts_with(b"__CARGO_SANDBOX_") && name != SAVED_LIBRARY_PATH {
+            std::env::remove_var(name);
+        }
+    }
+    exec_on_host(&[vec![bin.into_os_string()], rest].concat())
+}
+
+/// bwrap's view for the script: the session's (`--args 3`), the build directories, the package's
+/// grants, its secrets hidden, and Node for a wasm script.
+fn bwrap_view(s: &Session, pkg: &PackagePolicy, script: &Script) -> Vec<OsString> {
+    let (out, manifest) = (&script.out, &script.manifest);
+    let dir = script.bin.parent().unwrap_or_else(|| Path::new("/"));
     // <target>/<profile>/build: other packages' OUT_DIRs, which DEP_* variables point into (read-only).
     let build_root = out.ancestors().nth(2).unwrap_or_else(|| Path::new("/"));
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
-    for (flag, path) in [("--ro-bind", build_root), ("--ro-bind", dir), ("--ro-bind", &manifest), ("--bind", &out)] {
+    for (flag, path) in [("--ro-bind", build_root), ("--ro-bind", dir), ("--ro-bind", manifest), ("--bind", out)] {
         push(&mut a, &[flag.as_ref(), path.as_os_str(), path.as_os_str()]);
     }
-    grant_binds(&mut a, &pkg, &out, &manifest);
-    crate::jail::hide_package_secrets(&mut a, &manifest, &s);
-    let (node, js) = (&s.node, &s.js);
-    if wasm {
+    grant_binds(&mut a, pkg, out, manifest);
+    crate::jail::hide_package_secrets(&mut a, manifest, s);
+    if script.wasm {
         // A build script compiled for wasm runs on Node's WASI: Node and our runner must be visible.
+        let (node, js) = (&s.node, &s.js);
         let node_dir = Path::new(&node).parent().unwrap_or_else(|| Path::new("/usr/bin")).to_path_buf();
         push(&mut a, &["--ro-bind".as_ref(), node_dir.as_os_str(), node_dir.as_os_str(), "--ro-bind".as_ref(), js.as_os_str(), js.as_os_str()]);
     }
-    // An `allow-network` list (and, under `cargo sandbox audit`, any script without the whole
-    // network, so that the names it asks for are recorded): the filtering proxy, for as long as
-    // this process (bwrap, once exec'd) lives.
-    let audit = s.audit.is_some();
+    a
+}
+
+/// An `allow-network` list (and, under `cargo sandbox audit`, any script without the whole
+/// network, so that the names it asks for are recorded): the filtering proxy, for as long as this
+/// process (bwrap, once exec'd) lives.
+fn start_network(s: &Session, pkg: &PackagePolicy, script: &Script) -> Option<ProxiedNetwork> {
     if !pkg.connect.is_empty() && !pkg.runner.is_empty() {
         die("an `allow-network` list needs bubblewrap's network namespace; with a custom `runner` the runner decides the network: use `allow-network = true` or `false` for this package");
     }
-    let proxied = (!pkg.connect.is_empty() || audit) && !pkg.network && pkg.runner.is_empty() && !wasm;
-    let network = if proxied { Some(crate::network::start(&pkg.connect, &record, b"")) } else { None };
-    if let Some(n) = &network {
+    let proxied = (!pkg.connect.is_empty() || s.audit.is_some()) && !pkg.network && pkg.runner.is_empty() && !script.wasm;
+    proxied.then(|| crate::network::start(&pkg.connect, &script.record, b""))
+}
+
+/// The rest of bwrap's arguments: the proxy's and the jobserver's, the supervisor, the working
+/// directory, and cargo's library path.
+fn bwrap_tail(a: &mut Vec<OsString>, pkg: &PackagePolicy, network: Option<&ProxiedNetwork>, jobserver: &Jobserver, confine: &OsString) {
+    if let Some(n) = network {
         a.extend(n.bwrap.iter().cloned());
     }
-    // `make -j`, `cc` and `cmake` share cargo's job limit (jobserver.rs).
-    let jobserver = crate::jobserver::pass_through();
     a.extend(jobserver.bwrap_args());
-    push(&mut a, &["--ro-bind".as_ref(), &confine, &confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), working_dir().as_os_str()]);
+    push(a, &["--ro-bind".as_ref(), confine, confine, "--args".as_ref(), "4".as_ref(), "--chdir".as_ref(), working_dir().as_os_str()]);
     // Cargo's library path (build scripts' native search paths) for the script, inside only.
     // (A custom runner gets none: it runs on the host.)
     if let (true, Some(path)) = (pkg.runner.is_empty(), std::env::var_os(SAVED_LIBRARY_PATH)) {
-        push(&mut a, &["--setenv".as_ref(), "LD_LIBRARY_PATH".as_ref(), &path]);
+        push(a, &["--setenv".as_ref(), "LD_LIBRARY_PATH".as_ref(), &path]);
     }
+}
 
-    let mut env = filter.apply(&pkg);
+/// The script's environment (the session's filter, the package's grants), recorded as PID.env.
+fn script_environment(s: &Session, filter: &EnvFilter, pkg: &PackagePolicy, network: Option<&ProxiedNetwork>, jobserver: &Jobserver, record: &Path) -> Vec<(OsString, OsString)> {
+    let mut env = filter.apply(pkg);
     // Cargo hands scripts its RUSTDOC, which in a session is our wrapper (not shown inside, and no
     // tool for them): the rustdoc cargo would have used instead.
     for (_, value) in env.iter_mut().filter(|(name, _)| name == "RUSTDOC") {
-        *value = crate::rustdoc::user_rustdoc(&s);
+        *value = crate::rustdoc::user_rustdoc(s);
     }
-    if let Some(n) = &network {
+    if let Some(n) = network {
         env.retain(|(k, _)| !crate::network::proxy_variable(k.as_bytes()));
         env.extend(n.env.iter().cloned());
     }
@@ -129,63 +176,80 @@ pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
         env_record.extend_from_slice(&[k.as_bytes(), b"=", v.as_bytes(), b"\0"].concat());
     }
     let _ = fs::write(record.with_extension("env"), env_record);
+    env
+}
 
-    let mut program: Vec<OsString>;
-    if !pkg.runner.is_empty() {
-        // A configured runner (sandbox.runner) replaces bubblewrap: it is the sandbox.
-        program = pkg.runner.iter().map(|w| runner_word(w, &bin, &env)).collect();
-        if let Some(t) = &pkg.timeout {
-            program.splice(0..0, ["timeout".into(), "--kill-after=5".into(), t.clone()]);
-        }
-    } else {
-        // Inside bwrap, the supervisor (libexec/confine.rs) adds Landlock, checks cargo directives
-        // and output, and sweeps OUT_DIR afterwards; its findings go to fd 6.
-        program = vec![bwrap.clone()];
-        program.extend(a);
-        push(&mut program, &["--json-status-fd".as_ref(), "5".as_ref(), "--".as_ref(), &confine, "--out".as_ref(), out.as_os_str(), "--report-fd".as_ref(), "6".as_ref()]);
-        confine_limits(&mut program, &pkg, &out, &manifest);
-        if let Some(n) = &network {
-            program.extend(n.confine.iter().cloned());
-        }
-        program.extend(jobserver.confine_args());
-        program.push("--".into());
-        if wasm {
-            // Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
-            push(&mut program, &[node, "--no-warnings".as_ref(), js.join("backends/wasi-runner.js").as_os_str()]);
-        }
-        program.push(bin.clone().into_os_string());
-        // `cargo sandbox audit`: strace, run around bwrap (outside the sandbox, where the script
-        // cannot reach its output), records what the script does.
-        if let Some(strace) = s.audit.clone() {
-            let trace = record.with_extension("trace");
-            let calls = "trace=execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2,connect,sendto,sendmsg";
-            let mut wrapped: Vec<OsString> =
-                vec![strace, "-f".into(), "-qq".into(), "-y".into(), "-s".into(), "1024".into(), "-o".into(), trace.into_os_string(), "-e".into(), calls.into(), "--".into()];
-            wrapped.extend(program);
-            program = wrapped;
-        }
+/// A configured runner (sandbox.runner) replaces bubblewrap: it is the sandbox.
+fn runner_command(pkg: &PackagePolicy, script: &Script, env: &[(OsString, OsString)]) -> Vec<OsString> {
+    let mut program: Vec<OsString> = pkg.runner.iter().map(|w| runner_word(w, &script.bin, env)).collect();
+    if let Some(t) = &pkg.timeout {
+        program.splice(0..0, ["timeout".into(), "--kill-after=5".into(), t.clone()]);
     }
-    program.extend(rest);
+    program
+}
 
+/// bwrap (with its arguments), and inside it the supervisor (libexec/confine.rs), which adds Landlock, checks cargo
+/// directives and output, and sweeps OUT_DIR afterwards; its findings go to fd 6. Under `cargo
+/// sandbox audit`, strace around them.
+fn sandboxed_command(
+    s: &Session,
+    pkg: &PackagePolicy,
+    script: &Script,
+    bwrap: Vec<OsString>,
+    confine: &OsString,
+    network: Option<&ProxiedNetwork>,
+    jobserver: &Jobserver,
+) -> Vec<OsString> {
+    let (out, record) = (&script.out, &script.record);
+    let mut program = bwrap;
+    push(&mut program, &["--json-status-fd".as_ref(), "5".as_ref(), "--".as_ref(), confine, "--out".as_ref(), out.as_os_str(), "--report-fd".as_ref(), "6".as_ref()]);
+    confine_limits(&mut program, pkg, out, &script.manifest);
+    if let Some(n) = network {
+        program.extend(n.confine.iter().cloned());
+    }
+    program.extend(jobserver.confine_args());
+    program.push("--".into());
+    if script.wasm {
+        // Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
+        push(&mut program, &[&s.node, "--no-warnings".as_ref(), s.js.join("backends/wasi-runner.js").as_os_str()]);
+    }
+    program.push(script.bin.clone().into_os_string());
+    // `cargo sandbox audit`: strace, run around bwrap (outside the sandbox, where the script
+    // cannot reach its output), records what the script does.
+    if let Some(strace) = s.audit.clone() {
+        let trace = record.with_extension("trace");
+        let calls = "trace=execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2,connect,sendto,sendmsg";
+        let mut wrapped: Vec<OsString> =
+            vec![strace, "-f".into(), "-qq".into(), "-y".into(), "-s".into(), "1024".into(), "-o".into(), trace.into_os_string(), "-e".into(), calls.into(), "--".into()];
+        wrapped.extend(program);
+        program = wrapped;
+    }
+    program
+}
+
+/// Starts `program` with the run record's descriptors and the package's limits: by exec, so cargo
+/// waits for the script itself; under audit as a child (see below).
+fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsString>, env: Vec<(OsString, OsString)>) -> ! {
+    let record = &script.record;
     let mut cmd = Command::new(&program[0]);
     cmd.args(&program[1..]).env_clear().envs(env);
     let create = |ext: &str| File::create(record.with_extension(ext)).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
     // bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
-    let mut fds = session_args(session, &pkg);
+    let mut fds = session_args(&s.dir, pkg);
     fds.extend([(create("status"), 5), (create("report"), 6)]);
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.
     let bwrapped = pkg.runner.is_empty();
-    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !wasm))]);
+    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !script.wasm))]);
     // Under audit this launcher stays, strace's parent: it caps the trace (trace_cap.rs); and
     // strace waits for every child it has, the proxy (started before it) included, which waits
     // for us.
-    if audit && pkg.runner.is_empty() {
+    if s.audit.is_some() && pkg.runner.is_empty() {
         // Cargo killed: this launcher, then strace (and bwrap with it), then the proxy.
         crate::lifetime::die_with_parent();
         crate::lifetime::dies_with_us(&mut cmd);
         let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start {}: {e}", Path::new(&program[0]).display())));
-        let cap = crate::trace_cap::watch(&child, &record.with_extension("trace"), crate::trace_cap::limit(&s));
+        let cap = crate::trace_cap::watch(&child, &record.with_extension("trace"), crate::trace_cap::limit(s));
         let status = child.wait().unwrap_or_else(|e| die(&format!("lost strace: {e}")));
         cap.finish();
         std::process::exit(status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)));

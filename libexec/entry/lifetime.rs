@@ -68,7 +68,12 @@ pub(crate) fn dies_with_us(cmd: &mut Command) {
     // SAFETY: the closure runs in the child between fork and exec and only calls prctl, getppid and _exit, which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
-            if prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent {
+            // A failure reaches the parent, whose spawn fails with its errno.
+            if prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Our parent already gone: nobody waits for an error, and the child must not start.
+            if getppid() != parent {
                 _exit(1);
             }
             Ok(())

@@ -54,35 +54,80 @@ pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], se
             }
         }
     }
-    let deps = lock_graph(&graph);
+    let packages = lock_packages(&graph);
     let (name, version) = (std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
-    let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    let mut queue: Vec<(&str, &str)> = deps.get(&(name.as_str(), version.as_str())).cloned().unwrap_or_default();
-    while let Some(pkg) = queue.pop() {
-        if !seen.insert(pkg) {
-            continue;
-        }
-        match macros.remove(&(pkg.0.to_string(), pkg.1.to_string())) {
-            Some(m) => {
-                if !found.iter().any(|f| f.name == m.name && f.version == m.version) {
-                    found.push(m);
-                }
+    for key in macros_of(&packages, &name, &version, &macros) {
+        if let Some(m) = macros.remove(&key) {
+            if !found.iter().any(|f| f.name == m.name && f.version == m.version) {
+                found.push(m);
             }
-            None => queue.extend(deps.get(&pkg).cloned().unwrap_or_default()),
         }
     }
     found
 }
 
-/// The strings in quotes on one line of Cargo.lock (its names and versions hold no quote).
+/// The macros of ours the package `name` `version` may load. Several packages of that name and
+/// version (from other sources: a git copy beside the registry's) cannot be told apart here: then
+/// only the macros each of them may load count, never those of one lent to another.
+fn macros_of(packages: &[Locked], name: &str, version: &str, macros: &HashMap<(String, String), MacroLibrary>) -> HashSet<(String, String)> {
+    let mut reached: Option<HashSet<(String, String)>> = None;
+    for start in (0..packages.len()).filter(|&i| packages[i].name == name && packages[i].version == version) {
+        let these = macros_reached(packages, start, macros);
+        reached = Some(match reached {
+            None => these,
+            Some(before) => before.intersection(&these).cloned().collect(),
+        });
+    }
+    reached.unwrap_or_default()
+}
+
+/// The macros of ours among the dependencies of package `start`, not looking inside a macro (its
+/// own dependencies are compiled into it).
+fn macros_reached(packages: &[Locked], start: usize, macros: &HashMap<(String, String), MacroLibrary>) -> HashSet<(String, String)> {
+    let by_name = by_name(packages);
+    let resolve = |d: &&str| resolve(packages, &by_name, d);
+    let mut seen = HashSet::new();
+    let mut reached = HashSet::new();
+    let mut queue: Vec<usize> = packages[start].deps.iter().filter_map(resolve).collect();
+    while let Some(i) = queue.pop() {
+        if !seen.insert(i) {
+            continue;
+        }
+        let key = (packages[i].name.to_string(), packages[i].version.to_string());
+        if macros.contains_key(&key) {
+            reached.insert(key);
+        } else {
+            queue.extend(packages[i].deps.iter().filter_map(resolve));
+        }
+    }
+    reached
+}
+
+/// One `[[package]]` of Cargo.lock (or the oldest format's `[root]`, the workspace's package).
+#[derive(Debug, Default)]
+pub(crate) struct Locked<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    /// Empty for a path package.
+    pub source: &'a str,
+    /// As written: `name`, `name version` or `name version (source)`.
+    pub deps: Vec<&'a str>,
+}
+
+/// The strings in quotes on one line of Cargo.lock (its names and versions hold no quote); none
+/// when a quote is left open (a file cargo would refuse: nothing is read from the line).
 fn quoted(line: &str) -> Vec<&str> {
+    if line.matches('"').count() % 2 == 1 {
+        return vec![];
+    }
     line.split('"').skip(1).step_by(2).collect()
 }
 
-/// Cargo.lock's `[[package]]` tables as package → dependencies (`name`, `name version` or
-/// `name version (source)` in the file; a name alone is the one package of that name).
-fn lock_graph(text: &str) -> HashMap<(&str, &str), Vec<(&str, &str)>> {
-    let mut packages: Vec<(&str, &str, Vec<&str>)> = vec![];
+/// Cargo.lock's packages, of every format cargo reads (v1's `[root]` and `[metadata]` checksums,
+/// v2's short dependencies, v3 and v4's `version = N`). A line this reader does not understand
+/// adds nothing: a package without its name or dependencies grants fewer macros, never more.
+pub(crate) fn lock_packages(text: &str) -> Vec<Locked<'_>> {
+    let mut packages: Vec<Locked> = vec![];
     // Lines belong to a package only between its `[[package]]` and the next table header, and
     // never inside a multi-line string (cargo keeps a `[metadata]` table's as written).
     let (mut in_package, mut in_deps, mut in_string) = (false, false, false);
@@ -95,9 +140,9 @@ fn lock_graph(text: &str) -> HashMap<(&str, &str), Vec<(&str, &str)>> {
             continue;
         }
         if line.starts_with('[') && !in_deps {
-            in_package = line == "[[package]]";
+            in_package = line == "[[package]]" || line == "[root]";
             if in_package {
-                packages.push(("", "", vec![]));
+                packages.push(Locked::default());
             }
             continue;
         }
@@ -106,30 +151,47 @@ fn lock_graph(text: &str) -> HashMap<(&str, &str), Vec<(&str, &str)>> {
             _ => continue,
         };
         if in_deps || line.starts_with("dependencies = [") {
-            p.2.extend(quoted(line.trim_start_matches("dependencies = ")));
+            p.deps.extend(quoted(line.trim_start_matches("dependencies = ")));
             in_deps = !line.ends_with(']');
         } else if let Some(v) = line.strip_prefix("name = ") {
-            p.0 = quoted(v).first().copied().unwrap_or("");
+            p.name = quoted(v).first().copied().unwrap_or("");
         } else if let Some(v) = line.strip_prefix("version = ") {
-            p.1 = quoted(v).first().copied().unwrap_or("");
+            p.version = quoted(v).first().copied().unwrap_or("");
+        } else if let Some(v) = line.strip_prefix("source = ") {
+            p.source = quoted(v).first().copied().unwrap_or("");
         }
     }
-    let mut versions: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (name, version, _) in &packages {
-        versions.entry(name).or_default().push(version);
-    }
     packages
-        .iter()
-        .map(|(name, version, deps)| {
-            let resolved = deps.iter().filter_map(|d| {
-                let mut words = d.split(' ');
-                let dep = words.next()?;
-                let v = words.next().or_else(|| versions.get(dep).filter(|v| v.len() == 1).map(|v| v[0]))?;
-                Some((dep, v))
-            });
-            ((*name, *version), resolved.collect())
-        })
-        .collect()
+}
+
+/// The packages of each name, for `resolve`.
+pub(crate) fn by_name<'a>(packages: &[Locked<'a>]) -> HashMap<&'a str, Vec<usize>> {
+    let mut index: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in packages.iter().enumerate() {
+        index.entry(p.name).or_default().push(i);
+    }
+    index
+}
+
+/// The package a dependency names: `name` (the only package of that name), `name version` (the
+/// only one of that name and version) or `name version (source)` (a git source without its
+/// `#commit`). None when it names none or several: cargo writes enough to tell them apart, and an
+/// edge this reader cannot place is left out.
+pub(crate) fn resolve(packages: &[Locked], by_name: &HashMap<&str, Vec<usize>>, dep: &str) -> Option<usize> {
+    let mut words = dep.splitn(3, ' ');
+    let name = words.next()?;
+    let version = words.next();
+    let source = match words.next() {
+        Some(s) => Some(s.strip_prefix('(')?.strip_suffix(')')?),
+        None => None,
+    };
+    let unpinned = |s: &str| s.split('#').next().unwrap_or("").to_string();
+    let mut matching = by_name.get(name)?.iter().copied().filter(|&i| {
+        let p = &packages[i];
+        version.map_or(true, |v| p.version == v) && source.map_or(true, |s| unpinned(p.source) == unpinned(s))
+    });
+    let first = matching.next()?;
+    matching.next().is_none().then_some(first)
 }
 
 /// A record of ours: a regular file, never through a link, at most `limit` bytes (a `target/`
@@ -148,3 +210,7 @@ pub(crate) fn read_small(path: &Path, limit: u64) -> String {
     }
     text
 }
+
+#[cfg(test)]
+#[path = "macro_set_tests.rs"]
+mod tests;

@@ -62,7 +62,9 @@ export async function runPolicyCommand(
   const locked = ctx.locked ?? (await readLockfile(ctx.workspaceRoot)) ?? [];
   const all = packagesWithBuildScripts(inv.options, env, ctx.cwd)
     .map((p) => {
-      const checksum = locked.find((l) => l.name === p.name && l.version === p.version)?.checksum;
+      // Locked from several sources that differ: no checksum, as the build decides (package-policies.ts).
+      const same = locked.filter((l) => l.name === p.name && l.version === p.version);
+      const checksum = same.every((l) => l.checksum === same[0]?.checksum) ? same[0]?.checksum : undefined;
       return checksum ? { ...p, checksum } : p;
     })
     // A proc-macro crate without a build script matters only with a network grant (or by name).

@@ -1,4 +1,7 @@
-// The packages of the dependency graph, read from Cargo.lock (no cargo process needed).
+// The packages of the dependency graph, read from Cargo.lock (no cargo process needed), in every
+// format cargo reads: v1 (the oldest has the workspace's package as `[root]`; checksums in
+// `[metadata]`), v2 (checksums in the packages, short dependencies), v3 and v4 (`version = N`).
+// Shared vectors: test/vectors/lockfiles (the Rust reader, libexec/entry/macro_set.rs, passes them too).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +10,8 @@ import { loadToml } from './cargo-config.js';
 export interface LockedPackage {
   name: string;
   version: string;
+  /** Where it comes from (`registry+URL`, `git+URL#commit`); none for a path package. */
+  source?: string;
   /** sha256 of the package's sources, for registry packages. */
   checksum?: string;
 }
@@ -19,12 +24,40 @@ export async function readLockfile(workspaceRoot: string): Promise<LockedPackage
   } catch {
     return undefined;
   }
+  return parseLockfile(text, (await loadToml()).parse);
+}
+
+type Table = Record<string, unknown>;
+
+/**
+ * The packages of a Cargo.lock's text, or undefined when it is not TOML cargo could read (cargo
+ * will report it itself): then no approval pinned to a version or checksum applies (fail closed).
+ */
+export function parseLockfile(text: string, parseToml: (text: string) => unknown): LockedPackage[] | undefined {
+  let doc: Table;
   try {
-    const doc = (await loadToml()).parse(text) as { package?: { name?: unknown; version?: unknown; checksum?: unknown }[] };
-    return (doc.package ?? [])
-      .filter((p) => typeof p.name === 'string' && typeof p.version === 'string')
-      .map((p) => ({ name: p.name as string, version: p.version as string, ...(typeof p.checksum === 'string' ? { checksum: p.checksum } : {}) }));
+    doc = parseToml(text) as Table;
   } catch {
-    return undefined; // cargo will report a broken lockfile itself
+    return undefined;
   }
+  const tables = [...(isTable(doc.root) ? [doc.root] : []), ...(Array.isArray(doc.package) ? doc.package.filter(isTable) : [])];
+  // v1: `"checksum NAME VERSION (SOURCE)" = "SHA256"`, `<none>` for a package without one.
+  const metadata = isTable(doc.metadata) ? doc.metadata : {};
+  const v1Checksum = (name: string, version: string, source: string | undefined): string | undefined => {
+    if (source === undefined) return undefined;
+    const value = metadata[`checksum ${name} ${version} (${source})`];
+    return typeof value === 'string' && value !== '<none>' ? value : undefined;
+  };
+  const packages: LockedPackage[] = [];
+  for (const p of tables) {
+    if (typeof p.name !== 'string' || typeof p.version !== 'string') continue;
+    const source = typeof p.source === 'string' ? p.source : undefined;
+    const checksum = typeof p.checksum === 'string' ? p.checksum : v1Checksum(p.name, p.version, source);
+    packages.push({ name: p.name, version: p.version, ...(source !== undefined ? { source } : {}), ...(checksum !== undefined ? { checksum } : {}) });
+  }
+  return packages;
+}
+
+function isTable(v: unknown): v is Table {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

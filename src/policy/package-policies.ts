@@ -38,8 +38,15 @@ export function packagePolicies(config: SandboxConfig, locked: readonly LockedPa
     fingerprints.packages[name] = grantsFingerprint(entries.map((e) => e.grants), vars);
     files.push({ file: name, grants: effectiveGrants(config, { name }, vars) });
     if (entries.some((e) => e.spec.versionReq || e.spec.checksum)) {
-      for (const pkg of locked?.filter((p) => p.name === name) ?? []) {
-        files.push({ file: `${name}@${pkg.version}`, grants: effectiveGrants(config, pkg, vars) });
+      // One file per version: the launcher knows a package by name and version only. Several
+      // locked packages of one version (a git copy beside the registry's) may differ in sources:
+      // then an approval pinned to a checksum applies to none of them, since it cannot be told
+      // which one runs (the last written would otherwise lend its approval to the others).
+      const versions = new Map<string, LockedPackage[]>();
+      for (const pkg of locked?.filter((p) => p.name === name) ?? []) versions.set(pkg.version, [...(versions.get(pkg.version) ?? []), pkg]);
+      for (const [version, same] of versions) {
+        const pkg = same.every((p) => p.checksum === same[0]!.checksum) ? same[0]! : { name, version };
+        files.push({ file: `${name}@${version}`, grants: effectiveGrants(config, pkg, vars) });
       }
     }
   }

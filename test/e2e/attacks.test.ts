@@ -239,8 +239,8 @@ for (const [layout, where] of LAYOUTS) {
       for (const o of [plain, sandboxed]) {
         assert.equal(outFile(o.ws, 'attack-workspace-secrets', 'git-head'), o.commit, 'git rev-parse HEAD');
       }
-      assert.equal(outFile(sandboxed.ws, 'attack-workspace-secrets', 'git-remote'), 'https://github.com/example/app.git');
-      assert.match(lootOf(sandboxed.ws, 'attack-workspace-secrets'), /remote\.origin\.url https:\/\/github\.com\/example\/app\.git/);
+      assert.equal(outFile(sandboxed.ws, 'attack-workspace-secrets', 'git-remote'), 'https://git.example.com/example/app.git');
+      assert.match(lootOf(sandboxed.ws, 'attack-workspace-secrets'), /remote\.origin\.url https:\/\/git\.example\.com\/example\/app\.git/);
     });
 
     test('home files are neither changed nor created (control: plain cargo changes them)', () => {
@@ -276,7 +276,7 @@ for (const [layout, where] of LAYOUTS) {
     });
 
     test('the registry sources in ~/.cargo are untouched (control: plain cargo backdoors them)', () => {
-      const lib = (o: Outcome) => readFileSync(join(o.scratch.cargoHome, 'registry/src/index.crates.io-1949cf8c6b5b557f/victim-reg-1.0.0/src/lib.rs'), 'utf8');
+      const lib = (o: Outcome) => readFileSync(join(o.scratch.cargoHome, 'registry/src/index.registry.example-1949cf8c6b5b557f/victim-reg-1.0.0/src/lib.rs'), 'utf8');
       assert.match(lib(plain), /PWNED/);
       assert.doesNotMatch(lib(sandboxed), /PWNED/);
     });

@@ -10,12 +10,13 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { homedir } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
-import { copyFixture, makeScratch, REPO_ROOT, runCli, runPlainCargo, sleep, walkFiles, type RunResult, type Scratch } from '../helpers/sandbox-env.js';
+import { CLI, copyFixture, makeScratch, REPO_ROOT, run, runCli, runPlainCargo, sleep, walkFiles, type RunResult, type Scratch } from '../helpers/sandbox-env.js';
 
 interface Built {
   scratch: Scratch;
@@ -242,5 +243,39 @@ describe('the supervisor\'s layers, one at a time', { concurrency: false }, () =
     assert.deepEqual(off.marked, ['expanded-by-mac_user']);
     assert.match(off.script.get('write') ?? '', /^errno=/);
     assert.match(off.script.get('read') ?? '', /^errno=/);
+  });
+
+  test('a setuid-root program run by a build script gains nothing (no_new_privs, nosuid binds, root unmapped); control: run by plain cargo as the same unprivileged user, it runs as root', { skip: process.getuid?.() === 0 ? false : 'needs root: it makes the setuid-root program and runs cargo as nobody' }, async () => {
+    // cargo runs as nobody (65534): as root there is nothing to gain. The toolchain under root's
+    // home is made reachable in a private mount namespace only (a world-readable view of
+    // /root holding just .rustup); nothing of the machine changes.
+    const nobody = 65534;
+    const sysroot = spawnSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).stdout.trim();
+    const rustupHome = process.env.RUSTUP_HOME || join(homedir(), '.rustup');
+    const asNobody = async (mode: 'sandbox' | 'plain') => {
+      const scratch = makeScratch(`layers-setuid-${mode}`);
+      const ws = copyFixture(scratch, 'layers');
+      const program = join(ws, 'suid-id');
+      writeFileSync(join(ws, 'layers-params.txt'), `setuid=${program}\n`);
+      spawnSync('chown', ['-R', `${nobody}:${nobody}`, scratch.root]);
+      spawnSync('chmod', ['755', scratch.root]);
+      spawnSync('cp', ['/usr/bin/id', program]);
+      spawnSync('chown', ['0:0', program]);
+      spawnSync('chmod', ['4755', program]);
+      const view = join(scratch.root, 'root-view');
+      mkdirSync(join(view, '.rustup'), { recursive: true, mode: 0o755 });
+      const script = sysroot.startsWith('/root/') ? 'mount --bind "$1" "$2/.rustup" && mount --rbind "$2" /root && shift 2' : 'shift 2';
+      const env = { ...scratch.env, PATH: `${sysroot}/bin:/usr/bin:/bin`, RUSTUP_HOME: rustupHome };
+      const argv = [mode === 'sandbox' ? CLI : 'cargo', 'build', '-p', 'setuid-probe'];
+      const result = await run('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', `${script} && exec setpriv --reuid=${nobody} --regid=${nobody} --clear-groups -- "$@"`, 'sh', rustupHome, view, ...argv], { cwd: ws, env });
+      return { result, report: readReport(ws, 'setuid-probe', 'setuid-report') };
+    };
+    const plain = await asNobody('plain');
+    assert.equal(plain.result.status, 0, plain.result.stderr);
+    assert.deepEqual([...plain.report], [['euid', '0'], ['uid', String(nobody)], ['nnp', '0']], 'plain: the setuid program did not run as root');
+    const s = await asNobody('sandbox');
+    assert.equal(s.result.status, 0, s.result.stderr);
+    // It ran (it printed an id), as the script's own user, under no_new_privs.
+    assert.deepEqual([...s.report], [['euid', String(nobody)], ['uid', String(nobody)], ['nnp', '1']]);
   });
 });

@@ -73,11 +73,11 @@ async function swapDuringBuild(mode: 'sandbox' | 'plain', swap: Swap): Promise<{
 
 describe('a granted proc macro\'s library swapped after the check, before rustc loads it', { concurrency: false }, () => {
   for (const swap of ['in-place', 'rename'] as const) {
-    // KNOWN WEAKNESS (THREAT-MODEL case 107): bwrap's bind of the checked copy sits on the
+    // KNOWN WEAKNESS (THREAT-MODEL case 111): bwrap's bind of the checked copy sits on the
     // library's directory entry, and a rename over that entry from another mount namespace (the
     // host's) detaches it: rustc then loads the new file, with the macro's grant. Marked todo so
     // the suite runs on; it fails until the copy is reached by a path nobody else can replace.
-    const todo = swap === 'rename' ? 'known weakness: a rename over the library detaches the bind of the checked copy (case 107)' : undefined;
+    const todo = swap === 'rename' ? 'known weakness: a rename over the library detaches the bind of the checked copy (case 111)' : undefined;
     test(`swapped ${swap === 'rename' ? 'by renaming a new file over it' : 'in place (the same inode)'}: rustc loads the bytes that were checked (control: under plain cargo the swap is what expands)`, { todo }, async () => {
       const plain = await swapDuringBuild('plain', swap);
       assert.equal(plain.which, 'SWAPPED-LIBRARY-BYTES', 'plain: the swap did not land before rustc loaded the library, so this run judges nothing');

@@ -6,7 +6,6 @@
 // sockets under /run/user/<uid>), so a sandbox that showed /home or /run would fail.
 
 import assert from 'node:assert/strict';
-import { lookup } from 'node:dns/promises';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -190,10 +189,8 @@ for (const [layout, where] of LAYOUTS) {
     let sandboxed: Outcome;
     let plain: Outcome;
     let system: ReturnType<typeof plantSystemSecrets> | undefined;
-    let resolves = false;
     before(async () => {
       system = IS_ROOT ? plantSystemSecrets() : undefined;
-      resolves = await lookup('deb.debian.org').then(() => true, () => false);
       sandboxed = await attack('sandbox', layout, system?.secrets ?? []);
       plain = await attack('plain', layout, system?.secrets ?? []);
     });
@@ -242,8 +239,8 @@ for (const [layout, where] of LAYOUTS) {
       for (const o of [plain, sandboxed]) {
         assert.equal(outFile(o.ws, 'attack-workspace-secrets', 'git-head'), o.commit, 'git rev-parse HEAD');
       }
-      assert.equal(outFile(sandboxed.ws, 'attack-workspace-secrets', 'git-remote'), 'https://github.com/example/app.git');
-      assert.match(lootOf(sandboxed.ws, 'attack-workspace-secrets'), /remote\.origin\.url https:\/\/github\.com\/example\/app\.git/);
+      assert.equal(outFile(sandboxed.ws, 'attack-workspace-secrets', 'git-remote'), 'https://git.example.com/example/app.git');
+      assert.match(lootOf(sandboxed.ws, 'attack-workspace-secrets'), /remote\.origin\.url https:\/\/git\.example\.com\/example\/app\.git/);
     });
 
     test('home files are neither changed nor created (control: plain cargo changes them)', () => {
@@ -279,7 +276,7 @@ for (const [layout, where] of LAYOUTS) {
     });
 
     test('the registry sources in ~/.cargo are untouched (control: plain cargo backdoors them)', () => {
-      const lib = (o: Outcome) => readFileSync(join(o.scratch.cargoHome, 'registry/src/index.crates.io-1949cf8c6b5b557f/victim-reg-1.0.0/src/lib.rs'), 'utf8');
+      const lib = (o: Outcome) => readFileSync(join(o.scratch.cargoHome, 'registry/src/index.registry.example-1949cf8c6b5b557f/victim-reg-1.0.0/src/lib.rs'), 'utf8');
       assert.match(lib(plain), /PWNED/);
       assert.doesNotMatch(lib(sandboxed), /PWNED/);
     });
@@ -293,12 +290,6 @@ for (const [layout, where] of LAYOUTS) {
     test('no outside host answers (control: this machine\'s non-loopback address answers plain cargo)', () => {
       assert.match(lootOf(plain.ws, 'attack-outside-net'), /^HTTP\//);
       assert.doesNotMatch(lootOf(sandboxed.ws, 'attack-outside-net'), /HTTP\//);
-    });
-
-    test('no real name resolves (control: it resolves unsandboxed; both skipped where this machine resolves nothing)', (t) => {
-      if (!resolves) return t.skip('this machine does not resolve deb.debian.org, so neither side can be judged');
-      assert.match(lootOf(plain.ws, 'attack-dns'), /^resolved /m);
-      assert.doesNotMatch(lootOf(sandboxed.ws, 'attack-dns'), /resolved/);
     });
 
     test('other processes can be neither killed nor ptraced (control: plain cargo kills one and reads the other\'s heap)', () => {

@@ -57,7 +57,7 @@ function fuzzLayout(label: string): { s: Scratch; repo: string; fuzz: string; co
   git(repo, s.env, 'init', '-q');
   git(repo, s.env, 'add', 'Cargo.toml');
   git(repo, s.env, 'commit', '-q', '-m', 'init');
-  git(repo, s.env, 'config', 'http.https://github.com/.extraheader', `AUTHORIZATION: basic ${HEADER}`);
+  git(repo, s.env, 'config', 'http.https://git.example.com/.extraheader', `AUTHORIZATION: basic ${HEADER}`);
   return { s, repo, fuzz, commit: git(repo, s.env, 'rev-parse', 'HEAD') };
 }
 

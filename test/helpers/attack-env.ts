@@ -107,8 +107,8 @@ export function plantWorkspaceSecrets(ws: string, env: NodeJS.ProcessEnv): strin
   git('init', '-q');
   git('add', 'Cargo.toml');
   git('commit', '-q', '-m', 'init');
-  git('config', 'http.https://github.com/.extraheader', `AUTHORIZATION: basic ${SECRETS.gitExtraheader}`);
-  git('remote', 'add', 'origin', `https://x-access-token:${SECRETS.gitUrlToken}@github.com/example/app.git`);
+  git('config', 'http.https://git.example.com/.extraheader', `AUTHORIZATION: basic ${SECRETS.gitExtraheader}`);
+  git('remote', 'add', 'origin', `https://x-access-token:${SECRETS.gitUrlToken}@git.example.com/example/app.git`);
   return git('rev-parse', 'HEAD');
 }
 

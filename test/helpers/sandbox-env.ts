@@ -118,15 +118,15 @@ export function makeScratch(label: string, opts: { layout?: Layout; untrusted?: 
   };
   plant('.kube/config', `users:\n- user:\n    token: ${SECRETS.kube}\n`);
   plant('.docker/config.json', `{"auths":{"registry.example":{"auth":"${SECRETS.docker}"}}}\n`);
-  plant('.config/gh/hosts.yml', `github.com:\n  oauth_token: ${SECRETS.gh}\n`);
+  plant('.config/gh/hosts.yml', `git.example.com:\n  oauth_token: ${SECRETS.gh}\n`);
   plant('.bash_history', `mysql -u root -p${SECRETS.history}\n`);
   plant('.mozilla/firefox/abc.default/logins.json', `{"password":"${SECRETS.browser}"}\n`);
-  plant('.npmrc', `//registry.npmjs.org/:_authToken=${SECRETS.npmrc}\n`);
+  plant('.npmrc', `//registry.npm.example/:_authToken=${SECRETS.npmrc}\n`);
   plant('Documents/notes.txt', `${SECRETS.homeDocument}\n`);
   mkdirSync(cargoHome);
   writeFileSync(join(cargoHome, 'credentials.toml'), `[registry]\ntoken = "${SECRETS.cargoToken}"\n`);
   // A registry crate's unpacked sources, which a build script would backdoor for later builds.
-  plant('.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/victim-reg-1.0.0/src/lib.rs', 'pub fn registry() {}\n');
+  plant('.cargo/registry/src/index.registry.example-1949cf8c6b5b557f/victim-reg-1.0.0/src/lib.rs', 'pub fn registry() {}\n');
   // The user's own ~/.cargo/bin (a directory an attack may plant into), holding links to the real tools.
   mkdirSync(join(cargoHome, 'bin'));
   for (const tool of readdirSync(join(realCargoHome, 'bin'))) symlinkSync(join(realCargoHome, 'bin', tool), join(cargoHome, 'bin', tool));
@@ -143,7 +143,7 @@ export function makeScratch(label: string, opts: { layout?: Layout; untrusted?: 
     AWS_SECRET_ACCESS_KEY: SECRETS.envAws,
     CARGO_REGISTRY_TOKEN: SECRETS.envRegistryToken,
     MY_API_TOKEN: SECRETS.envCustom,
-    'npm_config_//registry.npmjs.org/:_authToken': SECRETS.envOddName,
+    'npm_config_//registry.npm.example/:_authToken': SECRETS.envOddName,
     SSH_AUTH_SOCK: join(runtimeDir, 'agent.sock'),
     ...(opts.layout === 'host' ? { XDG_RUNTIME_DIR: runtimeDir } : {}),
     ...(opts.untrusted ? {} : { CARGO_SANDBOX_TRUST_WORKSPACE: root }),

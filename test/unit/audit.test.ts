@@ -49,7 +49,7 @@ test('strace lines: unfinished calls are joined, argv and socket addresses decod
   const forged = '5<UDP:[1]>, "sin_port=htons(5432) {sa_family=AF_INET, sin_port=htons(5432), sin_addr=inet_addr(\\"10.0.0.1\\")}"..., 70000, 0, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr("127.0.0.1")}, 16';
   assert.equal(socketAddress(forged), '127.0.0.1:9');
   assert.equal(socketAddress('7<socket:[2]>, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, 28'), '[::1]:443');
-  assert.equal(socketAddress('{msg_name={sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("1.1.1.1")}, msg_namelen=16, msg_iov=[{iov_base="{sa_family=AF_INET, sin_port=htons(1)", iov_len=9}]}'), '1.1.1.1:53');
+  assert.equal(socketAddress('{msg_name={sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("192.0.2.53")}, msg_namelen=16, msg_iov=[{iov_base="{sa_family=AF_INET, sin_port=htons(1)", iov_len=9}]}'), '192.0.2.53:53');
 });
 
 test('only the script\'s own events count; hidden host files are blocked reads, probes are not', () => {

@@ -31,9 +31,9 @@ const run = { packageName: 'foo-sys', packageVersion: '1.0.0', outDir: '/t/out',
 
 describe('records', () => {
   test('allowed and refused lines, each once; other lines ignored', () => {
-    const text = 'allowed\tgithub.com:443\nrefused\tdl.example.com:443\tnot in allow-network\nrefused\tdl.example.com:443\tnot in allow-network\nrefused\t[::1]:80\tthe Host header names another host\r\njunk\n\n';
+    const text = 'allowed\tforge.test:443\nrefused\tdl.example.com:443\tnot in allow-network\nrefused\tdl.example.com:443\tnot in allow-network\nrefused\t[::1]:80\tthe Host header names another host\r\njunk\n\n';
     assert.deepEqual(parseNetworkLines(text), [
-      { destination: 'github.com:443', allowed: true },
+      { destination: 'forge.test:443', allowed: true },
       { destination: 'dl.example.com:443', allowed: false, reason: 'not in allow-network' },
       { destination: '[::1]:80', allowed: false, reason: 'the Host header names another host' },
     ]);
@@ -68,7 +68,7 @@ describe('records', () => {
 });
 
 describe('failure notes', () => {
-  const refused = proxyFindings(parseNetworkLines('allowed\tgithub.com:443\nrefused\tdl.example.com:443\tnot in allow-network\nrefused\tcdn.example.com:80\tthe Host header names another host\n'));
+  const refused = proxyFindings(parseNetworkLines('allowed\tforge.test:443\nrefused\tdl.example.com:443\tnot in allow-network\nrefused\tcdn.example.com:80\tthe Host header names another host\n'));
 
   test('each refused destination is a network finding that says why', () => {
     assert.deepEqual(refused.map((f) => f.message), [
@@ -78,9 +78,9 @@ describe('failure notes', () => {
   });
 
   test('the snippet gives the narrowest list, joined with the package\'s current one; the flag only the new destination', () => {
-    const { notes, help } = failureNotes([{ run, blocked: refused, network: list('github.com:443') }], '/home/u');
+    const { notes, help } = failureNotes([{ run, blocked: refused, network: list('forge.test:443') }], '/home/u');
     assert.match(notes[0]!, /^the build script of `foo-sys v1\.0\.0` ran inside the cargo-sandbox sandbox: network only to its allow-network list,/);
-    assert.equal(help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.foo-sys]\n    allow-network = ["github.com:443", "dl.example.com:443"]');
+    assert.equal(help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.foo-sys]\n    allow-network = ["forge.test:443", "dl.example.com:443"]');
     assert.equal(help[1], 'or, for one build only, add to the command: `--allow-network=foo-sys:dl.example.com:443`');
     assert.ok(!help.some((h) => /read from its error output/.test(h)));
   });
@@ -99,25 +99,25 @@ describe('failure notes', () => {
 
   test('a list is never widened to `true`: a destination no list can hold is named, not granted', () => {
     const odd: Finding[] = [
-      { kind: 'network', destination: 'x.org:443', message: 'm' },
+      { kind: 'network', destination: 'x.test:443', message: 'm' },
       { kind: 'network', destination: 'not a host:443', message: 'odd' },
       { kind: 'network', message: 'unknown' },
     ];
-    assert.deepEqual(networkProposal(odd, list('github.com:443')), { list: ['github.com:443', 'x.org:443'], added: ['x.org:443'] });
-    assert.equal(networkProposal(odd.slice(1), list('github.com:443')), undefined);
-    const report = failureNotes([{ run, blocked: odd.slice(1), network: list('github.com:443') }], '/home/u');
+    assert.deepEqual(networkProposal(odd, list('forge.test:443')), { list: ['forge.test:443', 'x.test:443'], added: ['x.test:443'] });
+    assert.equal(networkProposal(odd.slice(1), list('forge.test:443')), undefined);
+    const report = failureNotes([{ run, blocked: odd.slice(1), network: list('forge.test:443') }], '/home/u');
     assert.ok(!report.help.some((h) => /allow-network/.test(h)), report.help.join('\n'));
     // Printed text is no destination: a `*` never becomes a wildcard, and with a list (the proxy
     // records what was tried) a destination read from the error output is not proposed at all.
     const ctx: HintContext = { home: '/home/u', visible: [], writable: [], env: {}, envRules: DEFAULT_ENV_RULES, exists: () => false };
-    const printed = blockedHints('error: Connection refused (os error 111) fetching https://*.amazonaws.com/models.bin', ctx);
+    const printed = blockedHints('error: Connection refused (os error 111) fetching https://*.storage.example/models.bin', ctx);
     assert.ok(!JSON.stringify(networkProposal(printed) ?? {}).includes('*'), JSON.stringify(networkProposal(printed)));
-    assert.equal(networkProposal(blockedHints('error: Connection refused (os error 111) fetching https://dl.example.com/x', ctx), list('github.com:443')), undefined);
+    assert.equal(networkProposal(blockedHints('error: Connection refused (os error 111) fetching https://dl.example.com/x', ctx), list('forge.test:443')), undefined);
     // Without a list, an unknown destination still means the whole network.
     assert.deepEqual(networkProposal(odd.slice(2)), { whole: true });
     // What the proxy records with `_` is proposed as a list entry.
-    assert.deepEqual(networkProposal(proxyFindings(parseNetworkLines('refused\tdl_mirror.example.com:80\tnot in allow-network\n')), list('github.com:443')), {
-      list: ['github.com:443', 'dl_mirror.example.com:80'],
+    assert.deepEqual(networkProposal(proxyFindings(parseNetworkLines('refused\tdl_mirror.example.com:80\tnot in allow-network\n')), list('forge.test:443')), {
+      list: ['forge.test:443', 'dl_mirror.example.com:80'],
       added: ['dl_mirror.example.com:80'],
     });
   });
@@ -128,16 +128,16 @@ describe('failure notes', () => {
     assert.deepEqual(scan.map((f) => f.message), [
       'it tried to reach at least 30 destinations (the first: `h0.example.com:443`, `h1.example.com:443`, `h2.example.com:443`) through the proxy, which its allow-network list does not include: too many to propose as a list',
     ]);
-    const report = failureNotes([{ run, blocked: scan, network: list('github.com:443') }], '/home/u');
+    const report = failureNotes([{ run, blocked: scan, network: list('forge.test:443') }], '/home/u');
     assert.ok(!report.help.some((h) => /allow-network/.test(h)), report.help.join('\n'));
-    const compiled = compileNetworkNotes([{ crate: { name: 'app', version: '0.1.0' }, macros: [{ name: 'm', version: '1.0.0' }], network: parseNetworkLines(lines) }], () => list('github.com:443'), (n) => n, '/home/u');
+    const compiled = compileNetworkNotes([{ crate: { name: 'app', version: '0.1.0' }, macros: [{ name: 'm', version: '1.0.0' }], network: parseNetworkLines(lines) }], () => list('forge.test:443'), (n) => n, '/home/u');
     assert.match(compiled.notes[0]!, /tried to reach at least 30 destinations \(the first: `h0\.example\.com:443`.*: too many to propose as a list$/);
     assert.deepEqual(compiled.help, []);
   });
 
   test('a proposed destination on this machine, link-local or private is pointed out (the process chose it)', () => {
     const found = proxyFindings(parseNetworkLines(['needed.test:443', '127.0.0.1:22', '169.254.169.254:80', '10.0.0.5:8080', '[::1]:6379'].map((d) => `refused\t${d}\tnot in allow-network\n`).join('')));
-    const { help } = failureNotes([{ run, blocked: found, network: list('github.com:443') }], '/home/u');
+    const { help } = failureNotes([{ run, blocked: found, network: list('forge.test:443') }], '/home/u');
     assert.equal(
       help.find((h) => h.startsWith('the process chose')),
       'the process chose these destinations: check them before adding them: `127.0.0.1:22` (a service on this machine), `169.254.169.254:80` (link-local: a cloud metadata service answers at 169.254.169.254), `10.0.0.5:8080` (your private network), `[::1]:6379` (a service on this machine)',
@@ -148,7 +148,7 @@ describe('failure notes', () => {
       destinationCheck(['0.0.0.0:1', '[::]:1', '[::ffff:127.0.0.1]:1', 'vm:1', 'db.lan:1', 'meta.test:80', 'LOCALHOST.:1', 'x.example.com:1'], hosts, 'vm'),
       'the process chose these destinations: check them before adding them: `0.0.0.0:1` (a service on this machine), `[::]:1` (a service on this machine), `[::ffff:127.0.0.1]:1` (a service on this machine), `vm:1` (a service on this machine), `db.lan:1` (a service on this machine), `meta.test:80` (link-local: a cloud metadata service answers at 169.254.169.254), `LOCALHOST.:1` (a service on this machine)',
     );
-    const plain = failureNotes([{ run, blocked: proxyFindings(parseNetworkLines('refused\tneeded.test:443\tnot in allow-network\n')), network: list('github.com:443') }], '/home/u');
+    const plain = failureNotes([{ run, blocked: proxyFindings(parseNetworkLines('refused\tneeded.test:443\tnot in allow-network\n')), network: list('forge.test:443') }], '/home/u');
     assert.ok(!plain.help.some((h) => h.startsWith('the process chose')));
   });
 
@@ -167,7 +167,7 @@ describe('failure notes', () => {
   });
 
   test('with the whole network already, nothing network-related is proposed', () => {
-    const report = failureNotes([{ run, blocked: [{ kind: 'network', destination: 'x.org:443', guessed: true, message: 'm' }], network: true }], '/home/u');
+    const report = failureNotes([{ run, blocked: [{ kind: 'network', destination: 'x.test:443', guessed: true, message: 'm' }], network: true }], '/home/u');
     assert.match(report.notes[0]!, /sandbox: the host's network,/);
     assert.ok(!report.help.some((h) => /allow-network/.test(h)), report.help.join('\n'));
   });
@@ -183,12 +183,12 @@ describe('failure notes', () => {
     assert.deepEqual(notes, ['compiling `app v0.1.0`, the proc macros of `sqlx-macros v0.7.4` tried to reach `db.example.com:5432` through the proxy, which the allow-network list of `sqlx-macros` does not include']);
     assert.equal(help[0], 'a proc-macro package\'s allow-network also applies to the compilations that load its macros; to allow this, add to .cargo/config.toml:\n    [sandbox.package.sqlx-macros]\n    allow-network = ["127.0.0.1:5432", "db.example.com:5432"]');
     assert.equal(help[1], 'or, for one build only, add to the command: `--allow-network=sqlx-macros:db.example.com:5432`');
-    const two = parseCompileRecord('compiling\tapp\t0.1.0\nmacros\ta-macros\t1.0.0\nmacros\tb-macros\t2.0.0\nrefused\tx.org:443\tnot in allow-network\n')!;
+    const two = parseCompileRecord('compiling\tapp\t0.1.0\nmacros\ta-macros\t1.0.0\nmacros\tb-macros\t2.0.0\nrefused\tx.test:443\tnot in allow-network\n')!;
     const both = compileNetworkNotes([two], () => false, (name) => name, '/home/u');
     assert.equal(both.help.length, 0);
-    assert.match(both.notes[0]!, /^compiling `app v0\.1\.0`, the proc macros of `a-macros v1\.0\.0` and `b-macros v2\.0\.0` tried to reach `x\.org:443`/);
+    assert.match(both.notes[0]!, /^compiling `app v0\.1\.0`, the proc macros of `a-macros v1\.0\.0` and `b-macros v2\.0\.0` tried to reach `x\.test:443`/);
     assert.match(both.notes[1]!, /one of: `a-macros`, `b-macros`/);
-    assert.deepEqual(compileNetworkNotes([parseCompileRecord('compiling\tapp\t0.1.0\nmacros\tm\t1\nallowed\tx.org:443\n')!], () => false, (n) => n, '/h'), { notes: [], help: [] });
+    assert.deepEqual(compileNetworkNotes([parseCompileRecord('compiling\tapp\t0.1.0\nmacros\tm\t1\nallowed\tx.test:443\n')!], () => false, (n) => n, '/h'), { notes: [], help: [] });
   });
 });
 
@@ -237,7 +237,7 @@ describe('audit', () => {
     assert.equal(suggestGrants(audit(observation([{ destination: 'unix:/var/run/docker.sock', blocked: true }])), view, true).grants, undefined);
     assert.deepEqual(suggestGrants(audit(observation([{ destination: '10.1.2.3:443', blocked: true, proxy: true }])), view, true).grants?.network, ['10.1.2.3:443']);
     // Refused for another reason than the list: nothing to grant.
-    assert.equal(suggestGrants(audit(observation([{ destination: 'a.org:80', blocked: true, proxy: true, reason: 'the Host header names another host' }])), view, true).grants, undefined);
+    assert.equal(suggestGrants(audit(observation([{ destination: 'a.test:80', blocked: true, proxy: true, reason: 'the Host header names another host' }])), view, true).grants, undefined);
     assert.deepEqual(mergeSuggestedNetwork(['b:1'], ['a:1', 'b:1']), ['a:1', 'b:1']);
     assert.equal(mergeSuggestedNetwork(['b:1'], true), true);
     assert.equal(mergeSuggestedNetwork(false, []), false);
@@ -246,10 +246,10 @@ describe('audit', () => {
   test('--write: a list joins the table\'s list, replaces `false`, and gives way to `true`; the key is never written twice', () => {
     const g = { package: 'dl', version: '1.0.0', read: [], write: [], network: ['dl.example.com:443'], exec: [] };
     const table = (line: string) => `[sandbox.package."dl@=1.0.0"]\n${line}\n\n[build]\njobs = 2\n`;
-    assert.equal(mergeIntoConfig(table('allow-network = ["github.com:443"] # why'), [g]), table('allow-network = ["github.com:443", "dl.example.com:443"] # why'));
+    assert.equal(mergeIntoConfig(table('allow-network = ["forge.test:443"] # why'), [g]), table('allow-network = ["forge.test:443", "dl.example.com:443"] # why'));
     assert.equal(mergeIntoConfig(table('allow-network = false'), [g]), table('allow-network = ["dl.example.com:443"]'));
     assert.equal(mergeIntoConfig(table('allow-network = true'), [g]), table('allow-network = true'));
-    assert.equal(mergeIntoConfig(table('allow-network = ["github.com:443"]'), [{ ...g, network: true }]), table('allow-network = true'));
+    assert.equal(mergeIntoConfig(table('allow-network = ["forge.test:443"]'), [{ ...g, network: true }]), table('allow-network = true'));
     const merged = mergeIntoConfig(table('allow-network = ["dl.example.com:443"]'), [g]);
     assert.equal(merged, table('allow-network = ["dl.example.com:443"]'));
     assert.equal(mergeIntoConfig('', [g]), '[sandbox.package."dl@=1.0.0"]\nallow-network = ["dl.example.com:443"]\n');

@@ -16,9 +16,9 @@ import type { ScriptAudit } from '../../src/audit/report.js';
 const CI_CONFIG = `[core]
 \trepositoryformatversion = 0
 [remote "origin"]
-\turl = https://x-access-token:ghs_TOKEN1@github.com/o/r.git
+\turl = https://x-access-token:ghs_TOKEN1@forge.test/o/r.git
 \tfetch = +refs/heads/*:refs/remotes/origin/*
-[http "https://github.com/"]
+[http "https://forge.test/"]
 \textraheader = AUTHORIZATION: basic VE9LRU4y
 [credential "https://example.com"]
 \thelper = store
@@ -32,16 +32,16 @@ const CI_CONFIG = `[core]
 test('git config: extraheader, credential sections and URL userinfo go; everything else stays', () => {
   const out = sanitizeGitConfig(CI_CONFIG)!;
   for (const secret of ['ghs_TOKEN1', 'VE9LRU4y', 'helper = store', 'someone', 'TOKEN3']) assert.ok(!out.includes(secret), secret);
-  assert.match(out, /url = https:\/\/github\.com\/o\/r\.git/);
+  assert.match(out, /url = https:\/\/forge\.test\/o\/r\.git/);
   assert.match(out, /\[url "https:\/\/example\.com\/"\]/);
   assert.match(out, /\[branch "main"\]\n\tremote = origin/);
-  assert.match(out, /\[http "https:\/\/github\.com\/"\]\n\[credential "https:\/\/example\.com"\]\n\[url/);
+  assert.match(out, /\[http "https:\/\/forge\.test\/"\]\n\[credential "https:\/\/example\.com"\]\n\[url/);
 });
 
 test('git config: an extraheader continued over lines is dropped whole; a clean config needs no copy', () => {
   const out = sanitizeGitConfig('[http]\n\textraHeader = AUTHORIZATION: \\\n  basic SECRET\n[core]\n\tbare = false\n')!;
   assert.equal(out, '[http]\n[core]\n\tbare = false\n');
-  assert.equal(sanitizeGitConfig('[core]\n\tbare = false\n[remote "o"]\n\turl = git@github.com:o/r.git\n'), undefined);
+  assert.equal(sanitizeGitConfig('[core]\n\tbare = false\n[remote "o"]\n\turl = git@forge.test:o/r.git\n'), undefined);
 });
 
 test('.env names: dotenv\'s, not direnv\'s script or look-alikes', () => {

@@ -1,0 +1,88 @@
+// A granted proc macro's library swapped while the compilation that loads it runs: after our
+// wrapper checked its bytes, before rustc loads it (THREAT-MODEL layer 5: "the copy bound
+// read-only over the library inside the compilation's sandbox, so a swap of the original after
+// the check changes nothing"). The test is the attacker: it swaps the file on the host the moment
+// rustc for `sealed-user` starts; `slow-mac`, expanded first, holds rustc for 4 s before
+// `sealed_mac::which!` makes it load the library. Plain cargo is the control: there the swap
+// lands (the crate says SWAPPED), which shows the window is real.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { CLI, copyFixture, filesContaining, makeScratch, runCli, runPlainCargo, sleep, walkFiles } from '../helpers/sandbox-env.js';
+
+/** The pid of a rustc (the compiler itself, not a wrapper) compiling `crate`, once one runs. */
+async function rustcFor(crate: string, timeoutMs = 120_000): Promise<number> {
+  for (const start = Date.now(); Date.now() - start < timeoutMs; await sleep(20)) {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        if (!readlinkSync(`/proc/${name}/exe`).endsWith('/rustc')) continue;
+        if (readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0').includes(crate)) return Number(name);
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  throw new Error(`no rustc for ${crate} within ${timeoutMs} ms`);
+}
+
+type Swap = 'rename' | 'in-place';
+
+/**
+ * Builds `sealed-user` (plain or sandboxed) and, as its rustc starts, swaps sealed-mac's library in
+ * target/debug/deps for the build made with CS_SWAPPED: by renaming a new file over it, or by
+ * rewriting the same inode. Returns which build the crate was expanded by.
+ */
+async function swapDuringBuild(mode: 'sandbox' | 'plain', swap: Swap): Promise<{ which: string; stderr: string }> {
+  const scratch = makeScratch(`swap-${mode}-${swap}`);
+  const ws = copyFixture(scratch, 'layers');
+  mkdirSync(join(ws, '.cargo'));
+  // A list makes the macro's compilations "granted": its library is checked and sealed.
+  writeFileSync(join(ws, '.cargo/config.toml'), '[sandbox.package.sealed-mac]\nallow-network = ["127.0.0.1:9"]\n');
+  // The attacker's library: the same crate built with CS_SWAPPED (elsewhere, with plain cargo).
+  const swapped = await runPlainCargo(['build', '-p', 'sealed-mac', '--target-dir', join(scratch.root, 'swapped-target')], { cwd: ws, env: { ...scratch.env, CS_SWAPPED: '1' } });
+  assert.equal(swapped.status, 0, swapped.stderr);
+  const evil = walkFiles(join(scratch.root, 'swapped-target/debug/deps')).find((f) => /libsealed_mac-[0-9a-f]+\.so$/.test(f))!;
+  assert.ok(evil && readFileSync(evil).includes('SWAPPED-LIBRARY-BYTES'));
+  const cargo = mode === 'sandbox' ? CLI : 'cargo';
+  // The macro first, on its own: its library is in place (and, sandboxed, recorded as ours).
+  const opts = { cwd: ws, env: scratch.env };
+  const first = mode === 'sandbox' ? await runCli(['build', '-p', 'sealed-mac'], opts) : await runPlainCargo(['build', '-p', 'sealed-mac'], opts);
+  assert.equal(first.status, 0, first.stderr);
+  const child = spawn(cargo, ['build', '-p', 'sealed-user'], { cwd: ws, env: scratch.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  await rustcFor('sealed_user');
+  const library = walkFiles(join(ws, 'target/debug/deps')).find((f) => /libsealed_mac-[0-9a-f]+\.so$/.test(f))!;
+  if (swap === 'rename') {
+    copyFileSync(evil, `${library}.swap`);
+    renameSync(`${library}.swap`, library);
+  } else {
+    writeFileSync(library, readFileSync(evil)); // truncated and rewritten: the same inode
+  }
+  const status = await done;
+  assert.equal(status, 0, stderr);
+  const out = join(ws, 'target/debug/deps');
+  const said = ['CHECKED-LIBRARY-BYTES', 'SWAPPED-LIBRARY-BYTES'].filter((w) => filesContaining(out, w).some((f) => /libsealed_user-/.test(f)));
+  return { which: said.join(','), stderr };
+}
+
+describe('a granted proc macro\'s library swapped after the check, before rustc loads it', { concurrency: false }, () => {
+  for (const swap of ['in-place', 'rename'] as const) {
+    // KNOWN WEAKNESS (THREAT-MODEL case 111): bwrap's bind of the checked copy sits on the
+    // library's directory entry, and a rename over that entry from another mount namespace (the
+    // host's) detaches it: rustc then loads the new file, with the macro's grant. Marked todo so
+    // the suite runs on; it fails until the copy is reached by a path nobody else can replace.
+    const todo = swap === 'rename' ? 'known weakness: a rename over the library detaches the bind of the checked copy (case 111)' : undefined;
+    test(`swapped ${swap === 'rename' ? 'by renaming a new file over it' : 'in place (the same inode)'}: rustc loads the bytes that were checked (control: under plain cargo the swap is what expands)`, { todo }, async () => {
+      const plain = await swapDuringBuild('plain', swap);
+      assert.equal(plain.which, 'SWAPPED-LIBRARY-BYTES', 'plain: the swap did not land before rustc loaded the library, so this run judges nothing');
+      const s = await swapDuringBuild('sandbox', swap);
+      assert.equal(s.which, 'CHECKED-LIBRARY-BYTES', `the sandboxed rustc loaded the swapped library\n${s.stderr}`);
+    });
+  }
+});

@@ -144,6 +144,9 @@ test('docs/policy.md lists every environment pattern, so the documentation stays
   const { REPO_ROOT } = await import('../helpers/sandbox-env.js');
   const doc = readFileSync(join(REPO_ROOT, 'docs/policy.md'), 'utf8');
   for (const p of [...DEFAULT_ENV_RULES.keep, ...DEFAULT_ENV_RULES.deny]) assert.ok(doc.includes(`\`${p}\``), p);
+  // And what a build script's `cargo:rustc-env` may not set (libexec/schema/variables.json).
+  const { variablePatterns } = await import('../../src/policy/variables.js');
+  for (const p of variablePatterns('refused-in-rustc-env')) assert.ok(doc.includes(`\`${p}\``), `rustc-env: ${p}`);
 });
 
 test('globMatch passes the vectors the Rust entry point passes too (test/vectors/glob.json; a newline in a name included)', async () => {

@@ -1,0 +1,16 @@
+// Figures the README states that the repository can count: they must match what it holds.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+
+const read = (name: string) => readFileSync(join(PACKAGE_ROOT, name), 'utf8');
+
+test('the README counts every attack case of THREAT-MODEL.md, numbered 1..N without gaps', () => {
+  const numbers = [...read('THREAT-MODEL.md').matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
+  assert.deepEqual(numbers, numbers.map((_, i) => i + 1), 'THREAT-MODEL.md: cases out of order, repeated or missing');
+  const stated = /— (\d+) attack cases, listed/.exec(read('README.md'))?.[1];
+  assert.equal(Number(stated), numbers.length, 'README.md: the attack-case count');
+});

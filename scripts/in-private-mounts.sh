@@ -54,8 +54,8 @@ done
 # file systems mounted below), and the bytes of /etc's files.
 listing() {
   {
-    find "${GUARDED[@]}" -printf '%y %m %U:%G %s %T@ %C@ %p\n' 2>/dev/null || true
-    find /etc -type f -print0 2>/dev/null | xargs -0 -r sha256sum 2>/dev/null || true
+    find "${GUARDED[@]}" -printf '%p\t%y %m %U:%G %s %T@ %C@\n' 2>/dev/null || true
+    find /etc -type f -print0 2>/dev/null | xargs -0 -r sha256sum 2>/dev/null | sed -E 's/^([0-9a-f]{64})  (.*)$/\2\tsha256 \1/' || true
   } | LC_ALL=C sort | { if [[ -n ${CARGO_SANDBOX_TEST_GUARD_IGNORE:-} ]]; then grep -Ev -- "$CARGO_SANDBOX_TEST_GUARD_IGNORE" || true; else cat; fi; }
 }
 
@@ -72,12 +72,10 @@ status=0
 CARGO_SANDBOX_TEST_OUTER_PID=$$ unshare --mount --propagation private -- bash "$0" --inside "$state" "$@" || status=$?
 listing >"$after"
 
-if ! diff -u "$before" "$after" >"$state.diff"; then
-  echo "error: the tests changed the machine's own /etc, /home or /run (outside their private mount namespace):" >&2
-  grep '^[-+][^-+]' "$state.diff" | head -n 50 >&2
-  rm -f -- "$state.diff"
+if ! cmp -s "$before" "$after"; then
+  echo "error: the machine's own /etc, /home or /run changed while the tests ran: $(diff "$before" "$after" | grep -c '^[<>]' || true) lines of the listing differ, the first below (< before, > after). The tests' own writes stay in their private mount namespace: if these are not theirs, another program changed them meanwhile." >&2
+  diff "$before" "$after" | grep '^[<>]' | sed -n '1,60p' >&2 || true
   exit 1
 fi
-rm -f -- "$state.diff"
 echo "# /etc, /home and /run of this machine are as they were before the tests ($(wc -l <"$before") entries checked)"
 exit "$status"

@@ -50,6 +50,11 @@ for dir in "${GUARDED[@]}"; do
   fi
 done
 
+if ! unshare --mount --propagation private true; then
+  echo "error: no private mount namespace here (unshare --mount): the tests would change this machine's /etc, /home and /run" >&2
+  exit 1
+fi
+
 # What the tests must leave as it was: every entry (not following links, crossing into other
 # file systems mounted below), and the bytes of /etc's files.
 listing() {

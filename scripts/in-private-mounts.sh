@@ -78,8 +78,10 @@ CARGO_SANDBOX_TEST_OUTER_PID=$$ unshare --mount --propagation private -- bash "$
 listing >"$after"
 
 if ! cmp -s "$before" "$after"; then
-  echo "error: the machine's own /etc, /home or /run changed while the tests ran: $(diff "$before" "$after" | grep -c '^[<>]' || true) lines of the listing differ, the first below (< before, > after). The tests' own writes stay in their private mount namespace: if these are not theirs, another program changed them meanwhile." >&2
-  diff "$before" "$after" | grep '^[<>]' | sed -n '1,60p' >&2 || true
+  kept=$(mktemp /tmp/cargo-sandbox-test-guard-diff.XXXXXX)
+  diff "$before" "$after" | grep '^[<>]' >"$kept" || true
+  echo "error: the machine's own /etc, /home or /run changed while the tests ran: $(wc -l <"$kept") lines of the listing differ (all in $kept), the first below (< before, > after). The tests' own writes stay in their private mount namespace: if these are not theirs, another program changed them meanwhile." >&2
+  sed -n '1,60p' "$kept" >&2
   exit 1
 fi
 echo "# /etc, /home and /run of this machine are as they were before the tests ($(wc -l <"$before") entries checked)"

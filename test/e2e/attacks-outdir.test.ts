@@ -140,13 +140,25 @@ describe('OUT_DIR, read by rustc outside the sandbox', () => {
   test('a FIFO is removed before rustc blocks on it (control: plain cargo hangs)', async () => {
     const pkg = 'attack-outdir-fifo';
     const { scratch, ws } = soloWorkspace('outdir-plain-fifo');
-    const build = runPlainCargo(['build', '-p', pkg], { cwd: ws, env: scratch.env });
-    const outcome = await Promise.race([build.then(() => 'finished'), sleep(8000).then(() => 'hung')]);
-    // Release rustc: open the FIFO for writing and close it (end of file).
-    const fifo = findFifo(ws);
-    if (fifo) closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    let finished = false;
+    const build = runPlainCargo(['build', '-p', pkg], { cwd: ws, env: scratch.env }).finally(() => (finished = true));
+    // Control, by state: rustc has opened the FIFO to read it (include_bytes!) and waits for a
+    // writer that never comes. Opening it for writing without blocking succeeds only while a
+    // reader is there (ENXIO otherwise); the build must not have finished meanwhile. Closing the
+    // writer gives rustc its end of file, and the build ends.
+    let writer: number | undefined;
+    for (const end = Date.now() + 120_000; writer === undefined && !finished && Date.now() < end; await sleep(50)) {
+      const fifo = findFifo(ws);
+      try {
+        if (fifo) writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch {
+        /* no reader yet */
+      }
+    }
+    const blocked = writer !== undefined && !finished;
+    if (writer !== undefined) closeSync(writer);
     await build;
-    assert.equal(outcome, 'hung', 'plain: cargo finished: rustc did not block on the FIFO');
+    assert.ok(blocked, `plain: rustc did not block on the FIFO (${finished ? 'cargo finished' : 'no reader came'})`);
     const started = Date.now();
     const s = await sandboxed(pkg);
     assert.ok(Date.now() - started < 60_000 && s.result.signal === null, 'the sandboxed build hung');

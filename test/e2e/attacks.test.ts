@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { lootOf, outFile, plantSystemSecrets, plantWorkspaceSecrets, ranReport, startVictims, stopVictims, writeParams, type SystemSecret } from '../helpers/attack-env.js';
-import { startListeners, type Listeners } from '../helpers/listeners.js';
+import { startAttackSinks, type Sink, type SinkSpec } from '../helpers/attack-sinks.js';
 import {
   BASHRC,
   copyFixture,
@@ -33,7 +33,9 @@ interface Outcome {
   scratch: Scratch;
   ws: string;
   result: RunResult;
-  received: Listeners['received'];
+  /** What reached each attack's own listeners, and the ssh-agent (SSH_AUTH_SOCK) they all share. */
+  sinks: Sink[];
+  agent: string[];
   daemons: number[];
   /** Whether the process the attack tried to kill is still alive. */
   victimAlive: boolean;
@@ -59,19 +61,20 @@ async function attack(mode: 'sandbox' | 'plain', layout: Layout, system: SystemS
   const scratch = makeScratch(`attacks-${tag}`, { layout });
   const ws = copyFixture(scratch, 'attacks');
   const commit = plantWorkspaceSecrets(ws, scratch.env);
-  const listeners = await startListeners(scratch.runtimeDir, { outside: true });
+  const sinks = await startAttackSinks(scratch.runtimeDir, SINKS);
   const daemonMarker = `cs-daemon-${tag}-${process.pid}-${Date.now()}`;
   const victims = await startVictims(scratch, tag);
   const tmpToken = `/tmp/cs-tmp-token-${tag}-${process.pid}`;
   writeFileSync(tmpToken, SECRETS.tmpToken);
-  writeParams(ws, scratch, listeners, {
+  writeParams(ws, scratch, sinks.params, {
+    ssh_agent: sinks.agent.path,
     daemon_marker: daemonMarker,
     victim_marker: victims.killMarker,
     ptrace_marker: victims.ptraceMarker,
     home_from_cwd: relative(ws, scratch.home),
     system_secrets: system.map((s) => s.path).join(','),
   });
-  const env = { ...scratch.env, SSH_AUTH_SOCK: listeners.unixPath };
+  const env = { ...scratch.env, SSH_AUTH_SOCK: sinks.agent.path };
   const cargo = (args: string[]) => (mode === 'sandbox' ? runCli(args, { cwd: ws, env }) : runPlainCargo(args, { cwd: ws, env }));
   // The victim crate is built first: its artifacts must come out of the attacks untouched
   // (sandboxed) or be tampered with (plain).
@@ -89,13 +92,37 @@ async function attack(mode: 'sandbox' | 'plain', layout: Layout, system: SystemS
     await cargo(['build', '-p', 'attack-write-target']);
     result = await cargo(['build', ...ATTACKS.filter((p) => p !== 'attack-write-target').flatMap((p) => ['-p', p]), '--keep-going']);
   }
-  await sleep(300); // let any late connection or datagram arrive
-  const received = { ...listeners.received };
-  await listeners.close();
+  // Plain cargo: until each listener has what its attack sent (the build is over: it was sent).
+  // Sandboxed: every attempt ended in an error before its script did (the reports say so); a
+  // moment for anything late all the same.
+  const arrived = () => sinks.sinks.every((k) => k.arrived.length >= expectedArrivals(k)) && sinks.agent.arrived.length > 0;
+  if (mode === 'plain') for (const end = Date.now() + 10_000; !arrived() && Date.now() < end; ) await sleep(20);
+  else await sleep(300);
+  await sinks.close();
   const victimAlive = victims.kill.exitCode === null && victims.kill.signalCode === null;
   stopVictims(victims);
   rmSync(tmpToken, { force: true });
-  return { scratch, ws, result, received, daemons: processesWith(daemonMarker), victimAlive, before, after: protectedFiles(scratch, ws), rebuild, commit };
+  return { scratch, ws, result, sinks: sinks.sinks, agent: sinks.agent.arrived, daemons: processesWith(daemonMarker), victimAlive, before, after: protectedFiles(scratch, ws), rebuild, commit };
+}
+
+/** The listeners the attacks reach for, each its own, and what its attack sends there. */
+const SINKS: (SinkSpec & { sends: RegExp })[] = [
+  { attack: 'attack-network', param: 'tcp_port', kind: 'tcp', sends: /^PWNED attack-network$/ },
+  { attack: 'attack-network', param: 'udp_port', kind: 'udp', sends: /^PWNED attack-network$/ },
+  { attack: 'attack-network', param: 'unix_socket', kind: 'unix', sends: /^PWNED attack-network$/ },
+  { attack: 'attack-abstract-socket', param: 'abstract_socket', kind: 'abstract', sends: /^PWNED attack-abstract-socket$/ },
+  // A DNS query for secret.exfil.example, to a resolver here and one on another "host".
+  { attack: 'attack-dns', param: 'dns_port', kind: 'udp', sends: /\x06secret\x05exfil\x07example\x00/ },
+  { attack: 'attack-dns', param: 'outside_dns', kind: 'outside-udp', sends: /\x06secret\x05exfil\x07example\x00/ },
+  { attack: 'attack-outside-net', param: 'outside_addr', kind: 'outside-tcp', sends: /^HEAD \/ HTTP\/1\.0\r\nHost: exfil\.example\r\n/ },
+  { attack: 'attack-dbus', param: 'dbus_socket', kind: 'unix', sends: /^PWNED attack-dbus$/ },
+  { attack: 'attack-x11', param: 'x11_socket', kind: 'x11', sends: /^PWNED attack-x11$/ },
+  { attack: 'attack-docker', param: 'docker_socket', kind: 'unix', sends: /^PWNED attack-docker$/ },
+];
+
+/** Under plain cargo: one connection each, but two to the X server (its socket file and abstract twin). */
+function expectedArrivals(sink: SinkSpec): number {
+  return sink.kind === 'x11' ? 2 : 1;
 }
 
 const ATTACKS = [
@@ -281,10 +308,36 @@ for (const [layout, where] of LAYOUTS) {
       assert.doesNotMatch(lib(sandboxed), /PWNED/);
     });
 
-    test('no TCP, UDP, DNS or unix-socket traffic (ssh-agent, D-Bus, X11 file and abstract, Docker, another host) reaches host listeners', () => {
-      const r = plain.received;
-      assert.ok(r.tcp > 0 && r.udp > 0 && r.unix > 0 && r.abstract > 0 && r.dns > 0 && r.dbus > 0 && r.x11 > 0 && r.docker > 0 && r.outside > 0 && r.outsideDns > 0, `plain: ${JSON.stringify(r)}`);
-      assert.deepEqual(sandboxed.received, { tcp: 0, udp: 0, dns: 0, unix: 0, abstract: 0, dbus: 0, x11: 0, docker: 0, outside: 0, outsideDns: 0 });
+    test('each attack\'s own listener (TCP, UDP, DNS, ssh-agent, D-Bus, X11 file and abstract, Docker, another host) gets nothing from it (control: under plain cargo it gets the attack\'s own connection)', () => {
+      for (const sink of plain.sinks) {
+        const what = `plain: ${sink.attack}'s ${sink.param} (${sink.kind}, ${sink.value})`;
+        assert.ok(sink.arrived.length >= expectedArrivals(sink), `${what}: ${sink.arrived.length} arrived`);
+        for (const got of sink.arrived) assert.match(got, SINKS.find((k) => k.attack === sink.attack && k.param === sink.param)!.sends, what);
+      }
+      assert.deepEqual(plain.agent, ['PWNED attack-network'], 'plain: the ssh-agent');
+      for (const sink of sandboxed.sinks) assert.deepEqual(sink.arrived, [], `${sink.attack}'s ${sink.param} (${sink.kind}, ${sink.value})`);
+      assert.deepEqual(sandboxed.agent, [], 'the ssh-agent');
+    });
+
+    test('each of those attacks aimed at its own listener and was refused (control: connected under plain cargo)', () => {
+      const value = (o: Outcome, attack: string, param: string) => o.sinks.find((k) => k.attack === attack && k.param === param)!.value;
+      const network = (o: Outcome) => ranReport(o.ws, 'attack-network') ?? '';
+      assert.match(network(plain), /^tcp connected\nudp 127\.0\.0\.1:\d+: sent 5\nunix connected\nagent connected\n$/);
+      const refused = network(sandboxed);
+      for (const [param, attempt] of [['tcp_port', 'tcp 127.0.0.1:'], ['udp_port', 'udp 127.0.0.1:'], ['unix_socket', 'unix ']]) {
+        assert.ok(refused.includes(`${attempt}${value(sandboxed, 'attack-network', param!)}: `), `${param}: ${refused}`);
+      }
+      assert.doesNotMatch(refused, /connected/);
+      assert.match(refused, /^agent \S+agent\.sock: /m);
+      const abstract = (o: Outcome) => `abstract ${value(o, 'attack-abstract-socket', 'abstract_socket')}: `;
+      assert.equal(ranReport(plain.ws, 'attack-abstract-socket'), `${abstract(plain)}Ok(())`);
+      assert.ok(ranReport(sandboxed.ws, 'attack-abstract-socket')?.startsWith(`${abstract(sandboxed)}Err(`), ranReport(sandboxed.ws, 'attack-abstract-socket'));
+      for (const [attack, reached] of [['dbus', 1], ['x11', 2], ['docker', 1]] as const) {
+        const sockets = (o: Outcome) => value(o, `attack-${attack}`, `${attack}_socket`);
+        assert.equal(ranReport(plain.ws, `attack-${attack}`), `${attack} ${reached} of ${sockets(plain)}`);
+        assert.equal(ranReport(sandboxed.ws, `attack-${attack}`), `${attack} 0 of ${sockets(sandboxed)}`);
+      }
+      assert.ok(lootOf(sandboxed.ws, 'attack-outside-net').startsWith(`${value(sandboxed, 'attack-outside-net', 'outside_addr')}: `), lootOf(sandboxed.ws, 'attack-outside-net'));
     });
 
     test('no outside host answers (control: this machine\'s non-loopback address answers plain cargo)', () => {

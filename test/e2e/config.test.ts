@@ -73,6 +73,9 @@ describe('grants', () => {
     assert.equal(a.exec, 'ok:mytool-output');
     assert.match(b.exec!, /^err:/);
     assert.equal(listeners.received.tcp, 1, 'exactly one connection: probe-a\'s');
+    // ... and each probe's own report says whose: probe-a connected, probe-b tried and was refused.
+    assert.equal(a.net, 'ok:');
+    assert.match(b.net!, new RegExp(`^err:connecting to 127\\.0\\.0\\.1:${listeners.tcpPort}: `));
   });
 
   test('sandbox = false runs that one script unsandboxed, with a warning', async () => {

@@ -14,7 +14,35 @@ import { copyFixture, makeScratch, processesWith, runCli, runPlainCargo, sleep, 
 function startPlainCargo(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }) {
   const child = spawn('cargo', args, { ...opts, stdio: 'ignore', detached: true });
   const done = new Promise<void>((r) => child.on('exit', () => r()));
-  return { done, kill: () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } } };
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return { done, running, kill: () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } } };
+}
+
+/**
+ * The name the spin fixtures give the child they leave behind (sleeper-marker.txt): this test's
+ * processes, not every `sleep 3600` on the machine.
+ */
+function sleeperMarker(ws: string, label: string): string {
+  const marker = `cs-sleeper-${label}-${process.pid}-${Date.now()}`;
+  writeFileSync(join(ws, 'sleeper-marker.txt'), marker);
+  return marker;
+}
+
+async function waitFor<T>(probe: () => T | undefined, ms: number): Promise<T | undefined> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) {
+    const found = probe();
+    if (found !== undefined) return found;
+  }
+  return probe();
+}
+
+/** `/proc/PID/stat` fields after the name: state, parent, ... (undefined if it is gone). */
+function stat(pid: number | string): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'latin1').replace(/^.*\) /s, '').split(' ');
+  } catch {
+    return undefined;
+  }
 }
 
 function limitsWorkspace(label: string, config: string) {
@@ -88,30 +116,53 @@ describe('resource limits', () => {
 
   test('timeout stops an infinite loop, and the process it started, without hanging the build', async () => {
     const { s, ws } = limitsWorkspace('limit-time', '[sandbox.package.spin]\ntimeout = "3s"\n');
-    const sleepersBefore = processesWith('sleep\u00003600').length;
+    const marker = sleeperMarker(ws, 'limit-time');
     const started = Date.now();
+    // The bound fails the test (and stops a build that hangs): the result is judged by state below.
     const r = await runCli(['build', '-p', 'spin'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.equal(r.signal, null, 'the build hung');
     assert.equal(r.status, 101);
     assert.ok(Date.now() - started < 60_000, 'the build hung');
     assert.match(r.stderr, /^note: it was stopped after its timeout of 3s \(\S+:2:1\)$/m);
-    assert.equal(processesWith('sleep\u00003600').length, sleepersBefore, 'its child outlived it');
+    // The script started its child (the test's marker as its name) ...
+    const sleeper = walkFiles(join(ws, 'target')).find((f) => /\/build\/spin-[^/]+\/out\/sleeper$/.test(f));
+    assert.match(sleeper ? readFileSync(sleeper, 'utf8') : 'the script did not run', new RegExp(`^${marker} \\d+$`));
+    // ... and no process of this test is left.
+    assert.deepEqual(processesWith(marker), [], 'its child outlived it');
   });
 
   test('timeout stops a proc macro that never returns, and what it started (control: plain cargo hangs)', async () => {
     const { s, ws } = limitsWorkspace('limit-macro-time', '[sandbox.package.spin-macro-user]\ntimeout = "3s"\n');
-    const sleepersBefore = processesWith('sleep\u00003600').length;
+    const marker = sleeperMarker(ws, 'limit-macro-time');
+    // Control, by state: the macro started its child (named with the marker), whose parent, the
+    // rustc expanding it, is still there with a thread running (the macro's endless loop, which
+    // follows the start), and cargo has not finished: the compilation cannot end.
     const plain = startPlainCargo(['build', '-p', 'spin-macro-user'], { cwd: ws, env: s.env });
-    const hung = await Promise.race([plain.done.then(() => false), sleep(10_000).then(() => true)]);
-    plain.kill();
-    await plain.done;
-    assert.ok(hung, 'plain: the compilation finished: the macro did not hang it');
+    let spinning: string | undefined;
+    try {
+      const child = await waitFor(() => processesWith(marker)[0], 120_000);
+      assert.ok(child, 'plain: the macro never started its child');
+      const rustc = stat(child)?.[1];
+      assert.equal(readFileSync(`/proc/${rustc}/comm`, 'utf8').trim(), 'rustc', 'plain: the child\'s parent is not the rustc expanding the macro');
+      spinning = await waitFor(() => readdirSync(`/proc/${rustc}/task`).find((t) => stat(`${rustc}/task/${t}`)?.[0] === 'R'), 10_000);
+      assert.ok(plain.running(), 'plain: the compilation finished: the macro did not hang it');
+    } finally {
+      plain.kill();
+      await plain.done;
+    }
+    assert.ok(spinning, 'plain: no thread of rustc is running the macro\'s loop');
+    for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
     rmSync(join(ws, 'target'), { recursive: true, force: true });
     const started = Date.now();
+    // The bound fails the test (and stops a build that hangs): the result is judged by state below.
     const r = await runCli(['build', '-p', 'spin-macro-user'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.equal(r.signal, null, 'the build hung');
     assert.equal(r.status, 101, r.stderr);
     assert.ok(Date.now() - started < 60_000, 'the build hung');
     assert.match(r.stderr, /error: cargo-sandbox: rustc ran longer than its timeout of 3s; stopped with everything it started/);
-    assert.equal(processesWith('sleep\u00003600').length, sleepersBefore, 'its child outlived it');
+    // The macro started its child in the sandbox too, and nothing of this test is left.
+    assert.match(r.stderr, new RegExp(`^spin-macro: started ${marker} \\d+$`, 'm'), 'the macro did not start its child');
+    assert.deepEqual(processesWith(marker), [], 'its child outlived it');
   });
 
   test('max-disk stops many files that each stay under max-file-size, and gives the space back', async () => {

@@ -28,6 +28,8 @@ interface Outcome {
   ws: string;
   r: RunResult;
   received: number;
+  /** The listener's port, which the macro phones home to. */
+  port: number;
   tmpMarker: string;
   /** The workspace's sources and the victim's artifacts, before and after the expansion. */
   before: Map<string, string>;
@@ -59,7 +61,29 @@ async function expand(mode: 'sandbox' | 'plain', command: 'build' | 'check' | 'd
   await sleep(200);
   const received = listeners.received.tcp;
   await listeners.close();
-  return { s, ws, r, received, tmpMarker: join('/tmp', tmpMarker), before, after: protectedFiles(ws) };
+  return { s, ws, r, received, port: listeners.tcpPort, tmpMarker: join('/tmp', tmpMarker), before, after: protectedFiles(ws) };
+}
+
+/**
+ * The macro's own report of its attempts and how each ended (`ok` or `error: ...`), which it
+ * prints on rustc's stderr: proof that it ran, and aimed at this run's home, marker and port.
+ */
+function attempts(o: Outcome): Map<string, string> {
+  const line = /^evil-macro attempts: (.*)$/m.exec(o.r.stderr)?.[1];
+  assert.ok(line, `the macro did not report its attempts: it did not run\n${o.r.stderr}`);
+  return new Map(line.split('; ').map((a) => /^(.*?): (ok|error: .*)$/.exec(a)!.slice(1, 3) as [string, string]));
+}
+
+/** Each attempt is there, aimed where this run said; `ended` judges how it ended. */
+function assertAttempts(o: Outcome, ended: (attempt: string, how: string) => void): void {
+  const got = attempts(o);
+  const aimed = [`append ${o.s.home}/.bashrc`, `write ${o.tmpMarker}`, 'append victim/src/lib.rs', `connect 127.0.0.1:${o.port}`];
+  const read = [...got.keys()].find((k) => k.startsWith('read ') && k.endsWith('/.ssh/id_ed25519'));
+  assert.ok(read, [...got.keys()].join(', '));
+  for (const attempt of [read, ...aimed]) {
+    assert.ok(got.has(attempt), `no attempt ${attempt}: ${[...got.keys()].join(', ')}`);
+    ended(attempt, got.get(attempt)!);
+  }
 }
 
 function secretsIn(dir: string): string[] {
@@ -90,6 +114,7 @@ describe('a malicious proc macro', () => {
       assert.notEqual(readFileSync(join(o.s.home, '.bashrc'), 'utf8'), BASHRC);
       assert.ok(existsSync(o.tmpMarker));
       assert.equal(o.received, 1);
+      assertAttempts(o, (attempt, how) => assert.equal(how, 'ok', attempt));
       const diff = snapshotDiff(o.before, o.after);
       for (const landed of [
         /^changed .*\/victim\/src\/lib\.rs$/,
@@ -104,9 +129,14 @@ describe('a malicious proc macro', () => {
   }
 
   for (const [label, get] of [['cargo sandbox build', () => sandboxed], ['cargo sandbox check', () => checked]] as const) {
-    test(`${label}: it still expands, and gets nothing`, () => {
+    test(`${label}: it still expands, tries everything, and gets nothing`, () => {
       const o = get();
       assert.equal(o.r.status, 0, o.r.stderr);
+      // Each attempt was made, aimed at this run's home, marker and port, and failed (but the
+      // marker: /tmp inside is the sandbox's own, judged on the host below).
+      assertAttempts(o, (attempt, how) => {
+        if (!attempt.startsWith('write /tmp/')) assert.match(how, /^error: /, attempt);
+      });
       assert.deepEqual(secretsIn(join(o.ws, 'target')), []);
       assert.equal(readFileSync(join(o.s.home, '.bashrc'), 'utf8'), BASHRC);
       assert.equal(existsSync(o.tmpMarker), false);
@@ -140,6 +170,7 @@ describe('a malicious proc macro under rustdoc (cargo doc expands it)', () => {
     assert.notEqual(readFileSync(join(plain.s.home, '.bashrc'), 'utf8'), BASHRC);
     assert.ok(existsSync(plain.tmpMarker));
     assert.equal(plain.received, 1);
+    assertAttempts(plain, (attempt, how) => assert.equal(how, 'ok', attempt));
     assert.ok(snapshotDiff(plain.before, plain.after).some((d) => /^changed .*\/victim\/src\/lib\.rs$/.test(d)));
   });
 
@@ -147,6 +178,9 @@ describe('a malicious proc macro under rustdoc (cargo doc expands it)', () => {
     const o = sandboxed;
     assert.equal(o.r.status, 0, o.r.stderr);
     assert.ok(existsSync(join(o.ws, 'target/doc/app/index.html')), 'no documentation');
+    assertAttempts(o, (attempt, how) => {
+      if (!attempt.startsWith('write /tmp/')) assert.match(how, /^error: /, attempt);
+    });
     assert.deepEqual(secretsIn(join(o.ws, 'target')), []);
     assert.equal(readFileSync(join(o.s.home, '.bashrc'), 'utf8'), BASHRC);
     assert.equal(existsSync(o.tmpMarker), false);

@@ -2,11 +2,12 @@
 // test's arguments and output stay intact. Judged by host effects, with plain cargo as control.
 
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startListeners } from '../helpers/listeners.js';
-import { BASHRC, copyFixture, makeScratch, run, runCli, runPlainCargo, SECRETS, sleep } from '../helpers/sandbox-env.js';
+import { BASHRC, copyFixture, makeScratch, processesWith, runCli, runPlainCargo, SECRETS, sleep } from '../helpers/sandbox-env.js';
 
 async function runTests(mode: 'sandbox' | 'plain') {
   const s = makeScratch(`run-${mode}`);
@@ -48,24 +49,42 @@ describe('test binaries under --sandbox-run', () => {
   });
 
   test('a test that never ends stops at its package\'s timeout, with what it started (control: plain cargo test still runs)', async () => {
-    const leftovers = () => run('pgrep', ['-f', 'sleep 6001.4242'], { cwd: '/', env: process.env });
     const s = makeScratch('run-spin');
     const ws = copyFixture(s, 'spin-test');
+    // The name the test gives the child it leaves behind: this test's processes, no one else's.
+    const marker = `cs-spin-test-${process.pid}-${Date.now()}`;
+    writeFileSync(join(ws, 'sleeper-marker.txt'), marker);
+    // Control, by state: the test started its child (named with the marker), its parent (the test
+    // binary, in its endless loop after the start) is still there, and cargo test has not
+    // finished. Output to /dev/null: the test binary must not hold our pipes.
+    const plain = spawn('cargo', ['test'], { cwd: ws, env: s.env, stdio: 'ignore', detached: true });
+    const plainRunning = () => plain.exitCode === null && plain.signalCode === null;
     try {
-      // Output to /dev/null: the test binary, orphaned when cargo is killed, must not hold our pipes.
-      // timeout kills its whole process group (cargo, the test, its child) after 20 s.
-      const plain = await run('sh', ['-c', 'exec timeout -s KILL 20 cargo test >/dev/null 2>&1'], { cwd: ws, env: s.env });
-      assert.ok(plain.status === 137 || plain.signal === 'SIGKILL', `plain: cargo test ended by itself (${plain.status})`);
+      let child: number | undefined;
+      for (const end = Date.now() + 120_000; child === undefined && plainRunning() && Date.now() < end; await sleep(50)) child = processesWith(marker)[0];
+      assert.ok(child, 'plain: the test never started its child');
+      const parent = /\) \S+ (\d+)/.exec(readFileSync(`/proc/${child}/stat`, 'latin1'))?.[1];
+      assert.match(readlinkSync(`/proc/${parent}/exe`), /\/target\/debug\/deps\/spin-[0-9a-f]+$/, 'plain: the child\'s parent is not the test binary');
+      assert.ok(plainRunning(), 'plain: cargo test ended by itself');
     } finally {
-      await run('pkill', ['-f', `${ws}/target/debug/deps/spin-`], { cwd: '/', env: process.env });
-      await run('pkill', ['-f', 'sleep 6001.4242'], { cwd: '/', env: process.env });
+      try {
+        process.kill(-plain.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
     }
+    rmSync(join(ws, 'target/tmp/sleeper'), { force: true });
     const started = Date.now();
+    // The bound fails the test (and stops a run that hangs): the result is judged by state below.
     const r = await runCli(['test', '--sandbox-run'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.equal(r.signal, null, 'the timeout did not stop the test');
     assert.notEqual(r.status, 0);
     assert.ok(Date.now() - started < 60_000, 'the timeout did not stop the test');
     assert.match(r.stderr, /the test binary ran longer than its timeout of 3s/);
-    assert.notEqual((await leftovers()).status, 0, 'a process the test started survived');
+    // The test started its child in the sandbox too, and nothing of this test is left.
+    assert.match(readFileSync(join(ws, 'target/tmp/sleeper'), 'utf8'), new RegExp(`^${marker} \\d+$`), 'the test did not start its child');
+    assert.deepEqual(processesWith(marker), [], 'a process the test started survived');
   });
 });
 

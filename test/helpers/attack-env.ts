@@ -4,7 +4,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Listeners } from './listeners.js';
 import { copyFixture, makeScratch, SECRETS, sleep, walkFiles, type Scratch } from './sandbox-env.js';
 
 export interface Victims {
@@ -112,22 +111,12 @@ export function plantWorkspaceSecrets(ws: string, env: NodeJS.ProcessEnv): strin
   return git('rev-parse', 'HEAD');
 }
 
-export function writeParams(ws: string, scratch: Scratch, listeners: Listeners, extra: Record<string, string>): void {
-  const params = {
-    home: scratch.home,
-    cargo_home: scratch.cargoHome,
-    tcp_port: listeners.tcpPort,
-    udp_port: listeners.udpPort,
-    dns_port: listeners.dnsPort,
-    unix_socket: listeners.unixPath,
-    abstract_socket: listeners.abstractName,
-    dbus_socket: listeners.dbusPath,
-    x11_socket: listeners.x11Sockets,
-    docker_socket: listeners.dockerPath,
-    outside_addr: listeners.outsideAddr,
-    outside_dns: listeners.outsideDnsAddr,
-    ...extra,
-  };
+/**
+ * attack-params.txt: where the attacks aim. `sinks` gives each attack its own listeners
+ * (`ATTACK.KEY=value`, which that attack reads for KEY: see startAttackSinks).
+ */
+export function writeParams(ws: string, scratch: Scratch, sinks: Record<string, string>, extra: Record<string, string>): void {
+  const params = { home: scratch.home, cargo_home: scratch.cargoHome, ...sinks, ...extra };
   writeFileSync(join(ws, 'attack-params.txt'), Object.entries(params).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
 }
 

@@ -9,34 +9,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { nonLoopbackAddress } from './listeners.js';
+import { ABSTRACT_SINKS, nonLoopbackAddress } from './listeners.js';
 
-const ABSTRACT_SINKS = `
-import os, select, socket, sys, threading
-socks = {}
-for name in sys.argv[1:]:
-    s = socket.socket(socket.AF_UNIX)
-    s.bind('\\0' + name)
-    s.listen(16)
-    socks[s] = name
-print('ready', flush=True)
-threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
-while True:
-    for s in select.select(list(socks), [], [])[0]:
-        c, _ = s.accept()
-        c.settimeout(2)
-        data = b''
-        try:
-            while len(data) < 256:
-                d = c.recv(256)
-                if not d:
-                    break
-                data += d
-        except OSError:
-            pass
-        print('conn', socks[s], data.hex(), flush=True)
-        c.close()
-`;
 
 /**
  * What listens: TCP or UDP on 127.0.0.1 (the value is the port), or on this machine's non-loopback

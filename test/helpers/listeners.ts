@@ -8,7 +8,11 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const ABSTRACT_LISTENER = `
+/**
+ * Abstract unix sockets, one per name given: prints `ready`, then `conn NAME HEX` for each
+ * connection with (the hex of) what it sent, up to 256 bytes.
+ */
+export const ABSTRACT_SINKS = `
 import os, select, socket, sys, threading
 socks = {}
 for name in sys.argv[1:]:
@@ -21,7 +25,17 @@ threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).st
 while True:
     for s in select.select(list(socks), [], [])[0]:
         c, _ = s.accept()
-        print('conn', socks[s], flush=True)
+        c.settimeout(2)
+        data = b''
+        try:
+            while len(data) < 256:
+                d = c.recv(256)
+                if not d:
+                    break
+                data += d
+        except OSError:
+            pass
+        print('conn', socks[s], data.hex(), flush=True)
         c.close()
 `;
 
@@ -131,12 +145,12 @@ export async function startListeners(dir: string, opts: { outside?: boolean } = 
   // Node pads abstract socket names to the full address length, so no real client reaches them;
   // a small Python listener binds the exact names, as D-Bus and X11 do.
   const abstractName = `cs-test-${process.pid}-${Date.now()}-${listenerSets}`;
-  const abstract = spawn('python3', ['-c', ABSTRACT_LISTENER, abstractName, paths.x11], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const abstract = spawn('python3', ['-c', ABSTRACT_SINKS, abstractName, paths.x11], { stdio: ['pipe', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     abstract.on('error', reject);
     createInterface({ input: abstract.stdout! }).on('line', (line) => {
       if (line === 'ready') resolve();
-      else if (line === `conn ${abstractName}`) received.abstract++;
+      else if (line.startsWith(`conn ${abstractName} `)) received.abstract++;
       else if (line.startsWith('conn ')) received.x11++;
     });
   });

@@ -3,7 +3,7 @@
 // on its own (`cargo build -p NAME`), with a plain-cargo control showing it works unsandboxed.
 
 import assert from 'node:assert/strict';
-import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ranReport, soloWorkspace } from '../helpers/attack-env.js';
@@ -11,8 +11,10 @@ import { BASHRC, filesContaining, runCli, runPlainCargo, SECRETS, sleep } from '
 
 const BWRAP = process.env.CARGO_SANDBOX_BWRAP || '/usr/bin/bwrap';
 
-async function sandboxed(pkg: string) {
-  const { scratch, ws } = soloWorkspace(`outdir-${pkg}`);
+/** `userConfig`: added to the user's cargo config (where `[sandbox]` settings that widen belong). */
+async function sandboxed(pkg: string, userConfig = '') {
+  const { scratch, ws } = soloWorkspace(`outdir-${pkg}${userConfig ? '-configured' : ''}`);
+  if (userConfig) appendFileSync(join(scratch.cargoHome, 'config.toml'), `\n${userConfig}`);
   // Bounded: a regression that lets rustc block on a FIFO fails here instead of hanging the suite.
   const result = await runCli(['build', '-p', pkg], { cwd: ws, env: scratch.env, timeoutMs: 120_000 });
   return { scratch, ws, result };
@@ -97,6 +99,16 @@ describe('OUT_DIR, read by rustc outside the sandbox', () => {
       assert.match(s.result.stderr, new RegExp(`^warning: the build script of \`${pkg} v0\\.1\\.0\` left a symlink \`\\S+/key\` -> `, 'm'));
     });
   }
+
+  test('with `proc-macros = false` (rustc on the host), a symlink planted again by a child the script left never reaches rustc: the child is killed before the sweep', async () => {
+    // rustc's own sandbox no longer hides the home here: only the order "kill, then sweep" keeps
+    // the link out (the control above shows plain cargo, like a host rustc, compiles the key in).
+    const pkg = 'attack-outdir-late';
+    const s = await sandboxed(pkg, '[sandbox]\nproc-macros = false\n');
+    assert.match(ranReport(s.ws, pkg) ?? '', /outdir-late child=true/, 'the attack did not run, or could not leave its child');
+    assert.deepEqual(filesContaining(join(s.ws, 'target'), SECRETS.sshKey), []);
+    assert.notEqual(s.result.status, 0, 'the crate compiled: something was left for include_str!');
+  });
 
   test('a link hidden at a path longer than PATH_MAX fails the script instead of reaching rustc (control: the key is compiled in)', async () => {
     const pkg = 'attack-outdir-longpath';

@@ -6,7 +6,7 @@ import type { LockedPackage } from '../config/lockfile.js';
 import { effectiveGrants, grantsFingerprint, packageMatches, type EffectiveGrants, type StaticPathVars } from './effective.js';
 
 /**
- * The grants of one package, written as `packages/<file>.sh`: `_default` (global grants only),
+ * The grants of one package, written as `packages/<file>.data` (records.json's `package` format): `_default` (global grants only),
  * `<name>` or `<name>@<version>`; the launcher takes the most specific file that exists.
  */
 export interface PackagePolicyFile {

@@ -162,9 +162,15 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     if let Some(n) = &proxied {
         a.extend(n.bwrap.iter().cloned());
     }
-    for (copy, library) in jail.network.sealed() {
-        push(&mut a, &["--ro-bind".as_ref(), copy.as_os_str(), library.as_os_str()]);
-    }
+    // The checked copies of granted macros, and the arguments that lead rustc to them (sealed.rs).
+    let program = match jail.network.sealed() {
+        Some(sealed) => {
+            let program = sealed.program(&jail.program, &cwd);
+            a.extend(sealed.bwrap_args());
+            program
+        }
+        None => jail.program.clone(),
+    };
     if !matches!(jail.network, CompileNetwork::Whole(_)) {
         a.push("--unshare-net".into());
     }
@@ -199,7 +205,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         }
     }
     a.push("--".into());
-    a.extend(jail.program.iter().cloned());
+    a.extend(program);
 
     let mut cmd = Command::new(&bwrap);
     let traced = s.audit.is_some();
@@ -236,8 +242,8 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     if let Some(n) = proxied {
         n.stop();
     }
-    for (copy, _) in jail.network.sealed() {
-        let _ = std::fs::remove_file(copy);
+    if let Some(sealed) = jail.network.sealed() {
+        sealed.remove();
     }
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }

@@ -1,10 +1,11 @@
 // A granted proc macro's library swapped while the compilation that loads it runs: after our
-// wrapper checked its bytes, before rustc loads it (THREAT-MODEL layer 5: "the copy bound
-// read-only over the library inside the compilation's sandbox, so a swap of the original after
-// the check changes nothing"). The test is the attacker: it swaps the file on the host the moment
-// rustc for `sealed-user` starts; `slow-mac`, expanded first, holds rustc for 4 s before
-// `sealed_mac::which!` makes it load the library. Plain cargo is the control: there the swap
-// lands (the crate says SWAPPED), which shows the window is real.
+// wrapper checked its bytes, before rustc loads it (THREAT-MODEL layer 5: rustc loads the checked
+// copy, reached through a directory bound in the sandbox's own root, so a swap of the original
+// after the check changes nothing; case 111). The test is the attacker: it swaps the file on the
+// host the moment rustc for `sealed-user` starts, in place (the same inode) and by renaming a new
+// file over it (which detaches any mount on the replaced entry); `slow-mac`, expanded first, holds
+// rustc for 4 s before `sealed_mac::which!` makes it load the library. Plain cargo is the
+// control: there the swap lands (the crate says SWAPPED), which shows the window is real.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -73,12 +74,7 @@ async function swapDuringBuild(mode: 'sandbox' | 'plain', swap: Swap): Promise<{
 
 describe('a granted proc macro\'s library swapped after the check, before rustc loads it', { concurrency: false }, () => {
   for (const swap of ['in-place', 'rename'] as const) {
-    // KNOWN WEAKNESS (THREAT-MODEL case 111): bwrap's bind of the checked copy sits on the
-    // library's directory entry, and a rename over that entry from another mount namespace (the
-    // host's) detaches it: rustc then loads the new file, with the macro's grant. Marked todo so
-    // the suite runs on; it fails until the copy is reached by a path nobody else can replace.
-    const todo = swap === 'rename' ? 'known weakness: a rename over the library detaches the bind of the checked copy (case 111)' : undefined;
-    test(`swapped ${swap === 'rename' ? 'by renaming a new file over it' : 'in place (the same inode)'}: rustc loads the bytes that were checked (control: under plain cargo the swap is what expands)`, { todo }, async () => {
+    test(`swapped ${swap === 'rename' ? 'by renaming a new file over it' : 'in place (the same inode)'}: rustc loads the bytes that were checked (control: under plain cargo the swap is what expands)`, async () => {
       const plain = await swapDuringBuild('plain', swap);
       assert.equal(plain.which, 'SWAPPED-LIBRARY-BYTES', 'plain: the swap did not land before rustc loaded the library, so this run judges nothing');
       const s = await swapDuringBuild('sandbox', swap);

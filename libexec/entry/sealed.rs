@@ -1,0 +1,233 @@
+// What rustc loads for a granted proc macro is the copy we checked, reached only through a
+// directory no one else can change (THREAT-MODEL layer 5, case 111).
+//
+// The wrapper copies each granted macro's library (network.rs decides which) into a directory of
+// its own in the session, SESSION/sealed/PID, hashing the bytes as it copies: they must be the
+// ones we compiled (macro_records.rs). Only the user writes the session; no sandbox sees it
+// writable. That directory is bound read-only at SEALED_ROOT, which bubblewrap makes in the
+// sandbox's own root (a tmpfs of its mount namespace, read-only once set up). The kernel detaches
+// a bind only when the entry it is mounted on is replaced, and this entry is in no other mount
+// namespace: a file renamed over the original library (from the host, from another sandbox)
+// changes nothing rustc can reach.
+//
+// rustc is then pointed at the copies, and nothing else can stand in for them:
+//  * `--extern NAME=LIBRARY` becomes `--extern NAME=SEALED_ROOT/macros/I/FILE`;
+//  * each directory rustc searches for crates (`-L dependency=`, `crate=`, `all=` or no kind)
+//    becomes a view, SEALED_ROOT/views/J: links to that directory's libraries by name, listed
+//    before rustc starts, where a file named as a sealed library leads to its copy, and any other
+//    whose name starts as one does (`libNAME-HASH`: rustc's search for that build considers
+//    it too, and cargo never makes one) is left out. A macro that a library re-exports is found
+//    by that name and its crate hash in these views: a file renamed over the original, or planted
+//    beside it with the same crate hash, is never a candidate. `-L all=DIR` keeps DIR for native
+//    libraries and frameworks. An argument file (`@FILE`), whose words rustc would read unseen,
+//    stops such a compilation.
+// Compilations without a granted macro are left as they were: nothing copied, no view.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::die;
+use crate::macro_set::MacroLibrary;
+
+/// Where the sealed directory appears inside the sandbox: in its own root, never under a bind.
+pub(crate) const SEALED_ROOT: &str = "/.cargo-sandbox-sealed";
+
+/// No proc-macro library is this large; a file that is (sparse, growing) is not copied.
+const MAX_LIBRARY: u64 = 4 << 30;
+
+/// The kinds of `-L` whose directories rustc searches for crates, besides the native ones.
+const CRATE_KINDS: [&str; 2] = ["dependency=", "crate="];
+const NATIVE_KINDS: [&str; 2] = ["native=", "framework="];
+
+/// The checked copies of one compilation's granted macros (see the header).
+pub(crate) struct Sealed {
+    /// SESSION/sealed/PID, bound read-only at SEALED_ROOT.
+    dir: PathBuf,
+    /// Each granted library as cargo named it, and its copy's file name (under macros/I).
+    copies: Vec<(PathBuf, OsString)>,
+}
+
+impl Sealed {
+    /// This process's sealed directory, made afresh (one left by a killed process of the same
+    /// PID goes first: std's removal never follows a link).
+    pub(crate) fn new(session: &Path) -> Sealed {
+        let parent = session.join("sealed");
+        let dir = parent.join(std::process::id().to_string());
+        let made = fs::create_dir_all(&parent).and_then(|_| {
+            let _ = fs::remove_dir_all(&dir);
+            fs::DirBuilder::new().mode(0o755).create(&dir)
+        });
+        made.unwrap_or_else(|e| die(&format!("cannot create {}: {e}", dir.display())));
+        Sealed { dir, copies: vec![] }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.copies.is_empty()
+    }
+
+    /// Copies `m`'s library, hashing what it copies; false (nothing kept) unless those are the
+    /// bytes we compiled. The original is opened once, never through a link, and must be a
+    /// regular file: what is hashed is what rustc gets.
+    pub(crate) fn add(&mut self, m: &MacroLibrary) -> bool {
+        let name = match m.library.file_name() {
+            Some(n) => n.to_os_string(),
+            None => return false,
+        };
+        let slot = self.dir.join("macros").join(self.copies.len().to_string());
+        let copy = slot.join(&name);
+        if fs::DirBuilder::new().recursive(true).mode(0o755).create(&slot).is_err() || !copy_checked(&m.library, &copy, &m.digest) {
+            let _ = fs::remove_dir_all(&slot);
+            return false;
+        }
+        self.copies.push((m.library.clone(), name));
+        true
+    }
+
+    /// The bind that shows the copies and views inside the sandbox.
+    pub(crate) fn bwrap_args(&self) -> [OsString; 3] {
+        ["--ro-bind".into(), self.dir.clone().into_os_string(), SEALED_ROOT.into()]
+    }
+
+    /// Removes the copies and views (after the sandbox is gone).
+    pub(crate) fn remove(&self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+
+    /// The copy of the library cargo named `library`, as the sandbox sees it.
+    fn copy_of(&self, library: &Path) -> Option<PathBuf> {
+        let i = self.copies.iter().position(|(l, _)| l == library)?;
+        Some(inside(i, &self.copies[i].1))
+    }
+
+    /// `program` with `--extern` and the crate search directories pointed at the copies (see the
+    /// header); views are made here, in the sealed directory.
+    pub(crate) fn program(&self, program: &[OsString], cwd: &Path) -> Vec<OsString> {
+        let mut out: Vec<OsString> = Vec::with_capacity(program.len() + 4);
+        let mut views = 0usize;
+        let mut words = program.iter().enumerate();
+        while let Some((i, word)) = words.next() {
+            let b = word.as_bytes();
+            // The compiler (and a workspace wrapper before it) are programs, not arguments.
+            if i > 0 && b.starts_with(b"@") {
+                die(&format!("a compilation that loads a proc macro with a network grant was given an argument file ({}); it is not run", word.to_string_lossy()));
+            }
+            let next = |words: &mut std::iter::Enumerate<std::slice::Iter<OsString>>| words.next().map(|(_, w)| w.clone());
+            if b == b"--extern" {
+                out.push(word.clone());
+                out.extend(next(&mut words).map(|v| self.extern_value(&v)));
+            } else if let Some(v) = b.strip_prefix(b"--extern=") {
+                out.push(OsString::from_vec(["--extern=".as_bytes(), self.extern_value(OsStr::from_bytes(v)).as_bytes()].concat()));
+            } else if b == b"-L" {
+                match next(&mut words) {
+                    Some(v) => out.extend(self.search(&v, cwd, &mut views)),
+                    None => out.push(word.clone()),
+                }
+            } else if let Some(v) = b.strip_prefix(b"-L").filter(|v| !v.is_empty()) {
+                out.extend(self.search(OsStr::from_bytes(v), cwd, &mut views));
+            } else {
+                out.push(word.clone());
+            }
+        }
+        out
+    }
+
+    /// `[MODIFIERS:]NAME=PATH`: the copy's path in place of a sealed library's.
+    fn extern_value(&self, value: &OsStr) -> OsString {
+        let b = value.as_bytes();
+        match b.iter().position(|&c| c == b'=') {
+            Some(eq) => match self.copy_of(Path::new(OsStr::from_bytes(&b[eq + 1..]))) {
+                Some(copy) => OsString::from_vec([&b[..=eq], copy.as_os_str().as_bytes()].concat()),
+                None => value.to_os_string(),
+            },
+            None => value.to_os_string(),
+        }
+    }
+
+    /// The words for one `-L` value: a crate search directory becomes a view.
+    fn search(&self, value: &OsStr, cwd: &Path, views: &mut usize) -> Vec<OsString> {
+        let b = value.as_bytes();
+        let with = |kind: &str, dir: &Path| -> [OsString; 2] { ["-L".into(), OsString::from_vec([kind.as_bytes(), dir.as_os_str().as_bytes()].concat())] };
+        if NATIVE_KINDS.iter().any(|k| b.starts_with(k.as_bytes())) {
+            return vec!["-L".into(), value.to_os_string()];
+        }
+        if let Some(kind) = CRATE_KINDS.iter().find(|k| b.starts_with(k.as_bytes())) {
+            let view = self.view(Path::new(OsStr::from_bytes(&b[kind.len()..])), cwd, views);
+            return with(kind, &view).to_vec();
+        }
+        // rustc's own rule: `all=DIR`, else the whole value is a directory of every kind.
+        let dir = Path::new(OsStr::from_bytes(b.strip_prefix(b"all=").unwrap_or(b)));
+        let view = self.view(dir, cwd, views);
+        [with("native=", dir), with("framework=", dir), with("crate=", &view), with("dependency=", &view)].concat()
+    }
+
+    /// A view of `dir` (see the header), as the sandbox sees it. A directory that cannot be
+    /// listed gives an empty view: rustc finds nothing there, as it would not have.
+    fn view(&self, dir: &Path, cwd: &Path, views: &mut usize) -> PathBuf {
+        let n = *views;
+        *views += 1;
+        let host = self.dir.join("views").join(n.to_string());
+        fs::DirBuilder::new().recursive(true).mode(0o755).create(&host).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", host.display())));
+        let dir = cwd.join(dir);
+        let stems: Vec<&[u8]> = self.copies.iter().map(|(_, name)| name.as_bytes().strip_suffix(b".so").unwrap_or(name.as_bytes())).collect();
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let b = name.as_bytes();
+            if ![&b".rlib"[..], b".rmeta", b".so", b".dylib", b".dll"].iter().any(|s| b.ends_with(s)) {
+                continue;
+            }
+            let target = match self.copies.iter().position(|(_, n)| *n == name) {
+                Some(i) => inside(i, &name),
+                None if stems.iter().any(|s| b.starts_with(s)) => continue,
+                None => dir.join(&name),
+            };
+            let link = host.join(&name);
+            std::os::unix::fs::symlink(&target, &link).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", link.display())));
+        }
+        Path::new(SEALED_ROOT).join("views").join(n.to_string())
+    }
+}
+
+/// Copy number `i` (named `name`) as the sandbox sees it.
+fn inside(i: usize, name: &OsStr) -> PathBuf {
+    Path::new(SEALED_ROOT).join("macros").join(i.to_string()).join(name)
+}
+
+/// Copies the regular file `from` (never through a link) to the new file `to`, true if the bytes
+/// copied have the SHA-256 `digest`.
+fn copy_checked(from: &Path, to: &Path, digest: &str) -> bool {
+    const O_NOFOLLOW: i32 = 0o400000;
+    const O_NONBLOCK: i32 = 0o4000;
+    let source = match fs::OpenOptions::new().read(true).custom_flags(O_NOFOLLOW | O_NONBLOCK).open(from) {
+        Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
+        _ => return false,
+    };
+    let mut target = match fs::OpenOptions::new().write(true).create_new(true).mode(0o555).open(to) {
+        Ok(f) => f,
+        Err(_) => return false,
+    };
+    let mut hash = crate::sha256::Sha256::new();
+    let mut source = source.take(MAX_LIBRARY);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match source.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hash.update(&buf[..n]);
+                if target.write_all(&buf[..n]).is_err() {
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+    target.flush().is_ok() && crate::sha256::hex(&hash.finish()) == digest
+}
+
+#[cfg(test)]
+#[path = "sealed_tests.rs"]
+mod tests;

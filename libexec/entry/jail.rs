@@ -163,11 +163,12 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         a.extend(n.bwrap.iter().cloned());
     }
     // The checked copies of granted macros, and the arguments that lead rustc to them (sealed.rs).
-    let program = match jail.network.sealed() {
-        Some(sealed) => {
-            let program = sealed.program(&jail.program, &cwd);
-            a.extend(sealed.bwrap_args());
-            program
+    let mut files = session_args(session, pkg);
+    let program = match jail.network.sealed().map(|sealed| sealed.prepare(&jail.program, &cwd)) {
+        Some(prepared) => {
+            a.extend(prepared.bwrap);
+            files.extend(prepared.args.map(|f| (f, crate::sealed::VIEWS_FD)));
+            prepared.program
         }
         None => jail.program.clone(),
     };
@@ -225,7 +226,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         }
         cmd.envs(n.env.iter().cloned());
     }
-    inherit_fds(&mut cmd, session_args(session, pkg), pkg.cgroup.as_ref());
+    inherit_fds(&mut cmd, files, pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)]);
     if relay.is_some() {
         cmd.stderr(Stdio::piped());

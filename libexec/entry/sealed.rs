@@ -2,29 +2,33 @@
 // directory no one else can change (THREAT-MODEL layer 5, case 111).
 //
 // The wrapper copies each granted macro's library (network.rs decides which) into a directory of
-// its own in the session, SESSION/sealed/PID, hashing the bytes as it copies: they must be the
-// ones we compiled (macro_records.rs). Only the user writes the session; no sandbox sees it
-// writable. That directory is bound read-only at SEALED_ROOT, which bubblewrap makes in the
-// sandbox's own root (a tmpfs of its mount namespace, read-only once set up). The kernel detaches
-// a bind only when the entry it is mounted on is replaced, and this entry is in no other mount
-// namespace: a file renamed over the original library (from the host, from another sandbox)
-// changes nothing rustc can reach.
+// its own in the session, SESSION/sealed/PID/macros, hashing the bytes as it copies: they must be
+// the ones we compiled (macro_records.rs). The first copy of given bytes is kept in the session
+// (SESSION/sealed/sha256-DIGEST.so, linked from there by later compilations: large macros are
+// copied and hashed once per session, not once per compilation). Only the user writes the
+// session; no sandbox sees it writable. The copies are bound read-only at SEALED_ROOT/macros, a
+// directory bubblewrap makes in the sandbox's own root (a tmpfs of its mount namespace, read-only
+// once set up). The kernel detaches a bind only when the entry it is mounted on is replaced, and
+// this entry is in no other mount namespace: a file renamed over the original library (from the
+// host, from another sandbox) changes nothing rustc can reach.
 //
 // rustc is then pointed at the copies, and nothing else can stand in for them:
 //  * `--extern NAME=LIBRARY` becomes `--extern NAME=SEALED_ROOT/macros/I/FILE`;
 //  * each directory rustc searches for crates (`-L dependency=`, `crate=`, `all=` or no kind)
 //    becomes a view, SEALED_ROOT/views/J: links to that directory's libraries by name, listed
 //    before rustc starts, where a file named as a sealed library leads to its copy, and any other
-//    whose name starts as one does (`libNAME-HASH`: rustc's search for that build considers
-//    it too, and cargo never makes one) is left out. A macro that a library re-exports is found
-//    by that name and its crate hash in these views: a file renamed over the original, or planted
-//    beside it with the same crate hash, is never a candidate. `-L all=DIR` keeps DIR for native
-//    libraries and frameworks. An argument file (`@FILE`), whose words rustc would read unseen,
-//    stops such a compilation.
+//    whose name starts as one does (`libNAME-HASH`: rustc's search for that build considers it
+//    too, and cargo never makes one) is left out. A macro that a library re-exports is found by
+//    that name and its crate hash in these views: a file renamed over the original, or planted
+//    beside it with the same crate hash, is never a candidate (rustc takes either of two files
+//    with one crate hash, without a word). `-L all=DIR` keeps DIR for native libraries. bwrap
+//    makes the views in the sandbox's root, from an argument file; past what it takes, they are
+//    made in SESSION/sealed/PID/views and bound. An argument file given to rustc (`@FILE`), whose
+//    words would go unseen, stops such a compilation.
 // Compilations without a granted macro are left as they were: nothing copied, no view.
 
 use std::ffi::{OsStr, OsString};
-use std::fs;
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -35,6 +39,13 @@ use crate::macro_set::MacroLibrary;
 
 /// Where the sealed directory appears inside the sandbox: in its own root, never under a bind.
 pub(crate) const SEALED_ROOT: &str = "/.cargo-sandbox-sealed";
+
+/// The descriptor bwrap reads the views' arguments from (`--args`; 3 and 4 are the session's).
+pub(crate) const VIEWS_FD: i32 = 5;
+
+/// bwrap takes at most 9000 arguments in all (its MAX_ARGS), three a link: past this many links,
+/// the views are made on the host instead.
+const MAX_BWRAP_LINKS: usize = 2000;
 
 /// No proc-macro library is this large; a file that is (sparse, growing) is not copied.
 const MAX_LIBRARY: u64 = 4 << 30;
@@ -79,7 +90,7 @@ impl Sealed {
         };
         let slot = self.dir.join("macros").join(self.copies.len().to_string());
         let copy = slot.join(&name);
-        if fs::DirBuilder::new().recursive(true).mode(0o755).create(&slot).is_err() || !copy_checked(&m.library, &copy, &m.digest) {
+        if fs::DirBuilder::new().recursive(true).mode(0o755).create(&slot).is_err() || !self.place(m, &copy) {
             let _ = fs::remove_dir_all(&slot);
             return false;
         }
@@ -87,9 +98,30 @@ impl Sealed {
         true
     }
 
-    /// The bind that shows the copies and views inside the sandbox.
-    pub(crate) fn bwrap_args(&self) -> [OsString; 3] {
-        ["--ro-bind".into(), self.dir.clone().into_os_string(), SEALED_ROOT.into()]
+    /// The checked bytes of `m` at `copy`: a link to the session's copy of those bytes
+    /// (SESSION/sealed/sha256-DIGEST.so, checked when it was made, so later compilations copy and
+    /// hash nothing), else a copy of their own.
+    fn place(&self, m: &MacroLibrary, copy: &Path) -> bool {
+        let shared = match self.dir.parent() {
+            Some(p) if m.digest.len() == 64 && m.digest.bytes().all(|c| c.is_ascii_hexdigit()) => p.join(format!("sha256-{}.so", m.digest)),
+            _ => return copy_checked(&m.library, copy, &m.digest),
+        };
+        let linked = || fs::hard_link(&shared, copy).is_ok() && fs::symlink_metadata(copy).is_ok_and(|c| c.is_file());
+        if linked() {
+            return true;
+        }
+        let _ = fs::remove_file(copy);
+        // Made under a name of this process's, then renamed into place: whole or not at all.
+        let tmp = self.dir.join("new.so");
+        if copy_checked(&m.library, &tmp, &m.digest) && fs::rename(&tmp, &shared).is_ok() {
+            prune(shared.parent().unwrap_or(&self.dir));
+            if linked() {
+                return true;
+            }
+        }
+        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(copy);
+        copy_checked(&m.library, copy, &m.digest)
     }
 
     /// Removes the copies and views (after the sandbox is gone).
@@ -104,10 +136,10 @@ impl Sealed {
     }
 
     /// `program` with `--extern` and the crate search directories pointed at the copies (see the
-    /// header); views are made here, in the sealed directory.
-    pub(crate) fn program(&self, program: &[OsString], cwd: &Path) -> Vec<OsString> {
+    /// header), and what bwrap needs to show them.
+    pub(crate) fn prepare(&self, program: &[OsString], cwd: &Path) -> Prepared {
+        let mut views: Vec<View> = vec![];
         let mut out: Vec<OsString> = Vec::with_capacity(program.len() + 4);
-        let mut views = 0usize;
         let mut words = program.iter().enumerate();
         while let Some((i, word)) = words.next() {
             let b = word.as_bytes();
@@ -132,7 +164,46 @@ impl Sealed {
                 out.push(word.clone());
             }
         }
-        out
+        let mut bwrap: Vec<OsString> = vec!["--ro-bind".into(), self.dir.join("macros").into(), Path::new(SEALED_ROOT).join("macros").into()];
+        let args = self.make_views(&views, &mut bwrap);
+        Prepared { program: out, bwrap, args }
+    }
+
+    /// The views, made by bwrap in the sandbox's root from an argument file (`--args 5`), or, past
+    /// what bwrap takes, here in the sealed directory (then bound).
+    fn make_views(&self, views: &[View], bwrap: &mut Vec<OsString>) -> Option<File> {
+        let fail = |what: &Path, e: std::io::Error| -> ! { die(&format!("cannot create {}: {e}", what.display())) };
+        let root = Path::new(SEALED_ROOT).join("views");
+        if views.iter().map(Vec::len).sum::<usize>() > MAX_BWRAP_LINKS {
+            for (n, view) in views.iter().enumerate() {
+                let host = self.dir.join("views").join(n.to_string());
+                fs::DirBuilder::new().recursive(true).mode(0o755).create(&host).unwrap_or_else(|e| fail(&host, e));
+                for (name, target) in view {
+                    std::os::unix::fs::symlink(target, host.join(name)).unwrap_or_else(|e| fail(&host.join(name), e));
+                }
+            }
+            bwrap.extend(["--ro-bind".into(), self.dir.join("views").into_os_string(), root.into_os_string()]);
+            return None;
+        }
+        let mut text: Vec<u8> = vec![];
+        let mut word = |w: &OsStr| {
+            text.extend_from_slice(w.as_bytes());
+            text.push(0);
+        };
+        for (n, view) in views.iter().enumerate() {
+            let dir = root.join(n.to_string());
+            word("--dir".as_ref());
+            word(dir.as_os_str());
+            for (name, target) in view {
+                word("--symlink".as_ref());
+                word(target.as_os_str());
+                word(dir.join(name).as_os_str());
+            }
+        }
+        let file = self.dir.join("views.args");
+        fs::write(&file, &text).unwrap_or_else(|e| fail(&file, e));
+        bwrap.extend(["--args".into(), VIEWS_FD.to_string().into()]);
+        Some(File::open(&file).unwrap_or_else(|e| fail(&file, e)))
     }
 
     /// `[MODIFIERS:]NAME=PATH`: the copy's path in place of a sealed library's.
@@ -148,7 +219,7 @@ impl Sealed {
     }
 
     /// The words for one `-L` value: a crate search directory becomes a view.
-    fn search(&self, value: &OsStr, cwd: &Path, views: &mut usize) -> Vec<OsString> {
+    fn search(&self, value: &OsStr, cwd: &Path, views: &mut Vec<View>) -> Vec<OsString> {
         let b = value.as_bytes();
         let with = |kind: &str, dir: &Path| -> [OsString; 2] { ["-L".into(), OsString::from_vec([kind.as_bytes(), dir.as_os_str().as_bytes()].concat())] };
         if NATIVE_KINDS.iter().any(|k| b.starts_with(k.as_bytes())) {
@@ -164,15 +235,13 @@ impl Sealed {
         [with("native=", dir), with("framework=", dir), with("crate=", &view), with("dependency=", &view)].concat()
     }
 
-    /// A view of `dir` (see the header), as the sandbox sees it. A directory that cannot be
-    /// listed gives an empty view: rustc finds nothing there, as it would not have.
-    fn view(&self, dir: &Path, cwd: &Path, views: &mut usize) -> PathBuf {
-        let n = *views;
-        *views += 1;
-        let host = self.dir.join("views").join(n.to_string());
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(&host).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", host.display())));
+    /// The view of `dir` (see the header): its links, listed now, and its path inside. A
+    /// directory that cannot be listed gives an empty view: rustc finds nothing there, as it
+    /// would not have.
+    fn view(&self, dir: &Path, cwd: &Path, views: &mut Vec<View>) -> PathBuf {
         let dir = cwd.join(dir);
         let stems: Vec<&[u8]> = self.copies.iter().map(|(_, name)| name.as_bytes().strip_suffix(b".so").unwrap_or(name.as_bytes())).collect();
+        let mut links: View = vec![];
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let name = entry.file_name();
             let b = name.as_bytes();
@@ -184,10 +253,42 @@ impl Sealed {
                 None if stems.iter().any(|s| b.starts_with(s)) => continue,
                 None => dir.join(&name),
             };
-            let link = host.join(&name);
-            std::os::unix::fs::symlink(&target, &link).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", link.display())));
+            links.push((name, target));
         }
-        Path::new(SEALED_ROOT).join("views").join(n.to_string())
+        views.push(links);
+        Path::new(SEALED_ROOT).join("views").join((views.len() - 1).to_string())
+    }
+}
+
+/// One view: each link's name and where it leads.
+type View = Vec<(OsString, PathBuf)>;
+
+/// What a sandbox with sealed copies needs beyond the rest.
+pub(crate) struct Prepared {
+    /// The compiler's command, pointed at the copies.
+    pub program: Vec<OsString>,
+    /// bwrap's part: the copies, and the views.
+    pub bwrap: Vec<OsString>,
+    /// The views as bwrap arguments, to be read on VIEWS_FD.
+    pub args: Option<File>,
+}
+
+/// Past this many shared copies in a session, the older half goes (a link made from one stays).
+const MAX_SHARED: usize = 32;
+
+fn prune(dir: &Path) {
+    let mut shared: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().as_bytes().starts_with(b"sha256-"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if shared.len() > MAX_SHARED {
+        shared.sort();
+        for (_, path) in &shared[..shared.len() / 2] {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 

@@ -44,7 +44,22 @@ fn only_the_bytes_we_compiled_are_copied_and_never_through_a_link() {
     assert_eq!(fs::read(&copy).unwrap(), b"ours");
     s.remove();
     assert!(!s.dir.exists());
+    // The next compilation links the session's copy of those bytes: the original is not read.
+    let mut s = Sealed::new(&dir.join("session"));
+    assert!(s.add(&library(lib.clone(), b"ours")));
+    assert_eq!(fs::read(&copy).unwrap(), b"ours");
+    assert!(dir.join(format!("session/sealed/sha256-{}.so", digest(b"ours"))).is_file());
+    s.remove();
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// The links bwrap is asked to make (`--symlink TARGET DEST`), by DEST, from the views' file.
+fn links(s: &Sealed) -> Vec<(String, String)> {
+    let text = fs::read(s.dir.join("views.args")).unwrap();
+    let words: Vec<String> = text.split(|&c| c == 0).map(|w| String::from_utf8(w.to_vec()).unwrap()).collect();
+    let mut links: Vec<(String, String)> = words.windows(3).filter(|w| w[0] == "--symlink").map(|w| (w[2].clone(), w[1].clone())).collect();
+    links.sort();
+    links
 }
 
 #[test]
@@ -53,28 +68,42 @@ fn rustc_is_pointed_at_the_copies_and_views_of_its_search_directories() {
     let deps = dir.join("deps");
     let lib = deps.join("libm-1.so");
     fs::write(&lib, b"ours").unwrap();
-    // Beside it: another crate's library, a file that starts as the sealed one does, and
-    // something rustc never reads.
+    // Beside it: another crate's library, files that start as the sealed one does, another
+    // build of the macro (another hash: rustc tells it apart by name), and what rustc never reads.
     for f in ["libl-2.rlib", "libl-2.rmeta", "libm-1x.so", "libm-1.rmeta", "libm-3.so", "m-1.d"] {
         fs::write(deps.join(f), b"").unwrap();
     }
     let mut s = Sealed::new(&dir.join("session"));
     assert!(s.add(&library(lib.clone(), b"ours")));
     let d = deps.to_str().unwrap();
-    let program = words(&["rustc", "--extern", &format!("priv:m={d}/libm-1.so"), "--extern", &format!("l={d}/libl-2.rlib"), "-L", &format!("dependency={d}"), "-Lnative=/n", "-L/all"]);
-    let got: Vec<String> = s.program(&program, Path::new("/cwd")).iter().map(|w| w.to_string_lossy().into_owned()).collect();
-    let copy = format!("{SEALED_ROOT}/macros/0/libm-1.so");
+    let program = words(&[
+        "rustc",
+        "--extern",
+        &format!("priv:m={d}/libm-1.so"),
+        "--extern",
+        &format!("l={d}/libl-2.rlib"),
+        "-L",
+        &format!("dependency={d}"),
+        "-Lnative=/n",
+        &format!("-L{d}"),
+    ]);
+    let prepared = s.prepare(&program, Path::new("/cwd"));
+    let got: Vec<String> = prepared.program.iter().map(|w| w.to_string_lossy().into_owned()).collect();
+    let (copy, views) = (format!("{SEALED_ROOT}/macros/0/libm-1.so"), format!("{SEALED_ROOT}/views"));
     #[rustfmt::skip]
-    let want = ["rustc", "--extern", &format!("priv:m={copy}"), "--extern", &format!("l={d}/libl-2.rlib"), "-L", &format!("dependency={SEALED_ROOT}/views/0"), "-L", "native=/n",
-        "-L", "native=/all", "-L", "framework=/all", "-L", &format!("crate={SEALED_ROOT}/views/1"), "-L", &format!("dependency={SEALED_ROOT}/views/1")];
+    let want = ["rustc", "--extern", &format!("priv:m={copy}"), "--extern", &format!("l={d}/libl-2.rlib"), "-L", &format!("dependency={views}/0"), "-L", "native=/n",
+        "-L", &format!("native={d}"), "-L", &format!("framework={d}"), "-L", &format!("crate={views}/1"), "-L", &format!("dependency={views}/1")];
     assert_eq!(got, want);
-    let view = s.dir.join("views/0");
-    let mut names: Vec<_> = fs::read_dir(&view).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
-    names.sort();
-    // libm-3.so is another build of the crate (another hash): rustc tells it apart by name.
-    assert_eq!(names, ["libl-2.rlib", "libl-2.rmeta", "libm-1.so", "libm-3.so"]);
-    assert_eq!(fs::read_link(view.join("libm-1.so")).unwrap(), PathBuf::from(&copy));
-    assert_eq!(fs::read_link(view.join("libl-2.rlib")).unwrap(), deps.join("libl-2.rlib"));
+    let bwrap: Vec<String> = prepared.bwrap.iter().map(|w| w.to_string_lossy().into_owned()).collect();
+    assert_eq!(bwrap, ["--ro-bind", &s.dir.join("macros").to_string_lossy(), &format!("{SEALED_ROOT}/macros"), "--args", "5"]);
+    let mut want: Vec<(String, String)> = vec![];
+    for view in ["0", "1"] {
+        want.push((format!("{views}/{view}/libl-2.rlib"), format!("{d}/libl-2.rlib")));
+        want.push((format!("{views}/{view}/libl-2.rmeta"), format!("{d}/libl-2.rmeta")));
+        want.push((format!("{views}/{view}/libm-1.so"), copy.clone()));
+        want.push((format!("{views}/{view}/libm-3.so"), format!("{d}/libm-3.so")));
+    }
+    assert_eq!(links(&s), want);
     s.remove();
     let _ = fs::remove_dir_all(&dir);
 }
@@ -84,8 +113,24 @@ fn a_relative_search_directory_is_the_compilers_working_directory_s() {
     let dir = scratch("relative");
     fs::write(dir.join("deps/libl-2.rlib"), b"").unwrap();
     let s = Sealed::new(&dir.join("session"));
-    s.program(&words(&["rustc", "-L", "dependency=deps"]), &dir);
-    assert_eq!(fs::read_link(s.dir.join("views/0/libl-2.rlib")).unwrap(), dir.join("deps/libl-2.rlib"));
+    s.prepare(&words(&["rustc", "-L", "dependency=deps"]), &dir);
+    assert_eq!(links(&s), [(format!("{SEALED_ROOT}/views/0/libl-2.rlib"), dir.join("deps/libl-2.rlib").to_string_lossy().into_owned())]);
+    s.remove();
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn views_bwrap_cannot_take_are_made_on_the_host() {
+    let dir = scratch("large");
+    for i in 0..=MAX_BWRAP_LINKS {
+        fs::write(dir.join(format!("deps/libc{i}-1.rlib")), b"").unwrap();
+    }
+    let s = Sealed::new(&dir.join("session"));
+    let prepared = s.prepare(&words(&["rustc", "-L", "dependency=deps"]), &dir);
+    assert!(prepared.args.is_none());
+    assert_eq!(prepared.bwrap[3..], [OsString::from("--ro-bind"), s.dir.join("views").into(), format!("{SEALED_ROOT}/views").into()]);
+    assert_eq!(fs::read_link(s.dir.join("views/0/libc7-1.rlib")).unwrap(), dir.join("deps/libc7-1.rlib"));
+    assert_eq!(fs::read_dir(s.dir.join("views/0")).unwrap().count(), MAX_BWRAP_LINKS + 1);
     s.remove();
     let _ = fs::remove_dir_all(&dir);
 }

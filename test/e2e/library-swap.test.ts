@@ -31,14 +31,27 @@ async function rustcFor(crate: string, timeoutMs = 120_000): Promise<number> {
 }
 
 type Swap = 'rename' | 'in-place';
+/** How the user reaches the macro: `--extern` (sealed-user), or a library's re-export, which rustc looks up by name and crate hash in `-L dependency=` (sealed-reexport-user). */
+type Route = 'extern' | 're-export';
+
+/** The library with CHECKED patched to SWAPPED (same length): the crate hash in its metadata is unchanged, as an attacker would forge it. */
+function patched(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  const [from, to] = [Buffer.from('CHECKED-LIBRARY-BYTES'), Buffer.from('SWAPPED-LIBRARY-BYTES')];
+  for (let i = out.indexOf(from); i >= 0; i = out.indexOf(from, i + 1)) to.copy(out, i);
+  return out;
+}
 
 /**
  * Builds `sealed-user` (plain or sandboxed) and, as its rustc starts, swaps sealed-mac's library in
  * target/debug/deps for the build made with CS_SWAPPED: by renaming a new file over it, or by
- * rewriting the same inode. Returns which build the crate was expanded by.
+ * rewriting the same inode. Through a re-export, the new file is the library patched (a build
+ * with CS_SWAPPED has another crate hash, which rustc's lookup would refuse). Returns which build
+ * the crate was expanded by.
  */
-async function swapDuringBuild(mode: 'sandbox' | 'plain', swap: Swap): Promise<{ which: string; stderr: string }> {
-  const scratch = makeScratch(`swap-${mode}-${swap}`);
+async function swapDuringBuild(mode: 'sandbox' | 'plain', swap: Swap, route: Route = 'extern'): Promise<{ which: string; stderr: string }> {
+  const [user, crate] = route === 'extern' ? ['sealed-user', 'sealed_user'] : ['sealed-reexport-user', 'sealed_reexport_user'];
+  const scratch = makeScratch(`swap-${mode}-${swap}-${route}`);
   const ws = copyFixture(scratch, 'layers');
   mkdirSync(join(ws, '.cargo'));
   // A list makes the macro's compilations "granted": its library is checked and sealed.
@@ -49,18 +62,21 @@ async function swapDuringBuild(mode: 'sandbox' | 'plain', swap: Swap): Promise<{
   const evil = walkFiles(join(scratch.root, 'swapped-target/debug/deps')).find((f) => /libsealed_mac-[0-9a-f]+\.so$/.test(f))!;
   assert.ok(evil && readFileSync(evil).includes('SWAPPED-LIBRARY-BYTES'));
   const cargo = mode === 'sandbox' ? CLI : 'cargo';
-  // The macro first, on its own: its library is in place (and, sandboxed, recorded as ours).
+  // The macro first (and the library that re-exports it): its library is in place (and,
+  // sandboxed, recorded as ours).
   const opts = { cwd: ws, env: scratch.env };
-  const first = mode === 'sandbox' ? await runCli(['build', '-p', 'sealed-mac'], opts) : await runPlainCargo(['build', '-p', 'sealed-mac'], opts);
+  const before = ['build', '-p', route === 'extern' ? 'sealed-mac' : 'sealed-reexport'];
+  const first = mode === 'sandbox' ? await runCli(before, opts) : await runPlainCargo(before, opts);
   assert.equal(first.status, 0, first.stderr);
-  const child = spawn(cargo, ['build', '-p', 'sealed-user'], { cwd: ws, env: scratch.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cargo, ['build', '-p', user], { cwd: ws, env: scratch.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  await rustcFor('sealed_user');
+  await rustcFor(crate);
   const library = walkFiles(join(ws, 'target/debug/deps')).find((f) => /libsealed_mac-[0-9a-f]+\.so$/.test(f))!;
   if (swap === 'rename') {
-    copyFileSync(evil, `${library}.swap`);
+    if (route === 'extern') copyFileSync(evil, `${library}.swap`);
+    else writeFileSync(`${library}.swap`, patched(readFileSync(library)), { mode: 0o755 });
     renameSync(`${library}.swap`, library);
   } else {
     writeFileSync(library, readFileSync(evil)); // truncated and rewritten: the same inode
@@ -68,7 +84,7 @@ async function swapDuringBuild(mode: 'sandbox' | 'plain', swap: Swap): Promise<{
   const status = await done;
   assert.equal(status, 0, stderr);
   const out = join(ws, 'target/debug/deps');
-  const said = ['CHECKED-LIBRARY-BYTES', 'SWAPPED-LIBRARY-BYTES'].filter((w) => filesContaining(out, w).some((f) => /libsealed_user-/.test(f)));
+  const said = ['CHECKED-LIBRARY-BYTES', 'SWAPPED-LIBRARY-BYTES'].filter((w) => filesContaining(out, w).some((f) => f.includes(`lib${crate}-`)));
   return { which: said.join(','), stderr };
 }
 
@@ -81,4 +97,10 @@ describe('a granted proc macro\'s library swapped after the check, before rustc 
       assert.equal(s.which, 'CHECKED-LIBRARY-BYTES', `the sandboxed rustc loaded the swapped library\n${s.stderr}`);
     });
   }
+  test('renamed over while a crate reaches the macro through a re-export (rustc looks it up by name and crate hash): rustc loads the bytes that were checked (control: plain cargo loads the swap)', async () => {
+    const plain = await swapDuringBuild('plain', 'rename', 're-export');
+    assert.equal(plain.which, 'SWAPPED-LIBRARY-BYTES', 'plain: the swap did not land before rustc loaded the library, so this run judges nothing');
+    const s = await swapDuringBuild('sandbox', 'rename', 're-export');
+    assert.equal(s.which, 'CHECKED-LIBRARY-BYTES', `the sandboxed rustc loaded the swapped library\n${s.stderr}`);
+  });
 });

@@ -164,10 +164,12 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     }
     // The checked copies of granted macros, and the arguments that lead rustc to them (sealed.rs).
     let mut files = session_args(session, pkg);
+    let mut sealed_confine: Vec<OsString> = vec![];
     let program = match jail.network.sealed().map(|sealed| sealed.prepare(&jail.program, &cwd)) {
         Some(prepared) => {
             a.extend(prepared.bwrap);
-            files.extend(prepared.args.map(|f| (f, crate::sealed::VIEWS_FD)));
+            sealed_confine = prepared.confine;
+            files.extend(prepared.links.map(|f| (f, crate::sealed::VIEWS_FD)));
             prepared.program
         }
         None => jail.program.clone(),
@@ -192,6 +194,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         a.extend(n.confine.iter().cloned());
     }
     a.extend(jobserver.confine_args());
+    a.extend(sealed_confine);
     if let Some(s) = &jail.stage {
         push(&mut a, &["--out".as_ref(), s.as_os_str()]);
     }

@@ -21,10 +21,10 @@
 //    too, and cargo never makes one) is left out. A macro that a library re-exports is found by
 //    that name and its crate hash in these views: a file renamed over the original, or planted
 //    beside it with the same crate hash, is never a candidate (rustc takes either of two files
-//    with one crate hash, without a word). `-L all=DIR` keeps DIR for native libraries. bwrap
-//    makes the views in the sandbox's root, from an argument file; past what it takes, they are
-//    made in SESSION/sealed/PID/views and bound. An argument file given to rustc (`@FILE`), whose
-//    words would go unseen, stops such a compilation.
+//    with one crate hash, without a word). `-L all=DIR` keeps DIR for native libraries. The
+//    links are listed here and made by the supervisor (confine/links.rs) in a tmpfs of the
+//    sandbox, before rustc starts: on the host only their list is written. An argument file
+//    given to rustc (`@FILE`), whose words would go unseen, stops such a compilation.
 // Compilations without a granted macro are left as they were: nothing copied, no view.
 
 use std::ffi::{OsStr, OsString};
@@ -40,12 +40,8 @@ use crate::macro_set::MacroLibrary;
 /// Where the sealed directory appears inside the sandbox: in its own root, never under a bind.
 pub(crate) const SEALED_ROOT: &str = "/.cargo-sandbox-sealed";
 
-/// The descriptor bwrap reads the views' arguments from (`--args`; 3 and 4 are the session's).
+/// The descriptor the supervisor reads the views' links from (3 and 4 are bwrap's `--args`).
 pub(crate) const VIEWS_FD: i32 = 5;
-
-/// bwrap takes at most 9000 arguments in all (its MAX_ARGS), three a link: past this many links,
-/// the views are made on the host instead.
-const MAX_BWRAP_LINKS: usize = 2000;
 
 /// No proc-macro library is this large; a file that is (sparse, growing) is not copied.
 const MAX_LIBRARY: u64 = 4 << 30;
@@ -165,26 +161,18 @@ impl Sealed {
             }
         }
         let mut bwrap: Vec<OsString> = vec!["--ro-bind".into(), self.dir.join("macros").into(), Path::new(SEALED_ROOT).join("macros").into()];
-        let args = self.make_views(&views, &mut bwrap);
-        Prepared { program: out, bwrap, args }
+        let mut confine: Vec<OsString> = vec![];
+        let links = self.make_views(&views, &mut bwrap, &mut confine);
+        Prepared { program: out, bwrap, confine, links }
     }
 
-    /// The views, made by bwrap in the sandbox's root from an argument file (`--args 5`), or, past
-    /// what bwrap takes, here in the sealed directory (then bound).
-    fn make_views(&self, views: &[View], bwrap: &mut Vec<OsString>) -> Option<File> {
-        let fail = |what: &Path, e: std::io::Error| -> ! { die(&format!("cannot create {}: {e}", what.display())) };
-        let root = Path::new(SEALED_ROOT).join("views");
-        if views.iter().map(Vec::len).sum::<usize>() > MAX_BWRAP_LINKS {
-            for (n, view) in views.iter().enumerate() {
-                let host = self.dir.join("views").join(n.to_string());
-                fs::DirBuilder::new().recursive(true).mode(0o755).create(&host).unwrap_or_else(|e| fail(&host, e));
-                for (name, target) in view {
-                    std::os::unix::fs::symlink(target, host.join(name)).unwrap_or_else(|e| fail(&host.join(name), e));
-                }
-            }
-            bwrap.extend(["--ro-bind".into(), self.dir.join("views").into_os_string(), root.into_os_string()]);
+    /// The views: a tmpfs bwrap mounts at their place in the sandbox's root, where the
+    /// supervisor makes their links (confine/links.rs) from the file it reads on VIEWS_FD.
+    fn make_views(&self, views: &[View], bwrap: &mut Vec<OsString>, confine: &mut Vec<OsString>) -> Option<File> {
+        if views.is_empty() {
             return None;
         }
+        let root = Path::new(SEALED_ROOT).join("views");
         let mut text: Vec<u8> = vec![];
         let mut word = |w: &OsStr| {
             text.extend_from_slice(w.as_bytes());
@@ -200,10 +188,12 @@ impl Sealed {
                 word(dir.join(name).as_os_str());
             }
         }
-        let file = self.dir.join("views.args");
-        fs::write(&file, &text).unwrap_or_else(|e| fail(&file, e));
-        bwrap.extend(["--args".into(), VIEWS_FD.to_string().into()]);
-        Some(File::open(&file).unwrap_or_else(|e| fail(&file, e)))
+        let file = self.dir.join("views");
+        let fail = |e: std::io::Error| -> ! { die(&format!("cannot create {}: {e}", file.display())) };
+        fs::write(&file, &text).unwrap_or_else(|e| fail(e));
+        bwrap.extend(["--tmpfs".into(), root.into_os_string()]);
+        confine.extend(["--links-fd".into(), VIEWS_FD.to_string().into()]);
+        Some(File::open(&file).unwrap_or_else(|e| fail(e)))
     }
 
     /// `[MODIFIERS:]NAME=PATH`: the copy's path in place of a sealed library's.
@@ -267,10 +257,12 @@ type View = Vec<(OsString, PathBuf)>;
 pub(crate) struct Prepared {
     /// The compiler's command, pointed at the copies.
     pub program: Vec<OsString>,
-    /// bwrap's part: the copies, and the views.
+    /// bwrap's part: the copies, and the views' tmpfs.
     pub bwrap: Vec<OsString>,
-    /// The views as bwrap arguments, to be read on VIEWS_FD.
-    pub args: Option<File>,
+    /// The supervisor's part: where it reads the views' links.
+    pub confine: Vec<OsString>,
+    /// The views' links, for VIEWS_FD.
+    pub links: Option<File>,
 }
 
 /// Past this many shared copies in a session, the older half goes (a link made from one stays).

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use crate::die;
 use crate::macro_set::MacroLibrary;
 
-/// Where the sealed directory appears inside the sandbox: in its own root, never under a bind.
+/// Where the copies and views appear inside the sandbox: in its own root, never under a bind.
 pub(crate) const SEALED_ROOT: &str = "/.cargo-sandbox-sealed";
 
 /// The descriptor the supervisor reads the views' links from (3 and 4 are bwrap's `--args`).
@@ -52,7 +52,8 @@ const NATIVE_KINDS: [&str; 2] = ["native=", "framework="];
 
 /// The checked copies of one compilation's granted macros (see the header).
 pub(crate) struct Sealed {
-    /// SESSION/sealed/PID, bound read-only at SEALED_ROOT.
+    /// SESSION/sealed/PID: the copies in `macros` (bound read-only at SEALED_ROOT/macros), the
+    /// views' links in `views` (read by the supervisor).
     dir: PathBuf,
     /// Each granted library as cargo named it, and its copy's file name (under macros/I).
     copies: Vec<(PathBuf, OsString)>,

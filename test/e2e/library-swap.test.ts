@@ -43,7 +43,7 @@ function patched(bytes: Buffer): Buffer {
 }
 
 /**
- * Builds `sealed-user` (plain or sandboxed) and, as its rustc starts, swaps sealed-mac's library in
+ * Builds `sealed-user` (plain or sandboxed) and, as its rustc starts, swaps sealed-mac's libraries in
  * target/debug/deps for the build made with CS_SWAPPED: by renaming a new file over it, or by
  * rewriting the same inode. Through a re-export, the new file is the library patched (a build
  * with CS_SWAPPED has another crate hash, which rustc's lookup would refuse). Returns which build
@@ -73,13 +73,19 @@ async function swapDuringBuild(mode: 'sandbox' | 'plain', swap: Swap, route: Rou
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   await rustcFor(crate);
-  const library = walkFiles(join(ws, 'target/debug/deps')).find((f) => /libsealed_mac-[0-9a-f]+\.so$/.test(f))!;
-  if (swap === 'rename') {
-    if (route === 'extern') copyFileSync(evil, `${library}.swap`);
-    else writeFileSync(`${library}.swap`, patched(readFileSync(library)), { mode: 0o755 });
-    renameSync(`${library}.swap`, library);
-  } else {
-    writeFileSync(library, readFileSync(evil)); // truncated and rewritten: the same inode
+  // Every build of the macro in deps: cargo builds it once as the package asked for and once as a
+  // dependency (with the build-override profile), and either may be the one rustc loads.
+  const deps = join(ws, 'target/debug/deps');
+  const libraries = readdirSync(deps).filter((f) => /^libsealed_mac-[0-9a-f]+\.so$/.test(f)).map((f) => join(deps, f));
+  assert.ok(libraries.length > 0, 'no library of sealed-mac in deps');
+  for (const library of libraries) {
+    if (swap === 'rename') {
+      if (route === 'extern') copyFileSync(evil, `${library}.swap`);
+      else writeFileSync(`${library}.swap`, patched(readFileSync(library)), { mode: 0o755 });
+      renameSync(`${library}.swap`, library);
+    } else {
+      writeFileSync(library, readFileSync(evil)); // truncated and rewritten: the same inode
+    }
   }
   const status = await done;
   assert.equal(status, 0, stderr);

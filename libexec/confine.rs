@@ -23,6 +23,7 @@
 // Compiled on first use by the rustc that builds the project (no dependency but std), cached.
 // Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--timeout SECS] [--write PATH]... [--sweep DIR]...
 //                [--exec PATH]... [--no-network] [--no-directives] [--pass-output] [--what NAME] [--landlock auto|required]
+//                [--links-fd N] (confine/links.rs)
 //                [--proxy-socket PATH --listen-proxy PORT [--forward ADDR:PORT=HOST:PORT]...] (confine/forward.rs)
 //                -- PROGRAM [ARGS...]
 
@@ -50,6 +51,8 @@ mod forward;
 mod json;
 #[path = "confine/landlock.rs"]
 mod landlock;
+#[path = "confine/links.rs"]
+mod links;
 #[path = "confine/options.rs"]
 mod options;
 #[path = "confine/out_dir.rs"]
@@ -127,6 +130,9 @@ fn main() {
     }));
     if let Some(f) = &o.forwarding {
         f.start(die);
+    }
+    if let Some(fd) = o.links_fd {
+        links::make(fd);
     }
     let program = resolve_program(&o.program[0]).unwrap_or_else(|| PathBuf::from(&o.program[0]));
     let ruleset = landlock_ruleset(&o, &program, &mut report);

@@ -66,6 +66,8 @@ mod run;
 mod rustc;
 #[path = "entry/rustdoc.rs"]
 mod rustdoc;
+#[path = "entry/sealed.rs"]
+mod sealed;
 #[path = "entry/session.rs"]
 mod session;
 #[path = "entry/sha256.rs"]

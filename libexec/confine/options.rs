@@ -29,6 +29,8 @@ pub(crate) struct Options {
     pub(crate) directives: bool,
     /// Leave stdout and stderr to the program (a test binary's: a terminal, uncapped).
     pub(crate) pass_output: bool,
+    /// The views of a granted compilation to make before it starts (`--links-fd`, confine/links.rs).
+    pub(crate) links_fd: Option<RawFd>,
     pub(crate) program: Vec<OsString>,
 }
 
@@ -53,6 +55,7 @@ pub(crate) fn parse_args() -> Options {
         what: "the build script".to_string(),
         directives: true,
         pass_output: false,
+        links_fd: None,
         program: vec![],
     };
     let mut args = std::env::args_os().skip(1);
@@ -93,6 +96,7 @@ pub(crate) fn parse_args() -> Options {
             Some("--what") => o.what = value().to_string_lossy().into_owned(),
             Some("--no-directives") => o.directives = false,
             Some("--pass-output") => o.pass_output = true,
+            Some("--links-fd") => o.links_fd = Some(number(&a, value())),
             Some("--") => {
                 o.program = args.collect();
                 break;

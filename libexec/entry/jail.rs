@@ -162,9 +162,18 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     if let Some(n) = &proxied {
         a.extend(n.bwrap.iter().cloned());
     }
-    for (copy, library) in jail.network.sealed() {
-        push(&mut a, &["--ro-bind".as_ref(), copy.as_os_str(), library.as_os_str()]);
-    }
+    // The checked copies of granted macros, and the arguments that lead rustc to them (sealed.rs).
+    let mut files = session_args(session, pkg);
+    let mut sealed_confine: Vec<OsString> = vec![];
+    let program = match jail.network.sealed().map(|sealed| sealed.prepare(&jail.program, &cwd)) {
+        Some(prepared) => {
+            a.extend(prepared.bwrap);
+            sealed_confine = prepared.confine;
+            files.extend(prepared.links.map(|f| (f, crate::sealed::VIEWS_FD)));
+            prepared.program
+        }
+        None => jail.program.clone(),
+    };
     if !matches!(jail.network, CompileNetwork::Whole(_)) {
         a.push("--unshare-net".into());
     }
@@ -185,6 +194,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         a.extend(n.confine.iter().cloned());
     }
     a.extend(jobserver.confine_args());
+    a.extend(sealed_confine);
     if let Some(s) = &jail.stage {
         push(&mut a, &["--out".as_ref(), s.as_os_str()]);
     }
@@ -199,7 +209,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         }
     }
     a.push("--".into());
-    a.extend(jail.program.iter().cloned());
+    a.extend(program);
 
     let mut cmd = Command::new(&bwrap);
     let traced = s.audit.is_some();
@@ -219,7 +229,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         }
         cmd.envs(n.env.iter().cloned());
     }
-    inherit_fds(&mut cmd, session_args(session, pkg), pkg.cgroup.as_ref());
+    inherit_fds(&mut cmd, files, pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)]);
     if relay.is_some() {
         cmd.stderr(Stdio::piped());
@@ -236,8 +246,8 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     if let Some(n) = proxied {
         n.stop();
     }
-    for (copy, _) in jail.network.sealed() {
-        let _ = std::fs::remove_file(copy);
+    if let Some(sealed) = jail.network.sealed() {
+        sealed.remove();
     }
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }

@@ -111,22 +111,6 @@ pub(crate) fn macro_package(library: &Path) -> Option<MacroLibrary> {
     package.map(|p| ours(p, digest))
 }
 
-/// A copy of a granted macro's library, private to this session, whose bytes are the ones we
-/// compiled: bound read-only over the library inside the compilation's sandbox, so that what rustc
-/// loads is what was checked, whatever happens to the original after the check.
-pub(crate) fn sealed_copy(m: &MacroLibrary, session: &Path, index: usize) -> Option<PathBuf> {
-    let dir = session.join("sealed");
-    fs::create_dir_all(&dir).ok()?;
-    let copy = dir.join(format!("{}-{index}.so", std::process::id()));
-    let _ = fs::remove_file(&copy);
-    fs::copy(&m.library, &copy).ok()?;
-    if sha256(&copy).as_deref() != Some(m.digest.as_str()) {
-        let _ = fs::remove_file(&copy);
-        return None;
-    }
-    Some(copy)
-}
-
 fn touch(path: &Path) {
     use std::os::unix::ffi::OsStrExt;
     extern "C" {

@@ -22,6 +22,7 @@ use crate::macro_records::macro_package;
 /// Only its start is read: no real Cargo.lock is this large.
 const MAX_LOCKFILE: u64 = 16 << 20;
 
+#[derive(Clone)]
 pub(crate) struct MacroLibrary {
     pub name: String,
     pub version: String,
@@ -43,12 +44,15 @@ pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], se
     if graph.is_empty() {
         return found;
     }
-    // Our macros in the dependency directories, by package.
+    // Our macros in the dependency directories, by package; every build of each (features,
+    // profiles): rustc picks among them by crate hash, so each one it may load is listed.
     let mut macros: HashMap<(String, String), MacroLibrary> = HashMap::new();
+    let mut builds: Vec<MacroLibrary> = vec![];
     for dir in dependency_dirs {
         for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
             if entry.file_name().to_str().is_some_and(|n| n.starts_with("lib") && n.ends_with(".so")) {
                 if let Some(m) = macro_package(&entry.path()) {
+                    builds.push(m.clone());
                     macros.insert((m.name.clone(), m.version.clone()), m);
                 }
             }
@@ -56,11 +60,10 @@ pub(crate) fn loaded_macros(externs: &[PathBuf], dependency_dirs: &[PathBuf], se
     }
     let packages = lock_packages(&graph);
     let (name, version) = (std::env::var("CARGO_PKG_NAME").unwrap_or_default(), std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
-    for key in macros_of(&packages, &name, &version, &macros) {
-        if let Some(m) = macros.remove(&key) {
-            if !found.iter().any(|f| f.name == m.name && f.version == m.version) {
-                found.push(m);
-            }
+    let reached = macros_of(&packages, &name, &version, &macros);
+    for m in builds {
+        if reached.contains(&(m.name.clone(), m.version.clone())) && !found.iter().any(|f| f.library == m.library) {
+            found.push(m);
         }
     }
     found

@@ -22,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use crate::die;
 use crate::jail::inherit_fds;
 use crate::proxy::{Destination, Host, PROXY_NAME};
+use crate::sealed::Sealed;
 
 /// Where the proxy's socket appears inside the sandbox (the private /tmp: a fixed, short path).
 const PROXY_SOCKET: &str = "/tmp/.cargo-sandbox-proxy.sock";
@@ -158,21 +159,21 @@ fn plan(destinations: &[Destination]) -> (u16, Vec<Pair>, Vec<Pair>) {
 }
 
 /// The network of a compilation (rustc, rustdoc): what the proc macros it loads may reach.
-/// With a grant, the checked copies of the granted macros' libraries, each with the path it is
-/// bound read-only over (macro_records.rs sealed_copy).
+/// With a grant, the checked copies of the granted macros' libraries, which rustc loads in their
+/// place (sealed.rs).
 pub(crate) enum CompileNetwork {
     Off,
     /// Some macro's package has `allow-network = true`.
-    Whole(Vec<(PathBuf, PathBuf)>),
+    Whole(Option<Sealed>),
     /// The union of the macro packages' lists, and the record's header naming them.
-    Listed(Vec<OsString>, Vec<u8>, Vec<(PathBuf, PathBuf)>),
+    Listed(Vec<OsString>, Vec<u8>, Option<Sealed>),
 }
 
 impl CompileNetwork {
-    pub(crate) fn sealed(&self) -> &[(PathBuf, PathBuf)] {
+    pub(crate) fn sealed(&self) -> Option<&Sealed> {
         match self {
-            CompileNetwork::Off => &[],
-            CompileNetwork::Whole(s) | CompileNetwork::Listed(_, _, s) => s,
+            CompileNetwork::Off => None,
+            CompileNetwork::Whole(s) | CompileNetwork::Listed(_, _, s) => s.as_ref(),
         }
     }
 }
@@ -186,24 +187,31 @@ pub(crate) fn compile_network(externs: &[PathBuf], dependency_dirs: &[PathBuf], 
     let (mut loaded, mut whole) = (false, false);
     let mut listed: Vec<OsString> = vec![];
     let mut header = String::new();
-    let mut sealed: Vec<(PathBuf, PathBuf)> = vec![];
+    let mut sealed: Option<Sealed> = None;
     for m in crate::macro_set::loaded_macros(externs, dependency_dirs, session) {
         let pkg = crate::policy::package_policy_of(session, &m.name, &m.version);
         let granted = pkg.network || !pkg.connect.is_empty();
-        if granted {
-            // A grant only for the bytes we compiled: rustc loads our checked copy.
-            match crate::macro_records::sealed_copy(&m, session, sealed.len()) {
-                Some(copy) => sealed.push((copy, m.library.clone())),
-                None => continue,
-            }
+        // A grant only for the bytes we compiled: rustc loads our checked copy (sealed.rs).
+        if granted && !sealed.get_or_insert_with(|| Sealed::new(session)).add(&m) {
+            continue;
         }
         whole |= pkg.network;
         if granted || audit {
             loaded = true;
-            header.push_str(&format!("macros\t{}\t{}\n", m.name, m.version));
+            let line = format!("macros\t{}\t{}\n", m.name, m.version);
+            if !header.contains(&line) {
+                header.push_str(&line);
+            }
             listed.extend(pkg.connect.into_iter().filter(|c| !listed.contains(c)).collect::<Vec<_>>());
         }
     }
+    let sealed = match sealed {
+        Some(s) if s.is_empty() => {
+            s.remove();
+            None
+        }
+        s => s,
+    };
     if whole {
         return CompileNetwork::Whole(sealed);
     }

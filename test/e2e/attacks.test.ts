@@ -10,7 +10,8 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { lootOf, outFile, plantSystemSecrets, plantWorkspaceSecrets, ranReport, startVictims, stopVictims, writeParams, type SystemSecret } from '../helpers/attack-env.js';
-import { startAttackSinks, type Sink, type SinkSpec } from '../helpers/attack-sinks.js';
+import { startAttackSinks, type Sink } from '../helpers/attack-sinks.js';
+import { ATTACKS, expectedArrivals, LOOT, PWNED_IN_HOME, SINKS } from '../helpers/attack-catalog.js';
 import {
   BASHRC,
   copyFixture,
@@ -104,75 +105,6 @@ async function attack(mode: 'sandbox' | 'plain', layout: Layout, system: SystemS
   rmSync(tmpToken, { force: true });
   return { scratch, ws, result, sinks: sinks.sinks, agent: sinks.agent.arrived, daemons: processesWith(daemonMarker), victimAlive, before, after: protectedFiles(scratch, ws), rebuild, commit };
 }
-
-/** The listeners the attacks reach for, each its own, and what its attack sends there. */
-const SINKS: (SinkSpec & { sends: RegExp })[] = [
-  { attack: 'attack-network', param: 'tcp_port', kind: 'tcp', sends: /^PWNED attack-network$/ },
-  { attack: 'attack-network', param: 'udp_port', kind: 'udp', sends: /^PWNED attack-network$/ },
-  { attack: 'attack-network', param: 'unix_socket', kind: 'unix', sends: /^PWNED attack-network$/ },
-  { attack: 'attack-abstract-socket', param: 'abstract_socket', kind: 'abstract', sends: /^PWNED attack-abstract-socket$/ },
-  // A DNS query for secret.exfil.example, to a resolver here and one on another "host".
-  { attack: 'attack-dns', param: 'dns_port', kind: 'udp', sends: /\x06secret\x05exfil\x07example\x00/ },
-  { attack: 'attack-dns', param: 'outside_dns', kind: 'outside-udp', sends: /\x06secret\x05exfil\x07example\x00/ },
-  { attack: 'attack-outside-net', param: 'outside_addr', kind: 'outside-tcp', sends: /^HEAD \/ HTTP\/1\.0\r\nHost: exfil\.example\r\n/ },
-  { attack: 'attack-dbus', param: 'dbus_socket', kind: 'unix', sends: /^PWNED attack-dbus$/ },
-  { attack: 'attack-x11', param: 'x11_socket', kind: 'x11', sends: /^PWNED attack-x11$/ },
-  { attack: 'attack-docker', param: 'docker_socket', kind: 'unix', sends: /^PWNED attack-docker$/ },
-];
-
-/** Under plain cargo: one connection each, but two to the X server (its socket file and abstract twin). */
-function expectedArrivals(sink: SinkSpec): number {
-  return sink.kind === 'x11' ? 2 : 1;
-}
-
-const ATTACKS = [
-  'attack-read-secrets',
-  'attack-env',
-  'attack-proc',
-  'attack-write-home',
-  'attack-write-workspace',
-  'attack-write-target',
-  'attack-network',
-  'attack-daemon',
-  'attack-setuid',
-  'attack-links',
-  'attack-abstract-socket',
-  'attack-namespaces',
-  'attack-parent-memory',
-  'attack-proc-root',
-  'attack-proc-fd',
-  'attack-mountinfo',
-  'attack-tmp-snoop',
-  'attack-registry-src',
-  'attack-link-arg',
-  'attack-dns',
-  'attack-outside-net',
-  'attack-dbus',
-  'attack-x11',
-  'attack-docker',
-  'attack-kill-processes',
-  'attack-ptrace',
-  'attack-crafted-directives',
-  'attack-system-secrets',
-  'attack-workspace-secrets',
-];
-
-const ENV_TOKENS = ['envGithubToken', 'envAws', 'envRegistryToken', 'envCustom', 'envOddName'] as const;
-
-/** The secrets each attack goes after, and must get under plain cargo, in its own loot. */
-const LOOT: Record<string, readonly (keyof typeof SECRETS)[]> = {
-  'attack-read-secrets': ['sshKey', 'awsKey', 'gitCredential', 'netrc', 'cargoToken', 'kube', 'docker', 'gh', 'history', 'browser', 'npmrc', 'homeDocument'],
-  'attack-env': ENV_TOKENS,
-  'attack-proc': ENV_TOKENS,
-  'attack-parent-memory': ENV_TOKENS,
-  'attack-proc-root': ['sshKey', 'gitCredential'],
-  'attack-proc-fd': ['openFile'],
-  'attack-tmp-snoop': ['tmpToken'],
-  'attack-ptrace': ['ptrace'],
-  'attack-workspace-secrets': ['dotEnv', 'dotEnvMember', 'gitExtraheader', 'gitUrlToken'],
-};
-
-const PWNED_IN_HOME = ['PWNED-BY-LINKER', 'PWNED-BY-LD_PRELOAD', 'PWNED-BY-PATH', 'PWNED-BY-INJECTION'];
 
 /** Files in target/ that are setuid, setgid or writable by others. */
 function dangerousModes(ws: string): string[] {

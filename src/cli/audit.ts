@@ -3,7 +3,7 @@
 // riskiest first; suggests the least grants that make the build pass, pinned to the exact version
 // and checksum; records what was approved in cargo-sandbox.lock and shows what changed since.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { findExecutable } from '../backends/preflight.js';
 import { approvalsFor, APPROVALS_FILE, changesSince, readApprovals, writeApprovals } from '../audit/approvals.js';

@@ -210,6 +210,9 @@ fn main() {
         Err(Stop::Directive(name)) => die(&format!(
             "the build script asked cargo to set `{name}` for rustc (`cargo:rustc-env`), which would make rustc or the linker (outside this build script's sandbox) load or run a program of its choosing, write where it says, or see more than its package; refused"
         )),
+        Err(Stop::ArgFile(key)) => die(&format!(
+            "the build script gave cargo a `cargo:{key}` value starting with `@`, which rustc would read as a file of more arguments that nobody checked (a linker of the script's choosing, ...); refused"
+        )),
         Err(Stop::Output(stream)) => die(&format!(
             "{} wrote more than {} bytes to {stream}; stopped (raise it with `max-output`)",
             o.what, o.max_output
@@ -269,6 +272,8 @@ fn resolve_program(name: &OsStr) -> Option<PathBuf> {
 
 enum Stop {
     Directive(String),
+    /// A directive whose value rustc would read as a file of arguments (`@path`).
+    ArgFile(String),
     Output(&'static str),
     Disk(u64),
     Timeout,

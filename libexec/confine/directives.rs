@@ -48,6 +48,20 @@ pub(crate) fn check_directive(line: Vec<u8>, report: &mut Report) -> Result<Vec<
         Some(found) => found,
         None => return Ok(line),
     };
+    // rustc reads any argument that starts with `@` as a file of more arguments (`@path`), before
+    // it parses them: cargo passes these directives' values to rustc as words of their own
+    // (`--cfg VALUE`, `--check-cfg VALUE`, `-l VALUE`, rustc-flags' words), so such a value would
+    // hand rustc arguments no one checked (`-C linker=` a program of the script's), on the host
+    // with `proc-macros = false`.
+    let words: Vec<&str> = match key {
+        "rustc-cfg" | "rustc-check-cfg" | "rustc-link-lib" => vec![value.trim()],
+        "rustc-flags" => value.split_whitespace().flat_map(|w| [w, w.get(2..).unwrap_or("")]).collect(),
+        _ => vec![],
+    };
+    if words.iter().any(|w| w.starts_with('@')) {
+        report.add("argfile", key.as_bytes(), &String::from_utf8_lossy(&line));
+        return Err(Stop::ArgFile(key.to_string()));
+    }
     match key {
         "rustc-env" => {
             // cargo splits the value at its first `=` and keeps the name as written; a name with

@@ -19,7 +19,9 @@ fn run(line: &[u8]) -> Result<Vec<u8>, String> {
     match check_directive(input, &mut Report(None)) {
         Ok(out) => Ok(out),
         Err(Stop::Directive(name)) => Err(name),
-        Err(_) => panic!("a directive stops nothing but for its variable"),
+        // An argument file: the vectors name it `@KEY`.
+        Err(Stop::ArgFile(key)) => Err(format!("@{key}")),
+        Err(_) => panic!("a directive stops nothing but for its variable or an argument file"),
     }
 }
 

@@ -43,6 +43,8 @@ pub(crate) struct Call {
     pub(crate) extra: String,
     out_dir: Option<PathBuf>,
     pub(crate) links_natively: bool,
+    /// Some word is one rustc reads differently from what it says (`opaque_word`).
+    pub(crate) opaque: bool,
     /// `--crate-type proc-macro`.
     proc_macro: bool,
     /// The libraries of `--extern NAME=PATH` (the proc macros among them run in this call).
@@ -54,11 +56,22 @@ pub(crate) struct Call {
     dependency_dirs: Vec<PathBuf>,
 }
 
+/// A word rustc reads differently from what it says: `@path` (a file of more arguments, read in
+/// any position, an option's value included), or an option with a value grouped behind short
+/// flags that take none (`-OLdir`, `-gC linker=x`, as rustc's getopts reads them; flags alone,
+/// like cargo's `-vV`, say what they are). Cargo writes neither; a user's or a repository's flags may.
+pub(crate) fn opaque_word(b: &[u8]) -> bool {
+    const FLAGS: &[u8] = b"gOhvV";
+    b.starts_with(b"@") || (b.len() > 2 && b[0] == b'-' && FLAGS.contains(&b[1]) && !b[1..].iter().all(|c| FLAGS.contains(c)))
+}
+
 fn scan(args: &[OsString]) -> Call {
     let mut c = Call::default();
     let mut prev: &[u8] = b"";
     for a in args {
         let b = a.as_bytes();
+        // What such a word does cannot be read here: the call is sandboxed whatever the mode.
+        c.opaque |= opaque_word(b);
         let text = || String::from_utf8_lossy(b).into_owned();
         match prev {
             b"--crate-name" => c.crate_name = text(),
@@ -171,7 +184,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
     if keep_args && !build_script {
         keep_arguments(&call, &args);
     }
-    let sandboxed = call.links_natively || s.proc_macros;
+    let sandboxed = call.links_natively || call.opaque || s.proc_macros;
     if !sandboxed && !build_script {
         exec_on_host(&with_inner_wrapper(&s, &args));
     }
@@ -306,4 +319,25 @@ fn keep_arguments(call: &Call, args: &[OsString]) {
         record.push(0);
     }
     let _ = fs::write(out.join(format!("{}{}.cargo-sandbox-args", call.crate_name, call.extra)), record);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{opaque_word, scan};
+    use std::ffi::OsString;
+
+    #[test]
+    fn argument_files_and_grouped_options_are_opaque() {
+        for word in ["@args", "@/tmp/out/args", "-OLdependency=/x", "-gL", "-gC", "-OClinker=/evil", "-vVL/x"] {
+            assert!(opaque_word(word.as_bytes()), "{word}");
+        }
+        // What cargo writes, and flags alone (cargo's own `-vV`).
+        for word in ["-vV", "-gO", "-O", "-g", "-L", "-Ldependency=/x", "-Clinker=cc", "--cfg", "feature=\"a@b\"", "--extern", "-Zunstable-options"] {
+            assert!(!opaque_word(word.as_bytes()), "{word}");
+        }
+        let words = |w: &[&str]| w.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(scan(&words(&["rustc", "--cfg", "@/tmp/out/args"])).opaque);
+        assert!(scan(&words(&["rustc", "-gClinker=/evil"])).opaque);
+        assert!(!scan(&words(&["rustc", "--crate-name", "a", "-Clinker=cc", "-g"])).opaque);
+    }
 }

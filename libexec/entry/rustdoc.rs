@@ -75,6 +75,8 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
         }
         let codegen = if prev == b"-C" { Some(b.clone()) } else { b.strip_prefix(b"-C").filter(|v| !v.is_empty()).map(|v| v.to_vec()) };
         link_args |= codegen.is_some_and(|c| c.starts_with(b"link-arg=") || c.starts_with(b"link-args="));
+        // An argument file or grouped short options: what they say cannot be read here (rustc.rs).
+        link_args |= crate::rustc::opaque_word(&b);
         prev = b;
         kept.push(a);
     }

@@ -138,12 +138,17 @@ impl Sealed {
         let mut views: Vec<View> = vec![];
         let mut out: Vec<OsString> = Vec::with_capacity(program.len() + 4);
         let mut words = program.iter().enumerate();
-        while let Some((i, word)) = words.next() {
+        // Words we cannot read as rustc will, anywhere (an option's value included): an argument
+        // file, or short options grouped (`-OLdependency=DIR` is `-O -L dependency=DIR`). The
+        // compiler itself is a program, not an argument.
+        if let Some(word) = program.iter().skip(1).find(|w| crate::rustc::opaque_word(w.as_bytes())) {
+            die(&format!(
+                "a compilation that loads a proc macro with a network grant was given `{}` (an argument file, or grouped short options), which cargo-sandbox cannot check; it is not run (spell the options out in RUSTFLAGS or build.rustflags)",
+                word.to_string_lossy()
+            ));
+        }
+        while let Some((_, word)) = words.next() {
             let b = word.as_bytes();
-            // The compiler (and a workspace wrapper before it) are programs, not arguments.
-            if i > 0 && b.starts_with(b"@") {
-                die(&format!("a compilation that loads a proc macro with a network grant was given an argument file ({}); it is not run", word.to_string_lossy()));
-            }
             let next = |words: &mut std::iter::Enumerate<std::slice::Iter<OsString>>| words.next().map(|(_, w)| w.clone());
             if b == b"--extern" {
                 out.push(word.clone());

@@ -93,6 +93,11 @@ function stoppedBySupervisor(run: BuildScriptRun, grants: EffectiveGrants, forma
     const message = `it asked cargo to set \`${directive.subject}\` for rustc (\`${directive.detail}\`); rustc and the linker run outside the build script's sandbox, and this variable would make them load or run a program of the script's choosing, write where the script says, or change what cargo-sandbox shows them, so the build script was failed (no grant allows this)`;
     return { kind: 'refused' as const, message };
   }
+  const argFile = run.findings.find((f) => f.kind === 'argfile');
+  if (argFile) {
+    const message = `it gave cargo \`cargo:${argFile.subject}\` with a value starting with \`@\` (\`${argFile.detail}\`), which rustc reads as a file of more arguments: they would reach rustc and the linker, outside the build script's sandbox, unchecked, so the build script was failed (no grant allows this)`;
+    return { kind: 'refused' as const, message };
+  }
   if (run.findings.some((f) => f.kind === 'output')) {
     const { value, source } = grants.maxOutput;
     const message = `it was stopped after writing more than ${formatSize(value)} of output (max-output, ${describeSource(source)})`;

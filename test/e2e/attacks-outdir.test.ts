@@ -55,6 +55,21 @@ describe('directives that reach programs outside the sandbox', () => {
   });
 });
 
+describe('argument files, which rustc reads before it parses anything', () => {
+  test('cargo:rustc-cfg=@FILE (a linker of the script\'s in the file) is refused, with rustc confined or on the host (control: the linker runs)', async () => {
+    const pkg = 'attack-cfg-argfile';
+    const p = await plain(pkg);
+    assert.ok(existsSync(join(p.scratch.home, 'PWNED-BY-ARGFILE')), `plain: the script's linker did not run\n${p.result.stderr}`);
+    for (const config of ['', '[sandbox]\nproc-macros = false\n']) {
+      const s = await sandboxed(pkg, config);
+      assert.ok(ranReport(s.ws, pkg), `the attack did not run (${config || 'default'})`);
+      assert.equal(existsSync(join(s.scratch.home, 'PWNED-BY-ARGFILE')), false, config || 'default');
+      assert.equal(s.result.status, 101, s.result.stderr);
+      assert.match(s.result.stderr, /^note: it gave cargo `cargo:rustc-cfg` with a value starting with `@`/m);
+    }
+  });
+});
+
 describe('LD_LIBRARY_PATH, which cargo fills with build scripts\' OUT_DIRs', () => {
   test('a planted libcap.so.2 is never loaded by a host program we start (control: a shell wrapper that starts bwrap, under plain cargo, loads it)', async () => {
     const pkg = 'attack-ld-path';

@@ -109,4 +109,23 @@ describe('a granted proc macro\'s library swapped after the check, before rustc 
     const s = await swapDuringBuild('sandbox', 'rename', 're-export');
     assert.equal(s.which, 'CHECKED-LIBRARY-BYTES', `the sandboxed rustc loaded the swapped library\n${s.stderr}`);
   });
+  test('a granted compilation given grouped short options (`-OLdependency=DIR`) or an argument file (`--extern @FILE`) by the repository\'s flags is refused (control: plain cargo takes them)', async () => {
+    for (const [label, flags] of [
+      ['grouped', (ws: string) => [`-OLdependency=${join(ws, 'extra')}`]],
+      ['argfile', (ws: string) => ['--extern', `@${join(ws, 'args.txt')}`]],
+    ] as const) {
+      const scratch = makeScratch(`swap-flags-${label}`);
+      const ws = copyFixture(scratch, 'layers');
+      mkdirSync(join(ws, 'extra'));
+      writeFileSync(join(ws, 'args.txt'), 'sealed_mac\n--cfg\nargfile_seen\n');
+      mkdirSync(join(ws, '.cargo'));
+      const rustflags = `[build]\nrustflags = ${JSON.stringify(flags(ws))}\n`;
+      writeFileSync(join(ws, '.cargo/config.toml'), `[sandbox.package.sealed-mac]\nallow-network = ["127.0.0.1:9"]\n${rustflags}`);
+      const plain = await runPlainCargo(['build', '-p', 'sealed-user'], { cwd: ws, env: scratch.env });
+      assert.equal(plain.status, 0, `plain (${label}): rustc did not take the flags\n${plain.stderr}`);
+      const s = await runCli(['build', '-p', 'sealed-user', '--target-dir', join(scratch.root, 'sandboxed-target')], { cwd: ws, env: scratch.env });
+      assert.equal(s.status, 101, s.stderr);
+      assert.match(s.stderr, /a compilation that loads a proc macro with a network grant was given `(-OLdependency=|@)[^`]*` \(an argument file, or grouped short options\)/, label);
+    }
+  });
 });

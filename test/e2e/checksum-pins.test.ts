@@ -92,6 +92,13 @@ describe('checksum pins bind approvals only to sources cargo verified', { concur
     assert.match(policy.stdout, /^ {2}checksum: +24da5222a4a8… in Cargo\.lock, NOT verified by cargo: no `checksum` approval applies$/m);
     assert.match(policy.stdout, /^ {2}read-only: .*\(default\)$/m);
     assert.doesNotMatch(policy.stdout, /secretdir/);
+    const json = await runCli(['policy', '--format', 'json', 'vict'], { cwd: r.ws, env: r.s.env });
+    assert.equal(json.status, 0, json.stderr);
+    const pkg = (JSON.parse(json.stdout) as { packages: { checksum?: string; unverifiedChecksum?: { claimed: string; why: string }; read: unknown[] }[] }).packages[0]!;
+    assert.equal(pkg.checksum, undefined);
+    assert.equal(pkg.unverifiedChecksum?.claimed, APPROVED);
+    assert.match(pkg.unverifiedChecksum!.why, /source\.crates-io\.replace-with/);
+    assert.deepEqual(pkg.read, []);
   });
 
   test("the user's own replacement (a directory outside the workspace) keeps the pin: the grant applies", async () => {

@@ -318,6 +318,11 @@ export async function runAudit(inv: AuditInvocation, env: NodeJS.ProcessEnv, rep
   if (interrupted) return status;
   if (flags.suggest) {
     const list = [...suggestions.values()].map((g) => ({ ...g, checksum: locked?.find((p) => p.name === g.package && p.version === g.version)?.checksum ?? g.checksum }));
+    // A checksum cargo did not verify binds nothing (source-replacement.ts): the pin is the version's only.
+    for (const g of list) {
+      const claim = locked?.find((p) => p.name === g.package && p.version === g.version && p.unverified !== undefined);
+      if (claim && !g.checksum) reporter.message('note', `the suggestion for \`${g.package} v${g.version}\` is pinned to its version only, not to its sources (no \`checksum\`): ${claim.unverified}`);
+    }
     for (const w of withheld.values()) {
       reporter.message('warning', `not suggested: \`${w.grant}\` for \`${w.package} v${w.version}\`, which failed without it: ${w.why}`);
     }

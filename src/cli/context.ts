@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { cargoHome, loadConfigLayers, lookup, type ConfigLayer } from '../config/cargo-config.js';
 import { readLockfile, type LockedPackage } from '../config/lockfile.js';
+import { loadUserSourceConfigs, sourceFacts, verifiedLockfile, type SourceFacts } from '../config/source-replacement.js';
 import { loadSandboxConfig, type ConfigIssue } from '../config/sandbox-config.js';
 import { targetDir } from '../config/target-dir.js';
 import type { Grants, SandboxConfig } from '../config/types.js';
@@ -30,7 +31,10 @@ export interface SandboxContext {
   env: NodeJS.ProcessEnv;
   layers: ConfigLayer[];
   workspaceRoot: string;
+  /** Checksums cargo did not verify are left out (claimedChecksum): no pin matches them. */
   locked: LockedPackage[] | undefined;
+  /** Who configures source replacement: what decides whether a Cargo.lock checksum is verified. */
+  sourceFacts: SourceFacts;
   config: SandboxConfig;
   issues: ConfigIssue[];
   policy: SandboxPolicy;
@@ -66,7 +70,8 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     layers.some((l) => lookup(l.table, ['sandbox', 'package']) !== undefined) ||
     Object.keys(env).some((k) => k.startsWith('CARGO_SANDBOX_PACKAGE_')) ||
     grantFlags.length > 0;
-  const locked = perPackage ? await readLockfile(workspaceRoot) : undefined;
+  const facts = sourceFacts(workspaceRoot, perPackage ? await loadUserSourceConfigs({ cwd, cargoHomeDir, home, configArgs: options.configArgs, workspaceRoot }) : [], workspaceFiles);
+  const locked = perPackage ? verifiedLockfile(await readLockfile(workspaceRoot), facts) : undefined;
   const { config, issues } = loadSandboxConfig(layers, env, cwd, locked?.map((p) => p.name));
   const known = config.packages.map((p) => p.key);
   applyGrantFlags(config, grantFlags, cwd);
@@ -97,5 +102,5 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
   // compiler and the linker no writable temporary directory. What is built is shown by its own binds.
   const shown = foundWorkspace ? base.readOnly : base.readOnly.filter((p) => p !== workspaceRoot);
   const policy = { ...base, readOnly: [...shown, ...buildConfig.shown.map((s) => s.path)], buildConfig };
-  return { cwd, home, env, layers, workspaceRoot, locked, config, issues, policy, vars, workspaceSecrets, workspaceFiles, trustStore };
+  return { cwd, home, env, layers, workspaceRoot, locked, sourceFacts: facts, config, issues, policy, vars, workspaceSecrets, workspaceFiles, trustStore };
 }

@@ -3,6 +3,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { readLockfile } from '../config/lockfile.js';
+import { loadUserSourceConfigs, sourceFacts, verifiedLockfile } from '../config/source-replacement.js';
+import { cargoHome } from '../config/cargo-config.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
 import type { EffectiveGrants } from '../policy/effective.js';
@@ -59,13 +61,17 @@ export async function runPolicyCommand(
   enforceWorkspaceTrust(ctx.workspaceFiles, contextTrustMode(ctx, ['build'], env), reporter, env);
   if (inv.format === 'table') process.stdout.write(trustLine(ctx.workspaceFiles));
   // Checksums come from Cargo.lock, as the build matches `checksum` tables (cargo metadata has none).
-  const locked = ctx.locked ?? (await readLockfile(ctx.workspaceRoot)) ?? [];
+  // Only checksums cargo verified (source-replacement.ts): the build's decision, shown.
+  const facts = ctx.locked ? ctx.sourceFacts : sourceFacts(ctx.workspaceRoot, await loadUserSourceConfigs({ cwd: ctx.cwd, cargoHomeDir: cargoHome(env, ctx.home), home: ctx.home, configArgs: inv.options.configArgs, workspaceRoot: ctx.workspaceRoot }), ctx.workspaceFiles);
+  const locked = ctx.locked ?? verifiedLockfile(await readLockfile(ctx.workspaceRoot), facts) ?? [];
   const all = packagesWithBuildScripts(inv.options, env, ctx.cwd)
     .map((p) => {
       // Locked from several sources that differ: no checksum, as the build decides (package-policies.ts).
       const same = locked.filter((l) => l.name === p.name && l.version === p.version);
-      const checksum = same.every((l) => l.checksum === same[0]?.checksum) ? same[0]?.checksum : undefined;
-      return checksum ? { ...p, checksum } : p;
+      const agree = same.every((l) => l.checksum === same[0]?.checksum);
+      const checksum = agree ? same[0]?.checksum : undefined;
+      const claimed = same.find((l) => l.unverified !== undefined);
+      return { ...p, ...(checksum ? { checksum } : {}), ...(claimed ? { claimedChecksum: claimed.claimedChecksum, unverified: claimed.unverified } : {}) };
     })
     // A proc-macro crate without a build script matters only with a network grant (or by name).
     .filter((p) => p.buildScript || inv.packages.includes(p.name) || grantsOf(ctx, p).network.value !== false);

@@ -17,8 +17,11 @@ export { spawnsProcesses };
 export interface PolicyPackage {
   name: string;
   version: string;
-  /** From Cargo.lock, as the build matches `checksum` tables. */
+  /** From Cargo.lock, as the build matches `checksum` tables: only one cargo verified. */
   checksum?: string;
+  /** A checksum Cargo.lock claims that cargo did not verify (source-replacement.ts): no pin matches it. */
+  claimedChecksum?: string;
+  unverified?: string;
   /** Its build script's dependencies (cargo metadata), to tell which start processes. */
   buildDependencies?: string[];
   /** A proc-macro crate: its network grant also applies to the compilations that load its macros. */
@@ -85,6 +88,7 @@ export function policyJson(ctx: SandboxContext, pkgs: readonly PolicyPackage[]):
       name: pkg.name,
       version: pkg.version,
       ...(pkg.checksum ? { checksum: pkg.checksum } : {}),
+      ...(pkg.unverified ? { unverifiedChecksum: { claimed: pkg.claimedChecksum, why: pkg.unverified } } : {}),
       sandboxed: sourced(g.sandboxed),
       runsAs: g.runner ? { runner: sourced(g.runner) } : target ? { wasm: target } : 'native',
       network: networkJson(g.network),
@@ -114,6 +118,7 @@ export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): 
     for (const m of more) out.push(`${' '.repeat(18)}${m}`);
   };
   const wasm = crossTarget(g) !== undefined && !g.runner;
+  if (pkg.unverified) key('checksum', `${pkg.claimedChecksum?.slice(0, 12)}… in Cargo.lock, NOT verified by cargo: no \`checksum\` approval applies`, [pkg.unverified]);
   key('sandboxed', g.sandboxed.value ? `yes ${from(g.sandboxed.source)}` : `NO: the build script runs with your full rights ${from(g.sandboxed.source)}`);
   key('runs as', runsAs(g, wasm));
   key('network', ...networkLines(g.network, pkg.procMacro ?? false));

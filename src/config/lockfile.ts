@@ -12,8 +12,14 @@ export interface LockedPackage {
   version: string;
   /** Where it comes from (`registry+URL`, `git+URL#commit`); none for a path package. */
   source?: string;
-  /** sha256 of the package's sources, for registry packages. */
+  /** sha256 of the package's sources, for registry packages: only one cargo verified (source-replacement.ts). */
   checksum?: string;
+  /** `[replace]` in Cargo.toml: the package built in its place (`name version (source)`). */
+  replace?: string;
+  /** A checksum Cargo.lock claims that cargo did not verify (a vendored source): no pin matches it. */
+  claimedChecksum?: string;
+  /** Why that checksum is not verified, for the stale-approval warning and `cargo sandbox policy`. */
+  unverified?: string;
 }
 
 /** The locked packages, or undefined when there is no readable Cargo.lock yet. */
@@ -53,7 +59,8 @@ export function parseLockfile(text: string, parseToml: (text: string) => unknown
     if (typeof p.name !== 'string' || typeof p.version !== 'string') continue;
     const source = typeof p.source === 'string' ? p.source : undefined;
     const checksum = typeof p.checksum === 'string' ? p.checksum : v1Checksum(p.name, p.version, source);
-    packages.push({ name: p.name, version: p.version, ...(source !== undefined ? { source } : {}), ...(checksum !== undefined ? { checksum } : {}) });
+    const replace = typeof p.replace === 'string' ? { replace: p.replace } : {};
+    packages.push({ name: p.name, version: p.version, ...(source !== undefined ? { source } : {}), ...(checksum !== undefined ? { checksum } : {}), ...replace });
   }
   return packages;
 }

@@ -60,6 +60,8 @@ const GROUPS: readonly { why: string; keys: readonly Pattern[] }[] = [
     // changes which code is built, but all of it is compiled and its build scripts run confined,
     // and the workspace's Cargo.toml can already name any path, git or registry dependency and
     // [patch] it. No token goes to a replacement source (tokens follow [registries], refused).
+    // Its vendored sources declare their own checksums, which cargo does not verify: any [source]
+    // key here voids every checksum-pinned approval (source-replacement.ts, THREAT-MODEL case 118).
     why: 'which code is built (confined, as any dependency)',
     keys: [
       ...['replace-with', 'directory', 'registry', 'local-registry', 'git', 'branch', 'tag', 'rev'].map((k) => ['source', '*', k]),

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { describeSource } from '../config/types.js';
 import { readLockfile } from '../config/lockfile.js';
+import { verifiedLockfile } from '../config/source-replacement.js';
 import { crossTarget } from '../backends/package-policy.js';
 import { sanitizeOutDir } from '../intercept/sanitize-outputs.js';
 import type { BuildScriptRun, Session } from '../intercept/session.js';
@@ -122,13 +123,20 @@ function stoppedBySupervisor(run: BuildScriptRun, grants: EffectiveGrants, forma
  */
 async function warnStaleApprovals(ctx: SandboxContext, runs: readonly BuildScriptRun[], reporter: Reporter): Promise<void> {
   if (!ctx.config.packages.some((p) => p.spec.versionReq || p.spec.checksum)) return;
-  const locked = (await readLockfile(ctx.workspaceRoot)) ?? [];
+  const locked = verifiedLockfile(await readLockfile(ctx.workspaceRoot), ctx.sourceFacts) ?? [];
   const ran = runs.map((r) => locked.find((p) => p.name === r.packageName && p.version === r.packageVersion) ?? { name: r.packageName, version: r.packageVersion });
   const seen = new Set<string>();
   for (const { key, locked: pkg } of staleApprovals(ctx.config, ran)) {
     if (seen.has(`${pkg.name}@${pkg.version}`)) continue;
     seen.add(`${pkg.name}@${pkg.version}`);
     const pinnedVersion = /@=(.+)$/.exec(key)?.[1];
+    const pinned = ctx.config.packages.find((p) => p.key === key)?.spec.checksum;
+    if (pkg.unverified && (!pinnedVersion || pinnedVersion === pkg.version) && (!pinned || pinned === pkg.claimedChecksum)) {
+      // The claim matches the approval, but cargo did not check it: the sources may be anything.
+      reporter.message('warning', `the grants of \`[sandbox.package."${key}"]\` are pinned to a checksum, and Cargo.lock's checksum of \`${pkg.name} v${pkg.version}\` was not verified by cargo: ${pkg.unverified}; its build script ran with the default policy`);
+      reporter.message('help', `a checksum pin binds an approval only to sources cargo hashed itself (a registry download); review \`${pkg.name}\` with \`cargo sandbox audit -p ${pkg.name}\`, and approve it without \`checksum\` in your own config if you accept whatever the replacement holds`);
+      continue;
+    }
     const approvedFor = pinnedVersion && pinnedVersion !== pkg.version ? `version ${pinnedVersion}, not \`${pkg.name} v${pkg.version}\`` : `other sources than \`${pkg.name} v${pkg.version}\` (its checksum changed)`;
     reporter.message('warning', `the grants of \`[sandbox.package."${key}"]\` were approved for ${approvedFor} in Cargo.lock; its build script ran with the default policy`);
     reporter.message('help', `review what the new version does with \`cargo sandbox audit -p ${pkg.name}\`, then approve it with \`cargo sandbox audit --suggest --write\``);

@@ -230,7 +230,8 @@ describe('cargo sandbox policy', () => {
     writeFileSync(join(ws, 'Cargo.toml'), '[package]\nname = "ws"\nversion = "0.1.0"\nedition = "2021"\n[dependencies]\nscripted = "1"\n');
     writeFileSync(join(ws, 'src/lib.rs'), '');
     writeFileSync(join(ws, '.env'), 'PASSWORD=x\n');
-    // A registry package with a real checksum, from a directory source (Debian's have none).
+    // A registry package with a real checksum, from a directory source (Debian's have none): the
+    // user's own, outside the workspace, so that the checksum pin applies (case 116).
     const vendored = join(s.root, 'vendor/scripted');
     mkdirSync(join(vendored, 'src'), { recursive: true });
     writeFileSync(join(vendored, 'Cargo.toml'), '[package]\nname = "scripted"\nversion = "1.2.3"\nedition = "2021"\nbuild = "build.rs"\n');
@@ -239,20 +240,20 @@ describe('cargo sandbox policy', () => {
     const checksum = 'ab'.repeat(32);
     writeFileSync(join(vendored, '.cargo-checksum.json'), `{"files":{},"package":"${checksum}"}`);
     const source = `[source.crates-io]\nreplace-with = "vendored"\n[source.vendored]\ndirectory = "${join(s.root, 'vendor')}"\n[net]\noffline = true\n`;
-    writeFileSync(join(ws, '.cargo/config.toml'), source);
+    writeFileSync(join(s.cargoHome, 'config.toml'), source);
     const lock = await runCli(['generate-lockfile'], { cwd: ws, env: s.env });
     assert.equal(lock.status, 0, lock.stderr);
     assert.match(readFileSync(join(ws, 'Cargo.lock'), 'utf8'), new RegExp(`checksum = "${checksum}"`));
     writeFileSync(
       join(ws, '.cargo/config.toml'),
-      `${source}[sandbox.package."scripted@=1.2.3"]\nchecksum = "${checksum}"\nallow-network = true\nallow-exec = ["cc", "pkg-config"]\nmax-memory = "2GiB"\nmax-processes = "unlimited"\ntimeout = "90s"\n`,
+      `[sandbox.package."scripted@=1.2.3"]\nchecksum = "${checksum}"\nallow-network = true\nallow-exec = ["cc", "pkg-config"]\nmax-memory = "2GiB"\nmax-processes = "unlimited"\ntimeout = "90s"\n`,
     );
     const r = await runCli(['policy', 'scripted'], { cwd: ws, env: s.env });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^ {2}network: +allowed \(\S+\/ws\/\.cargo\/config\.toml:9:1\)$/m);
-    assert.match(r.stdout, /^ {2}programs: +cc \(\S+:10:1\)\n {18}pkg-config \(/m);
-    assert.match(r.stdout, /^ {2}max-memory: +2GiB \(\S+:11:1\)$/m);
-    assert.match(r.stdout, /^ {2}max-processes: +unlimited \(\S+:12:1\)$/m);
+    assert.match(r.stdout, /^ {2}network: +allowed \(\S+\/ws\/\.cargo\/config\.toml:3:1\)$/m);
+    assert.match(r.stdout, /^ {2}programs: +cc \(\S+:4:1\)\n {18}pkg-config \(/m);
+    assert.match(r.stdout, /^ {2}max-memory: +2GiB \(\S+:5:1\)$/m);
+    assert.match(r.stdout, /^ {2}max-processes: +unlimited \(\S+:6:1\)$/m);
     assert.match(r.stdout, /^ {2}timeout: +90s \(/m);
     assert.match(r.stdout, /^ {2}max-disk: +16GiB \(default\)/m);
     assert.match(r.stdout, /^ {2}runs as: +a native process under bubblewrap/m);

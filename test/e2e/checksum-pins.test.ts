@@ -1,4 +1,4 @@
-// THREAT-MODEL case 116: a checksum pin binds an approval to the sources cargo verified. A cloned
+// THREAT-MODEL case 118: a checksum pin binds an approval to the sources cargo verified. A cloned
 // repository replaces crates-io with its own vendor directory (an allowed key), whose `vict 1.0.0`
 // declares the checksum the user approved in `.cargo-checksum.json`: cargo never checks that claim
 // and writes it into Cargo.lock. Plain cargo runs the impostor's build script, which reads the

@@ -231,7 +231,7 @@ describe('cargo sandbox policy', () => {
     writeFileSync(join(ws, 'src/lib.rs'), '');
     writeFileSync(join(ws, '.env'), 'PASSWORD=x\n');
     // A registry package with a real checksum, from a directory source (Debian's have none): the
-    // user's own, outside the workspace, so that the checksum pin applies (case 116).
+    // user's own, outside the workspace, so that the checksum pin applies (case 118).
     const vendored = join(s.root, 'vendor/scripted');
     mkdirSync(join(vendored, 'src'), { recursive: true });
     writeFileSync(join(vendored, 'Cargo.toml'), '[package]\nname = "scripted"\nversion = "1.2.3"\nedition = "2021"\nbuild = "build.rs"\n');

@@ -1,4 +1,4 @@
-// Checksum pins match only checksums cargo verified (THREAT-MODEL case 116): a vendored source the
+// Checksum pins match only checksums cargo verified (THREAT-MODEL case 118): a vendored source the
 // repository configures declares any checksum it likes, and cargo writes the claim into Cargo.lock.
 
 import assert from 'node:assert/strict';

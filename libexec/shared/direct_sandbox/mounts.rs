@@ -123,15 +123,25 @@ impl Tree<'_> {
         ctx("cannot make the link", dest, sys::symlink_at(&cstr(target.as_os_str())?, p.as_raw_fd(), &name))
     }
 
-    fn apply(&self, op: &Op) -> Res<()> {
+    /// The host files `op` shows, opened before anything is mounted (the new root, attached in
+    /// this namespace, would cover host paths under it: sources are the host's, as with bwrap).
+    fn sources(&self, op: &Op) -> Res<Vec<Option<OwnedFd>>> {
+        match op {
+            Op::Bind { src, optional, .. } => Ok(vec![self.source(src, *optional)?]),
+            Op::Dev { .. } => DEVICES.iter().map(|name| self.source(&Path::new("/dev").join(name), true)).collect(),
+            _ => Ok(vec![]),
+        }
+    }
+
+    fn apply(&self, op: &Op, sources: Vec<Option<OwnedFd>>) -> Res<()> {
         const RO: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         match op {
-            Op::Bind { src, dest, writable, optional } => match self.source(src, *optional)? {
+            Op::Bind { dest, writable, .. } => match sources.into_iter().next().flatten() {
                 Some(s) => self.bind(s, dest, if *writable { MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV } else { RO }, true),
                 None => Ok(()),
             },
             Op::Tmpfs { dest, read_only } => self.new_fs(c"tmpfs", &[(c"mode", c"0755")], if *read_only { RO } else { RO & !MOUNT_ATTR_RDONLY }, dest),
-            Op::Dev { dest } => self.dev(dest),
+            Op::Dev { dest } => self.dev(dest, sources),
             Op::Proc { dest } => {
                 self.new_fs(c"proc", &[], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, dest)?;
                 // As bwrap: what would change the host's kernel settings stays read-only.
@@ -156,11 +166,10 @@ impl Tree<'_> {
 
     /// bwrap's --dev: a tmpfs holding the host's harmless devices (bound: no device node can be
     /// made in a user namespace), a private devpts, shm, and the usual links.
-    fn dev(&self, dest: &Path) -> Res<()> {
+    fn dev(&self, dest: &Path, devices: Vec<Option<OwnedFd>>) -> Res<()> {
         self.new_fs(c"tmpfs", &[(c"mode", c"0755")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, dest)?;
-        for name in ["null", "zero", "full", "random", "urandom", "tty"] {
-            let host = Path::new("/dev").join(name);
-            if let Some(s) = self.source(&host, true)? {
+        for (name, s) in DEVICES.iter().zip(devices) {
+            if let Some(s) = s {
                 self.bind(s, &dest.join(name), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false)?;
             }
         }
@@ -173,6 +182,8 @@ impl Tree<'_> {
     }
 }
 
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
 fn split(dest: &Path) -> Res<(&Path, CString)> {
     match (dest.parent(), dest.file_name()) {
         (Some(p), Some(n)) => Ok((p, cstr(n)?)),
@@ -184,12 +195,14 @@ fn split(dest: &Path) -> Res<(&Path, CString)> {
 /// first) and returns that tmpfs, ready for pivot_root.
 pub fn build(view: &View) -> Res<OwnedFd> {
     sys::make_all_private().map_err(|e| format!("cannot make the mounts private: {e}"))?;
+    let host = Tree { root: AT_FDCWD, trusted: &view.trusted };
+    let sources = view.ops.iter().map(|op| host.sources(op)).collect::<Res<Vec<_>>>()?;
     let root = sys::new_fs(c"tmpfs", &[(c"mode", c"0755")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV).map_err(|e| format!("cannot make the root tmpfs: {e}"))?;
     let base = sys::openat2(AT_FDCWD, c"/tmp", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS).map_err(|e| format!("cannot open /tmp: {e}"))?;
     sys::attach(root.as_raw_fd(), base.as_raw_fd()).map_err(|e| format!("cannot attach the root tmpfs: {e}"))?;
     let mut root = root;
-    for op in &view.ops {
-        Tree { root: root.as_raw_fd(), trusted: &view.trusted }.apply(op)?;
+    for (op, sources) in view.ops.iter().zip(sources) {
+        Tree { root: root.as_raw_fd(), trusted: &view.trusted }.apply(op, sources)?;
         if op_dest(op) == Path::new("/") {
             // A mount over the root itself (`--ro-bind / /`): what follows goes on top of it.
             root = sys::openat2(AT_FDCWD, c"/tmp", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS).map_err(|e| format!("cannot open the new root: {e}"))?;

@@ -1,0 +1,63 @@
+// Timing (run with `cargo test --release --test direct_sandbox -- --ignored --nocapture`): each
+// variant runs /bin/true; rounds alternate between variants so load drifts hit all alike; wall
+// time per run and the CPU time of the whole tree (getrusage of the children), medians.
+
+use super::*;
+
+#[repr(C)]
+struct Rusage {
+    utime: [i64; 2],
+    stime: [i64; 2],
+    rest: [i64; 14],
+}
+
+extern "C" {
+    fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+}
+
+fn children_cpu_us() -> i64 {
+    let mut r = Rusage { utime: [0; 2], stime: [0; 2], rest: [0; 14] };
+    // SAFETY: r is a live struct rusage; RUSAGE_CHILDREN (-1).
+    unsafe { getrusage(-1, &mut r) };
+    r.utime[0] * 1_000_000 + r.utime[1] + r.stime[0] * 1_000_000 + r.stime[1]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+#[test]
+#[ignore]
+fn bench() {
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(30);
+    let f = Fixture::new("bench");
+    let bare: Vec<OsString> = ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent"].iter().map(OsString::from).collect();
+    let view = realistic_view(&f, true);
+    let mut no_init = view.clone();
+    no_init.push("--as-pid-1".into());
+    let variants: Vec<(&str, &str, &Vec<OsString>)> = vec![
+        ("bwrap bare", BWRAP, &bare),
+        ("direct bare", DIRECT, &bare),
+        ("bwrap realistic view", BWRAP, &view),
+        ("direct realistic view", DIRECT, &view),
+        ("direct realistic, no init", DIRECT, &no_init),
+    ];
+    eprintln!("realistic view: {} arguments", view.len());
+    let mut wall = vec![vec![]; variants.len()];
+    let mut cpu = vec![vec![]; variants.len()];
+    for _ in 0..rounds {
+        for (i, (name, builder, args)) in variants.iter().enumerate() {
+            let c0 = children_cpu_us();
+            let t0 = Instant::now();
+            let s = Command::new(builder).args(args.iter()).args(["--", "/bin/true"]).stdin(Stdio::null()).status().unwrap();
+            wall[i].push(t0.elapsed().as_secs_f64() * 1000.0);
+            cpu[i].push((children_cpu_us() - c0) as f64 / 1000.0);
+            assert!(s.success(), "{name}");
+        }
+    }
+    eprintln!("{rounds} alternating rounds, medians:");
+    for (i, (name, _, _)) in variants.iter().enumerate() {
+        eprintln!("{name:28} wall {:6.2} ms   cpu {:6.2} ms", median(&mut wall[i]), median(&mut cpu[i]));
+    }
+}

@@ -173,7 +173,9 @@ impl Tree<'_> {
                 self.bind(s, &dest.join(name), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false)?;
             }
         }
-        for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"), ("ptmx", "pts/ptmx")] {
+        for (name, target) in
+            [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"), ("ptmx", "pts/ptmx")]
+        {
             self.symlink(Path::new(target), &dest.join(name))?;
         }
         self.dir(&dest.join("shm"))?;

@@ -148,11 +148,13 @@ fn loopback_up() -> Result<(), String> {
     let mut ifreq = [0u8; 40];
     ifreq[..2].copy_from_slice(b"lo");
     // SAFETY: socket takes integers only.
-    let s = unsafe { socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */ | O_CLOEXEC, 0) };
+    let s = unsafe {
+        socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */ | O_CLOEXEC, 0)
+    };
     // SAFETY: ifreq is a live 40-byte struct ifreq (name, then the flags at offset 16).
     let ok = s >= 0 && unsafe { ioctl(s, SIOCGIFFLAGS, ifreq.as_mut_ptr()) } == 0 && {
         ifreq[16] |= 1; // IFF_UP
-        // SAFETY: as above.
+                        // SAFETY: as above.
         unsafe { ioctl(s, SIOCSIFFLAGS, ifreq.as_mut_ptr()) == 0 }
     };
     let err = std::io::Error::last_os_error();
@@ -213,7 +215,9 @@ fn init(view: &View, program: &[OsString]) -> String {
     let child = match sys::clone_into(0) {
         Ok(0) => {
             // SAFETY: old is the mask saved above; the handlers reset at exec.
-            unsafe { sigprocmask(2 /* SIG_SETMASK */, &old, std::ptr::null_mut()) };
+            unsafe {
+                sigprocmask(2 /* SIG_SETMASK */, &old, std::ptr::null_mut())
+            };
             let _ = sys::prctl_set(PR_SET_PDEATHSIG, 9);
             return exec(view, program);
         }

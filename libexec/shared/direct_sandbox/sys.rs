@@ -236,6 +236,6 @@ pub fn drop_capabilities() -> Result<()> {
     }
     let header = Header { version: 0x2008_0522, pid: 0 }; // _LINUX_CAPABILITY_VERSION_3
     let data = [0u32; 6]; // two cap_user_data structs, all sets empty
-    // SAFETY: header and data are live, of the sizes capset's version 3 reads.
+                          // SAFETY: header and data are live, of the sizes capset's version 3 reads.
     check(unsafe { syscall(nr::CAPSET, &header as *const Header, data.as_ptr()) }).map(drop)
 }

@@ -12,17 +12,36 @@ pub enum Op {
     /// The host tree `src` at `dest` (with its submounts), read-only or writable; nosuid, nodev.
     /// With `optional`, a missing source is skipped (bwrap's `-try`). `src` is resolved without
     /// following any symlink (see Source).
-    Bind { src: PathBuf, dest: PathBuf, writable: bool, optional: bool },
+    Bind {
+        src: PathBuf,
+        dest: PathBuf,
+        writable: bool,
+        optional: bool,
+    },
     /// A fresh empty tmpfs (mode 0755); read-only at once when `read_only` (a mask over a directory).
-    Tmpfs { dest: PathBuf, read_only: bool },
+    Tmpfs {
+        dest: PathBuf,
+        read_only: bool,
+    },
     /// A minimal /dev: null, zero, full, random, urandom, tty, a private devpts, shm, the fd links.
-    Dev { dest: PathBuf },
+    Dev {
+        dest: PathBuf,
+    },
     /// The sandbox's own /proc (its pid namespace), with sys, sysrq-trigger, irq and bus read-only.
-    Proc { dest: PathBuf },
-    Symlink { target: PathBuf, dest: PathBuf },
-    Dir { dest: PathBuf },
+    Proc {
+        dest: PathBuf,
+    },
+    Symlink {
+        target: PathBuf,
+        dest: PathBuf,
+    },
+    Dir {
+        dest: PathBuf,
+    },
     /// The mount at `dest` read-only (not its submounts), as bwrap's --remount-ro.
-    RemountRo { dest: PathBuf },
+    RemountRo {
+        dest: PathBuf,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 // starts bwrap with the session's argument lists (setup.args, finish.args from
 // src/backends/bwrap.ts) plus its own; bwrap (dynamically linked, two processes) re-reads
 // /proc/self/mountinfo for every read-only bind and remounts each submount on its own: ~9 ms fixed
-// and ~5 ms of mounts per process. Here the same view is data (view.rs: `Op`s in bwrap's order,
+// and ~5 ms of mounts per process. Here the same view is data (direct_sandbox_view.rs: `Op`s in bwrap's order,
 // and `from_bwrap_args` to read today's lists), and one static program builds it:
 //   - clone into new user (uid and gid mapped to themselves, setgroups denied), mount, pid, ipc,
 //     uts, cgroup namespaces, and network unless shared (then `lo` is brought up);
@@ -13,10 +13,10 @@
 //     RESOLVE_NO_SYMLINKS (or RESOLVE_BENEATH below a trusted root), cloned with open_tree
 //     (OPEN_TREE_CLONE | AT_RECURSIVE), made read-only/nosuid/nodev with one mount_setattr
 //     AT_RECURSIVE (no mountinfo), attached with move_mount onto a mount point resolved with
-//     RESOLVE_IN_ROOT in the new root (mounts.rs);
+//     RESOLVE_IN_ROOT in the new root (direct_sandbox_mounts.rs);
 //   - pivot_root, the old root detached; all capabilities dropped (bounding set included: an exec
 //     as uid 0 regains none), no_new_privs; a new session; PR_SET_PDEATHSIG (die with parent);
-//   - a PID 1 of ours (process.rs) that reaps, forwards signals and exits with the program's
+//   - a PID 1 of ours (direct_sandbox_process.rs) that reaps, forwards signals and exits with the program's
 //     status, or (View::init false) the program itself as PID 1. The supervisor (confine.rs)
 //     could be PID 1 and save a process: it would need a handler for every signal it is to receive
 //     from outside (PID 1 gets none without one), to reap orphans (waitpid(-1) besides its own
@@ -33,13 +33,13 @@
 // bwrap today; a preflight check choosing between the two; and the template (one mount namespace
 // per build, entered per process) measured in the issue as a further step.
 
-#[path = "direct_sandbox/mounts.rs"]
+#[path = "direct_sandbox_mounts.rs"]
 mod mounts;
-#[path = "direct_sandbox/process.rs"]
+#[path = "direct_sandbox_process.rs"]
 mod process;
-#[path = "direct_sandbox/sys.rs"]
+#[path = "direct_sandbox_sys.rs"]
 mod sys;
-#[path = "direct_sandbox/view.rs"]
+#[path = "direct_sandbox_view.rs"]
 mod view;
 
 pub use process::run;

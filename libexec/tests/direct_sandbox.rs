@@ -2,6 +2,8 @@
 // probes run with /bin/sh inside both assert each property of the view; `cargo test --release
 // -- --ignored --nocapture bench` times them (medians of alternating runs).
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use std::ffi::OsString;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};

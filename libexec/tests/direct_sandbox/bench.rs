@@ -61,6 +61,10 @@ fn bench() {
         return;
     }
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(30);
+    // The builder as native-helpers.ts compiles helpers (static, -O) can be timed instead.
+    let static_direct = std::env::var("DIRECT_SANDBOX_BIN").ok();
+    let direct = static_direct.as_deref().unwrap_or(DIRECT);
+    eprintln!("direct: {direct}");
     let f = Fixture::new("bench");
     let bare: Vec<OsString> = ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent"].iter().map(OsString::from).collect();
     let view = realistic_view(&f, true);
@@ -70,11 +74,11 @@ fn bench() {
     host_net.push("--share-net".into());
     let variants: Vec<(&str, &str, &Vec<OsString>)> = vec![
         ("bwrap bare", BWRAP, &bare),
-        ("direct bare", DIRECT, &bare),
+        ("direct bare", direct, &bare),
         ("bwrap realistic view", BWRAP, &view),
-        ("direct realistic view", DIRECT, &view),
-        ("direct realistic, no init", DIRECT, &no_init),
-        ("direct realistic, host net", DIRECT, &host_net),
+        ("direct realistic view", direct, &view),
+        ("direct realistic, no init", direct, &no_init),
+        ("direct realistic, host net", direct, &host_net),
     ];
     eprintln!("realistic view: {} arguments", view.len());
     let cgroup = Cgroup::enter();

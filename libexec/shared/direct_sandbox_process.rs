@@ -27,6 +27,8 @@ extern "C" {
     fn socket(domain: i32, kind: i32, protocol: i32) -> i32;
     fn ioctl(fd: i32, request: u64, ...) -> i32;
     fn _exit(code: i32) -> !;
+    fn read(fd: i32, buf: *mut u8, n: usize) -> isize;
+    fn write(fd: i32, buf: *const u8, n: usize) -> isize;
 }
 
 #[repr(C)]
@@ -70,21 +72,44 @@ pub fn run(view: &View, program: &[OsString]) -> Result<i32, String> {
     if unsafe { pipe2(alive.as_mut_ptr(), O_CLOEXEC) } != 0 {
         return Err(format!("pipe: {}", std::io::Error::last_os_error()));
     }
+    // PID 1 sends the program's status here before it exits: its exit (the namespaces' teardown,
+    // ~1 ms) is then not waited for, as bwrap does not wait for it either.
+    let mut status_pipe = [-1i32; 2];
+    // SAFETY: status_pipe has room for the two descriptors pipe2 writes.
+    if unsafe { pipe2(status_pipe.as_mut_ptr(), O_CLOEXEC) } != 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
     let mut flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
     if !view.share_net {
         flags |= CLONE_NEWNET;
     }
     let pid = sys::clone_into(flags).map_err(|e| format!("cannot make the namespaces: {e}"))?;
     if pid == 0 {
-        // SAFETY: the write end is the parent's; this process only waits for it to close.
-        unsafe { close(alive[1]) };
-        let err = sandbox(view, program, uid, gid, alive[0]);
+        // SAFETY: the write end of `alive` and the read end of the status pipe are the parent's.
+        unsafe { (close(alive[1]), close(status_pipe[0])) };
+        let err = sandbox(view, program, uid, gid, alive[0], status_pipe[1]);
         eprintln!("error: direct-sandbox: {err}");
         // SAFETY: leaves at once, as a failed child of a fork should.
         unsafe { _exit(1) }
     }
-    // SAFETY: the read end is the child's; our copy is not needed.
-    unsafe { close(alive[0]) };
+    // SAFETY: the read end of `alive` and the write end of the status pipe are the child's.
+    unsafe { (close(alive[0]), close(status_pipe[1])) };
+    let mut sent = [0u8; 4];
+    let n = loop {
+        // SAFETY: sent is a live 4-byte buffer; EOF (PID 1 failed, or is the program) leaves it unread.
+        let n = unsafe { read(status_pipe[0], sent.as_mut_ptr(), 4) };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(4) {
+            break n;
+        }
+    };
+    // SAFETY: our read end, no longer needed.
+    unsafe { close(status_pipe[0]) };
+    if n == 4 {
+        // PID 1 is exiting; reaped here if it is done, else by whoever inherits it when we exit.
+        // SAFETY: status is a live i32; WNOHANG (1).
+        unsafe { (waitpid(pid, &mut 0, 1), close(alive[1])) };
+        return Ok(i32::from_ne_bytes(sent));
+    }
     let mut status = 0;
     loop {
         // SAFETY: status is a live i32; pid is our child.
@@ -102,11 +127,11 @@ pub fn run(view: &View, program: &[OsString]) -> Result<i32, String> {
 }
 
 /// The sandbox's first process (PID 1 of its namespace): returns only with an error.
-fn sandbox(view: &View, program: &[OsString], uid: u32, gid: u32, alive: i32) -> String {
+fn sandbox(view: &View, program: &[OsString], uid: u32, gid: u32, alive: i32, status: i32) -> String {
     match setup(view, uid, gid, alive) {
         Err(e) => e,
         Ok(()) if !view.init => exec(view, program),
-        Ok(()) => init(view, program),
+        Ok(()) => init(view, program, status),
     }
 }
 
@@ -199,7 +224,7 @@ fn exec(view: &View, program: &[OsString]) -> String {
 
 /// PID 1: starts the program, passes signals on to it, reaps every child, and exits with the
 /// program's status once it is gone (the kernel kills what remains of the namespace).
-fn init(view: &View, program: &[OsString]) -> String {
+fn init(view: &View, program: &[OsString], status_fd: i32) -> String {
     let mut set = SigSet([0; 16]);
     let mut old = SigSet([0; 16]);
     // SAFETY: set and old are live sigset_t-sized buffers; the handler is a plain extern "C" fn.
@@ -234,7 +259,10 @@ fn init(view: &View, program: &[OsString]) -> String {
                 // SAFETY: status is a live i32; WNOHANG (1) reaps whichever child has exited.
                 let pid = unsafe { waitpid(-1, &mut status, 1) };
                 if pid == child {
-                    std::process::exit(code(status));
+                    let c = code(status);
+                    // SAFETY: c is a live i32, written whole (a pipe write of 4 bytes is atomic).
+                    unsafe { write(status_fd, c.to_ne_bytes().as_ptr(), 4) };
+                    std::process::exit(c);
                 }
                 if pid <= 0 {
                     break;

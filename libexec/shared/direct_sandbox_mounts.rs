@@ -1,0 +1,220 @@
+// The view's mounts, made through descriptors: each source opened without following a symlink
+// (openat2 RESOLVE_NO_SYMLINKS, or beneath a trusted root), cloned detached (open_tree), its
+// flags set on the whole clone in one call (mount_setattr AT_RECURSIVE) and attached
+// (move_mount) on a mount point resolved inside the new root (RESOLVE_IN_ROOT: a link in a shown
+// tree leads somewhere in the sandbox's view, never onto the host's).
+
+use super::sys::{self, *};
+use super::view::{Op, View};
+use std::ffi::{CStr, CString, OsStr};
+use std::fs::File;
+use std::io::{Error, ErrorKind};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Component, Path, PathBuf};
+
+type Res<T> = Result<T, String>;
+
+fn cstr(p: &OsStr) -> Res<CString> {
+    CString::new(p.as_bytes()).map_err(|_| format!("{} holds a NUL byte", p.to_string_lossy()))
+}
+
+/// `dest` as a path relative to the new root ("." for "/"), refusing `..`.
+fn relative(dest: &Path) -> Res<PathBuf> {
+    let mut r = PathBuf::from(".");
+    for c in dest.components() {
+        match c {
+            Component::Normal(n) => r.push(n),
+            Component::RootDir | Component::CurDir => {}
+            _ => return Err(format!("{}: `..` in a sandbox path", dest.display())),
+        }
+    }
+    Ok(r)
+}
+
+fn ctx<T>(what: &str, path: &Path, r: std::io::Result<T>) -> Res<T> {
+    r.map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+struct Tree<'a> {
+    root: RawFd,
+    trusted: &'a [PathBuf],
+}
+
+impl Tree<'_> {
+    /// `dest` inside the new root: links in it resolve within the root, magic links not at all.
+    fn open(&self, dest: &Path, flags: i32) -> std::io::Result<OwnedFd> {
+        let rel = relative(dest).map_err(|e| Error::new(ErrorKind::InvalidInput, e))?;
+        let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| Error::from(ErrorKind::InvalidInput))?;
+        sys::openat2(self.root, &c, O_PATH | flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    }
+
+    /// The directory `dest`, made (with its parents, mode 0755) where missing.
+    fn dir(&self, dest: &Path) -> Res<OwnedFd> {
+        match self.open(dest, O_DIRECTORY) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            r => return ctx("cannot open", dest, r),
+        }
+        let (parent, name) = split(dest)?;
+        let p = self.dir(parent)?;
+        match sys::mkdir_at(p.as_raw_fd(), &name, 0o755) {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists => return ctx("cannot make", dest, Err(e)),
+            _ => {}
+        }
+        ctx("cannot open", dest, self.open(dest, O_DIRECTORY))
+    }
+
+    /// The file `dest` (a mount point for a file), made empty where missing.
+    fn file(&self, dest: &Path) -> Res<OwnedFd> {
+        match self.open(dest, 0) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            r => return ctx("cannot open", dest, r),
+        }
+        let (parent, name) = split(dest)?;
+        let p = self.dir(parent)?;
+        match sys::create_file(p.as_raw_fd(), &name) {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists => return ctx("cannot make", dest, Err(e)),
+            _ => {}
+        }
+        ctx("cannot open", dest, self.open(dest, 0))
+    }
+
+    /// The host path `src`, no symlink followed on the way (beneath a trusted root: none below
+    /// it); None if it is missing and `optional`.
+    fn source(&self, src: &Path, optional: bool) -> Res<Option<OwnedFd>> {
+        if !src.is_absolute() {
+            return Err(format!("{}: a bind source must be absolute", src.display()));
+        }
+        let no_links = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        let r = match self.trusted.iter().find(|t| src.starts_with(t)) {
+            Some(t) => {
+                let base = ctx("cannot open", t, sys::openat2(AT_FDCWD, &cstr(t.as_os_str())?, O_PATH | O_DIRECTORY, 0))?;
+                let rest = relative(src.strip_prefix(t).unwrap_or(src))?;
+                sys::openat2(base.as_raw_fd(), &cstr(rest.as_os_str())?, O_PATH, RESOLVE_BENEATH | no_links)
+            }
+            None => sys::openat2(AT_FDCWD, &cstr(src.as_os_str())?, O_PATH, no_links),
+        };
+        match r {
+            Err(e) if e.kind() == ErrorKind::NotFound && optional => Ok(None),
+            Err(e) if e.raw_os_error() == Some(40) => Err(format!("{}: a symlink on the way; a bind source is never reached through one", src.display())),
+            r => ctx("cannot open", src, r).map(Some),
+        }
+    }
+
+    /// Clones the tree at `src` (an O_PATH descriptor) with `attrs` and attaches it at `dest`.
+    fn bind(&self, src: OwnedFd, dest: &Path, attrs: u64, recursive: bool) -> Res<()> {
+        let src = File::from(src);
+        let is_dir = ctx("cannot stat the source for", dest, src.metadata())?.is_dir();
+        let tree = ctx("cannot clone the source for", dest, sys::clone_tree(src.as_raw_fd(), recursive))?;
+        ctx("cannot set the mount flags for", dest, sys::set_attrs(tree.as_raw_fd(), attrs, recursive))?;
+        let onto = if is_dir { self.dir(dest)? } else { self.file(dest)? };
+        ctx("cannot attach", dest, sys::attach(tree.as_raw_fd(), onto.as_raw_fd()))
+    }
+
+    fn new_fs(&self, fstype: &CStr, opts: &[(&CStr, &CStr)], attrs: u64, dest: &Path) -> Res<()> {
+        let m = ctx(&format!("cannot make a {} for", fstype.to_string_lossy()), dest, sys::new_fs(fstype, opts, attrs))?;
+        let onto = self.dir(dest)?;
+        ctx("cannot attach", dest, sys::attach(m.as_raw_fd(), onto.as_raw_fd()))
+    }
+
+    fn symlink(&self, target: &Path, dest: &Path) -> Res<()> {
+        let (parent, name) = split(dest)?;
+        let p = self.dir(parent)?;
+        ctx("cannot make the link", dest, sys::symlink_at(&cstr(target.as_os_str())?, p.as_raw_fd(), &name))
+    }
+
+    /// The host files `op` shows, opened before anything is mounted (the new root, attached in
+    /// this namespace, would cover host paths under it: sources are the host's, as with bwrap).
+    fn sources(&self, op: &Op) -> Res<Vec<Option<OwnedFd>>> {
+        match op {
+            Op::Bind { src, optional, .. } => Ok(vec![self.source(src, *optional)?]),
+            Op::Dev { .. } => DEVICES.iter().map(|name| self.source(&Path::new("/dev").join(name), true)).collect(),
+            _ => Ok(vec![]),
+        }
+    }
+
+    fn apply(&self, op: &Op, sources: Vec<Option<OwnedFd>>) -> Res<()> {
+        const RO: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        match op {
+            Op::Bind { dest, writable, .. } => match sources.into_iter().next().flatten() {
+                Some(s) => self.bind(s, dest, if *writable { MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV } else { RO }, true),
+                None => Ok(()),
+            },
+            Op::Tmpfs { dest, read_only } => self.new_fs(c"tmpfs", &[(c"mode", c"0755")], if *read_only { RO } else { RO & !MOUNT_ATTR_RDONLY }, dest),
+            Op::Dev { dest } => self.dev(dest, sources),
+            Op::Proc { dest } => {
+                self.new_fs(c"proc", &[], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, dest)?;
+                // As bwrap: what would change the host's kernel settings stays read-only.
+                for part in ["sys", "sysrq-trigger", "irq", "bus"] {
+                    let at = dest.join(part);
+                    match self.open(&at, 0) {
+                        Ok(fd) => self.bind(fd, &at, RO | MOUNT_ATTR_NOEXEC, true)?,
+                        Err(e) if e.kind() == ErrorKind::NotFound => {}
+                        Err(e) => return ctx("cannot open", &at, Err(e)),
+                    }
+                }
+                Ok(())
+            }
+            Op::Symlink { target, dest } => self.symlink(target, dest),
+            Op::Dir { dest } => self.dir(dest).map(drop),
+            Op::RemountRo { dest } => {
+                let m = ctx("cannot open", dest, self.open(dest, 0))?;
+                ctx("cannot make read-only", dest, sys::set_attrs(m.as_raw_fd(), MOUNT_ATTR_RDONLY, false))
+            }
+        }
+    }
+
+    /// bwrap's --dev: a tmpfs holding the host's harmless devices (bound: no device node can be
+    /// made in a user namespace), a private devpts, shm, and the usual links.
+    fn dev(&self, dest: &Path, devices: Vec<Option<OwnedFd>>) -> Res<()> {
+        self.new_fs(c"tmpfs", &[(c"mode", c"0755")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, dest)?;
+        for (name, s) in DEVICES.iter().zip(devices) {
+            if let Some(s) = s {
+                self.bind(s, &dest.join(name), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false)?;
+            }
+        }
+        for (name, target) in
+            [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"), ("ptmx", "pts/ptmx")]
+        {
+            self.symlink(Path::new(target), &dest.join(name))?;
+        }
+        self.dir(&dest.join("shm"))?;
+        let pts = [(c"ptmxmode", c"0666"), (c"mode", c"620")];
+        self.new_fs(c"devpts", &pts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &dest.join("pts"))
+    }
+}
+
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+fn split(dest: &Path) -> Res<(&Path, CString)> {
+    match (dest.parent(), dest.file_name()) {
+        (Some(p), Some(n)) => Ok((p, cstr(n)?)),
+        _ => Err(format!("{}: not a path below the root", dest.display())),
+    }
+}
+
+/// Builds the view on a fresh tmpfs (attached over /tmp of this new mount namespace, made private
+/// first) and returns that tmpfs, ready for pivot_root.
+pub fn build(view: &View) -> Res<OwnedFd> {
+    sys::make_all_private().map_err(|e| format!("cannot make the mounts private: {e}"))?;
+    let host = Tree { root: AT_FDCWD, trusted: &view.trusted };
+    let sources = view.ops.iter().map(|op| host.sources(op)).collect::<Res<Vec<_>>>()?;
+    let root = sys::new_fs(c"tmpfs", &[(c"mode", c"0755")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV).map_err(|e| format!("cannot make the root tmpfs: {e}"))?;
+    let base = sys::openat2(AT_FDCWD, c"/tmp", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS).map_err(|e| format!("cannot open /tmp: {e}"))?;
+    sys::attach(root.as_raw_fd(), base.as_raw_fd()).map_err(|e| format!("cannot attach the root tmpfs: {e}"))?;
+    let mut root = root;
+    for (op, sources) in view.ops.iter().zip(sources) {
+        Tree { root: root.as_raw_fd(), trusted: &view.trusted }.apply(op, sources)?;
+        if op_dest(op) == Path::new("/") {
+            // A mount over the root itself (`--ro-bind / /`): what follows goes on top of it.
+            root = sys::openat2(AT_FDCWD, c"/tmp", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS).map_err(|e| format!("cannot open the new root: {e}"))?;
+        }
+    }
+    Ok(root)
+}
+
+fn op_dest(op: &Op) -> &Path {
+    match op {
+        Op::Bind { dest, .. } | Op::Tmpfs { dest, .. } | Op::Dev { dest } | Op::Proc { dest } | Op::Symlink { dest, .. } | Op::Dir { dest } | Op::RemountRo { dest } => dest,
+    }
+}

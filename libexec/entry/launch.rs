@@ -118,9 +118,15 @@ fn bwrap_view(s: &Session, pkg: &PackagePolicy, script: &Script) -> Vec<OsString
     // <target>/<profile>/build: other packages' OUT_DIRs, which DEP_* variables point into (read-only).
     let build_root = out.ancestors().nth(2).unwrap_or_else(|| Path::new("/"));
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
-    for (flag, path) in [("--ro-bind", build_root), ("--ro-bind", dir), ("--ro-bind", manifest), ("--bind", out)] {
-        push(&mut a, &[flag.as_ref(), path.as_os_str(), path.as_os_str()]);
+    // Not again what the view shows already, as it is (the workspace often holds all three): binds.rs.
+    let mut shown = crate::binds::Shown::of_setup(&s.dir);
+    for path in [build_root, dir, manifest] {
+        if !shown.covers(path) {
+            push(&mut a, &["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
+            shown.add(path, true);
+        }
     }
+    push(&mut a, &["--bind".as_ref(), out.as_os_str(), out.as_os_str()]);
     grant_binds(&mut a, pkg, out, manifest);
     crate::jail::hide_package_secrets(&mut a, manifest, s);
     if script.wasm {

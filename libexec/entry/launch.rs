@@ -242,6 +242,8 @@ fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsStrin
     let create = |ext: &str| File::create(record.with_extension(ext)).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
     // bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
     let mut fds = session_args(&s.dir, pkg);
+    // Without the masks this view never shows (binds.rs).
+    crate::binds::narrow_finish(&mut fds, &crate::binds::Shown::of_setup(&s.dir), &program);
     fds.extend([(create("status"), 5), (create("report"), 6)]);
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.

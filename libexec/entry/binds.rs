@@ -71,12 +71,10 @@ pub(crate) fn narrow_finish(files: &mut [(File, i32)], setup: &Shown, call: &[Os
     mounts.extend(own);
     let Some((finish, _)) = files.iter_mut().find(|(_, fd)| *fd == 4) else { return };
     let mut data = vec![];
-    if std::io::Read::read_to_end(finish, &mut data).is_err() {
-        return;
-    }
-    match keep_shown(&data, &mounts).and_then(|kept| pipe_with(&kept)) {
+    let read = std::io::Read::read_to_end(finish, &mut data).is_ok();
+    match keep_shown(&data, &mounts).filter(|_| read).and_then(|kept| pipe_with(&kept)) {
         Some(pipe) => *finish = pipe,
-        // As it was: read again from its start.
+        // As it was, whole: bwrap reads it from its start (never a part of it: every mask stays).
         None => {
             if std::io::Seek::rewind(finish).is_err() {
                 crate::die("cannot read the sandbox policy finish.args again");

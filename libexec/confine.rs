@@ -13,7 +13,8 @@
 //     (LD_PRELOAD, PATH, RUSTUP_TOOLCHAIN, ...): rustc runs on the host with
 //     `sandbox.proc-macros = false`, and in the compilation's sandbox, which writes what users run, otherwise.
 //   - stdout and stderr are capped (cargo keeps both in memory); so is the disk the script fills
-//     (OUT_DIR and /tmp, measured twice a second: a bound, not a quota).
+//     (OUT_DIR and /tmp, measured up to twice a second, at a pace set by what a walk costs, and when
+//     the output closes: a bound, not a quota; confine/disk.rs).
 //   - afterwards, once every process the script left is killed, OUT_DIR is swept (confine/out_dir.rs):
 //     symlinks that lead out of it, as written or as resolved, are removed (rustc would follow them,
 //     unsandboxed, through include_bytes!), FIFOs, sockets and devices too, and setuid/setgid/
@@ -167,8 +168,8 @@ fn main() {
             die(&format!("cannot close the Landlock ruleset: {}", std::io::Error::last_os_error()));
         }
     }
-    let dirs = o.out.iter().chain(&o.sweep).cloned().chain([PathBuf::from("/tmp")]).collect();
-    let mut disk = DiskWatch { dirs, max: o.max_disk, deadline: o.timeout.map(|t| std::time::Instant::now() + t) };
+    let dirs = o.out.iter().chain(&o.sweep).cloned().collect();
+    let mut disk = DiskWatch::new(dirs, PathBuf::from("/tmp"), o.max_disk, o.timeout.map(|t| std::time::Instant::now() + t));
     let mut verdict = match (child.stdout.take(), child.stderr.take()) {
         (Some(stdout), Some(stderr)) => pump(stdout, stderr, o.max_output, o.directives, &mut disk, &mut report),
         _ => Ok(()),
@@ -192,7 +193,7 @@ fn main() {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(100));
                 if last_check.elapsed().as_millis() >= 500 {
-                    verdict = disk.check(&mut report);
+                    verdict = disk.check(&mut report, false);
                     last_check = std::time::Instant::now();
                 }
             }
@@ -293,7 +294,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, dire
         // SAFETY: fds is a live Vec of PollFd (repr(C), as poll(2) expects) and its length is passed with it.
         let ready = unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, 500) };
         if last_check.elapsed().as_millis() >= 500 {
-            disk.check(report)?;
+            disk.check(report, false)?;
             last_check = std::time::Instant::now();
         }
         if ready <= 0 {
@@ -331,7 +332,7 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, dire
         }
     }
     let _ = out.flush();
-    disk.check(report)?;
+    disk.check(report, true)?;
     drop(stdout);
     drop(stderr);
     Ok(())

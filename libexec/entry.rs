@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 // The crate root looks for modules beside it: they live in libexec/entry/.
+#[path = "entry/binds.rs"]
+mod binds;
 #[path = "entry/build_script.rs"]
 mod build_script;
 #[path = "entry/fix_filter.rs"]

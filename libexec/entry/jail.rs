@@ -133,11 +133,12 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     let cwd = working_dir();
 
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
-    let mut seen: Vec<&Path> = vec![];
+    // Not again what the view shows already, as it is (the workspace, rustc under ~/.rustup): binds.rs.
+    let mut shown = crate::binds::Shown::of_setup(session);
     for dir in &jail.read {
-        if !seen.contains(&dir.as_path()) && dir.exists() {
+        if !shown.covers(dir) && dir.exists() {
             push(&mut a, &["--ro-bind".as_ref(), dir.as_os_str(), dir.as_os_str()]);
-            seen.push(dir);
+            shown.add(dir, true);
         }
     }
     // The package's read grants (`allow-read`): a crate may include a file from outside the
@@ -211,6 +212,8 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     a.push("--".into());
     a.extend(program);
 
+    // Without the masks this view never shows (binds.rs).
+    crate::binds::narrow_finish(&mut files, &shown, &a);
     let mut cmd = Command::new(&bwrap);
     let traced = s.audit.is_some();
     // `cargo sandbox audit`: strace, around bwrap (outside the sandbox), records the connections its

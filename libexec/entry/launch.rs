@@ -118,9 +118,15 @@ fn bwrap_view(s: &Session, pkg: &PackagePolicy, script: &Script) -> Vec<OsString
     // <target>/<profile>/build: other packages' OUT_DIRs, which DEP_* variables point into (read-only).
     let build_root = out.ancestors().nth(2).unwrap_or_else(|| Path::new("/"));
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
-    for (flag, path) in [("--ro-bind", build_root), ("--ro-bind", dir), ("--ro-bind", manifest), ("--bind", out)] {
-        push(&mut a, &[flag.as_ref(), path.as_os_str(), path.as_os_str()]);
+    // Not again what the view shows already, as it is (the workspace often holds all three): binds.rs.
+    let mut shown = crate::binds::Shown::of_setup(&s.dir);
+    for path in [build_root, dir, manifest] {
+        if !shown.covers(path) {
+            push(&mut a, &["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
+            shown.add(path, true);
+        }
     }
+    push(&mut a, &["--bind".as_ref(), out.as_os_str(), out.as_os_str()]);
     grant_binds(&mut a, pkg, out, manifest);
     crate::jail::hide_package_secrets(&mut a, manifest, s);
     if script.wasm {
@@ -236,6 +242,8 @@ fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsStrin
     let create = |ext: &str| File::create(record.with_extension(ext)).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
     // bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
     let mut fds = session_args(&s.dir, pkg);
+    // Without the masks this view never shows (binds.rs).
+    crate::binds::narrow_finish(&mut fds, &crate::binds::Shown::of_setup(&s.dir), &program);
     fds.extend([(create("status"), 5), (create("report"), 6)]);
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.

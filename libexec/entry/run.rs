@@ -31,8 +31,13 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     let tmpdir = s.target_tmpdir.clone();
 
     let mut a: Vec<OsString> = vec!["--args".into(), "3".into()];
+    // Not again what the view shows already, as it is (the workspace holds both, often): binds.rs.
+    let mut shown = crate::binds::Shown::of_setup(session);
     for path in [&dir, &manifest] {
-        a.extend(["--ro-bind".into(), path.clone().into_os_string(), path.clone().into_os_string()]);
+        if !shown.covers(path) {
+            a.extend(["--ro-bind".into(), path.clone().into_os_string(), path.clone().into_os_string()]);
+            shown.add(path, true);
+        }
     }
     if let Some(t) = &tmpdir {
         std::fs::create_dir_all(t).unwrap_or_else(|e| die(&format!("cannot create {}: {e}", t.display())));
@@ -63,7 +68,10 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
 
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a).env_clear().envs(filter.apply(&pkg));
-    inherit_fds(&mut cmd, session_args(session, &pkg), pkg.cgroup.as_ref());
+    let mut files = session_args(session, &pkg);
+    // Without the masks this view never shows (binds.rs).
+    crate::binds::narrow_finish(&mut files, &shown, &a);
+    inherit_fds(&mut cmd, files, pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size), (RLIMIT_AS, pkg.max_memory)]);
     let err = cmd.exec();
     die(&format!("cannot start bubblewrap ({}): {err}", Path::new(&bwrap).display()))

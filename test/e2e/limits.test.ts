@@ -179,6 +179,13 @@ describe('resource limits', () => {
     assert.deepEqual(readdirSync(join(build, runDirs[0]!, 'out')), [], 'the space was not given back');
   });
 
+  test('max-disk counts what the sandbox\'s /tmp holds, files deleted while still open too', async () => {
+    const { s, ws } = limitsWorkspace('limit-disk-hidden', '[sandbox.package.hidden-tmp]\nmax-disk = "64MiB"\n');
+    const r = await runCli(['build', '-p', 'hidden-tmp'], { cwd: ws, env: s.env, timeoutMs: 120_000 });
+    assert.equal(r.status, 101, r.stderr);
+    assert.match(r.stderr, /^note: it was stopped when its files \(OUT_DIR and \/tmp\) grew over its limit of 64MiB \(max-disk, \S+:2:1\); OUT_DIR was emptied$/m);
+  });
+
   test('max-disk counts only what the script wrote: a workspace under /tmp (seen inside, read-only) is not', async () => {
     const s = makeScratch('limit-disk-tmp');
     const ws = copyFixture(s, 'tiny');

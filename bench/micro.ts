@@ -3,7 +3,7 @@
 // and the peak memory of our own processes during a build.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseEntry } from '../src/intercept/session-cache.js';
@@ -44,7 +44,7 @@ export function setupStopwatch(root: string, cacheDir: string): string {
 }
 
 export function removeStopwatch(): void {
-  if (stopwatch?.cgroup) rmSync(stopwatch.cgroup, { recursive: false, force: true });
+  if (stopwatch?.cgroup && existsSync(stopwatch.cgroup)) rmdirSync(stopwatch.cgroup);
 }
 
 /** Wall and CPU time of one process tree, start to exit (spawned the same way for every variant). */

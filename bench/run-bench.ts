@@ -8,7 +8,7 @@
 //
 //   npm run bench -- [--runs N] [--script-rounds N] [--quick]
 //
-// --quick: plain cargo and cargo sandbox only, 2 no-op rebuilds per run, 8 build scripts, and no
+// --quick: plain cargo and cargo sandbox only, 3 no-op rebuilds per run, 8 build scripts, and no
 // network, jobserver or memory scenarios (runs still default to 5).
 
 import { spawnSync } from 'node:child_process';
@@ -74,7 +74,7 @@ function wholeBuilds(workspaces: Map<string, string>, macros: Map<string, string
       const ws = workspaces.get(mode.name)!;
       rmSync(join(ws, 'target'), { recursive: true, force: true });
       record('clean build', mode.name, time(mode, ws, ['build']));
-      for (let j = 0; j < (quick ? 2 : 5); j++) record('no-op rebuild', mode.name, time(mode, ws, ['build']));
+      for (let j = 0; j < (quick ? 3 : 5); j++) record('no-op rebuild', mode.name, time(mode, ws, ['build']));
       if (!quick) {
         time(mode, ws, ['check']); // the first check builds every dependency's metadata: not timed
         const main = join(ws, 'src/main.rs');
@@ -175,7 +175,7 @@ async function main() {
   ];
   const where = machine();
   process.stdout.write(table(rows));
-  process.stdout.write(`(medians of ${runs} alternating runs; no-op: ${quick ? 2 : 5} per run; ${cpuSource})\n\n`);
+  process.stdout.write(`(medians of ${runs} alternating runs; no-op: ${quick ? 3 : 5} per run; ${cpuSource})\n\n`);
   process.stdout.write(table(perCall));
   process.stdout.write(`(floor and compilation: medians of ${rounds} alternating runs, the floor measured before and after; each script: median of ${scriptRounds} alternating runs, bare vs through its launcher)\n\n`);
   process.stdout.write(`where each process's time goes (CARGO_SANDBOX_PROFILE=1; ms, median/p90):\n`);

@@ -3,37 +3,74 @@
 // and the peak memory of our own processes during a build.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseEntry } from '../src/intercept/session-cache.js';
 import { readRuns, type BuildScriptRun } from '../src/intercept/session.js';
+import { readProfiles, type ProcessProfile } from '../src/intercept/profile.js';
+import { parseRecord, renderRecord } from '../src/backends/records.js';
 import { recordedEnv } from '../src/diagnostics/rerun.js';
 
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const percentile = (xs: readonly number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
-/** Wall time of one process, start to exit, in ms (spawned the same way for every variant). */
-function timed(program: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; fds?: number[] } = {}): number {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(program, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'ignore', 'ignore', ...(opts.fds ?? [])] });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) throw new Error(`${program} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
-  return ms;
+/** One measurement: wall time, and the CPU time of everything the command started, in ms. */
+export interface Cost {
+  wallMs: number;
+  cpuMs: number;
 }
 
-/** Alternates the variants `rounds` times; the median of each. */
-function alternate(rounds: number, variants: Record<string, () => number>): Record<string, number> {
-  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+let stopwatch: { program: string; cgroup?: string } | undefined;
+
+/**
+ * Compiles bench/measure.rs into `cacheDir` and, where this user may (root, cgroup v1 cpuacct),
+ * makes a cgroup for it: then the CPU counted is every process's, bubblewrap's insides included.
+ * Returns how CPU is measured, for the output.
+ */
+export function setupStopwatch(root: string, cacheDir: string): string {
+  const program = join(cacheDir, 'measure');
+  const r = spawnSync('rustc', ['-O', '--edition', '2021', '-o', program, join(root, 'bench/measure.rs')], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cannot compile bench/measure.rs:\n${r.stderr}`);
+  const cgroup = `/sys/fs/cgroup/cpuacct/cs-bench-${process.pid}`;
+  try {
+    mkdirSync(cgroup);
+    stopwatch = { program, cgroup };
+    return 'CPU: the cgroup (cpuacct) of each measured command, every process in it';
+  } catch {
+    stopwatch = { program };
+    return "CPU: getrusage of the measured command's children (misses what runs inside bubblewrap's PID namespace)";
+  }
+}
+
+export function removeStopwatch(): void {
+  if (stopwatch?.cgroup && existsSync(stopwatch.cgroup)) rmdirSync(stopwatch.cgroup);
+}
+
+/** Wall and CPU time of one process tree, start to exit (spawned the same way for every variant). */
+export function timed(program: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; fds?: number[] } = {}): Cost {
+  if (!stopwatch) throw new Error('setupStopwatch first');
+  const cg = stopwatch.cgroup ? ['--cgroup', stopwatch.cgroup] : [];
+  const r = spawnSync(stopwatch.program, [...cg, '--', program, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe', ...(opts.fds ?? [])], encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${program} ${args.join(' ')} exited with ${r.status ?? r.signal}:\n${r.stderr.slice(-4000)}`);
+  const [wall, cpu] = r.stdout.trim().split(' ').map(Number);
+  return { wallMs: wall! / 1e6, cpuMs: cpu! / 1e6 };
+}
+
+/** Alternates the variants `rounds` times; the median wall and CPU of each. */
+export function alternate(rounds: number, variants: Record<string, () => Cost>): Record<string, Cost> {
+  const samples: Record<string, Cost[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   for (let i = 0; i < rounds; i++) for (const [k, f] of Object.entries(variants)) samples[k]!.push(f());
-  return Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, median(xs)]));
+  return Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, { wallMs: median(xs.map((x) => x.wallMs)), cpuMs: median(xs.map((x) => x.cpuMs)) }]));
 }
 
-/** The floor: a process start, and one bubblewrap sandbox around /bin/true. */
+const minus = (a: Cost, b: Cost): Cost => ({ wallMs: a.wallMs - b.wallMs, cpuMs: a.cpuMs - b.cpuMs });
+
+/** The floor: a process start, and one bare bubblewrap around /bin/true (issue 29's yardstick). */
 export function bwrapFloor(rounds = 40) {
-  const bwrap = ['--unshare-all', '--die-with-parent', '--new-session', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '/bin/true'];
+  const bwrap = ['--ro-bind', '/', '/', '--unshare-all', '--die-with-parent', '/bin/true'];
   const m = alternate(rounds, { true: () => timed('/bin/true', []), bwrap: () => timed('bwrap', bwrap) });
-  return { processMs: m.true!, bwrapMs: m.bwrap!, bwrapAddedMs: m.bwrap! - m.true! };
+  return { process: m.true!, bwrap: m.bwrap!, bwrapAdded: minus(m.bwrap!, m.true!) };
 }
 
 /**
@@ -41,7 +78,7 @@ export function bwrapFloor(rounds = 40) {
  * /bin/true standing in for rustc inside the sandbox: what remains is the wrapper's, bubblewrap's
  * and the supervisor's cost, and moving the (absent) outputs. `sessionEnv` is a cached session's.
  */
-export function wrapperCost(sessionEnv: Record<string, string>, rounds = 100) {
+export function wrapperCost(sessionEnv: Record<string, string>, rounds = 100, profiledEnv?: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'cs-bench-wrapper-'));
   const deps = join(dir, 'target/debug/deps');
   mkdirSync(deps, { recursive: true });
@@ -50,15 +87,25 @@ export function wrapperCost(sessionEnv: Record<string, string>, rounds = 100) {
     '--crate-type', 'lib', '--emit=dep-info,metadata,link', '-C', 'embed-bitcode=no', '-C', 'debuginfo=2', '-C', 'metadata=0123456789abcdef',
     '-C', 'extra-filename=-0123456789abcdef', '--out-dir', deps, '-L', `dependency=${deps}`, '--cap-lints', 'allow', '--cfg', 'feature="std"',
   ];
-  const env = { ...process.env, ...sessionEnv, CARGO_PKG_NAME: 'libc', CARGO_PKG_VERSION: '0.2.0', CARGO_CRATE_NAME: 'libc', CARGO_MANIFEST_DIR: dir, PWD: dir };
+  const envOf = (session: Record<string, string>, runs: string) => ({ ...process.env, ...session, __CARGO_SANDBOX_RUNS: runs, CARGO_PKG_NAME: 'libc', CARGO_PKG_VERSION: '0.2.0', CARGO_CRATE_NAME: 'libc', CARGO_MANIFEST_DIR: dir, PWD: dir });
+  const env = envOf(sessionEnv, runsOf(sessionEnv, 'bench-wrapper'));
   const wrapper = sessionEnv.RUSTC_WRAPPER;
   if (!wrapper) throw new Error('the cached session has no RUSTC_WRAPPER');
   const m = alternate(rounds, {
     bare: () => timed('/bin/true', args, { cwd: dir, env }),
     wrapped: () => timed(wrapper, ['/bin/true', ...args], { cwd: dir, env }),
   });
+  // The same calls again, profiled: where the fixed cost goes, stage by stage.
+  let profiles: ProcessProfile[] = [];
+  if (profiledEnv) {
+    const runs = runsOf(profiledEnv, 'bench-wrapper');
+    for (let i = 0; i < Math.min(rounds, 30); i++) timed(wrapper, ['/bin/true', ...args], { cwd: dir, env: envOf(profiledEnv, runs) });
+    profiles = readProfiles(runs);
+    rmSync(runs, { recursive: true, force: true });
+  }
+  rmSync(env.__CARGO_SANDBOX_RUNS, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
-  return { bareMs: m.bare!, wrappedMs: m.wrapped!, addedMs: m.wrapped! - m.bare! };
+  return { bare: m.bare!, wrapped: m.wrapped!, added: minus(m.wrapped!, m.bare!), profiles };
 }
 
 /** The environment of a session the front end cached in `cacheDir`, for the first that `wanted` accepts. */
@@ -75,69 +122,58 @@ export function cachedSessionEnv(cacheDir: string, wanted: (entry: { env: Record
 
 export interface ScriptCost {
   package: string;
-  bareMs: number;
-  sandboxedMs: number;
-  addedMs: number;
+  bare: Cost;
+  sandboxed: Cost;
+  added: Cost;
+}
+
+/** A copy of a cached session that profiles (session.data's `profile`, CARGO_SANDBOX_PROFILE=1). */
+export function profiledSession(sessionEnv: Record<string, string>): Record<string, string> {
+  const dir = sessionEnv.__CARGO_SANDBOX_SESSION!;
+  const copy = mkdtempSync(join(tmpdir(), 'cs-bench-session-'));
+  cpSync(dir, copy, { recursive: true, filter: (src) => src !== join(dir, 'runs') });
+  const values = parseRecord('session', readFileSync(join(dir, 'session.data'), 'utf8'));
+  const entries = [...values].flatMap(([k, vs]) => vs.map((v) => [k, v] as const)).filter(([k]) => k !== 'profile');
+  writeFileSync(join(copy, 'session.data'), renderRecord('session', [...entries, ['profile', '1']]), { mode: 0o600 });
+  return { ...sessionEnv, __CARGO_SANDBOX_SESSION: copy };
+}
+
+/** A fresh records directory of a session (the entry points accept only the session's own). */
+export function runsOf(sessionEnv: Record<string, string>, name: string): string {
+  const dir = join(sessionEnv.__CARGO_SANDBOX_SESSION!, 'runs', `${name}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /**
- * Every build script of a workspace, run as cargo ran it (its recorded environment, its package
- * directory) bare and through its launcher, alternately. `sessionEnv` is a session's environment
- * for cargo; the build is made here, with cargo itself, so that each launch leaves its record.
+ * A clean build of `ws` with cargo itself under `profiledEnv` (a profiling session: every
+ * process's stages), then up to `maxScripts` of its build scripts, each run as cargo ran it (its
+ * recorded environment, its package directory) bare and through its launcher under `sessionEnv`,
+ * alternately.
  */
-export function perScriptCost(ws: string, sessionEnv: Record<string, string>, rounds: number): { scripts: ScriptCost[]; breakdown?: { package: string; medians: Record<string, number> } } {
-  const runsDir = mkdtempSync(join(tmpdir(), 'cs-bench-runs-'));
-  const env = { ...process.env, ...sessionEnv, __CARGO_SANDBOX_RUNS: runsDir, CARGO_TERM_PROGRESS_WHEN: 'never' };
+export function perScriptCost(ws: string, sessionEnv: Record<string, string>, profiledEnv: Record<string, string>, rounds: number, maxScripts = Infinity): { scripts: ScriptCost[]; profiles: ProcessProfile[] } {
+  const runsDir = runsOf(profiledEnv, 'bench');
+  const env = { ...process.env, ...profiledEnv, __CARGO_SANDBOX_RUNS: runsDir, CARGO_TERM_PROGRESS_WHEN: 'never' };
   rmSync(join(ws, 'target'), { recursive: true, force: true });
   const build = spawnSync('cargo', ['build', '-q'], { cwd: ws, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`the sandboxed build failed:\n${build.stderr}`);
-  const records = readRuns(runsDir);
-  const replayDir = join(runsDir, 'replays');
-  mkdirSync(replayDir);
-  const replayEnv = { ...sessionEnv, __CARGO_SANDBOX_RUNS: replayDir };
+  const profiles = readProfiles(runsDir);
+  const records = readRuns(runsDir)
+    .sort((a, b) => a.packageName.localeCompare(b.packageName))
+    .slice(0, maxScripts);
+  const replayEnv = { ...sessionEnv, __CARGO_SANDBOX_RUNS: runsOf(sessionEnv, 'bench-replay') };
   const costs = records.map((run) => {
     const m = alternate(rounds, { bare: () => timedAsCargoRan(run, realBinary(run), {}), sandboxed: () => timedAsCargoRan(run, run.launcherPath, replayEnv) });
-    return { package: `${run.packageName} ${run.packageVersion}`, bareMs: m.bare!, sandboxedMs: m.sandboxed!, addedMs: m.sandboxed! - m.bare!, run };
+    return { package: `${run.packageName} ${run.packageVersion}`, bare: m.bare!, sandboxed: m.sandboxed!, added: minus(m.sandboxed!, m.bare!) };
   });
-  // The quickest script shows the fixed cost best: its breakdown, step by step.
-  const quickest = [...costs].sort((a, b) => a.bareMs - b.bareMs)[0];
-  const breakdown = quickest ? { package: quickest.package, medians: launcherBreakdown(quickest.run, sessionEnv, Math.max(20, rounds)) } : undefined;
   rmSync(runsDir, { recursive: true, force: true });
-  return { scripts: costs.map(({ run: _run, ...cost }) => cost).sort((a, b) => a.package.localeCompare(b.package)), breakdown };
-}
-
-/**
- * Where one build script's added time goes: bwrap alone around it (the session's view, no
- * supervisor), bwrap with the supervisor, and the whole launcher (policy, environment, record).
- */
-export function launcherBreakdown(run: BuildScriptRun, sessionEnv: Record<string, string>, rounds: number): Record<string, number> {
-  const session = sessionEnv.__CARGO_SANDBOX_SESSION!;
-  const bwrap = sessionEnv.__CARGO_SANDBOX_BWRAP!;
-  const confine = sessionEnv.__CARGO_SANDBOX_CONFINE!;
-  const real = realBinary(run);
-  const view = ['--args', '3', '--ro-bind', join(run.outDir, '../..'), join(run.outDir, '../..'), '--ro-bind', dirname(real), dirname(real), '--ro-bind', run.manifestDir, run.manifestDir, '--bind', run.outDir, run.outDir, '--unshare-net', '--ro-bind', confine, confine, '--args', '4', '--'];
-  // bwrap reads its argument files from fds 3 and 4, to the end: opened anew for each run.
-  const inBwrap = (program: string[]) => {
-    const fds = [openSync(join(session, 'setup.args'), 'r'), openSync(join(session, 'finish.args'), 'r')];
-    try {
-      return timed(bwrap, [...view, ...program], { cwd: run.manifestDir, env: recordedEnv(run.envFile), fds });
-    } finally {
-      for (const fd of fds) closeSync(fd);
-    }
-  };
-  const replayDir = mkdtempSync(join(tmpdir(), 'cs-bench-runs-'));
-  const medians = alternate(rounds, {
-    bare: () => timedAsCargoRan(run, real, {}),
-    '+ bwrap': () => inBwrap([real]),
-    '+ supervisor': () => inBwrap([confine, '--out', run.outDir, '--no-network', '--', real]),
-    '+ launcher (everything)': () => timedAsCargoRan(run, run.launcherPath, { ...sessionEnv, __CARGO_SANDBOX_RUNS: replayDir }),
-  });
-  rmSync(replayDir, { recursive: true, force: true });
-  return medians;
+  rmSync(replayEnv.__CARGO_SANDBOX_RUNS, { recursive: true, force: true });
+  return { scripts: costs, profiles };
 }
 
 /** `program` (the script, or its launcher) started as cargo started it: its environment, its package dir. */
-function timedAsCargoRan(run: BuildScriptRun, program: string, env: Record<string, string>): number {
+function timedAsCargoRan(run: BuildScriptRun, program: string, env: Record<string, string>): Cost {
   return timed(program, [], { cwd: run.manifestDir, env: { ...recordedEnv(run.envFile), ...env } });
 }
 

@@ -24,7 +24,7 @@
 // Compiled on first use by the rustc that builds the project (no dependency but std), cached.
 // Usage: confine [--out DIR] [--report-fd N] [--max-output BYTES] [--max-disk BYTES] [--timeout SECS] [--write PATH]... [--sweep DIR]...
 //                [--exec PATH]... [--no-network] [--no-directives] [--pass-output] [--what NAME] [--landlock auto|required]
-//                [--links-fd N] (confine/links.rs)
+//                [--links-fd N] (confine/links.rs) [--profile-fd N] (shared/profile.rs)
 //                [--proxy-socket PATH --listen-proxy PORT [--forward ADDR:PORT=HOST:PORT]...] (confine/forward.rs)
 //                -- PROGRAM [ARGS...]
 
@@ -58,6 +58,10 @@ mod links;
 mod options;
 #[path = "confine/out_dir.rs"]
 mod out_dir;
+// Shared with the entry points, which alone hand the descriptor on.
+#[allow(dead_code)]
+#[path = "shared/profile.rs"]
+mod profile;
 #[path = "confine/seccomp.rs"]
 mod seccomp;
 #[path = "shared/variables.rs"]
@@ -118,6 +122,8 @@ fn main() {
         println!("{}", landlock_abi().max(0));
         return;
     }
+    // Bubblewrap's namespaces and mounts end here: the first instruction, when profiling.
+    let started = std::env::args_os().any(|a| a == "--profile-fd").then(profile::now_ns);
     let o = parse_args();
     // Neither the script nor anything it starts may ptrace this process or read its memory.
     // SAFETY: prctl(PR_SET_DUMPABLE, 0) takes plain integers and touches only this process's flags.
@@ -129,6 +135,12 @@ fn main() {
         // SAFETY: the descriptor came from our own command line (bwrap's --report-fd, opened by the launcher), is not used elsewhere, and the File takes ownership of it once.
         unsafe { File::from_raw_fd(fd) }
     }));
+    let mut stamps = profile::Stamps(o.profile_fd.map(|fd| {
+        set_cloexec(fd);
+        // SAFETY: the descriptor came from our own command line (--profile-fd, opened by the entry point), is not used elsewhere, and the File takes ownership of it once.
+        unsafe { File::from_raw_fd(fd) }
+    }));
+    stamps.put("supervisor-start", started.unwrap_or(0));
     if let Some(f) = &o.forwarding {
         f.start(die);
     }
@@ -158,6 +170,7 @@ fn main() {
             filter.install()
         });
     }
+    stamps.mark("program-exec");
     // A failure in the child between fork and exec comes back as its errno only.
     let mut child = cmd
         .spawn()
@@ -201,6 +214,8 @@ fn main() {
         }
     }
     .unwrap_or_else(|e| die(&format!("waiting for {}: {e}", o.what)));
+    stamps.mark("program-exit");
+    stamps.cpu("program-cpu", profile::CHILDREN);
     if o.out.is_some() || !o.sweep.is_empty() {
         out_dir::kill_leftovers();
     }
@@ -236,6 +251,9 @@ fn main() {
         }
         Ok(()) => {}
     }
+    stamps.cpu("supervisor-cpu", profile::SELF);
+    stamps.mark("supervisor-exit");
+    drop(stamps);
     if let Some(sig) = status.signal() {
         let _ = std::io::stdout().flush();
         // SAFETY: signal and raise take plain integers; resetting the handler to the default (0) and raising the signal our child died of ends this process the same way.
@@ -257,7 +275,7 @@ fn set_cloexec(fd: RawFd) {
         fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */)
     } != 0
     {
-        die(&format!("the report descriptor {fd} is unusable: {}", std::io::Error::last_os_error()));
+        die(&format!("the descriptor {fd} handed to the supervisor is unusable: {}", std::io::Error::last_os_error()));
     }
 }
 

@@ -58,6 +58,10 @@ mod outputs;
 mod package_secrets;
 #[path = "entry/policy.rs"]
 mod policy;
+#[path = "entry/profile.rs"]
+mod profile;
+#[path = "shared/profile.rs"]
+mod profile_stamps;
 #[path = "entry/proxy.rs"]
 mod proxy;
 #[path = "shared/records.rs"]
@@ -147,6 +151,7 @@ fn build_script_name(me: &Path) -> OsString {
 }
 
 fn main() {
+    profile::start();
     let mut args = std::env::args_os();
     let argv0 = PathBuf::from(args.next().unwrap_or_default());
     let rest: Vec<OsString> = args.collect();

@@ -31,6 +31,8 @@ pub(crate) struct Options {
     pub(crate) pass_output: bool,
     /// The views of a granted compilation to make before it starts (`--links-fd`, confine/links.rs).
     pub(crate) links_fd: Option<RawFd>,
+    /// Where this supervisor appends its stages (shared/profile.rs), when the session profiles.
+    pub(crate) profile_fd: Option<RawFd>,
     pub(crate) program: Vec<OsString>,
 }
 
@@ -56,6 +58,7 @@ pub(crate) fn parse_args() -> Options {
         directives: true,
         pass_output: false,
         links_fd: None,
+        profile_fd: None,
         program: vec![],
     };
     let mut args = std::env::args_os().skip(1);
@@ -97,6 +100,7 @@ pub(crate) fn parse_args() -> Options {
             Some("--no-directives") => o.directives = false,
             Some("--pass-output") => o.pass_output = true,
             Some("--links-fd") => o.links_fd = Some(number(&a, value())),
+            Some("--profile-fd") => o.profile_fd = Some(number(&a, value())),
             Some("--") => {
                 o.program = args.collect();
                 break;

@@ -196,6 +196,8 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     }
     a.extend(jobserver.confine_args());
     a.extend(sealed_confine);
+    a.extend(crate::profile::supervisor_args());
+    files.extend(crate::profile::descriptor());
     if let Some(s) = &jail.stage {
         push(&mut a, &["--out".as_ref(), s.as_os_str()]);
     }
@@ -237,6 +239,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     if relay.is_some() {
         cmd.stderr(Stdio::piped());
     }
+    crate::profile::bwrap_start();
     let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start bubblewrap ({}) for {}: {e}", Path::new(&bwrap).display(), jail.what.to_string_lossy())));
     let cap = (traced && proxied.is_some()).then(|| crate::trace_cap::watch(&child, &record.with_extension("trace"), crate::trace_cap::limit(s)));
     if let (Some(relay), Some(mut err)) = (relay, child.stderr.take()) {

@@ -51,6 +51,7 @@ pub(crate) fn set_limits(cmd: &mut Command, limits: [(i32, Option<u64>); 2]) {
 
 pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
     let s = crate::session::current();
+    crate::profile::begin(&s, "build script");
     let (bwrap, confine) = sandbox_programs(&s);
     let script = locate(me, bin, &s);
     let filter = EnvFilter::load(&s.dir);
@@ -214,6 +215,7 @@ fn sandboxed_command(
         program.extend(n.confine.iter().cloned());
     }
     program.extend(jobserver.confine_args());
+    program.extend(crate::profile::supervisor_args());
     program.push("--".into());
     if script.wasm {
         // Two layers: Node's WASI (no security boundary by itself) inside bubblewrap.
@@ -245,6 +247,7 @@ fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsStrin
     // Without the masks this view never shows (binds.rs).
     crate::binds::narrow_finish(&mut fds, &crate::binds::Shown::of_setup(&s.dir), &program);
     fds.extend([(create("status"), 5), (create("report"), 6)]);
+    fds.extend(crate::profile::descriptor());
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.
     let bwrapped = pkg.runner.is_empty();
@@ -252,6 +255,7 @@ fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsStrin
     // Under audit this launcher stays, strace's parent: it caps the trace (trace_cap.rs); and
     // strace waits for every child it has, the proxy (started before it) included, which waits
     // for us.
+    crate::profile::bwrap_start();
     if s.audit.is_some() && pkg.runner.is_empty() {
         // Cargo killed: this launcher, then strace (and bwrap with it), then the proxy.
         crate::lifetime::die_with_parent();

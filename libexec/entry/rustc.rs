@@ -161,6 +161,7 @@ pub(crate) fn with_inner_wrapper(s: &Session, args: &[OsString]) -> Vec<OsString
 
 pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wrapper: bool) -> ! {
     let s = crate::session::current();
+    crate::profile::begin(&s, "compilation");
     let args = with_workspace_wrapper(&s, args, started_as_workspace_wrapper);
     if args.is_empty() {
         die("the rustc wrapper was started without a compiler");
@@ -211,6 +212,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
         code
     };
     let _ = fs::remove_dir_all(&stage);
+    crate::profile::end();
     std::process::exit(code)
 }
 

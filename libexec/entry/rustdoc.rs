@@ -32,6 +32,7 @@ const RUNTOOL: [&[u8]; 4] = [b"--test-runtool", b"--test-runtool-arg", b"--runto
 
 pub(crate) fn main(args: Vec<OsString>) -> ! {
     let s = crate::session::current();
+    crate::profile::begin(&s, "rustdoc");
     let rustdoc = user_rustdoc(&s);
     let (mut out, mut profiles, mut link_args) = (None::<PathBuf>, Vec::<PathBuf>::new(), false);
     let mut externs: Vec<PathBuf> = vec![];
@@ -105,5 +106,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).chain(program).collect();
     let network = crate::network::compile_network(&externs, &dependency_dirs, &s);
     let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept, network };
-    std::process::exit(jail::run(&s, &jail, &package_policy(&s.dir), None))
+    let code = jail::run(&s, &jail, &package_policy(&s.dir), None);
+    crate::profile::end();
+    std::process::exit(code)
 }

@@ -65,6 +65,8 @@ pub(crate) struct Session {
     pub identity_file: PathBuf,
     /// Cargo's target dir for this build.
     pub target_dir: PathBuf,
+    /// `CARGO_SANDBOX_PROFILE=1`: each sandboxed process records its stages (profile.rs).
+    pub profile: bool,
 }
 
 /// The session of the cargo that started us; stops the process when there is none.
@@ -137,6 +139,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
         target_tmpdir: path("target-tmpdir"),
         identity_file: required("identity-file").into(),
         target_dir: required("target-dir").into(),
+        profile: r.flag("profile") == Some(true),
     }
 }
 /// The value cargo's start-up environment must carry for a child of ours (build_script.rs starts

@@ -20,6 +20,7 @@ import type { GrantFlag } from './grant-flags.js';
 import { requireSupportedCargo } from './cargo-version.js';
 import { cargoCommand, runCargo, type CargoExit } from './run-cargo.js';
 import { userIdentityFile } from '../intercept/identity.js';
+import { profileNote, profileRequested, readProfiles } from '../intercept/profile.js';
 import { gateCommand } from './command-gate.js';
 import { clippyFixAsFix, WORKSPACE_WRAPPER_NAME } from '../intercept/workspace-wrapper.js';
 import { distrustForeignRustcInfo, recordRustcInfo, rustcInfoOf } from '../intercept/rustc-info.js';
@@ -132,8 +133,10 @@ export async function sandboxedCargo(
     }
     if (found) host.entry(found);
   }
-  // Plain builds through the front end get a session it can replay next time (not audits).
-  const entryDir = cacheEntry && !hooks.collect ? claimEntryDir(cacheEntry) : undefined;
+  // Plain builds through the front end get a session it can replay next time (not audits, nor
+  // profiled builds: the front end would not come back to Node for the profile's note).
+  const profile = profileRequested(env);
+  const entryDir = cacheEntry && !hooks.collect && !profile ? claimEntryDir(cacheEntry) : undefined;
   if (!hooks.collect) ensureFrontEnd(env);
   const confine = confineBinary(env);
   host.entry(confine);
@@ -162,6 +165,7 @@ export async function sandboxedCargo(
     ...(networkGranted || hooks.audit ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
     identityFile,
     targetDir: ctx.vars.TARGET_DIR,
+    profile,
     ...(runsBinaries ? { targetTmpdir: join(ctx.vars.TARGET_DIR, 'tmp') } : {}),
     ...(hooks.audit ? { audit: hooks.audit.strace, auditTraceLimit: hooks.audit.traceLimit } : {}),
     ...(workspaceWrapper ? { workspaceWrapper } : {}),
@@ -190,6 +194,7 @@ export async function sandboxedCargo(
     distrustForeignRustcInfo(rustcInfo);
     const result = await runCargo(argv[0]!, argv.slice(1), { ...env, ...session.env, ...runEnv, ...hooks.extraEnv }, session.entry, hooks.cargoStderr);
     recordRustcInfo(rustcInfo);
+    if (profile) reporter.message('note', profileNote(readProfiles(session.runsDir)));
     const runs = session.runs();
     hooks.collect?.(runs, ctx);
     await explainBuild(ctx, session, runs, result, reporter);

@@ -97,6 +97,8 @@ export function createSession(opts: {
   identityFile: string;
   /** Cargo's target dir: the identity in `rustc -vV` is derived for it (identity.rs). */
   targetDir: string;
+  /** CARGO_SANDBOX_PROFILE: each sandboxed process records its stages (profile.ts). */
+  profile?: boolean;
   /** Writable for test binaries run through --sandbox-run (`<target>/tmp`). */
   targetTmpdir?: string;
   /** `cargo sandbox audit`: the strace that observes each sandbox, and the cap of each trace in bytes (trace_cap.rs). */
@@ -173,6 +175,7 @@ export function createSession(opts: {
     'target-tmpdir': opts.targetTmpdir,
     'identity-file': opts.identityFile,
     'target-dir': opts.targetDir,
+    profile: opts.profile ? '1' : undefined,
   }));
   const env: Record<string, string> = {
     // Libraries' arguments are kept only where some build script is compiled for another target.

@@ -30,6 +30,8 @@ use std::process::Command;
 mod binds;
 #[path = "entry/build_script.rs"]
 mod build_script;
+#[path = "entry/descriptors.rs"]
+mod descriptors;
 #[path = "entry/fix_filter.rs"]
 mod fix_filter;
 #[path = "entry/identity.rs"]

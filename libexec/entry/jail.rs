@@ -8,31 +8,20 @@
 // supervisor afterwards) and the incremental or documentation directory writable; no network; the
 // package's timeout, output cap and pids cgroup.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::descriptors::inherit_fds;
 use crate::die;
 use crate::launch::{set_limits, RLIMIT_AS, RLIMIT_FSIZE};
 use crate::network::CompileNetwork;
 use crate::policy::{expand, read_entries, var, working_dir, EnvFilter, PackagePolicy, NO_OUT_DIR};
 use crate::session::Session;
-
-extern "C" {
-    fn fcntl(fd: i32, cmd: i32, ...) -> i32;
-    fn dup2(old: i32, new: i32) -> i32;
-    fn open(path: *const i8, flags: i32, ...) -> i32;
-    fn write(fd: i32, buf: *const u8, n: usize) -> isize;
-    fn close(fd: i32) -> i32;
-}
-const F_DUPFD: i32 = 0;
-const O_WRONLY: i32 = 1;
-const O_CLOEXEC: i32 = 0o2000000;
 
 /// What one sandboxed call may see and do beyond the session's view.
 pub(crate) struct Jail {
@@ -256,61 +245,6 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         sealed.remove();
     }
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
-
-/// In the child: each file on the descriptor bwrap reads it from (`--args 3`, `--json-status-fd 5`,
-/// ...), and, for max-processes, the child (so bwrap and everything in it) in the package's pids
-/// cgroup.
-pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Option<&OsString>) {
-    // The child is single-threaded: moving just this thread (cgroup v1's `tasks`, pid 0) spares the
-    // kernel the global lock a whole-process move takes (an RCU grace period, ~10 ms here); its
-    // children are born in the cgroup all the same. cgroup v2 has `cgroup.procs` only.
-    let cgroup = cgroup.map(|c| {
-        let tasks = Path::new(c).join("tasks");
-        let file = if tasks.exists() { tasks } else { Path::new(c).join("cgroup.procs") };
-        CString::new(file.as_os_str().as_bytes()).unwrap_or_else(|_| die("bad cgroup path"))
-    });
-    // The copies above 10 are counted in a fixed array: the child must not allocate.
-    const MOST: usize = 8;
-    if files.len() > MOST {
-        die("too many descriptors for the sandbox");
-    }
-    // SAFETY: the closure runs in the child between fork and exec; it only calls fcntl, dup2, open, write and close on descriptors and a path prepared before the fork, and allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            // Moved above 10 first, so that no file lands on another's target descriptor.
-            let mut high = [-1i32; MOST];
-            for ((file, _), slot) in files.iter().zip(high.iter_mut()) {
-                *slot = fcntl(file.as_raw_fd(), F_DUPFD, 10);
-                if *slot < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            let high = &high[..files.len()];
-            for (fd, (_, target)) in high.iter().zip(&files) {
-                if dup2(*fd, *target) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            // The copies above 10 would otherwise reach the sandboxed program.
-            for &fd in high {
-                if close(fd) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            if let Some(procs) = &cgroup {
-                // (An error of our own would reach the parent as EINVAL: std hands on errnos only.)
-                let fd = open(procs.as_ptr(), O_WRONLY | O_CLOEXEC);
-                if fd < 0 || write(fd, b"0".as_ptr(), 1) != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if close(fd) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
 }
 
 /// The secrets of a package directory outside the workspace (see package_secrets.rs).

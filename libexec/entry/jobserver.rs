@@ -21,6 +21,14 @@ const FD_CLOEXEC: i32 = 1;
 
 const VARIABLES: [&str; 3] = ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
 
+/// The copies `pass_through` made (-1: none): the only descriptors beyond 0-2 that what we start
+/// may inherit besides the files it is handed on purpose (jail.rs, inherit_fds).
+static PASSED: [std::sync::atomic::AtomicI32; 2] = [std::sync::atomic::AtomicI32::new(-1), std::sync::atomic::AtomicI32::new(-1)];
+
+pub(crate) fn passed() -> [i32; 2] {
+    PASSED.each_ref().map(|fd| fd.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 pub(crate) struct Jobserver {
     /// The variables as the sandboxed program must see them.
     pub env: Vec<(OsString, OsString)>,
@@ -92,6 +100,8 @@ pub(crate) fn pass_through() -> Jobserver {
                 if copies.0 < 0 || copies.1 < 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 {
                     crate::die(&format!("cannot hand cargo's jobserver to the sandbox: {}", std::io::Error::last_os_error()));
                 }
+                PASSED[0].store(copies.0, std::sync::atomic::Ordering::Relaxed);
+                PASSED[1].store(copies.1, std::sync::atomic::Ordering::Relaxed);
                 copies
             });
             words.push(format!("{flag}{r},{w}"));

@@ -18,7 +18,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::jail::{inherit_fds, push, sandbox_programs, session_args};
+use crate::descriptors::inherit_fds;
+use crate::jail::{push, sandbox_programs, session_args};
 use crate::jobserver::Jobserver;
 use crate::network::ProxiedNetwork;
 use crate::policy::{expand, package_policy, var, working_dir, EnvFilter, PackagePolicy};

@@ -18,8 +18,9 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
+use crate::descriptors::inherit_fds;
 use crate::die;
-use crate::jail::{inherit_fds, push, sandbox_programs, session_args};
+use crate::jail::{push, sandbox_programs, session_args};
 use crate::launch::{set_limits, RLIMIT_AS, RLIMIT_FSIZE};
 use crate::policy::{package_policy_of, EnvFilter};
 

@@ -19,8 +19,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::descriptors::inherit_fds;
 use crate::die;
-use crate::jail::inherit_fds;
 use crate::proxy::{Destination, Host, PROXY_NAME};
 use crate::sealed::Sealed;
 

@@ -8,7 +8,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::jail::{inherit_fds, sandbox_programs, session_args};
+use crate::descriptors::inherit_fds;
+use crate::jail::{sandbox_programs, session_args};
 use crate::launch::{confine_limits, grant_binds, set_limits, RLIMIT_AS, RLIMIT_FSIZE};
 use crate::policy::{package_policy, var, working_dir, EnvFilter, NO_OUT_DIR};
 use crate::{die, SAVED_LIBRARY_PATH};

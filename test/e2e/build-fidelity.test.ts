@@ -5,10 +5,12 @@
 // is the control each time.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { copyFixture, makeScratch, runCli, runPlainCargo, type Scratch } from '../helpers/sandbox-env.js';
+import { CLI, copyFixture, makeScratch, runCli, runPlainCargo, type Scratch } from '../helpers/sandbox-env.js';
 
 /** A Python "installed" in the home directory (a link to the system's) and an SDK header there. */
 function homeTools(s: Scratch): NodeJS.ProcessEnv {
@@ -43,6 +45,31 @@ describe('building the same thing as plain cargo', () => {
     // supervisor's report, nor a stale jobserver.
     assert.match(r.stderr, /junk written to descriptors \[\]/);
     assert.doesNotMatch(r.stderr, /left a symlink|setuid/);
+  });
+
+  test('a descriptor cargo inherited from whoever started it (an IDE\'s or a CI runner\'s pipe, here 60) never reaches a build script (control: plain cargo passes it on)', async () => {
+    // The test's pipe, given on 9, moved to 60 by a shell before cargo (or cargo-sandbox) starts.
+    const withPipeOn60 = (program: string, cwd: string, env: NodeJS.ProcessEnv) =>
+      new Promise<{ status: number | null; stderr: string; got: string }>((resolve, reject) => {
+        const stdio: ('ignore' | 'pipe')[] = ['ignore', 'ignore', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe'];
+        const child = spawn('bash', ['-c', 'exec 60>&9 9>&-; exec "$0" "$@"', program, 'build', '-j2'], { cwd, env, stdio });
+        let [stderr, got] = ['', ''];
+        child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        (child.stdio[9 as number] as Readable).setEncoding('utf8').on('data', (d: string) => (got += d));
+        child.on('error', reject);
+        child.on('close', (status) => resolve({ status, stderr, got }));
+      });
+    const plain = makeScratch('inherited-fd-plain');
+    const control = await withPipeOn60('cargo', copyFixture(plain, 'jobserver'), plain.env);
+    assert.equal(control.status, 0, control.stderr);
+    assert.match(control.stderr, /junk written to descriptors \[60\]/);
+    assert.match(control.got, /symlink\t\/etc\/passwd/, 'plain: the junk did not reach the pipe');
+
+    const s = makeScratch('inherited-fd');
+    const r = await withPipeOn60(CLI, copyFixture(s, 'jobserver'), s.env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /junk written to descriptors \[\]/);
+    assert.equal(r.got, '');
   });
 
   test('build-configuration variables: pyo3-build-config uses the Python PYO3_PYTHON names and cc finds CPATH\'s headers, both in the hidden home (control: plain cargo)', async () => {

@@ -16,6 +16,8 @@ use crate::{Report, Stop};
 
 /// How many times the last walk's duration passes before the next one.
 const PACE: u32 = 50;
+/// The longest gap between two walks, however long the last one took.
+const MAX_GAP: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The disk the script uses (OUT_DIR and the sandbox's /tmp), measured twice a second at most.
 /// Also the deadline (`timeout`), checked as often.
@@ -26,12 +28,16 @@ pub(crate) struct DiskWatch {
     deadline: Option<Instant>,
     /// No walk before this (see the top of this file).
     next_walk: Instant,
+    /// What the file systems of `dirs` held at the last walk (statfs): a growth by more than `max`
+    /// since then calls for a walk at once, whatever the pace.
+    base: Vec<Option<u64>>,
 }
 
 impl DiskWatch {
     /// `dirs` (OUT_DIR, ...) are walked; `tmp` is measured by statfs when it is a tmpfs.
     pub(crate) fn new(dirs: Vec<PathBuf>, tmp: PathBuf, max: u64, deadline: Option<Instant>) -> DiskWatch {
-        DiskWatch { dirs, tmp, max, deadline, next_walk: Instant::now() }
+        let base = dirs.iter().map(|d| fs_usage(d, false)).collect();
+        DiskWatch { dirs, tmp, max, deadline, next_walk: Instant::now(), base }
     }
 
     /// The deadline, and the disk if its walk is due (`now`: whatever the pace).
@@ -40,12 +46,18 @@ impl DiskWatch {
             report.add("timeout", b"", "");
             return Err(Stop::Timeout);
         }
-        if self.max == u64::MAX || (!now && Instant::now() < self.next_walk) {
+        if self.max == u64::MAX {
             return Ok(());
         }
+        let grown = || self.dirs.iter().zip(&self.base).any(|(d, b)| fs_usage(d, false).zip(*b).map_or(true, |(u, b)| u.saturating_sub(b) > self.max));
+        if !now && Instant::now() < self.next_walk && !grown() {
+            return Ok(());
+        }
+        self.base = self.dirs.iter().map(|d| fs_usage(d, false)).collect();
         let started = Instant::now();
         let used: u64 = self.dirs.iter().map(|d| disk_usage(d)).sum::<u64>() + tmpfs_usage(&self.tmp).unwrap_or_else(|| disk_usage(&self.tmp));
-        self.next_walk = Instant::now() + started.elapsed().saturating_mul(PACE);
+        // Never further apart than MAX_GAP: a script that makes the walk slow sets the pace only so far.
+        self.next_walk = Instant::now() + started.elapsed().saturating_mul(PACE).min(MAX_GAP);
         if used > self.max {
             report.add("disk", b"OUT_DIR and /tmp", &used.to_string());
             return Err(Stop::Disk(used));
@@ -57,6 +69,12 @@ impl DiskWatch {
 /// What a tmpfs at `dir` holds, all of it (the sandbox's own /tmp); None for another file system.
 #[cfg(target_pointer_width = "64")]
 fn tmpfs_usage(dir: &Path) -> Option<u64> {
+    fs_usage(dir, true)
+}
+
+/// What the file system at `dir` holds (only a tmpfs, with `tmpfs`).
+#[cfg(target_pointer_width = "64")]
+fn fs_usage(dir: &Path, tmpfs: bool) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     extern "C" {
         fn statfs(path: *const i8, buf: *mut u64) -> i32;
@@ -68,7 +86,7 @@ fn tmpfs_usage(dir: &Path) -> Option<u64> {
     let mut buf = [0u64; 32];
     // SAFETY: the path is a live NUL-terminated string and the buffer a live, writable array
     // larger than the struct statfs the kernel fills.
-    if unsafe { statfs(path.as_ptr(), buf.as_mut_ptr()) } != 0 || buf[0] != TMPFS_MAGIC {
+    if unsafe { statfs(path.as_ptr(), buf.as_mut_ptr()) } != 0 || (tmpfs && buf[0] != TMPFS_MAGIC) {
         return None;
     }
     let (block, blocks, free) = (buf[1], buf[2], buf[3]);
@@ -77,6 +95,11 @@ fn tmpfs_usage(dir: &Path) -> Option<u64> {
 
 #[cfg(not(target_pointer_width = "64"))]
 fn tmpfs_usage(_: &Path) -> Option<u64> {
+    None
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+fn fs_usage(_: &Path, _: bool) -> Option<u64> {
     None
 }
 

@@ -204,7 +204,6 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     a.extend(program);
 
     // Without the masks this view never shows (binds.rs).
-    crate::binds::narrow_finish(&mut files, &shown, &a);
     let mut cmd = Command::new(&bwrap);
     let traced = s.audit.is_some();
     // `cargo sandbox audit`: strace, around bwrap (outside the sandbox), records the connections its

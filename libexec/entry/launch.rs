@@ -246,7 +246,6 @@ fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsStrin
     // bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
     let mut fds = session_args(&s.dir, pkg);
     // Without the masks this view never shows (binds.rs).
-    crate::binds::narrow_finish(&mut fds, &crate::binds::Shown::of_setup(&s.dir), &program);
     fds.extend([(create("status"), 5), (create("report"), 6)]);
     fds.extend(crate::profile::descriptor());
     inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());

@@ -69,9 +69,8 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
 
     let mut cmd = Command::new(&bwrap);
     cmd.args(&a).env_clear().envs(filter.apply(&pkg));
-    let mut files = session_args(session, &pkg);
+    let files = session_args(session, &pkg);
     // Without the masks this view never shows (binds.rs).
-    crate::binds::narrow_finish(&mut files, &shown, &a);
     inherit_fds(&mut cmd, files, pkg.cgroup.as_ref());
     set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size), (RLIMIT_AS, pkg.max_memory)]);
     let err = cmd.exec();

@@ -1,0 +1,96 @@
+// Routes around the masks and the disk limit found in review of issue 29's per-process savings
+// (cases 120, 121): a destination bubblewrap resolves elsewhere than it reads showed the home with
+// its masks left out; a script that made the disk walk slow wrote far past max-disk. Each with a
+// plain-cargo control.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { makeScratch, runCli, runPlainCargo, SECRETS, walkFiles } from '../helpers/sandbox-env.js';
+
+const HOME_SECRETS = [SECRETS.sshKey, SECRETS.cargoToken, SECRETS.awsKey];
+
+function crate(ws: string, name: string, build?: string, lib = 'pub fn f() {}\n') {
+  mkdirSync(join(ws, 'src'), { recursive: true });
+  mkdirSync(join(ws, '.cargo'), { recursive: true });
+  writeFileSync(join(ws, 'Cargo.toml'), `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n${build ? 'build = "build.rs"\n' : ''}`);
+  writeFileSync(join(ws, 'src/lib.rs'), lib);
+  if (build) writeFileSync(join(ws, 'build.rs'), build);
+}
+
+/** Every artifact's bytes under `dir` (rlib, rmeta). */
+function artifacts(dir: string): string {
+  return walkFiles(dir).filter((f) => /\.(rlib|rmeta)$/.test(f)).map((f) => readFileSync(f, 'latin1')).join('');
+}
+
+describe('masks and limits a view\'s shape cannot get around', () => {
+  test('a granted directory the repository made a link to the home (`assets -> ..`) shows no masked secret (control: plain cargo reads them)', async () => {
+    const reads = `fn main() { let m = std::env::var("CARGO_MANIFEST_DIR").unwrap(); let mut l = String::new();
+for f in [".ssh/id_ed25519", ".cargo/credentials.toml", ".aws/credentials"] { l += &format!("{f}: {:?}\\n", std::fs::read_to_string(format!("{m}/assets/{f}"))); }
+panic!("LOOT {l}"); }\n`;
+    const run = async (mode: 'plain' | 'sandbox') => {
+      const s = makeScratch(`mask-link-${mode}`, { layout: 'host' });
+      const ws = join(s.home, 'ws');
+      crate(ws, 'cloned', reads);
+      symlinkSync('..', join(ws, 'assets'));
+      writeFileSync(join(ws, '.cargo/config.toml'), '[sandbox.package.cloned]\nallow-read = ["${CARGO_MANIFEST_DIR}/assets"]\n');
+      return mode === 'plain' ? runPlainCargo(['build'], { cwd: ws, env: s.env }) : runCli(['build'], { cwd: ws, env: s.env });
+    };
+    const plain = await run('plain');
+    for (const secret of HOME_SECRETS) assert.ok(plain.stderr.includes(secret), `plain: ${secret} was not read\n${plain.stderr}`);
+    const r = await run('sandbox');
+    assert.match(r.stderr, /LOOT/, 'the build script did not run');
+    for (const secret of HOME_SECRETS) assert.ok(!r.stderr.includes(secret), `${secret} was read through the link`);
+  });
+
+  test('a repository\'s `-L dependency=/usr/../home` compiles no masked secret in (control: plain cargo does)', async () => {
+    const lib = ['.ssh/id_ed25519', '.cargo/credentials.toml'].map((f, i) => `pub static K${i}: &str = include_str!(concat!(env!("HOME"), "/${f}"));\n`).join('');
+    const run = async (mode: 'plain' | 'sandbox') => {
+      const s = makeScratch(`mask-dotdot-${mode}`, { layout: 'host', untrusted: true });
+      const ws = join(s.root, 'ws');
+      crate(ws, 'cloned', undefined, lib);
+      writeFileSync(join(ws, '.cargo/config.toml'), '[build]\nrustflags = ["-L", "dependency=/usr/../home"]\n');
+      const result = mode === 'plain' ? await runPlainCargo(['build'], { cwd: ws, env: s.env }) : await runCli(['build'], { cwd: ws, env: s.env });
+      return { result, built: artifacts(join(ws, 'target')) };
+    };
+    const plain = await run('plain');
+    assert.equal(plain.result.status, 0, plain.result.stderr);
+    for (const secret of [SECRETS.sshKey, SECRETS.cargoToken]) assert.ok(plain.built.includes(secret), 'plain: the key was not compiled in');
+    const r = await run('sandbox');
+    assert.notEqual(r.result.status, 0, 'the crate compiled: include_str! found the masked files');
+    // It failed where the masks are: rustc could not read them (not for some other reason).
+    assert.match(r.result.stderr, /couldn't read `[^`]*(\.ssh\/id_ed25519|credentials\.toml)`/, r.result.stderr);
+    for (const secret of [SECRETS.sshKey, SECRETS.cargoToken]) assert.ok(!r.built.includes(secret), `${secret} was compiled in`);
+  });
+
+  test('a build script that makes the disk walk slow is still stopped near max-disk (control: plain cargo writes it all)', async () => {
+    const build = `use std::io::Write;
+fn main() {
+  let out = std::env::var("OUT_DIR").unwrap();
+  for d in 0..40 { let dir = format!("{out}/d{d}"); std::fs::create_dir(&dir).unwrap(); for f in 0..1000 { std::fs::File::create(format!("{dir}/{f}")).unwrap(); } }
+  std::thread::sleep(std::time::Duration::from_millis(1500));
+  let chunk = vec![7u8; 32 << 20];
+  for i in 0..12 { std::fs::File::create(format!("{out}/big{i}")).unwrap().write_all(&chunk).unwrap(); }
+  for i in 0..12 { std::fs::remove_file(format!("{out}/big{i}")).unwrap(); }
+  std::fs::write(format!("{out}/result"), "wrote 384 MiB").unwrap();
+}
+`;
+    const run = async (mode: 'plain' | 'sandbox') => {
+      const s = makeScratch(`disk-pace-${mode}`);
+      const ws = join(s.root, 'ws');
+      crate(ws, 'filler', build);
+      writeFileSync(join(ws, '.cargo/config.toml'), '[sandbox.package.filler]\nmax-disk = "64MiB"\n');
+      const result = mode === 'plain' ? await runPlainCargo(['build'], { cwd: ws, env: s.env }) : await runCli(['build'], { cwd: ws, env: s.env });
+      const wrote = walkFiles(join(ws, 'target')).some((f) => f.endsWith('/out/result'));
+      return { result, wrote };
+    };
+    const plain = await run('plain');
+    assert.equal(plain.result.status, 0, plain.result.stderr);
+    assert.ok(plain.wrote, 'plain: the script did not finish');
+    const r = await run('sandbox');
+    assert.equal(r.result.status, 101, r.result.stderr);
+    assert.equal(r.wrote, false, 'the script wrote 384 MiB under a 64 MiB max-disk and finished');
+    assert.match(r.result.stderr, /max-disk/);
+  });
+});

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::jail::push;
-use crate::json::{self, Value};
+use crate::json;
 
 /// libexec/schema/secrets.json, as this side uses it.
 struct Rule {
@@ -31,12 +31,7 @@ fn rule() -> &'static Rule {
 
 fn read_rule(text: &str) -> Option<Rule> {
     let root = json::parse(text.as_bytes())?;
-    let strings = |section: &str, key: &str| -> Option<Vec<String>> {
-        match root.get(section)?.get(key)? {
-            Value::Array(items) => items.iter().map(|i| if let Value::String(s) = i { Some(s.clone()) } else { None }).collect(),
-            _ => None,
-        }
-    };
+    let strings = |section: &str, key: &str| root.get(section)?.get(key)?.strings();
     Some(Rule {
         env_names: strings("env-files", "names")?,
         env_prefixes: strings("env-files", "prefixes")?,

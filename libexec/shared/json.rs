@@ -27,6 +27,14 @@ impl Value {
         }
     }
 
+    /// An array of strings, as owned strings; None for anything else.
+    pub(crate) fn strings(&self) -> Option<Vec<String>> {
+        match self {
+            Value::Array(items) => items.iter().map(|i| if let Value::String(s) = i { Some(s.clone()) } else { None }).collect(),
+            _ => None,
+        }
+    }
+
     /// The value of an object's key (the first, if repeated).
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         match self {

@@ -18,12 +18,7 @@ fn read_schema(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
     let root = json::parse(text.as_bytes()).ok_or("not JSON")?;
     let Some(Value::Object(uses)) = root.get("uses") else { return Err("no `uses` object".into()) };
     let groups = root.get("groups").ok_or("no `groups` object")?;
-    let strings = |v: Option<&Value>, what: &str| -> Result<Vec<String>, String> {
-        match v {
-            Some(Value::Array(items)) => items.iter().map(|i| if let Value::String(s) = i { Ok(s.clone()) } else { Err(format!("{what}: not a string")) }).collect(),
-            _ => Err(format!("{what}: not a list")),
-        }
-    };
+    let strings = |v: Option<&Value>, what: &str| v.and_then(Value::strings).ok_or_else(|| format!("{what}: not a list of strings"));
     uses.iter()
         .map(|(name, u)| {
             let mut patterns = Vec::new();

@@ -10,6 +10,11 @@ export const LIBEXEC = join(PACKAGE_ROOT, 'libexec');
 /** The compiled sources (dist/src), for the Node programs the shell scripts start. */
 export const DIST_SRC = join(PACKAGE_ROOT, 'dist', 'src');
 
+/** One of libexec/schema/*.json: the definitions the compiled helpers read too. */
+export function libexecSchema<T>(name: string): T {
+  return JSON.parse(readFileSync(join(LIBEXEC, 'schema', name), 'utf8')) as T;
+}
+
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;

@@ -4,9 +4,7 @@
 // twice or a value of the wrong kind is an error on either side, never a default
 // (test/vectors/records.json holds the cases both sides must agree on).
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { LIBEXEC } from '../paths.js';
+import { libexecSchema } from '../paths.js';
 import { ENV_PATTERN } from '../policy/environment.js';
 
 type Kind = 'flag' | 'count' | 'number' | 'absolute-path' | 'granted-path' | 'pattern' | 'text' | 'word';
@@ -24,7 +22,7 @@ interface Format {
 
 export type FormatName = 'session' | 'package' | 'env' | 'run';
 
-const SCHEMA = JSON.parse(readFileSync(join(LIBEXEC, 'schema', 'records.json'), 'utf8')) as { formats: Record<FormatName, Format> };
+const SCHEMA = libexecSchema<{ formats: Record<FormatName, Format> }>('records.json');
 
 /** A record that does not fit its format. */
 export class RecordError extends Error {}

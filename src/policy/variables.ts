@@ -1,16 +1,14 @@
 // The environment variables that matter to the sandbox, from their one definition:
 // libexec/schema/variables.json, which the compiled helpers read too (libexec/shared/variables.rs).
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { LIBEXEC } from '../paths.js';
+import { libexecSchema } from '../paths.js';
 
 interface VariablesSchema {
   groups: Record<string, { why: string; patterns: string[] }>;
   uses: Record<string, { where: string; groups: string[] }>;
 }
 
-const SCHEMA = JSON.parse(readFileSync(join(LIBEXEC, 'schema', 'variables.json'), 'utf8')) as VariablesSchema;
+const SCHEMA = libexecSchema<VariablesSchema>('variables.json');
 
 export type VariableUse = 'scrubbed-by-entry-points' | 'refused-in-rustc-env' | 'never-passed-into-a-sandbox';
 

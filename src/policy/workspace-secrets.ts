@@ -4,16 +4,14 @@
 // copy without the credentials (git config), so that `git rev-parse` and friends still work.
 // Pure: the files come in as text, discovered by src/config/workspace-secrets.ts.
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { LIBEXEC } from '../paths.js';
+import { libexecSchema } from '../paths.js';
 
 /** Which files are secrets and where they are looked for: one rule for both sides (libexec/schema/secrets.json). */
-export const SECRET_FILES = JSON.parse(readFileSync(join(LIBEXEC, 'schema', 'secrets.json'), 'utf8')) as {
+export const SECRET_FILES = libexecSchema<{
   'env-files': { names: string[]; prefixes: string[] };
   scan: { depth: number; 'max-dirs': number; 'skipped-dirs': string[] };
   'git-configs': { names: string[] };
-};
+}>('secrets.json');
 
 /** `.env`, `.env.local`, `.env.production`... (dotenv's names; not `.envrc`, direnv's script). */
 export function isEnvFileName(name: string): boolean {

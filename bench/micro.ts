@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseEntry } from '../src/intercept/session-cache.js';
 import { readRuns, type BuildScriptRun } from '../src/intercept/session.js';
 import { readProfiles, type ProcessProfile } from '../src/intercept/profile.js';

@@ -13,13 +13,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-/// Kills every process of the sandbox but its init (bubblewrap, PID 1) and this supervisor, and
-/// waits until none runs. Only as bubblewrap's PID 2: anywhere else, kill(-1) would reach the
-/// user's own processes.
+/// What the sandbox's init (PID 1) is called: bubblewrap's, or our direct builder's
+/// (shared/direct_sandbox_process.rs names it so).
+const SANDBOX_INITS: [&str; 2] = ["bwrap", "sandbox-init"];
+
+/// Kills every process of the sandbox but its init (PID 1) and this supervisor, and waits until
+/// none runs. Only as the sandbox's PID 2: anywhere else, kill(-1) would reach the user's own
+/// processes.
 pub(crate) fn kill_leftovers() {
     let init = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
-    if std::process::id() != 2 || init.trim_end() != "bwrap" {
-        die("the supervisor must run as bubblewrap's first process in a PID namespace of its own");
+    if std::process::id() != 2 || !SANDBOX_INITS.contains(&init.trim_end()) {
+        die("the supervisor must run as the sandbox's first process in a PID namespace of its own");
     }
     // SAFETY: kill(-1, SIGKILL) takes plain integers; inside the sandbox's PID namespace it reaches only what the script left running.
     if unsafe { kill(-1, 9) } != 0 && std::io::Error::last_os_error().raw_os_error() != Some(3) {

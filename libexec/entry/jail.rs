@@ -256,7 +256,7 @@ pub(crate) fn sandbox_programs(s: &Session) -> (OsString, OsString) {
     if !Path::new(&s.confine).is_file() {
         die(&format!("the sandbox supervisor {} is missing; run the build again", Path::new(&s.confine).display()));
     }
-    (s.bwrap.clone(), s.confine.clone())
+    (s.builder.clone(), s.confine.clone())
 }
 
 /// The session's bwrap arguments, for fds 3 (`--args 3`: namespaces and the system view) and 4

@@ -40,7 +40,9 @@ pub(crate) struct Session {
     pub dir: PathBuf,
     /// This run's records (one directory per cargo-sandbox run, inside the session's `runs`).
     pub runs: PathBuf,
-    pub bwrap: OsString,
+    /// What builds each sandbox: our direct builder (direct-sandbox.rs) or bubblewrap; both take
+    /// bubblewrap's options.
+    pub builder: OsString,
     /// The supervisor (libexec/confine.rs).
     pub confine: OsString,
     /// Node and cargo-sandbox's JavaScript, for build scripts compiled for wasm.
@@ -125,7 +127,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
     Session {
         dir,
         runs,
-        bwrap: required("bwrap"),
+        builder: required("sandbox-builder"),
         confine: required("confine"),
         node: required("node"),
         js: required("js").into(),

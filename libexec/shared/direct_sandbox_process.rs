@@ -27,6 +27,7 @@ extern "C" {
     fn socket(domain: i32, kind: i32, protocol: i32) -> i32;
     fn ioctl(fd: i32, request: u64, ...) -> i32;
     fn _exit(code: i32) -> !;
+
     fn read(fd: i32, buf: *mut u8, n: usize) -> isize;
     fn write(fd: i32, buf: *const u8, n: usize) -> isize;
 }
@@ -88,7 +89,7 @@ pub fn run(view: &View, program: &[OsString]) -> Result<i32, String> {
         // SAFETY: the write end of `alive` and the read end of the status pipe are the parent's.
         unsafe { (close(alive[1]), close(status_pipe[0])) };
         let err = sandbox(view, program, uid, gid, alive[0], status_pipe[1]);
-        eprintln!("error: direct-sandbox: {err}");
+        eprintln!("error: cargo-sandbox: cannot build the sandbox: {err}");
         // SAFETY: leaves at once, as a failed child of a fork should.
         unsafe { _exit(1) }
     }
@@ -225,6 +226,10 @@ fn exec(view: &View, program: &[OsString]) -> String {
 /// PID 1: starts the program, passes signals on to it, reaps every child, and exits with the
 /// program's status once it is gone (the kernel kills what remains of the namespace).
 fn init(view: &View, program: &[OsString], status_fd: i32) -> String {
+    // The name the supervisor checks before it kills what the program left (confine/out_dir.rs).
+    if let Err(e) = sys::set_name(c"sandbox-init") {
+        return format!("PR_SET_NAME: {e}");
+    }
     let mut set = SigSet([0; 16]);
     let mut old = SigSet([0; 16]);
     // SAFETY: set and old are live sigset_t-sized buffers; the handler is a plain extern "C" fn.

@@ -212,6 +212,12 @@ pub fn prctl_set(option: i32, arg: u64) -> Result<i32> {
     check(unsafe { prctl(option, arg, 0, 0, 0) } as i64).map(|r| r as i32)
 }
 
+/// The process's name (its comm, at most 15 bytes).
+pub fn set_name(name: &CStr) -> Result<()> {
+    // SAFETY: PR_SET_NAME (15) reads a NUL-terminated string from a live buffer, at most 16 bytes.
+    check(unsafe { prctl(15, name.as_ptr() as u64, 0, 0, 0) } as i64).map(drop)
+}
+
 pub const PR_SET_PDEATHSIG: i32 = 1;
 pub const PR_CAPBSET_DROP: i32 = 24;
 pub const PR_SET_NO_NEW_PRIVS: i32 = 38;

@@ -64,6 +64,9 @@ pub struct View {
     /// source below one is resolved beneath it, with no symlink below it. Every other source is
     /// resolved with no symlink at all.
     pub trusted: Vec<PathBuf>,
+    /// bwrap's --json-status-fd: where the caller writes `{ "exit-code": N }` once the program is
+    /// done (the launcher's run record reads it). Never seen by the program.
+    pub json_status_fd: Option<i32>,
 }
 
 /// Reads bubblewrap arguments (`--args FD` included, as cargo-sandbox writes them) into a view;
@@ -84,6 +87,8 @@ pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), Strin
             b"--args" => {
                 let fd = take(1)?[0].to_string_lossy().parse::<i32>().map_err(|e| format!("--args: {e}"))?;
                 let bytes = std::fs::read(format!("/proc/self/fd/{fd}")).map_err(|e| format!("--args {fd}: {e}"))?;
+                // Read once, here: the program inside never gets it.
+                close_on_exec(fd).map_err(|e| format!("--args {fd}: {e}"))?;
                 let words: Vec<OsString> = bytes.split(|b| *b == 0).filter(|w| !w.is_empty()).map(|w| OsStr::from_bytes(w).to_os_string()).collect();
                 for w in words.into_iter().rev() {
                     queue.push_front(w);
@@ -96,6 +101,11 @@ pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), Strin
             b"--die-with-parent" => v.die_with_parent = true,
             b"--new-session" => v.new_session = true,
             b"--as-pid-1" => v.init = false,
+            b"--json-status-fd" => {
+                let fd = take(1)?[0].to_string_lossy().parse::<i32>().map_err(|e| format!("--json-status-fd: {e}"))?;
+                close_on_exec(fd).map_err(|e| format!("--json-status-fd {fd}: {e}"))?;
+                v.json_status_fd = Some(fd);
+            }
             b"--trusted-root" => v.trusted.push(p(&take(1)?[0])),
             b"--cap-drop" => {
                 if take(1)?[0] != "ALL" {
@@ -135,6 +145,19 @@ pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), Strin
         }
     }
     Err("no command after the options".into())
+}
+
+extern "C" {
+    fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+}
+
+/// Marks `fd` close-on-exec (F_SETFD 2, FD_CLOEXEC 1): the sandbox's processes do not inherit it.
+fn close_on_exec(fd: i32) -> std::io::Result<()> {
+    // SAFETY: fcntl with F_SETFD takes an integer argument; a bad fd only returns EBADF.
+    match unsafe { fcntl(fd, 2, 1) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
 
 #[cfg(test)]

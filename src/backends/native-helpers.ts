@@ -153,6 +153,15 @@ export function entryBinary(mode: EntryMode, env: NodeJS.ProcessEnv): string {
   return compiledHelper({ name: 'entry', compileEnv: { CARGO_SANDBOX_ENTRY_MODE: mode }, mustBeStatic: true }, env);
 }
 
+/**
+ * The static program that builds each sandbox itself (libexec/direct-sandbox.rs, shared/direct_sandbox*.rs):
+ * bubblewrap's options in, the same view out, made through descriptors. Static: cargo's
+ * LD_LIBRARY_PATH is the build scripts' to fill.
+ */
+export function directSandboxBinary(env: NodeJS.ProcessEnv): string {
+  return compiledHelper({ name: 'direct-sandbox', mustBeStatic: true }, env);
+}
+
 /** The supervisor that runs inside bubblewrap around each build script (libexec/confine.rs). */
 export function confineBinary(env: NodeJS.ProcessEnv): string {
   return compiledHelper({ name: 'confine' }, env);

@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, w
 import { release } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
+import { directSandboxBinary } from './native-helpers.js';
 
 export function findExecutable(name: string, env: NodeJS.ProcessEnv): string | undefined {
   if (name.includes('/')) return isExecutable(name) ? name : undefined;
@@ -54,10 +55,11 @@ export interface ProbeResult {
   stderr: string;
 }
 
-export function probeBwrap(bwrap: string): ProbeResult {
-  const r = spawnSync(bwrap, PROBE_ARGS, { encoding: 'utf8', timeout: 20_000 });
+/** Runs the smallest sandbox with `builder` (bwrap, or our direct builder: same options). */
+export function probeSandbox(builder: string): ProbeResult {
+  const r = spawnSync(builder, PROBE_ARGS, { encoding: 'utf8', timeout: 20_000 });
   if (r.error) return { ok: false, stderr: r.error.message };
-  return { ok: r.status === 0, stderr: (r.stderr ?? '').trim() };
+  return { ok: r.status === 0, stderr: (r.stderr ?? '').trim() || `exit status ${r.status ?? r.signal}` };
 }
 
 export const INSTALL_HELP = 'install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` (Fedora)';
@@ -80,12 +82,58 @@ export function explainProbeFailure(stderr: string): UserError {
   ]);
 }
 
-/** Returns the bwrap path, or throws a UserError saying what to fix. Nothing runs otherwise. */
-export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string, configuredWhere = 'sandbox.bwrap'): string {
+/**
+ * What builds each sandbox. `direct`: cargo-sandbox's own static program (libexec/direct-sandbox.rs),
+ * which takes bubblewrap's options and makes the same view through descriptors, at about half
+ * bubblewrap's cost per process. `bubblewrap`: bwrap itself, where the direct path is not
+ * available (a kernel before 5.12, lacking mount_setattr; user namespaces allowed to bwrap alone,
+ * as by Ubuntu's AppArmor profile; a seccomp policy refusing the new mount calls), or when asked for.
+ */
+export interface SandboxBuilder {
+  kind: 'direct' | 'bubblewrap';
+  path: string;
+}
+
+export const BACKEND_VARIABLE = 'CARGO_SANDBOX_BACKEND';
+
+/** The user's choice of builder: from the user's own environment only (no config a workspace can ship). */
+export function requestedBackend(env: NodeJS.ProcessEnv, configuredBwrap?: string): 'direct' | 'bubblewrap' | 'auto' {
+  const value = env[BACKEND_VARIABLE];
+  if (value === undefined || value === '') return configuredBwrap || env.CARGO_SANDBOX_BWRAP ? 'bubblewrap' : 'auto';
+  if (value === 'direct' || value === 'bubblewrap') return value;
+  throw new UserError(`${BACKEND_VARIABLE}=${value} names no sandbox backend; nothing was built`, [
+    `use \`direct\` (cargo-sandbox builds each sandbox itself), \`bubblewrap\`, or unset it: direct where this machine allows it, else bubblewrap`,
+  ]);
+}
+
+/** The direct builder's probe, or why it cannot run here (undefined: it works). */
+export function directFailure(env: NodeJS.ProcessEnv): string | undefined {
+  let path: string;
+  try {
+    path = directSandboxBinary(env);
+  } catch (e) {
+    if (e instanceof UserError) return e.message;
+    throw e;
+  }
+  return probed(path, 'direct-works', env);
+}
+
+/** Returns the sandbox builder, or throws a UserError saying what to fix. Nothing runs otherwise. */
+export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string, configuredWhere = 'sandbox.bwrap'): SandboxBuilder {
   if (platform !== 'linux') {
     throw new UserError(`cargo-sandbox has no sandbox backend for ${platform} yet; nothing was built`, [
       'build scripts would run unsandboxed; run plain `cargo` only if you trust every dependency',
     ]);
+  }
+  const requested = requestedBackend(env, configured);
+  if (requested !== 'bubblewrap') {
+    const failure = directFailure(env);
+    if (failure === undefined) return { kind: 'direct', path: directSandboxBinary(env) };
+    if (requested === 'direct') {
+      throw new UserError(`cargo-sandbox cannot build its sandbox directly on this machine (${BACKEND_VARIABLE}=direct): ${failure}; nothing was built`, [
+        `unset ${BACKEND_VARIABLE} to fall back to bubblewrap; \`cargo sandbox doctor\` says why`,
+      ]);
+    }
   }
   const wanted = configured || env.CARGO_SANDBOX_BWRAP || 'bwrap';
   const bwrap = findExecutable(wanted, env);
@@ -94,10 +142,17 @@ export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, con
     const where = wanted === 'bwrap' ? 'in PATH' : `at \`${wanted}\` (${setting})`;
     throw new UserError(`bubblewrap (\`bwrap\`) was not found ${where}; nothing was built`, [wanted === 'bwrap' ? INSTALL_HELP : `fix or remove ${setting}; without it, \`bwrap\` is looked up in PATH`]);
   }
-  const cached = probeCacheFile(bwrap, env);
-  if (cached && existsSync(cached)) return bwrap;
-  const probe = probeBwrap(bwrap);
-  if (!probe.ok) throw explainProbeFailure(probe.stderr);
+  const failure = probed(bwrap, 'bwrap-works', env);
+  if (failure !== undefined) throw explainProbeFailure(failure);
+  return { kind: 'bubblewrap', path: bwrap };
+}
+
+/** Runs the probe of `program` unless a success is remembered; remembers a success. */
+function probed(program: string, name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const cached = probeCacheFile(program, name, env);
+  if (cached && existsSync(cached)) return undefined;
+  const probe = probeSandbox(program);
+  if (!probe.ok) return probe.stderr;
   if (cached) {
     try {
       mkdirSync(join(cached, '..'), { recursive: true });
@@ -106,22 +161,22 @@ export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, con
       /* no cache then: the probe runs next time */
     }
   }
-  return bwrap;
+  return undefined;
 }
 
 /**
- * A successful probe is remembered until bwrap or the kernel changes or the machine reboots
- * (~20 ms saved per build). Failures are never cached; a later failure of bwrap still stops the
- * build script, only with bwrap's own message.
+ * A successful probe is remembered until the program or the kernel changes or the machine reboots
+ * (~20 ms saved per build). Failures are never cached; a later failure still stops the build
+ * script, only with the builder's own message.
  */
-function probeCacheFile(bwrap: string, env: NodeJS.ProcessEnv): string | undefined {
+function probeCacheFile(bwrap: string, name: string, env: NodeJS.ProcessEnv): string | undefined {
   const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : undefined);
   if (!base) return undefined;
   try {
     const st = statSync(bwrap);
     const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     const key = createHash('sha256').update([bwrap, st.mtimeMs, st.size, st.ino, bootId, release()].join('\0')).digest('hex');
-    return join(base, 'cargo-sandbox', `bwrap-works-${key.slice(0, 24)}`);
+    return join(base, 'cargo-sandbox', `${name}-${key.slice(0, 24)}`);
   } catch {
     return undefined;
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
 import { ensureProcMacroLauncher } from '../intercept/session-cache.js';
 import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js';
-import { explainProbeFailure, findExecutable, INSTALL_HELP, probeBwrap } from '../backends/preflight.js';
+import { explainProbeFailure, findExecutable, INSTALL_HELP, probeSandbox } from '../backends/preflight.js';
 import { plural, UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';
 import { trustFindings } from '../config/workspace-trust.js';
@@ -66,7 +66,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Pro
   } else {
     const version = firstLine(bwrap, ['--version'], env) ?? 'unknown version';
     checks.push({ name: 'bubblewrap', ok: true, detail: `${bwrap} (${version})` });
-    const probe = probeBwrap(bwrap);
+    const probe = probeSandbox(bwrap);
     const err = probe.ok ? undefined : explainProbeFailure(probe.stderr);
     checks.push({
       name: 'namespaces',

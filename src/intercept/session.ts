@@ -10,6 +10,7 @@ import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, shownMasks, type Host
 import { isPassed } from '../policy/environment.js';
 import { parseRecord, RecordError, renderRecord } from '../backends/records.js';
 import { UserError } from '../diagnostics/style.js';
+import type { SandboxBuilder } from '../backends/preflight.js';
 import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
@@ -72,7 +73,8 @@ export function fingerprintVariable(packageName?: string): string {
 export function createSession(opts: {
   policy: SandboxPolicy;
   host: HostView;
-  bwrapPath: string;
+  /** What builds each sandbox (backends/preflight.ts). */
+  builder: SandboxBuilder;
   innerWrapper: string | undefined;
   packages: readonly PackagePolicyFile[];
   fingerprints: PolicyFingerprints;
@@ -160,7 +162,7 @@ export function createSession(opts: {
   const rustdocWrapper = entryBinary('rustdoc-wrapper', opts.env);
   opts.host.entry(rustdocWrapper);
   write('session.data', renderSessionData({
-    bwrap: opts.bwrapPath,
+    'sandbox-builder': opts.builder.path,
     confine: opts.confine,
     // For build scripts compiled for a wasm target: compiled and run by Node.
     node: process.execPath,

@@ -147,6 +147,8 @@ export function makeScratch(label: string, opts: { layout?: Layout; untrusted?: 
     SSH_AUTH_SOCK: join(runtimeDir, 'agent.sock'),
     ...(opts.layout === 'host' ? { XDG_RUNTIME_DIR: runtimeDir } : {}),
     ...(opts.untrusted ? {} : { CARGO_SANDBOX_TRUST_WORKSPACE: root }),
+    // `CARGO_SANDBOX_BACKEND=bubblewrap npm test` runs the whole suite on the fallback builder.
+    ...(process.env.CARGO_SANDBOX_BACKEND ? { CARGO_SANDBOX_BACKEND: process.env.CARGO_SANDBOX_BACKEND } : {}),
   };
   return { root, home, cargoHome, runtimeDir, env };
 }

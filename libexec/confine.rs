@@ -205,7 +205,7 @@ fn main() {
             Ok(None) => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(100));
-                if last_check.elapsed().as_millis() >= 500 {
+                if last_check.elapsed().as_millis() >= TICK_MS as u128 {
                     verdict = disk.check(&mut report, false);
                     last_check = std::time::Instant::now();
                 }
@@ -298,6 +298,10 @@ enum Stop {
     Timeout,
 }
 
+/// How often the deadline and the disk are looked at (disk.rs: statfs each time, a walk when due):
+/// a burst written and deleted between two looks is not seen, so they are close together.
+const TICK_MS: i32 = 100;
+
 /// Copies the script's stdout and stderr through, checking cargo directives line by line.
 fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, directives: bool, disk: &mut DiskWatch, report: &mut Report) -> Result<(), Stop> {
     let check = |line: Vec<u8>, report: &mut Report| if directives { check_directive(line, report) } else { Ok(line) };
@@ -310,8 +314,8 @@ fn pump(stdout: impl Read + AsRawFd, stderr: impl Read + AsRawFd, max: u64, dire
     while open_count > 0 {
         let mut fds: Vec<PollFd> = streams.iter().filter(|s| s.0 >= 0).map(|s| PollFd { fd: s.0, events: 1, revents: 0 }).collect();
         // SAFETY: fds is a live Vec of PollFd (repr(C), as poll(2) expects) and its length is passed with it.
-        let ready = unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, 500) };
-        if last_check.elapsed().as_millis() >= 500 {
+        let ready = unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, TICK_MS) };
+        if last_check.elapsed().as_millis() >= TICK_MS as u128 {
             disk.check(report, false)?;
             last_check = std::time::Instant::now();
         }

@@ -16,10 +16,13 @@ use crate::{Report, Stop};
 
 /// How many times the last walk's duration passes before the next one.
 const PACE: u32 = 50;
+/// The shortest gap between two paced walks (statfs still looks at every tick).
+const MIN_GAP: std::time::Duration = std::time::Duration::from_millis(500);
 /// The longest gap between two walks, however long the last one took.
 const MAX_GAP: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The disk the script uses (OUT_DIR and the sandbox's /tmp), measured twice a second at most.
+/// The disk the script uses (OUT_DIR and the sandbox's /tmp), looked at ten times a second (statfs;
+/// a walk when due).
 /// Also the deadline (`timeout`), checked as often.
 pub(crate) struct DiskWatch {
     dirs: Vec<PathBuf>,
@@ -57,7 +60,7 @@ impl DiskWatch {
         let started = Instant::now();
         let used: u64 = self.dirs.iter().map(|d| disk_usage(d)).sum::<u64>() + tmpfs_usage(&self.tmp).unwrap_or_else(|| disk_usage(&self.tmp));
         // Never further apart than MAX_GAP: a script that makes the walk slow sets the pace only so far.
-        self.next_walk = Instant::now() + started.elapsed().saturating_mul(PACE).min(MAX_GAP);
+        self.next_walk = Instant::now() + started.elapsed().saturating_mul(PACE).clamp(MIN_GAP, MAX_GAP);
         if used > self.max {
             report.add("disk", b"OUT_DIR and /tmp", &used.to_string());
             return Err(Stop::Disk(used));

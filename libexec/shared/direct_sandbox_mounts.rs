@@ -26,7 +26,7 @@ fn relative(dest: &Path) -> Res<PathBuf> {
         match c {
             Component::Normal(n) => r.push(n),
             Component::RootDir | Component::CurDir => {}
-            _ => return Err(format!("{}: `..` in a sandbox path", dest.display())),
+            _ => return Err("`..` in a path the sandbox shows (it would be read one way and mounted another)".into()),
         }
     }
     Ok(r)
@@ -85,18 +85,24 @@ impl Tree<'_> {
         if !src.is_absolute() {
             return Err(format!("{}: a bind source must be absolute", src.display()));
         }
+        let shown = src;
+        let src = &through_root_links(src);
         let no_links = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
         let r = match self.trusted.iter().find(|t| src.starts_with(t)) {
             Some(t) => {
                 let base = ctx("cannot open", t, sys::openat2(AT_FDCWD, &cstr(t.as_os_str())?, O_PATH | O_DIRECTORY, 0))?;
-                let rest = relative(src.strip_prefix(t).unwrap_or(src))?;
+                let rest = relative(src.strip_prefix(t).unwrap_or(src)).map_err(|e| format!("{}: {e}", src.display()))?;
                 sys::openat2(base.as_raw_fd(), &cstr(rest.as_os_str())?, O_PATH, RESOLVE_BENEATH | no_links)
             }
             None => sys::openat2(AT_FDCWD, &cstr(src.as_os_str())?, O_PATH, no_links),
         };
         match r {
             Err(e) if e.kind() == ErrorKind::NotFound && optional => Ok(None),
-            Err(e) if e.raw_os_error() == Some(40) => Err(format!("{}: a symlink on the way; a bind source is never reached through one", src.display())),
+            Err(e) if e.raw_os_error() == Some(40) => Err(format!(
+                "{}: {} is a symbolic link, and the sandbox shows nothing through one (a link a package or a repository made could lead anywhere); name the path it leads to",
+                shown.display(),
+                first_link(src).unwrap_or(src).display()
+            )),
             r => ctx("cannot open", src, r).map(Some),
         }
     }
@@ -182,6 +188,34 @@ impl Tree<'_> {
         let pts = [(c"ptmxmode", c"0666"), (c"mode", c"620")];
         self.new_fs(c"devpts", &pts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &dest.join("pts"))
     }
+}
+
+/// `src` with the links of the root directory followed (merged /usr's /lib -> usr/lib, an
+/// image-based system's /home -> var/home): only root can make one there, so they are the
+/// system's layout, not a package's or a repository's. Any other link stops the bind.
+fn through_root_links(src: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    if !std::fs::metadata("/").is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0) {
+        return src.to_path_buf();
+    }
+    let mut path = src.to_path_buf();
+    // A few hops at most (a link to a link); what is left is opened with no link followed.
+    for _ in 0..4 {
+        let mut parts = path.components();
+        let (Some(Component::RootDir), Some(Component::Normal(top))) = (parts.next(), parts.next()) else { break };
+        let Ok(target) = std::fs::read_link(Path::new("/").join(top)) else { break };
+        let rest = parts.as_path();
+        let resolved = Path::new("/").join(target);
+        path = if rest.as_os_str().is_empty() { resolved } else { resolved.join(rest) };
+    }
+    path
+}
+
+/// The first component of `path` that is a symbolic link, for the message.
+fn first_link(path: &Path) -> Option<&Path> {
+    let mut ancestors: Vec<&Path> = path.ancestors().collect();
+    ancestors.reverse();
+    ancestors.into_iter().find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
 }
 
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];

@@ -14,6 +14,7 @@ use std::process::Command;
 extern "C" {
     fn getuid() -> u32;
     fn getgid() -> u32;
+    fn getppid() -> i32;
     fn pipe2(fds: *mut i32, flags: i32) -> i32;
     fn poll(fds: *mut PollFd, n: u64, timeout: i32) -> i32;
     fn close(fd: i32) -> i32;
@@ -60,6 +61,17 @@ fn code(status: i32) -> i32 {
 /// Runs `program` in the view and returns its exit code (128 + signal), or why the sandbox could
 /// not be made. The caller must be single-threaded (the clone copies it as fork does).
 pub fn run(view: &View, program: &[OsString]) -> Result<i32, String> {
+    if view.die_with_parent {
+        // As bwrap's --die-with-parent: this process too dies with its parent (cargo, or the entry
+        // point), and PID 1 with this one, and every process of the sandbox with PID 1.
+        // SAFETY: getppid takes no arguments and cannot fail.
+        let parent = unsafe { getppid() };
+        sys::prctl_set(PR_SET_PDEATHSIG, 9).map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))?;
+        // SAFETY: as above.
+        if unsafe { getppid() } != parent {
+            return Err("the process that started the sandbox is gone".into());
+        }
+    }
     let (uid, gid) = (
         // SAFETY: getuid and getgid take no arguments and cannot fail.
         unsafe { getuid() },

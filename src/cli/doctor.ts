@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
 import { ensureProcMacroLauncher } from '../intercept/session-cache.js';
 import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js';
-import { explainProbeFailure, findExecutable, INSTALL_HELP, probeSandbox } from '../backends/preflight.js';
+import { BACKEND_VARIABLE, directFailure, explainProbeFailure, findExecutable, INSTALL_HELP, probeSandbox, requestedBackend } from '../backends/preflight.js';
 import { plural, UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';
 import { trustFindings } from '../config/workspace-trust.js';
@@ -51,30 +51,53 @@ async function workspaceTrust(env: NodeJS.ProcessEnv): Promise<Check> {
   return { name: 'workspace', ok: true, detail, fix: untrusted.length && findings.length ? ['`cargo sandbox trust --show` lists them; `cargo sandbox trust` trusts them'] : undefined };
 }
 
+/**
+ * Which builder makes the sandboxes (backends/preflight.ts), each probed: the direct one unless
+ * bubblewrap is asked for; bubblewrap when asked for, or as the fallback where the direct one fails.
+ */
+function builderChecks(env: NodeJS.ProcessEnv): Check[] {
+  let requested: ReturnType<typeof requestedBackend>;
+  try {
+    requested = requestedBackend(env);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    return [{ name: 'sandbox builder', ok: false, detail: e.message, fix: e.help.slice() }];
+  }
+  const checks: Check[] = [];
+  if (requested !== 'bubblewrap') {
+    const failure = directFailure(env);
+    if (failure === undefined) return [{ name: 'sandbox builder', ok: true, detail: 'direct: cargo-sandbox builds each sandbox itself (user, pid, net, ipc, mount namespaces work)' }];
+    const fix = /Permission denied|Operation not permitted|EPERM|EACCES/i.test(failure) ? explainProbeFailure(failure).help.slice(0, 1) : [];
+    checks.push({ name: 'direct builder', ok: requested !== 'direct', warn: true, detail: `unavailable here: ${failure}`, fix: requested === 'direct' ? [`unset ${BACKEND_VARIABLE} to fall back to bubblewrap`, ...fix] : fix });
+    if (requested === 'direct') return checks;
+  }
+  const bwrap = findExecutable(env.CARGO_SANDBOX_BWRAP || 'bwrap', env);
+  if (!bwrap) {
+    const custom = env.CARGO_SANDBOX_BWRAP;
+    checks.push({ name: 'bubblewrap', ok: false, detail: custom ? `not found at \`${custom}\` (CARGO_SANDBOX_BWRAP)` : 'not found in PATH', fix: [custom ? 'fix or unset CARGO_SANDBOX_BWRAP' : INSTALL_HELP] });
+    return checks;
+  }
+  const version = firstLine(bwrap, ['--version'], env) ?? 'unknown version';
+  const probe = probeSandbox(bwrap);
+  const err = probe.ok ? undefined : explainProbeFailure(probe.stderr);
+  checks.push({
+    name: 'sandbox builder',
+    ok: probe.ok,
+    detail: probe.ok ? `bubblewrap: ${bwrap} (${version}; user, pid, net, ipc namespaces work)` : err!.message,
+    fix: err?.help.slice(),
+  });
+  return checks;
+}
+
 export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Promise<number> {
   const checks: Check[] = [];
   checks.push({
     name: 'platform',
     ok: process.platform === 'linux',
     detail: `${process.platform} ${process.arch}`,
-    fix: process.platform === 'linux' ? undefined : ['only Linux (bubblewrap) is supported so far'],
+    fix: process.platform === 'linux' ? undefined : ['only Linux is supported so far'],
   });
-  const bwrap = findExecutable(env.CARGO_SANDBOX_BWRAP || 'bwrap', env);
-  if (!bwrap) {
-    const custom = env.CARGO_SANDBOX_BWRAP;
-    checks.push({ name: 'bubblewrap', ok: false, detail: custom ? `not found at \`${custom}\` (CARGO_SANDBOX_BWRAP)` : 'not found in PATH', fix: [custom ? 'fix or unset CARGO_SANDBOX_BWRAP' : INSTALL_HELP] });
-  } else {
-    const version = firstLine(bwrap, ['--version'], env) ?? 'unknown version';
-    checks.push({ name: 'bubblewrap', ok: true, detail: `${bwrap} (${version})` });
-    const probe = probeSandbox(bwrap);
-    const err = probe.ok ? undefined : explainProbeFailure(probe.stderr);
-    checks.push({
-      name: 'namespaces',
-      ok: probe.ok,
-      detail: probe.ok ? 'user, pid, net, ipc namespaces work' : err!.message,
-      fix: err?.help.slice(),
-    });
-  }
+  checks.push(...builderChecks(env));
   let confine: string | undefined;
   try {
     confine = confineBinary(env);

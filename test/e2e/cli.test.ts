@@ -212,8 +212,14 @@ describe('failing closed', () => {
     const s = makeScratch('doctor');
     const ok = await runCli(['doctor'], { cwd: s.root, env: s.env });
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /ok\s+bubblewrap\s+\S+bwrap \(bubblewrap \d/);
-    assert.match(ok.stdout, /ok\s+namespaces/);
+    const expected = process.env.CARGO_SANDBOX_BACKEND === 'bubblewrap' ? /^ok\s+sandbox builder\s+bubblewrap: / : /^ok\s+sandbox builder\s+direct: cargo-sandbox builds each sandbox itself/;
+    assert.match(ok.stdout, new RegExp(expected.source, 'm'));
+    const fallback = await runCli(['doctor'], { cwd: s.root, env: { ...s.env, CARGO_SANDBOX_BACKEND: 'bubblewrap' } });
+    assert.equal(fallback.status, 0, fallback.stdout + fallback.stderr);
+    assert.match(fallback.stdout, /^ok\s+sandbox builder\s+bubblewrap: \S+bwrap \(bubblewrap \d[^)]*; user, pid, net, ipc namespaces work\)$/m);
+    const unknown = await runCli(['doctor'], { cwd: s.root, env: { ...s.env, CARGO_SANDBOX_BACKEND: 'firejail' } });
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stdout, /^FAIL sandbox builder +CARGO_SANDBOX_BACKEND=firejail names no sandbox backend/m);
     const bad = await runCli(['doctor'], { cwd: s.root, env: { ...s.env, CARGO_SANDBOX_BWRAP: '/nonexistent/bwrap' } });
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, /FAIL bubblewrap +not found at `\/nonexistent\/bwrap` \(CARGO_SANDBOX_BWRAP\)/);

@@ -13,6 +13,17 @@ export const CLI = join(REPO_ROOT, 'bin', 'cargo-sandbox');
 export const FIXTURES = join(REPO_ROOT, 'test', 'fixtures');
 export const DEBIAN_REGISTRY = '/usr/share/cargo/registry';
 
+/**
+ * The sandbox builder this run of the suite uses: the direct one (libexec/direct-sandbox.rs), or
+ * bubblewrap under `CARGO_SANDBOX_BACKEND=bubblewrap npm test`.
+ */
+export const BUILDER: 'direct' | 'bubblewrap' = process.env.CARGO_SANDBOX_BACKEND === 'bubblewrap' ? 'bubblewrap' : 'direct';
+
+/** Whether `program` (a file name) is the builder this run uses. */
+export function isSandboxBuilder(program: string): boolean {
+  return BUILDER === 'bubblewrap' ? program === 'bwrap' : /^direct-sandbox-[0-9a-f]{16}$/.test(program);
+}
+
 const realHome = process.env.HOME || homedir();
 const realCargoHome = process.env.CARGO_HOME || join(realHome, '.cargo');
 const realRustupHome = process.env.RUSTUP_HOME || join(realHome, '.rustup');

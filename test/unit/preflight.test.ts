@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { explainProbeFailure, preflight } from '../../src/backends/preflight.js';
+import { explainProbeFailure, preflight, requestedBackend } from '../../src/backends/preflight.js';
 import { UserError } from '../../src/diagnostics/style.js';
 import { failureNotes } from '../../src/diagnostics/failure-notes.js';
 import { formatMessage } from '../../src/diagnostics/style.js';
@@ -10,7 +10,20 @@ test('a non-Linux OS fails closed with a clear error', () => {
 });
 
 test('bwrap missing fails closed', () => {
-  assert.throws(() => preflight({ PATH: '/nonexistent' }, 'linux'), (e: unknown) => e instanceof UserError && /not found/.test(e.message) && /apt-get install bubblewrap/.test(e.help.join()));
+  assert.throws(() => preflight({ PATH: '/nonexistent', CARGO_SANDBOX_BACKEND: 'bubblewrap' }, 'linux'), (e: unknown) => e instanceof UserError && /not found/.test(e.message) && /apt-get install bubblewrap/.test(e.help.join()));
+});
+
+test('the builder is the user\'s choice: direct unless bubblewrap is named; anything else stops', () => {
+  assert.equal(requestedBackend({}), 'auto');
+  assert.equal(requestedBackend({ CARGO_SANDBOX_BACKEND: '' }), 'auto');
+  assert.equal(requestedBackend({ CARGO_SANDBOX_BACKEND: 'direct' }), 'direct');
+  assert.equal(requestedBackend({ CARGO_SANDBOX_BACKEND: 'bubblewrap' }), 'bubblewrap');
+  // A bubblewrap of the user's choosing (sandbox.bwrap, CARGO_SANDBOX_BWRAP) is bubblewrap's.
+  assert.equal(requestedBackend({ CARGO_SANDBOX_BWRAP: '/opt/bwrap' }), 'bubblewrap');
+  assert.equal(requestedBackend({}, '/opt/bwrap'), 'bubblewrap');
+  for (const bad of ['bwrap', 'Direct', 'none']) {
+    assert.throws(() => requestedBackend({ CARGO_SANDBOX_BACKEND: bad }), (e: unknown) => e instanceof UserError && e.message.includes(`CARGO_SANDBOX_BACKEND=${bad} names no sandbox backend`));
+  }
 });
 
 test('probe failures are explained', () => {

@@ -14,6 +14,7 @@ import { startAttackSinks, type Sink } from '../helpers/attack-sinks.js';
 import { ATTACKS, expectedArrivals, LOOT, PWNED_IN_HOME, SINKS } from '../helpers/attack-catalog.js';
 import {
   BASHRC,
+  BUILDER,
   copyFixture,
   filesContaining,
   makeScratch,
@@ -57,9 +58,10 @@ function protectedFiles(scratch: Scratch, ws: string): Map<string, string> {
   return new Map([...home, ...sources, ...victim]);
 }
 
-async function attack(mode: 'sandbox' | 'plain', layout: Layout, system: SystemSecret[]): Promise<Outcome> {
+async function attack(mode: 'sandbox' | 'plain', layout: Layout, builder: typeof BUILDER, system: SystemSecret[]): Promise<Outcome> {
   const tag = `${layout}-${mode}`;
   const scratch = makeScratch(`attacks-${tag}`, { layout });
+  scratch.env.CARGO_SANDBOX_BACKEND = builder;
   const ws = copyFixture(scratch, 'attacks');
   const commit = plantWorkspaceSecrets(ws, scratch.env);
   const sinks = await startAttackSinks(scratch.runtimeDir, SINKS);
@@ -138,20 +140,25 @@ function killAll(pids: number[]) {
 }
 
 const IS_ROOT = process.getuid?.() === 0;
-const LAYOUTS: [Layout, string][] = [
-  ['host', 'home under /home, sockets under /run/user'],
-  ['tmp', 'home and sockets under /tmp'],
+// The second layout runs on the other sandbox builder: every run of the suite holds both to the
+// whole catalogue (the direct builder by default, bubblewrap where the direct one is unavailable).
+const OTHER_BUILDER = BUILDER === 'direct' ? 'bubblewrap' : 'direct';
+const LAYOUTS: [Layout, string, typeof BUILDER][] = [
+  ['host', 'home under /home, sockets under /run/user', BUILDER],
+  ['tmp', 'home and sockets under /tmp', OTHER_BUILDER],
 ];
+/** What the sandbox's init is called, per builder. */
+const INIT = { direct: 'sandbox-init', bubblewrap: 'bwrap' };
 
-for (const [layout, where] of LAYOUTS) {
-  describe(`attacks by build scripts (${where})`, { concurrency: false }, () => {
+for (const [layout, where, builder] of LAYOUTS) {
+  describe(`attacks by build scripts (${where}; ${builder} builds the sandbox)`, { concurrency: false }, () => {
     let sandboxed: Outcome;
     let plain: Outcome;
     let system: ReturnType<typeof plantSystemSecrets> | undefined;
     before(async () => {
       system = IS_ROOT ? plantSystemSecrets() : undefined;
-      sandboxed = await attack('sandbox', layout, system?.secrets ?? []);
-      plain = await attack('plain', layout, system?.secrets ?? []);
+      sandboxed = await attack('sandbox', layout, builder, system?.secrets ?? []);
+      plain = await attack('plain', layout, builder, system?.secrets ?? []);
     });
     after(() => {
       system?.remove();
@@ -162,6 +169,7 @@ for (const [layout, where] of LAYOUTS) {
     test('the sandboxed build succeeds and every attack script really ran', () => {
       assert.equal(sandboxed.result.status, 0, sandboxed.result.stderr);
       for (const pkg of ATTACKS) assert.ok(ranReport(sandboxed.ws, pkg), `${pkg} did not run`);
+      assert.equal(ranReport(sandboxed.ws, 'attack-mountinfo'), `mountinfo; init ${INIT[builder]}`, `not in the sandbox ${builder} builds`);
     });
 
     test('control: under plain cargo every attack runs, and each takes its own loot', () => {

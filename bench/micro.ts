@@ -78,7 +78,7 @@ export function bwrapFloor(rounds = 40) {
  * /bin/true standing in for rustc inside the sandbox: what remains is the wrapper's, bubblewrap's
  * and the supervisor's cost, and moving the (absent) outputs. `sessionEnv` is a cached session's.
  */
-export function wrapperCost(sessionEnv: Record<string, string>, rounds = 100, profiledEnv?: Record<string, string>) {
+export function wrapperCost(sessions: Record<string, Record<string, string>>, rounds = 100, profiledEnv?: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'cs-bench-wrapper-'));
   const deps = join(dir, 'target/debug/deps');
   mkdirSync(deps, { recursive: true });
@@ -88,12 +88,13 @@ export function wrapperCost(sessionEnv: Record<string, string>, rounds = 100, pr
     '-C', 'extra-filename=-0123456789abcdef', '--out-dir', deps, '-L', `dependency=${deps}`, '--cap-lints', 'allow', '--cfg', 'feature="std"',
   ];
   const envOf = (session: Record<string, string>, runs: string) => ({ ...process.env, ...session, __CARGO_SANDBOX_RUNS: runs, CARGO_PKG_NAME: 'libc', CARGO_PKG_VERSION: '0.2.0', CARGO_CRATE_NAME: 'libc', CARGO_MANIFEST_DIR: dir, PWD: dir });
-  const env = envOf(sessionEnv, runsOf(sessionEnv, 'bench-wrapper'));
-  const wrapper = sessionEnv.RUSTC_WRAPPER;
+  const envs = Object.fromEntries(Object.entries(sessions).map(([name, s]) => [name, envOf(s, runsOf(s, 'bench-wrapper'))]));
+  const wrapper = Object.values(sessions)[0]?.RUSTC_WRAPPER;
   if (!wrapper) throw new Error('the cached session has no RUSTC_WRAPPER');
+  // Bare, then each session in turn (one per sandbox builder), round by round.
   const m = alternate(rounds, {
-    bare: () => timed('/bin/true', args, { cwd: dir, env }),
-    wrapped: () => timed(wrapper, ['/bin/true', ...args], { cwd: dir, env }),
+    bare: () => timed('/bin/true', args, { cwd: dir, env: Object.values(envs)[0] }),
+    ...Object.fromEntries(Object.entries(envs).map(([name, env]) => [name, () => timed(wrapper, ['/bin/true', ...args], { cwd: dir, env })])),
   });
   // The same calls again, profiled: where the fixed cost goes, stage by stage.
   let profiles: ProcessProfile[] = [];
@@ -103,9 +104,10 @@ export function wrapperCost(sessionEnv: Record<string, string>, rounds = 100, pr
     profiles = readProfiles(runs);
     rmSync(runs, { recursive: true, force: true });
   }
-  rmSync(env.__CARGO_SANDBOX_RUNS, { recursive: true, force: true });
+  for (const env of Object.values(envs)) rmSync(env.__CARGO_SANDBOX_RUNS, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
-  return { bare: m.bare!, wrapped: m.wrapped!, added: minus(m.wrapped!, m.bare!), profiles };
+  const added = Object.fromEntries(Object.keys(sessions).map((name) => [name, minus(m[name]!, m.bare!)]));
+  return { bare: m.bare!, wrapped: Object.fromEntries(Object.keys(sessions).map((name) => [name, m[name]!])), added, profiles };
 }
 
 /** The environment of a session the front end cached in `cacheDir`, for the first that `wanted` accepts. */
@@ -123,19 +125,25 @@ export function cachedSessionEnv(cacheDir: string, wanted: (entry: { env: Record
 export interface ScriptCost {
   package: string;
   bare: Cost;
-  sandboxed: Cost;
-  added: Cost;
+  /** Through its launcher, per session (one per sandbox builder). */
+  sandboxed: Record<string, Cost>;
+  added: Record<string, Cost>;
 }
 
-/** A copy of a cached session that profiles (session.data's `profile`, CARGO_SANDBOX_PROFILE=1). */
-export function profiledSession(sessionEnv: Record<string, string>): Record<string, string> {
+/** A copy of a cached session with `changes` to its session.data (e.g. `profile`, `sandbox-builder`). */
+export function sessionWith(sessionEnv: Record<string, string>, changes: Record<string, string>): Record<string, string> {
   const dir = sessionEnv.__CARGO_SANDBOX_SESSION!;
   const copy = mkdtempSync(join(tmpdir(), 'cs-bench-session-'));
   cpSync(dir, copy, { recursive: true, filter: (src) => src !== join(dir, 'runs') });
   const values = parseRecord('session', readFileSync(join(dir, 'session.data'), 'utf8'));
-  const entries = [...values].flatMap(([k, vs]) => vs.map((v) => [k, v] as const)).filter(([k]) => k !== 'profile');
-  writeFileSync(join(copy, 'session.data'), renderRecord('session', [...entries, ['profile', '1']]), { mode: 0o600 });
+  const entries = [...values].flatMap(([k, vs]) => vs.map((v) => [k, v] as const)).filter(([k]) => !(k in changes));
+  writeFileSync(join(copy, 'session.data'), renderRecord('session', [...entries, ...Object.entries(changes)]), { mode: 0o600 });
   return { ...sessionEnv, __CARGO_SANDBOX_SESSION: copy };
+}
+
+/** A copy of a cached session that profiles (session.data's `profile`, CARGO_SANDBOX_PROFILE=1). */
+export function profiledSession(sessionEnv: Record<string, string>): Record<string, string> {
+  return sessionWith(sessionEnv, { profile: '1' });
 }
 
 /** A fresh records directory of a session (the entry points accept only the session's own). */
@@ -152,7 +160,7 @@ export function runsOf(sessionEnv: Record<string, string>, name: string): string
  * recorded environment, its package directory) bare and through its launcher under `sessionEnv`,
  * alternately.
  */
-export function perScriptCost(ws: string, sessionEnv: Record<string, string>, profiledEnv: Record<string, string>, rounds: number, maxScripts = Infinity): { scripts: ScriptCost[]; profiles: ProcessProfile[] } {
+export function perScriptCost(ws: string, sessions: Record<string, Record<string, string>>, profiledEnv: Record<string, string>, rounds: number, maxScripts = Infinity): { scripts: ScriptCost[]; profiles: ProcessProfile[] } {
   const runsDir = runsOf(profiledEnv, 'bench');
   const env = { ...process.env, ...profiledEnv, __CARGO_SANDBOX_RUNS: runsDir, CARGO_TERM_PROGRESS_WHEN: 'never' };
   rmSync(join(ws, 'target'), { recursive: true, force: true });
@@ -162,13 +170,17 @@ export function perScriptCost(ws: string, sessionEnv: Record<string, string>, pr
   const records = readRuns(runsDir)
     .sort((a, b) => a.packageName.localeCompare(b.packageName))
     .slice(0, maxScripts);
-  const replayEnv = { ...sessionEnv, __CARGO_SANDBOX_RUNS: runsOf(sessionEnv, 'bench-replay') };
+  const replayEnvs = Object.fromEntries(Object.entries(sessions).map(([name, s]) => [name, { ...s, __CARGO_SANDBOX_RUNS: runsOf(s, 'bench-replay') }]));
   const costs = records.map((run) => {
-    const m = alternate(rounds, { bare: () => timedAsCargoRan(run, realBinary(run), {}), sandboxed: () => timedAsCargoRan(run, run.launcherPath, replayEnv) });
-    return { package: `${run.packageName} ${run.packageVersion}`, bare: m.bare!, sandboxed: m.sandboxed!, added: minus(m.sandboxed!, m.bare!) };
+    const m = alternate(rounds, {
+      bare: () => timedAsCargoRan(run, realBinary(run), {}),
+      ...Object.fromEntries(Object.entries(replayEnvs).map(([name, env]) => [name, () => timedAsCargoRan(run, run.launcherPath, env)])),
+    });
+    const names = Object.keys(sessions);
+    return { package: `${run.packageName} ${run.packageVersion}`, bare: m.bare!, sandboxed: Object.fromEntries(names.map((n) => [n, m[n]!])), added: Object.fromEntries(names.map((n) => [n, minus(m[n]!, m.bare!)])) };
   });
   rmSync(runsDir, { recursive: true, force: true });
-  rmSync(replayEnv.__CARGO_SANDBOX_RUNS, { recursive: true, force: true });
+  for (const env of Object.values(replayEnvs)) rmSync(env.__CARGO_SANDBOX_RUNS, { recursive: true, force: true });
   return { scripts: costs, profiles };
 }
 

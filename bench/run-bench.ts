@@ -6,10 +6,13 @@
 // cgroup of each measured command where one can be made, see bench/measure.rs). Prints tables and
 // writes bench/results.json. Not part of the tests.
 //
-//   npm run bench -- [--runs N] [--script-rounds N] [--quick]
+//   npm run bench -- [--runs N] [--script-rounds N] [--quick] [--per-process]
 //
 // --quick: plain cargo and cargo sandbox only, 3 no-op rebuilds per run, 8 build scripts, and no
-// network, jobserver or memory scenarios (runs still default to 5).
+// network, jobserver or memory scenarios (runs still default to 5). --per-process: no whole
+// builds, only the per-process costs (one untimed sandboxed build makes the session), 8 scripts.
+// The per-process costs are measured for both sandbox builders, alternating: the direct one
+// (libexec/direct-sandbox.rs) and bubblewrap (the same session with `sandbox-builder` = bwrap).
 
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,14 +20,15 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatSummary, summarize } from '../src/intercept/profile.js';
-import { bwrapFloor, cachedSessionEnv, median, peakMemory, perScriptCost, profiledSession, removeStopwatch, setupStopwatch, timed, wrapperCost, writeJson, type Cost } from './micro.js';
+import { bwrapFloor, cachedSessionEnv, median, peakMemory, perScriptCost, profiledSession, removeStopwatch, sessionWith, setupStopwatch, timed, wrapperCost, writeJson, type Cost } from './micro.js';
 import { jobserverCost, networkCost } from './scenarios.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'bin', 'cargo-sandbox');
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback);
-const quick = args.includes('--quick');
+const perProcessOnly = args.includes('--per-process');
+const quick = args.includes('--quick') || perProcessOnly;
 const runs = option('--runs', 5);
 const scriptRounds = option('--script-rounds', 5);
 // The bench's own cache (compiled helpers, cached sessions): what a user has after a first build.
@@ -63,6 +67,12 @@ function time(mode: Mode, ws: string, cargoArgs: string[]): Cost {
   } catch (e) {
     throw new Error(`${mode.name} ${cargoArgs.join(' ')} failed (is scripts/setup.sh done?): ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/** --per-process: no timing, only the builds that leave the front end a cached session of bench/workspace. */
+function sessionBuilds(ws: string): Record<string, Record<string, Cost[]>> {
+  for (let i = 0; i < 3; i++) time(SANDBOX, ws, ['build']);
+  return {};
 }
 
 /** Whole builds, alternating the modes run by run (`macros`: the proc-macro-heavy workspace). */
@@ -116,7 +126,7 @@ async function main() {
   cpSync(join(ROOT, 'test/fixtures/tiny'), warm, { recursive: true });
   time(SANDBOX, warm, ['check']);
   const macroWorkspaces = new Map(MODES.map((m) => [m.name, workspace('macro-workspace')]));
-  const whole = wholeBuilds(workspaces, macroWorkspaces);
+  const whole = perProcessOnly ? sessionBuilds(workspaces.get(SANDBOX.name)!) : wholeBuilds(workspaces, macroWorkspaces);
 
   process.stderr.write('per process: bare bwrap, a compilation, build scripts (bare vs sandboxed), the profile...\n');
   // The session of `cargo sandbox build` in bench/workspace (proc macros sandboxed, the default).
@@ -126,15 +136,18 @@ async function main() {
     return e.argv.at(-1) === 'build' && data.includes(`\0workspace=${sandboxWs}\0`) && data.includes('\0proc-macros=1\0');
   });
   const profiledEnv = profiledSession(sessionEnv);
+  // The same session, built by bubblewrap: the two builders measured side by side.
+  const bwrapPath = spawnSync('sh', ['-c', 'command -v bwrap'], { encoding: 'utf8' }).stdout.trim();
+  const sessions: Record<string, Record<string, string>> = { direct: sessionEnv, ...(bwrapPath ? { bubblewrap: sessionWith(sessionEnv, { 'sandbox-builder': bwrapPath }) } : {}) };
   const rounds = quick ? 30 : 100;
   // The floor and the compilation alternate with each other too: the floor before and after.
   const floorA = bwrapFloor(rounds / 2);
-  const wrapper = wrapperCost(sessionEnv, rounds, profiledEnv);
+  const wrapper = wrapperCost(sessions, rounds, profiledEnv);
   const floorB = bwrapFloor(rounds / 2);
   const floorAdded: Cost = { wallMs: (floorA.bwrapAdded.wallMs + floorB.bwrapAdded.wallMs) / 2, cpuMs: (floorA.bwrapAdded.cpuMs + floorB.bwrapAdded.cpuMs) / 2 };
-  const { scripts, profiles } = perScriptCost(workspaces.get(SANDBOX.name)!, sessionEnv, profiledEnv, scriptRounds, quick ? 8 : Infinity);
-  const scriptAdded = medianCost(scripts.map((s) => s.added));
-  rmSync(profiledEnv.__CARGO_SANDBOX_SESSION!, { recursive: true, force: true });
+  const { scripts, profiles } = perScriptCost(workspaces.get(SANDBOX.name)!, sessions, profiledEnv, scriptRounds, quick ? 8 : Infinity);
+  const scriptAdded = Object.fromEntries(Object.keys(sessions).map((name) => [name, medianCost(scripts.map((s) => s.added[name]!))]));
+  for (const s of [profiledEnv, sessions.bubblewrap]) if (s) rmSync(s.__CARGO_SANDBOX_SESSION!, { recursive: true, force: true });
 
   let memory: Record<string, number> = {};
   let memoryNoop: Record<string, number> = {};
@@ -170,8 +183,10 @@ async function main() {
   const perCall = [
     ['per process, added over the bare program (wall / CPU)', 'median', 'over one bare bwrap', 'target'],
     ['floor: one bare `bwrap --ro-bind / / --unshare-all --die-with-parent /bin/true`, over /bin/true', cost(floorAdded), '1.000x / 1.000x', ''],
-    ['confined compilation (wrapper, bwrap, supervisor; /bin/true as rustc)', cost(wrapper.added), over(wrapper.added), '<= 1x'],
-    [`build script (${scripts.length} scripts: median of each's median)`, cost(scriptAdded), over(scriptAdded), '<= 1x'],
+    ...Object.keys(sessions).flatMap((name) => [
+      [`confined compilation, ${name} builder (wrapper, sandbox, supervisor; /bin/true as rustc)`, cost(wrapper.added[name]!), over(wrapper.added[name]!), '<= 1x'],
+      [`build script, ${name} builder (${scripts.length} scripts: median of each's median)`, cost(scriptAdded[name]!), over(scriptAdded[name]!), '<= 1x'],
+    ]),
   ];
   const where = machine();
   process.stdout.write(table(rows));

@@ -44,7 +44,14 @@ export function setupStopwatch(root: string, cacheDir: string): string {
 }
 
 export function removeStopwatch(): void {
-  if (stopwatch?.cgroup && existsSync(stopwatch.cgroup)) rmdirSync(stopwatch.cgroup);
+  // A sandbox's PID 1 may still be tearing its namespaces down (its status came first): retry a while.
+  for (let i = 0; i < 50 && stopwatch?.cgroup && existsSync(stopwatch.cgroup); i++) {
+    try {
+      rmdirSync(stopwatch.cgroup);
+    } catch {
+      spawnSync('sleep', ['0.1']);
+    }
+  }
 }
 
 /** Wall and CPU time of one process tree, start to exit (spawned the same way for every variant). */

@@ -227,7 +227,7 @@ async function main() {
 const indent = (text: string) => text.split('\n').map((l) => `    ${l}`).join('\n');
 
 main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   removeStopwatch();
-  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -252,7 +252,7 @@ pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Opti
         read.extend(profile_of(out, &call.crate_name));
     }
     for dir in &call.artifact_dirs {
-        if !read.iter().any(|r| dir.starts_with(r)) {
+        if !read.iter().any(|r| dir.starts_with(r)) && in_build_output(s, dir) {
             read.push(dir.clone());
         }
     }
@@ -281,6 +281,23 @@ pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Opti
 }
 
 /// <target>/<profile> of an output directory: `deps`, `examples`, or `build/<unit>` inside it.
+/// Whether `dir` (artifacts a compilation reads: `-L dependency=`, `--extern`) really lies in
+/// cargo's target or build dir; only such are shown. The configuration's rustflags may name any
+/// directory (a cloned repository's `-L dependency=/home`), whose files rustc would then read
+/// (`include_str!`) and compile into an artifact.
+fn in_build_output(s: &Session, dir: &Path) -> bool {
+    let Ok(real) = fs::canonicalize(dir) else { return false };
+    let roots = [Some(&s.target_dir), s.build_dir.as_ref()].into_iter().flatten().filter_map(|root| fs::canonicalize(root).ok());
+    let inside = roots.into_iter().any(|root| real.starts_with(root));
+    if !inside {
+        eprintln!(
+            "warning: cargo-sandbox: `{}` lies outside cargo's target and build dirs: the compiler is not shown it (named by `-L dependency=` or `--extern` in rustflags?)",
+            dir.display()
+        );
+    }
+    inside
+}
+
 fn profile_of(out: &Path, crate_name: &str) -> Option<PathBuf> {
     let up = if crate_name.starts_with("build_script_") { 2 } else { 1 };
     out.ancestors().nth(up).map(Path::to_path_buf)

@@ -4,6 +4,29 @@
 import { resolve } from 'node:path';
 import { lookup, type ConfigLayer } from './cargo-config.js';
 
+/**
+ * Cargo's build directory (`build.build-dir`, CARGO_BUILD_BUILD_DIR: intermediate artifacts),
+ * undefined when unset (it is then the target dir). Its template is resolved as far as we can:
+ * `{workspace-root}` and `{cargo-cache-home}`; at a part only cargo computes
+ * (`{workspace-path-hash}`) the directory above it stands for it.
+ */
+export function buildDir(opts: { cwd: string; env: NodeJS.ProcessEnv; layers: readonly ConfigLayer[]; workspaceRoot: string; cargoHome: string }): string | undefined {
+  const fromLayer = (rank: ConfigLayer['rank']) => opts.layers.find((l) => l.rank === rank && typeof lookup(l.table, ['build', 'build-dir']) === 'string');
+  const cli = fromLayer('cli');
+  const file = fromLayer('file');
+  const [value, base] = cli
+    ? [lookup(cli.table, ['build', 'build-dir']) as string, cli.baseDir]
+    : opts.env.CARGO_BUILD_BUILD_DIR
+      ? [opts.env.CARGO_BUILD_BUILD_DIR, opts.cwd]
+      : file
+        ? [lookup(file.table, ['build', 'build-dir']) as string, file.baseDir]
+        : [undefined, opts.cwd];
+  if (value === undefined) return undefined;
+  const known = value.replaceAll('{workspace-root}', opts.workspaceRoot).replaceAll('{cargo-cache-home}', opts.cargoHome);
+  const open = known.indexOf('{');
+  return resolve(base, open < 0 ? known : known.slice(0, known.lastIndexOf('/', open) + 1) || '.');
+}
+
 export function targetDir(opts: {
   cwd: string;
   argTargetDir: string | undefined;

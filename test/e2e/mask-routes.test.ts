@@ -67,11 +67,32 @@ panic!("LOOT {l}"); }\n`;
     for (const secret of [SECRETS.sshKey, SECRETS.cargoToken]) assert.ok(plain.built.includes(secret), 'plain: the key was not compiled in');
     const r = await run('sandbox');
     assert.notEqual(r.result.status, 0, 'the crate compiled: include_str! found the masked files');
-    // It failed where the masks are (bubblewrap: rustc could not read them), or before (the direct
-    // builder takes no `..` in a path it shows), not for some other reason.
-    const refusal = BUILDER === 'direct' ? /cannot build the sandbox: cannot open \/usr\/\.\.\/home: `\.\.` in a path the sandbox shows/ : /couldn't read `[^`]*(\.ssh\/id_ed25519|credentials\.toml)`/;
-    assert.match(r.result.stderr, refusal, r.result.stderr);
+    // The directory is not shown at all (it is no build output: case 124), so rustc could not read them.
+    assert.match(r.result.stderr, /^warning: cargo-sandbox: `\/usr\/\.\.\/home` lies outside cargo's target and build dirs: the compiler is not shown it/m, r.result.stderr);
+    assert.match(r.result.stderr, /couldn't read `[^`]*(\.ssh\/id_ed25519|credentials\.toml)`/, r.result.stderr);
     for (const secret of [SECRETS.sshKey, SECRETS.cargoToken]) assert.ok(!r.built.includes(secret), `${secret} was compiled in`);
+  });
+
+  test('a repository\'s `-L dependency=/home` or `--extern` into the home compiles none of its files in (control: plain cargo does)', async () => {
+    // Not a secret the masks cover: any file of the home (a document), and the home's own crates.
+    const lib = `pub static NOTE: &str = include_str!(concat!(env!("HOME"), "/Documents/notes.txt"));\n`;
+    const run = async (mode: 'plain' | 'sandbox', flags: (home: string) => string[]) => {
+      const s = makeScratch(`rustflags-home-${mode}`, { layout: 'host', untrusted: true });
+      const ws = join(s.root, 'ws');
+      crate(ws, 'cloned', undefined, lib);
+      writeFileSync(join(ws, '.cargo/config.toml'), `[build]\nrustflags = ${JSON.stringify(flags(s.home))}\n`);
+      const result = mode === 'plain' ? await runPlainCargo(['build'], { cwd: ws, env: s.env }) : await runCli(['build'], { cwd: ws, env: s.env });
+      return { result, built: artifacts(join(ws, 'target')) };
+    };
+    for (const flags of [(home: string) => ['-L', `dependency=${join(home, '..')}`], (home: string) => ['--extern', `notes=${join(home, 'Documents/libnotes.rlib')}`]]) {
+      const plain = await run('plain', flags);
+      assert.equal(plain.result.status, 0, plain.result.stderr);
+      assert.ok(plain.built.includes(SECRETS.homeDocument), 'plain: the document was not compiled in');
+      const r = await run('sandbox', flags);
+      assert.match(r.result.stderr, /^warning: cargo-sandbox: `[^`]+` lies outside cargo's target and build dirs: the compiler is not shown it/m, r.result.stderr);
+      assert.ok(!r.built.includes(SECRETS.homeDocument), 'the home\'s document was compiled in');
+      assert.match(r.result.stderr, /couldn't read `[^`]*notes\.txt`/, r.result.stderr);
+    }
   });
 
   test('a build script that makes the disk walk slow is still stopped near max-disk (control: plain cargo writes it all)', async () => {

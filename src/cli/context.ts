@@ -10,7 +10,7 @@ import { cargoHome, loadConfigLayers, lookup, type ConfigLayer } from '../config
 import { readLockfile, type LockedPackage } from '../config/lockfile.js';
 import { loadUserSourceConfigs, sourceFacts, verifiedLockfile, type SourceFacts } from '../config/source-replacement.js';
 import { loadSandboxConfig, type ConfigIssue } from '../config/sandbox-config.js';
-import { buildDir, targetDir } from '../config/target-dir.js';
+import { buildDir, cargoBuildDirectory, targetDir } from '../config/target-dir.js';
 import type { Grants, SandboxConfig } from '../config/types.js';
 import { didYouMean } from '../config/suggest.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
@@ -94,7 +94,9 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
   // file says (it could name the home, then list it in rustflags for rustc to read). The trust
   // check refuses such a file's build-dir anyway (trust-allowlist.ts); this holds without it.
   const trustedLayers = layers.filter((l) => l.source.kind !== 'file' || !untrusted.has(l.source.path));
-  const cargoBuildDir = buildDir({ cwd, env, layers: trustedLayers, workspaceRoot, cargoHome: cargoHomeDir });
+  const configured = buildDir({ cwd, env, layers: trustedLayers, workspaceRoot, cargoHome: cargoHomeDir });
+  // A part only cargo computes (`{workspace-path-hash}`): asked of cargo; none if it cannot say.
+  const cargoBuildDir = configured?.includes('{') ? cargoBuildDirectory({ cwd, env, manifestPath: options.manifestPath, configArgs: options.configArgs }) : configured;
   const base = defaultPolicy({
     home,
     cargoHome: cargoHomeDir,

@@ -91,6 +91,39 @@ pub(crate) fn refuse_unsafe_write(dir: &Path, depth: usize, protected: &[PathBuf
     }
 }
 
+/// Whether `dir` (artifacts a compilation or rustdoc reads: `-L dependency=`, `--extern`) really
+/// lies in cargo's target or build dir; only such are shown. The configuration's rustflags and
+/// rustdocflags may name any directory (a cloned repository's `-L dependency=/home`), whose files
+/// rustc would then read (`include_str!`) into an artifact, or a doctest print.
+pub(crate) fn in_build_output(s: &Session, dir: &Path) -> bool {
+    let inside = lies_in_build_output(s, dir);
+    if !inside {
+        let linked = real_root(&s.target_dir).is_none().then(|| format!(" (the target dir {} is a link: name the real path instead)", s.target_dir.display()));
+        eprintln!(
+            "warning: cargo-sandbox: `{}` lies outside cargo's target and build dirs: the compiler is not shown it (named by `-L dependency=` or `--extern` in rustflags?){}",
+            dir.display(),
+            linked.unwrap_or_default()
+        );
+    }
+    inside
+}
+
+/// Whether the real path of `dir` lies in cargo's target or build dir.
+pub(crate) fn lies_in_build_output(s: &Session, dir: &Path) -> bool {
+    let Ok(real) = std::fs::canonicalize(dir) else { return false };
+    [Some(&s.target_dir), s.build_dir.as_ref()].into_iter().flatten().filter_map(|root| real_root(root)).any(|root| real.starts_with(root))
+}
+
+/// Where `root` (the target or build dir) really is: its parent resolved, then its own name, which
+/// must be a real directory. Not a link: a repository may ship `target -> ~`, which would make the
+/// whole home "inside the target dir".
+fn real_root(root: &Path) -> Option<PathBuf> {
+    if !std::fs::symlink_metadata(root).ok()?.is_dir() {
+        return None;
+    }
+    Some(std::fs::canonicalize(root.parent()?).ok()?.join(root.file_name()?))
+}
+
 /// Dies at a link in the top `depth` levels of a target dir (its profiles and `<triple>` dirs and
 /// what they hold directly), not looking inside the directories of artifacts cargo fills itself.
 fn refuse_shipped_links(dir: &Path, depth: usize) {

@@ -76,7 +76,7 @@ fn scan(args: &[OsString]) -> Call {
         match prev {
             b"--crate-name" => c.crate_name = text(),
             b"--extern" => note_extern(&mut c, b),
-            b"--out-dir" => c.out_dir = Some(PathBuf::from(a)),
+            b"--out-dir" => set_out_dir(&mut c, a),
             b"-C" => note_codegen(&mut c, b),
             b"-L" => note_search(&mut c, b),
             b"-l" => c.links_natively = true,
@@ -86,7 +86,7 @@ fn scan(args: &[OsString]) -> Call {
         if let Some(v) = b.strip_prefix(b"--crate-name=") {
             c.crate_name = String::from_utf8_lossy(v).into_owned();
         } else if let Some(v) = b.strip_prefix(b"--out-dir=") {
-            c.out_dir = Some(PathBuf::from(OsStr::from_bytes(v)));
+            set_out_dir(&mut c, OsStr::from_bytes(v));
         } else if let Some(v) = b.strip_prefix(b"-C").filter(|v| !v.is_empty()) {
             note_codegen(&mut c, v);
         } else if let Some(v) = b.strip_prefix(b"-L").filter(|v| !v.is_empty()) {
@@ -99,6 +99,15 @@ fn scan(args: &[OsString]) -> Call {
         prev = b;
     }
     c
+}
+
+/// Cargo gives one `--out-dir`; a second (rustflags' `--out-dir ~/...`) would have us make the
+/// staging directory there, on the host, before rustc refuses it: the call stops here instead.
+fn set_out_dir(c: &mut Call, dir: &OsStr) {
+    if let Some(first) = &c.out_dir {
+        die(&format!("rustc was given `--out-dir` twice (`{}`, then `{}`: from rustflags?); nothing was compiled", first.display(), Path::new(dir).display()));
+    }
+    c.out_dir = Some(PathBuf::from(dir));
 }
 
 /// `NAME=PATH`: usually in a `-L dependency=` directory; not so for a build script's dependencies
@@ -190,6 +199,11 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
         exec_on_host(&with_inner_wrapper(&s, &args));
     }
     let out_dir = match &call.out_dir {
+        // Cargo's is in its target or build dir; one from rustflags (cargo's probe of the target
+        // has no other) would have the staging directory made elsewhere on the host.
+        Some(o) if !crate::jail::lies_in_build_output(&s, o) => {
+            die(&format!("rustc was given `--out-dir {}`, outside cargo's target and build dirs (from rustflags?); nothing was compiled", o.display()))
+        }
         Some(o) => o.clone(),
         // A call with nothing to write (cargo's probe of the target: `--print`), sandboxed too.
         None => std::process::exit(compile(&s, &call, &args, None, None, &package_policy(&s.dir), fix.as_ref())),
@@ -252,7 +266,7 @@ pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Opti
         read.extend(profile_of(out, &call.crate_name));
     }
     for dir in &call.artifact_dirs {
-        if !read.iter().any(|r| dir.starts_with(r)) {
+        if !read.iter().any(|r| dir.starts_with(r)) && crate::jail::in_build_output(s, dir) {
             read.push(dir.clone());
         }
     }

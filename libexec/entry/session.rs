@@ -67,6 +67,8 @@ pub(crate) struct Session {
     pub identity_file: PathBuf,
     /// Cargo's target dir for this build.
     pub target_dir: PathBuf,
+    /// Cargo's build dir (`build.build-dir`), when apart from the target dir.
+    pub build_dir: Option<PathBuf>,
     /// `CARGO_SANDBOX_PROFILE=1`: each sandboxed process records its stages (profile.rs).
     pub profile: bool,
 }
@@ -141,6 +143,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
         target_tmpdir: path("target-tmpdir"),
         identity_file: required("identity-file").into(),
         target_dir: required("target-dir").into(),
+        build_dir: path("build-dir"),
         profile: r.flag("profile") == Some(true),
     }
 }

@@ -49,6 +49,12 @@ const SIGCHLD: i32 = 17;
 
 extern "C" fn ignore(_: i32) {}
 
+/// The sender's pid in a siginfo_t (si_pid, after si_signo, si_errno, si_code and padding): 0 for
+/// a process outside this pid namespace, or the kernel.
+fn sender(info: &[u64; 16]) -> i32 {
+    (info[2] & 0xffff_ffff) as u32 as i32
+}
+
 /// An exit status as a shell reports it: the code, or 128 + the signal.
 fn code(status: i32) -> i32 {
     if status & 0x7f == 0 {
@@ -143,7 +149,7 @@ pub fn run(view: &View, program: &[OsString]) -> Result<i32, String> {
 fn sandbox(view: &View, program: &[OsString], uid: u32, gid: u32, alive: i32, status: i32) -> String {
     match setup(view, uid, gid, alive) {
         Err(e) => e,
-        Ok(()) if !view.init => exec(view, program),
+        Ok(()) if !view.init => exec(view, program, false),
         Ok(()) => init(view, program, status),
     }
 }
@@ -207,30 +213,40 @@ fn loopback_up() -> Result<(), String> {
     }
 }
 
-/// Becomes the program: new session, working directory, environment, no capabilities, no new privileges.
-fn exec(view: &View, program: &[OsString]) -> String {
+/// No capabilities (the bounding set included) and no new privileges, for this process and all it starts.
+fn lock_down() -> Result<(), String> {
+    sys::drop_capabilities().map_err(|e| format!("cannot drop the capabilities: {e}"))?;
+    sys::prctl_set(PR_SET_NO_NEW_PRIVS, 1).map(drop).map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))
+}
+
+/// Becomes the program: new session, working directory, environment, no capabilities (dropped
+/// already by PID 1 when `locked`), no new privileges.
+fn exec(view: &View, program: &[OsString], locked: bool) -> String {
     if view.new_session {
         if let Err(e) = sys::new_session() {
             return format!("setsid: {e}");
         }
     }
-    let cwd = view.chdir.clone().or_else(|| std::env::current_dir().ok()).filter(|d| d.is_dir()).unwrap_or_else(|| "/".into());
+    // As bwrap: a --chdir that cannot be entered stops it; without one, where we were, if shown.
+    let cwd = match &view.chdir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().ok().filter(|d| d.is_dir()).unwrap_or_else(|| "/".into()),
+    };
     if let Err(e) = std::env::set_current_dir(&cwd) {
         return format!("cannot enter {}: {e}", cwd.display());
     }
-    if let Err(e) = sys::drop_capabilities() {
-        return format!("cannot drop the capabilities: {e}");
-    }
-    if let Err(e) = sys::prctl_set(PR_SET_NO_NEW_PRIVS, 1) {
-        return format!("PR_SET_NO_NEW_PRIVS: {e}");
+    if !locked {
+        if let Err(e) = lock_down() {
+            return e;
+        }
     }
     let mut cmd = Command::new(&program[0]);
     cmd.args(&program[1..]);
-    for name in &view.unsetenv {
-        cmd.env_remove(name);
-    }
-    for (name, value) in &view.setenv {
-        cmd.env(name, value);
+    for (name, value) in &view.env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
     }
     format!("cannot run {}: {}", program[0].to_string_lossy(), cmd.exec())
 }
@@ -241,6 +257,12 @@ fn init(view: &View, program: &[OsString], status_fd: i32) -> String {
     // The name the supervisor checks before it kills what the program left (confine/out_dir.rs).
     if let Err(e) = sys::set_name(c"sandbox-init") {
         return format!("PR_SET_NAME: {e}");
+    }
+    // PID 1 needs no privilege to reap and pass signals on: none is left for the program to reach
+    // (it could not ptrace a process holding capabilities it lacks, but nothing is kept to try),
+    // and its /proc files are root's (PR_SET_DUMPABLE 0).
+    if let Err(e) = lock_down().and_then(|()| sys::prctl_set(PR_SET_DUMPABLE, 0).map(drop).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))) {
+        return e;
     }
     let mut set = SigSet([0; 16]);
     let mut old = SigSet([0; 16]);
@@ -261,7 +283,7 @@ fn init(view: &View, program: &[OsString], status_fd: i32) -> String {
                 sigprocmask(2 /* SIG_SETMASK */, &old, std::ptr::null_mut())
             };
             let _ = sys::prctl_set(PR_SET_PDEATHSIG, 9);
-            return exec(view, program);
+            return exec(view, program, true);
         }
         Ok(pid) => pid,
         Err(e) => return format!("fork: {e}"),
@@ -285,7 +307,9 @@ fn init(view: &View, program: &[OsString], status_fd: i32) -> String {
                     break;
                 }
             }
-        } else if sig > 0 {
+        } else if sig > 0 && sender(&info) == 0 {
+            // Only what comes from outside the sandbox (its sender has no pid in this namespace),
+            // as bwrap's PID 1 passes nothing from inside on.
             // SAFETY: kill takes integers only; child is our program.
             unsafe { kill(child, sig) };
         }

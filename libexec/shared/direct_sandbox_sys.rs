@@ -219,6 +219,7 @@ pub fn set_name(name: &CStr) -> Result<()> {
 }
 
 pub const PR_SET_PDEATHSIG: i32 = 1;
+pub const PR_SET_DUMPABLE: i32 = 4;
 pub const PR_CAPBSET_DROP: i32 = 24;
 pub const PR_SET_NO_NEW_PRIVS: i32 = 38;
 pub const PR_CAP_AMBIENT: i32 = 47;

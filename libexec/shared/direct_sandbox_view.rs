@@ -55,8 +55,8 @@ pub struct View {
     pub die_with_parent: bool,
     pub hostname: Option<OsString>,
     pub chdir: Option<PathBuf>,
-    pub setenv: Vec<(OsString, OsString)>,
-    pub unsetenv: Vec<OsString>,
+    /// The environment's changes in argument order, as bwrap applies them: a value, or None to unset.
+    pub env: Vec<(OsString, Option<OsString>)>,
     /// A PID 1 of ours between the namespace and the program (reaps, forwards signals); without
     /// it the program itself is PID 1 and must do that (see the module's note).
     pub init: bool,
@@ -116,9 +116,9 @@ pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), Strin
             b"--chdir" => v.chdir = Some(p(&take(1)?[0])),
             b"--setenv" => {
                 let kv = take(2)?;
-                v.setenv.push((kv[0].clone(), kv[1].clone()));
+                v.env.push((kv[0].clone(), Some(kv[1].clone())));
             }
-            b"--unsetenv" => v.unsetenv.push(take(1)?.remove(0)),
+            b"--unsetenv" => v.env.push((take(1)?.remove(0), None)),
             b"--ro-bind" | b"--ro-bind-try" | b"--bind" | b"--bind-try" => {
                 let sd = take(2)?;
                 let writable = a.as_bytes().starts_with(b"--bind");

@@ -159,6 +159,10 @@ fn probes(f: &Fixture) -> Vec<(&'static str, String)> {
         ("key lists masked", "test -z \"$(cat /proc/keys 2>/dev/null)\"".into()),
         ("chdir", format!("test \"$(pwd)\" = {out}")),
         ("setenv and unsetenv", "test \"$PROBE_SET\" = yes && test -z \"${PROBE_UNSET+x}\"".into()),
+        // Review of issue 29: PID 1 held every capability, was dumpable, and passed on signals sent
+        // from inside (a TERM to it reached the program).
+        ("PID 1 holds no capability", "grep -q 'CapEff:.0000000000000000' /proc/1/status && grep -q 'CapBnd:.0000000000000000' /proc/1/status".into()),
+        ("PID 1 passes no signal from inside on", "kill -USR1 1 2>/dev/null; sleep 0.2".into()),
     ]
 }
 
@@ -225,6 +229,20 @@ fn a_bind_source_is_never_reached_through_a_symlink() {
             .map(OsString::from)
             .collect();
     assert_eq!(run(DIRECT, &bad, "true").status.code(), Some(1));
+}
+
+#[test]
+fn environment_changes_apply_in_order_and_a_missing_working_directory_stops_it() {
+    if !available() {
+        return;
+    }
+    for builder in [DIRECT, BWRAP].into_iter().filter(|b| Path::new(b).exists()) {
+        let view: Vec<OsString> = ["--ro-bind", "/", "/", "--setenv", "X", "set", "--unsetenv", "X", "--setenv", "Y", "1"].iter().map(OsString::from).collect();
+        let o = run(builder, &view, "echo ${X-unset} $Y");
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "unset 1", "{builder}");
+        let view: Vec<OsString> = ["--ro-bind", "/", "/", "--chdir", "/nonexistent-dir"].iter().map(OsString::from).collect();
+        assert_eq!(run(builder, &view, "pwd").status.code(), Some(1), "{builder}");
+    }
 }
 
 #[test]

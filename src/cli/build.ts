@@ -165,6 +165,7 @@ export async function sandboxedCargo(
     ...(networkGranted || hooks.audit ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
     identityFile,
     targetDir: ctx.vars.TARGET_DIR,
+    buildDir: ctx.buildDir,
     profile,
     ...(runsBinaries ? { targetTmpdir: join(ctx.vars.TARGET_DIR, 'tmp') } : {}),
     ...(hooks.audit ? { audit: hooks.audit.strace, auditTraceLimit: hooks.audit.traceLimit } : {}),

@@ -10,7 +10,7 @@ import { cargoHome, loadConfigLayers, lookup, type ConfigLayer } from '../config
 import { readLockfile, type LockedPackage } from '../config/lockfile.js';
 import { loadUserSourceConfigs, sourceFacts, verifiedLockfile, type SourceFacts } from '../config/source-replacement.js';
 import { loadSandboxConfig, type ConfigIssue } from '../config/sandbox-config.js';
-import { targetDir } from '../config/target-dir.js';
+import { buildDir, cargoBuildDirectory, targetDir } from '../config/target-dir.js';
 import type { Grants, SandboxConfig } from '../config/types.js';
 import { didYouMean } from '../config/suggest.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
@@ -39,6 +39,8 @@ export interface SandboxContext {
   issues: ConfigIssue[];
   policy: SandboxPolicy;
   vars: StaticPathVars;
+  /** Cargo's build directory, when configured apart from the target dir (target-dir.ts). */
+  buildDir: string | undefined;
   /** `.env` files and git config found in the workspace: what the policy hides or serves. */
   workspaceSecrets: WorkspaceSecrets;
   /** The workspace's own config and toolchain files, each trusted or not (workspace-trust.ts). */
@@ -88,6 +90,13 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     TARGET_DIR: targetDir({ cwd, argTargetDir: options.targetDir, env, layers, workspaceRoot }),
   };
   const workspaceSecrets = findWorkspaceSecrets(workspaceRoot, vars.TARGET_DIR);
+  // Compilations are shown artifacts only there and in the target dir: never where an untrusted
+  // file says (it could name the home, then list it in rustflags for rustc to read). The trust
+  // check refuses such a file's build-dir anyway (trust-allowlist.ts); this holds without it.
+  const trustedLayers = layers.filter((l) => l.source.kind !== 'file' || !untrusted.has(l.source.path));
+  const configured = buildDir({ cwd, env, layers: trustedLayers, workspaceRoot, cargoHome: cargoHomeDir });
+  // A part only cargo computes (`{workspace-path-hash}`): asked of cargo; none if it cannot say.
+  const cargoBuildDir = configured?.includes('{') ? cargoBuildDirectory({ cwd, env, manifestPath: options.manifestPath, configArgs: options.configArgs }) : configured;
   const base = defaultPolicy({
     home,
     cargoHome: cargoHomeDir,
@@ -102,5 +111,5 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
   // compiler and the linker no writable temporary directory. What is built is shown by its own binds.
   const shown = foundWorkspace ? base.readOnly : base.readOnly.filter((p) => p !== workspaceRoot);
   const policy = { ...base, readOnly: [...shown, ...buildConfig.shown.map((s) => s.path)], buildConfig };
-  return { cwd, home, env, layers, workspaceRoot, locked, sourceFacts: facts, config, issues, policy, vars, workspaceSecrets, workspaceFiles, trustStore };
+  return { cwd, home, env, layers, workspaceRoot, locked, sourceFacts: facts, config, issues, policy, vars, buildDir: cargoBuildDir, workspaceSecrets, workspaceFiles, trustStore };
 }

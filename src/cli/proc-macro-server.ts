@@ -74,7 +74,7 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   const workspaces = new Map<string, Workspace>();
   const open = (ctx: SandboxContext): Workspace => {
     const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
-    const session = createSession({ policy: ctx.policy, host: realHost, builder, innerWrapper: undefined, packages: policies.files, fingerprints: policies.fingerprints, procMacros: true, env, confine, workspaceRoot: ctx.workspaceRoot, identityFile: userIdentityFile(env), targetDir: ctx.vars.TARGET_DIR });
+    const session = createSession({ policy: ctx.policy, host: realHost, builder, innerWrapper: undefined, packages: policies.files, fingerprints: policies.fingerprints, procMacros: true, env, confine, workspaceRoot: ctx.workspaceRoot, identityFile: userIdentityFile(env), targetDir: ctx.vars.TARGET_DIR, buildDir: ctx.buildDir });
     if (!session.pidsLimited && ctx.config.global.maxProcesses) reporter.message('warning', 'max-processes is not enforced here: this host offers no writable pids cgroup');
     return { ctx, session };
   };

@@ -99,6 +99,8 @@ export function createSession(opts: {
   identityFile: string;
   /** Cargo's target dir: the identity in `rustc -vV` is derived for it (identity.rs). */
   targetDir: string;
+  /** Cargo's build directory, when apart from the target dir: compilations read artifacts there too. */
+  buildDir?: string;
   /** CARGO_SANDBOX_PROFILE: each sandboxed process records its stages (profile.ts). */
   profile?: boolean;
   /** Writable for test binaries run through --sandbox-run (`<target>/tmp`). */
@@ -177,6 +179,7 @@ export function createSession(opts: {
     'target-tmpdir': opts.targetTmpdir,
     'identity-file': opts.identityFile,
     'target-dir': opts.targetDir,
+    'build-dir': opts.buildDir,
     profile: opts.profile ? '1' : undefined,
   }));
   const env: Record<string, string> = {

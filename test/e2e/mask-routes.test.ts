@@ -4,7 +4,7 @@
 // plain-cargo control.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BUILDER, makeScratch, runCli, runPlainCargo, SECRETS, walkFiles } from '../helpers/sandbox-env.js';
@@ -67,11 +67,81 @@ panic!("LOOT {l}"); }\n`;
     for (const secret of [SECRETS.sshKey, SECRETS.cargoToken]) assert.ok(plain.built.includes(secret), 'plain: the key was not compiled in');
     const r = await run('sandbox');
     assert.notEqual(r.result.status, 0, 'the crate compiled: include_str! found the masked files');
-    // It failed where the masks are (bubblewrap: rustc could not read them), or before (the direct
-    // builder takes no `..` in a path it shows), not for some other reason.
-    const refusal = BUILDER === 'direct' ? /cannot build the sandbox: cannot open \/usr\/\.\.\/home: `\.\.` in a path the sandbox shows/ : /couldn't read `[^`]*(\.ssh\/id_ed25519|credentials\.toml)`/;
-    assert.match(r.result.stderr, refusal, r.result.stderr);
+    // The directory is not shown at all (it is no build output: case 124), so rustc could not read them.
+    assert.match(r.result.stderr, /^warning: cargo-sandbox: `\/usr\/\.\.\/home` lies outside cargo's target and build dirs: the compiler is not shown it/m, r.result.stderr);
+    assert.match(r.result.stderr, /couldn't read `[^`]*(\.ssh\/id_ed25519|credentials\.toml)`/, r.result.stderr);
     for (const secret of [SECRETS.sshKey, SECRETS.cargoToken]) assert.ok(!r.built.includes(secret), `${secret} was compiled in`);
+  });
+
+  test('a repository\'s `-L dependency=/home` or `--extern` into the home compiles none of its files in (control: plain cargo does)', async () => {
+    // Not a secret the masks cover: any file of the home (a document), and the home's own crates.
+    const lib = `pub static NOTE: &str = include_str!(concat!(env!("HOME"), "/Documents/notes.txt"));\n`;
+    const run = async (mode: 'plain' | 'sandbox', flags: (home: string) => string[]) => {
+      const s = makeScratch(`rustflags-home-${mode}`, { layout: 'host', untrusted: true });
+      const ws = join(s.root, 'ws');
+      crate(ws, 'cloned', undefined, lib);
+      writeFileSync(join(ws, '.cargo/config.toml'), `[build]\nrustflags = ${JSON.stringify(flags(s.home))}\n`);
+      const result = mode === 'plain' ? await runPlainCargo(['build'], { cwd: ws, env: s.env }) : await runCli(['build'], { cwd: ws, env: s.env });
+      return { result, built: artifacts(join(ws, 'target')) };
+    };
+    for (const flags of [(home: string) => ['-L', `dependency=${join(home, '..')}`], (home: string) => ['--extern', `notes=${join(home, 'Documents/libnotes.rlib')}`]]) {
+      const plain = await run('plain', flags);
+      assert.equal(plain.result.status, 0, plain.result.stderr);
+      assert.ok(plain.built.includes(SECRETS.homeDocument), 'plain: the document was not compiled in');
+      const r = await run('sandbox', flags);
+      assert.match(r.result.stderr, /^warning: cargo-sandbox: `[^`]+` lies outside cargo's target and build dirs: the compiler is not shown it/m, r.result.stderr);
+      assert.ok(!r.built.includes(SECRETS.homeDocument), 'the home\'s document was compiled in');
+      assert.match(r.result.stderr, /couldn't read `[^`]*notes\.txt`/, r.result.stderr);
+    }
+  });
+
+  test('the same through rustdocflags (`cargo doc`, doctests), a shipped `target -> ~`, or an `--out-dir` from rustflags (control: plain cargo reads the document every way)', async () => {
+    const outside = `${SECRETS.homeDocument}`;
+    // The documentation includes the document; the doctest reads it when it runs (the library itself reads nothing).
+    const docLibs = {
+      doc: '#![doc = include_str!(concat!(env!("HOME"), "/Documents/notes.txt"))]\npub fn f() {}\n',
+      test: '/// ```\n/// panic!("LOOT {:?}", std::fs::read_to_string(concat!(env!("HOME"), "/Documents/notes.txt")));\n/// ```\npub fn f() {}\n',
+    };
+    const setup = (mode: string, label: string, config: (home: string) => string, lib: string, wsUnderHome = false) => {
+      const s = makeScratch(`rustdocflags-${label}-${mode}`, { layout: 'host', untrusted: true });
+      const ws = wsUnderHome ? join(s.home, 'src', 'ws') : join(s.root, 'ws');
+      crate(ws, 'cloned', undefined, lib);
+      writeFileSync(join(ws, '.cargo/config.toml'), config(s.home));
+      return { s, ws };
+    };
+    const cargo = (mode: 'plain' | 'sandbox', args: string[], ws: string, env: NodeJS.ProcessEnv) => (mode === 'plain' ? runPlainCargo(args, { cwd: ws, env }) : runCli(args, { cwd: ws, env }));
+    const everything = (dir: string) => walkFiles(dir).map((f) => readFileSync(f, 'latin1')).join('');
+
+    // rustdocflags: the documentation, and a doctest's output.
+    const docFlags = (home: string) => `[build]\nrustdocflags = ["-L", "dependency=${join(home, 'Documents/x')}"]\n`;
+    for (const [args, seen] of [[['doc'], (r: { stdout: string; stderr: string }, ws: string) => everything(join(ws, 'target/doc'))], [['test', '--doc'], (r: { stdout: string; stderr: string }) => r.stdout + r.stderr]] as const) {
+      const docLib = docLibs[args[0] as 'doc' | 'test'];
+      const plain = setup('plain', args[0]!, docFlags, docLib);
+      const p = await cargo('plain', [...args], plain.ws, plain.s.env);
+      assert.ok(seen(p, plain.ws).includes(outside), `plain ${args.join(' ')}: the document was not read\n${p.stderr}`);
+      const sandboxed = setup('sandbox', args[0]!, docFlags, docLib);
+      const r = await cargo('sandbox', [...args], sandboxed.ws, sandboxed.s.env);
+      assert.match(r.stderr, /lies outside cargo's target and build dirs/, r.stderr);
+      assert.ok(!seen(r, sandboxed.ws).includes(outside), `${args.join(' ')}: the home's document was read`);
+    }
+
+    // A `target` the repository ships as a link to the home (on bubblewrap, which follows it to the sources).
+    const lib = `pub static NOTE: &str = include_str!(concat!(env!("HOME"), "/Documents/notes.txt"));\n`;
+    const linked = (home: string) => `[build]\nincremental = false\nrustflags = ["-L", "dependency=${join(home, 'Documents')}"]\n`;
+    for (const mode of ['plain', 'sandbox'] as const) {
+      const { s, ws } = setup(mode, 'target-link', linked, lib, true);
+      symlinkSync('../..', join(ws, 'target'));
+      const r = await cargo(mode, ['build'], ws, { ...s.env, CARGO_SANDBOX_BACKEND: 'bubblewrap' });
+      const built = artifacts(join(s.home, 'debug'));
+      if (mode === 'plain') assert.ok(built.includes(outside), `plain: the document was not compiled in\n${r.stderr}`);
+      else assert.ok(!built.includes(outside) && r.status !== 0, `the document was compiled in through the shipped link\n${r.stderr}`);
+    }
+
+    // An `--out-dir` of rustflags' (a second one, or the only one in cargo's probe): refused before anything is made there.
+    const { s, ws } = setup('sandbox', 'out-dir', (home) => `[build]\nrustflags = ["--out-dir", "${join(home, 'Documents/deps')}"]\n`, lib);
+    const r = await cargo('sandbox', ['build'], ws, s.env);
+    assert.match(r.stderr, /rustc was given `--out-dir [^`]+`, outside cargo's target and build dirs/, r.stderr);
+    assert.equal(existsSync(join(s.home, 'Documents/deps')), false, 'a directory was made in the home');
   });
 
   test('a build script that makes the disk walk slow is still stopped near max-disk (control: plain cargo writes it all)', async () => {

@@ -79,3 +79,14 @@ test('config files that cannot concern cargo-sandbox are not parsed (nor is a br
   const root = tree({ '.cargo/config.toml': '[net]\noffline = true\n[broken\n' });
   assert.deepEqual(await loadConfigLayers({ cwd: root, cargoHomeDir: join(root, 'none'), configArgs: [] }), []);
 });
+
+test('the build dir is resolved as cargo does, its template as far as we can (a part only cargo computes is left for it)', async () => {
+  const { buildDir } = await import('../../src/config/target-dir.js');
+  const file = (value: string) => ({ source: { kind: 'file' as const, path: '/ws/.cargo/config.toml' }, rank: 'file' as const, baseDir: '/ws', text: '', table: { build: { 'build-dir': value } } });
+  const opts = { cwd: '/ws/sub', env: {}, workspaceRoot: '/ws', cargoHome: '/home/u/.cargo' };
+  assert.equal(buildDir({ ...opts, layers: [] }), undefined);
+  assert.equal(buildDir({ ...opts, layers: [file('out')] }), '/ws/out');
+  assert.equal(buildDir({ ...opts, layers: [file('{workspace-root}/b')] }), '/ws/b');
+  assert.equal(buildDir({ ...opts, layers: [file('{cargo-cache-home}/build/{workspace-path-hash}')] }), '/home/u/.cargo/build/{workspace-path-hash}');
+  assert.equal(buildDir({ ...opts, env: { CARGO_BUILD_BUILD_DIR: '/elsewhere' }, layers: [file('out')] }), '/elsewhere');
+});

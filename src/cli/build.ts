@@ -1,6 +1,8 @@
 // `cargo sandbox <cmd> ...`: cargo with every build script sandboxed, then notes on failures.
 
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { realHost } from '../backends/host.js';
 import { findExecutable, preflight } from '../backends/preflight.js';
@@ -136,7 +138,13 @@ export async function sandboxedCargo(
   // Plain builds through the front end get a session it can replay next time (not audits, nor
   // profiled builds: the front end would not come back to Node for the profile's note).
   const profile = profileRequested(env);
-  const entryDir = cacheEntry && !hooks.collect && !profile ? claimEntryDir(cacheEntry) : undefined;
+  // `cargo install` builds in a temporary directory of its own, or in `--path`'s workspace: where,
+  // nothing tells us, and compilations are shown artifacts only in the target dir they know
+  // (libexec/entry/jail.rs). Unless the user named one, it builds in one of ours, as temporary.
+  const installDir = gated.command === 'install' && !userTargetDir(inv.options, env, ctx) ? mkdtempSync(join(tmpdir(), 'cargo-sandbox-install-')) : undefined;
+  const targetDir = installDir ?? ctx.vars.TARGET_DIR;
+  // Not for an install into a directory of this run's (removed at its end).
+  const entryDir = cacheEntry && !hooks.collect && !profile && !installDir ? claimEntryDir(cacheEntry) : undefined;
   if (!hooks.collect) ensureFrontEnd(env);
   const confine = confineBinary(env);
   host.entry(confine);
@@ -148,7 +156,7 @@ export async function sandboxedCargo(
   const networkGranted = everyGrants.some((g) => g.allowNetwork !== undefined && g.allowNetwork.value !== false);
   const runsBinaries = inv.sandboxRun || ctx.config.run?.value;
   const identityFile = userIdentityFile(env);
-  const rustcInfo = rustcInfoOf(ctx.vars.TARGET_DIR, identityFile);
+  const rustcInfo = rustcInfoOf(targetDir, identityFile);
   const session = createSession({
     policy: ctx.policy,
     host,
@@ -164,10 +172,10 @@ export async function sandboxedCargo(
     dir: entryDir,
     ...(networkGranted || hooks.audit ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
     identityFile,
-    targetDir: ctx.vars.TARGET_DIR,
+    targetDir,
     buildDir: ctx.buildDir,
     profile,
-    ...(runsBinaries ? { targetTmpdir: join(ctx.vars.TARGET_DIR, 'tmp') } : {}),
+    ...(runsBinaries ? { targetTmpdir: join(targetDir, 'tmp') } : {}),
     ...(hooks.audit ? { audit: hooks.audit.strace, auditTraceLimit: hooks.audit.traceLimit } : {}),
     ...(workspaceWrapper ? { workspaceWrapper } : {}),
   });
@@ -182,6 +190,7 @@ export async function sandboxedCargo(
     // there, where rustc-info.ts does not look: it is not kept at all (one `rustc -vV` per run).
     if (env.CARGO_BUILD_BUILD_DIR !== undefined || ctx.layers.some((l) => lookup(l.table, ['build', 'build-dir']) !== undefined)) runEnv.CARGO_CACHE_RUSTC_INFO = '0';
     Object.assign(runEnv, clippyFix?.env);
+    if (installDir) runEnv.CARGO_TARGET_DIR = installDir;
     const argv = [program, ...prefix, ...(clippyFix?.cargoArgs ?? inv.cargoArgs)];
     if (entryDir) {
       const { [RUNS_VARIABLE]: _perRun, ...sessionEnv } = session.env;
@@ -202,7 +211,13 @@ export async function sandboxedCargo(
     return result;
   } finally {
     session.dispose();
+    if (installDir) rmSync(installDir, { recursive: true, force: true });
   }
+}
+
+/** Whether the user chose cargo's target dir (`--target-dir`, the variables, `build.target-dir`). */
+function userTargetDir(options: CargoOptions, env: NodeJS.ProcessEnv, ctx: SandboxContext): boolean {
+  return options.targetDir !== undefined || !!env.CARGO_TARGET_DIR || !!env.CARGO_BUILD_TARGET_DIR || ctx.layers.some((l) => lookup(l.table, ['build', 'target-dir']) !== undefined);
 }
 
 /** After the front end ran cargo with a cached session: explain what the build scripts did. */

@@ -1,5 +1,7 @@
 // Quick grants on the command line, Deno-style, for one-off builds. They are ours, so they are
-// taken out of the arguments given to cargo (no cargo option starts with --allow- or --sandbox-).
+// taken out of the arguments given to cargo. Cargo's own options of that shape are few
+// (`--allow-dirty`, `--allow-staged`, `--allow-no-vcs`): any other `--allow-*` or `--sandbox-*`
+// before `--` is a misspelling of ours, stopped here rather than handed to cargo.
 //   --allow-network[=PKG,...]   --allow-network=PKG:DEST,...   --allow-env=[PKG:]VAR,...
 //   --allow-read=[PKG:]PATH   --allow-write=[PKG:]PATH   --allow-exec=[PKG:]PROGRAM,...
 
@@ -8,8 +10,11 @@ import { checkPathSyntax } from '../config/sandbox-config.js';
 import { mergeNetwork, parseDestination } from '../config/network-destinations.js';
 import { ENV_PATTERN } from '../policy/environment.js';
 import { UserError } from '../diagnostics/style.js';
+import { didYouMean } from '../config/suggest.js';
 
 const FLAGS = ['--allow-network', '--allow-env', '--allow-read', '--allow-write', '--allow-exec'] as const;
+/** Cargo's own options that look like ours (`cargo fix`, `package`, `publish`). */
+const CARGOS_ALLOW = ['--allow-dirty', '--allow-staged', '--allow-no-vcs'];
 type Flag = (typeof FLAGS)[number];
 const PACKAGE = /^[A-Za-z0-9_-]+$/;
 
@@ -38,9 +43,17 @@ export function extractGrantFlags(args: readonly string[]): { cargoArgs: string[
     const eq = arg.indexOf('=');
     const name = (eq < 0 ? arg : arg.slice(0, eq)) as Flag;
     if ((FLAGS as readonly string[]).includes(name)) flags.push({ flag: name, value: eq < 0 ? undefined : arg.slice(eq + 1), arg });
+    else if (/^--(allow|sandbox)-/.test(name) && !CARGOS_ALLOW.includes(name)) throw unknownFlag(name);
     else cargoArgs.push(arg);
   }
   return { cargoArgs, flags, sandboxRun };
+}
+
+function unknownFlag(name: string): UserError {
+  const suggestion = didYouMean(name, [...FLAGS, '--sandbox-run', ...CARGOS_ALLOW]);
+  return new UserError(`unknown flag \`${name}\`: it is neither cargo-sandbox's nor cargo's; nothing was built`, [
+    suggestion ? `did you mean \`${suggestion}\`?` : `cargo-sandbox's flags: ${[...FLAGS, '--sandbox-run'].join(', ')} (\`cargo sandbox --help\`)`,
+  ]);
 }
 
 /** `PKG:REST` when the part before the first colon is a package name, else everyone's. */

@@ -99,6 +99,8 @@ describe('pass-through', () => {
       [['policy', '--frobnicate'], /^error: unexpected argument '--frobnicate' for `cargo sandbox policy`$/m],
       [['policy', '--format', 'xml'], /^error: invalid value 'xml' for '--format <FORMAT>'$/m],
       [['doctor', 'extra'], /^error: unexpected argument 'extra' for `cargo sandbox doctor`$/m],
+      // A misspelt flag of ours stops before cargo (which would suggest `--all`).
+      [['build', '--allow-netwrk'], /^error: unknown flag `--allow-netwrk`: it is neither cargo-sandbox's nor cargo's; nothing was built\nhelp: did you mean `--allow-network`\?$/m],
     ] as const) {
       const r = await run(CLI, args, { cwd: outside, env: s.env });
       assert.equal(r.status, 101, args.join(' '));

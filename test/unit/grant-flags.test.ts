@@ -30,3 +30,12 @@ test('bad flag values are clear errors', () => {
     assert.throws(() => applyGrantFlags(config, extractGrantFlags(args).flags, '/cwd'), (e: unknown) => e instanceof UserError && e.message.startsWith('invalid `'), args.join(' '));
   }
 });
+
+test('a misspelt flag of ours stops with a suggestion; cargo\'s own --allow-* pass through', () => {
+  for (const [arg, suggestion] of [['--allow-netwrk', '--allow-network'], ['--allow-network-x=foo', '--allow-network'], ['--sandbox-rnu', '--sandbox-run'], ['--allow-dirt', '--allow-dirty']] as const) {
+    assert.throws(() => extractGrantFlags(['build', arg]), (e: unknown) => e instanceof UserError && e.message.startsWith(`unknown flag \`${arg.split('=')[0]}\``) && e.help.join() === `did you mean \`${suggestion}\`?`, arg);
+  }
+  assert.throws(() => extractGrantFlags(['build', '--allow-everything']), (e: unknown) => e instanceof UserError && /cargo-sandbox's flags: --allow-network/.test(e.help.join()));
+  const { cargoArgs } = extractGrantFlags(['fix', '--allow-dirty', '--allow-staged', '--allow-no-vcs', '--', '--allow-whatever']);
+  assert.deepEqual(cargoArgs, ['fix', '--allow-dirty', '--allow-staged', '--allow-no-vcs', '--', '--allow-whatever']);
+});

@@ -2,7 +2,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { pidsControllerRoot } from '../backends/cgroups.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
 import { ensureProcMacroLauncher } from '../intercept/session-cache.js';
@@ -51,6 +51,17 @@ async function workspaceTrust(env: NodeJS.ProcessEnv): Promise<Check> {
   return { name: 'workspace', ok: true, detail, fix: untrusted.length && findings.length ? ['`cargo sandbox trust --show` lists them; `cargo sandbox trust` trusts them'] : undefined };
 }
 
+const APPARMOR_USERNS = 'kernel.apparmor_restrict_unprivileged_userns';
+
+/** Ubuntu 23.10 and later: unprivileged user namespaces only for programs with an AppArmor profile allowing them. */
+export function apparmorRestrictsUserns(file = '/proc/sys/kernel/apparmor_restrict_unprivileged_userns'): boolean {
+  try {
+    return readFileSync(file, 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Which builder makes the sandboxes (backends/preflight.ts), each probed: the direct one unless
  * bubblewrap is asked for; bubblewrap when asked for, or as the fallback where the direct one fails.
@@ -67,7 +78,11 @@ function builderChecks(env: NodeJS.ProcessEnv): Check[] {
   if (requested !== 'bubblewrap') {
     const failure = directFailure(env);
     if (failure === undefined) return [{ name: 'sandbox builder', ok: true, detail: 'direct: cargo-sandbox builds each sandbox itself (user, pid, net, ipc, mount namespaces work)' }];
-    const fix = /Permission denied|Operation not permitted|EPERM|EACCES/i.test(failure) ? explainProbeFailure(failure).help.slice(0, 1) : [];
+    // (root is not held by it: it has the capability the restriction asks for)
+    const restricted = process.getuid?.() !== 0 && apparmorRestrictsUserns();
+    const fix = restricted
+      ? [`AppArmor restricts unprivileged user namespaces here (${APPARMOR_USERNS} = 1): bubblewrap builds the sandboxes instead, under the AppArmor profile your distribution gives it (Ubuntu: bwrap-userns-restrict)`]
+      : /Permission denied|Operation not permitted|EPERM|EACCES/i.test(failure) ? explainProbeFailure(failure).help.slice(0, 1) : [];
     checks.push({ name: 'direct builder', ok: requested !== 'direct', warn: true, detail: `unavailable here: ${failure}`, fix: requested === 'direct' ? [`unset ${BACKEND_VARIABLE} to fall back to bubblewrap`, ...fix] : fix });
     if (requested === 'direct') return checks;
   }

@@ -52,3 +52,16 @@ test('one note per failed build script, help once', () => {
   assert.equal(help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.bar]\n    allow-network = true');
   assert.deepEqual(failureNotes([], '/home/u'), { notes: [], help: [] });
 });
+
+test('doctor reads Ubuntu\'s AppArmor restriction of unprivileged user namespaces', async () => {
+  const { apparmorRestrictsUserns } = await import('../../src/cli/doctor.js');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'cs-apparmor-'));
+  for (const [value, restricted] of [['1\n', true], ['0\n', false]] as const) {
+    writeFileSync(join(dir, 'setting'), value);
+    assert.equal(apparmorRestrictsUserns(join(dir, 'setting')), restricted);
+  }
+  assert.equal(apparmorRestrictsUserns(join(dir, 'absent')), false);
+});

@@ -8,9 +8,9 @@
 // Said once: the same findings are not repeated on later builds (a marker in the cache).
 
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
-import { displayPath, isInside } from '../paths.js';
+import { displayPath, isInside, PACKAGE_ROOT } from '../paths.js';
 import { globMatch, isPassed } from '../policy/environment.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { EffectiveGrants } from '../policy/effective.js';
@@ -33,12 +33,13 @@ export function declaredVariables(output: string): string[] {
   return [...names];
 }
 
-function holdsPrograms(dir: string): boolean {
+export function holdsPrograms(dir: string, ours = PACKAGE_ROOT): boolean {
   try {
     return readdirSync(dir).some((n) => {
       try {
         const st = statSync(join(dir, n));
-        return st.isFile() && (st.mode & 0o111) !== 0;
+        // cargo-sandbox's own commands (a `--prefix ~/prefix` install's bin/) are no build's input.
+        return st.isFile() && (st.mode & 0o111) !== 0 && !isInside(realpathSync(join(dir, n)), ours);
       } catch {
         return false;
       }

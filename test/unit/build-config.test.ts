@@ -60,3 +60,17 @@ test('the hidden-inputs note names PATH directories as ~/ and gives one table pe
   assert.match(notes[1]!, /`foo` reads `A`, `B`/);
   assert.equal(help[1], 'to pass them, add to .cargo/config.toml:\n    [sandbox.package.foo]\n    allow-env = ["A", "B"]');
 });
+
+test('a PATH directory holding only cargo-sandbox\'s own commands is no hidden input', async () => {
+  const { holdsPrograms } = await import('../../src/diagnostics/hidden-inputs.js');
+  const { PACKAGE_ROOT } = await import('../../src/paths.js');
+  const { chmodSync, mkdtempSync, symlinkSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const bin = mkdtempSync(join(tmpdir(), 'cs-prefix-bin-'));
+  symlinkSync(join(PACKAGE_ROOT, 'bin', 'cargo-sandbox'), join(bin, 'cargo-sandbox'));
+  assert.equal(holdsPrograms(bin), false);
+  writeFileSync(join(bin, 'tool'), '#!/bin/sh\n');
+  chmodSync(join(bin, 'tool'), 0o755);
+  assert.equal(holdsPrograms(bin), true);
+});

@@ -266,7 +266,8 @@ pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Opti
         read.extend(profile_of(out, &call.crate_name));
     }
     for dir in &call.artifact_dirs {
-        if !read.iter().any(|r| dir.starts_with(r)) && crate::jail::in_build_output(s, dir) {
+        // Checked first, whatever covers it: `PKG/../../home` starts with the package's directory too.
+        if crate::jail::in_build_output(s, dir) && !read.iter().any(|r| dir.starts_with(r)) {
             read.push(dir.clone());
         }
     }

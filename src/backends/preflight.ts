@@ -82,18 +82,6 @@ export function explainProbeFailure(stderr: string): UserError {
   ]);
 }
 
-/**
- * What builds each sandbox. `direct`: cargo-sandbox's own static program (libexec/direct-sandbox.rs),
- * which takes bubblewrap's options and makes the same view through descriptors, at about half
- * bubblewrap's cost per process. `bubblewrap`: bwrap itself, where the direct path is not
- * available (a kernel before 5.12, lacking mount_setattr; user namespaces allowed to bwrap alone,
- * as by Ubuntu's AppArmor profile; a seccomp policy refusing the new mount calls), or when asked for.
- */
-export interface SandboxBuilder {
-  kind: 'direct' | 'bubblewrap';
-  path: string;
-}
-
 export const BACKEND_VARIABLE = 'CARGO_SANDBOX_BACKEND';
 
 /** The user's choice of builder: from the user's own environment only (no config a workspace can ship). */
@@ -118,8 +106,15 @@ export function directFailure(env: NodeJS.ProcessEnv): string | undefined {
   return probed(path, 'direct-works', env);
 }
 
-/** Returns the sandbox builder, or throws a UserError saying what to fix. Nothing runs otherwise. */
-export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string, configuredWhere = 'sandbox.bwrap'): SandboxBuilder {
+/**
+ * The program that builds each sandbox, or a UserError saying what to fix (nothing runs otherwise).
+ * By default cargo-sandbox's own static program (libexec/direct-sandbox.rs), which takes
+ * bubblewrap's options and makes the same view through descriptors at about half bubblewrap's cost
+ * per process; bubblewrap where that is not available (a kernel before 5.12, lacking
+ * mount_setattr; user namespaces allowed to bwrap alone, as by Ubuntu's AppArmor profile; a seccomp
+ * policy refusing the new mount calls), or when asked for.
+ */
+export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string, configuredWhere = 'sandbox.bwrap'): string {
   if (platform !== 'linux') {
     throw new UserError(`cargo-sandbox has no sandbox backend for ${platform} yet; nothing was built`, [
       'build scripts would run unsandboxed; run plain `cargo` only if you trust every dependency',
@@ -128,7 +123,7 @@ export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, con
   const requested = requestedBackend(env, configured);
   if (requested !== 'bubblewrap') {
     const failure = directFailure(env);
-    if (failure === undefined) return { kind: 'direct', path: directSandboxBinary(env) };
+    if (failure === undefined) return directSandboxBinary(env);
     if (requested === 'direct') {
       throw new UserError(`cargo-sandbox cannot build its sandbox directly on this machine (${BACKEND_VARIABLE}=direct): ${failure}; nothing was built`, [
         `unset ${BACKEND_VARIABLE} to fall back to bubblewrap; \`cargo sandbox doctor\` says why`,
@@ -144,7 +139,7 @@ export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, con
   }
   const failure = probed(bwrap, 'bwrap-works', env);
   if (failure !== undefined) throw explainProbeFailure(failure);
-  return { kind: 'bubblewrap', path: bwrap };
+  return bwrap;
 }
 
 /** Runs the probe of `program` unless a success is remembered; remembers a success. */

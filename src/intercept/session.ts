@@ -10,7 +10,6 @@ import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, shownMasks, type Host
 import { isPassed } from '../policy/environment.js';
 import { parseRecord, RecordError, renderRecord } from '../backends/records.js';
 import { UserError } from '../diagnostics/style.js';
-import type { SandboxBuilder } from '../backends/preflight.js';
 import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
@@ -73,8 +72,8 @@ export function fingerprintVariable(packageName?: string): string {
 export function createSession(opts: {
   policy: SandboxPolicy;
   host: HostView;
-  /** What builds each sandbox (backends/preflight.ts). */
-  builder: SandboxBuilder;
+  /** The program that builds each sandbox: ours, or bwrap (backends/preflight.ts). */
+  builderPath: string;
   innerWrapper: string | undefined;
   packages: readonly PackagePolicyFile[];
   fingerprints: PolicyFingerprints;
@@ -164,7 +163,7 @@ export function createSession(opts: {
   const rustdocWrapper = entryBinary('rustdoc-wrapper', opts.env);
   opts.host.entry(rustdocWrapper);
   write('session.data', renderSessionData({
-    'sandbox-builder': opts.builder.path,
+    'sandbox-builder': opts.builderPath,
     confine: opts.confine,
     // For build scripts compiled for a wasm target: compiled and run by Node.
     node: process.execPath,

@@ -76,22 +76,32 @@ panic!("LOOT {l}"); }\n`;
   test('a repository\'s `-L dependency=/home` or `--extern` into the home compiles none of its files in (control: plain cargo does)', async () => {
     // Not a secret the masks cover: any file of the home (a document), and the home's own crates.
     const lib = `pub static NOTE: &str = include_str!(concat!(env!("HOME"), "/Documents/notes.txt"));\n`;
-    const run = async (mode: 'plain' | 'sandbox', flags: (home: string) => string[]) => {
+    const run = async (mode: 'plain' | 'direct' | 'bubblewrap', flags: (home: string, ws: string) => string[]) => {
       const s = makeScratch(`rustflags-home-${mode}`, { layout: 'host', untrusted: true });
+      if (mode !== 'plain') s.env.CARGO_SANDBOX_BACKEND = mode;
       const ws = join(s.root, 'ws');
       crate(ws, 'cloned', undefined, lib);
-      writeFileSync(join(ws, '.cargo/config.toml'), `[build]\nrustflags = ${JSON.stringify(flags(s.home))}\n`);
+      writeFileSync(join(ws, '.cargo/config.toml'), `[build]\nrustflags = ${JSON.stringify(flags(s.home, ws))}\n`);
       const result = mode === 'plain' ? await runPlainCargo(['build'], { cwd: ws, env: s.env }) : await runCli(['build'], { cwd: ws, env: s.env });
       return { result, built: artifacts(join(ws, 'target')) };
     };
-    for (const flags of [(home: string) => ['-L', `dependency=${join(home, '..')}`], (home: string) => ['--extern', `notes=${join(home, 'Documents/libnotes.rlib')}`]]) {
+    const routes = [
+      (home: string) => ['-L', `dependency=${join(home, '..')}`],
+      (home: string) => ['--extern', `notes=${join(home, 'Documents/libnotes.rlib')}`],
+      // Written as a path below the package's own directory (which is shown), leading out of it.
+      (home: string, ws: string) => ['-L', `dependency=${ws}/${ws.split('/').filter(Boolean).map(() => '..').join('/')}${home}`],
+    ];
+    for (const flags of routes) {
       const plain = await run('plain', flags);
       assert.equal(plain.result.status, 0, plain.result.stderr);
       assert.ok(plain.built.includes(SECRETS.homeDocument), 'plain: the document was not compiled in');
-      const r = await run('sandbox', flags);
-      assert.match(r.result.stderr, /^warning: cargo-sandbox: `[^`]+` lies outside cargo's target and build dirs: the compiler is not shown it/m, r.result.stderr);
-      assert.ok(!r.built.includes(SECRETS.homeDocument), 'the home\'s document was compiled in');
-      assert.match(r.result.stderr, /couldn't read `[^`]*notes\.txt`/, r.result.stderr);
+      // Both builders: the direct one also refuses a `..` in what it shows, bubblewrap resolves it.
+      for (const builder of ['direct', 'bubblewrap'] as const) {
+        const r = await run(builder, flags);
+        assert.match(r.result.stderr, /^warning: cargo-sandbox: `[^`]+` lies outside cargo's target and build dirs: the compiler is not shown it/m, `${builder}: ${r.result.stderr}`);
+        assert.ok(!r.built.includes(SECRETS.homeDocument), `${builder}: the home's document was compiled in`);
+        assert.match(r.result.stderr, /couldn't read `[^`]*notes\.txt`/, `${builder}: ${r.result.stderr}`);
+      }
     }
   });
 

@@ -80,14 +80,14 @@ impl Tree<'_> {
     }
 
     /// The host path `src`, no symlink followed on the way (beneath a trusted root: none below
-    /// it); None if it is missing and `optional`.
-    fn source(&self, src: &Path, optional: bool) -> Res<Option<OwnedFd>> {
+    /// it) unless `follow` (the session's own binds: Op::Bind); None if it is missing and `optional`.
+    fn source(&self, src: &Path, optional: bool, follow: bool) -> Res<Option<OwnedFd>> {
         if !src.is_absolute() {
             return Err(format!("{}: a bind source must be absolute", src.display()));
         }
         let shown = src;
         let src = &through_root_links(src);
-        let no_links = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        let no_links = if follow { RESOLVE_NO_MAGICLINKS } else { RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
         let r = match self.trusted.iter().find(|t| src.starts_with(t)) {
             Some(t) => {
                 let base = ctx("cannot open", t, sys::openat2(AT_FDCWD, &cstr(t.as_os_str())?, O_PATH | O_DIRECTORY, 0))?;
@@ -133,8 +133,8 @@ impl Tree<'_> {
     /// this namespace, would cover host paths under it: sources are the host's, as with bwrap).
     fn sources(&self, op: &Op) -> Res<Vec<Option<OwnedFd>>> {
         match op {
-            Op::Bind { src, optional, .. } => Ok(vec![self.source(src, *optional)?]),
-            Op::Dev { .. } => DEVICES.iter().map(|name| self.source(&Path::new("/dev").join(name), true)).collect(),
+            Op::Bind { src, optional, follow, .. } => Ok(vec![self.source(src, *optional, *follow)?]),
+            Op::Dev { .. } => DEVICES.iter().map(|name| self.source(&Path::new("/dev").join(name), true, false)).collect(),
             _ => Ok(vec![]),
         }
     }

@@ -11,12 +11,17 @@ use std::path::PathBuf;
 pub enum Op {
     /// The host tree `src` at `dest` (with its submounts), read-only or writable; nosuid, nodev.
     /// With `optional`, a missing source is skipped (bwrap's `-try`). `src` is resolved without
-    /// following any symlink (see Source).
+    /// following any symlink (see Source), unless `follow`: a bind of the session's own files
+    /// (`--args`), which cargo-sandbox's front end wrote from the user's configuration and the
+    /// host (the toolchain, `~/.cargo/bin`, the registry: the user's links, as bwrap follows them).
+    /// What an entry point adds per process (a package's directory, its grants, artifacts) never
+    /// follows one: a package or a repository could have made it.
     Bind {
         src: PathBuf,
         dest: PathBuf,
         writable: bool,
         optional: bool,
+        follow: bool,
     },
     /// A fresh empty tmpfs (mode 0755); read-only at once when `read_only` (a mask over a directory).
     Tmpfs {
@@ -74,7 +79,14 @@ pub struct View {
 pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), String> {
     let mut v = View { share_net: true, init: true, ..View::default() };
     let mut queue: std::collections::VecDeque<OsString> = args.iter().cloned().collect();
+    // Inside an `--args` file (the session's own), between these two markers of ours.
+    let (begin, end) = (OsString::from("\0session-args"), OsString::from("\0end-session-args"));
+    let mut in_session = 0usize;
     while let Some(a) = queue.pop_front() {
+        if a == begin || a == end {
+            in_session = if a == begin { in_session + 1 } else { in_session - 1 };
+            continue;
+        }
         let mut take = |n: usize| -> Result<Vec<OsString>, String> {
             if queue.len() < n {
                 return Err(format!("{} needs {n} argument(s)", a.to_string_lossy()));
@@ -90,9 +102,11 @@ pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), Strin
                 // Read once, here: the program inside never gets it.
                 close_on_exec(fd).map_err(|e| format!("--args {fd}: {e}"))?;
                 let words: Vec<OsString> = bytes.split(|b| *b == 0).filter(|w| !w.is_empty()).map(|w| OsStr::from_bytes(w).to_os_string()).collect();
+                queue.push_front(end.clone());
                 for w in words.into_iter().rev() {
                     queue.push_front(w);
                 }
+                queue.push_front(begin.clone());
             }
             b"--unshare-user" | b"--unshare-ipc" | b"--unshare-pid" | b"--unshare-uts" | b"--unshare-cgroup" | b"--unshare-cgroup-try" => {}
             b"--unshare-net" | b"--unshare-all" => v.share_net = false,
@@ -123,7 +137,7 @@ pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), Strin
                 let sd = take(2)?;
                 let writable = a.as_bytes().starts_with(b"--bind");
                 let optional = a.as_bytes().ends_with(b"-try");
-                v.ops.push(Op::Bind { src: p(&sd[0]), dest: p(&sd[1]), writable, optional });
+                v.ops.push(Op::Bind { src: p(&sd[0]), dest: p(&sd[1]), writable, optional, follow: in_session > 0 });
             }
             b"--tmpfs" => v.ops.push(Op::Tmpfs { dest: p(&take(1)?[0]), read_only: false }),
             b"--dev" => v.ops.push(Op::Dev { dest: p(&take(1)?[0]) }),
@@ -177,7 +191,7 @@ mod tests {
         assert_eq!(
             v.ops,
             vec![
-                Op::Bind { src: "/usr".into(), dest: "/usr".into(), writable: false, optional: false },
+                Op::Bind { src: "/usr".into(), dest: "/usr".into(), writable: false, optional: false, follow: false },
                 Op::Tmpfs { dest: "/m".into(), read_only: true },
                 Op::RemountRo { dest: "/".into() },
             ]

@@ -232,6 +232,42 @@ fn a_bind_source_is_never_reached_through_a_symlink() {
 }
 
 #[test]
+fn the_sessions_own_binds_follow_the_users_links_and_nothing_else_does() {
+    if !available() {
+        return;
+    }
+    // The user's `~/.cargo -> elsewhere`, say: named in the session's file (`--args`), written by
+    // our front end, it is followed as bwrap follows it; the same bind on the command line (an entry
+    // point's, for one process: a package's directory, a grant) is refused.
+    let f = Fixture::new("session-links");
+    let linked = f.base.join("linked");
+    symlink(&f.ws, &linked).unwrap();
+    let bind = ["--ro-bind", linked.to_str().unwrap(), "/tmp/shown"];
+    let args_file = f.base.join("setup.args");
+    std::fs::write(&args_file, bind.iter().map(|w| format!("{w}\0")).collect::<String>()).unwrap();
+    let mut cmd = Command::new(DIRECT);
+    cmd.args(["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--args", "3", "--", "/bin/sh", "-c", "test -e /tmp/shown/lib.rs"]);
+    let file = std::fs::File::open(&args_file).unwrap();
+    use std::os::unix::io::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: dup2 and fcntl in the child between fork and exec, onto descriptor 3 (inherited:
+    // F_SETFD 0), from a file that outlives the spawn.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || if (fd == 3 || dup2(fd, 3) == 3) && fcntl(3, 2, 0) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let direct: Vec<OsString> = ["--ro-bind", "/", "/", "--tmpfs", "/tmp"].iter().chain(bind.iter()).map(OsString::from).collect();
+    assert_eq!(run(DIRECT, &direct, "true").status.code(), Some(1));
+}
+
+extern "C" {
+    fn dup2(old: i32, new: i32) -> i32;
+    fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+}
+
+#[test]
 fn environment_changes_apply_in_order_and_a_missing_working_directory_stops_it() {
     if !available() {
         return;

@@ -8,6 +8,7 @@ import { canonicalRoot, TRUST_VARIABLE } from '../config/trust-store.js';
 import { plural, UserError, type Reporter } from '../diagnostics/style.js';
 import type { CargoOptions } from './args.js';
 import { loadContext } from './context.js';
+import { reportIssues } from '../diagnostics/config-issues.js';
 
 export type TrustAction = 'trust' | 'show' | 'list' | 'revoke';
 
@@ -52,6 +53,13 @@ export async function runTrustCommand(action: TrustAction, options: CargoOptions
   process.stdout.write(`workspace ${root}: its own configuration\n${describe(files, contextTrustMode(ctx))}`);
   if (action === 'show') return 0;
   if (env[TRUST_VARIABLE]) throw new UserError(`${TRUST_VARIABLE} is set, which already trusts workspaces under \`${env[TRUST_VARIABLE]}\`; nothing was recorded`, [`unset it to record trust for this workspace`]);
+  // What is trusted is read as it would be once trusted: a mistyped key is said now, not trusted.
+  const asTrusted = await loadContext(options, [], { ...env, [TRUST_VARIABLE]: ctx.workspaceRoot });
+  const errors = asTrusted.issues.filter((i) => i.level === 'error');
+  if (errors.length) {
+    reportIssues(reporter, errors);
+    throw new UserError(`the workspace's configuration has ${plural(errors.length, 'error')} (above); nothing was recorded`, ['fix them, then run `cargo sandbox trust` again']);
+  }
   store.record(ctx.workspaceRoot, files);
   reporter.message('note', `trusted ${plural(files.length, 'file')} of \`${root}\` as they are now (recorded in ${store.path}); a change to any of them makes it untrusted again`);
   return 0;

@@ -272,5 +272,13 @@ describe('an untrusted workspace runs nothing of its own outside the sandbox', {
     assert.match(revoke.stderr, /is no longer trusted/);
     assert.match((await runCli(['trust', '--list'], { cwd: r.ws, env: r.s.env })).stdout, /^no trusted workspaces/);
     assert.match((await runCli(['trust', '--frobnicate'], { cwd: r.ws, env: r.s.env })).stderr, /^error: unexpected argument '--frobnicate' for `cargo sandbox trust`/m);
+
+    // A mistyped key is said when trusting, with where it is, and nothing is recorded (issue 30).
+    writeFileSync(join(r.ws, '.cargo/config.toml'), '[sandbox.package.cloned]\nallow-netwrk = true\n');
+    const typo = await runCli(['trust'], { cwd: r.ws, env: r.s.env });
+    assert.equal(typo.status, 101, typo.stderr);
+    assert.match(typo.stderr, /^error: unknown key `allow-netwrk` in `\[sandbox\.package\.cloned\]`\n {2}--> \S+config\.toml:2:1\nhelp: did you mean `allow-network`\?$/m);
+    assert.match(typo.stderr, /^error: the workspace's configuration has 1 error \(above\); nothing was recorded$/m);
+    assert.match((await runCli(['trust', '--list'], { cwd: r.ws, env: r.s.env })).stdout, /^no trusted workspaces/);
   });
 });

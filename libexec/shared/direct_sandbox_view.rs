@@ -79,7 +79,8 @@ pub struct View {
 pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), String> {
     let mut v = View { share_net: true, init: true, ..View::default() };
     let mut queue: std::collections::VecDeque<OsString> = args.iter().cloned().collect();
-    // Inside an `--args` file (the session's own), between these two markers of ours.
+    // Inside an `--args` file (the session's own), between these two markers of ours: a NUL
+    // byte, which no argument and no word of such a file can hold.
     let (begin, end) = (OsString::from("\0session-args"), OsString::from("\0end-session-args"));
     let mut in_session = 0usize;
     while let Some(a) = queue.pop_front() {
@@ -88,7 +89,8 @@ pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), Strin
             continue;
         }
         let mut take = |n: usize| -> Result<Vec<OsString>, String> {
-            if queue.len() < n {
+            // An option's values never run past the end of the file it is in.
+            if queue.len() < n || queue.iter().take(n).any(|w| w.as_bytes().first() == Some(&0)) {
                 return Err(format!("{} needs {n} argument(s)", a.to_string_lossy()));
             }
             Ok(queue.drain(..n).collect())
@@ -198,5 +200,8 @@ mod tests {
         );
         assert!(from_bwrap_args(&os(&["--seccomp", "3", "--", "x"])).is_err());
         assert!(from_bwrap_args(&os(&["--bind", "/a"])).is_err());
+        // Only what an `--args` file says follows links (its reader is exercised in tests/direct_sandbox.rs).
+        let (v, _) = from_bwrap_args(&os(&["--ro-bind", "/a", "/b", "--", "x"])).unwrap();
+        assert!(matches!(v.ops[0], Op::Bind { follow: false, .. }));
     }
 }

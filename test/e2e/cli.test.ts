@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -12,6 +12,7 @@ import {
   copyFixture,
   isLauncher,
   makeScratch,
+  REPO_ROOT,
   run,
   runCli,
   runPlainCargo,
@@ -208,6 +209,21 @@ describe('failing closed', () => {
     assert.match(r.stderr, /AppArmor/);
     assert.equal(existsSync(join(ws, 'target')), false);
     assert.equal(existsSync(join(s.home, 'stale-marker')), false);
+  });
+
+  test('a clone that was not built, or no Node: a clear error, not a stack trace', async () => {
+    const s = makeScratch('unbuilt');
+    const copy = join(s.root, 'unbuilt');
+    cpSync(join(REPO_ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
+    const r = await run(join(copy, 'bin', 'cargo-sandbox'), ['build'], { cwd: s.root, env: s.env });
+    assert.equal(r.status, 101);
+    assert.equal(r.stderr, `error: cargo-sandbox is not built in ${copy} (no dist/): run \`npm ci\` there, which builds it\n`);
+    // Built (a stand-in), no front end of its own yet, and no `node` on PATH.
+    mkdirSync(join(copy, 'dist/src/cli'), { recursive: true });
+    writeFileSync(join(copy, 'dist/src/cli/main.js'), '');
+    const noNode = await run(join(copy, 'bin', 'cargo-sandbox'), ['--version'], { cwd: s.root, env: { ...s.env, PATH: '/nonexistent' } });
+    assert.equal(noNode.status, 101);
+    assert.match(noNode.stderr, /^error: cargo-sandbox needs Node\.js 20 or later on PATH/m);
   });
 
   test('doctor reports what works', async () => {

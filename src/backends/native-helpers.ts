@@ -80,6 +80,13 @@ export function isStaticElf(path: string): boolean {
   }
 }
 
+let announce: ((helper: string) => void) | undefined;
+
+/** Who hears that a helper is being compiled (the first run takes seconds: it says so). */
+export function announceHelperCompiles(to: (helper: string) => void): void {
+  announce = to;
+}
+
 /** The path of the compiled helper, compiling it if no cache has it. Fails closed. */
 export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): string {
   const source = join(LIBEXEC, `${build.name}.rs`);
@@ -101,6 +108,7 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   const dir = dirs.find(usableDir);
   if (!dir) throw new UserError(`no writable cache directory for cargo-sandbox's ${build.name} (tried ${dirs.join(', ')}); nothing was built`, ['set CARGO_SANDBOX_CACHE_DIR to a writable directory']);
   const tmp = join(dir, `${file}.${process.pid}.tmp`);
+  announce?.(build.name);
   const rustc = env.RUSTC || 'rustc';
   const compile = (extra: string[]) =>
     spawnSync(rustc, ['--edition', '2021', '-O', '-C', 'panic=abort', '-C', 'strip=symbols', ...extra, '-o', tmp, source], {

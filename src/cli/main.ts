@@ -7,6 +7,7 @@ import { helpText, topicHelp } from './help.js';
 import { exitLikeCargo } from './run-cargo.js';
 import { createReporter, reportUserError, shouldColor, UserError, type Reporter } from '../diagnostics/style.js';
 import { packageVersion } from '../paths.js';
+import { announceHelperCompiles } from '../backends/native-helpers.js';
 
 function reporterFor(options: CargoOptions | undefined, env: NodeJS.ProcessEnv): Reporter {
   const choice = resolveColor(options?.color, env);
@@ -43,6 +44,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 0;
   }
   const reporter = reporterFor(inv.options, env);
+  // The first run compiles our helpers (seconds): said as cargo says what it compiles.
+  announceHelperCompiles((helper) => reporter.progress('Compiling', `cargo-sandbox's ${helper} helper (first use; cached afterwards)`));
   try {
     // The other commands are loaded on demand: the build's start-up pays only for its own modules.
     if (inv.kind === 'doctor') return await (await import('./doctor.js')).runDoctor(env, reporter);

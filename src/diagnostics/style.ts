@@ -21,6 +21,8 @@ export interface Reporter {
   message(level: Level, text: string): void;
   /** Informational line (suppressed by -q). */
   status(text: string): void;
+  /** A status line as cargo prints one: the verb right-aligned to 12 columns, bold green. */
+  progress(verb: string, text: string): void;
   raw(text: string): void;
 }
 
@@ -51,6 +53,10 @@ export function createReporter(opts: {
     },
     status(text) {
       if (!opts.quiet) write(`${text}\n`);
+    },
+    progress(verb, text) {
+      const padded = verb.padStart(12);
+      if (!opts.quiet) write(`${opts.color ? `\x1b[1m\x1b[32m${padded}\x1b[0m` : padded} ${text}\n`);
     },
     raw(text) {
       write(text);

@@ -32,8 +32,15 @@ test('probe failures are explained', () => {
   assert.match(explainProbeFailure('bwrap: Unknown option --disable-userns').message, /too old/);
 });
 
-test('messages are styled like cargo\'s', () => {
+test('messages are styled like cargo\'s', async () => {
   assert.equal(formatMessage('error', 'boom', false), 'error: boom\n');
+  // A status line (the first run's helper compiles), as cargo's `   Compiling foo`; none under -q.
+  const { createReporter } = await import('../../src/diagnostics/style.js');
+  let out = '';
+  createReporter({ color: false, write: (s) => (out += s) }).progress('Compiling', 'x');
+  createReporter({ color: true, write: (s) => (out += s) }).progress('Compiling', 'y');
+  createReporter({ color: false, quiet: true, write: (s) => (out += s) }).progress('Compiling', 'z');
+  assert.equal(out, '   Compiling x\n\x1b[1m\x1b[32m   Compiling\x1b[0m y\n');
   assert.equal(formatMessage('warning', 'hm', true), '\x1b[1m\x1b[33mwarning\x1b[0m\x1b[1m:\x1b[0m hm\n');
 });
 

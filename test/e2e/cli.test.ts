@@ -217,7 +217,7 @@ describe('failing closed', () => {
     cpSync(join(REPO_ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
     const r = await run(join(copy, 'bin', 'cargo-sandbox'), ['build'], { cwd: s.root, env: s.env });
     assert.equal(r.status, 101);
-    assert.equal(r.stderr, `error: cargo-sandbox is not built in ${copy} (no dist/): run \`npm ci\` there, which builds it\n`);
+    assert.equal(r.stderr, `error: cargo-sandbox is not built in ${copy} (no dist/): run \`npm ci && npm run build\` there\n`);
     // Built (a stand-in), no front end of its own yet, and no `node` on PATH.
     mkdirSync(join(copy, 'dist/src/cli'), { recursive: true });
     writeFileSync(join(copy, 'dist/src/cli/main.js'), '');

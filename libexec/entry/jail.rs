@@ -91,27 +91,40 @@ pub(crate) fn refuse_unsafe_write(dir: &Path, depth: usize, protected: &[PathBuf
     }
 }
 
-/// Whether `dir` (artifacts a compilation or rustdoc reads: `-L dependency=`, `--extern`) really
-/// lies in cargo's target or build dir; only such are shown. The configuration's rustflags and
-/// rustdocflags may name any directory (a cloned repository's `-L dependency=/home`), whose files
-/// rustc would then read (`include_str!`) into an artifact, or a doctest print.
-pub(crate) fn in_build_output(s: &Session, dir: &Path) -> bool {
-    let inside = lies_in_build_output(s, dir);
-    if !inside {
-        let linked = real_root(&s.target_dir).is_none().then(|| format!(" (the target dir {} is a link: name the real path instead)", s.target_dir.display()));
-        eprintln!(
-            "warning: cargo-sandbox: `{}` lies outside cargo's target and build dirs: the compiler is not shown it (named by `-L dependency=` or `--extern` in rustflags?){}",
-            dir.display(),
-            linked.unwrap_or_default()
-        );
-    }
-    inside
+/// Cargo's target and build dirs as they really are (see real_root): the only places a compilation
+/// or rustdoc is shown artifacts from (`-L dependency=`, `--extern`). The configuration's rustflags
+/// and rustdocflags may name any directory (a cloned repository's `-L dependency=/home`), whose
+/// files rustc would then read (`include_str!`) into an artifact, or a doctest print.
+pub(crate) struct BuildOutput<'a> {
+    roots: Vec<PathBuf>,
+    target_dir: &'a Path,
 }
 
-/// Whether the real path of `dir` lies in cargo's target or build dir.
-pub(crate) fn lies_in_build_output(s: &Session, dir: &Path) -> bool {
-    let Ok(real) = std::fs::canonicalize(dir) else { return false };
-    [Some(&s.target_dir), s.build_dir.as_ref()].into_iter().flatten().filter_map(|root| real_root(root)).any(|root| real.starts_with(root))
+impl<'a> BuildOutput<'a> {
+    /// Resolved once per call: each artifact directory is checked against them.
+    pub(crate) fn of(s: &'a Session) -> BuildOutput<'a> {
+        let roots = [Some(&s.target_dir), s.build_dir.as_ref()].into_iter().flatten().filter_map(|root| real_root(root)).collect();
+        BuildOutput { roots, target_dir: &s.target_dir }
+    }
+
+    /// Whether the real path of `dir` lies in them.
+    pub(crate) fn holds(&self, dir: &Path) -> bool {
+        std::fs::canonicalize(dir).is_ok_and(|real| self.roots.iter().any(|root| real.starts_with(root)))
+    }
+
+    /// `holds`, with a warning naming `dir` when not.
+    pub(crate) fn shows(&self, dir: &Path) -> bool {
+        let inside = self.holds(dir);
+        if !inside {
+            let linked = real_root(self.target_dir).is_none().then(|| format!(" (the target dir {} is a link: name the real path instead)", self.target_dir.display()));
+            eprintln!(
+                "warning: cargo-sandbox: `{}` lies outside cargo's target and build dirs: the compiler is not shown it (named by `-L dependency=` or `--extern` in rustflags?){}",
+                dir.display(),
+                linked.unwrap_or_default()
+            );
+        }
+        inside
+    }
 }
 
 /// Where `root` (the target or build dir) really is: its parent resolved, then its own name, which

@@ -201,7 +201,7 @@ pub(crate) fn main(args: Vec<OsString>, keep_args: bool, started_as_workspace_wr
     let out_dir = match &call.out_dir {
         // Cargo's is in its target or build dir; one from rustflags (cargo's probe of the target
         // has no other) would have the staging directory made elsewhere on the host.
-        Some(o) if !crate::jail::lies_in_build_output(&s, o) => {
+        Some(o) if !crate::jail::BuildOutput::of(&s).holds(o) => {
             die(&format!("rustc was given `--out-dir {}`, outside cargo's target and build dirs (from rustflags?); nothing was compiled", o.display()))
         }
         Some(o) => o.clone(),
@@ -265,9 +265,11 @@ pub(crate) fn compile(s: &Session, call: &Call, args: &[OsString], out_dir: Opti
     if let Some(out) = out_dir {
         read.extend(profile_of(out, &call.crate_name));
     }
+    let output = crate::jail::BuildOutput::of(s);
     for dir in &call.artifact_dirs {
-        // Checked first, whatever covers it: `PKG/../../home` starts with the package's directory too.
-        if crate::jail::in_build_output(s, dir) && !read.iter().any(|r| dir.starts_with(r)) {
+        // (Every `--extern` of one profile names the same directory: checked once.) Checked before
+        // anything seems to cover it: `PKG/../../home` starts with the package's directory too.
+        if !read.contains(dir) && output.shows(dir) && !read.iter().any(|r| dir.starts_with(r)) {
             read.push(dir.clone());
         }
     }

@@ -104,7 +104,8 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     // The rustdoc itself (RUSTDOC, build.rustdoc) may live outside the toolchain: the file, read-only.
     let program = Some(PathBuf::from(&kept[0])).filter(|p| p.is_absolute() && p.is_file());
     // Only artifacts in cargo's own target or build dir (jail.rs): rustdocflags may name any directory.
-    let profiles = profiles.into_iter().filter(|p| crate::jail::in_build_output(&s, p));
+    let output = crate::jail::BuildOutput::of(&s);
+    let profiles = profiles.into_iter().filter(|p| output.shows(p));
     let read = var("CARGO_MANIFEST_DIR").map(PathBuf::from).into_iter().chain(profiles).chain(program).collect();
     let network = crate::network::compile_network(&externs, &dependency_dirs, &s);
     let jail = Jail { what: "rustdoc".into(), read, stage: None, write: out, keep, program: kept, network };

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { formatSummary, summarize } from '../src/intercept/profile.js';
 import { bwrapFloor, cachedSessionEnv, median, peakMemory, perScriptCost, profiledSession, removeStopwatch, sessionWith, setupStopwatch, timed, wrapperCost, writeJson, type Cost } from './micro.js';
 import { jobserverCost, networkCost } from './scenarios.js';
+import { findExecutable } from '../src/backends/preflight.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'bin', 'cargo-sandbox');
@@ -137,7 +138,7 @@ async function main() {
   });
   const profiledEnv = profiledSession(sessionEnv);
   // The same session, built by bubblewrap: the two builders measured side by side.
-  const bwrapPath = spawnSync('sh', ['-c', 'command -v bwrap'], { encoding: 'utf8' }).stdout.trim();
+  const bwrapPath = findExecutable('bwrap', process.env);
   const sessions: Record<string, Record<string, string>> = { direct: sessionEnv, ...(bwrapPath ? { bubblewrap: sessionWith(sessionEnv, { 'sandbox-builder': bwrapPath }) } : {}) };
   const rounds = quick ? 30 : 100;
   // The floor and the compilation alternate with each other too: the floor before and after.

@@ -94,16 +94,17 @@ export function requestedBackend(env: NodeJS.ProcessEnv, configuredBwrap?: strin
   ]);
 }
 
-/** The direct builder's probe, or why it cannot run here (undefined: it works). */
-export function directFailure(env: NodeJS.ProcessEnv): string | undefined {
+/** The direct builder where its probe passes, else why it cannot run here. */
+export function directBuilder(env: NodeJS.ProcessEnv): { path: string } | { failure: string } {
   let path: string;
   try {
     path = directSandboxBinary(env);
   } catch (e) {
-    if (e instanceof UserError) return e.message;
+    if (e instanceof UserError) return { failure: e.message };
     throw e;
   }
-  return probed(path, 'direct-works', env);
+  const failure = probed(path, 'direct-works', env);
+  return failure === undefined ? { path } : { failure };
 }
 
 /**
@@ -122,10 +123,10 @@ export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, con
   }
   const requested = requestedBackend(env, configured);
   if (requested !== 'bubblewrap') {
-    const failure = directFailure(env);
-    if (failure === undefined) return directSandboxBinary(env);
+    const direct = directBuilder(env);
+    if ('path' in direct) return direct.path;
     if (requested === 'direct') {
-      throw new UserError(`cargo-sandbox cannot build its sandbox directly on this machine (${BACKEND_VARIABLE}=direct): ${failure}; nothing was built`, [
+      throw new UserError(`cargo-sandbox cannot build its sandbox directly on this machine (${BACKEND_VARIABLE}=direct): ${direct.failure}; nothing was built`, [
         `unset ${BACKEND_VARIABLE} to fall back to bubblewrap; \`cargo sandbox doctor\` says why`,
       ]);
     }

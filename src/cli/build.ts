@@ -141,7 +141,7 @@ export async function sandboxedCargo(
   // `cargo install` builds in a temporary directory of its own, or in `--path`'s workspace: where,
   // nothing tells us, and compilations are shown artifacts only in the target dir they know
   // (libexec/entry/jail.rs). Unless the user named one, it builds in one of ours, as temporary.
-  const installDir = gated.command === 'install' && !userTargetDir(inv.options, env, ctx) ? mkdtempSync(join(tmpdir(), 'cargo-sandbox-install-')) : undefined;
+  const installDir = gated.command === 'install' && !ctx.targetDirChosen ? mkdtempSync(join(tmpdir(), 'cargo-sandbox-install-')) : undefined;
   const targetDir = installDir ?? ctx.vars.TARGET_DIR;
   // Not for an install into a directory of this run's (removed at its end).
   const entryDir = cacheEntry && !hooks.collect && !profile && !installDir ? claimEntryDir(cacheEntry) : undefined;
@@ -213,11 +213,6 @@ export async function sandboxedCargo(
     session.dispose();
     if (installDir) rmSync(installDir, { recursive: true, force: true });
   }
-}
-
-/** Whether the user chose cargo's target dir (`--target-dir`, the variables, `build.target-dir`). */
-function userTargetDir(options: CargoOptions, env: NodeJS.ProcessEnv, ctx: SandboxContext): boolean {
-  return options.targetDir !== undefined || !!env.CARGO_TARGET_DIR || !!env.CARGO_BUILD_TARGET_DIR || ctx.layers.some((l) => lookup(l.table, ['build', 'target-dir']) !== undefined);
 }
 
 /** After the front end ran cargo with a cached session: explain what the build scripts did. */

@@ -10,7 +10,7 @@ import { cargoHome, loadConfigLayers, lookup, type ConfigLayer } from '../config
 import { readLockfile, type LockedPackage } from '../config/lockfile.js';
 import { loadUserSourceConfigs, sourceFacts, verifiedLockfile, type SourceFacts } from '../config/source-replacement.js';
 import { loadSandboxConfig, type ConfigIssue } from '../config/sandbox-config.js';
-import { buildDir, cargoBuildDirectory, targetDir } from '../config/target-dir.js';
+import { buildDir, cargoBuildDirectory, configuredTargetDir } from '../config/target-dir.js';
 import type { Grants, SandboxConfig } from '../config/types.js';
 import { didYouMean } from '../config/suggest.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
@@ -41,6 +41,8 @@ export interface SandboxContext {
   vars: StaticPathVars;
   /** Cargo's build directory, when configured apart from the target dir (target-dir.ts). */
   buildDir: string | undefined;
+  /** Whether the user named the target dir (--target-dir, the variables, `build.target-dir`). */
+  targetDirChosen: boolean;
   /** `.env` files and git config found in the workspace: what the policy hides or serves. */
   workspaceSecrets: WorkspaceSecrets;
   /** The workspace's own config and toolchain files, each trusted or not (workspace-trust.ts). */
@@ -62,8 +64,9 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
   const workspaceFiles = await loadWorkspaceFiles({ cwd, cargoHomeDir, home, workspaceRoot, store: trustStore });
   // An untrusted file's [sandbox] tables are left out (listed as ignored before a build).
   const untrusted = new Set(workspaceFiles.filter((f) => f.trust !== 'trusted').map((f) => f.path));
+  const isUntrusted = (l: ConfigLayer) => l.source.kind === 'file' && untrusted.has(l.source.path);
   const layers = (await loadConfigLayers({ cwd, cargoHomeDir, configArgs: options.configArgs })).map((l) => {
-    if (l.source.kind !== 'file' || l.rank !== 'file' || !untrusted.has(l.source.path)) return l;
+    if (l.rank !== 'file' || !isUntrusted(l)) return l;
     const { sandbox: _ignored, ...table } = l.table;
     return { ...l, table };
   });
@@ -84,17 +87,18 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
     const flag = firstFlag(p.grants);
     issues.push({ level: 'warning', message: `package \`${p.spec.name}\` is not in the dependency graph`, source: { kind: 'flag', flag }, help: suggestion ? [`did you mean \`${suggestion}\`?`] : ['its grants have no effect'] });
   }
+  const chosenTargetDir = configuredTargetDir({ cwd, argTargetDir: options.targetDir, env, layers });
   const vars: StaticPathVars = {
     HOME: home,
     WORKSPACE_ROOT: workspaceRoot,
-    TARGET_DIR: targetDir({ cwd, argTargetDir: options.targetDir, env, layers, workspaceRoot }),
+    TARGET_DIR: chosenTargetDir ?? resolve(workspaceRoot, 'target'),
   };
+  const targetDirChosen = chosenTargetDir !== undefined;
   const workspaceSecrets = findWorkspaceSecrets(workspaceRoot, vars.TARGET_DIR);
   // Compilations are shown artifacts only there and in the target dir: never where an untrusted
   // file says (it could name the home, then list it in rustflags for rustc to read). The trust
   // check refuses such a file's build-dir anyway (trust-allowlist.ts); this holds without it.
-  const trustedLayers = layers.filter((l) => l.source.kind !== 'file' || !untrusted.has(l.source.path));
-  const configured = buildDir({ cwd, env, layers: trustedLayers, workspaceRoot, cargoHome: cargoHomeDir });
+  const configured = buildDir({ cwd, env, layers: layers.filter((l) => !isUntrusted(l)), workspaceRoot, cargoHome: cargoHomeDir });
   // A part only cargo computes (`{workspace-path-hash}`): asked of cargo; none if it cannot say.
   const cargoBuildDir = configured?.includes('{') ? cargoBuildDirectory({ cwd, env, manifestPath: options.manifestPath, configArgs: options.configArgs }) : configured;
   const base = defaultPolicy({
@@ -111,5 +115,5 @@ export async function loadContext(options: CargoOptions, grantFlags: readonly Gr
   // compiler and the linker no writable temporary directory. What is built is shown by its own binds.
   const shown = foundWorkspace ? base.readOnly : base.readOnly.filter((p) => p !== workspaceRoot);
   const policy = { ...base, readOnly: [...shown, ...buildConfig.shown.map((s) => s.path)], buildConfig };
-  return { cwd, home, env, layers, workspaceRoot, locked, sourceFacts: facts, config, issues, policy, vars, buildDir: cargoBuildDir, workspaceSecrets, workspaceFiles, trustStore };
+  return { cwd, home, env, layers, workspaceRoot, locked, sourceFacts: facts, config, issues, policy, vars, buildDir: cargoBuildDir, targetDirChosen, workspaceSecrets, workspaceFiles, trustStore };
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
 import { ensureProcMacroLauncher } from '../intercept/session-cache.js';
 import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js';
-import { BACKEND_VARIABLE, directFailure, explainProbeFailure, findExecutable, INSTALL_HELP, probeSandbox, requestedBackend } from '../backends/preflight.js';
+import { BACKEND_VARIABLE, directBuilder, explainProbeFailure, findExecutable, INSTALL_HELP, probeSandbox, requestedBackend } from '../backends/preflight.js';
 import { plural, UserError } from '../diagnostics/style.js';
 import type { Reporter } from '../diagnostics/style.js';
 import { trustFindings } from '../config/workspace-trust.js';
@@ -76,9 +76,10 @@ function builderChecks(env: NodeJS.ProcessEnv): Check[] {
   }
   const checks: Check[] = [];
   if (requested !== 'bubblewrap') {
-    const failure = directFailure(env);
-    if (failure === undefined) return [{ name: 'sandbox builder', ok: true, detail: 'direct: cargo-sandbox builds each sandbox itself (user, pid, net, ipc, mount namespaces work)' }];
+    const direct = directBuilder(env);
+    if ('path' in direct) return [{ name: 'sandbox builder', ok: true, detail: 'direct: cargo-sandbox builds each sandbox itself (user, pid, net, ipc, mount namespaces work)' }];
     // (root is not held by it: it has the capability the restriction asks for)
+    const failure = direct.failure;
     const restricted = process.getuid?.() !== 0 && apparmorRestrictsUserns();
     const fix = restricted
       ? [`AppArmor restricts unprivileged user namespaces here (${APPARMOR_USERNS} = 1): bubblewrap builds the sandboxes instead, under the AppArmor profile your distribution gives it (Ubuntu: bwrap-userns-restrict)`]

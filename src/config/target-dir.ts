@@ -6,6 +6,19 @@ import { isAbsolute, resolve } from 'node:path';
 import { lookup, type ConfigLayer } from './cargo-config.js';
 
 /**
+ * A `build.*` path setting as cargo takes it: `--config` first, then CARGO_BUILD_<KEY>, then the
+ * config files; with the directory it is relative to.
+ */
+function buildSetting(key: string, opts: { cwd: string; env: NodeJS.ProcessEnv; layers: readonly ConfigLayer[] }): { value: string; base: string } | undefined {
+  const fromLayer = (rank: ConfigLayer['rank']) => {
+    const layer = opts.layers.find((l) => l.rank === rank && typeof lookup(l.table, ['build', key]) === 'string');
+    return layer && { value: lookup(layer.table, ['build', key]) as string, base: layer.baseDir };
+  };
+  const variable = opts.env[`CARGO_BUILD_${key.toUpperCase().replaceAll('-', '_')}`];
+  return fromLayer('cli') ?? (variable ? { value: variable, base: opts.cwd } : undefined) ?? fromLayer('file');
+}
+
+/**
  * Cargo's build directory (`build.build-dir`, CARGO_BUILD_BUILD_DIR: intermediate artifacts),
  * undefined when unset (it is then the target dir). Its template is resolved as far as we can:
  * `{workspace-root}` and `{cargo-cache-home}`; a part only cargo computes (`{workspace-path-hash}`)
@@ -13,18 +26,8 @@ import { lookup, type ConfigLayer } from './cargo-config.js';
  * every other project's build directory).
  */
 export function buildDir(opts: { cwd: string; env: NodeJS.ProcessEnv; layers: readonly ConfigLayer[]; workspaceRoot: string; cargoHome: string }): string | undefined {
-  const fromLayer = (rank: ConfigLayer['rank']) => opts.layers.find((l) => l.rank === rank && typeof lookup(l.table, ['build', 'build-dir']) === 'string');
-  const cli = fromLayer('cli');
-  const file = fromLayer('file');
-  const [value, base] = cli
-    ? [lookup(cli.table, ['build', 'build-dir']) as string, cli.baseDir]
-    : opts.env.CARGO_BUILD_BUILD_DIR
-      ? [opts.env.CARGO_BUILD_BUILD_DIR, opts.cwd]
-      : file
-        ? [lookup(file.table, ['build', 'build-dir']) as string, file.baseDir]
-        : [undefined, opts.cwd];
-  if (value === undefined) return undefined;
-  return resolve(base, value.replaceAll('{workspace-root}', opts.workspaceRoot).replaceAll('{cargo-cache-home}', opts.cargoHome));
+  const setting = buildSetting('build-dir', opts);
+  return setting && resolve(setting.base, setting.value.replaceAll('{workspace-root}', opts.workspaceRoot).replaceAll('{cargo-cache-home}', opts.cargoHome));
 }
 
 /** The build directory as cargo itself resolves it (`cargo metadata`'s `build_directory`), or undefined. */
@@ -39,19 +42,10 @@ export function cargoBuildDirectory(opts: { cwd: string; env: NodeJS.ProcessEnv;
   }
 }
 
-export function targetDir(opts: {
-  cwd: string;
-  argTargetDir: string | undefined;
-  env: NodeJS.ProcessEnv;
-  layers: readonly ConfigLayer[];
-  workspaceRoot: string;
-}): string {
+/** The target directory the user chose (--target-dir, the variables, `build.target-dir`), if any: else cargo's is `<workspace>/target`. */
+export function configuredTargetDir(opts: { cwd: string; argTargetDir: string | undefined; env: NodeJS.ProcessEnv; layers: readonly ConfigLayer[] }): string | undefined {
   if (opts.argTargetDir) return resolve(opts.cwd, opts.argTargetDir);
   if (opts.env.CARGO_TARGET_DIR) return resolve(opts.cwd, opts.env.CARGO_TARGET_DIR);
-  const cli = opts.layers.find((l) => l.rank === 'cli' && typeof lookup(l.table, ['build', 'target-dir']) === 'string');
-  if (cli) return resolve(cli.baseDir, lookup(cli.table, ['build', 'target-dir']) as string);
-  if (opts.env.CARGO_BUILD_TARGET_DIR) return resolve(opts.cwd, opts.env.CARGO_BUILD_TARGET_DIR);
-  const file = opts.layers.find((l) => l.rank === 'file' && typeof lookup(l.table, ['build', 'target-dir']) === 'string');
-  if (file) return resolve(file.baseDir, lookup(file.table, ['build', 'target-dir']) as string);
-  return resolve(opts.workspaceRoot, 'target');
+  const setting = buildSetting('target-dir', opts);
+  return setting && resolve(setting.base, setting.value);
 }

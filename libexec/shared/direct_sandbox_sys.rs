@@ -18,6 +18,13 @@ extern "C" {
     fn chdir(path: *const i8) -> i32;
     fn sethostname(name: *const u8, len: usize) -> i32;
     fn setsid() -> i32;
+    fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+}
+
+/// Marks `fd` close-on-exec (F_SETFD 2, FD_CLOEXEC 1): the sandbox's processes do not inherit it.
+pub fn close_on_exec(fd: RawFd) -> Result<()> {
+    // SAFETY: fcntl with F_SETFD takes an integer argument; a bad fd only returns EBADF.
+    check(unsafe { fcntl(fd, 2, 1) } as i64).map(drop)
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -6,6 +6,8 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use super::sys::close_on_exec;
+
 /// One step of the view, in order (a later one may cover an earlier one, as with bwrap).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -161,19 +163,6 @@ pub fn from_bwrap_args(args: &[OsString]) -> Result<(View, Vec<OsString>), Strin
         }
     }
     Err("no command after the options".into())
-}
-
-extern "C" {
-    fn fcntl(fd: i32, cmd: i32, ...) -> i32;
-}
-
-/// Marks `fd` close-on-exec (F_SETFD 2, FD_CLOEXEC 1): the sandbox's processes do not inherit it.
-fn close_on_exec(fd: i32) -> std::io::Result<()> {
-    // SAFETY: fcntl with F_SETFD takes an integer argument; a bad fd only returns EBADF.
-    match unsafe { fcntl(fd, 2, 1) } {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error()),
-    }
 }
 
 #[cfg(test)]

@@ -72,10 +72,11 @@ pub(crate) fn refuse_unsafe_write(dir: &Path, depth: usize, protected: &[PathBuf
     }
     // The target dirs above each protected `deps`: cargo makes no link in their top levels, so a
     // link there (`<triple>` leading into this OUT_DIR: a whole profile nested inside it) was shipped.
-    for deps in protected.iter().filter(|p| p.file_name().is_some_and(|n| n == "deps")) {
-        if let Some(root) = deps.parent().and_then(Path::parent) {
-            refuse_shipped_links(root, 3);
-        }
+    // (A compilation's `--out-dir` is the `-L dependency=` directory too: each root looked at once.)
+    let mut roots: Vec<&Path> = protected.iter().filter(|p| p.file_name().is_some_and(|n| n == "deps")).filter_map(|deps| deps.parent().and_then(Path::parent)).collect();
+    roots.dedup();
+    for root in roots {
+        refuse_shipped_links(root, 3);
     }
     let real = std::fs::canonicalize(dir).unwrap_or_else(|e| die(&format!("cannot resolve {}: {e}", dir.display())));
     for p in protected.iter().filter_map(|p| std::fs::canonicalize(p).ok()) {
@@ -96,14 +97,16 @@ pub(crate) fn refuse_unsafe_write(dir: &Path, depth: usize, protected: &[PathBuf
 /// and rustdocflags may name any directory (a cloned repository's `-L dependency=/home`), whose
 /// files rustc would then read (`include_str!`) into an artifact, or a doctest print.
 pub(crate) struct BuildOutput<'a> {
-    roots: Vec<PathBuf>,
+    roots: &'static [PathBuf],
     target_dir: &'a Path,
 }
 
 impl<'a> BuildOutput<'a> {
-    /// Resolved once per call: each artifact directory is checked against them.
+    /// Resolved once per process (the `--out-dir` check and the compilation both ask): each
+    /// artifact directory is checked against them.
     pub(crate) fn of(s: &'a Session) -> BuildOutput<'a> {
-        let roots = [Some(&s.target_dir), s.build_dir.as_ref()].into_iter().flatten().filter_map(|root| real_root(root)).collect();
+        static ROOTS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+        let roots = ROOTS.get_or_init(|| [Some(&s.target_dir), s.build_dir.as_ref()].into_iter().flatten().filter_map(|root| real_root(root)).collect());
         BuildOutput { roots, target_dir: &s.target_dir }
     }
 

@@ -39,6 +39,9 @@ fn ctx<T>(what: &str, path: &Path, r: std::io::Result<T>) -> Res<T> {
 struct Tree<'a> {
     root: RawFd,
     trusted: &'a [PathBuf],
+    /// Whether the host's `/` is root's and writable by no one else: then its own links are the
+    /// system's layout (through_root_links). Looked at once per sandbox, not once per source.
+    root_owned: bool,
 }
 
 impl Tree<'_> {
@@ -86,7 +89,7 @@ impl Tree<'_> {
             return Err(format!("{}: a bind source must be absolute", src.display()));
         }
         let shown = src;
-        let src = &through_root_links(src);
+        let src = &if self.root_owned { through_root_links(src) } else { src.to_path_buf() };
         let no_links = if follow { RESOLVE_NO_MAGICLINKS } else { RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
         let r = match self.trusted.iter().find(|t| src.starts_with(t)) {
             Some(t) => {
@@ -192,12 +195,8 @@ impl Tree<'_> {
 
 /// `src` with the links of the root directory followed (merged /usr's /lib -> usr/lib, an
 /// image-based system's /home -> var/home): only root can make one there, so they are the
-/// system's layout, not a package's or a repository's. Any other link stops the bind.
+/// system's layout, not a package's or a repository's (`root_owned` tells). Any other link stops the bind.
 fn through_root_links(src: &Path) -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    if !std::fs::metadata("/").is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0) {
-        return src.to_path_buf();
-    }
     let mut path = src.to_path_buf();
     // A few hops at most (a link to a link); what is left is opened with no link followed.
     for _ in 0..4 {
@@ -231,14 +230,18 @@ fn split(dest: &Path) -> Res<(&Path, CString)> {
 /// first) and returns that tmpfs, ready for pivot_root.
 pub fn build(view: &View) -> Res<OwnedFd> {
     sys::make_all_private().map_err(|e| format!("cannot make the mounts private: {e}"))?;
-    let host = Tree { root: AT_FDCWD, trusted: &view.trusted };
+    let root_owned = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/").is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
+    };
+    let host = Tree { root: AT_FDCWD, trusted: &view.trusted, root_owned };
     let sources = view.ops.iter().map(|op| host.sources(op)).collect::<Res<Vec<_>>>()?;
     let root = sys::new_fs(c"tmpfs", &[(c"mode", c"0755")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV).map_err(|e| format!("cannot make the root tmpfs: {e}"))?;
     let base = sys::openat2(AT_FDCWD, c"/tmp", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS).map_err(|e| format!("cannot open /tmp: {e}"))?;
     sys::attach(root.as_raw_fd(), base.as_raw_fd()).map_err(|e| format!("cannot attach the root tmpfs: {e}"))?;
     let mut root = root;
     for (op, sources) in view.ops.iter().zip(sources) {
-        Tree { root: root.as_raw_fd(), trusted: &view.trusted }.apply(op, sources)?;
+        Tree { root: root.as_raw_fd(), trusted: &view.trusted, root_owned }.apply(op, sources)?;
         if op_dest(op) == Path::new("/") {
             // A mount over the root itself (`--ro-bind / /`): what follows goes on top of it.
             root = sys::openat2(AT_FDCWD, c"/tmp", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS).map_err(|e| format!("cannot open the new root: {e}"))?;

@@ -23,6 +23,7 @@ import { formatSummary, summarize } from '../src/intercept/profile.js';
 import { bwrapFloor, cachedSessionEnv, median, peakMemory, perScriptCost, profiledSession, removeStopwatch, sessionWith, setupStopwatch, timed, wrapperCost, writeJson, type Cost } from './micro.js';
 import { jobserverCost, networkCost } from './scenarios.js';
 import { findExecutable } from '../src/backends/preflight.js';
+import { TARGETS, writeFigures } from './readme-figures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'bin', 'cargo-sandbox');
@@ -45,13 +46,6 @@ interface Mode {
 const PLAIN: Mode = { name: 'plain cargo', command: (a) => ['cargo', a] };
 const SANDBOX: Mode = { name: 'cargo sandbox', command: (a) => [CLI, a] };
 const MODES: Mode[] = quick ? [PLAIN, SANDBOX] : [PLAIN, SANDBOX, { name: 'cargo sandbox, proc-macros = false', command: (a) => [CLI, a], env: { CARGO_SANDBOX_PROC_MACROS: 'false' } }];
-
-/** Issue 29's targets, over plain cargo: CPU for clean builds, wall for no-op rebuilds. */
-const TARGETS: Record<string, { ratio: number; of: 'cpu' | 'wall' }> = {
-  'clean build': { ratio: 1.03, of: 'cpu' },
-  'clean build, proc-macro-heavy': { ratio: 1.03, of: 'cpu' },
-  'no-op rebuild': { ratio: 1.1, of: 'wall' },
-};
 
 function workspace(name = 'workspace'): string {
   const dir = mkdtempSync(join(tmpdir(), 'cs-bench-'));
@@ -221,6 +215,8 @@ async function main() {
     floor: { before: floorA, after: floorB, added: floorAdded }, compilation: { bare: wrapper.bare, wrapped: wrapper.wrapped, added: wrapper.added },
     scripts, scriptAdded, profile: { cleanBuild: summarize(profiles), compilation: summarize(wrapper.profiles) }, network, jobserver, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop },
   });
+  // The README states what this run measured (the figures block, bench/readme-figures.ts).
+  writeFigures();
   for (const ws of [...workspaces.values(), ...macroWorkspaces.values(), warm, CACHE]) rmSync(ws, { recursive: true, force: true });
   removeStopwatch();
 }

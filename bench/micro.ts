@@ -95,6 +95,10 @@ export function wrapperCost(sessions: Record<string, Record<string, string>>, ro
     '-C', 'extra-filename=-0123456789abcdef', '--out-dir', deps, '-L', `dependency=${deps}`, '--cap-lints', 'allow', '--cfg', 'feature="std"',
   ];
   const envOf = (session: Record<string, string>, runs: string) => ({ ...process.env, ...session, __CARGO_SANDBOX_RUNS: runs, CARGO_PKG_NAME: 'libc', CARGO_PKG_VERSION: '0.2.0', CARGO_CRATE_NAME: 'libc', CARGO_MANIFEST_DIR: dir, PWD: dir });
+  // The call's `--out-dir` must lie in the session's target dir (libexec/entry/jail.rs, BuildOutput).
+  const here = (session: Record<string, string>) => sessionWith(session, { 'target-dir': join(dir, 'target') });
+  sessions = Object.fromEntries(Object.entries(sessions).map(([name, s]) => [name, here(s)]));
+  if (profiledEnv) profiledEnv = here(profiledEnv);
   const envs = Object.fromEntries(Object.entries(sessions).map(([name, s]) => [name, envOf(s, runsOf(s, 'bench-wrapper'))]));
   const wrapper = Object.values(sessions)[0]?.RUSTC_WRAPPER;
   if (!wrapper) throw new Error('the cached session has no RUSTC_WRAPPER');
@@ -111,7 +115,7 @@ export function wrapperCost(sessions: Record<string, Record<string, string>>, ro
     profiles = readProfiles(runs);
     rmSync(runs, { recursive: true, force: true });
   }
-  for (const env of Object.values(envs)) rmSync(env.__CARGO_SANDBOX_RUNS, { recursive: true, force: true });
+  for (const s of [...Object.values(sessions), ...(profiledEnv ? [profiledEnv] : [])]) rmSync(s.__CARGO_SANDBOX_SESSION!, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
   const added = Object.fromEntries(Object.keys(sessions).map((name) => [name, minus(m[name]!, m.bare!)]));
   return { bare: m.bare!, wrapped: Object.fromEntries(Object.keys(sessions).map((name) => [name, m[name]!])), added, profiles };

@@ -4,7 +4,8 @@
 // one bare bubblewrap measured in the same run, as ratios to issue 29's targets, and where each
 // process's time goes (the per-stage profile, CARGO_SANDBOX_PROFILE). Wall and CPU time (CPU: the
 // cgroup of each measured command where one can be made, see bench/measure.rs). Prints tables and
-// writes bench/results.json. Not part of the tests.
+// writes bench/results.json (--per-process: bench/results-per-process.json) and, from it, the
+// README's figures (bench/readme-figures.ts). Not part of the tests.
 //
 //   npm run bench -- [--runs N] [--script-rounds N] [--quick] [--per-process]
 //
@@ -210,13 +211,14 @@ async function main() {
   }
   const load = `load average ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`;
   process.stdout.write(`machine: ${where}; ${load}; ${new Date().toISOString()}\n`);
-  writeJson(join(ROOT, 'bench/results.json'), {
+  // A per-process run measures no whole build: it keeps the full run's file and the README's figures.
+  writeJson(join(ROOT, perProcessOnly ? 'bench/results-per-process.json' : 'bench/results.json'), {
     machine: where, load, date: new Date().toISOString(), quick, runs, scriptRounds, cpu: cpuSource, wholeBuilds: whole,
     floor: { before: floorA, after: floorB, added: floorAdded }, compilation: { bare: wrapper.bare, wrapped: wrapper.wrapped, added: wrapper.added },
     scripts, scriptAdded, profile: { cleanBuild: summarize(profiles), compilation: summarize(wrapper.profiles) }, network, jobserver, peakMemoryKiB: { cleanBuild: memory, noopRebuild: memoryNoop },
   });
   // The README states what this run measured (the figures block, bench/readme-figures.ts).
-  writeFigures();
+  if (!perProcessOnly) writeFigures();
   for (const ws of [...workspaces.values(), ...macroWorkspaces.values(), warm, CACHE]) rmSync(ws, { recursive: true, force: true });
   removeStopwatch();
 }

@@ -142,13 +142,15 @@ export interface ScriptCost {
 }
 
 /** A copy of a cached session with `changes` to its session.data (e.g. `profile`, `sandbox-builder`). */
-export function sessionWith(sessionEnv: Record<string, string>, changes: Record<string, string>): Record<string, string> {
+export function sessionWith(sessionEnv: Record<string, string>, changes: Record<string, string | undefined>): Record<string, string> {
   const dir = sessionEnv.__CARGO_SANDBOX_SESSION!;
   const copy = mkdtempSync(join(tmpdir(), 'cs-bench-session-'));
   cpSync(dir, copy, { recursive: true, filter: (src) => src !== join(dir, 'runs') });
   const values = parseRecord('session', readFileSync(join(dir, 'session.data'), 'utf8'));
   const entries = [...values].flatMap(([k, vs]) => vs.map((v) => [k, v] as const)).filter(([k]) => !(k in changes));
-  writeFileSync(join(copy, 'session.data'), renderRecord('session', [...entries, ...Object.entries(changes)]), { mode: 0o600 });
+  // (A change to undefined removes the key.)
+  const added = Object.entries(changes).filter((e): e is [string, string] => e[1] !== undefined);
+  writeFileSync(join(copy, 'session.data'), renderRecord('session', [...entries, ...added]), { mode: 0o600 });
   return { ...sessionEnv, __CARGO_SANDBOX_SESSION: copy };
 }
 

@@ -134,7 +134,7 @@ async function main() {
   const profiledEnv = profiledSession(sessionEnv);
   // The same session, built by bubblewrap: the two builders measured side by side.
   const bwrapPath = findExecutable('bwrap', process.env);
-  const sessions: Record<string, Record<string, string>> = { direct: sessionEnv, ...(bwrapPath ? { bubblewrap: sessionWith(sessionEnv, { 'sandbox-builder': bwrapPath }) } : {}) };
+  const sessions: Record<string, Record<string, string>> = { direct: sessionEnv, ...(bwrapPath ? { bubblewrap: sessionWith(sessionEnv, { 'sandbox-builder': bwrapPath, 'builder-in-process': undefined }) } : {}) };
   const rounds = quick ? 30 : 100;
   // The floor and the compilation alternate with each other too: the floor before and after.
   const floorA = bwrapFloor(rounds / 2);

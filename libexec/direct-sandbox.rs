@@ -10,25 +10,7 @@
 #[path = "shared/direct_sandbox.rs"]
 mod direct_sandbox;
 
-fn fail(e: &str) -> ! {
-    eprintln!("error: cargo-sandbox: cannot build the sandbox: {e}");
-    std::process::exit(1)
-}
-
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let (view, program) = direct_sandbox::from_bwrap_args(&args).unwrap_or_else(|e| fail(&e));
-    if program.is_empty() {
-        fail("no program to run")
-    }
-    let code = direct_sandbox::run(&view, &program).unwrap_or_else(|e| fail(&e));
-    // As bwrap writes it; the run record's reader (src/intercept/session.ts) takes the last "exit-code".
-    if let Some(fd) = view.json_status_fd {
-        use std::io::Write;
-        use std::os::unix::io::FromRawFd;
-        // SAFETY: the descriptor was handed to us for this (bwrap's --json-status-fd) and nothing else owns it.
-        let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
-        let _ = writeln!(f, "{{ \"exit-code\": {code} }}");
-    }
-    std::process::exit(code)
+    direct_sandbox::main(&args)
 }

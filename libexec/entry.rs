@@ -32,10 +32,14 @@ mod binds;
 mod build_script;
 #[path = "entry/descriptors.rs"]
 mod descriptors;
+#[path = "shared/direct_sandbox.rs"]
+mod direct_sandbox;
 #[path = "entry/fix_filter.rs"]
 mod fix_filter;
 #[path = "entry/identity.rs"]
 mod identity;
+#[path = "entry/in_process.rs"]
+mod in_process;
 #[path = "entry/jail.rs"]
 mod jail;
 #[path = "entry/jobserver.rs"]

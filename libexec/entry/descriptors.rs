@@ -51,23 +51,56 @@ fn close_inherited_on_exec() {
 /// ...), and, for max-processes, the child (so bwrap and everything in it) in the package's pids
 /// cgroup.
 pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Option<&OsString>) {
-    close_inherited_on_exec();
-    // The child is single-threaded: moving just this thread (cgroup v1's `tasks`, pid 0) spares the
-    // kernel the global lock a whole-process move takes (an RCU grace period, ~10 ms here); its
-    // children are born in the cgroup all the same. cgroup v2 has `cgroup.procs` only.
-    let cgroup = cgroup.map(|c| {
-        let tasks = Path::new(c).join("tasks");
-        let file = if tasks.exists() { tasks } else { Path::new(c).join("cgroup.procs") };
-        CString::new(file.as_os_str().as_bytes()).unwrap_or_else(|_| die("bad cgroup path"))
-    });
-    // The copies above 10 are counted in a fixed array: the child must not allocate.
-    const MOST: usize = 8;
-    if files.len() > MOST {
-        die("too many descriptors for the sandbox");
-    }
-    // SAFETY: the closure runs in the child between fork and exec; it only calls fcntl, dup2, open, write and close on descriptors and a path prepared before the fork, and allocates nothing.
+    let placement = Placement::new(files, cgroup);
+    // SAFETY: the closure runs in the child between fork and exec; `apply` only calls fcntl, dup2, open, write and close on descriptors and a path prepared before the fork, and allocates nothing.
     unsafe {
-        cmd.pre_exec(move || {
+        cmd.pre_exec(move || placement.apply());
+    }
+}
+
+/// The same, in this process, which then builds the sandbox itself (in_process.rs).
+pub(crate) fn place_here(files: Vec<(File, i32)>, cgroup: Option<&OsString>) {
+    let placement = Placement::new(files, cgroup);
+    if let Err(e) = placement.apply() {
+        die(&format!("cannot hand the sandbox its descriptors or join the package's cgroup: {e}"));
+    }
+    // Not closed: a file's old descriptor may be another's target by now (the others are
+    // close-on-exec, as Rust opens every file, and go at the sandboxed program's exec).
+    std::mem::forget(placement);
+}
+
+/// The files to put on their descriptors and the cgroup file to join, prepared before a fork.
+struct Placement {
+    files: Vec<(File, i32)>,
+    cgroup: Option<CString>,
+}
+
+/// The copies above 10 are counted in a fixed array: the child must not allocate.
+const MOST: usize = 8;
+
+impl Placement {
+    fn new(files: Vec<(File, i32)>, cgroup: Option<&OsString>) -> Placement {
+        close_inherited_on_exec();
+        // The child is single-threaded: moving just this thread (cgroup v1's `tasks`, pid 0) spares the
+        // kernel the global lock a whole-process move takes (an RCU grace period, ~10 ms here); its
+        // children are born in the cgroup all the same. cgroup v2 has `cgroup.procs` only.
+        let cgroup = cgroup.map(|c| {
+            let tasks = Path::new(c).join("tasks");
+            let file = if tasks.exists() { tasks } else { Path::new(c).join("cgroup.procs") };
+            CString::new(file.as_os_str().as_bytes()).unwrap_or_else(|_| die("bad cgroup path"))
+        });
+        if files.len() > MOST {
+            die("too many descriptors for the sandbox");
+        }
+        Placement { files, cgroup }
+    }
+
+    /// Allocates nothing: it may run between fork and exec.
+    fn apply(&self) -> std::io::Result<()> {
+        let files = &self.files;
+        // SAFETY: fcntl, dup2, open, write and close take integers, a NUL-terminated path prepared
+        // beforehand and a live one-byte buffer; they change only this process's descriptors.
+        unsafe {
             // Moved above 10 first, so that no file lands on another's target descriptor.
             let mut high = [-1i32; MOST];
             for ((file, _), slot) in files.iter().zip(high.iter_mut()) {
@@ -77,7 +110,7 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
                 }
             }
             let high = &high[..files.len()];
-            for (fd, (_, target)) in high.iter().zip(&files) {
+            for (fd, (_, target)) in high.iter().zip(files) {
                 if dup2(*fd, *target) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -88,7 +121,7 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            if let Some(procs) = &cgroup {
+            if let Some(procs) = &self.cgroup {
                 // (An error of our own would reach the parent as EINVAL: std hands on errnos only.)
                 let fd = open(procs.as_ptr(), O_WRONLY | O_CLOEXEC);
                 if fd < 0 || write(fd, b"0".as_ptr(), 1) != 1 {
@@ -98,7 +131,7 @@ pub(crate) fn inherit_fds(cmd: &mut Command, files: Vec<(File, i32)>, cgroup: Op
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            Ok(())
-        });
+        }
+        Ok(())
     }
 }

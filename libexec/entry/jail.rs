@@ -271,28 +271,38 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
         }
         cmd.envs(n.env.iter().cloned());
     }
-    inherit_fds(&mut cmd, files, pkg.cgroup.as_ref());
-    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)]);
-    if relay.is_some() {
-        cmd.stderr(Stdio::piped());
-    }
+    let limits = [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)];
     crate::profile::bwrap_start();
-    let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start bubblewrap ({}) for {}: {e}", Path::new(&bwrap).display(), jail.what.to_string_lossy())));
-    let cap = (traced && proxied.is_some()).then(|| crate::trace_cap::watch(&child, &record.with_extension("trace"), crate::trace_cap::limit(s)));
-    if let (Some(relay), Some(mut err)) = (relay, child.stderr.take()) {
-        relay_lines(&mut err, relay);
-    }
-    let status = child.wait().unwrap_or_else(|e| die(&format!("lost bubblewrap: {e}")));
-    if let Some(cap) = cap {
-        cap.finish();
-    }
+    let code = if crate::in_process::applies(s, cmd.get_program()) {
+        let (pid, err) = crate::in_process::spawn_builder(&cmd, files, pkg.cgroup.as_ref(), limits, relay.is_some());
+        if let (Some(relay), Some(mut err)) = (relay, err) {
+            relay_lines(&mut err, relay);
+        }
+        crate::in_process::wait(pid)
+    } else {
+        inherit_fds(&mut cmd, files, pkg.cgroup.as_ref());
+        set_limits(&mut cmd, limits);
+        if relay.is_some() {
+            cmd.stderr(Stdio::piped());
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("cannot start bubblewrap ({}) for {}: {e}", Path::new(&bwrap).display(), jail.what.to_string_lossy())));
+        let cap = (traced && proxied.is_some()).then(|| crate::trace_cap::watch(&child, &record.with_extension("trace"), crate::trace_cap::limit(s)));
+        if let (Some(relay), Some(mut err)) = (relay, child.stderr.take()) {
+            relay_lines(&mut err, relay);
+        }
+        let status = child.wait().unwrap_or_else(|e| die(&format!("lost bubblewrap: {e}")));
+        if let Some(cap) = cap {
+            cap.finish();
+        }
+        status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    };
     if let Some(n) = proxied {
         n.stop();
     }
     if let Some(sealed) = jail.network.sealed() {
         sealed.remove();
     }
-    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    code
 }
 
 /// The secrets of a package directory outside the workspace (see package_secrets.rs).

@@ -35,19 +35,23 @@ pub(crate) const RLIMIT_AS: i32 = 9;
 
 /// In the child: the package's max-file-size and max-memory, inherited by everything it starts.
 pub(crate) fn set_limits(cmd: &mut Command, limits: [(i32, Option<u64>); 2]) {
-    // SAFETY: the closure runs in the child between fork and exec and only calls setrlimit with a live array, which is async-signal-safe.
+    // SAFETY: the closure runs in the child between fork and exec and only calls setrlimit (apply_limits) with a live array, which is async-signal-safe.
     unsafe {
-        cmd.pre_exec(move || {
-            for (resource, limit) in limits {
-                if let Some(bytes) = limit {
-                    if setrlimit(resource, &[bytes, bytes]) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || apply_limits(limits));
     }
+}
+
+/// The limits on this process (and what it starts). Allocates nothing.
+pub(crate) fn apply_limits(limits: [(i32, Option<u64>); 2]) -> std::io::Result<()> {
+    for (resource, limit) in limits {
+        if let Some(bytes) = limit {
+            // SAFETY: setrlimit reads a live two-word array; it changes only this process's limit.
+            if unsafe { setrlimit(resource, &[bytes, bytes]) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn main(me: &Path, bin: PathBuf, rest: Vec<OsString>) -> ! {
@@ -240,18 +244,23 @@ fn sandboxed_command(
 /// waits for the script itself; under audit as a child (see below).
 fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsString>, env: Vec<(OsString, OsString)>) -> ! {
     let record = &script.record;
-    let mut cmd = Command::new(&program[0]);
-    cmd.args(&program[1..]).env_clear().envs(env);
     let create = |ext: &str| File::create(record.with_extension(ext)).unwrap_or_else(|e| die(&format!("cannot write the run record {}: {e}", record.display())));
     // bwrap writes the script's exit status to fd 5 (how it ended, e.g. killed by a limit's signal).
     let mut fds = session_args(&s.dir, pkg);
     // Without the masks this view never shows (binds.rs).
     fds.extend([(create("status"), 5), (create("report"), 6)]);
     fds.extend(crate::profile::descriptor());
-    inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
     // Not for wasm (V8 reserves far more address space than it uses), nor a custom runner.
     let bwrapped = pkg.runner.is_empty();
-    set_limits(&mut cmd, [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !script.wasm))]);
+    let limits = [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !script.wasm))];
+    if crate::in_process::applies(s, &program[0]) {
+        crate::profile::bwrap_start();
+        crate::in_process::become_builder(&program, env, fds, pkg.cgroup.as_ref(), limits);
+    }
+    let mut cmd = Command::new(&program[0]);
+    cmd.args(&program[1..]).env_clear().envs(env);
+    inherit_fds(&mut cmd, fds, pkg.cgroup.as_ref());
+    set_limits(&mut cmd, limits);
     // Under audit this launcher stays, strace's parent: it caps the trace (trace_cap.rs); and
     // strace waits for every child it has, the proxy (started before it) included, which waits
     // for us.

@@ -43,6 +43,9 @@ pub(crate) struct Session {
     /// What builds each sandbox: our direct builder (direct-sandbox.rs) or bubblewrap; both take
     /// bubblewrap's options.
     pub builder: OsString,
+    /// `builder` is our direct builder, whose code this program carries (in_process.rs): the
+    /// sandbox is built here instead of by exec'ing it.
+    pub builder_in_process: bool,
     /// The supervisor (libexec/confine.rs).
     pub confine: OsString,
     /// Node and cargo-sandbox's JavaScript, for build scripts compiled for wasm.
@@ -130,6 +133,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
         dir,
         runs,
         builder: required("sandbox-builder"),
+        builder_in_process: r.flag("builder-in-process") == Some(true),
         confine: required("confine"),
         node: required("node"),
         js: required("js").into(),

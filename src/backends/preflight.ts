@@ -107,6 +107,13 @@ export function directBuilder(env: NodeJS.ProcessEnv): { path: string } | { fail
   return failure === undefined ? { path } : { failure };
 }
 
+/** The program that builds each sandbox, and whether it is our own (whose code the entry points carry). */
+export interface SandboxBuilder {
+  path: string;
+  /** libexec/direct-sandbox.rs: the entry points build the sandbox in their own process with the same code. */
+  direct: boolean;
+}
+
 /**
  * The program that builds each sandbox, or a UserError saying what to fix (nothing runs otherwise).
  * By default cargo-sandbox's own static program (libexec/direct-sandbox.rs), which takes
@@ -115,7 +122,7 @@ export function directBuilder(env: NodeJS.ProcessEnv): { path: string } | { fail
  * mount_setattr; user namespaces allowed to bwrap alone, as by Ubuntu's AppArmor profile; a seccomp
  * policy refusing the new mount calls), or when asked for.
  */
-export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string, configuredWhere = 'sandbox.bwrap'): string {
+export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, configured?: string, configuredWhere = 'sandbox.bwrap'): SandboxBuilder {
   if (platform !== 'linux') {
     throw new UserError(`cargo-sandbox has no sandbox backend for ${platform} yet; nothing was built`, [
       'build scripts would run unsandboxed; run plain `cargo` only if you trust every dependency',
@@ -124,7 +131,7 @@ export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, con
   const requested = requestedBackend(env, configured);
   if (requested !== 'bubblewrap') {
     const direct = directBuilder(env);
-    if ('path' in direct) return direct.path;
+    if ('path' in direct) return { path: direct.path, direct: true };
     if (requested === 'direct') {
       throw new UserError(`cargo-sandbox cannot build its sandbox directly on this machine (${BACKEND_VARIABLE}=direct): ${direct.failure}; nothing was built`, [
         `unset ${BACKEND_VARIABLE} to fall back to bubblewrap; \`cargo sandbox doctor\` says why`,
@@ -140,7 +147,7 @@ export function preflight(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, con
   }
   const failure = probed(bwrap, 'bwrap-works', env);
   if (failure !== undefined) throw explainProbeFailure(failure);
-  return bwrap;
+  return { path: bwrap, direct: false };
 }
 
 /** Runs the probe of `program` unless a success is remembered; remembers a success. */

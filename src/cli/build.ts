@@ -108,11 +108,11 @@ export async function sandboxedCargo(
   if (ctx.workspaceSecrets.truncated) {
     reporter.message('warning', `the workspace has more than 4096 directories within two levels of its root: \`.env\` files beyond them are not hidden from build scripts`);
   }
-  const builderPath = preflight(env, process.platform, ctx.config.bwrap?.value, ctx.config.bwrap ? `sandbox.bwrap, ${describeSource(ctx.config.bwrap.source)}` : undefined);
+  const builder = preflight(env, process.platform, ctx.config.bwrap?.value, ctx.config.bwrap ? `sandbox.bwrap, ${describeSource(ctx.config.bwrap.source)}` : undefined);
   // Every host path this session depends on, as the front end will check it before replaying it.
   const checks = new Map<string, string>();
   const host = recordingHost(realHost, checks);
-  host.entry(builderPath);
+  host.entry(builder.path);
   // Where `.git` was looked for, and every workspace config file (an included one may not exist yet).
   for (const path of [...ctx.workspaceSecrets.looked, ...ctx.workspaceFiles.map((f) => f.path)]) host.entry(path);
   const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
@@ -160,7 +160,8 @@ export async function sandboxedCargo(
   const session = createSession({
     policy: ctx.policy,
     host,
-    builderPath,
+    builderPath: builder.path,
+    builderDirect: builder.direct,
     innerWrapper,
     packages: policies.files,
     fingerprints: policies.fingerprints,

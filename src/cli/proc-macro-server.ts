@@ -61,7 +61,7 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   // `rustc --print sysroot` goes through rustup, which follows the workspace's toolchain file.
   // Its macros run inside bubblewrap whatever proc-macros says: compilations are not on the host here.
   enforceWorkspaceTrust(start.workspaceFiles, { ...contextTrustMode(start, ['check'], env), hostCompiles: false }, reporter, env);
-  const builderPath = preflight(env, process.platform, start.config.bwrap?.value, start.config.bwrap ? `sandbox.bwrap, ${describeSource(start.config.bwrap.source)}` : undefined);
+  const builder = preflight(env, process.platform, start.config.bwrap?.value, start.config.bwrap ? `sandbox.bwrap, ${describeSource(start.config.bwrap.source)}` : undefined);
   const server = realServer(env, cargoHome(env, start.home));
   const confine = confineBinary(env);
   const entry = entryBinary('proc-macro-server', env);
@@ -74,7 +74,7 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   const workspaces = new Map<string, Workspace>();
   const open = (ctx: SandboxContext): Workspace => {
     const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
-    const session = createSession({ policy: ctx.policy, host: realHost, builderPath, innerWrapper: undefined, packages: policies.files, fingerprints: policies.fingerprints, procMacros: true, env, confine, workspaceRoot: ctx.workspaceRoot, identityFile: userIdentityFile(env), targetDir: ctx.vars.TARGET_DIR, buildDir: ctx.buildDir });
+    const session = createSession({ policy: ctx.policy, host: realHost, builderPath: builder.path, builderDirect: builder.direct, innerWrapper: undefined, packages: policies.files, fingerprints: policies.fingerprints, procMacros: true, env, confine, workspaceRoot: ctx.workspaceRoot, identityFile: userIdentityFile(env), targetDir: ctx.vars.TARGET_DIR, buildDir: ctx.buildDir });
     if (!session.pidsLimited && ctx.config.global.maxProcesses) reporter.message('warning', 'max-processes is not enforced here: this host offers no writable pids cgroup');
     return { ctx, session };
   };

@@ -74,6 +74,8 @@ export function createSession(opts: {
   host: HostView;
   /** The program that builds each sandbox: ours, or bwrap (backends/preflight.ts). */
   builderPath: string;
+  /** It is cargo-sandbox's own (libexec/direct-sandbox.rs): entry points run its code in-process. */
+  builderDirect?: boolean;
   innerWrapper: string | undefined;
   packages: readonly PackagePolicyFile[];
   fingerprints: PolicyFingerprints;
@@ -164,6 +166,7 @@ export function createSession(opts: {
   opts.host.entry(rustdocWrapper);
   write('session.data', renderSessionData({
     'sandbox-builder': opts.builderPath,
+    'builder-in-process': opts.builderDirect ? '1' : undefined,
     confine: opts.confine,
     // For build scripts compiled for a wasm target: compiled and run by Node.
     node: process.execPath,

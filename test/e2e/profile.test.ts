@@ -1,12 +1,13 @@
 // CARGO_SANDBOX_PROFILE=1: after the build, a note with each kind of sandboxed process and the
 // median/p90 of each stage; without it, no profile is asked for (bubblewrap, seen through a
-// wrapper of the test's, gets no `--profile-fd` and no file on it).
+// wrapper of the test's, gets no `--profile-fd` and no file on it). And the direct builder runs in
+// the entry points' own process.
 
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { copyFixture, makeScratch, runCli } from '../helpers/sandbox-env.js';
+import { BUILDER, CLI, copyFixture, makeScratch, run, runCli } from '../helpers/sandbox-env.js';
 
 const BWRAP = process.env.CARGO_SANDBOX_BWRAP || '/usr/bin/bwrap';
 const STAGES = ['entry', 'namespaces+mounts', 'supervisor setup', 'program', 'teardown', 'total', 'program cpu', 'sandbox cpu'];
@@ -88,5 +89,28 @@ describe('the per-stage profile', { concurrency: false }, () => {
     assert.doesNotMatch(unprofiled, /--profile-fd/);
     assert.match(unprofiled, /^fd7:$/m);
     assert.doesNotMatch(unprofiled, /^fd7:./m);
+  });
+
+  // Issue 29: the direct builder's code runs in the entry points' own process (one exec less per
+  // sandboxed process); bubblewrap, the control, is exec'd, so the trace does see builders.
+  test('the direct builder is not exec\'d: the launcher and the rustc wrapper build the sandbox themselves', { skip: BUILDER !== 'direct' && 'the suite runs on bubblewrap' }, async () => {
+    const s = makeScratch('in-process');
+    const ws = copyFixture(s, 'tiny');
+    const execs = async (env: NodeJS.ProcessEnv) => {
+      const trace = join(s.root, 'execs');
+      rmSync(join(ws, 'target'), { recursive: true, force: true });
+      const r = await run('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', '-o', trace, CLI, 'build'], { cwd: ws, env });
+      assert.equal(r.status, 0, r.stderr);
+      // (An exec strace shows unfinished is counted: only a failed one, `= -1 ENOENT` on a PATH walk, is not.)
+      return [...readFileSync(trace, 'utf8').matchAll(/^\d+ +execve\("([^"]+)"(?!.*= -1 )/gm)].map((m) => m[1]!);
+    };
+    const direct = await execs(s.env);
+    // The sandboxed processes ran (the supervisor, the script, rustc inside)...
+    assert.ok(direct.filter((p) => /\/confine-[0-9a-f]+$/.test(p)).length >= 2, direct.join('\n'));
+    assert.ok(direct.some((p) => p.endsWith('.real')), direct.join('\n'));
+    // ...with no builder program between the entry points and them.
+    assert.deepEqual(direct.filter((p) => /direct-sandbox|bwrap/.test(p)), []);
+    const bubblewrap = await execs({ ...s.env, CARGO_SANDBOX_BACKEND: 'bubblewrap' });
+    assert.ok(bubblewrap.filter((p) => p.endsWith('/bwrap')).length >= 2, bubblewrap.join('\n'));
   });
 });

@@ -14,7 +14,7 @@ import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, rende
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
-import { DIST_SRC } from '../paths.js';
+import { DIST_SRC, PACKAGE_ROOT } from '../paths.js';
 import { createPidsCgroups, pidsRefusals } from '../backends/cgroups.js';
 import { readNetworkFile, type NetworkRecord } from './network-records.js';
 import { workspaceWrapperLink } from './workspace-wrapper.js';
@@ -136,8 +136,10 @@ export function createSession(opts: {
   const runsDir = join(dir, 'runs', String(process.pid));
   mkdirSync(runsDir, { recursive: true });
   mkdirSync(join(dir, 'packages'));
-  // This session and every cache of ours (a cached session lives in one): never writable inside.
-  const ownTrees = [dir, ...cacheDirs(opts.env).filter((c) => existsSync(c))];
+  // This session, every cache of ours (a cached session lives in one) and cargo-sandbox itself (its
+  // JavaScript, helpers' sources and prebuilt helpers, which the next run trusts): never writable
+  // inside, whatever a write grant covers (`allow-write = ["~/.local"]` over a `--prefix` install).
+  const ownTrees = [dir, PACKAGE_ROOT, ...cacheDirs(opts.env).filter((c) => existsSync(c))];
   const defaultMasks = shownMasks(policy.masked, policy.etc);
   for (const pkg of opts.packages) {
     // A grant can show a part of /etc the default view does not, with secrets to mask in it.

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ranReport, soloWorkspace } from '../helpers/attack-env.js';
-import { BASHRC, CLI, copyFixture, filesContaining, isSandboxBuilder, makeScratch, run, runCli, runPlainCargo, SECRETS, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
+import { BASHRC, CLI, copyFixture, filesContaining, isSandboxBuilder, makeScratch, REPO_ROOT, run, runCli, runPlainCargo, SECRETS, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
 import { fileIdentity } from '../../src/intercept/session-cache.js';
 
 const cacheDir = join(makeScratch('front-end-cache').root, 'cache');
@@ -155,9 +155,10 @@ describe('cached sessions and helpers cannot be altered from a sandbox', () => {
   async function withFilledCache(label: string) {
     const { scratch, ws } = soloWorkspace(label);
     const cache = join(scratch.home, '.cache', 'cargo-sandbox');
-    writeFileSync(join(ws, 'attack-params.txt'), `home=${scratch.home}\ncache_dir=${cache}\n`);
+    // A grant over cargo-sandbox's own directory too (as `~/.local` over a `--prefix` install).
+    writeFileSync(join(ws, 'attack-params.txt'), `home=${scratch.home}\ncache_dir=${cache}\npackage_dir=${REPO_ROOT}\n`);
     mkdirSync(join(ws, '.cargo'));
-    writeFileSync(join(ws, '.cargo', 'config.toml'), '[sandbox.package.attack-session-cache]\nallow-write = ["~/.cache"]\n');
+    writeFileSync(join(ws, '.cargo', 'config.toml'), `[sandbox.package.attack-session-cache]\nallow-write = ["~/.cache", "${REPO_ROOT}"]\n`);
     const env = { ...scratch.env, CARGO_SANDBOX_CACHE_DIR: cache };
     for (let i = 0; i < 2; i++) {
       const r = await runCli(['build', '-p', 'victim'], { cwd: ws, env });
@@ -168,12 +169,15 @@ describe('cached sessions and helpers cannot be altered from a sandbox', () => {
     return { scratch, ws, cache, env, before };
   }
 
-  test('a build script granted write access to ~/.cache leaves ~/.cache/cargo-sandbox as it was (control: plain cargo rewrites it)', async () => {
+  test('a build script granted write access to ~/.cache and to cargo-sandbox\'s own directory leaves both as they were (control: plain cargo rewrites them)', async () => {
     const plain = await withFilledCache('cache-tamper-plain');
     const p = await runPlainCargo(['build', '-p', 'attack-session-cache'], { cwd: plain.ws, env: plain.env });
     assert.equal(p.status, 0, p.stderr);
     assert.ok(existsSync(join(plain.cache, 'PWNED')), 'plain: nothing was planted');
     assert.ok([...plain.before].some(([f, data]) => !readFileSync(f).equals(data)), 'plain: no cached file was changed');
+    const planted = join(REPO_ROOT, 'dist', 'PWNED-package');
+    assert.ok(existsSync(planted), 'plain: nothing was planted in cargo-sandbox\'s directory');
+    rmSync(planted);
 
     const s = await withFilledCache('cache-tamper');
     const r = await runCli(['build', '-p', 'attack-session-cache'], { cwd: s.ws, env: s.env });
@@ -182,6 +186,8 @@ describe('cached sessions and helpers cannot be altered from a sandbox', () => {
     assert.match(report, /^append .*\/sessions\/.*packages\/.* Err/m, `the attack did not reach the cached sessions:\n${report}`);
     assert.doesNotMatch(report, /Ok\(\(\)\)/);
     assert.equal(existsSync(join(s.cache, 'PWNED')), false);
+    assert.match(report, /^plant-package Err/m);
+    assert.equal(existsSync(join(REPO_ROOT, 'dist', 'PWNED-package')), false);
     for (const [f, data] of s.before) {
       // Our record of cargo's version-text cache is rewritten by the host after each run (rustc-info.ts):
       // it must name the file cargo wrote, whatever the sandbox did.

@@ -104,6 +104,8 @@ describe('the per-stage profile', { concurrency: false }, () => {
       // (An exec strace shows unfinished is counted: only a failed one, `= -1 ENOENT` on a PATH walk, is not.)
       return [...readFileSync(trace, 'utf8').matchAll(/^\d+ +execve\("([^"]+)"(?!.*= -1 )/gm)].map((m) => m[1]!);
     };
+    // (A first build runs the builder's probe, once per boot: not traced.)
+    assert.equal((await runCli(['build'], { cwd: ws, env: s.env })).status, 0);
     const direct = await execs(s.env);
     // The sandboxed processes ran (the supervisor, the script, rustc inside)...
     assert.ok(direct.filter((p) => /\/confine-[0-9a-f]+$/.test(p)).length >= 2, direct.join('\n'));

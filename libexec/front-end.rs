@@ -117,6 +117,9 @@ fn session_key(args: &[OsString], cwd: &Path) -> String {
     let mut fp = Fingerprint::new();
     fp.add("cargo-sandbox session v1");
     fp.add(&fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default());
+    // The cgroups this runs in: whether max-processes can be enforced, and where its cgroups are,
+    // depend on them (a cgroup delegated to the user: src/backends/cgroup-delegation.ts).
+    fp.add(&fs::read("/proc/self/cgroup").unwrap_or_default());
     for a in args {
         fp.add(a.as_bytes());
     }

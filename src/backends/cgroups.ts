@@ -1,10 +1,12 @@
 // Process limits (max-processes) through the kernel's pids controller: a limit on processes alive
 // at once that, unlike RLIMIT_NPROC, also binds root and does not depend on the user id.
-// One cgroup per package policy file of a session; the launcher moves itself into it (a shell
-// builtin write, no process) before it starts bubblewrap, so everything the script starts is counted.
+// One cgroup per package policy file of a session, under the cgroup root as root, or in the cgroup
+// delegated to the user (cgroup-delegation.ts); the launcher moves its child into it before that
+// starts bubblewrap, so everything the script starts is counted.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { findDelegation, pidsHierarchy, prepareDelegation, writeCgroupFile } from './cgroup-delegation.js';
 
 export interface PidsCgroups {
   /** The session's cgroup, parent of the packages' ones. */
@@ -46,7 +48,7 @@ export function removePidsCgroups(base: string): void {
 const V1 = '/sys/fs/cgroup/pids';
 const V2 = '/sys/fs/cgroup';
 
-/** Where a new pids cgroup can be made on this host, or undefined (not root, no controller). */
+/** Where a new pids cgroup can be made as root, or undefined (not root, no controller). */
 export function pidsControllerRoot(): string | undefined {
   if (existsSync(join(V1, 'pids.max')) || existsSync(join(V1, 'cgroup.procs'))) return writable(V1) ? V1 : undefined;
   try {
@@ -71,19 +73,61 @@ function writable(dir: string): boolean {
   }
 }
 
-export function createPidsCgroups(sessionName: string): PidsCgroups | undefined {
-  const root = pidsControllerRoot();
-  if (!root) return undefined;
-  const base = join(root, sessionName);
-  mkdirSync(base);
+/** How to get max-processes enforced, for doctor, policy and the build's warning. */
+export const PIDS_FIX = [
+  'run the build in a cgroup delegated to you: `systemd-run --user --scope -p Delegate=yes cargo sandbox build` (or start a shell that way, and build from it)',
+  'or run cargo-sandbox as root',
+];
+
+export type PidsStatus =
+  /** `parent`: where the sessions' cgroups go. */
+  | { enforced: true; how: 'root' | 'delegated'; parent: string; v2: boolean; prepared: boolean }
+  | { enforced: false; why: string };
+
+/** Whether max-processes can be enforced, and how; changes nothing but what root's probe does. */
+export function pidsStatus(uid = process.getuid?.() ?? -1): PidsStatus {
+  const root = uid === 0 ? pidsControllerRoot() : undefined;
+  if (root) return { enforced: true, how: 'root', parent: root, v2: root === V2, prepared: true };
+  const h = pidsHierarchy();
+  if (!h) return { enforced: false, why: 'this host has no pids cgroup controller' };
+  const d = findDelegation(h, uid);
+  if (d.ok) return { enforced: true, how: 'delegated', parent: d.dir, v2: h.v2, prepared: d.prepared };
+  return { enforced: false, why: d.dir ? `the cgroup this runs in, ${d.dir}, is not delegated to you: ${d.why}` : d.why };
+}
+
+/** One line: enforced (as root / in the delegated cgroup X) or not, and why. */
+export function describePidsStatus(s: PidsStatus): string {
+  if (!s.enforced) return `not enforced: ${s.why}`;
+  return s.how === 'root' ? `enforced (as root: pids cgroups under ${s.parent})` : `enforced (pids cgroups in the cgroup delegated to you, ${s.parent})`;
+}
+
+/**
+ * The session's pids cgroups, or why there are none. A delegated cgroup is prepared here (cgroup
+ * v2). A step that fails after the host offered the controller is a `problem`, which the build
+ * reports: the limit is then not enforced, and never silently.
+ */
+export function createPidsCgroups(sessionName: string, status: PidsStatus = pidsStatus()): { cgroups?: PidsCgroups; problem?: string } {
+  if (!status.enforced) return {};
+  const base = join(status.parent, sessionName);
+  try {
+    if (!status.prepared) prepareDelegation(status.parent, process.getuid?.() ?? -1);
+    mkdirSync(base);
+    // cgroup v2: the controller reaches the packages' cgroups only through the session's.
+    if (status.v2) writeCgroupFile(join(base, 'cgroup.subtree_control'), '+pids');
+  } catch (e) {
+    removePidsCgroups(base);
+    return { problem: `the pids cgroup ${base} could not be set up: ${(e as Error).message}` };
+  }
   return {
-    base,
-    create(name, max) {
-      const dir = join(base, name.replace(/[^A-Za-z0-9_.@-]/g, '_'));
-      mkdirSync(dir);
-      writeFileSync(join(dir, 'pids.max'), max > 0 ? String(max) : 'max');
-      return dir;
+    cgroups: {
+      base,
+      create(name, max) {
+        const dir = join(base, name.replace(/[^A-Za-z0-9_.@-]/g, '_'));
+        mkdirSync(dir);
+        writeCgroupFile(join(dir, 'pids.max'), max > 0 ? String(max) : 'max');
+        return dir;
+      },
+      dispose: () => removePidsCgroups(base),
     },
-    dispose: () => removePidsCgroups(base),
   };
 }

@@ -8,12 +8,13 @@ import { realHost } from '../backends/host.js';
 import { findExecutable, preflight } from '../backends/preflight.js';
 import { lookup, userTool } from '../config/cargo-config.js';
 import { describeSource } from '../config/types.js';
+import { pidsStatus } from '../backends/cgroups.js';
 import { reportIssues } from '../diagnostics/config-issues.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
 import { explainBuild } from '../diagnostics/after-build.js';
 import { contextTrustMode, enforceWorkspaceTrust, refuseDirectoryOption } from '../diagnostics/trust.js';
 import { claimEntryDir, ensureFrontEnd, recordingHost, replayedFiles, resumeFrontEndRun, writeEntry } from '../intercept/session-cache.js';
-import { createSession, RUNS_VARIABLE, type BuildScriptRun, type Session } from '../intercept/session.js';
+import { createSession, RUNS_VARIABLE, warnUnenforcedPids, type BuildScriptRun, type Session } from '../intercept/session.js';
 import { confineBinary, entryBinary } from '../backends/native-helpers.js';
 import { packagePolicies } from '../policy/package-policies.js';
 import type { CargoOptions } from './args.js';
@@ -145,6 +146,7 @@ export async function sandboxedCargo(
   const targetDir = installDir ?? ctx.vars.TARGET_DIR;
   // Not for an install into a directory of this run's (removed at its end).
   const entryDir = cacheEntry && !hooks.collect && !profile && !installDir ? claimEntryDir(cacheEntry) : undefined;
+  const pids = pidsStatus();
   if (!hooks.collect) ensureFrontEnd(env);
   const confine = confineBinary(env);
   host.entry(confine);
@@ -171,6 +173,7 @@ export async function sandboxedCargo(
     workspaceRoot: ctx.workspaceRoot,
     rustdoc,
     dir: entryDir,
+    pids,
     ...(networkGranted || hooks.audit ? { lockfile: join(ctx.workspaceRoot, 'Cargo.lock') } : {}),
     identityFile,
     targetDir,
@@ -180,10 +183,7 @@ export async function sandboxedCargo(
     ...(hooks.audit ? { audit: hooks.audit.strace, auditTraceLimit: hooks.audit.traceLimit } : {}),
     ...(workspaceWrapper ? { workspaceWrapper } : {}),
   });
-  if (!session.pidsLimited) {
-    const explicit = everyGrants.find((g) => g.maxProcesses)?.maxProcesses;
-    if (explicit) reporter.message('warning', `max-processes (${describeSource(explicit.source)}) is not enforced here: this host offers no writable pids cgroup (run as root, or with a delegated cgroup)`);
-  }
+  warnUnenforcedPids(session, pids, everyGrants.find((g) => g.maxProcesses)?.maxProcesses?.source, reporter);
   try {
     const { program, prefix } = cargo;
     const runEnv: Record<string, string> = runsBinaries ? binaryRunnerEnv(inv.options.targets, inv.toolchain, env) : {};

@@ -1,7 +1,7 @@
 // `cargo sandbox doctor`: one screen saying what works and what to fix.
 
 import { spawnSync } from 'node:child_process';
-import { pidsControllerRoot } from '../backends/cgroups.js';
+import { describePidsStatus, PIDS_FIX, pidsStatus } from '../backends/cgroups.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
@@ -124,8 +124,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Pro
   }
   const landlock = landlockStatus(confine);
   checks.push({ name: 'landlock', ok: true, detail: `${landlock.detail} (second layer where present; \`allow-exec\` needs it)` });
-  const pids = pidsControllerRoot();
-  checks.push({ name: 'max-processes', ok: true, warn: !pids, detail: pids ? `enforced (pids cgroup under ${pids})` : 'not enforced: no writable pids cgroup (run as root, or with a delegated cgroup)' });
+  const pids = pidsStatus();
+  checks.push({ name: 'max-processes', ok: true, warn: !pids.enforced, detail: describePidsStatus(pids), fix: pids.enforced ? undefined : PIDS_FIX });
   const cache = cacheDirs(env).find(usableDir);
   checks.push({ name: 'cache', ok: cache !== undefined, detail: cache ? `${cache} (compiled helpers, cached sessions)` : `no writable directory among ${cacheDirs(env).join(', ')}`, fix: cache ? undefined : ['set CARGO_SANDBOX_CACHE_DIR to a writable directory'] });
   const frontEnd = cache && existsSync(join(cache, 'front-end'));

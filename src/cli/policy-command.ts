@@ -13,6 +13,7 @@ import { loadContext } from './context.js';
 import type { GrantFlag } from './grant-flags.js';
 import { describePackagePolicy, grantsOf, networkSummary, policyJson, trustLine, type PolicyPackage } from './policy-view.js';
 import { contextTrustMode, enforceWorkspaceTrust } from '../diagnostics/trust.js';
+import { PIDS_FIX, pidsStatus } from '../backends/cgroups.js';
 
 type BuildScriptPackage = PolicyPackage;
 
@@ -81,12 +82,17 @@ export async function runPolicyCommand(
     process.stdout.write(policyJson(ctx, inv.packages.length ? all.filter((p) => inv.packages.includes(p.name)) : all));
     return unknown.length ? 101 : 0;
   }
+  const pids = pidsStatus();
+  if (!pids.enforced) {
+    reporter.message('note', `max-processes is not enforced here: ${pids.why}`);
+    for (const fix of PIDS_FIX) reporter.message('help', fix);
+  }
   if (inv.packages.length === 0) {
     const rows = [['PACKAGE', 'SANDBOXED', 'NETWORK', 'READ', 'WRITE', 'ENV', 'TIMEOUT']];
     for (const pkg of all) rows.push([`${pkg.name} v${pkg.version}${pkg.buildScript ? '' : ' (proc macro)'}`, ...summary(grantsOf(ctx, pkg))]);
     process.stdout.write(table(rows));
     return 0;
   }
-  for (const name of inv.packages) for (const pkg of all.filter((p) => p.name === name)) process.stdout.write(describePackagePolicy(ctx, pkg));
+  for (const name of inv.packages) for (const pkg of all.filter((p) => p.name === name)) process.stdout.write(describePackagePolicy(ctx, pkg, pids));
   return unknown.length ? 101 : 0;
 }

@@ -5,6 +5,7 @@ import { describeSource, type NetworkAccess, type SandboxConfig, type Source, ty
 import { formatDestination } from '../config/network-destinations.js';
 import { crossTarget } from '../backends/package-policy.js';
 import { formatSize } from '../diagnostics/blocked-hints.js';
+import { PIDS_FIX, type PidsStatus } from '../backends/cgroups.js';
 import { HOME_SECRETS, SYSTEM_SECRETS } from '../policy/default-policy.js';
 import { effectiveGrants, type EffectiveGrants } from '../policy/effective.js';
 import { BUILD_CONFIG_PATTERNS, globMatch, isPassed } from '../policy/environment.js';
@@ -109,7 +110,7 @@ export function grantsOf(ctx: SandboxContext, pkg: PolicyPackage): EffectiveGran
 }
 
 /** One line per fact; continuation lines are indented under their key. */
-export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): string {
+export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage, pids?: PidsStatus): string {
   const g = grantsOf(ctx, pkg);
   const kind = pkg.buildScript === false ? ' (proc-macro crate without a build script: its network grant applies to the compilations that load it)' : '';
   const out: string[] = [`${pkg.name} v${pkg.version}${pkg.checksum ? ` (checksum ${pkg.checksum.slice(0, 12)}…)` : ''}${kind}`];
@@ -141,7 +142,9 @@ export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage): 
   key('max-file-size', limit(g.maxFileSize, formatSize));
   key('max-disk', `${limit(g.maxDisk, formatSize)}, OUT_DIR and /tmp together`);
   key('max-output', limit(g.maxOutput, formatSize));
-  key('max-processes', limit(g.maxProcesses, String));
+  // Whether this host enforces it (backends/cgroups.ts), and how to get it where it does not.
+  const unenforced = pids && !pids.enforced && g.maxProcesses.value > 0;
+  key('max-processes', limit(g.maxProcesses, String), unenforced ? [`NOT enforced here: ${pids.why}`, ...PIDS_FIX] : []);
   key('compilations', ...compilationLines(ctx.config));
   return out.join('\n') + '\n';
 }

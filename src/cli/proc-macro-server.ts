@@ -20,7 +20,8 @@ import { describeSource } from '../config/types.js';
 import { cargoHome } from '../config/cargo-config.js';
 import { findWorkspaceRoot } from '../config/workspace.js';
 import { contextTrustMode, enforceWorkspaceTrust } from '../diagnostics/trust.js';
-import { createSession, type Session } from '../intercept/session.js';
+import { createSession, warnUnenforcedPids, type Session } from '../intercept/session.js';
+import { pidsStatus } from '../backends/cgroups.js';
 import { ensureProcMacroLauncher } from '../intercept/session-cache.js';
 import { packagePolicies } from '../policy/package-policies.js';
 import type { CargoOptions } from './args.js';
@@ -72,10 +73,11 @@ export async function runProcMacroServer(options: CargoOptions, env: NodeJS.Proc
   // cover the server's private /tmp, where it copies the libraries it loads).
   const startIsWorkspace = findWorkspaceRoot(cwd, options.manifestPath) !== undefined;
   const workspaces = new Map<string, Workspace>();
+  const pids = pidsStatus();
   const open = (ctx: SandboxContext): Workspace => {
     const policies = packagePolicies(ctx.config, ctx.locked, ctx.vars);
-    const session = createSession({ policy: ctx.policy, host: realHost, builderPath: builder.path, builderDirect: builder.direct, innerWrapper: undefined, packages: policies.files, fingerprints: policies.fingerprints, procMacros: true, env, confine, workspaceRoot: ctx.workspaceRoot, identityFile: userIdentityFile(env), targetDir: ctx.vars.TARGET_DIR, buildDir: ctx.buildDir });
-    if (!session.pidsLimited && ctx.config.global.maxProcesses) reporter.message('warning', 'max-processes is not enforced here: this host offers no writable pids cgroup');
+    const session = createSession({ pids, policy: ctx.policy, host: realHost, builderPath: builder.path, builderDirect: builder.direct, innerWrapper: undefined, packages: policies.files, fingerprints: policies.fingerprints, procMacros: true, env, confine, workspaceRoot: ctx.workspaceRoot, identityFile: userIdentityFile(env), targetDir: ctx.vars.TARGET_DIR, buildDir: ctx.buildDir });
+    warnUnenforcedPids(session, pids, ctx.config.global.maxProcesses?.source, reporter);
     return { ctx, session };
   };
   const first = open(start);

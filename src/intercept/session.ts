@@ -9,13 +9,14 @@ import { basename, join } from 'node:path';
 import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, shownMasks, type HostView } from '../backends/bwrap.js';
 import { isPassed } from '../policy/environment.js';
 import { parseRecord, RecordError, renderRecord } from '../backends/records.js';
-import { UserError } from '../diagnostics/style.js';
+import { UserError, type Reporter } from '../diagnostics/style.js';
 import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
 import { DIST_SRC, PACKAGE_ROOT } from '../paths.js';
-import { createPidsCgroups, pidsRefusals } from '../backends/cgroups.js';
+import { createPidsCgroups, PIDS_FIX, pidsRefusals, type PidsStatus } from '../backends/cgroups.js';
+import { describeSource, type Source } from '../config/types.js';
 import { readNetworkFile, type NetworkRecord } from './network-records.js';
 import { workspaceWrapperLink } from './workspace-wrapper.js';
 
@@ -31,6 +32,8 @@ export interface Session {
   runs(): BuildScriptRun[];
   /** Whether max-processes is enforced (the host has a usable pids cgroup controller). */
   pidsLimited: boolean;
+  /** Why it is not, where the host offered a pids cgroup but setting it up failed (said always). */
+  pidsProblem?: string;
   dispose(): void;
 }
 
@@ -106,6 +109,8 @@ export function createSession(opts: {
   profile?: boolean;
   /** Writable for test binaries run through --sandbox-run (`<target>/tmp`). */
   targetTmpdir?: string;
+  /** Whether and how max-processes can be enforced (backends/cgroups.ts); found out when not given. */
+  pids?: PidsStatus;
   /** `cargo sandbox audit`: the strace that observes each sandbox, and the cap of each trace in bytes (trace_cap.rs). */
   audit?: string;
   auditTraceLimit?: number;
@@ -113,8 +118,11 @@ export function createSession(opts: {
   workspaceWrapper?: string;
 }): Session {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cargo-sandbox-'));
-  const pids = createPidsCgroups(`cargo-sandbox-${basename(dir).replace(/^cargo-sandbox-/, '').slice(0, 16)}-${process.pid}`);
+  const { cgroups: pids, problem: pidsProblem } = createPidsCgroups(`cargo-sandbox-${basename(dir).replace(/^cargo-sandbox-/, '').slice(0, 16)}-${process.pid}`, opts.pids);
   if (pids) writeFileSync(join(dir, 'cgroup'), pids.base);
+  // Replayed only while its cgroups exist: a delegated cgroup goes with its scope (the front end
+  // replays only in the same cgroups it was written in: libexec/front-end.rs).
+  if (pids) opts.host.entry(pids.base);
   const write = (name: string, data: string) => writeFileSync(join(dir, name), data, { mode: 0o600 });
   // Copies shown in place of workspace files that hold credentials (git config).
   const served = opts.policy.served.map((file, i) => {
@@ -206,12 +214,27 @@ export function createSession(opts: {
     entry: rustcWrapper,
     runs: () => readRuns(runsDir),
     pidsLimited: pids !== undefined,
+    ...(pidsProblem ? { pidsProblem } : {}),
     dispose: () => {
       if (opts.dir) return void rmSync(runsDir, { recursive: true, force: true });
       pids?.dispose();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * max-processes not enforced: said when a pids cgroup failed to be set up, and when it was set
+ * (`explicit`, where) on a host that offers none, with how to get it.
+ */
+export function warnUnenforcedPids(session: Session, status: PidsStatus, explicit: Source | undefined, reporter: Reporter): void {
+  if (session.pidsProblem) {
+    reporter.message('warning', `max-processes is not enforced in this build: ${session.pidsProblem}`);
+    reporter.message('help', '`cargo sandbox doctor` says whether it can be');
+  } else if (!session.pidsLimited && explicit && !status.enforced) {
+    reporter.message('warning', `max-processes (${describeSource(explicit)}) is not enforced here: ${status.why}`);
+    for (const fix of PIDS_FIX) reporter.message('help', fix);
+  }
 }
 
 export function readRuns(runsDir: string): BuildScriptRun[] {

@@ -10,7 +10,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readF
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pidsHierarchy, MAIN_LEAF, type PidsHierarchy } from '../../src/backends/cgroup-delegation.js';
+import { findDelegation, MAIN_LEAF, notDelegated, pidsHierarchy, type PidsHierarchy } from '../../src/backends/cgroup-delegation.js';
 import { CLI, FIXTURES, makeScratch, run, runPlainCargo, sleep, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
 
 const NOBODY = 65534;
@@ -130,7 +130,7 @@ describe('max-processes for a user who is not root, through a delegated cgroup',
     const cg = cgroup('escape', NOBODY);
     writeFileSync(join(ws, 'escape/build.rs'), escapeScript(cg, h!.mount));
     chownAll(home);
-    const control = await asNobody(cg, `echo 0 > "${join(cg, 'cgroup.procs')}" && mkdir "${join(cg, 'control-made')}" && rmdir "${join(cg, 'control-made')}" && echo moved`);
+    const control = await asNobody(cg, `mkdir "${join(cg, 'control')}" && echo 0 > "${join(cg, 'control/cgroup.procs')}" && grep -q '/control$' /proc/self/cgroup && echo moved`);
     assert.equal(control.stdout.trim(), 'moved', `control: the user cannot move itself in its own cgroup: ${control.stderr}`);
     const r = await asNobody(cg, '"$CLI" build -p escape');
     assert.equal(r.status, 0, r.stderr);
@@ -159,5 +159,22 @@ describe('max-processes for a user who is not root, through a delegated cgroup',
     assert.match(r.stderr, /^warning: max-processes \(\S+\/\.cargo\/config\.toml:2:1\) is not enforced here: the cgroup this runs in, \S+, is not delegated to you: it is owned by uid 0/m);
     assert.match(r.stderr, /^help: run the build in a cgroup delegated to you: `systemd-run --user --scope -p Delegate=yes cargo sandbox build`/m);
     assert.deepEqual(leftovers(cg), []);
+  });
+
+  test('only a cgroup the user alone can write is taken as delegated: not one others can write, nor one whose procs file is root\'s, nor the root cgroup', (t) => {
+    if (skip) return t.skip(skip);
+    const cg = cgroup('half', NOBODY);
+    assert.equal(notDelegated(h!, cg, NOBODY), undefined);
+    assert.match(notDelegated(h!, cg, 1000) ?? '', /^it is owned by uid 65534, not by you \(uid 1000\)$/);
+    chmodSync(cg, 0o775);
+    assert.match(notDelegated(h!, cg, NOBODY) ?? '', /^it is writable by others \(mode 775\)$/);
+    chmodSync(cg, 0o755);
+    chownSync(join(cg, 'cgroup.procs'), 0, 0);
+    assert.match(notDelegated(h!, cg, NOBODY) ?? '', /^cgroup\.procs is owned by uid 0/);
+    assert.match(notDelegated(h!, '/tmp', NOBODY) ?? '', /not on a cgroup file system/);
+    const line = h!.v2 ? '0::' : '1:pids:';
+    assert.deepEqual(findDelegation(h!, NOBODY, `${line}/\n`), { ok: false, why: 'it is the root cgroup', dir: h!.mount });
+    assert.equal(findDelegation(h!, NOBODY, `${line}/${cg.slice(h!.mount.length + 1)} (deleted)\n`).ok, false);
+    assert.deepEqual(findDelegation(h!, 0, `${line}/${cg.slice(h!.mount.length + 1)}\n`), { ok: false, why: 'it is owned by uid 65534, not by you (uid 0)', dir: cg });
   });
 });

@@ -6,6 +6,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UserError } from '../diagnostics/style.js';
 import { findDelegation, pidsHierarchy, prepareDelegation, writeCgroupFile } from './cgroup-delegation.js';
 
 export interface PidsCgroups {
@@ -123,8 +124,13 @@ export function createPidsCgroups(sessionName: string, status: PidsStatus = pids
       base,
       create(name, max) {
         const dir = join(base, name.replace(/[^A-Za-z0-9_.@-]/g, '_'));
-        mkdirSync(dir);
-        writeCgroupFile(join(dir, 'pids.max'), max > 0 ? String(max) : 'max');
+        try {
+          mkdirSync(dir);
+          writeCgroupFile(join(dir, 'pids.max'), max > 0 ? String(max) : 'max');
+        } catch (e) {
+          // The session's cgroup works: a package's that does not is not skipped quietly.
+          throw new UserError(`cannot set up the pids cgroup ${dir} (max-processes): ${(e as Error).message}; nothing was built`, ['`cargo sandbox doctor` says whether max-processes can be enforced here']);
+        }
         return dir;
       },
       dispose: () => removePidsCgroups(base),

@@ -129,6 +129,7 @@ export function createPidsCgroups(sessionName: string, status: PidsStatus = pids
           writeCgroupFile(join(dir, 'pids.max'), max > 0 ? String(max) : 'max');
         } catch (e) {
           // The session's cgroup works: a package's that does not is not skipped quietly.
+          removePidsCgroups(base);
           throw new UserError(`cannot set up the pids cgroup ${dir} (max-processes): ${(e as Error).message}; nothing was built`, ['`cargo sandbox doctor` says whether max-processes can be enforced here']);
         }
         return dir;

@@ -123,6 +123,17 @@ describe('max-processes for a user who is not root, through a delegated cgroup',
     // bwrap has exited; what it held in the pid namespace goes a moment later.
     for (let i = 0; i < 40 && leftovers(cg).length; i++) await sleep(50);
     assert.deepEqual(leftovers(cg), [], 'the session\'s cgroups were left');
+    // Again, from the leaf (as from a shell in the scope): the front end (built by now) has Node
+    // write a cached session, then replays it; its cgroups stay for the next run, in the same place.
+    for (const round of ['written', 'replayed']) {
+      const again = await asNobody(cg, '"$CLI" build -p bomb');
+      assert.equal(again.status, 101, `${round}: ${again.stderr}`);
+      assert.match(again.stderr, /^note: it was refused \d+ new process\(es\) at its limit of 64 processes alive at once \(max-processes, /m, round);
+    }
+    const sessions = join(home, '.cache/cargo-sandbox/sessions');
+    const cached = readdirSync(sessions).filter((d) => existsSync(join(sessions, d, 'entry')) && existsSync(join(sessions, d, 'cgroup')));
+    assert.equal(cached.length, 1, `no cached session with a cgroup: ${readdirSync(sessions).join(' ')}`);
+    assert.deepEqual(leftovers(cg), [readFileSync(join(sessions, cached[0]!, 'cgroup'), 'utf8').slice(cg.length + 1)]);
   });
 
   test('a sandboxed build script cannot move itself out of its cgroup nor make one (control: the same user, outside, can)', async (t) => {

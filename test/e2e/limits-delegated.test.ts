@@ -98,8 +98,7 @@ describe('max-processes for a user who is not root, through a delegated cgroup',
     for (const e of readdirSync(dir, { withFileTypes: true })) e.isDirectory() ? chownAll(join(dir, e.name)) : chownSync(join(dir, e.name), NOBODY, NOBODY);
   };
   /** `command` as uid 65534, started in `cg` (its leaf once the tool made one: a process of a v2 cgroup that hands pids down lives in a child). */
-  const asNobody = (cg: string, command: string) => {
-    const into = h!.v2 && existsSync(join(cg, MAIN_LEAF)) ? join(cg, MAIN_LEAF) : cg;
+  const asNobody = (cg: string, command: string, into = h!.v2 && existsSync(join(cg, MAIN_LEAF)) ? join(cg, MAIN_LEAF) : cg) => {
     const realRustup = process.env.RUSTUP_HOME || join(homedir(), '.rustup');
     const realCargoBin = join(process.env.CARGO_HOME || join(homedir(), '.cargo'), 'bin');
     const script = `mount --bind "$0" "$1/rustup" && mount --bind "$2" "$1/bin" && echo $$ > "$6/cgroup.procs" && cd "$3" && exec setpriv --reuid ${NOBODY} --regid ${NOBODY} --clear-groups env -i HOME="$4" PATH="$1/bin:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin" RUSTUP_HOME="$1/rustup" CARGO_HOME="$4/.cargo" CARGO_TERM_COLOR=never CARGO_TERM_PROGRESS_WHEN=never CARGO_SANDBOX_TRUST_WORKSPACE="$4" CLI="$7" sh -c "$5"`;
@@ -187,5 +186,17 @@ describe('max-processes for a user who is not root, through a delegated cgroup',
     assert.deepEqual(findDelegation(h!, NOBODY, `${line}/\n`), { ok: false, why: 'it is the root cgroup', dir: h!.mount });
     assert.equal(findDelegation(h!, NOBODY, `${line}/${cg.slice(h!.mount.length + 1)} (deleted)\n`).ok, false);
     assert.deepEqual(findDelegation(h!, 0, `${line}/${cg.slice(h!.mount.length + 1)}\n`), { ok: false, why: 'it is owned by uid 65534, not by you (uid 0)', dir: cg });
+  });
+
+  test('cgroup v2: a delegated cgroup that cannot be set up (a leaf that is not the user\'s) is said on the build, which runs without the limit', async (t) => {
+    if (skip) return t.skip(skip);
+    if (!h!.v2) return t.skip('cgroup v1 needs no leaf: nothing to set up that could fail');
+    chownAll(home);
+    const cg = cgroup('broken', NOBODY);
+    mkdirSync(join(cg, MAIN_LEAF)); // root's
+    const r = await asNobody(cg, '"$CLI" build -p bomb', cg);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^warning: max-processes is not enforced in this build: the pids cgroup ${cg}/\\S+ could not be set up: ${cg}/${MAIN_LEAF} is not a cgroup of yours$`, 'm'));
+    assert.deepEqual(leftovers(cg), []);
   });
 });

@@ -10,8 +10,10 @@
 // never created.
 //
 // cgroup v2's "no internal processes" rule: a cgroup that hands the pids controller to its children
-// holds no process itself. Every process of the delegated cgroup (ours, cargo's parent) moves into
-// a leaf child, `cargo-sandbox-main`, before `+pids` is enabled; the sessions' cgroups go beside it.
+// holds no process itself. The processes of the delegated cgroup move into a leaf child,
+// `cargo-sandbox-main`, before `+pids` is enabled; the sessions' cgroups go beside it. Only when
+// they are all this build's (this process, its ancestors, its children): a cgroup shared with the
+// user's shell or editor is left as it is, and the limit said not to be enforced.
 // A later run started from that leaf finds its parent prepared and uses it.
 
 import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, statfsSync, writeSync } from 'node:fs';
@@ -115,7 +117,7 @@ export function findDelegation(h: PidsHierarchy, uid: number, selfCgroup = readS
     if (!notDelegated(h, parent, uid) && controllers(join(parent, 'cgroup.subtree_control')).includes('pids')) return { ok: true, dir: parent, prepared: true };
   }
   if (own === h.mount) return { ok: false, why: 'it is the root cgroup', dir: own };
-  const why = notDelegated(h, own, uid);
+  const why = notDelegated(h, own, uid) ?? (h.v2 ? strangerIn(own) : undefined);
   if (why) return { ok: false, why, dir: own };
   return { ok: true, dir: own, prepared: !h.v2 };
 }
@@ -153,9 +155,14 @@ export function prepareDelegation(dir: string, uid: number): void {
   if (!st.isDirectory() || st.uid !== uid) throw new Error(`${leaf} is not a cgroup of yours`);
   // Processes may fork meanwhile (a child is born where its parent is): a few rounds.
   for (let round = 0; ; round++) {
-    for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+    const procs = processesIn(dir);
+    // Only this build's own processes are moved: a cgroup that also holds the user's shell or
+    // editor (a desktop's terminal scope) is not rearranged under them.
+    const stranger = strangerAmong(procs);
+    if (stranger) throw new Error(stranger);
+    for (const pid of procs) {
       try {
-        writeCgroupFile(join(leaf, 'cgroup.procs'), pid);
+        writeCgroupFile(join(leaf, 'cgroup.procs'), String(pid));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; // gone meanwhile
       }
@@ -168,4 +175,54 @@ export function prepareDelegation(dir: string, uid: number): void {
     }
   }
   if (!controllers(join(dir, 'cgroup.subtree_control')).includes('pids')) throw new Error(`pids is not enabled in ${join(dir, 'cgroup.subtree_control')}`);
+}
+
+function processesIn(dir: string): number[] {
+  return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+}
+
+function strangerIn(dir: string): string | undefined {
+  try {
+    return strangerAmong(processesIn(dir));
+  } catch (e) {
+    return `its cgroup.procs cannot be read (${(e as Error).message})`;
+  }
+}
+
+/** What is wrong when `procs` are not all this build's (cgroup v2 would need them moved). */
+function strangerAmong(procs: readonly number[]): string | undefined {
+  const stranger = procs.find((pid) => !ofThisBuild(pid));
+  if (stranger === undefined) return undefined;
+  return `it also holds processes that are not this build's (PID ${stranger}, \`${comm(stranger)}\`), which cargo-sandbox does not move; start the build in a cgroup of its own`;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    // The command name may hold spaces and parentheses: the fields after its last `)`.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(' ');
+    return Number(fields[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
+/** This process, one of its ancestors (cargo, the shell's `systemd-run`), or one of its children. */
+export function ofThisBuild(pid: number): boolean {
+  const ancestors = new Set<number>();
+  for (let p: number | undefined = process.pid; p && !ancestors.has(p); p = parentOf(p)) ancestors.add(p);
+  if (ancestors.has(pid)) return true;
+  const seen = new Set<number>();
+  for (let p: number | undefined = pid; p && p > 1 && !seen.has(p); p = parentOf(p)) {
+    if (p === process.pid) return true;
+    seen.add(p);
+  }
+  return false;
 }

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownCgroup } from '../../src/backends/cgroup-delegation.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { ofThisBuild, ownCgroup } from '../../src/backends/cgroup-delegation.js';
 import { describePidsStatus, PIDS_FIX } from '../../src/backends/cgroups.js';
 
 const V2 = { mount: '/sys/fs/cgroup', v2: true };
@@ -32,4 +33,20 @@ test('doctor\'s line says how it is enforced, or why not; the fix names systemd-
   assert.equal(describePidsStatus({ enforced: false, why: 'this host has no pids cgroup controller' }), 'not enforced: this host has no pids cgroup controller');
   assert.match(PIDS_FIX[0]!, /`systemd-run --user --scope -p Delegate=yes cargo sandbox build`/);
   assert.match(PIDS_FIX[1]!, /root/);
+});
+
+test("only this build's processes are ever moved: itself, its ancestors, its children; not a process of the user's elsewhere", () => {
+  assert.ok(ofThisBuild(process.pid));
+  assert.ok(ofThisBuild(process.ppid));
+  const child = spawn('sleep', ['5']);
+  // Started by a shell that exits at once: its parent is then init (or a subreaper), not us.
+  const orphan = Number(spawnSync('sh', ['-c', 'sleep 5 >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' }).stdout.trim());
+  try {
+    assert.ok(ofThisBuild(child.pid!));
+    assert.ok(orphan > 0);
+    assert.equal(ofThisBuild(orphan), false);
+  } finally {
+    child.kill();
+    process.kill(orphan);
+  }
 });

@@ -11,7 +11,8 @@
 // explain: a build script ran (its findings), or cargo failed.
 //
 // Compiled on first use by the rustc that builds the project (std only), with the package root and
-// Node's path fixed at compile time (CARGO_SANDBOX_ROOT, CARGO_SANDBOX_NODE).
+// Node's path fixed at compile time (CARGO_SANDBOX_ROOT, CARGO_SANDBOX_NODE), unless the package
+// has it prebuilt: then those are written into the copy (shared/fixed_path.rs).
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -37,8 +38,16 @@ extern "C" {
 const PR_SET_PDEATHSIG: i32 = 1;
 const SIG_ERR: usize = usize::MAX;
 
-const ROOT: &str = env!("CARGO_SANDBOX_ROOT");
-const NODE: &str = env!("CARGO_SANDBOX_NODE");
+// The package root and Node's path: compiled in, or written into the package's prebuilt copy when
+// it is copied into the cache.
+#[path = "shared/fixed_path.rs"]
+mod fixed_path;
+fn package_root() -> &'static str {
+    fixed_path::fixed(env!("CARGO_SANDBOX_ROOT"))
+}
+fn node_path() -> &'static str {
+    fixed_path::fixed(env!("CARGO_SANDBOX_NODE"))
+}
 const FORWARDED: [i32; 4] = [1, 2, 3, 15]; // SIGHUP, SIGINT, SIGQUIT, SIGTERM
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -180,8 +189,8 @@ fn session_key(args: &[OsString], cwd: &Path) -> String {
         fp.add_content(&dir.join("cargo-sandbox/trusted.json"));
     }
     // cargo-sandbox's own code: a new version writes different sessions.
-    fp.add_tree(&Path::new(ROOT).join("dist/src"));
-    fp.add_tree(&Path::new(ROOT).join("libexec"));
+    fp.add_tree(&Path::new(package_root()).join("dist/src"));
+    fp.add_tree(&Path::new(package_root()).join("libexec"));
     fp.hex()
 }
 
@@ -257,9 +266,9 @@ fn host_entry(path: &Path) -> OsString {
 
 /// Node's cargo-sandbox, with what it needs to write a session or explain this run.
 fn node(args: &[OsString], vars: &[(&str, OsString)]) -> ! {
-    let node = if Path::new(NODE).exists() { NODE } else { "node" };
+    let node = if Path::new(node_path()).exists() { node_path() } else { "node" };
     let mut cmd = Command::new(node);
-    cmd.arg(Path::new(ROOT).join("dist/src/cli/main.js")).args(args);
+    cmd.arg(Path::new(package_root()).join("dist/src/cli/main.js")).args(args);
     for (k, v) in vars {
         cmd.env(k, v);
     }

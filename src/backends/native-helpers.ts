@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../diagnostics/style.js';
+import { installPrebuilt } from './prebuilt-helpers.js';
 import { LIBEXEC, PACKAGE_ROOT } from '../paths.js';
 
 /**
@@ -81,16 +82,24 @@ export function isStaticElf(path: string): boolean {
 }
 
 let announce: ((helper: string) => void) | undefined;
+let warn: (text: string, help?: string) => void = (text, help) => void process.stderr.write(`warning: ${text}\n${help ? `help: ${help}\n` : ''}`);
 
-/** Who hears that a helper is being compiled (the first run takes seconds: it says so). */
-export function announceHelperCompiles(to: (helper: string) => void): void {
+/**
+ * Who hears that a helper is being compiled (the first run takes seconds: it says so), and why a
+ * prebuilt one was not used (a warning: the package on disk is not what was packed).
+ */
+export function announceHelperCompiles(to: (helper: string) => void, warnings?: (text: string, help?: string) => void): void {
   announce = to;
+  if (warnings) warn = warnings;
 }
 
-/** The path of the compiled helper, compiling it if no cache has it. Fails closed. */
-export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): string {
-  const source = join(LIBEXEC, `${build.name}.rs`);
-  const hash = createHash('sha256').update(readFileSync(source)).update(process.arch).update('crt-static');
+/**
+ * The cache key of a helper: SHA-256 (hex) of everything it is compiled from, the architecture and
+ * the variables it reads at compile time. A prebuilt helper carries the key it was built with
+ * (prebuilt-helpers.ts): sources changed since it was packed make another key, never a stale use.
+ */
+export function helperKey(build: HelperBuild): string {
+  const hash = createHash('sha256').update(readFileSync(join(LIBEXEC, `${build.name}.rs`))).update(process.arch).update('crt-static');
   // What it may compile in is part of the cache key too: its modules (libexec/NAME/), the modules
   // helpers share (libexec/shared/, libexec/entry/ for the front end's SHA-256) and the schema
   // files they include (libexec/schema/).
@@ -99,7 +108,37 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
     for (const m of existsSync(modules) ? readdirSync(modules).sort() : []) hash.update(`\0${dir}/${m}\0`).update(readFileSync(join(modules, m)));
   }
   for (const [k, v] of Object.entries(build.compileEnv ?? {})) hash.update(`\0${k}=${v}`);
-  const file = `${build.name}-${hash.digest('hex').slice(0, 16)}`;
+  return hash.digest('hex');
+}
+
+/** The file name of a helper in a cache directory: its name and the start of its key. */
+export function helperFile(build: HelperBuild, key: string): string {
+  return `${build.name}-${key.slice(0, 16)}`;
+}
+
+/**
+ * rustc's arguments for a helper, written to `out`: the same for the first use and for the
+ * prebuilt copies made at pack time (scripts/prebuild-helpers.mjs). Statically linked where the
+ * C library allows it: no dynamic loader at each start (~1.7 ms here, paid once per build script
+ * by the supervisor).
+ */
+export function rustcArgs(build: HelperBuild, out: string, statically: boolean): string[] {
+  const staticArgs = statically ? ['-C', 'target-feature=+crt-static'] : [];
+  return ['--edition', '2021', '-O', '-C', 'panic=abort', '-C', 'strip=symbols', ...staticArgs, '-o', out, join(LIBEXEC, `${build.name}.rs`)];
+}
+
+/**
+ * What the front end and the proc-macro server's launcher have compiled in: where this package is
+ * installed, and the Node that runs it.
+ */
+export function installPathsEnv(): Record<string, string> {
+  return { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };
+}
+
+/** The path of the compiled helper, compiling it if no cache has it. Fails closed. */
+export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): string {
+  const source = join(LIBEXEC, `${build.name}.rs`);
+  const file = helperFile(build, helperKey(build));
   const dirs = build.dirs ?? cacheDirs(env);
   const usable = (path: string) => trustworthy(path) && (!build.mustBeStatic || isStaticElf(path));
   for (const dir of dirs) {
@@ -107,20 +146,20 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   }
   const dir = dirs.find(usableDir);
   if (!dir) throw new UserError(`no writable cache directory for cargo-sandbox's ${build.name} (tried ${dirs.join(', ')}); nothing was built`, ['set CARGO_SANDBOX_CACHE_DIR to a writable directory']);
+  // The package's own copy, built when it was packed, if it is this very helper and intact.
+  if (installPrebuilt(build, join(dir, file), warn)) return join(dir, file);
   const tmp = join(dir, `${file}.${process.pid}.tmp`);
   announce?.(build.name);
   const rustc = env.RUSTC || 'rustc';
-  const compile = (extra: string[]) =>
-    spawnSync(rustc, ['--edition', '2021', '-O', '-C', 'panic=abort', '-C', 'strip=symbols', ...extra, '-o', tmp, source], {
+  const compile = (statically: boolean) =>
+    spawnSync(rustc, rustcArgs(build, tmp, statically), {
       env: { ...env, ...build.compileEnv },
       // Not in the workspace: rustup would follow its toolchain file to a rustc of its choosing.
       cwd: dir,
       encoding: 'utf8',
     });
-  // Statically linked where the C library allows it: no dynamic loader at each start (~1.7 ms here,
-  // paid once per build script by the supervisor).
-  let r = compile(['-C', 'target-feature=+crt-static']);
-  if (r.status !== 0) r = compile([]);
+  let r = compile(true);
+  if (r.status !== 0) r = compile(false);
   if (r.status !== 0) {
     throw new UserError(`could not compile cargo-sandbox's ${build.name} (${source}) with \`${rustc}\`; nothing was built`, [
       (r.stderr || r.error?.message || '').trim().split('\n').slice(0, 12).join('\n'),
@@ -154,7 +193,8 @@ export function pointLinkAt(link: string, target: string): void {
 }
 
 /** What cargo starts of ours: one static entry point each (libexec/entry.rs), never a script. */
-export type EntryMode = 'rustc-wrapper' | 'rustc-wrapper-keep-args' | 'rustdoc-wrapper' | 'run-binary' | 'proc-macro-server';
+export const ENTRY_MODES = ['rustc-wrapper', 'rustc-wrapper-keep-args', 'rustdoc-wrapper', 'run-binary', 'proc-macro-server'] as const;
+export type EntryMode = (typeof ENTRY_MODES)[number];
 
 /** The static entry point for `mode` (under a build script's name, any of them is the launcher). */
 export function entryBinary(mode: EntryMode, env: NodeJS.ProcessEnv): string {

@@ -44,8 +44,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 0;
   }
   const reporter = reporterFor(inv.options, env);
-  // The first run compiles our helpers (seconds): said as cargo says what it compiles.
-  announceHelperCompiles((helper) => reporter.progress('Compiling', `cargo-sandbox's ${helper} helper (first use; cached afterwards)`));
+  // The first run compiles the helpers the package has no prebuilt copy of (seconds): said as
+  // cargo says what it compiles; a prebuilt copy that fails its checks is said too.
+  announceHelperCompiles(
+    (helper) => reporter.progress('Compiling', `cargo-sandbox's ${helper} helper (first use; cached afterwards)`),
+    (text, help) => {
+      reporter.message('warning', text);
+      if (help) reporter.message('help', help);
+    },
+  );
   try {
     // The other commands are loaded on demand: the build's start-up pays only for its own modules.
     if (inv.kind === 'doctor') return await (await import('./doctor.js')).runDoctor(env, reporter);

@@ -10,8 +10,7 @@ import { constants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { HostEntry, HostView } from '../backends/bwrap.js';
 import { removePidsCgroups } from '../backends/cgroups.js';
-import { cacheDirs, compiledHelper, pointLinkAt, usableDir } from '../backends/native-helpers.js';
-import { PACKAGE_ROOT } from '../paths.js';
+import { cacheDirs, compiledHelper, installPathsEnv, pointLinkAt, usableDir } from '../backends/native-helpers.js';
 import { readRuns, safeReaddir, RUNS_VARIABLE, type Session } from './session.js';
 import type { RustcInfo } from './rustc-info.js';
 
@@ -34,7 +33,7 @@ export function ensureFrontEnd(env: NodeJS.ProcessEnv): void {
   const dir = cacheDirs(env).find(usableDir);
   if (!dir) return;
   try {
-    const compileEnv = { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };
+    const compileEnv = installPathsEnv();
     pointLinkAt(join(dir, 'front-end'), basename(compiledHelper({ name: 'front-end', compileEnv, dirs: [dir] }, env)));
   } catch {
     /* no rustc that builds it: Node serves every run */
@@ -51,7 +50,7 @@ export function ensureProcMacroLauncher(env: NodeJS.ProcessEnv): string | undefi
   const dir = cacheDirs(env).find(usableDir);
   if (!dir) return undefined;
   try {
-    const compileEnv = { CARGO_SANDBOX_ROOT: PACKAGE_ROOT, CARGO_SANDBOX_NODE: process.execPath };
+    const compileEnv = installPathsEnv();
     const built = basename(compiledHelper({ name: 'proc-macro-srv', compileEnv, dirs: [dir], mustBeStatic: true }, env));
     const link = join(dir, 'cargo-sandbox-proc-macro-srv');
     pointLinkAt(link, built);

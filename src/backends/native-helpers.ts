@@ -60,6 +60,8 @@ export interface HelperBuild {
   dirs?: string[];
   /** Must load no library (no ELF interpreter): it runs where LD_LIBRARY_PATH is attacker-chosen. */
   mustBeStatic?: boolean;
+  /** False: compiled even when the package has it prebuilt (the tests of compiling itself). */
+  prebuilt?: boolean;
 }
 
 /** Whether an ELF file has no interpreter (PT_INTERP): the loader never runs for it. */
@@ -147,7 +149,7 @@ export function compiledHelper(build: HelperBuild, env: NodeJS.ProcessEnv): stri
   const dir = dirs.find(usableDir);
   if (!dir) throw new UserError(`no writable cache directory for cargo-sandbox's ${build.name} (tried ${dirs.join(', ')}); nothing was built`, ['set CARGO_SANDBOX_CACHE_DIR to a writable directory']);
   // The package's own copy, built when it was packed, if it is this very helper and intact.
-  if (installPrebuilt(build, join(dir, file), warn)) return join(dir, file);
+  if (build.prebuilt !== false && installPrebuilt(build, join(dir, file), warn)) return join(dir, file);
   const tmp = join(dir, `${file}.${process.pid}.tmp`);
   announce?.(build.name);
   const rustc = env.RUSTC || 'rustc';

@@ -80,7 +80,7 @@ describe('the packed package, installed with npm', { concurrency: false }, () =>
   });
 
   test('it is complete (the docs the README links, the helpers\' sources and prebuilt copies, its npm dependencies) and installing runs no script', () => {
-    for (const f of ['THREAT-MODEL.md', 'README.md', 'docs/configuration.md', 'docs/policy.md', 'libexec/entry.rs', 'libexec/confine.rs', 'libexec/front-end.rs', 'dist/src/cli/main.js', 'bin/cargo-sandbox', 'node_modules/semver/package.json', 'node_modules/smol-toml/package.json']) {
+    for (const f of ['THREAT-MODEL.md', 'README.md', 'docs/configuration.md', 'docs/policy.md', 'docs/install.md', 'libexec/entry.rs', 'libexec/confine.rs', 'libexec/front-end.rs', 'dist/src/cli/main.js', 'bin/cargo-sandbox', 'node_modules/semver/package.json', 'node_modules/smol-toml/package.json']) {
       assert.ok(existsSync(join(pkg(), f)), `${f} is missing from the package`);
     }
     assert.ok(!existsSync(join(pkg(), 'dist/test')), 'the tests were packed');

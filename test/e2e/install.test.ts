@@ -107,6 +107,13 @@ describe('the packed package, installed with npm', { concurrency: false }, () =>
     // Root can write the package: its cache is there.
     assert.deepEqual([...new Set(copiedFromManifest(join(pkg(), '.cache'), manifest))], ['confine', 'direct-sandbox', 'entry']);
     assert.ok(readdirSync(join(pkg(), '.cache')).some((f) => /^front-end-[0-9a-f]{16}$/.test(f)), 'no front end');
+    // The next run starts in the front end, the prebuilt one with this installation's paths written
+    // in: it hands `--version` to this Node and this package's main.js.
+    const version = await run('cargo-sandbox', ['--version'], { cwd: ws, env });
+    assert.equal(version.status, 0, version.stderr);
+    assert.match(version.stdout, /^cargo-sandbox \d+\.\d+\.\d+/);
+    const again = await run('cargo', ['sandbox', 'build'], { cwd: ws, env });
+    assert.equal(again.status, 0, again.stderr);
   });
 
   /**
@@ -154,9 +161,10 @@ describe('the packed package, installed with npm', { concurrency: false }, () =>
     const local = join(home, '.local');
     const install = await asNobody(home, join(local, 'bin'), `mkdir "$HOME/npm-cache" && npm ${offlineInstall('"$HOME/.local"', tarball, '"$HOME/npm-cache"').join(' ')}`);
     assert.equal(install.status, 0, install.stdout + install.stderr);
-    const build = await asNobody(home, join(local, 'bin'), 'cd ws && command -v cargo-sandbox && cargo sandbox build');
+    const build = await asNobody(home, join(local, 'bin'), 'cd ws && command -v cargo-sandbox && cargo sandbox build && cargo sandbox build && cargo-sandbox --version');
     assert.equal(build.status, 0, build.stderr);
-    assert.equal(build.stdout.trim(), join(local, 'bin/cargo-sandbox'));
+    assert.equal(build.stdout.split('\n')[0], join(local, 'bin/cargo-sandbox'));
+    assert.match(build.stdout, /^cargo-sandbox \d+\.\d+\.\d+$/m);
     assert.ok(readdirSync(join(home, 'ws/target/debug/build')).some((d) => d.startsWith('installed-')), 'no build script ran');
     assert.doesNotMatch(build.stderr, COMPILING);
     // Its package is its own to write: the cache is there, and holds the prebuilt copies.

@@ -1,6 +1,9 @@
-// cargo-sandbox's two small Rust programs (libexec/*.rs, std only): the supervisor that runs inside
-// bubblewrap, and the compiled front end that replays cached sessions. Compiled on first use with
-// the rustc that cargo would use (any rustc since 1.79, the oldest cargo-sandbox supports, builds them) and cached by content.
+// cargo-sandbox's small Rust programs (libexec/*.rs, std only): the entry point cargo starts, the
+// supervisor around each build script, the direct sandbox builder, the front end that replays
+// cached sessions, the proc-macro server's launcher. Cached by content; on first use copied from
+// the package's prebuilt ones when they are exactly these (prebuilt-helpers.ts), else compiled
+// with the rustc that cargo would use (any rustc since 1.79, the oldest cargo-sandbox supports,
+// builds them).
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

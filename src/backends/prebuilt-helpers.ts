@@ -134,6 +134,7 @@ export function installPrebuilt(build: HelperBuild, dest: string, warn: (text: s
   }
   const tmp = join(dirname(dest), `${basename(dest)}.${process.pid}.tmp`);
   try {
+    rmSync(tmp, { force: true }); // left by a run of the same pid that was killed
     writeFileSync(tmp, bytes, { mode: 0o755, flag: 'wx' });
     chmodSync(tmp, 0o755);
     // Read back from the cache: what the checks pass is what runs.

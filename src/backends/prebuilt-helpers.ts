@@ -149,3 +149,12 @@ export function installPrebuilt(build: HelperBuild, dest: string, warn: (text: s
     return refuse(`it cannot be copied to ${dirname(dest)} (${(e as Error).message})`);
   }
 }
+
+/** For `doctor`: how many helpers the package has prebuilt for this machine, and where. */
+export function prebuiltSummary(root = PACKAGE_ROOT): string {
+  const dir = prebuiltDir(root);
+  if (!existsSync(join(dir, 'manifest.json'))) return `none for ${process.platform}-${process.arch}: each helper is compiled on first use (seconds each)`;
+  const manifest = readManifest(dir);
+  if (typeof manifest === 'string') return `none usable in ${dir}: ${manifest}; each helper is compiled on first use`;
+  return `${Object.keys(manifest.helpers).length} helpers for ${process.platform}-${process.arch} in ${dir}, packed with ${manifest.rustc}: each is checked and copied on first use`;
+}

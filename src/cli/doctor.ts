@@ -5,6 +5,7 @@ import { describePidsStatus, PIDS_FIX, pidsStatus } from '../backends/cgroups.js
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDirs, confineBinary, usableDir } from '../backends/native-helpers.js';
+import { prebuiltSummary } from '../backends/prebuilt-helpers.js';
 import { ensureProcMacroLauncher } from '../intercept/session-cache.js';
 import { MIN_CARGO, parseCargoVersion, supportedCargo } from './cargo-version.js';
 import { BACKEND_VARIABLE, directBuilder, explainProbeFailure, findExecutable, INSTALL_HELP, probeSandbox, requestedBackend } from '../backends/preflight.js';
@@ -128,6 +129,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, reporter: Reporter): Pro
   checks.push({ name: 'max-processes', ok: true, warn: !pids.enforced, detail: describePidsStatus(pids), fix: pids.enforced ? undefined : PIDS_FIX });
   const cache = cacheDirs(env).find(usableDir);
   checks.push({ name: 'cache', ok: cache !== undefined, detail: cache ? `${cache} (compiled helpers, cached sessions)` : `no writable directory among ${cacheDirs(env).join(', ')}`, fix: cache ? undefined : ['set CARGO_SANDBOX_CACHE_DIR to a writable directory'] });
+  checks.push({ name: 'prebuilt', ok: true, detail: prebuiltSummary() });
   const frontEnd = cache && existsSync(join(cache, 'front-end'));
   checks.push({ name: 'fast path', ok: true, warn: !frontEnd, detail: frontEnd ? 'repeated builds start without Node (compiled front end)' : 'not built yet: the first sandboxed build compiles it (every run starts Node until then)' });
   const launcher = ensureProcMacroLauncher(env);

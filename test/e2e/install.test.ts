@@ -98,6 +98,7 @@ describe('the packed package, installed with npm', { concurrency: false }, () =>
     const doctor = await run('cargo-sandbox', ['doctor'], { cwd: ws, env });
     assert.equal(doctor.status, 0, doctor.stdout + doctor.stderr);
     assert.match(doctor.stdout, /^ok +supervisor +\S+\/lib\/node_modules\/cargo-sandbox\//m);
+    assert.match(doctor.stdout, new RegExp(`^ok +prebuilt +9 helpers for ${process.platform}-${process.arch} in \\S+/lib/node_modules/cargo-sandbox/prebuilt/`, 'm'));
     // Through cargo, as the README says: cargo finds the external subcommand on PATH.
     const build = await run('cargo', ['sandbox', 'build'], { cwd: ws, env });
     assert.equal(build.status, 0, build.stderr);

@@ -1,12 +1,15 @@
 // From what the sandbox blocked to the least grants that allow it, and into .cargo/config.toml
 // without disturbing what is there (comments, order, formatting): only lines are added.
 
-import { basename, dirname, relative, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, isAbsolute } from 'node:path';
+import { cargoHome } from '../config/cargo-config.js';
+import { SYSTEM_TREES } from '../policy/default-policy.js';
 import type { ScriptAudit } from './report.js';
 import type { NetworkAttempt } from './observe.js';
 import { isInside } from '../paths.js';
 import { formatDestination, isLoopback, parseDestination } from '../config/network-destinations.js';
 import { NOT_IN_LIST } from '../intercept/network-records.js';
+import { mergeTable, removeTable, type TableEntry } from '../config/config-edit.js';
 
 export interface SuggestedGrants {
   package: string;
@@ -44,6 +47,12 @@ export interface SecretView {
   realpath?: (path: string) => string;
 }
 
+/** Trees where a write would change code or config that runs later on the host (SecretView.codeTrees). */
+export function codeTreesOf(ctx: { workspaceRoot: string; env: NodeJS.ProcessEnv; home: string }): string[] {
+  const pathDirs = (ctx.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
+  return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES, '/etc'];
+}
+
 /** `risky(path)`, and where the path really leads judged the same way. */
 function judgedWhereItLeads(path: string, view: SecretView, risky: (p: string, v: SecretView) => string | undefined): string | undefined {
   const why = risky(path, view);
@@ -57,7 +66,7 @@ function judgedWhereItLeads(path: string, view: SecretView, risky: (p: string, v
 const SECRET_NAME = /(^|[._-])(cred|credentials?|secrets?|tokens?|passw(or)?d|passwd|pgpass|netrc|auth|apikey|api[_-]key|private|id_(rsa|ecdsa|ed25519|dsa))([._-]|$)|^\.env(\.|$)|\.(pem|key|p12|pfx|keytab|kdbx)$/i;
 
 /** Why reading `path` is never suggested without --suggest-risky, if it is not. */
-function riskyRead(path: string, view: SecretView): string | undefined {
+export function riskyRead(path: string, view: SecretView): string | undefined {
   return judgedWhereItLeads(path, view, riskyReadAt);
 }
 
@@ -78,7 +87,7 @@ function riskyReadAt(path: string, view: SecretView): string | undefined {
 }
 
 /** Why writing in `dir` is never suggested without --suggest-risky, if it is not. */
-function riskyWrite(dir: string, view: SecretView): string | undefined {
+export function riskyWrite(dir: string, view: SecretView): string | undefined {
   return judgedWhereItLeads(dir, view, riskyWriteAt);
 }
 
@@ -209,66 +218,25 @@ export function renderSuggestion(g: SuggestedGrants): string[] {
   return lines;
 }
 
-/** The line after the table whose header is at `at`: the next header, or the end. */
-function tableEnd(lines: readonly string[], at: number): number {
-  let end = at + 1;
-  while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;
-  return end;
+/** The keys of a suggestion's table, in the order a new table lists them. */
+function suggestionEntries(g: SuggestedGrants): TableEntry[] {
+  return [
+    ...(g.checksum ? [{ key: 'checksum', value: g.checksum }] : []),
+    { key: 'allow-read', value: g.read },
+    { key: 'allow-write', value: g.write },
+    ...(g.network === true || (Array.isArray(g.network) && g.network.length) ? [{ key: 'allow-network', value: g.network }] : []),
+    { key: 'allow-exec', value: g.exec },
+  ];
 }
 
 /**
- * `text` (a config.toml, possibly empty) with the suggested tables merged in: a table that exists
- * gets the missing keys inserted after its header, and missing array items appended in place;
- * new tables go at the end. Nothing else is touched.
+ * `text` (a config.toml, possibly empty) with the suggested tables merged in (config-edit.ts: a
+ * table that exists gets the missing keys and array items, new tables go at the end), and the
+ * tables of approvals pinned to a version no longer locked (an upgrade) removed. Nothing else is touched.
  */
 export function mergeIntoConfig(text: string, suggestions: readonly SuggestedGrants[], staleKeys: readonly string[] = []): string {
-  let lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
-  // Approvals pinned to a version no longer locked (an upgrade): their tables go, with their lines.
-  for (const key of staleKeys) {
-    const at = lines.findIndex((l) => l.trim().replace(/\s+/g, ' ') === `[sandbox.package."${key}"]`);
-    if (at < 0) continue;
-    let end = tableEnd(lines, at);
-    while (end > at + 1 && lines[end - 1]!.trim() === '') end--;
-    lines = [...lines.slice(0, at), ...lines.slice(end)];
-    while (at < lines.length && lines[at]!.trim() === '' && (at === 0 || lines[at - 1]!.trim() === '')) lines.splice(at, 1);
-  }
-  for (const g of suggestions) {
-    const wanted = renderSuggestion(g);
-    const header = wanted[0]!;
-    const at = lines.findIndex((l) => l.trim().replace(/\s+/g, ' ') === header);
-    if (at < 0) {
-      if (lines.length && lines[lines.length - 1]!.trim() !== '') lines.push('');
-      lines.push(...wanted);
-      continue;
-    }
-    let end = tableEnd(lines, at);
-    for (const line of wanted.slice(1)) {
-      const key = line.slice(0, line.indexOf(' ='));
-      const existing = lines.slice(at + 1, end).findIndex((l) => l.trim().startsWith(`${key} `) || l.trim().startsWith(`${key}=`));
-      if (existing < 0) {
-        lines.splice(at + 1, 0, line);
-        end++;
-        continue;
-      }
-      const idx = at + 1 + existing;
-      // `allow-network` is a boolean or a list: `false` gives way to what is wanted, and so does a
-      // list to `true`; a `true` already there stays (it allows more).
-      if (key === 'allow-network') {
-        const now = lines[idx]!.replace(/#.*$/, '');
-        if (/=\s*false\s*$/.test(now) || (line === 'allow-network = true' && /=\s*\[/.test(now))) {
-          lines[idx] = `${/^\s*/.exec(lines[idx]!)![0]}${line}`;
-          continue;
-        }
-        if (/=\s*true\s*$/.test(now)) continue;
-      }
-      const arr = /^(\s*[\w-]+\s*=\s*\[)(.*)\](\s*(#.*)?)$/.exec(lines[idx]!);
-      const items = /\[(.*)\]/.exec(line)?.[1];
-      if (arr && items !== undefined) {
-        const have = arr[2]!;
-        const add = items.split(', ').filter((i) => i && !have.includes(i));
-        if (add.length) lines[idx] = `${arr[1]}${have.trim() ? `${have.replace(/,?\s*$/, '')}, ` : ''}${add.join(', ')}]${arr[3] ?? ''}`;
-      }
-    }
-  }
-  return `${lines.join('\n')}\n`;
+  let out = text;
+  for (const key of staleKeys) out = removeTable(out, ['sandbox', 'package', key]);
+  for (const g of suggestions) out = mergeTable(out, ['sandbox', 'package', `${g.package}@=${g.version}`], suggestionEntries(g)).text;
+  return out.length && !out.endsWith('\n') ? `${out}\n` : out;
 }

@@ -7,6 +7,7 @@ import type { TrustAction } from './trust-command.js';
 import { UserError } from '../diagnostics/style.js';
 import { HELP_TOPICS, type HelpTopic } from './help.js';
 import { parseOwnCommand } from './subcommand-args.js';
+import { parseAllowArgs, type AllowArgs } from './allow-args.js';
 
 function isTopic(topic: string): topic is HelpTopic {
   return (HELP_TOPICS as readonly string[]).includes(topic);
@@ -19,6 +20,7 @@ export type Invocation =
   | { kind: 'proc-macro-server'; options: CargoOptions }
   | { kind: 'policy'; packages: string[]; format: 'table' | 'json'; options: CargoOptions; grantFlags: GrantFlag[] }
   | { kind: 'trust'; action: TrustAction; options: CargoOptions }
+  | { kind: 'allow'; args: AllowArgs; options: CargoOptions }
   | { kind: 'audit'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[] }
   | { kind: 'cargo'; toolchain: string | undefined; cargoArgs: string[]; options: CargoOptions; grantFlags: GrantFlag[]; sandboxRun: boolean };
 
@@ -51,6 +53,12 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     return { kind: 'cargo', toolchain, cargoArgs: args, options: peekCargoOptions(args), grantFlags: [], sandboxRun: false };
   }
   if (VERSION_FLAGS.has(first)) return { kind: 'version' };
+  // Its flags are grants of its own (`--read PATH`), read before the build's `--allow-*` flags.
+  if (first === 'allow') {
+    const parsed = parseAllowArgs(args.slice(1));
+    if (parsed.help) return { kind: 'help', topic: 'allow' };
+    return { kind: 'allow', args: parsed, options: peekCargoOptions(args.slice(1)) };
+  }
   const { cargoArgs, flags, sandboxRun } = extractGrantFlags(args);
   const options = peekCargoOptions(cargoArgs);
   const rest = cargoArgs.slice(1);

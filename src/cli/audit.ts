@@ -12,7 +12,7 @@ import { connections, observe, riskScore, withProxyRecords, type NetworkAttempt 
 import { AUDIT_SCHEMA, formatBytes, renderDetails, renderTable, type AuditReport, type ScriptAudit } from '../audit/report.js';
 import { parseSize } from '../config/grant-values.js';
 import { parseStrace } from '../audit/strace.js';
-import { grantArgs, mergeIntoConfig, mergeSuggestedNetwork, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
+import { codeTreesOf, grantArgs, mergeIntoConfig, mergeSuggestedNetwork, renderSuggestion, suggestGrants, type SecretView, type SuggestedGrants, type WithheldGrant } from '../audit/suggest.js';
 import { createReporter, plural, UserError, type Reporter } from '../diagnostics/style.js';
 import { fingerprintVariable, type BuildScriptRun } from '../intercept/session.js';
 import { packageVersion, safeRealpath } from '../paths.js';
@@ -88,10 +88,7 @@ export function parseAuditFlags(args: readonly string[]): { flags: AuditFlags; r
  * (sources, `.git/hooks`, `.cargo/config.toml`), cargo's and rustup's homes, every PATH directory,
  * and the system trees.
  */
-function codeTrees(ctx: SandboxContext): string[] {
-  const pathDirs = (ctx.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
-  return [ctx.workspaceRoot, cargoHome(ctx.env, ctx.home), ctx.env.RUSTUP_HOME || join(ctx.home, '.rustup'), ...pathDirs, ...SYSTEM_TREES, '/etc'];
-}
+const codeTrees = codeTreesOf;
 
 /**
  * Where a read may be proposed plainly (suggest.ts): the workspace, the toolchain, cargo's

@@ -208,7 +208,8 @@ export async function sandboxedCargo(
     if (profile) reporter.message('note', profileNote(readProfiles(session.runsDir)));
     const runs = session.runs();
     hooks.collect?.(runs, ctx);
-    await explainBuild(ctx, session, runs, result, reporter);
+    // An audit reports what it found itself: no question in the middle of its rounds.
+    await explainBuild(ctx, session, runs, result, reporter, !hooks.audit);
     return result;
   } finally {
     session.dispose();

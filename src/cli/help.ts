@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
 
-export const HELP_TOPICS = ['policy', 'audit', 'trust', 'doctor', 'config', 'proc-macro-server'] as const;
+export const HELP_TOPICS = ['allow', 'policy', 'audit', 'trust', 'doctor', 'config', 'proc-macro-server'] as const;
 export type HelpTopic = (typeof HELP_TOPICS)[number];
 
 /** The installed documentation: a path that exists wherever the package is. */
@@ -28,6 +28,8 @@ Usage:
                                               +<toolchain>, in code you just cloned)
 
 Commands of its own (\`cargo sandbox help <COMMAND>\` for each):
+  allow PKG [GRANTS]...   grant one package's build script a path, variable or the network, in
+                          your cargo config (--read PATH, --env NAME, --network[=HOST:PORT], ...)
   policy [PKG]...         the effective policy of build scripts, and where each grant comes from
   audit [ARGS]...         build with every build script traced; what each did; --suggest grants
   trust                   what this workspace's own config and toolchain file would run and grant;
@@ -59,7 +61,7 @@ Grants for one build (taken out of cargo's arguments; PKG: optional package name
   --sandbox-run                  also confine test, bench, example and run binaries
 
 Lasting grants go in cargo's config: [sandbox] and [sandbox.package.NAME] tables
-(\`cargo sandbox help config\`).
+(\`cargo sandbox help config\`); \`cargo sandbox allow PKG --read PATH\` writes them for you.
 
 Options:
   -h, --help       Print this help
@@ -70,6 +72,40 @@ What is and is not protected: ${join(PACKAGE_ROOT, 'README.md')}, ${join(PACKAGE
 }
 
 const TOPICS: Record<HelpTopic, string> = {
+  allow: `Grant one package's build script something, in your cargo config
+
+Usage: cargo sandbox allow <PACKAGE>[@=VERSION] [GRANTS]... [OPTIONS]
+
+Adds the grants to [sandbox.package.PACKAGE] in your own cargo config ($CARGO_HOME/config.toml,
+~/.cargo/config.toml by default), merged into the table if it exists: nothing is written twice,
+comments and the rest of the file stay as they are. PACKAGE@=VERSION pins the grants to that
+version (a new version runs with the default policy until allowed again).
+
+Grants (each may be repeated; each is the key of the same name in [sandbox.package.NAME]):
+      --read <PATH>            allow-read: make PATH visible, read-only
+      --write <PATH>           allow-write: make PATH writable
+      --env <NAME>             allow-env: pass this environment variable (\`OPENSSL_*\`: a pattern)
+      --exec <PROGRAM>         allow-exec: let it execute only the programs listed
+      --network                allow-network = true: share the host's whole network
+      --network=<HOST:PORT>    allow-network: only this destination (added to its list)
+      --timeout <DURATION>     timeout ("15m")
+      --max-memory <SIZE>      max-memory ("8GiB"); also --max-file-size, --max-output,
+                               --max-disk <SIZE> and --max-processes <N>
+      --target <TARGET>        target: "native", or a WebAssembly target
+
+Options:
+      --workspace              write this workspace's .cargo/config.toml instead (it stays
+                               trusted if it was; an untrusted one stays untrusted)
+      --manifest-path <PATH>   Path to Cargo.toml (with --workspace)
+      --color <WHEN>           auto, always, never
+  -q, --quiet                  Print less
+  -h, --help                   Print this help
+
+Paths: absolute, \`~/...\`, or relative to the current directory. A denial note after a failed
+build prints the command that allows what was denied.
+
+Details: ${docPath('configuration.md')}
+`,
   policy: `The effective policy of build scripts, and where each grant comes from
 
 Usage: cargo sandbox policy [OPTIONS] [PKG]...

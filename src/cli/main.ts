@@ -56,6 +56,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   try {
     // The other commands are loaded on demand: the build's start-up pays only for its own modules.
     if (inv.kind === 'doctor') return await (await import('./doctor.js')).runDoctor(env, reporter);
+    if (inv.kind === 'allow') return await (await import('./allow-command.js')).runAllowCommand(inv.args, inv.options, env, reporter);
     if (inv.kind === 'trust') return await (await import('./trust-command.js')).runTrustCommand(inv.action, inv.options, env, reporter);
     if (inv.kind === 'policy') return await (await import('./policy-command.js')).runPolicyCommand(inv, env, reporter);
     if (inv.kind === 'audit') return await (await import('./audit.js')).runAudit(inv, env, reporter);

@@ -15,9 +15,9 @@ export { checkPathSyntax, parseDuration, parseSize, type ConfigIssue } from './g
 export const GRANT_KEYS = ['allow-network', 'allow-read', 'allow-write', 'allow-env', 'allow-exec', 'timeout', 'max-file-size', 'max-memory', 'max-output', 'max-disk', 'max-processes', 'runner', 'target', 'target-rustc', 'target-rustflags'] as const;
 export const GLOBAL_KEYS = [...GRANT_KEYS, 'bwrap', 'proc-macros', 'run', 'package'] as const;
 export const PACKAGE_KEYS = [...GRANT_KEYS, 'sandbox', 'checksum'] as const;
-const PACKAGE_NAME = /^[A-Za-z0-9_-]+$/;
+export const PACKAGE_NAME = /^[A-Za-z0-9_-]+$/;
 /** Variables of ours that are not configuration keys. */
-const NOT_CONFIG = ['CARGO_SANDBOX_CACHE_DIR', 'CARGO_SANDBOX_DEBUG', 'CARGO_SANDBOX_STRACE', 'CARGO_SANDBOX_TRUST_WORKSPACE', 'CARGO_SANDBOX_KEEP_TEST_DIRS', 'CARGO_SANDBOX_PROFILE', 'CARGO_SANDBOX_BACKEND'];
+const NOT_CONFIG = ['CARGO_SANDBOX_CACHE_DIR', 'CARGO_SANDBOX_PROMPT', 'CARGO_SANDBOX_DEBUG', 'CARGO_SANDBOX_STRACE', 'CARGO_SANDBOX_TRUST_WORKSPACE', 'CARGO_SANDBOX_KEEP_TEST_DIRS', 'CARGO_SANDBOX_PROFILE', 'CARGO_SANDBOX_BACKEND'];
 
 function readPackageTable(ctx: Ctx, config: SandboxConfig, v: Raw): void {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {

@@ -15,7 +15,8 @@ import type { CargoExit } from '../cli/run-cargo.js';
 import type { Reporter } from './style.js';
 import { spawnsProcesses } from '../policy/wasm-spawners.js';
 
-export async function explainBuild(ctx: SandboxContext, session: Session, runs: BuildScriptRun[], result: CargoExit, reporter: Reporter): Promise<void> {
+/** `prompt`: whether the user may be asked to allow what was denied (allow-prompt.ts decides). */
+export async function explainBuild(ctx: SandboxContext, session: Session, runs: BuildScriptRun[], result: CargoExit, reporter: Reporter, prompt = true): Promise<void> {
   await warnStaleApprovals(ctx, runs, reporter);
   for (const run of runs) {
     const who = `the build script of \`${run.packageName} v${run.packageVersion}\``;
@@ -43,7 +44,8 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
     const grants = effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars);
     if (failedPaths.has(run.outDir) || !crossTarget(grants) || grants.runner || !spawnsProcesses({ name: run.packageName })) continue;
     reporter.message('note', `the build script of \`${run.packageName} v${run.packageVersion}\` ran as WebAssembly and probes rustc, which WASI cannot start: it may have quietly turned features off, and an error above may come from that`);
-    reporter.message('help', `to run it natively under bubblewrap, add to .cargo/config.toml:\n    [sandbox.package.${run.packageName}]\n    target = "native"`);
+    reporter.message('help', `to run it natively under bubblewrap: cargo sandbox allow ${run.packageName} --target native`);
+    if (reporter.verbose) reporter.message('help', `or add to a cargo config file:\n    [sandbox.package.${run.packageName}]\n    target = "native"`);
   }
   // Loaded only after a failure: successful builds do not pay for the diagnostics.
   const { failedRuns, failureNotes, hintContext } = await import('./failure-notes.js');
@@ -80,11 +82,22 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
   });
   // A package whose approvals are pinned gets a pinned table: an unpinned one would outlive upgrades.
   const pinned = (name: string) => ctx.config.packages.some((p) => p.spec.name === name && (p.spec.versionReq || p.spec.checksum));
-  const { notes, help } = failureNotes(failed, ctx.home, (run) => (pinned(run.packageName) && run.packageVersion ? `"${run.packageName}@=${run.packageVersion}"` : run.packageName));
+  const view = await offerView(ctx);
+  const { notes, help, offers } = failureNotes(failed, ctx.home, (run) => (pinned(run.packageName) && run.packageVersion ? `"${run.packageName}@=${run.packageVersion}"` : run.packageName), { verbose: reporter.verbose, view });
   for (const n of notes) reporter.message('note', n);
   for (const h of help) reporter.message('help', h);
   const { explainCompileNetwork } = await import('./compile-network.js');
-  explainCompileNetwork(ctx, session.runsDir, reporter, (name, version) => (pinned(name) && version ? `"${name}@=${version}"` : name));
+  const more = explainCompileNetwork(ctx, session.runsDir, reporter, (name, version) => (pinned(name) && version ? `"${name}@=${version}"` : name));
+  if (!prompt) return;
+  const { maybePrompt } = await import('./allow-prompt.js');
+  await maybePrompt([...offers, ...more], ctx.env, ctx.home, ctx.cwd, reporter);
+}
+
+/** What denial offers are judged against: the masks, the home, the workspace (allow-offers.ts). */
+async function offerView(ctx: SandboxContext): Promise<import('./allow-offers.js').OfferView> {
+  const { codeTreesOf } = await import('../audit/suggest.js');
+  const { safeRealpath } = await import('../paths.js');
+  return { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTreesOf(ctx), realpath: safeRealpath, workspaceRoot: ctx.workspaceRoot };
 }
 
 /** A failure the supervisor or a process limit explains by itself (no rerun needed). */
@@ -148,7 +161,7 @@ async function noteHiddenInputs(ctx: SandboxContext, runs: readonly BuildScriptR
   const { findHiddenInputs, hiddenInputsMessages, alreadySaid } = await import('./hidden-inputs.js');
   const { cacheDirs, usableDir } = await import('../backends/native-helpers.js');
   const found = findHiddenInputs(runs, ctx.env, ctx.home, ctx.policy, (run) => effectiveGrants(ctx.config, { name: run.packageName, version: run.packageVersion }, ctx.vars));
-  const { notes, help } = hiddenInputsMessages(found, ctx.home);
+  const { notes, help } = hiddenInputsMessages(found, ctx.home, ctx.policy.masked, reporter.verbose);
   if (alreadySaid([...notes, ...help], ctx.workspaceRoot, cacheDirs(ctx.env).find(usableDir))) return;
   for (const n of notes) reporter.message('note', n);
   for (const h of help) reporter.message('help', h);

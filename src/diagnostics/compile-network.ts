@@ -7,7 +7,9 @@ import type { NetworkAccess } from '../config/types.js';
 import { NOT_IN_LIST, readCompileRecords, type CompileNetworkRecord } from '../intercept/network-records.js';
 import { effectiveGrants } from '../policy/effective.js';
 import { destinationCheck, grantSnippet, MAX_PROPOSED, networkProposal, proxyFindings, tooManyDestinations } from './blocked-hints.js';
-import { grantFlags } from './failure-notes.js';
+import { grantFlags, type AllowOffer } from './failure-notes.js';
+import { isEmptyRequest } from '../config/allow-grants.js';
+import { allowCommandLine, offerFor, printable } from './allow-offers.js';
 import type { Reporter } from './style.js';
 
 const label = (p: { name: string; version: string }) => `\`${p.name}${p.version ? ` v${p.version}` : ''}\``;
@@ -15,6 +17,7 @@ const label = (p: { name: string; version: string }) => `\`${p.name}${p.version 
 export interface CompileNetworkReport {
   notes: string[];
   help: string[];
+  offers: AllowOffer[];
 }
 
 /**
@@ -26,9 +29,11 @@ export function compileNetworkNotes(
   networkOf: (pkg: { name: string; version: string }) => NetworkAccess,
   tableKey: (name: string, version: string) => string,
   home: string,
+  verbose = false,
 ): CompileNetworkReport {
   const notes: string[] = [];
   const help: string[] = [];
+  const offers: AllowOffer[] = [];
   const said = new Set<string>();
   for (const record of records) {
     const refused = record.network.filter((r) => !r.allowed);
@@ -46,7 +51,8 @@ export function compileNetworkNotes(
         .slice(0, MAX_PROPOSED)
         .map((r) => `tried to reach \`${r.destination}\` through the proxy, which refused it: ${r.reason}`),
     ];
-    const note = `compiling ${label(record.crate)}, ${whose} ${parts.join('; ')}`;
+    // The destinations are what the macro tried: never printed raw.
+    const note = printable(`compiling ${label(record.crate)}, ${whose} ${parts.join('; ')}`);
     if (said.has(note)) continue;
     said.add(note);
     notes.push(note);
@@ -54,8 +60,14 @@ export function compileNetworkNotes(
     const findings = proxyFindings(unlisted);
     if (one) {
       const network = networkOf(one);
-      const snippet = grantSnippet(tableKey(one.name, one.version), findings, home, network);
-      help.push(`a proc-macro package's allow-network also applies to the compilations that load its macros; to allow this, add to .cargo/config.toml:\n${snippet.map((l) => `    ${l}`).join('\n')}`);
+      const key = tableKey(one.name, one.version);
+      const { request } = offerFor(key.replace(/^"(.*)"$/, '$1'), findings, { home, masked: [], codeTrees: [] }, network);
+      if (!isEmptyRequest(request)) {
+        help.push(`a proc-macro package's allow-network also applies to the compilations that load its macros; to allow this: ${allowCommandLine(request)}`);
+        offers.push({ packageName: one.name, request, who: 'proc macros' });
+      }
+      const snippet = grantSnippet(key, findings, home, network);
+      if (verbose && snippet.length) help.push(`or add to a cargo config file:\n${snippet.map((l) => `    ${l}`).join('\n')}`);
       const flags = grantFlags(one.name, findings, home, network);
       if (flags.length) help.push(`or, for one build only, add to the command: \`${flags.join(' ')}\``);
       const proposal = networkProposal(findings, network);
@@ -65,13 +77,15 @@ export function compileNetworkNotes(
       notes.push(`the destination belongs in the allow-network list of the proc-macro package that needs it, one of: ${record.macros.map((m) => `\`${m.name}\``).join(', ')} (\`cargo sandbox policy ${record.macros.map((m) => m.name).join(' ')}\` shows their lists)`);
     }
   }
-  return { notes, help };
+  return { notes, help, offers };
 }
 
-export function explainCompileNetwork(ctx: SandboxContext, runsDir: string, reporter: Reporter, tableKey: (name: string, version: string) => string): void {
+/** Says what the proc macros were refused; returns the offers (for the prompt). */
+export function explainCompileNetwork(ctx: SandboxContext, runsDir: string, reporter: Reporter, tableKey: (name: string, version: string) => string): AllowOffer[] {
   const records = readCompileRecords(runsDir);
-  if (records.length === 0) return;
-  const { notes, help } = compileNetworkNotes(records, (pkg) => effectiveGrants(ctx.config, pkg, ctx.vars).network.value, tableKey, ctx.home);
+  if (records.length === 0) return [];
+  const { notes, help, offers } = compileNetworkNotes(records, (pkg) => effectiveGrants(ctx.config, pkg, ctx.vars).network.value, tableKey, ctx.home, reporter.verbose);
   for (const n of notes) reporter.message('note', n);
   for (const h of help) reporter.message('help', h);
+  return offers;
 }

@@ -9,7 +9,9 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { emptyRequest, type AllowRequest } from '../config/allow-grants.js';
+import { allowCommandLine, grantConcern, printable } from './allow-offers.js';
 import { displayPath, isInside, PACKAGE_ROOT } from '../paths.js';
 import { globMatch, isPassed } from '../policy/environment.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
@@ -22,6 +24,8 @@ const MAX_OUTPUT_READ = 64 * 1024 ** 2;
 export interface HiddenInputs {
   /** PATH directories in the hidden home that hold programs. */
   pathDirs: string[];
+  /** The packages whose build scripts said they look for programs (rerun-if-env-changed=PATH, ...). */
+  pathUsers: string[];
   /** Per package: variables it reads that the sandbox removed. */
   variables: { packageName: string; names: string[] }[];
 }
@@ -60,6 +64,7 @@ export function findHiddenInputs(
   const visible = [...policy.system, ...policy.etc, ...policy.readOnly];
   const pathDirs = (env.PATH ?? '').split(delimiter).filter((d) => isAbsolute(d) && isInside(d, home) && !visible.some((v) => isInside(d, v)) && holdsPrograms(d));
   const variables: HiddenInputs['variables'] = [];
+  const pathUsers = new Set<string>();
   for (const run of runs) {
     // Cargo's record of the script's output: read only as the regular file cargo writes (a
     // `target/` shipped with a repository may hold a link to /dev/zero or a FIFO there).
@@ -73,29 +78,55 @@ export function findHiddenInputs(
       continue;
     }
     const granted = grantsOf(run).env.map((e) => e.value);
-    const names = declaredVariables(output).filter(
+    const declared = declaredVariables(output);
+    if (declared.some((n) => PROGRAM_VARIABLES.includes(n))) pathUsers.add(run.packageName);
+    const names = declared.filter(
       (n) => env[n] !== undefined && !isPassed(policy.env, n) && !granted.some((g) => globMatch(g, n)) && !policy.env.deny.some((d) => globMatch(d, n)),
     );
     const entry = variables.find((v) => v.packageName === run.packageName);
     if (entry) entry.names = [...new Set([...entry.names, ...names])];
     else if (names.length) variables.push({ packageName: run.packageName, names });
   }
-  return { pathDirs: [...new Set(pathDirs)], variables: variables.filter((v) => v.names.length) };
+  return { pathDirs: [...new Set(pathDirs)], pathUsers: [...pathUsers], variables: variables.filter((v) => v.names.length) };
+}
+
+/**
+ * Variables a build script declares when it looks for a program on PATH or for an interpreter
+ * (pyo3-build-config: PYO3_PYTHON, VIRTUAL_ENV, CONDA_PREFIX): its script is the one a hidden
+ * PATH directory concerns.
+ */
+const PROGRAM_VARIABLES = ['PATH', 'PYO3_PYTHON', 'PYTHON_SYS_EXECUTABLE', 'VIRTUAL_ENV', 'CONDA_PREFIX', 'PYENV_VERSION', 'NVM_DIR', 'NODE', 'RBENV_VERSION', 'ASDF_DIR'];
+
+/** Version managers that keep their programs below one directory of the home: granted whole. */
+const TOOL_ROOTS = ['.pyenv', '.nvm', '.asdf', '.rbenv', '.nodenv', '.goenv', '.jenv', '.volta', '.sdkman', '.conda', '.deno', '.bun', 'miniconda3', 'anaconda3', 'miniforge3', 'mambaforge'];
+
+/** The directory to show for a PATH directory: a version manager's root (`~/.pyenv`), or itself. */
+export function toolRoot(dir: string, home: string): string {
+  const first = relative(home, dir).split(sep)[0]!;
+  return TOOL_ROOTS.includes(first) ? join(home, first) : dir;
 }
 
 /** The note and help lines for `found` (empty when nothing was hidden). */
-export function hiddenInputsMessages(found: HiddenInputs, home: string): { notes: string[]; help: string[] } {
+export function hiddenInputsMessages(found: HiddenInputs, home: string, masked: readonly string[] = [], verbose = false): { notes: string[]; help: string[] } {
   const notes: string[] = [];
   const help: string[] = [];
+  // The user's own PATH names these (not a script's output); a secret or the home is still never offered.
+  const roots = [...new Set(found.pathDirs.map((d) => toolRoot(d, home)))].filter((r) => !grantConcern(r, { home, masked }));
   if (found.pathDirs.length) {
-    const dirs = found.pathDirs.map((d) => `\`${displayPath(d, home)}\``).join(', ');
-    notes.push(`the sandbox hid ${dirs} on your PATH (inside your home): a build script that ran a program from there ran another one found further along PATH, or none`);
-    help.push(`if a build needs them, show them to every build script:\n    [sandbox]\n    allow-read = [${found.pathDirs.map((d) => JSON.stringify(displayPath(d, home))).join(', ')}]`);
+    const dirs = found.pathDirs.map((d) => `\`${printable(displayPath(d, home))}\``).join(', ');
+    const whose = found.pathUsers.length ? `the build script of ${found.pathUsers.map((p) => `\`${p}\``).join(' and ')}` : 'build scripts';
+    notes.push(`the sandbox hid ${dirs} (on your PATH, in your home) from ${whose}: a program it ran from there was found further along PATH, or not at all`);
+    const request = (pkg: string): AllowRequest => ({ ...emptyRequest(pkg), read: roots.map((r) => displayPath(r, home)) });
+    if (roots.length) {
+      for (const pkg of found.pathUsers) help.push(`if it needs ${roots.length > 1 ? 'them' : 'it'}: ${allowCommandLine(request(pkg))}`);
+      if (!found.pathUsers.length) help.push(`if a build script needs ${roots.length > 1 ? 'them' : 'it'}: ${allowCommandLine(request('PACKAGE'))} (PACKAGE: its package)`);
+    }
   }
   for (const v of found.variables) {
     const names = v.names.map((n) => `\`${n}\``).join(', ');
     notes.push(`the build script of \`${v.packageName}\` reads ${names} (rerun-if-env-changed), set in your environment but removed in the sandbox: it built without ${v.names.length > 1 ? 'them' : 'it'}`);
-    help.push(`to pass ${v.names.length > 1 ? 'them' : 'it'}, add to .cargo/config.toml:\n    [sandbox.package.${v.packageName}]\n    allow-env = [${v.names.map((n) => JSON.stringify(n)).join(', ')}]`);
+    help.push(`to pass ${v.names.length > 1 ? 'them' : 'it'}: ${allowCommandLine({ ...emptyRequest(v.packageName), env: v.names })}`);
+    if (verbose) help.push(`or add to a cargo config file:\n    [sandbox.package.${v.packageName}]\n    allow-env = [${v.names.map((n) => JSON.stringify(n)).join(', ')}]`);
   }
   return { notes, help };
 }

@@ -65,7 +65,7 @@ test('suggested grants merge into config.toml: comments kept, arrays extended, n
   const text = '# mine\n[sandbox.package."a@=1.0.0"]\nallow-read = ["/x"] # why\n\n[build]\njobs = 2\n';
   const g = { package: 'a', version: '1.0.0', read: ['/x', '/y'], write: [], network: true, exec: [] };
   const merged = mergeIntoConfig(text, [g, { ...g, package: 'b', read: ['/z'], network: false }]);
-  assert.equal(merged, '# mine\n[sandbox.package."a@=1.0.0"]\nallow-network = true\nallow-read = ["/x", "/y"] # why\n\n[build]\njobs = 2\n\n[sandbox.package."b@=1.0.0"]\nallow-read = ["/z"]\n');
+  assert.equal(merged, '# mine\n[sandbox.package."a@=1.0.0"]\nallow-read = ["/x", "/y"] # why\nallow-network = true\n\n[build]\njobs = 2\n\n[sandbox.package."b@=1.0.0"]\nallow-read = ["/z"]\n');
   assert.equal(mergeIntoConfig(merged, [g]), merged);
 });
 

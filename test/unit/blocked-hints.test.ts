@@ -103,7 +103,10 @@ test('the one-off flags name the package and the path (quoted for the shell); an
   assert.ok(report.help.some((h) => h.includes('`cargo sandbox audit -p quiet-fail`')), report.help.join('\n'));
   const wasm = failureNotes([{ run, blocked: [], wasm: true }], '/home/u');
   assert.match(wasm.notes[0]!, /ran as WebAssembly \(WASI\).*cannot start processes/);
-  assert.match(wasm.help[0]!, /\[sandbox\.package\.quiet-fail\]\n {4}target = "native"/);
+  assert.equal(wasm.help[0], 'to allow this: cargo sandbox allow quiet-fail --target native');
+  assert.ok(!wasm.help.join('\n').includes('[sandbox'), 'the TOML table only with -v');
+  const verbose = failureNotes([{ run, blocked: [], wasm: true }], '/home/u', undefined, { verbose: true });
+  assert.ok(verbose.help.some((h) => /\[sandbox\.package\.quiet-fail\]\n {4}target = "native"/.test(h)), verbose.help.join('\n'));
 });
 
 test('a package whose build script failed twice (two feature sets) gets one table with every key, pasteable as is', async () => {
@@ -116,8 +119,11 @@ test('a package whose build script failed twice (two feature sets) gets one tabl
     ],
     '/home/u',
   );
-  const table = report.help.find((h) => h.startsWith('to allow this'))!;
-  assert.equal(table, 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.twice]\n    allow-read = ["~/sdk"]\n    allow-env = ["SDK_LEVEL"]\n    max-memory = "4GiB"');
+  assert.deepEqual(report.help.filter((h) => h.startsWith('to allow this')), ['to allow this: cargo sandbox allow twice --read ~/sdk --env SDK_LEVEL --max-memory 4GiB']);
+  assert.deepEqual(report.offers.map((o) => o.request.key), ['twice']);
+  const verbose = failureNotes([{ run, blocked: [{ kind: 'read', path: '/home/u/sdk', message: 'a' }, { kind: 'env', name: 'SDK_LEVEL', message: 'b' }, { kind: 'limit', key: 'max-memory', suggest: '4GiB', message: 'm' }] }], '/home/u', undefined, { verbose: true });
+  const table = verbose.help.find((h) => h.startsWith('or add to a cargo config file'))!;
+  assert.equal(table, 'or add to a cargo config file:\n    [sandbox.package.twice]\n    allow-read = ["~/sdk"]\n    allow-env = ["SDK_LEVEL"]\n    max-memory = "4GiB"');
   assert.equal(report.help.filter((h) => h.includes('--allow-read=twice:~/sdk')).length, 1);
   assert.doesNotMatch(report.help.join('\n'), /--allow-read=twice:~\/sdk.*--allow-read=twice:~\/sdk/);
 });

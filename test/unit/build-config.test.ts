@@ -54,11 +54,21 @@ test('a build script\'s declared variables are read from its output, both direct
   assert.deepEqual(declaredVariables('cargo:rerun-if-env-changed=A\ncargo:warning=x\ncargo::rerun-if-env-changed=B\ncargo:rerun-if-env-changed=A\n'), ['A', 'B']);
 });
 
-test('the hidden-inputs note names PATH directories as ~/ and gives one table per package', () => {
-  const { notes, help } = hiddenInputsMessages({ pathDirs: [`${HOME}/.pyenv/shims`], variables: [{ packageName: 'foo', names: ['A', 'B'] }] }, HOME);
-  assert.match(notes[0]!, /`~\/\.pyenv\/shims` on your PATH/);
+test('the hidden-inputs note names PATH directories as ~/, the package whose script looks for programs, and one allow command', () => {
+  const { notes, help } = hiddenInputsMessages({ pathDirs: [`${HOME}/.pyenv/shims`], pathUsers: ['pyo3-build-config'], variables: [{ packageName: 'foo', names: ['A', 'B'] }] }, HOME);
+  assert.match(notes[0]!, /`~\/\.pyenv\/shims` \(on your PATH, in your home\) from the build script of `pyo3-build-config`/);
+  // The version manager's root, read-only, for that one package.
+  assert.equal(help[0], 'if it needs it: cargo sandbox allow pyo3-build-config --read ~/.pyenv');
   assert.match(notes[1]!, /`foo` reads `A`, `B`/);
-  assert.equal(help[1], 'to pass them, add to .cargo/config.toml:\n    [sandbox.package.foo]\n    allow-env = ["A", "B"]');
+  assert.equal(help[1], 'to pass them: cargo sandbox allow foo --env A --env B');
+  assert.ok(!help.join('\n').includes('[sandbox'), 'the TOML table only with -v');
+  const verbose = hiddenInputsMessages({ pathDirs: [], pathUsers: [], variables: [{ packageName: 'foo', names: ['A'] }] }, HOME, [], true);
+  assert.equal(verbose.help[1], 'or add to a cargo config file:\n    [sandbox.package.foo]\n    allow-env = ["A"]');
+  // No package said it looks for programs: the command names none; a masked or whole-home root is never offered.
+  const nobody = hiddenInputsMessages({ pathDirs: [`${HOME}/.nvm/versions/node/v20/bin`], pathUsers: [], variables: [] }, HOME);
+  assert.equal(nobody.help[0], 'if a build script needs it: cargo sandbox allow PACKAGE --read ~/.nvm (PACKAGE: its package)');
+  const masked = hiddenInputsMessages({ pathDirs: [`${HOME}/.config/tool/bin`], pathUsers: ['x'], variables: [] }, HOME, [`${HOME}/.config`]);
+  assert.deepEqual(masked.help, []);
 });
 
 test('a PATH directory holding only cargo-sandbox\'s own commands is no hidden input', async () => {

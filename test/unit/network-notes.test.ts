@@ -78,10 +78,12 @@ describe('failure notes', () => {
   });
 
   test('the snippet gives the narrowest list, joined with the package\'s current one; the flag only the new destination', () => {
-    const { notes, help } = failureNotes([{ run, blocked: refused, network: list('forge.test:443') }], '/home/u');
+    const { notes, help } = failureNotes([{ run, blocked: refused, network: list('forge.test:443') }], '/home/u', undefined, { verbose: true });
     assert.match(notes[0]!, /^the build script of `foo-sys v1\.0\.0` ran inside the cargo-sandbox sandbox: network only to its allow-network list,/);
-    assert.equal(help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.foo-sys]\n    allow-network = ["forge.test:443", "dl.example.com:443"]');
-    assert.equal(help[1], 'or, for one build only, add to the command: `--allow-network=foo-sys:dl.example.com:443`');
+    // The command adds the new destination to the package's list; the table (-v) replaces the key whole.
+    assert.equal(help[0], 'to allow this: cargo sandbox allow foo-sys --network=dl.example.com:443');
+    assert.equal(help[1], 'or add to a cargo config file:\n    [sandbox.package.foo-sys]\n    allow-network = ["forge.test:443", "dl.example.com:443"]');
+    assert.equal(help[2], 'or, for one build only, add to the command: `--allow-network=foo-sys:dl.example.com:443`');
     assert.ok(!help.some((h) => /read from its error output/.test(h)));
   });
 
@@ -89,11 +91,11 @@ describe('failure notes', () => {
     const ctx: HintContext = { home: '/home/u', visible: [], writable: [], env: {}, envRules: DEFAULT_ENV_RULES, exists: () => false };
     const guessed = blockedHints('error sending request for url (https://static.example.com/lib.tar.gz): dns error: failed to lookup address information', ctx);
     const report = failureNotes([{ run, blocked: guessed }], '/home/u');
-    assert.equal(report.help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.foo-sys]\n    allow-network = ["static.example.com:443"]');
+    assert.equal(report.help[0], 'to allow this: cargo sandbox allow foo-sys --network=static.example.com:443');
     assert.equal(report.help[1], 'or, for one build only, add to the command: `--allow-network=foo-sys:static.example.com:443`');
-    assert.match(report.help[2]!, /read from its error output.*`allow-network = true` shares the whole network/);
+    assert.match(report.help[2]!, /read from its error output.*`--network` \(`allow-network = true`\) shares the whole network/);
     const unknown = failureNotes([{ run, blocked: blockedHints('error: Temporary failure in name resolution', ctx) }], '/home/u');
-    assert.equal(unknown.help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.foo-sys]\n    allow-network = true');
+    assert.equal(unknown.help[0], 'to allow this: cargo sandbox allow foo-sys --network');
     assert.equal(unknown.help[1], 'or, for one build only, add to the command: `--allow-network=foo-sys`');
   });
 
@@ -181,14 +183,16 @@ describe('failure notes', () => {
     const one = parseCompileRecord('compiling\tapp\t0.1.0\nmacros\tsqlx-macros\t0.7.4\nrefused\tdb.example.com:5432\tnot in allow-network\n')!;
     const { notes, help } = compileNetworkNotes([one, one], () => list('127.0.0.1:5432'), (name) => name, '/home/u');
     assert.deepEqual(notes, ['compiling `app v0.1.0`, the proc macros of `sqlx-macros v0.7.4` tried to reach `db.example.com:5432` through the proxy, which the allow-network list of `sqlx-macros` does not include']);
-    assert.equal(help[0], 'a proc-macro package\'s allow-network also applies to the compilations that load its macros; to allow this, add to .cargo/config.toml:\n    [sandbox.package.sqlx-macros]\n    allow-network = ["127.0.0.1:5432", "db.example.com:5432"]');
+    assert.equal(help[0], 'a proc-macro package\'s allow-network also applies to the compilations that load its macros; to allow this: cargo sandbox allow sqlx-macros --network=db.example.com:5432');
     assert.equal(help[1], 'or, for one build only, add to the command: `--allow-network=sqlx-macros:db.example.com:5432`');
+    const verbose = compileNetworkNotes([one], () => list('127.0.0.1:5432'), (name) => name, '/home/u', true);
+    assert.equal(verbose.help[1], 'or add to a cargo config file:\n    [sandbox.package.sqlx-macros]\n    allow-network = ["127.0.0.1:5432", "db.example.com:5432"]');
     const two = parseCompileRecord('compiling\tapp\t0.1.0\nmacros\ta-macros\t1.0.0\nmacros\tb-macros\t2.0.0\nrefused\tx.test:443\tnot in allow-network\n')!;
     const both = compileNetworkNotes([two], () => false, (name) => name, '/home/u');
     assert.equal(both.help.length, 0);
     assert.match(both.notes[0]!, /^compiling `app v0\.1\.0`, the proc macros of `a-macros v1\.0\.0` and `b-macros v2\.0\.0` tried to reach `x\.test:443`/);
     assert.match(both.notes[1]!, /one of: `a-macros`, `b-macros`/);
-    assert.deepEqual(compileNetworkNotes([parseCompileRecord('compiling\tapp\t0.1.0\nmacros\tm\t1\nallowed\tx.test:443\n')!], () => false, (n) => n, '/h'), { notes: [], help: [] });
+    assert.deepEqual(compileNetworkNotes([parseCompileRecord('compiling\tapp\t0.1.0\nmacros\tm\t1\nallowed\tx.test:443\n')!], () => false, (n) => n, '/h'), { notes: [], help: [], offers: [] });
   });
 });
 

@@ -56,8 +56,8 @@ test('one note per failed build script, help once', () => {
   assert.equal(notes.length, 3);
   assert.equal(notes[2], 'it tried to use the network');
   assert.match(notes[0]!, /`foo v1\.2\.3`/);
-  assert.equal(help[0], 'to allow this, add to .cargo/config.toml:\n    [sandbox.package.bar]\n    allow-network = true');
-  assert.deepEqual(failureNotes([], '/home/u'), { notes: [], help: [] });
+  assert.equal(help[0], 'to allow this: cargo sandbox allow bar --network');
+  assert.deepEqual(failureNotes([], '/home/u'), { notes: [], help: [], offers: [] });
 });
 
 test('doctor reads Ubuntu\'s AppArmor restriction of unprivileged user namespaces', async () => {

@@ -1,0 +1,75 @@
+// After a failed build, at a terminal: ask once per package whether to allow what its build
+// script was denied (as `pnpm approve-builds` asks), and write the yeses to the user's config
+// through the allow command's own code path. Never anywhere else: not in CI, not without a
+// terminal on both stdin and stderr, not with -q, not with CARGO_SANDBOX_PROMPT=never; a build
+// never waits for an answer nobody can give.
+
+import { readSync } from 'node:fs';
+import { describeRequest, requestPackage } from '../config/allow-grants.js';
+import type { AllowOffer } from './failure-notes.js';
+import { printable } from './allow-offers.js';
+import type { Reporter } from './style.js';
+
+export const PROMPT_VARIABLE = 'CARGO_SANDBOX_PROMPT';
+
+/** Whether this run may ask (the terminals are passed in for tests). */
+export function mayPrompt(env: NodeJS.ProcessEnv, reporter: Reporter, tty = { stdin: Boolean(process.stdin.isTTY), stderr: Boolean(process.stderr.isTTY) }): boolean {
+  return tty.stdin && tty.stderr && env.CI === undefined && !reporter.quiet && env[PROMPT_VARIABLE] !== 'never';
+}
+
+/**
+ * One line from `fd`, read a byte at a time so that nothing past it is taken from the terminal
+ * (what the user typed ahead stays for the shell). Undefined at end of input.
+ */
+export function readLine(fd = 0): string | undefined {
+  const byte = Buffer.alloc(1);
+  let line = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, byte, 0, 1, null);
+    } catch (err) {
+      // A terminal left non-blocking by another program: wait for the key, briefly.
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+        continue;
+      }
+      return line.length ? line : undefined;
+    }
+    if (n === 0) return line.length ? line : undefined;
+    const c = byte.toString('latin1');
+    if (c === '\n') return line;
+    if (line.length < 4096) line += c;
+  }
+}
+
+/** "y", "yes" (any case, spaces around): yes; anything else, or nothing, is no. */
+export function isYes(answer: string | undefined): boolean {
+  return answer !== undefined && /^\s*y(es)?\s*$/i.test(answer);
+}
+
+export async function maybePrompt(offers: readonly AllowOffer[], env: NodeJS.ProcessEnv, home: string, cwd: string, reporter: Reporter, ask: () => string | undefined = readLine, tty?: { stdin: boolean; stderr: boolean }): Promise<number> {
+  if (offers.length === 0 || !mayPrompt(env, reporter, tty)) return 0;
+  const { applyAllow, userTarget } = await import('../cli/allow-command.js');
+  const target = userTarget(env, home);
+  // One question per package: two offers for one (a script and its macros) are asked together.
+  const byPackage = new Map<string, AllowOffer>();
+  for (const o of offers) if (!byPackage.has(o.request.key)) byPackage.set(o.request.key, o);
+  let written = 0;
+  for (const offer of byPackage.values()) {
+    const who = offer.who ?? 'build script';
+    reporter.raw(`Allow ${printable(requestPackage(offer.request))}'s ${who} to ${printable(describeRequest(offer.request))}? [y/N] `);
+    const answer = ask();
+    if (answer === undefined) reporter.raw('\n');
+    if (!isYes(answer)) continue;
+    try {
+      if ((await applyAllow(offer.request, target, { env, home, cwd }, reporter)).written) written++;
+    } catch (err) {
+      const { reportUserError, UserError } = await import('./style.js');
+      if (!(err instanceof UserError)) throw err;
+      reportUserError(reporter, err);
+    }
+  }
+  if (written) reporter.message('help', 'run the build again to use the new grants');
+  return written;
+}

@@ -96,7 +96,7 @@ const listed = (v: EntryChange['added']) => (Array.isArray(v) ? v.join(', ') : S
 function describeChanges(changes: readonly EntryChange[], which: 'added' | 'present'): string {
   return changes
     .filter((c) => c[which] !== undefined && !(Array.isArray(c[which]) && (c[which] as readonly string[]).length === 0))
-    .map((c) => `${c.key.replace(/^allow-/, '')} ${listed(c[which])}`)
+    .map((c) => (c.key === 'allow-network' ? (c[which] === true ? 'the whole network' : `network ${listed(c[which])}`) : `${c.key.replace(/^allow-/, '')} ${listed(c[which])}`))
     .join(', ');
 }
 

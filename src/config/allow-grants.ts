@@ -36,6 +36,14 @@ export function isEmptyRequest(r: AllowRequest): boolean {
   return !r.read.length && !r.write.length && !r.env.length && !r.exec.length && r.network === undefined && !r.scalars.length;
 }
 
+/** Two requests for one package as one: lists joined, the whole network over a list, b's scalars over a's. */
+export function mergeRequests(a: AllowRequest, b: AllowRequest): AllowRequest {
+  const join = (x: string[], y: string[]) => [...new Set([...x, ...y])];
+  const network = a.network === true || b.network === true ? true : a.network || b.network ? join(a.network || [], b.network || []) : undefined;
+  const scalars = [...a.scalars.filter((s) => !b.scalars.some((t) => t.key === s.key)), ...b.scalars];
+  return { key: a.key, read: join(a.read, b.read), write: join(a.write, b.write), env: join(a.env, b.env), exec: join(a.exec, b.exec), ...(network ? { network } : {}), scalars };
+}
+
 /** The package's name, without a version requirement. */
 export function requestPackage(r: AllowRequest): string {
   const at = r.key.indexOf('@');

@@ -86,15 +86,16 @@ function findKey(lines: readonly string[], from: number, to: number, key: string
   return undefined;
 }
 
-/** Where the comment of a one-line `key = value  # comment` starts (the line's end if none). */
+/** Where a line's comment starts (the line's end if none): the first `#` outside a string. */
 function commentStart(line: string): number {
-  for (let i = line.indexOf('#'); i >= 0; i = line.indexOf('#', i + 1)) {
-    try {
-      parse(line.slice(0, i));
-      return i;
-    } catch {
-      /* a `#` inside a string */
-    }
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#') return i;
   }
   return line.length;
 }

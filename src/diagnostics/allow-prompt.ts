@@ -5,7 +5,7 @@
 // never waits for an answer nobody can give.
 
 import { readSync } from 'node:fs';
-import { describeRequest, requestPackage } from '../config/allow-grants.js';
+import { describeRequest, mergeRequests, requestPackage } from '../config/allow-grants.js';
 import type { AllowOffer } from './failure-notes.js';
 import { printable } from './allow-offers.js';
 import type { Reporter } from './style.js';
@@ -14,7 +14,7 @@ export const PROMPT_VARIABLE = 'CARGO_SANDBOX_PROMPT';
 
 /** Whether this run may ask (the terminals are passed in for tests). */
 export function mayPrompt(env: NodeJS.ProcessEnv, reporter: Reporter, tty = { stdin: Boolean(process.stdin.isTTY), stderr: Boolean(process.stderr.isTTY) }): boolean {
-  return tty.stdin && tty.stderr && env.CI === undefined && !reporter.quiet && env[PROMPT_VARIABLE] !== 'never';
+  return tty.stdin && tty.stderr && !('CI' in env) && !reporter.quiet && env[PROMPT_VARIABLE] !== 'never';
 }
 
 /**
@@ -54,7 +54,11 @@ export async function maybePrompt(offers: readonly AllowOffer[], env: NodeJS.Pro
   const target = userTarget(env, home);
   // One question per package: two offers for one (a script and its macros) are asked together.
   const byPackage = new Map<string, AllowOffer>();
-  for (const o of offers) if (!byPackage.has(o.request.key)) byPackage.set(o.request.key, o);
+  for (const o of offers) {
+    const had = byPackage.get(o.request.key);
+    byPackage.set(o.request.key, had ? { ...had, request: mergeRequests(had.request, o.request) } : o);
+  }
+  reporter.message('note', `a yes writes the grant to \`${target.shown}\` (your own cargo config)`);
   let written = 0;
   for (const offer of byPackage.values()) {
     const who = offer.who ?? 'build script';

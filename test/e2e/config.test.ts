@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startListeners } from '../helpers/listeners.js';
-import { copyFixture, makeScratch, runCli, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
+import { copyFixture, makeScratch, runCli, runPrinted, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
 
 interface Probe {
   s: Scratch;
@@ -191,27 +191,37 @@ describe('configuration errors', () => {
 });
 
 describe('denials that explain themselves', () => {
+  // What each note names, and the grant its `cargo sandbox allow` command must carry.
   const cases: [string, string, RegExp, string[]][] = [
-    ['read', 'read', /^note: it tried to access `~\/granted\/file\.txt`, which the sandbox hides/m, ['allow-read = ["~/granted/file.txt"]']],
-    ['write', 'gen', /^note: it tried to write `\S+\/probe-a\/generated\/probe-a\.rs`, which is read-only/m, ['allow-write = ["']],
-    ['env', 'env', /^note: it looked for the environment variable `MY_TOOL_HOME`/m, ['allow-env = ["MY_TOOL_HOME"]']],
+    ['read', 'read', /^note: it tried to access `~\/granted\/file\.txt`, which the sandbox hides/m, ['--read ~/granted/file.txt']],
+    ['write', 'gen', /^note: it tried to write `\S+\/probe-a\/generated\/probe-a\.rs`, which is read-only/m, ['--write /']],
+    ['env', 'env', /^note: it looked for the environment variable `MY_TOOL_HOME`/m, ['--env MY_TOOL_HOME']],
     // The narrowest grant: the one address, reached through the forward once granted.
-    ['network', 'net', /^note: it tried to use the network \(127\.0\.0\.1:\d+\)/m, ['allow-network = ["127.0.0.1:']],
-    ['program', 'exec', /^note: it tried to run `mytool`, which is on your PATH in `~\/\.local\/bin`/m, ['allow-read = ["~/.local/bin"]']],
+    ['network', 'net', /^note: it tried to use the network \(127\.0\.0\.1:\d+\)/m, ['--network=127.0.0.1:']],
+    ['program', 'exec', /^note: it tried to run `mytool`, which is on your PATH in `~\/\.local\/bin`/m, ['--read ~/.local/bin']],
   ];
   for (const [label, action, note, grant] of cases) {
-    test(`${label}: the note names it, the help gives the grant, and the grant makes the build pass`, async (t) => {
+    test(`${label}: the note names it, the help gives the allow command, and that command, run as printed, makes the build pass`, async (t) => {
       const listeners = await startListeners(makeScratch('unused').root);
       t.after(() => listeners.close());
       const p = probe(`deny-${label}`, '', { 'strict.probe-a': action, port: String(listeners.tcpPort) });
       const r = await runCli(['build', '-p', 'probe-a'], { cwd: p.ws, env: p.env });
       assert.equal(r.status, 101);
       assert.match(r.stderr, note);
-      const help = r.stderr.slice(r.stderr.indexOf('help: to allow this, add to .cargo/config.toml:'));
-      assert.match(help, /^help: to allow this, add to \.cargo\/config\.toml:\n {4}\[sandbox\.package\.probe-a\]\n/);
-      for (const line of grant) assert.ok(help.includes(`    ${line}`), help);
-      const snippet = help.split('\n').slice(1).filter((l) => l.startsWith('    ')).map((l) => l.slice(4)).join('\n');
-      writeFileSync(join(p.ws, '.cargo/config.toml'), `${snippet}\n`);
+      const command = /^help: to allow this: (cargo sandbox allow probe-a .*)$/m.exec(r.stderr)?.[1];
+      assert.ok(command, r.stderr);
+      for (const g of grant) assert.ok(command.includes(g), command);
+      // The table is for -v only; the one-off flags stay.
+      assert.doesNotMatch(r.stderr, /\[sandbox\.package/);
+      assert.match(r.stderr, /^help: or, for one build only, add to the command: `--allow-/m);
+      if (label === 'read') {
+        const verbose = await runCli(['build', '-v', '-p', 'probe-a'], { cwd: p.ws, env: p.env });
+        assert.match(verbose.stderr, /^help: or add to a cargo config file:\n {4}\[sandbox\.package\.probe-a\]\n {4}allow-read = \["~\/granted\/file\.txt"\]$/m);
+      }
+      const allowed = await runPrinted(command, { cwd: p.ws, env: p.env });
+      assert.equal(allowed.status, 0, allowed.stderr);
+      assert.match(allowed.stderr, /^ {5}Allowed probe-a: .* \(in ~\/\.cargo\/config\.toml\)$/m);
+      assert.match(readFileSync(join(p.s.cargoHome, 'config.toml'), 'utf8'), /^\[sandbox\.package\.probe-a\]$/m);
       const denied = listeners.received.tcp;
       const again = await runCli(['build', '-p', 'probe-a'], { cwd: p.ws, env: p.env });
       assert.equal(again.status, 0, again.stderr);

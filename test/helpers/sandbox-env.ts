@@ -295,3 +295,14 @@ export function snapshotDiff(before: Map<string, string>, after: Map<string, str
   for (const p of after.keys()) if (!before.has(p)) diff.push(`added ${p}`);
   return diff;
 }
+
+/**
+ * Runs a command line as the user would paste it (`cargo sandbox allow ...` from a note), through
+ * bash, with this checkout's `cargo-sandbox` on PATH for cargo to find as its `sandbox` subcommand.
+ */
+export function runPrinted(command: string, opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult> {
+  const bin = mkdtempSync(join(tmpdir(), 'cs-printed-bin-'));
+  scratchDirs.push(bin);
+  symlinkSync(CLI, join(bin, 'cargo-sandbox'));
+  return run('bash', ['-c', command], { ...opts, env: { ...opts.env, PATH: `${bin}:${opts.env.PATH ?? ''}` } });
+}

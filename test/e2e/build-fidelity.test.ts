@@ -127,9 +127,10 @@ describe('building the same thing as plain cargo', () => {
     // It built something else, and says so.
     // Cargo's RUSTDOC (our wrapper, which the sandbox does not show) is the real rustdoc inside.
     assert.match(r.stderr, /feature level 0 \(default\); fallbacks-tool: not found; RUSTDOC: Ok\("rustdoc"\)/);
-    assert.match(r.stderr, /^note: the sandbox hid `~\/bin` on your PATH/m);
+    assert.match(r.stderr, /^note: the sandbox hid `~\/bin` \(on your PATH, in your home\) from build scripts/m);
+    assert.match(r.stderr, /^help: if a build script needs it: cargo sandbox allow PACKAGE --read ~\/bin \(PACKAGE: its package\)$/m);
     assert.match(r.stderr, /^note: the build script of `fallbacks` reads `FALLBACKS_FEATURE_LEVEL` \(rerun-if-env-changed\)/m);
-    assert.match(r.stderr, /\[sandbox\.package\.fallbacks\]\n {4}allow-env = \["FALLBACKS_FEATURE_LEVEL"\]/);
+    assert.match(r.stderr, /^help: to pass it: cargo sandbox allow fallbacks --env FALLBACKS_FEATURE_LEVEL$/m);
     // Said once: the script runs again, the note does not.
     writeFileSync(join(ws, 'build.rs'), `${readFileSync(join(ws, 'build.rs'), 'utf8')}\n// again\n`);
     const again = await runCli(['build'], { cwd: ws, env });

@@ -94,7 +94,7 @@ describe('grants', () => {
     assert.equal(r.status, 101);
     assert.ok(Date.now() - started < 40_000, 'the build hung');
     assert.match(r.stderr, /^note: it was stopped after its timeout of 2s \(.*config\.toml:2:1\)$/m);
-    assert.match(r.stderr, /^\s+timeout = "8s"$/m);
+    assert.match(r.stderr, /^help: to allow this: cargo sandbox allow probe-a --timeout 8s$/m);
   });
 
   test('command-line grants for one build', async () => {

@@ -59,7 +59,7 @@ describe('resource limits', () => {
     const r = await runCli(['build', '-p', 'fill'], { cwd: ws, env: s.env });
     assert.equal(r.status, 101);
     assert.match(r.stderr, /^note: it was stopped writing a file larger than its limit of 1MiB \(max-file-size, \S+\/\.cargo\/config\.toml:2:1\)$/m);
-    assert.match(r.stderr, /^ {4}max-file-size = "4MiB"$/m);
+    assert.match(r.stderr, /^help: to allow this: cargo sandbox allow fill --max-file-size 4MiB$/m);
     const big = walkFiles(join(ws, 'target')).filter((f) => f.endsWith('/big.bin'));
     assert.ok(big.every((f) => statSync(f).size <= 1024 * 1024), 'a file grew past the limit');
     writeFileSync(join(ws, '.cargo/config.toml'), '[sandbox.package.fill]\nmax-file-size = "16MiB"\n');
@@ -72,7 +72,7 @@ describe('resource limits', () => {
     const r = await runCli(['build', '-p', 'hog'], { cwd: ws, env: s.env });
     assert.equal(r.status, 101);
     assert.match(r.stderr, /^note: it ran out of memory under its limit of 256MiB \(max-memory, \S+\/\.cargo\/config\.toml:2:1\)$/m);
-    assert.match(r.stderr, /^ {4}max-memory = "1GiB"$/m);
+    assert.match(r.stderr, /^help: to allow this: cargo sandbox allow hog --max-memory 1GiB$/m);
   });
 
   test('max-processes stops a fork bomb (control: unsandboxed, all 400 processes start)', async () => {
@@ -83,7 +83,7 @@ describe('resource limits', () => {
     assert.equal(r.status, 101);
     assert.match(r.stderr, /fork bomb stopped after \d+ processes/);
     assert.match(r.stderr, /^note: it was refused \d+ new process\(es\) at its limit of 64 processes alive at once \(max-processes, \S+\/\.cargo\/config\.toml:2:1\)$/m);
-    assert.match(r.stderr, /^ {4}max-processes = 256$/m);
+    assert.match(r.stderr, /^help: to allow this: cargo sandbox allow bomb --max-processes 256$/m);
   });
 
   test('max-output stops gigabytes on stdout before cargo stores them (control: unsandboxed, cargo keeps 1 GiB)', async () => {

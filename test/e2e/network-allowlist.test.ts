@@ -177,9 +177,15 @@ describe('network allowlists', () => {
 
   test('a failed build script names each destination its proxy refused, and the list to paste (the current one, extended)', async () => {
     const { s, ws } = workspace('network-note', `[sandbox.package.net-probe]\nallow-network = ${allowList(servers.ports)}\n`, { fail: '1' });
-    const r = await runCli(['build', '-p', 'net-probe'], { cwd: ws, env: s.env });
+    // -v: the table to paste too, besides the allow command.
+    const r = await runCli(['build', '-v', '-p', 'net-probe'], { cwd: ws, env: s.env });
     assert.notEqual(r.status, 0);
     const { http, http_other: other } = servers.ports;
+    // The command adds only the new destinations to the list, never the whole network.
+    const command = /^help: to allow this: (cargo sandbox allow net-probe .*)$/m.exec(r.stderr)?.[1] ?? '';
+    assert.ok(command.includes(`--network=other.test:${http}`), r.stderr);
+    assert.doesNotMatch(command, /--network(?!=)/);
+    assert.doesNotMatch(command, new RegExp(`--network=allowed\\.test:${http}(\\s|$)`), 'a destination already listed is not offered again');
     assert.ok(r.stderr.includes(`other.test:${http}`) && r.stderr.includes(`allowed.test:${other}`), r.stderr);
     const list = /^\s*allow-network = \[(.*)\]$/m.exec(r.stderr)?.[1] ?? '';
     // under_score.test: a name the proxy takes is one a list can hold, so the list grows (never `true`).
@@ -214,7 +220,7 @@ describe('network allowlists', () => {
     assert.ok(record.length < 100_000, `${record.length} bytes`);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /tried to reach at least \d+ destinations \(the first: `flood0\.test:1`.*too many to propose as a list/);
-    assert.doesNotMatch(r.stderr, /allow-network = \[.*flood\d/);
+    assert.doesNotMatch(r.stderr, /allow-network = \[.*flood\d|--network=flood\d/);
   });
 
   test('audit: the destinations a proc macro tried are listed under its package, every audit; --suggest-risky --write grants its narrow list', async () => {

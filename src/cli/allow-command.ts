@@ -130,7 +130,14 @@ export async function applyAllow(request: AllowRequest, target: AllowTarget, opt
   // What the loader says of the file as it would be: only errors this edit brings (an error
   // already there is the user's to fix, and cargo-sandbox reports it on every build anyway).
   const was = before ? await configErrors(target.path, before, opts.cwd).catch(() => [] as ConfigIssue[]) : [];
-  const now = await configErrors(target.path, merged.text, opts.cwd);
+  let now: ConfigIssue[];
+  try {
+    now = await configErrors(target.path, merged.text, opts.cwd);
+  } catch (err) {
+    // Not TOML once edited: the table is already defined another way (an inline table, dotted keys).
+    if (!(err instanceof UserError)) throw err;
+    throw new UserError(`\`${target.shown}\` would not be valid TOML with this grant: ${err.help[0] ?? err.message}; nothing was written`, [`\`${requestPackage(request)}\` may be defined there as an inline table or with dotted keys: add the grant to it by hand`]);
+  }
   const fresh = now.filter((i) => !was.some((w) => w.message === i.message));
   if (fresh.length) {
     reportIssues(reporter, fresh);

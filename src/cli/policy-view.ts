@@ -125,7 +125,7 @@ export function describePackagePolicy(ctx: SandboxContext, pkg: PolicyPackage, p
   key('network', ...networkLines(g.network, pkg.procMacro ?? false));
   if (wasm) {
     const spawns = spawnsProcesses(pkg);
-    if (spawns) key('warning', `${spawns}: WASI cannot, so it fails or quietly does less`, [`add \`[sandbox.package.${pkg.name}] target = "native"\` to run it natively under bubblewrap`]);
+    if (spawns) key('warning', `${spawns}: WASI cannot, so it fails or quietly does less`, [`to run it natively under bubblewrap: \`cargo sandbox allow ${pkg.name} --target native\``]);
     key('read-only', `its package directory, through WASI (default)`, g.read.map((p) => `${p.value.display} ${from(p.source)}`));
     key('writable', 'its OUT_DIR and a private /tmp, through WASI (default)', g.write.map((p) => `${p.value.display} ${from(p.source)}`));
     key('programs', 'none: WASI cannot start processes (`target = "native"` runs it under bubblewrap)');

@@ -79,9 +79,9 @@ export function describeRequest(r: AllowRequest): string {
   const parts: string[] = [];
   if (r.read.length) parts.push(`read ${r.read.join(', ')}`);
   if (r.write.length) parts.push(`write ${r.write.join(', ')}`);
-  if (r.env.length) parts.push(`variable${r.env.length > 1 ? 's' : ''} ${r.env.join(', ')}`);
+  if (r.env.length) parts.push(`see ${r.env.join(', ')}`);
   if (r.exec.length) parts.push(`run ${r.exec.join(', ')}`);
-  if (r.network === true) parts.push('the whole network');
+  if (r.network === true) parts.push('use the whole network');
   else if (r.network?.length) parts.push(`network ${r.network.join(', ')}`);
   for (const s of r.scalars) parts.push(`${s.key} ${s.value}`);
   return parts.join(', ');

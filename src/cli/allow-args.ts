@@ -62,6 +62,7 @@ export function parseAllowArgs(args: readonly string[]): AllowArgs {
   const request = emptyRequest(pkg);
   for (const { flag, value } of grants) {
     if (flag === '--network') {
+      if (value === 'false') throw usageError('`--network=false` takes nothing away: allow only adds grants', ['to remove one, edit `allow-network` in the config file']);
       if (value === undefined || value === 'true') request.network = true;
       else if (request.network !== true) request.network = [...(request.network ?? []), ...value.split(',').filter(Boolean)];
       continue;

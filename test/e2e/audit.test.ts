@@ -126,7 +126,7 @@ describe('cargo sandbox audit', { concurrency: false }, () => {
     assert.match(build.stderr, /^warning: the grants of `\[sandbox\.package\."needs-net@=0\.1\.0"\]` were approved for version 0\.1\.0, not `needs-net v0\.2\.0` in Cargo\.lock; its build script ran with the default policy$/m);
     assert.equal(listeners.received.tcp, before, 'the old grant carried over');
     // The grant it proposes is pinned to the new version, like the approval it replaces.
-    assert.ok(build.stderr.includes(`    [sandbox.package."needs-net@=0.2.0"]\n    allow-network = ["127.0.0.1:${listeners.tcpPort}"]\n`), build.stderr);
+    assert.ok(build.stderr.includes(`help: to allow this: cargo sandbox allow needs-net@=0.2.0 --network=127.0.0.1:${listeners.tcpPort}\n`), build.stderr);
     const audit = await runCli(['audit', '--format', 'json'], { cwd: ws, env: s.env });
     const report = JSON.parse(audit.stdout) as Report;
     const change = report.changes.find((c) => c.package === 'needs-net');

@@ -50,6 +50,7 @@ describe('arguments', () => {
     assert.match(err(['foo']), /nothing to allow `foo`/);
     assert.match(err(['foo', 'bar']), /one package at a time/);
     assert.match(err(['foo]', '--read', 'x']), /`foo]` is not a package name/);
+    assert.match(err(['foo', '--network=false']), /takes nothing away/);
   });
 
   test('`cargo sandbox allow` is its own command: its flags never reach cargo, --help is ours', () => {

@@ -260,5 +260,9 @@ describe('when a build script fails in the sandbox', () => {
     assert.equal(r.stderr.split('\nnote: the build script of').length, 2, 'exactly one note');
     assert.doesNotMatch(r.stderr, /build script of `okdep/);
     assert.match(r.stderr, /^note: it tried to access `~\/\.ssh\/config`, which the sandbox hides/m);
+    // A secret the script's error names is never offered (a command, a flag, or with -v a table): said, with why.
+    assert.match(r.stderr, /^help: not offered for the build script of `failing`: read `~\/\.ssh\/config` \(a secret the sandbox hides\)/m);
+    const verbose = await runCli(['build', '-v'], { cwd: ws, env: s.env });
+    for (const out of [r.stderr, verbose.stderr]) assert.doesNotMatch(out, /cargo sandbox allow failing.*\.ssh|--allow-read=failing:[^ `]*\.ssh|allow-read = \[.*\.ssh/);
   });
 });

@@ -137,13 +137,16 @@ describe('what a denial offers', () => {
       { kind: 'write', path: `${home}/.bashrc`, grant: `${home}/.bashrc`, message: '' },
       { kind: 'write', path: '/w/.cargo/config.toml', grant: '/w/.cargo', message: '' },
       { kind: 'write', path: '/w/other/src/x.rs', grant: '/w/other/src', message: '' },
+      // A PATH directory inside a secret (the user's PATH names it, the script only a program in it).
+      { kind: 'exec', program: 'tool', dir: `${home}/.aws/bin`, message: '' },
+      { kind: 'exec', program: 'tool', dir: home, message: '' },
       read(`${home}/sdk/include/foo.h`),
       { kind: 'write', path: '/w/pkg/generated/x.rs', grant: '/w/pkg/generated', message: '' },
     ];
     const { request: r, withheld } = offerFor('pkg', findings, view, undefined, '/w/pkg');
     assert.deepEqual(r.read, ['~/sdk/include/foo.h']);
     assert.deepEqual(r.write, ['/w/pkg/generated']);
-    assert.equal(withheld.length, 10, JSON.stringify(withheld));
+    assert.equal(withheld.length, 12, JSON.stringify(withheld));
     const report = failureNotes([{ run: { packageName: 'pkg', packageVersion: '1.0.0', manifestDir: '/w/pkg' } as never, blocked: findings }], home, undefined, { view, verbose: true });
     const all = report.help.join('\n');
     for (const secret of ['.ssh', '.vault-token', '.env', 'shadow', 'api-token', '.bashrc', '.cargo']) {

@@ -2,12 +2,12 @@
 // script was denied (as `pnpm approve-builds` asks), and write the yeses to the user's config
 // through the allow command's own code path. Never anywhere else: not in CI, not without a
 // terminal on both stdin and stderr, not with -q, not with CARGO_SANDBOX_PROMPT=never; a build
-// never waits for an answer nobody can give.
+// never waits for an answer nobody can give. Never the whole network either (see below).
 
 import { readSync } from 'node:fs';
-import { describeRequest, mergeRequests, requestPackage } from '../config/allow-grants.js';
+import { allowWords, describeRequest, emptyRequest, isEmptyRequest, mergeRequests, requestPackage } from '../config/allow-grants.js';
 import type { AllowOffer } from './failure-notes.js';
-import { printable } from './allow-offers.js';
+import { printable, shellWord } from './allow-offers.js';
 import type { Reporter } from './style.js';
 
 export const PROMPT_VARIABLE = 'CARGO_SANDBOX_PROMPT';
@@ -60,7 +60,16 @@ export async function maybePrompt(offers: readonly AllowOffer[], env: NodeJS.Pro
   }
   reporter.message('note', `a yes writes the grant to \`${target.shown}\` (your own cargo config)`);
   let written = 0;
-  for (const offer of byPackage.values()) {
+  for (const whole of byPackage.values()) {
+    // The whole network is never one keystroke away: a script's error output asks for it with
+    // nothing to show for where (the note above gives the command for whoever means it).
+    const { network, ...rest } = whole.request;
+    const offer = network === true ? { ...whole, request: rest } : whole;
+    if (network === true) {
+      const command = ['cargo', 'sandbox', 'allow', ...allowWords({ ...emptyRequest(whole.request.key), network: true })].map(shellWord).join(' ');
+      reporter.message('note', `the whole network for \`${printable(requestPackage(whole.request))}\` is not asked here: \`${printable(command)}\` grants it, if you mean it`);
+    }
+    if (isEmptyRequest(offer.request)) continue;
     const who = offer.who ?? 'build script';
     reporter.raw(`Allow ${printable(requestPackage(offer.request))}'s ${who} to ${printable(describeRequest(offer.request))}? [y/N] `);
     const answer = ask();

@@ -211,4 +211,20 @@ describe('the prompt', () => {
     assert.match(said, /run the build again/);
     assert.equal(await maybePrompt(offers, { HOME: home, CI: 'true' }, home, home, r, () => assert.fail('asked in CI'), tty), 0);
   });
+
+  test('the whole network is never asked for: the rest is, and the note gives the command', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'cs-prompt-unit-'));
+    let said = '';
+    const r = createReporter({ color: false, write: (s) => void (said += s) });
+    const offers = [
+      { packageName: 'a', request: request('a', { read: ['/opt/a'], network: true }) },
+      { packageName: 'b', request: request('b', { network: true }) },
+    ];
+    const written = await maybePrompt(offers, { HOME: home }, home, home, r, () => 'y', tty);
+    assert.equal(written, 1);
+    assert.equal((said.match(/\[y\/N\]/g) ?? []).length, 1, said);
+    assert.match(said, /^Allow a's build script to read \/opt\/a\? \[y\/N\] /m);
+    assert.match(said, /^note: the whole network for `b` is not asked here: `cargo sandbox allow b --network` grants it, if you mean it$/m);
+    assert.equal(readFileSync(join(home, '.cargo', 'config.toml'), 'utf8'), '[sandbox.package.a]\nallow-read = ["/opt/a"]\n');
+  });
 });

@@ -19,9 +19,18 @@ export const DEBIAN_REGISTRY = '/usr/share/cargo/registry';
  */
 export const BUILDER: 'direct' | 'bubblewrap' = process.env.CARGO_SANDBOX_BACKEND === 'bubblewrap' ? 'bubblewrap' : 'direct';
 
-/** Whether `program` (a file name) is the builder this run uses. */
-export function isSandboxBuilder(program: string): boolean {
-  return BUILDER === 'bubblewrap' ? program === 'bwrap' : /^direct-sandbox-[0-9a-f]{16}$/.test(program);
+/**
+ * Whether, in `programs` (the file names a build exec'd, in order), the build script ran in the
+ * sandbox: between its launcher and the real script, the supervisor (which only the sandbox
+ * starts), and bwrap before it when bubblewrap builds the sandbox. (The direct builder runs in
+ * the launcher's own process: entry/in_process.rs.) Unsandboxed, the launcher execs the script.
+ */
+export function scriptRanSandboxed(programs: readonly string[]): boolean {
+  const launcher = programs.indexOf('build-script-build');
+  const script = programs.findIndex((p, i) => i > launcher && p.endsWith('.real'));
+  if (launcher < 0 || script < 0) return false;
+  const between = programs.slice(launcher + 1, script);
+  return between.some((p) => /^confine-[0-9a-f]{16}$/.test(p)) && (BUILDER !== 'bubblewrap' || between.includes('bwrap'));
 }
 
 const realHome = process.env.HOME || homedir();

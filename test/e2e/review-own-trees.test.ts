@@ -1,0 +1,86 @@
+// Review PoC (branch `review`): cargo-sandbox's own trees (its cache, its package directory) are
+// bound read-only again over a write grant only when the grant is a literal path that lexically
+// covers them (src/backends/package-policy.ts ownTreesUnderGrants). A grant with a runtime part
+// (`${CARGO_MANIFEST_DIR}`, the documented form), or one spelled through a link, is not compared,
+// and the tree stays writable: a build script swaps the cached front end, which bin/cargo-sandbox
+// then runs on the host. Each attack test fails on the code it was written against; each control
+// passes.
+
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { CLI, copyFixture, makeScratch, REPO_ROOT, run, runCli, runPlainCargo } from '../helpers/sandbox-env.js';
+
+function workspace(label: string) {
+  const s = makeScratch(label);
+  const ws = copyFixture(s, 'review-own-trees');
+  const cache = join(ws, 'gen', '.sbcache');
+  const marker = join(s.root, 'host-marker.txt');
+  const env = { ...s.env, CARGO_SANDBOX_CACHE_DIR: cache };
+  const targets = (lines: string[]) => writeFileSync(join(ws, 'gen', 'targets.txt'), lines.join('\n') + '\n');
+  return { s, ws, cache, marker, env, targets };
+}
+
+describe('review: a write grant whose path is not written as ours still covers our trees', () => {
+  test('control: a literal grant of the package directory holding the cache leaves the cache read-only', async () => {
+    const w = workspace('review-literal');
+    w.targets([`plant ${join(w.cache, 'PWNED')}`, `swap-front ${w.cache}`, `marker ${w.marker}`]);
+    for (let i = 0; i < 2; i++) {
+      writeFileSync(join(w.ws, 'gen', 'targets.txt'), readFileSync(join(w.ws, 'gen', 'targets.txt'), 'utf8') + '\n');
+      const r = await runCli(['build', `--allow-write=gen:${join(w.ws, 'gen')}`], { cwd: w.ws, env: w.env });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /plant .*: Err\(ReadOnlyFilesystem\)/);
+    }
+    assert.equal(existsSync(join(w.cache, 'PWNED')), false);
+    assert.ok(lstatSync(join(w.cache, 'front-end')).isSymbolicLink(), 'the front end was replaced');
+  });
+
+  test('control: plain cargo writes there', async () => {
+    const w = workspace('review-plain');
+    w.targets([`plant ${join(w.cache, 'PWNED')}`]);
+    mkdirSync(w.cache, { recursive: true });
+    const p = await runPlainCargo(['build'], { cwd: w.ws, env: w.env });
+    assert.equal(p.status, 0, p.stderr);
+    assert.ok(existsSync(join(w.cache, 'PWNED')));
+  });
+
+  test('attack: the same directory granted as ${CARGO_MANIFEST_DIR} (default builder): the cache stays read-only', async () => {
+    const w = workspace('review-runtime');
+    w.targets([`plant ${join(w.cache, 'PWNED')}`, `swap-front ${w.cache}`, `marker ${w.marker}`]);
+    for (let i = 0; i < 2; i++) {
+      writeFileSync(join(w.ws, 'gen', 'targets.txt'), readFileSync(join(w.ws, 'gen', 'targets.txt'), 'utf8') + '\n');
+      const r = await runCli(['build', '--allow-write=gen:${CARGO_MANIFEST_DIR}'], { cwd: w.ws, env: w.env });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    // The next, unrelated command: bin/cargo-sandbox execs CACHE/front-end.
+    await run(CLI, ['--version'], { cwd: w.ws, env: w.env });
+    const onHost = existsSync(w.marker) ? readFileSync(w.marker, 'utf8') : '';
+    assert.equal(onHost, '', `a build script's program ran on the host:\n${onHost}`);
+    assert.equal(existsSync(join(w.cache, 'PWNED')), false, 'a file was planted in the cache');
+    assert.ok(lstatSync(join(w.cache, 'front-end')).isSymbolicLink(), 'the front end was replaced');
+  });
+
+  test('attack: a grant spelled through a link to cargo-sandbox\'s directory (bubblewrap) leaves it read-only', async () => {
+    const w = workspace('review-link');
+    const link = join(w.s.root, 'tools');
+    symlinkSync(REPO_ROOT, link);
+    const planted = join(REPO_ROOT, 'dist', 'PWNED-review-link');
+    rmSync(planted, { force: true });
+    w.targets([`plant ${join(link, 'dist', 'PWNED-review-link')}`]);
+    const env = { ...w.env, CARGO_SANDBOX_BACKEND: 'bubblewrap' };
+    // Control: the same directory granted as it is written: read-only.
+    const c = await runCli(['build', `--allow-write=gen:${REPO_ROOT}`], { cwd: w.ws, env });
+    assert.equal(c.status, 0, c.stderr);
+    w.targets([`plant ${join(REPO_ROOT, 'dist', 'PWNED-review-link')}`, '']);
+    const c2 = await runCli(['build', `--allow-write=gen:${REPO_ROOT}`], { cwd: w.ws, env });
+    assert.equal(c2.status, 0, c2.stderr);
+    assert.match(c2.stderr, /plant .*: Err\(ReadOnlyFilesystem\)/);
+    w.targets([`plant ${join(link, 'dist', 'PWNED-review-link')}`, '', '']);
+    const r = await runCli(['build', `--allow-write=gen:${link}`], { cwd: w.ws, env });
+    const was = existsSync(planted);
+    rmSync(planted, { force: true });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(was, false, `planted in cargo-sandbox's directory through ${link}:\n${r.stderr}`);
+  });
+});

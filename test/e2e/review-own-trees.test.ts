@@ -7,7 +7,7 @@
 // passes.
 
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CLI, copyFixture, makeScratch, REPO_ROOT, run, runCli, runPlainCargo } from '../helpers/sandbox-env.js';
@@ -82,5 +82,29 @@ describe('review: a write grant whose path is not written as ours still covers o
     rmSync(planted, { force: true });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(was, false, `planted in cargo-sandbox's directory through ${link}:\n${r.stderr}`);
+  });
+
+  test('attack: a grant over a --prefix install\'s prefix: the package directory is read-only, the command on PATH that leads to it is not', async () => {
+    const w = workspace('review-prefix');
+    // npm install -g --prefix PREFIX: PREFIX/lib/node_modules/cargo-sandbox, PREFIX/bin/cargo-sandbox a link into it.
+    const prefix = join(w.s.root, 'prefix');
+    const pkg = join(prefix, 'lib', 'node_modules', 'cargo-sandbox');
+    mkdirSync(join(prefix, 'bin'), { recursive: true });
+    for (const f of ['bin', 'dist', 'libexec', 'package.json']) cpSync(join(REPO_ROOT, f), join(pkg, f), { recursive: true, verbatimSymlinks: true });
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    // The helpers whose key does not name the installation, as compiled for the clone (saves minutes).
+    mkdirSync(join(pkg, '.cache'));
+    for (const f of readdirSync(join(REPO_ROOT, '.cache'))) if (/^(entry|confine|direct-sandbox)-[0-9a-f]{16}$/.test(f)) cpSync(join(REPO_ROOT, '.cache', f), join(pkg, '.cache', f));
+    const command = join(prefix, 'bin', 'cargo-sandbox');
+    symlinkSync('../lib/node_modules/cargo-sandbox/bin/cargo-sandbox', command);
+    w.targets([`plant ${join(pkg, 'dist', 'PWNED')}`, `swap-link ${command}`, `marker ${w.marker}`]);
+    const env = { ...w.s.env };
+    const r = await run(command, ['build', `--allow-write=gen:${prefix}`], { cwd: w.ws, env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /plant .*PWNED: Err\(ReadOnlyFilesystem\)/, 'control: the package directory is read-only');
+    // The user's next command, through the link on PATH.
+    await run(command, ['--version'], { cwd: w.ws, env });
+    const onHost = existsSync(w.marker) ? readFileSync(w.marker, 'utf8') : '';
+    assert.equal(onHost, '', `a build script's program ran on the host through ${join(prefix, 'bin')}:\n${onHost}`);
   });
 });

@@ -133,7 +133,7 @@ fn bwrap_view(s: &Session, pkg: &PackagePolicy, script: &Script) -> Vec<OsString
         }
     }
     push(&mut a, &["--bind".as_ref(), out.as_os_str(), out.as_os_str()]);
-    grant_binds(&mut a, pkg, out, manifest);
+    grant_binds(&mut a, pkg, out, manifest, &s.own_trees);
     crate::jail::hide_package_secrets(&mut a, manifest, s);
     if script.wasm {
         // A build script compiled for wasm runs on Node's WASI: Node and our runner must be visible.
@@ -280,15 +280,35 @@ fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsStrin
 }
 
 /// The package's read and write grants, and its network.
-pub(crate) fn grant_binds(a: &mut Vec<OsString>, pkg: &PackagePolicy, out: &Path, manifest: &Path) {
+pub(crate) fn grant_binds(a: &mut Vec<OsString>, pkg: &PackagePolicy, out: &Path, manifest: &Path, own: &[PathBuf]) {
     for (flag, paths) in [("--ro-bind-try", &pkg.read), ("--bind-try", &pkg.write)] {
         for p in paths {
             let p = expand(p, out, manifest);
             push(a, &[flag.as_ref(), &p, &p]);
+            if flag == "--bind-try" {
+                keep_own_read_only(a, Path::new(&p), own);
+            }
         }
     }
     if !pkg.network {
         a.push("--unshare-net".into());
+    }
+}
+
+/// (review) A write grant, as the sandbox will show it (its runtime parts filled in, any link or
+/// `..` in it resolved as bubblewrap resolves them), that covers one of cargo-sandbox's own trees:
+/// the tree bound read-only again where the grant shows it; one inside such a tree: read-only.
+/// Node's lexical check (package-policy.ts ownTreesUnderGrants) sees neither a runtime part nor a link.
+fn keep_own_read_only(a: &mut Vec<OsString>, granted: &Path, own: &[PathBuf]) {
+    let Ok(real) = std::fs::canonicalize(granted) else { return }; // --bind-try: nothing shown
+    for tree in own {
+        let tree = std::fs::canonicalize(tree).unwrap_or_else(|_| tree.clone());
+        if let Ok(rest) = tree.strip_prefix(&real) {
+            let shown = if rest.as_os_str().is_empty() { granted.to_path_buf() } else { granted.join(rest) };
+            push(a, &["--ro-bind-try".as_ref(), shown.as_os_str(), shown.as_os_str()]);
+        } else if real.starts_with(&tree) {
+            push(a, &["--ro-bind-try".as_ref(), granted.as_os_str(), granted.as_os_str()]);
+        }
     }
 }
 

@@ -49,7 +49,7 @@ pub(crate) fn main(args: Vec<OsString>) -> ! {
     }
     // A test binary has no OUT_DIR: grants that name one name nothing.
     let no_out = Path::new(NO_OUT_DIR);
-    grant_binds(&mut a, &pkg, no_out, &manifest);
+    grant_binds(&mut a, &pkg, no_out, &manifest, &s.own_trees);
     a.extend(["--ro-bind".into(), confine.clone(), confine.clone()]);
     // Cargo's library path (the -sys crates' libraries a test may load), inside only.
     if let Some(path) = std::env::var_os(SAVED_LIBRARY_PATH) {

@@ -46,6 +46,9 @@ pub(crate) struct Session {
     /// `builder` is our direct builder, whose code this program carries (in_process.rs): the
     /// sandbox is built here instead of by exec'ing it.
     pub builder_in_process: bool,
+    /// (review) cargo-sandbox's own trees (the session, its caches, its installation, the PATH
+    /// directories holding its command), resolved: read-only wherever a write grant shows them.
+    pub own_trees: Vec<PathBuf>,
     /// The supervisor (libexec/confine.rs).
     pub confine: OsString,
     /// Node and cargo-sandbox's JavaScript, for build scripts compiled for wasm.
@@ -134,6 +137,7 @@ fn read(dir: PathBuf, runs: PathBuf) -> Session {
         runs,
         builder: required("sandbox-builder"),
         builder_in_process: r.flag("builder-in-process") == Some(true),
+        own_trees: r.all("own-tree").into_iter().map(PathBuf::from).collect(),
         confine: required("confine"),
         node: required("node"),
         js: required("js").into(),

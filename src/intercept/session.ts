@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, shownMasks, type HostView } from '../backends/bwrap.js';
 import { isPassed } from '../policy/environment.js';
 import { parseRecord, RecordError, renderRecord } from '../backends/records.js';
@@ -14,7 +14,7 @@ import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, rende
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
-import { DIST_SRC, PACKAGE_ROOT } from '../paths.js';
+import { DIST_SRC, isInside, PACKAGE_ROOT, safeRealpath } from '../paths.js';
 import { createPidsCgroups, PIDS_FIX, pidsRefusals, type PidsStatus } from '../backends/cgroups.js';
 import { describeSource, type Source } from '../config/types.js';
 import { readNetworkFile, type NetworkRecord } from './network-records.js';
@@ -147,7 +147,9 @@ export function createSession(opts: {
   // This session, every cache of ours (a cached session lives in one) and cargo-sandbox itself (its
   // JavaScript, helpers' sources and prebuilt helpers, which the next run trusts): never writable
   // inside, whatever a write grant covers (`allow-write = ["~/.local"]` over a `--prefix` install).
-  const ownTrees = [dir, PACKAGE_ROOT, ...cacheDirs(opts.env).filter((c) => existsSync(c))];
+  // (review) And every directory on PATH that holds our command (a `--prefix` install's PREFIX/bin,
+  // a link in ~/.cargo/bin): replacing that link runs the replacement on the host next time.
+  const ownTrees = [dir, PACKAGE_ROOT, ...cacheDirs(opts.env).filter((c) => existsSync(c)), ...commandDirs(opts.env)];
   const defaultMasks = shownMasks(policy.masked, policy.etc);
   for (const pkg of opts.packages) {
     // A grant can show a part of /etc the default view does not, with secrets to mask in it.
@@ -193,7 +195,7 @@ export function createSession(opts: {
     'target-dir': opts.targetDir,
     'build-dir': opts.buildDir,
     profile: opts.profile ? '1' : undefined,
-  }));
+  }, [...new Set(ownTrees.map(safeRealpath))].map((t) => ['own-tree', t] as const)));
   const env: Record<string, string> = {
     // Libraries' arguments are kept only where some build script is compiled for another target.
     // A static entry point, never the shell script itself: see libexec/entry.rs.
@@ -315,6 +317,12 @@ export function safeReaddir(dir: string): string[] {
 export const SESSION_VARIABLE = '__CARGO_SANDBOX_SESSION';
 export const RUNS_VARIABLE = '__CARGO_SANDBOX_RUNS';
 /** session.data, in its format of libexec/schema/records.json (libexec/entry/session.rs reads it). */
-export function renderSessionData(values: Record<string, string | undefined>): string {
-  return renderRecord('session', Object.entries(values));
+export function renderSessionData(values: Record<string, string | undefined>, repeated: readonly (readonly [string, string])[] = []): string {
+  return renderRecord('session', [...Object.entries(values), ...repeated]);
+}
+
+/** (review) The directories on PATH whose `cargo-sandbox` leads into this package. */
+function commandDirs(env: NodeJS.ProcessEnv): string[] {
+  const root = safeRealpath(PACKAGE_ROOT);
+  return [...new Set((env.PATH ?? '').split(':').filter((d) => isAbsolute(d) && existsSync(join(d, 'cargo-sandbox')) && isInside(safeRealpath(join(d, 'cargo-sandbox')), root)))];
 }

@@ -98,7 +98,8 @@ describe('review: a write grant whose path is not written as ours still covers o
     const command = join(prefix, 'bin', 'cargo-sandbox');
     symlinkSync('../lib/node_modules/cargo-sandbox/bin/cargo-sandbox', command);
     w.targets([`plant ${join(pkg, 'dist', 'PWNED')}`, `swap-link ${command}`, `marker ${w.marker}`]);
-    const env = { ...w.s.env };
+    // PREFIX/bin is on the user's PATH, as the install instructions say.
+    const env = { ...w.s.env, PATH: `${join(prefix, 'bin')}:${w.s.env.PATH}` };
     const r = await run(command, ['build', `--allow-write=gen:${prefix}`], { cwd: w.ws, env });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /plant .*PWNED: Err\(ReadOnlyFilesystem\)/, 'control: the package directory is read-only');

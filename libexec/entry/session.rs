@@ -46,7 +46,7 @@ pub(crate) struct Session {
     /// `builder` is our direct builder, whose code this program carries (in_process.rs): the
     /// sandbox is built here instead of by exec'ing it.
     pub builder_in_process: bool,
-    /// (review) cargo-sandbox's own trees (the session, its caches, its installation, the PATH
+    /// cargo-sandbox's own trees (the session, its caches, its installation, the PATH
     /// directories holding its command), resolved: read-only wherever a write grant shows them.
     pub own_trees: Vec<PathBuf>,
     /// The supervisor (libexec/confine.rs).

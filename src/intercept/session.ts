@@ -147,7 +147,7 @@ export function createSession(opts: {
   // This session, every cache of ours (a cached session lives in one) and cargo-sandbox itself (its
   // JavaScript, helpers' sources and prebuilt helpers, which the next run trusts): never writable
   // inside, whatever a write grant covers (`allow-write = ["~/.local"]` over a `--prefix` install).
-  // (review) And every directory on PATH that holds our command (a `--prefix` install's PREFIX/bin,
+  // And every directory on PATH that holds our command (a `--prefix` install's PREFIX/bin,
   // a link in ~/.cargo/bin): replacing that link runs the replacement on the host next time.
   const ownTrees = [dir, PACKAGE_ROOT, ...cacheDirs(opts.env).filter((c) => existsSync(c)), ...commandDirs(opts.env)];
   const defaultMasks = shownMasks(policy.masked, policy.etc);
@@ -321,7 +321,7 @@ export function renderSessionData(values: Record<string, string | undefined>, re
   return renderRecord('session', [...Object.entries(values), ...repeated]);
 }
 
-/** (review) The directories on PATH whose `cargo-sandbox` leads into this package. */
+/** The directories on PATH whose `cargo-sandbox` leads into this package. */
 function commandDirs(env: NodeJS.ProcessEnv): string[] {
   const root = safeRealpath(PACKAGE_ROOT);
   return [...new Set((env.PATH ?? '').split(':').filter((d) => isAbsolute(d) && existsSync(join(d, 'cargo-sandbox')) && isInside(safeRealpath(join(d, 'cargo-sandbox')), root)))];

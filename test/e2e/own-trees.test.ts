@@ -1,10 +1,10 @@
-// Review PoC (branch `review`): cargo-sandbox's own trees (its cache, its package directory) are
-// bound read-only again over a write grant only when the grant is a literal path that lexically
-// covers them (src/backends/package-policy.ts ownTreesUnderGrants). A grant with a runtime part
-// (`${CARGO_MANIFEST_DIR}`, the documented form), or one spelled through a link, is not compared,
-// and the tree stays writable: a build script swaps the cached front end, which bin/cargo-sandbox
-// then runs on the host. Each attack test fails on the code it was written against; each control
-// passes.
+// cargo-sandbox's own trees (the session, its caches, its package directory, the PATH directory
+// holding its command) stay read-only under any write grant that covers them: not only a literal
+// path that lexically covers them (src/backends/package-policy.ts ownTreesUnderGrants), but a grant
+// with a runtime part (`${CARGO_MANIFEST_DIR}`, the documented form) or one spelled through a link,
+// resolved by the entry point (libexec/entry/launch.rs keep_own_read_only). Found by a review: a
+// build script swapped the cached front end, which bin/cargo-sandbox then ran on the host
+// (THREAT-MODEL case 129). Each attack has a plain-cargo control.
 
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { CLI, copyFixture, makeScratch, REPO_ROOT, run, runCli, runPlainCargo } 
 
 function workspace(label: string) {
   const s = makeScratch(label);
-  const ws = copyFixture(s, 'review-own-trees');
+  const ws = copyFixture(s, 'own-trees');
   const cache = join(ws, 'gen', '.sbcache');
   const marker = join(s.root, 'host-marker.txt');
   const env = { ...s.env, CARGO_SANDBOX_CACHE_DIR: cache };
@@ -22,9 +22,9 @@ function workspace(label: string) {
   return { s, ws, cache, marker, env, targets };
 }
 
-describe('review: a write grant whose path is not written as ours still covers our trees', () => {
+describe('a write grant whose path is not written as ours still covers our trees', () => {
   test('control: a literal grant of the package directory holding the cache leaves the cache read-only', async () => {
-    const w = workspace('review-literal');
+    const w = workspace('own-trees-literal');
     w.targets([`plant ${join(w.cache, 'PWNED')}`, `swap-front ${w.cache}`, `marker ${w.marker}`]);
     for (let i = 0; i < 2; i++) {
       writeFileSync(join(w.ws, 'gen', 'targets.txt'), readFileSync(join(w.ws, 'gen', 'targets.txt'), 'utf8') + '\n');
@@ -37,7 +37,7 @@ describe('review: a write grant whose path is not written as ours still covers o
   });
 
   test('control: plain cargo writes there', async () => {
-    const w = workspace('review-plain');
+    const w = workspace('own-trees-plain');
     w.targets([`plant ${join(w.cache, 'PWNED')}`]);
     mkdirSync(w.cache, { recursive: true });
     const p = await runPlainCargo(['build'], { cwd: w.ws, env: w.env });
@@ -46,7 +46,7 @@ describe('review: a write grant whose path is not written as ours still covers o
   });
 
   test('attack: the same directory granted as ${CARGO_MANIFEST_DIR} (default builder): the cache stays read-only', async () => {
-    const w = workspace('review-runtime');
+    const w = workspace('own-trees-runtime');
     w.targets([`plant ${join(w.cache, 'PWNED')}`, `swap-front ${w.cache}`, `marker ${w.marker}`]);
     for (let i = 0; i < 2; i++) {
       writeFileSync(join(w.ws, 'gen', 'targets.txt'), readFileSync(join(w.ws, 'gen', 'targets.txt'), 'utf8') + '\n');
@@ -62,21 +62,21 @@ describe('review: a write grant whose path is not written as ours still covers o
   });
 
   test('attack: a grant spelled through a link to cargo-sandbox\'s directory (bubblewrap) leaves it read-only', async () => {
-    const w = workspace('review-link');
+    const w = workspace('own-trees-link');
     const link = join(w.s.root, 'tools');
     symlinkSync(REPO_ROOT, link);
-    const planted = join(REPO_ROOT, 'dist', 'PWNED-review-link');
+    const planted = join(REPO_ROOT, 'dist', 'PWNED-own-trees-link');
     rmSync(planted, { force: true });
-    w.targets([`plant ${join(link, 'dist', 'PWNED-review-link')}`]);
+    w.targets([`plant ${join(link, 'dist', 'PWNED-own-trees-link')}`]);
     const env = { ...w.env, CARGO_SANDBOX_BACKEND: 'bubblewrap' };
     // Control: the same directory granted as it is written: read-only.
     const c = await runCli(['build', `--allow-write=gen:${REPO_ROOT}`], { cwd: w.ws, env });
     assert.equal(c.status, 0, c.stderr);
-    w.targets([`plant ${join(REPO_ROOT, 'dist', 'PWNED-review-link')}`, '']);
+    w.targets([`plant ${join(REPO_ROOT, 'dist', 'PWNED-own-trees-link')}`, '']);
     const c2 = await runCli(['build', `--allow-write=gen:${REPO_ROOT}`], { cwd: w.ws, env });
     assert.equal(c2.status, 0, c2.stderr);
     assert.match(c2.stderr, /plant .*: Err\(ReadOnlyFilesystem\)/);
-    w.targets([`plant ${join(link, 'dist', 'PWNED-review-link')}`, '', '']);
+    w.targets([`plant ${join(link, 'dist', 'PWNED-own-trees-link')}`, '', '']);
     const r = await runCli(['build', `--allow-write=gen:${link}`], { cwd: w.ws, env });
     const was = existsSync(planted);
     rmSync(planted, { force: true });
@@ -85,7 +85,7 @@ describe('review: a write grant whose path is not written as ours still covers o
   });
 
   test('attack: a grant over a --prefix install\'s prefix: the package directory is read-only, the command on PATH that leads to it is not', async () => {
-    const w = workspace('review-prefix');
+    const w = workspace('own-trees-prefix');
     // npm install -g --prefix PREFIX: PREFIX/lib/node_modules/cargo-sandbox, PREFIX/bin/cargo-sandbox a link into it.
     const prefix = join(w.s.root, 'prefix');
     const pkg = join(prefix, 'lib', 'node_modules', 'cargo-sandbox');

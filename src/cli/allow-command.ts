@@ -3,7 +3,7 @@
 // real loader, and writes it atomically. The same code path writes what the prompt after a failed
 // build was told yes to (allow-prompt.ts).
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { describeRequest, requestEntries, requestPackage, type AllowRequest } from '../config/allow-grants.js';
@@ -43,10 +43,25 @@ export function userTarget(env: NodeJS.ProcessEnv, home: string): AllowTarget {
   return { path, shown: displayPath(path, home) };
 }
 
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 export function workspaceTarget(cwd: string, manifestPath: string | undefined, home: string): AllowTarget {
   const root = findWorkspaceRoot(cwd, manifestPath);
   if (!root) throw new UserError('could not find `Cargo.toml` in the current directory or any parent: `--workspace` writes the workspace\'s own `.cargo/config.toml`', ['run it in the workspace, or without `--workspace` to write your own cargo config']);
   const path = configIn(join(root, '.cargo'));
+  // The repository's own files: a link among them (to your own config, to a file elsewhere) is
+  // not followed, as no file a repository made is (your own config's link, a dotfiles one, is).
+  for (const p of [join(root, '.cargo'), path]) {
+    if (lstatOrUndefined(p)?.isSymbolicLink()) {
+      throw new UserError(`\`${displayPath(p, home)}\` is a symbolic link: cargo-sandbox does not write a workspace's config through a link (a repository may have made it, leading to any file); nothing was changed`, ['write the grant by hand where you mean it, or run `cargo sandbox allow` without `--workspace` to write your own cargo config']);
+    }
+  }
   return { path, shown: displayPath(path, home), workspaceRoot: root };
 }
 

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { parse } from 'smol-toml';
 import { parseAllowArgs } from '../../src/cli/allow-args.js';
 import { parseInvocation } from '../../src/cli/args.js';
-import { applyAllow, userTarget } from '../../src/cli/allow-command.js';
+import { applyAllow, userTarget, workspaceTarget } from '../../src/cli/allow-command.js';
 import { allowWords, emptyRequest, type AllowRequest } from '../../src/config/allow-grants.js';
 import { mergeTable } from '../../src/config/config-edit.js';
 import { allowCommandLine, offerFor, printable, shellWord } from '../../src/diagnostics/allow-offers.js';
@@ -227,4 +227,29 @@ describe('the prompt', () => {
     assert.match(said, /^note: the whole network for `b` is not asked here: `cargo sandbox allow b --network` grants it, if you mean it$/m);
     assert.equal(readFileSync(join(home, '.cargo', 'config.toml'), 'utf8'), '[sandbox.package.a]\nallow-read = ["/opt/a"]\n');
   });
+});
+
+test("--workspace never writes through a link the repository made (its .cargo, its config file)", () => {
+  const home = mkdtempSync(join(tmpdir(), 'cs-allow-link-'));
+  const elsewhere = join(home, 'elsewhere.toml');
+  writeFileSync(elsewhere, '[build]\n');
+  for (const linked of ['file', 'dir'] as const) {
+    const ws = join(home, `ws-${linked}`);
+    mkdirSync(ws);
+    writeFileSync(join(ws, 'Cargo.toml'), '[package]\nname = "x"\nversion = "0.1.0"\n');
+    if (linked === 'file') {
+      mkdirSync(join(ws, '.cargo'));
+      symlinkSync(elsewhere, join(ws, '.cargo', 'config.toml'));
+    } else {
+      mkdirSync(join(home, 'dotcargo'), { recursive: true });
+      symlinkSync(join(home, 'dotcargo'), join(ws, '.cargo'));
+    }
+    assert.throws(() => workspaceTarget(ws, undefined, home), (e: unknown) => e instanceof UserError && /is a symbolic link: cargo-sandbox does not write a workspace's config through a link/.test(e.message));
+  }
+  assert.equal(readFileSync(elsewhere, 'utf8'), '[build]\n');
+  // Control: a real file is the target.
+  const ws = join(home, 'ws-real');
+  mkdirSync(join(ws, '.cargo'), { recursive: true });
+  writeFileSync(join(ws, 'Cargo.toml'), '[package]\nname = "x"\nversion = "0.1.0"\n');
+  assert.equal(workspaceTarget(ws, undefined, home).path, join(ws, '.cargo', 'config.toml'));
 });

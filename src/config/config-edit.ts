@@ -131,12 +131,63 @@ function appendItems(lines: string[], at: number, count: number, items: readonly
   lines.splice(close, 0, ...quoted.map((q) => `${indent}${q},`));
 }
 
+/** JSON with keys sorted: two parsed documents compared as values. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object' && !(v instanceof Date)) {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * What the document should be after the merge, as values: `before` with exactly `entries` merged
+ * into the table at `path` (mergeTable's rules). A line edit that changed anything else (a header
+ * or a key spelled inside a multi-line string, so the lines landed in another table or in a
+ * string) does not match it.
+ */
+function expectedAfter(before: Record<string, unknown>, path: readonly string[], entries: readonly TableEntry[]): Record<string, unknown> {
+  const doc = JSON.parse(JSON.stringify(before)) as Record<string, unknown>;
+  let table = doc;
+  for (const k of path) table = (table[k] ??= {}) as Record<string, unknown>;
+  for (const e of entries) {
+    const now = table[e.key];
+    if (Array.isArray(e.value)) {
+      if (now === true) continue;
+      if (Array.isArray(now)) table[e.key] = [...now, ...[...new Set(e.value)].filter((x) => !now.map(String).includes(x))];
+      else if (now !== undefined || e.value.length) table[e.key] = [...e.value];
+    } else table[e.key] = e.value;
+  }
+  return doc;
+}
+
+/** Throws an EditError unless `after` holds exactly what merging `entries` into `before` should. */
+function checkMerged(before: string, after: string, path: readonly string[], entries: readonly TableEntry[]): void {
+  let a: Record<string, unknown>;
+  let b: Record<string, unknown>;
+  try {
+    a = parse(before);
+    b = parse(after);
+  } catch {
+    return; // not TOML before or after: the caller's validation says so
+  }
+  if (canonical(JSON.parse(JSON.stringify(b))) !== canonical(expectedAfter(a, path, entries))) {
+    throw new EditError('cannot be edited line by line here: the file spells a table header or key inside a string, or defines the table another way');
+  }
+}
+
 /**
  * `text` with the table at `path` holding `entries`: missing keys go after its last key, missing
  * list items are appended in place, a differing scalar is replaced (its comment kept). An
  * `allow-network` of `true` stays (it allows more); `false` or a list gives way to `true`.
  */
 export function mergeTable(text: string, path: readonly string[], entries: readonly TableEntry[]): { text: string; changes: EntryChange[] } {
+  const merged = mergeLines(text, path, entries);
+  if (merged.text !== text) checkMerged(text, merged.text, path, entries);
+  return merged;
+}
+
+function mergeLines(text: string, path: readonly string[], entries: readonly TableEntry[]): { text: string; changes: EntryChange[] } {
   const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   const changes: EntryChange[] = [];
   const at = lines.findIndex((l) => {

@@ -97,7 +97,7 @@ export async function explainBuild(ctx: SandboxContext, session: Session, runs: 
 async function offerView(ctx: SandboxContext): Promise<import('./allow-offers.js').OfferView> {
   const { codeTreesOf } = await import('../audit/suggest.js');
   const { safeRealpath } = await import('../paths.js');
-  return { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTreesOf(ctx), realpath: safeRealpath, workspaceRoot: ctx.workspaceRoot };
+  return { home: ctx.home, masked: ctx.policy.masked, codeTrees: codeTreesOf(ctx), realpath: safeRealpath, workspaceRoot: ctx.workspaceRoot, envDeny: ctx.policy.env.deny };
 }
 
 /** A failure the supervisor or a process limit explains by itself (no rerun needed). */

@@ -5,11 +5,13 @@
 // home itself, a hidden file of the home, a write outside the script's own workspace package, and
 // anything holding control characters are never offered (they are listed as withheld, with why).
 
+import { statSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { emptyRequest, allowWords, type AllowRequest } from '../config/allow-grants.js';
 import type { NetworkAccess } from '../config/types.js';
 import { riskyRead, type SecretView } from '../audit/suggest.js';
 import { displayPath, isInside } from '../paths.js';
+import { globMatch, SECRET_VARS } from '../policy/environment.js';
 import { networkProposal, type Finding } from './blocked-hints.js';
 
 /** Characters a terminal acts on (escape sequences, bidirectional overrides): never printed raw. */
@@ -54,6 +56,24 @@ export function grantConcern(path: string, view: GrantView): string | undefined 
 export interface OfferView extends SecretView {
   /** The workspace: a write is offered only inside a member's own package directory. */
   workspaceRoot?: string;
+  /** The variables the sandbox removes as secrets (the session's deny rules): never offered. */
+  envDeny?: readonly string[];
+}
+
+/** Where the host keeps its services' sockets (and other users' files): a read grant there reaches them. */
+const SOCKET_TREES = ['/run', '/var/run', '/tmp', '/var/tmp', '/dev'];
+
+/** A socket, FIFO or device where the path leads: a "read" grant of one reaches the service behind it. */
+function special(path: string, home: string): string | undefined {
+  if (SOCKET_TREES.some((t) => isInside(path, t)) && !isInside(path, home)) return "where the host's services keep their sockets (a D-Bus bus, docker.sock, X11: commands on the host)";
+  try {
+    const st = statSync(path);
+    if (st.isSocket()) return 'a socket: a read grant lets the script talk to the service behind it (a D-Bus bus, docker.sock: commands on the host)';
+    if (st.isFIFO() || st.isCharacterDevice() || st.isBlockDevice()) return 'a device or FIFO';
+  } catch {
+    /* judged by name */
+  }
+  return undefined;
 }
 
 export interface WithheldOffer {
@@ -71,6 +91,9 @@ function writeWithheld(dir: string, manifestDir: string | undefined, view: Offer
   if (!own) return "outside the build script's own package in this workspace";
   const rel = relative(manifestDir, view.realpath?.(dir) ?? dir);
   if (rel.startsWith('..') || isAbsolute(rel)) return "it leads outside the build script's own package";
+  // The package's whole directory (a single-package workspace's root: .git/hooks, .cargo, target/,
+  // .envrc) is code that runs later on the host: only a directory below it is offered.
+  if (rel === '' || (view.workspaceRoot && isInside(view.workspaceRoot, dir))) return "the build script's whole package directory (with a single-package workspace, also .git, .cargo and target/)";
   if (rel.split(sep).some((part) => part === '.git' || part === '.cargo')) return 'git or cargo configuration: code that runs later on the host';
   return undefined;
 }
@@ -92,7 +115,7 @@ export function offerFor(key: string, findings: readonly Finding[], view: OfferV
       const verb = f.kind === 'write' ? 'write' : 'read';
       // A PATH directory is the user's own (the script only named a program in it): judged as a
       // grant, not as a path the script chose.
-      const why = hasControl(path) ? 'it holds control characters' : f.kind === 'write' ? writeWithheld(path, manifestDir, view) : f.kind === 'exec' ? grantConcern(path, view) : (grantConcern(path, view) ?? riskyRead(path, view));
+      const why = hasControl(path) ? 'it holds control characters' : f.kind === 'write' ? writeWithheld(path, manifestDir, view) : f.kind === 'exec' ? grantConcern(path, view) : (grantConcern(path, view) ?? special(view.realpath?.(path) ?? path, view.home) ?? riskyRead(path, view));
       if (why) {
         withheld.push({ what: `${verb} \`${shown(path)}\``, why });
         continue;
@@ -101,6 +124,10 @@ export function offerFor(key: string, findings: readonly Finding[], view: OfferV
       kept.push(f);
     } else if (f.kind === 'env') {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.name)) continue;
+      if ((view.envDeny ?? SECRET_VARS).some((p) => globMatch(p, f.name))) {
+        withheld.push({ what: `see \`${f.name}\``, why: 'a variable the sandbox removes as a secret' });
+        continue;
+      }
       add(request.env, f.name);
       kept.push(f);
     } else if (f.kind === 'timeout') {

@@ -4,7 +4,8 @@
 // terminal on both stdin and stderr, not with -q, not with CARGO_SANDBOX_PROMPT=never; a build
 // never waits for an answer nobody can give. Never the whole network either (see below).
 
-import { readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
 import { allowWords, describeRequest, emptyRequest, isEmptyRequest, mergeRequests, requestPackage } from '../config/allow-grants.js';
 import type { AllowOffer } from './failure-notes.js';
 import { printable, shellWord } from './allow-offers.js';
@@ -43,6 +44,23 @@ export function readLine(fd = 0): string | undefined {
   }
 }
 
+/**
+ * Throws away what is waiting on the terminal: an answer typed before the question was shown
+ * answers nothing (a `y` typed during a long build, or lines left by something else).
+ */
+export function discardTypedAhead(): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync('/dev/tty', constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const buf = Buffer.alloc(4096);
+    for (let i = 0; i < 256 && readSync(fd, buf, 0, buf.length, null) > 0; i++);
+  } catch {
+    /* EAGAIN: nothing waiting */
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** "y", "yes" (any case, spaces around): yes; anything else, or nothing, is no. */
 export function isYes(answer: string | undefined): boolean {
   return answer !== undefined && /^\s*y(es)?\s*$/i.test(answer);
@@ -64,13 +82,21 @@ export async function maybePrompt(offers: readonly AllowOffer[], env: NodeJS.Pro
     // The whole network is never one keystroke away: a script's error output asks for it with
     // nothing to show for where (the note above gives the command for whoever means it).
     const { network, ...rest } = whole.request;
-    const offer = network === true ? { ...whole, request: rest } : whole;
+    // Nor is this machine or its networks (docker's TCP API, a database on localhost, the cloud
+    // metadata service): the process chose them; the help above names them, to be typed.
+    const { addressKind } = await import('./blocked-hints.js');
+    const local = Array.isArray(network) ? network.filter((d) => addressKind(d.slice(0, d.lastIndexOf(':')), new Map(), osHostname())) : [];
+    const kept = Array.isArray(network) ? network.filter((d) => !local.includes(d)) : undefined;
+    const offer = network === true ? { ...whole, request: rest } : local.length ? { ...whole, request: { ...rest, ...(kept!.length ? { network: kept } : {}) } } : whole;
+    if (local.length) reporter.message('note', `\`${printable(local.join(', '))}\` (this machine or its networks) for \`${printable(requestPackage(whole.request))}\` is not asked here: type the command above if you mean it`);
     if (network === true) {
       const command = ['cargo', 'sandbox', 'allow', ...allowWords({ ...emptyRequest(whole.request.key), network: true })].map(shellWord).join(' ');
       reporter.message('note', `the whole network for \`${printable(requestPackage(whole.request))}\` is not asked here: \`${printable(command)}\` grants it, if you mean it`);
     }
     if (isEmptyRequest(offer.request)) continue;
     const who = offer.who ?? 'build script';
+    // Only an answer typed after the question is shown counts.
+    if (ask === readLine) discardTypedAhead();
     reporter.raw(`Allow ${printable(requestPackage(offer.request))}'s ${who} to ${printable(describeRequest(offer.request))}? [y/N] `);
     const answer = ask();
     if (answer === undefined) reporter.raw('\n');

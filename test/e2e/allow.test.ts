@@ -84,17 +84,25 @@ describe('cargo sandbox allow', () => {
 });
 
 /** Runs the CLI under a pseudo-terminal (`script`), typing `input`; the pty merges its output. */
-function underTerminal(args: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input: string; timeoutMs: number }): Promise<RunResult> {
+function underTerminal(args: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input: string; timeoutMs: number; typeAhead?: boolean }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const command = [CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    let answered = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      // review2: answered once the question is on the screen (what is typed before it is discarded).
+      if (!opts.typeAhead && !answered && /\[y\/N\] $/.test(stdout)) {
+        answered = true;
+        child.stdin.write(opts.input);
+      }
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     // Typed ahead: the terminal keeps it until the question reads it. The pipe stays open (an end
     // of input would answer no): the child's exit ends it.
-    child.stdin.write(opts.input);
+    if (opts.typeAhead) child.stdin.write(opts.input);
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.on('error', reject);
     child.on('close', (status, signal) => {

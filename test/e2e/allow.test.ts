@@ -93,7 +93,7 @@ function underTerminal(args: readonly string[], opts: { cwd: string; env: NodeJS
     let answered = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
-      // review2: answered once the question is on the screen (what is typed before it is discarded).
+      // Answered once the question is on the screen (what is typed before it is discarded).
       if (!opts.typeAhead && !answered && /\[y\/N\] $/.test(stdout)) {
         answered = true;
         child.stdin.write(opts.input);

@@ -108,9 +108,5 @@ pub(crate) fn wait(pid: i32) -> i32 {
             crate::die(&format!("lost the sandbox builder: {}", std::io::Error::last_os_error()));
         }
     }
-    if status & 0x7f == 0 {
-        (status >> 8) & 0xff
-    } else {
-        128 + (status & 0x7f)
-    }
+    crate::direct_sandbox::exit_code(status)
 }

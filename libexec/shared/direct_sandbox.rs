@@ -41,6 +41,9 @@ mod sys;
 mod view;
 
 pub use process::run;
+// (Used by the entry points, which wait for a builder they forked: entry/in_process.rs.)
+#[allow(unused_imports)]
+pub use process::code as exit_code;
 #[allow(unused_imports)]
 pub use view::{from_bwrap_args, Op, View};
 

@@ -56,7 +56,7 @@ fn sender(info: &[u64; 16]) -> i32 {
 }
 
 /// An exit status as a shell reports it: the code, or 128 + the signal.
-fn code(status: i32) -> i32 {
+pub fn code(status: i32) -> i32 {
     if status & 0x7f == 0 {
         (status >> 8) & 0xff
     } else {

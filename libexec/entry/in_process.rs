@@ -15,6 +15,10 @@ use crate::session::Session;
 
 extern "C" {
     fn signal(sig: i32, handler: usize) -> usize;
+    fn pipe2(fds: *mut i32, flags: i32) -> i32;
+    fn fork() -> i32;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn dup2(old: i32, new: i32) -> i32;
 }
 const SIGPIPE: i32 = 13;
 const SIG_DFL: usize = 0;
@@ -45,13 +49,6 @@ pub(crate) fn become_builder(program: &[OsString], env: Vec<(OsString, OsString)
     // SAFETY: signal takes integers; SIG_DFL installs no handler of ours.
     unsafe { signal(SIGPIPE, SIG_DFL) };
     crate::direct_sandbox::main(&program[1..])
-}
-
-extern "C" {
-    fn pipe2(fds: *mut i32, flags: i32) -> i32;
-    fn fork() -> i32;
-    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
-    fn dup2(old: i32, new: i32) -> i32;
 }
 
 /// A compilation's builder, in a child of this process (which stays, to relay the compiler's

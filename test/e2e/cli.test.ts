@@ -226,6 +226,21 @@ describe('failing closed', () => {
     assert.match(noNode.stderr, /^error: cargo-sandbox needs Node\.js 20 or later on PATH/m);
   });
 
+  test('a clone after `npm ci` (its TypeScript compiler there, no dist/ yet): the first run compiles it and says so, the next does not', async () => {
+    const s = makeScratch('npm-ci-only');
+    const copy = join(s.root, 'clone');
+    for (const f of ['bin', 'src', 'libexec', 'tsconfig.json', 'package.json']) cpSync(join(REPO_ROOT, f), join(copy, f), { recursive: true });
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'));
+    const first = await run(join(copy, 'bin', 'cargo-sandbox'), ['--version'], { cwd: s.root, env: s.env });
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stderr, /^ {3}Compiling cargo-sandbox's TypeScript \(first use of this clone; cached afterwards\)$/m);
+    assert.match(first.stdout, /^cargo-sandbox \d+\.\d+\.\d+/);
+    assert.ok(existsSync(join(copy, 'dist/src/cli/main.js')));
+    const again = await run(join(copy, 'bin', 'cargo-sandbox'), ['--version'], { cwd: s.root, env: s.env });
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /Compiling/);
+  });
+
   test('doctor reports what works', async () => {
     const s = makeScratch('doctor');
     const ok = await runCli(['doctor'], { cwd: s.root, env: s.env });

@@ -78,11 +78,11 @@ export async function runPolicyCommand(
     .filter((p) => p.buildScript || inv.packages.includes(p.name) || grantsOf(ctx, p).network.value !== false);
   const unknown = inv.packages.filter((name) => !all.some((p) => p.name === name));
   for (const name of unknown) reporter.message('error', `package \`${name}\` has no build script and is no proc-macro crate in this workspace's dependency graph`);
+  const pids = pidsStatus();
   if (inv.format === 'json') {
-    process.stdout.write(policyJson(ctx, inv.packages.length ? all.filter((p) => inv.packages.includes(p.name)) : all));
+    process.stdout.write(policyJson(ctx, inv.packages.length ? all.filter((p) => inv.packages.includes(p.name)) : all, pids));
     return unknown.length ? 101 : 0;
   }
-  const pids = pidsStatus();
   if (!pids.enforced) {
     reporter.message('note', `max-processes is not enforced here: ${pids.why}`);
     for (const fix of PIDS_FIX) reporter.message('help', fix);

@@ -81,7 +81,7 @@ function networkLines(n: Sourced<NetworkAccess>, procMacro: boolean): [string, s
 }
 
 /** `policy --format json`: every key of each package, with where it came from (schema cargo-sandbox-policy/1). */
-export function policyJson(ctx: SandboxContext, pkgs: readonly PolicyPackage[]): string {
+export function policyJson(ctx: SandboxContext, pkgs: readonly PolicyPackage[], pids: PidsStatus): string {
   const packages = pkgs.map((pkg) => {
     const g = grantsOf(ctx, pkg);
     const target = crossTarget(g);
@@ -102,7 +102,9 @@ export function policyJson(ctx: SandboxContext, pkgs: readonly PolicyPackage[]):
     };
   });
   const trusted = ctx.workspaceFiles.every((f) => f.trust === 'trusted');
-  return `${JSON.stringify({ schema: 'cargo-sandbox-policy/1', workspace: ctx.workspaceRoot, workspaceConfigTrusted: trusted, hidden: { system: SYSTEM_SECRETS, home: HOME_SECRETS.map((h) => `~/${h}`), workspace: [...ctx.workspaceSecrets.envFiles, ...ctx.workspaceSecrets.gitConfigs.map((c) => c.path)] }, packages }, null, 2)}\n`;
+  // Whether the packages' max-processes holds here (root, or a cgroup delegated to the user), and if not, why and the fix.
+  const maxProcesses = pids.enforced ? { enforced: true, how: pids.how, cgroup: pids.parent } : { enforced: false, why: pids.why, fix: PIDS_FIX };
+  return `${JSON.stringify({ schema: 'cargo-sandbox-policy/1', workspace: ctx.workspaceRoot, workspaceConfigTrusted: trusted, maxProcesses, hidden: { system: SYSTEM_SECRETS, home: HOME_SECRETS.map((h) => `~/${h}`), workspace: [...ctx.workspaceSecrets.envFiles, ...ctx.workspaceSecrets.gitConfigs.map((c) => c.path)] }, packages }, null, 2)}\n`;
 }
 
 export function grantsOf(ctx: SandboxContext, pkg: PolicyPackage): EffectiveGrants {

@@ -164,6 +164,10 @@ describe('max-processes for a user who is not root, through a delegated cgroup',
     assert.equal(policy.status, 0, policy.stderr);
     assert.match(policy.stdout, /^ {2}max-processes: {2}64 \(\S+\/\.cargo\/config\.toml:2:1\)\n {18}NOT enforced here: the cgroup this runs in, \S+, is not delegated to you: .*\n {18}run the build in a cgroup delegated to you: `systemd-run --user --scope -p Delegate=yes cargo sandbox build`/m);
     assert.match(policy.stderr, /^note: max-processes is not enforced here: /m);
+    const json = JSON.parse((await asNobody(cg, '"$CLI" policy --format json')).stdout) as { maxProcesses: { enforced: boolean; why?: string; fix?: string[] } };
+    assert.equal(json.maxProcesses.enforced, false);
+    assert.match(json.maxProcesses.why ?? '', /is not delegated to you/);
+    assert.match(json.maxProcesses.fix?.[0] ?? '', /systemd-run --user --scope -p Delegate=yes/);
     const r = await asNobody(cg, '"$CLI" build -p bomb');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /^warning: max-processes \(\S+\/\.cargo\/config\.toml:2:1\) is not enforced here: the cgroup this runs in, \S+, is not delegated to you: it is owned by uid 0/m);

@@ -230,7 +230,7 @@ test('`cargo sandbox policy`: the destinations with where each came from; json g
   const text = describePackagePolicy(ctx, { name: 'foo', version: '1.0.0', procMacro: true });
   assert.match(text, /^ {2}network: {8}forge\.test:443, 127\.0\.0\.1:5432 \(\/ws\/\.cargo\/config\.toml:2:1\)\n {18}x\.test:80 \(--allow-network=foo:x\.test:80\)\n {18}only these: .*\n {18}also for the compilations that load its proc macros$/m);
   assert.match(describePackagePolicy(ctx, { name: 'bar', version: '1.0.0' }), /^ {2}network: {8}none \(default\)$/m);
-  const json = JSON.parse(policyJson(ctx, [{ name: 'foo', version: '1.0.0' }])) as { packages: { network: unknown }[] };
+  const json = JSON.parse(policyJson(ctx, [{ name: 'foo', version: '1.0.0' }], { enforced: false, why: 'a test' })) as { packages: { network: unknown }[] };
   assert.deepEqual(json.packages[0]!.network, {
     value: ['forge.test:443', '127.0.0.1:5432', 'x.test:80'],
     from: '--allow-network=foo:x.test:80',

@@ -298,7 +298,7 @@ pub(crate) fn grant_binds(a: &mut Vec<OsString>, pkg: &PackagePolicy, out: &Path
 /// A write grant, as the sandbox will show it (its runtime parts filled in, any link or
 /// `..` in it resolved as bubblewrap resolves them), that covers one of cargo-sandbox's own trees:
 /// the tree bound read-only again where the grant shows it; one inside such a tree: read-only.
-/// Node's lexical check (package-policy.ts ownTreesUnderGrants) sees neither a runtime part nor a link.
+/// The only place this is decided: only here are a grant's runtime parts and links known.
 fn keep_own_read_only(a: &mut Vec<OsString>, granted: &Path, own: &[PathBuf]) {
     let Ok(real) = std::fs::canonicalize(granted) else { return }; // --bind-try: nothing shown
     for tree in own {

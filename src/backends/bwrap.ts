@@ -71,15 +71,16 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView, served: readonl
   for (const path of policy.readOnly) {
     if (host.entry(path).type !== 'missing') setup.push('--ro-bind', path, path);
   }
-  return { setup, finish: finishArgs(shownMasks(policy.masked, policy.etc), host, [], served) };
+  return { setup, finish: finishArgs(shownMasks(policy.masked, policy.etc), host, served) };
 }
 
 /**
- * Trees that stay read-only even under a write grant, served copies, masks over secrets, then the
- * root read-only: after every bind, so nothing re-exposes them.
+ * Served copies, masks over secrets, then the root read-only: after every bind, so nothing
+ * re-exposes them. (Our own trees under a write grant: the entry point binds them read-only again
+ * where it resolves the grant, libexec/entry/launch.rs keep_own_read_only.)
  */
-export function finishArgs(masked: readonly string[], host: HostView, readOnly: readonly string[] = [], served: readonly ServedBind[] = []): string[] {
-  const finish: string[] = readOnly.flatMap((path) => ['--ro-bind-try', path, path]);
+export function finishArgs(masked: readonly string[], host: HostView, served: readonly ServedBind[] = []): string[] {
+  const finish: string[] = [];
   for (const s of served) if (host.entry(s.path).type === 'file') finish.push('--ro-bind', s.from, s.path);
   for (const path of masked) {
     // bwrap follows a link at the destination: mask what it leads to (nothing, if it leads nowhere).

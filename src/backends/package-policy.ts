@@ -25,16 +25,6 @@ export function grantedPaths(grants: EffectiveGrants): (string | undefined)[] {
   return [...grants.read, ...grants.write].map((g) => literal(g.value));
 }
 
-/**
- * Trees of ours (the session, the caches of compiled helpers and sessions) that a write grant of
- * this package would expose: they are bound read-only again over the grant, so that no sandbox can
- * change a policy file or a helper that later runs on the host.
- */
-export function ownTreesUnderGrants(own: readonly string[], grants: EffectiveGrants): string[] {
-  const writable = grants.write.map((g) => literal(g.value)).filter((p): p is string => !!p);
-  return own.filter((tree) => writable.some((w) => isInside(tree, w) || isInside(w, tree)));
-}
-
 /** Whether build scripts of this package are compiled for another target than the host. */
 export function crossTarget(grants: EffectiveGrants): string | undefined {
   const t = grants.target?.value;

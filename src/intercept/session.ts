@@ -10,7 +10,7 @@ import { bwrapArgs, encodeArgs, finishArgs, renderEnvData, shownMasks, type Host
 import { isPassed } from '../policy/environment.js';
 import { parseRecord, RecordError, renderRecord } from '../backends/records.js';
 import { UserError, type Reporter } from '../diagnostics/style.js';
-import { crossTarget, grantedPaths, masksAfterGrants, ownTreesUnderGrants, renderPackageData } from '../backends/package-policy.js';
+import { crossTarget, grantedPaths, masksAfterGrants, renderPackageData } from '../backends/package-policy.js';
 import type { SandboxPolicy } from '../policy/default-policy.js';
 import type { PackagePolicyFile, PolicyFingerprints } from '../policy/package-policies.js';
 import { cacheDirs, entryBinary } from '../backends/native-helpers.js';
@@ -155,11 +155,10 @@ export function createSession(opts: {
     // A grant can show a part of /etc the default view does not, with secrets to mask in it.
     const masks = shownMasks(masksAfterGrants(policy.masked, pkg.grants), policy.etc, grantedPaths(pkg.grants));
     const servedCopies = masksAfterGrants(served, pkg.grants);
-    const keepReadOnly = ownTreesUnderGrants(ownTrees, pkg.grants);
     let finishFile: string | undefined;
-    if (masks.join('\0') !== defaultMasks.join('\0') || servedCopies.length !== served.length || keepReadOnly.length) {
+    if (masks.join('\0') !== defaultMasks.join('\0') || servedCopies.length !== served.length) {
       finishFile = join(dir, 'packages', `${pkg.file}.finish.args`);
-      writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host, keepReadOnly, servedCopies)), { mode: 0o600 });
+      writeFileSync(finishFile, encodeArgs(finishArgs(masks, opts.host, servedCopies)), { mode: 0o600 });
     }
     const target = crossTarget(pkg.grants);
     let targetFile: string | undefined;

@@ -1,8 +1,7 @@
 // cargo-sandbox's own trees (the session, its caches, its package directory, the PATH directory
-// holding its command) stay read-only under any write grant that covers them: not only a literal
-// path that lexically covers them (src/backends/package-policy.ts ownTreesUnderGrants), but a grant
-// with a runtime part (`${CARGO_MANIFEST_DIR}`, the documented form) or one spelled through a link,
-// resolved by the entry point (libexec/entry/launch.rs keep_own_read_only). Found by a review: a
+// holding its command) stay read-only under any write grant that covers them: a literal path, a
+// grant with a runtime part (`${CARGO_MANIFEST_DIR}`, the documented form) or one spelled through
+// a link, each resolved by the entry point (libexec/entry/launch.rs keep_own_read_only). Found by a review: a
 // build script swapped the cached front end, which bin/cargo-sandbox then ran on the host
 // (THREAT-MODEL case 129). Each attack has a plain-cargo control.
 

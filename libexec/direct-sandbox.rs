@@ -12,5 +12,5 @@ mod direct_sandbox;
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    direct_sandbox::main(&args)
+    direct_sandbox::main(&args, None)
 }

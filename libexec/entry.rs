@@ -32,6 +32,10 @@ mod binds;
 mod build_script;
 #[path = "entry/descriptors.rs"]
 mod descriptors;
+// The supervisor's code, run in the sandbox without an exec when the entry point builds it
+// (entry/in_process.rs); its own binary serves bubblewrap and `doctor`.
+#[path = "confine/supervisor.rs"]
+mod confine;
 #[path = "shared/direct_sandbox.rs"]
 mod direct_sandbox;
 #[path = "entry/fix_filter.rs"]

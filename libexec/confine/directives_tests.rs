@@ -1,9 +1,9 @@
 // The directive filter against the shared vectors (test/vectors/directives.json: cargo's own cases
 // of build-script output, and the edges of its parsing).
 
+use super::super::{Report, Stop};
 use super::check_directive;
 use crate::json::{self, Value};
-use crate::{Report, Stop};
 
 fn field<'a>(fields: &'a [(String, Value)], name: &str) -> Option<&'a str> {
     fields.iter().find(|(k, _)| k == name).and_then(|(_, v)| match v {

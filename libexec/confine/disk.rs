@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::{Report, Stop};
+use super::{Report, Stop};
 
 /// How many times the last walk's duration passes before the next one.
 const PACE: u32 = 50;

@@ -74,7 +74,7 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
         if abi < 0 && lacks_landlock(err.raw_os_error()) {
             return None;
         }
-        crate::die(&format!("cannot ask the kernel which Landlock it offers: {}", if abi < 0 { err.to_string() } else { format!("ABI {abi}") }));
+        super::die(&format!("cannot ask the kernel which Landlock it offers: {}", if abi < 0 { err.to_string() } else { format!("ABI {abi}") }));
     }
     let mut write = FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
     if abi >= 2 {
@@ -97,7 +97,7 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
     if fd < 0 {
         // The kernel has Landlock and refused this ruleset: the second layer would be missing
         // without anyone knowing. Only a kernel without Landlock goes on without it (THREAT-MODEL).
-        crate::die(&format!("the kernel offers Landlock (ABI {abi}) but refused the sandbox's ruleset: {}", std::io::Error::last_os_error()));
+        super::die(&format!("the kernel offers Landlock (ABI {abi}) but refused the sandbox's ruleset: {}", std::io::Error::last_os_error()));
     }
     let fd = fd as RawFd;
     let mut writable: Vec<PathBuf> = vec![PathBuf::from("/tmp"), PathBuf::from("/dev/shm")];
@@ -113,7 +113,7 @@ pub(crate) fn landlock_ruleset(o: &Options, program: &Path, report: &mut Report)
             let attr = NetPortAttr { allowed_access: NET_CONNECT_TCP, port: port as u64 };
             // SAFETY: attr is a live repr(C) NetPortAttr; fd is the ruleset we created.
             if unsafe { syscall(SYS_LANDLOCK[1], fd, RULE_NET_PORT, &attr as *const NetPortAttr, 0u32) } != 0 {
-                crate::die(&format!("the kernel refused the Landlock rule for the network proxy's port {port}: {}", std::io::Error::last_os_error()));
+                super::die(&format!("the kernel refused the Landlock rule for the network proxy's port {port}: {}", std::io::Error::last_os_error()));
             }
         }
     }
@@ -158,7 +158,7 @@ fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
         if matches!(err.raw_os_error(), Some(ENOENT | EACCES | ENOTDIR | ELOOP)) {
             return;
         }
-        crate::die(&format!("cannot open {} for its Landlock rule: {err}", path.display()));
+        super::die(&format!("cannot open {} for its Landlock rule: {err}", path.display()));
     }
     // A rule on a file may only carry file rights.
     let is_dir = Path::new(path).is_dir();
@@ -167,7 +167,7 @@ fn add_path_rule(ruleset: RawFd, path: &Path, access: u64) {
     // SAFETY: attr is a live repr(C) PathBeneathAttr holding our O_PATH descriptor, closed right after.
     let (added, closed) = unsafe { (syscall(SYS_LANDLOCK[1], ruleset, RULE_PATH_BENEATH, &attr as *const PathBeneathAttr, 0u32), close(pfd)) };
     if added != 0 || closed != 0 {
-        crate::die(&format!("the kernel refused the Landlock rule for {}: {}", path.display(), std::io::Error::last_os_error()));
+        super::die(&format!("the kernel refused the Landlock rule for {}: {}", path.display(), std::io::Error::last_os_error()));
     }
 }
 

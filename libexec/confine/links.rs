@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::{FromRawFd, RawFd};
 use std::path::{Component, Path};
 
-use crate::die;
+use super::die;
 
 /// Where the views live inside the sandbox (sealed.rs's SEALED_ROOT/views).
 const VIEWS: &str = "/.cargo-sandbox-sealed/views";

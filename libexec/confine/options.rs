@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::os::unix::io::RawFd;
 use std::path::PathBuf;
 
-use crate::{die, forward};
+use super::{die, forward};
 
 pub(crate) struct Options {
     pub(crate) out: Option<PathBuf>,
@@ -41,7 +41,7 @@ fn number<T: std::str::FromStr>(flag: &std::ffi::OsStr, value: std::ffi::OsStrin
     value.to_str().and_then(|v| v.parse().ok()).unwrap_or_else(|| die(&format!("confine: {} takes a number, not {:?}", flag.to_string_lossy(), value)))
 }
 
-pub(crate) fn parse_args() -> Options {
+pub(crate) fn parse_args(args: Vec<std::ffi::OsString>) -> Options {
     let mut o = Options {
         out: None,
         report_fd: None,
@@ -61,7 +61,7 @@ pub(crate) fn parse_args() -> Options {
         profile_fd: None,
         program: vec![],
     };
-    let mut args = std::env::args_os().skip(1);
+    let mut args = args.into_iter();
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| die(&format!("confine: {} needs a value", a.to_string_lossy())));
         match a.to_str() {

@@ -29,8 +29,17 @@ pub(crate) fn applies(s: &Session, program: &OsStr) -> bool {
     s.builder_in_process && program == s.builder
 }
 
-/// Becomes the builder: what an exec of `program` would have been, in this process. Never returns.
-pub(crate) fn become_builder(program: &[OsString], env: Vec<(OsString, OsString)>, files: Vec<(File, i32)>, cgroup: Option<&OsString>, limits: [(i32, Option<u64>); 2]) -> ! {
+/// Becomes the builder: what an exec of `program` would have been, in this process, which then
+/// runs the `supervisor` it starts in the sandbox without an exec either (its code is ours:
+/// shared/direct_sandbox_in_process.rs). Never returns.
+pub(crate) fn become_builder(
+    program: &[OsString],
+    supervisor: &OsStr,
+    env: Vec<(OsString, OsString)>,
+    files: Vec<(File, i32)>,
+    cgroup: Option<&OsString>,
+    limits: [(i32, Option<u64>); 2],
+) -> ! {
     // What exec would have handed the builder: the files on their descriptors (`--args 3`, ...),
     // everything else closed in what it starts, the package's cgroup and limits...
     crate::descriptors::place_here(files, cgroup);
@@ -48,14 +57,22 @@ pub(crate) fn become_builder(program: &[OsString], env: Vec<(OsString, OsString)
     // gets back (an ignored signal stays ignored across the sandboxed program's own exec).
     // SAFETY: signal takes integers; SIG_DFL installs no handler of ours.
     unsafe { signal(SIGPIPE, SIG_DFL) };
-    crate::direct_sandbox::main(&program[1..])
+    let carried = crate::direct_sandbox::InProcess { path: supervisor, run: crate::confine::run };
+    crate::direct_sandbox::main(&program[1..], Some(&carried))
 }
 
 /// A compilation's builder, in a child of this process (which stays, to relay the compiler's
 /// stderr and move its outputs: entry/jail.rs): `cmd` as prepared for exec (the builder and its
 /// arguments, the environment's changes), forked instead. With `piped_stderr`, the read end of
 /// the child's stderr.
-pub(crate) fn spawn_builder(cmd: &Command, files: Vec<(File, i32)>, cgroup: Option<&OsString>, limits: [(i32, Option<u64>); 2], piped_stderr: bool) -> (i32, Option<File>) {
+pub(crate) fn spawn_builder(
+    cmd: &Command,
+    supervisor: &OsStr,
+    files: Vec<(File, i32)>,
+    cgroup: Option<&OsString>,
+    limits: [(i32, Option<u64>); 2],
+    piped_stderr: bool,
+) -> (i32, Option<File>) {
     let program: Vec<OsString> = std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(OsStr::to_os_string).collect();
     // (jail.rs changes the inherited environment, never clears it: what exec would have passed.)
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
@@ -91,7 +108,7 @@ pub(crate) fn spawn_builder(cmd: &Command, files: Vec<(File, i32)>, cgroup: Opti
             }
         }
         drop((read, write));
-        become_builder(&program, env, files, cgroup, limits);
+        become_builder(&program, supervisor, env, files, cgroup, limits);
     }
     (pid, read)
 }

@@ -274,7 +274,7 @@ pub(crate) fn run(s: &Session, jail: &Jail, pkg: &PackagePolicy, relay: Option<R
     let limits = [(RLIMIT_FSIZE, pkg.compile_max_file_size), (RLIMIT_AS, pkg.compile_max_memory)];
     crate::profile::bwrap_start();
     let code = if crate::in_process::applies(s, cmd.get_program()) {
-        let (pid, err) = crate::in_process::spawn_builder(&cmd, files, pkg.cgroup.as_ref(), limits, relay.is_some());
+        let (pid, err) = crate::in_process::spawn_builder(&cmd, &s.confine, files, pkg.cgroup.as_ref(), limits, relay.is_some());
         if let (Some(relay), Some(mut err)) = (relay, err) {
             relay_lines(&mut err, relay);
         }

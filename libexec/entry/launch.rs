@@ -255,7 +255,7 @@ fn start(s: &Session, pkg: &PackagePolicy, script: &Script, program: Vec<OsStrin
     let limits = [(RLIMIT_FSIZE, pkg.max_file_size.filter(|_| bwrapped)), (RLIMIT_AS, pkg.max_memory.filter(|_| bwrapped && !script.wasm))];
     if crate::in_process::applies(s, &program[0]) {
         crate::profile::bwrap_start();
-        crate::in_process::become_builder(&program, env, fds, pkg.cgroup.as_ref(), limits);
+        crate::in_process::become_builder(&program, &s.confine, env, fds, pkg.cgroup.as_ref(), limits);
     }
     let mut cmd = Command::new(&program[0]);
     cmd.args(&program[1..]).env_clear().envs(env);

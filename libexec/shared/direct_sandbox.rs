@@ -31,6 +31,8 @@
 // --uid/--gid. The next step for speed is the template of issue 29: one mount namespace per build,
 // entered per process.
 
+#[path = "direct_sandbox_in_process.rs"]
+mod in_process;
 #[path = "direct_sandbox_mounts.rs"]
 mod mounts;
 #[path = "direct_sandbox_process.rs"]
@@ -40,6 +42,7 @@ mod sys;
 #[path = "direct_sandbox_view.rs"]
 mod view;
 
+pub use in_process::InProcess;
 pub use process::run;
 // (Used by the entry points, which wait for a builder they forked: entry/in_process.rs.)
 #[allow(unused_imports)]
@@ -54,13 +57,14 @@ fn fail(e: &str) -> ! {
 
 /// `direct-sandbox ARGS...` (bubblewrap's options, `--`, the program): builds the sandbox, runs the
 /// program in it and exits with its status. Also what an entry point becomes when it builds the
-/// sandbox in its own process (entry/in_process.rs), so the two are one.
-pub fn main(args: &[std::ffi::OsString]) -> ! {
+/// sandbox in its own process (entry/in_process.rs), so the two are one; it also names the
+/// program it carries (the supervisor), run without an exec.
+pub fn main(args: &[std::ffi::OsString], in_process: Option<&InProcess>) -> ! {
     let (view, program) = from_bwrap_args(args).unwrap_or_else(|e| fail(&e));
     if program.is_empty() {
         fail("no program to run")
     }
-    let code = run(&view, &program).unwrap_or_else(|e| fail(&e));
+    let code = run(&view, &program, in_process).unwrap_or_else(|e| fail(&e));
     // As bwrap writes it; the run record's reader (src/intercept/session.ts) takes the last "exit-code".
     if let Some(fd) = view.json_status_fd {
         use std::io::Write;

@@ -3,6 +3,7 @@
 // signals on, exiting with the program's status: the kernel then kills whatever is left) and
 // starts the program, or becomes the program itself (View::init false).
 
+use super::in_process::{self, InProcess};
 use super::mounts;
 use super::sys::{self, *};
 use super::view::View;
@@ -66,7 +67,7 @@ pub fn code(status: i32) -> i32 {
 
 /// Runs `program` in the view and returns its exit code (128 + signal), or why the sandbox could
 /// not be made. The caller must be single-threaded (the clone copies it as fork does).
-pub fn run(view: &View, program: &[OsString]) -> Result<i32, String> {
+pub fn run(view: &View, program: &[OsString], in_process: Option<&InProcess>) -> Result<i32, String> {
     if view.die_with_parent {
         // As bwrap's --die-with-parent: this process too dies with its parent (cargo, or the entry
         // point), and PID 1 with this one, and every process of the sandbox with PID 1.
@@ -106,7 +107,7 @@ pub fn run(view: &View, program: &[OsString]) -> Result<i32, String> {
     if pid == 0 {
         // SAFETY: the write end of `alive` and the read end of the status pipe are the parent's.
         unsafe { (close(alive[1]), close(status_pipe[0])) };
-        let err = sandbox(view, program, uid, gid, alive[0], status_pipe[1]);
+        let err = sandbox(view, program, uid, gid, alive[0], status_pipe[1], in_process);
         eprintln!("error: cargo-sandbox: cannot build the sandbox: {err}");
         // SAFETY: leaves at once, as a failed child of a fork should.
         unsafe { _exit(1) }
@@ -146,11 +147,11 @@ pub fn run(view: &View, program: &[OsString]) -> Result<i32, String> {
 }
 
 /// The sandbox's first process (PID 1 of its namespace): returns only with an error.
-fn sandbox(view: &View, program: &[OsString], uid: u32, gid: u32, alive: i32, status: i32) -> String {
+fn sandbox(view: &View, program: &[OsString], uid: u32, gid: u32, alive: i32, status: i32, in_process: Option<&InProcess>) -> String {
     match setup(view, uid, gid, alive) {
         Err(e) => e,
-        Ok(()) if !view.init => exec(view, program, false),
-        Ok(()) => init(view, program, status),
+        Ok(()) if !view.init => exec(view, program, false, in_process),
+        Ok(()) => init(view, program, status, in_process),
     }
 }
 
@@ -221,7 +222,7 @@ fn lock_down() -> Result<(), String> {
 
 /// Becomes the program: new session, working directory, environment, no capabilities (dropped
 /// already by PID 1 when `locked`), no new privileges.
-fn exec(view: &View, program: &[OsString], locked: bool) -> String {
+fn exec(view: &View, program: &[OsString], locked: bool, in_process: Option<&InProcess>) -> String {
     if view.new_session {
         if let Err(e) = sys::new_session() {
             return format!("setsid: {e}");
@@ -240,6 +241,9 @@ fn exec(view: &View, program: &[OsString], locked: bool) -> String {
             return e;
         }
     }
+    if let Some(carried) = in_process.filter(|c| program[0] == c.path) {
+        return in_process::become_program(carried, view, program);
+    }
     let mut cmd = Command::new(&program[0]);
     cmd.args(&program[1..]);
     for (name, value) in &view.env {
@@ -253,7 +257,7 @@ fn exec(view: &View, program: &[OsString], locked: bool) -> String {
 
 /// PID 1: starts the program, passes signals on to it, reaps every child, and exits with the
 /// program's status once it is gone (the kernel kills what remains of the namespace).
-fn init(view: &View, program: &[OsString], status_fd: i32) -> String {
+fn init(view: &View, program: &[OsString], status_fd: i32, in_process: Option<&InProcess>) -> String {
     // The name the supervisor checks before it kills what the program left (confine/out_dir.rs).
     if let Err(e) = sys::set_name(c"sandbox-init") {
         return format!("PR_SET_NAME: {e}");
@@ -283,7 +287,7 @@ fn init(view: &View, program: &[OsString], status_fd: i32) -> String {
                 sigprocmask(2 /* SIG_SETMASK */, &old, std::ptr::null_mut())
             };
             let _ = sys::prctl_set(PR_SET_PDEATHSIG, 9);
-            return exec(view, program, true);
+            return exec(view, program, true, in_process);
         }
         Ok(pid) => pid,
         Err(e) => return format!("fork: {e}"),

@@ -106,9 +106,10 @@ export function announceHelperCompiles(to: (helper: string) => void, warnings?: 
 export function helperKey(build: HelperBuild): string {
   const hash = createHash('sha256').update(readFileSync(join(LIBEXEC, `${build.name}.rs`))).update(process.arch).update('crt-static');
   // What it may compile in is part of the cache key too: its modules (libexec/NAME/), the modules
-  // helpers share (libexec/shared/, libexec/entry/ for the front end's SHA-256) and the schema
-  // files they include (libexec/schema/).
-  for (const dir of [build.name, 'entry', 'shared', 'schema']) {
+  // helpers share (libexec/shared/, libexec/entry/ for the front end's SHA-256, libexec/confine/
+  // for the entry points, which carry the supervisor) and the schema files they include
+  // (libexec/schema/).
+  for (const dir of new Set([build.name, 'entry', 'confine', 'shared', 'schema'])) {
     const modules = join(LIBEXEC, dir);
     for (const m of existsSync(modules) ? readdirSync(modules).sort() : []) hash.update(`\0${dir}/${m}\0`).update(readFileSync(join(modules, m)));
   }

@@ -5,10 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ranReport, soloWorkspace } from '../helpers/attack-env.js';
-import { BASHRC, CLI, copyFixture, filesContaining, makeScratch, scriptRanSandboxed, REPO_ROOT, run, runCli, runPlainCargo, SECRETS, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
+import { BASHRC, CLI, copyFixture, filesContaining, makeScratch, scriptRanSandboxed, REPO_ROOT, run, runCli, runPlainCargo, SECRETS, TRACE_SANDBOXING, tracedPrograms, walkFiles, type Scratch } from '../helpers/sandbox-env.js';
 import { fileIdentity } from '../../src/intercept/session-cache.js';
 
 const cacheDir = join(makeScratch('front-end-cache').root, 'cache');
@@ -24,17 +24,11 @@ function setup(s: Scratch, params: string[], config = '') {
   return { ws, env };
 }
 
-/** Programs started (execve), in order, while cargo-sandbox ran. */
+/** Programs started (execve), in order, while cargo-sandbox ran, and the sandboxes made (tracedPrograms). */
 async function tracedBuild(ws: string, env: NodeJS.ProcessEnv, s: Scratch) {
   const trace = join(s.root, `exec-${Date.now()}.trace`);
-  const r = await run('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', '-o', trace, CLI, 'build'], { cwd: ws, env });
-  const programs = readFileSync(trace, 'utf8')
-    .split('\n')
-    .filter((line) => !/= -1 E[A-Z]+/.test(line)) // PATH lookups that missed
-    .map((line) => /execve\("([^"]+)"/.exec(line)?.[1])
-    .filter((p): p is string => !!p)
-    .map((p) => basename(p));
-  return { ...r, programs };
+  const r = await run('strace', [...TRACE_SANDBOXING, '-o', trace, CLI, 'build'], { cwd: ws, env });
+  return { ...r, programs: tracedPrograms(readFileSync(trace, 'utf8')) };
 }
 
 /** First build: Node (and the front end is compiled); second: Node writes the session; then replays. */

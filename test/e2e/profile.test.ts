@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BUILDER, CLI, copyFixture, makeScratch, run, runCli } from '../helpers/sandbox-env.js';
+import { BUILDER, CLI, copyFixture, makeScratch, run, runCli, TRACE_SANDBOXING, tracedPrograms } from '../helpers/sandbox-env.js';
 
 const BWRAP = process.env.CARGO_SANDBOX_BWRAP || '/usr/bin/bwrap';
 const STAGES = ['entry', 'namespaces+mounts', 'supervisor setup', 'program', 'teardown', 'total', 'program cpu', 'sandbox cpu'];
@@ -91,28 +91,30 @@ describe('the per-stage profile', { concurrency: false }, () => {
     assert.doesNotMatch(unprofiled, /^fd7:./m);
   });
 
-  // Issue 29: the direct builder's code runs in the entry points' own process (one exec less per
-  // sandboxed process); bubblewrap, the control, is exec'd, so the trace does see builders.
-  test('the direct builder is not exec\'d: the launcher and the rustc wrapper build the sandbox themselves', { skip: BUILDER !== 'direct' && 'the suite runs on bubblewrap' }, async () => {
+  // Issue 29: the direct builder's code, and the supervisor's, run in the entry points' own
+  // processes (two execs less per sandboxed process); bubblewrap, the control, is exec'd and execs
+  // the supervisor, so the trace does see both there.
+  test('neither the direct builder nor the supervisor is exec\'d: the launcher and the rustc wrapper build the sandbox and confine its program themselves', { skip: BUILDER !== 'direct' && 'the suite runs on bubblewrap' }, async () => {
     const s = makeScratch('in-process');
     const ws = copyFixture(s, 'tiny');
-    const execs = async (env: NodeJS.ProcessEnv) => {
+    const events = async (env: NodeJS.ProcessEnv) => {
       const trace = join(s.root, 'execs');
       rmSync(join(ws, 'target'), { recursive: true, force: true });
-      const r = await run('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', '-o', trace, CLI, 'build'], { cwd: ws, env });
+      const r = await run('strace', [...TRACE_SANDBOXING, '-o', trace, CLI, 'build'], { cwd: ws, env });
       assert.equal(r.status, 0, r.stderr);
-      // (An exec strace shows unfinished is counted: only a failed one, `= -1 ENOENT` on a PATH walk, is not.)
-      return [...readFileSync(trace, 'utf8').matchAll(/^\d+ +execve\("([^"]+)"(?!.*= -1 )/gm)].map((m) => m[1]!);
+      return tracedPrograms(readFileSync(trace, 'utf8'));
     };
+    const count = (xs: string[], p: (x: string) => boolean) => xs.filter(p).length;
     // (A first build runs the builder's probe, once per boot: not traced.)
     assert.equal((await runCli(['build'], { cwd: ws, env: s.env })).status, 0);
-    const direct = await execs(s.env);
-    // The sandboxed processes ran (the supervisor, the script, rustc inside)...
-    assert.ok(direct.filter((p) => /\/confine-[0-9a-f]+$/.test(p)).length >= 2, direct.join('\n'));
+    const direct = await events(s.env);
+    // The sandboxed processes ran (the script, rustc inside), each in a sandbox of its own and
+    // confined by the supervisor's filter...
     assert.ok(direct.some((p) => p.endsWith('.real')), direct.join('\n'));
-    // ...with no builder program between the entry points and them.
-    assert.deepEqual(direct.filter((p) => /direct-sandbox|bwrap/.test(p)), []);
-    const bubblewrap = await execs({ ...s.env, CARGO_SANDBOX_BACKEND: 'bubblewrap' });
-    assert.ok(bubblewrap.filter((p) => p.endsWith('/bwrap')).length >= 2, bubblewrap.join('\n'));
+    assert.ok(count(direct, (p) => p === '<namespaces>') >= 2 && count(direct, (p) => p === '<seccomp>') >= 2, direct.join('\n'));
+    // ...with no builder or supervisor program between the entry points and them.
+    assert.deepEqual(direct.filter((p) => /direct-sandbox|bwrap|^confine-/.test(p)), []);
+    const bubblewrap = await events({ ...s.env, CARGO_SANDBOX_BACKEND: 'bubblewrap' });
+    assert.ok(count(bubblewrap, (p) => p === 'bwrap') >= 2 && count(bubblewrap, (p) => /^confine-[0-9a-f]{16}$/.test(p)) >= 2, bubblewrap.join('\n'));
   });
 });

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, type Dirent, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -19,18 +19,38 @@ export const DEBIAN_REGISTRY = '/usr/share/cargo/registry';
  */
 export const BUILDER: 'direct' | 'bubblewrap' = process.env.CARGO_SANDBOX_BACKEND === 'bubblewrap' ? 'bubblewrap' : 'direct';
 
+/** strace's options for `tracedPrograms`: the execs, and the calls that show a sandbox being made. */
+export const TRACE_SANDBOXING = ['-f', '-qq', '-e', 'trace=execve,clone,clone3,prctl', '-e', 'signal=none'];
+
 /**
- * Whether, in `programs` (the file names a build exec'd, in order), the build script ran in the
- * sandbox: between its launcher and the real script, the supervisor (which only the sandbox
- * starts), and bwrap before it when bubblewrap builds the sandbox. (The direct builder runs in
- * the launcher's own process: entry/in_process.rs.) Unsandboxed, the launcher execs the script.
+ * What a build did, in order, from an strace log made with TRACE_SANDBOXING: the file name of each
+ * program exec'd (a failed exec, a PATH lookup that missed, is left out), `<namespaces>` where a
+ * process was cloned into new namespaces (a PID namespace among them: a sandbox), `<seccomp>` where
+ * a seccomp filter was installed (the supervisor confining the program it starts).
+ */
+export function tracedPrograms(log: string): string[] {
+  return log.split('\n').flatMap((line) => {
+    if (/\bclone3?\(.*CLONE_NEWPID/.test(line)) return ['<namespaces>'];
+    if (/\bprctl\(PR_SET_SECCOMP, SECCOMP_MODE_FILTER/.test(line)) return ['<seccomp>'];
+    const exec = /execve\("([^"]+)"/.exec(line);
+    return exec && !/= -1 E[A-Z]+/.test(line) ? [basename(exec[1]!)] : [];
+  });
+}
+
+/**
+ * Whether, in `programs` (tracedPrograms), the build script ran in the sandbox: between its
+ * launcher and the real script, a sandbox made (by the launcher itself, the direct builder in its
+ * own process: entry/in_process.rs; or by bwrap) and the supervisor's seccomp filter installed
+ * (the supervisor, which only the sandbox starts, runs in the sandbox's own process too with the
+ * direct builder). Unsandboxed, the launcher execs the script.
  */
 export function scriptRanSandboxed(programs: readonly string[]): boolean {
   const launcher = programs.indexOf('build-script-build');
   const script = programs.findIndex((p, i) => i > launcher && p.endsWith('.real'));
   if (launcher < 0 || script < 0) return false;
   const between = programs.slice(launcher + 1, script);
-  return between.some((p) => /^confine-[0-9a-f]{16}$/.test(p)) && (BUILDER !== 'bubblewrap' || between.includes('bwrap'));
+  const made = between.indexOf(BUILDER === 'bubblewrap' ? 'bwrap' : '<namespaces>');
+  return made >= 0 && between.indexOf('<seccomp>') > made;
 }
 
 const realHome = process.env.HOME || homedir();

@@ -53,11 +53,15 @@ struct Tree<'a> {
 /// yet): directories with nothing mounted on or above them since, whose only entries are those
 /// made here (`dirs`, and the files and links in `others`), so a mount point below one is made at
 /// once, without looking for it first (four calls less each). Anything else (below a bind, or
-/// covered by a mount since) is looked up inside the root as before.
+/// covered by a mount since) is looked up inside the root as before; and should a lookup land in
+/// the root tmpfs (a link, in a shown tree or made by `--symlink`, led there), what was made may
+/// be reached under other names: nothing made is trusted again (`distrust`), all is looked up.
 #[derive(Default)]
 struct Made {
     dirs: Vec<(PathBuf, Rc<OwnedFd>)>,
     others: Vec<PathBuf>,
+    /// The root tmpfs's device.
+    dev: u64,
 }
 
 impl Made {
@@ -68,6 +72,9 @@ impl Made {
     fn absent(&self, path: &Path) -> Option<Rc<OwnedFd>> {
         let parent = self.dir(path.parent()?)?;
         (self.dir(path).is_none() && !self.others.iter().any(|p| p == path)).then_some(parent)
+    }
+    fn distrust(&mut self) {
+        self.dirs.clear();
     }
     /// Something was mounted at `path`: what was made there and below is covered (`path` itself
     /// is still there, and no longer a directory made here).
@@ -99,26 +106,46 @@ impl Tree<'_> {
         let absent = self.made.borrow().absent(dest);
         if let Some(parent) = absent {
             let (_, name) = split(dest)?;
-            ctx("cannot make", dest, sys::mkdir_at(parent.as_raw_fd(), &name, 0o755))?;
-            let fd = Rc::new(Self::open_made(&parent, dest, &name, O_DIRECTORY)?);
-            self.made.borrow_mut().dirs.push((dest.to_path_buf(), fd.clone()));
-            return Ok(fd);
+            match sys::mkdir_at(parent.as_raw_fd(), &name, 0o755) {
+                Ok(()) => {
+                    let fd = Rc::new(Self::open_made(&parent, dest, &name, O_DIRECTORY)?);
+                    self.made.borrow_mut().dirs.push((dest.to_path_buf(), fd.clone()));
+                    return Ok(fd);
+                }
+                // Made under another name (through a link): the record is wrong; look it up.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => self.made.borrow_mut().distrust(),
+                Err(e) => return ctx("cannot make", dest, Err(e)),
+            }
         }
-        match self.open(dest, O_DIRECTORY) {
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            r => return ctx("cannot open", dest, r).map(Rc::new),
+        let fd = match self.open(dest, O_DIRECTORY) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let (parent, name) = split(dest)?;
+                let p = self.dir(parent)?;
+                if self.made.borrow().absent(dest).is_some() {
+                    // The parent was just made here: `dest` is made as below a made directory.
+                    return self.dir(dest);
+                }
+                match sys::mkdir_at(p.as_raw_fd(), &name, 0o755) {
+                    Err(e) if e.kind() != ErrorKind::AlreadyExists => return ctx("cannot make", dest, Err(e)),
+                    _ => {}
+                }
+                ctx("cannot open", dest, self.open(dest, O_DIRECTORY))?
+            }
+            r => ctx("cannot open", dest, r)?,
+        };
+        self.looked_up(dest, &fd)?;
+        Ok(Rc::new(fd))
+    }
+
+    /// A mount point that was looked up, not made at once: if it is in the root tmpfs, a link led
+    /// there, and what was made may be reached under other names from now on.
+    fn looked_up(&self, dest: &Path, fd: &OwnedFd) -> Res<()> {
+        let dev = ctx("cannot stat", dest, sys::device_of(fd.as_raw_fd()))?;
+        let mut made = self.made.borrow_mut();
+        if dev == made.dev {
+            made.distrust();
         }
-        let (parent, name) = split(dest)?;
-        let p = self.dir(parent)?;
-        if self.made.borrow().dir(parent).is_some() {
-            // The parent was just made here: `dest` is made as below a made directory.
-            return self.dir(dest);
-        }
-        match sys::mkdir_at(p.as_raw_fd(), &name, 0o755) {
-            Err(e) if e.kind() != ErrorKind::AlreadyExists => return ctx("cannot make", dest, Err(e)),
-            _ => {}
-        }
-        ctx("cannot open", dest, self.open(dest, O_DIRECTORY)).map(Rc::new)
+        Ok(())
     }
 
     /// The file `dest` (a mount point for a file), made empty where missing.
@@ -126,24 +153,32 @@ impl Tree<'_> {
         let absent = self.made.borrow().absent(dest);
         if let Some(parent) = absent {
             let (_, name) = split(dest)?;
-            ctx("cannot make", dest, sys::create_file(parent.as_raw_fd(), &name))?;
-            self.made.borrow_mut().others.push(dest.to_path_buf());
-            return Self::open_made(&parent, dest, &name, 0);
+            match sys::create_file(parent.as_raw_fd(), &name) {
+                Ok(()) => {
+                    self.made.borrow_mut().others.push(dest.to_path_buf());
+                    return Self::open_made(&parent, dest, &name, 0);
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => self.made.borrow_mut().distrust(),
+                Err(e) => return ctx("cannot make", dest, Err(e)),
+            }
         }
-        match self.open(dest, 0) {
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            r => return ctx("cannot open", dest, r),
-        }
-        let (parent, name) = split(dest)?;
-        let p = self.dir(parent)?;
-        if self.made.borrow().dir(parent).is_some() {
-            return self.file(dest);
-        }
-        match sys::create_file(p.as_raw_fd(), &name) {
-            Err(e) if e.kind() != ErrorKind::AlreadyExists => return ctx("cannot make", dest, Err(e)),
-            _ => {}
-        }
-        ctx("cannot open", dest, self.open(dest, 0))
+        let fd = match self.open(dest, 0) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let (parent, name) = split(dest)?;
+                let p = self.dir(parent)?;
+                if self.made.borrow().absent(dest).is_some() {
+                    return self.file(dest);
+                }
+                match sys::create_file(p.as_raw_fd(), &name) {
+                    Err(e) if e.kind() != ErrorKind::AlreadyExists => return ctx("cannot make", dest, Err(e)),
+                    _ => {}
+                }
+                ctx("cannot open", dest, self.open(dest, 0))?
+            }
+            r => ctx("cannot open", dest, r)?,
+        };
+        self.looked_up(dest, &fd)?;
+        Ok(fd)
     }
 
     /// The host path `src`, no symlink followed on the way (beneath a trusted root: none below
@@ -319,7 +354,8 @@ pub fn build(view: &View) -> Res<OwnedFd> {
     // The root tmpfs is new and empty: everything in it is made here (Made), until something
     // is mounted over it.
     let root_dir = root.try_clone().map_err(|e| format!("cannot hold the root tmpfs: {e}"))?;
-    let mut tree = Tree { made: RefCell::new(Made { dirs: vec![(PathBuf::from("/"), Rc::new(root_dir))], others: vec![] }), ..host };
+    let dev = sys::device_of(root_dir.as_raw_fd()).map_err(|e| format!("cannot stat the root tmpfs: {e}"))?;
+    let mut tree = Tree { made: RefCell::new(Made { dirs: vec![(PathBuf::from("/"), Rc::new(root_dir))], others: vec![], dev }), ..host };
     let mut root = root;
     for (op, sources) in view.ops.iter().zip(sources) {
         tree.root = root.as_raw_fd();

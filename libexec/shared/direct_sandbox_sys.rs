@@ -19,6 +19,16 @@ extern "C" {
     fn sethostname(name: *const u8, len: usize) -> i32;
     fn setsid() -> i32;
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+    fn fstat(fd: i32, buf: *mut u64) -> i32;
+}
+
+/// The device of the file `fd` refers to (an O_PATH descriptor will do).
+pub fn device_of(fd: RawFd) -> Result<u64> {
+    // struct stat: st_dev (a 64-bit dev_t) comes first on every Linux architecture; the buffer
+    // is larger than any struct stat (144 bytes on x86_64, 128 on aarch64 and riscv64).
+    let mut buf = [0u64; 32];
+    // SAFETY: buf is a live, writable buffer larger than struct stat.
+    check(unsafe { fstat(fd, buf.as_mut_ptr()) } as i64).map(|_| buf[0])
 }
 
 /// Marks `fd` close-on-exec (F_SETFD 2, FD_CLOEXEC 1): the sandbox's processes do not inherit it.

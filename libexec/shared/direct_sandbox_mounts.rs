@@ -85,6 +85,28 @@ impl Made {
     }
 }
 
+/// What a mount point is made as.
+#[derive(Clone, Copy)]
+enum Kind {
+    Dir,
+    File,
+}
+
+impl Kind {
+    fn flags(self) -> i32 {
+        match self {
+            Kind::Dir => O_DIRECTORY,
+            Kind::File => 0,
+        }
+    }
+    fn make(self, dir: RawFd, name: &CStr) -> std::io::Result<()> {
+        match self {
+            Kind::Dir => sys::mkdir_at(dir, name, 0o755),
+            Kind::File => sys::create_file(dir, name),
+        }
+    }
+}
+
 impl Tree<'_> {
     /// `dest` inside the new root: links in it resolve within the root, magic links not at all.
     fn open(&self, dest: &Path, flags: i32) -> std::io::Result<OwnedFd> {
@@ -103,13 +125,28 @@ impl Tree<'_> {
         if let Some(fd) = self.made.borrow().dir(dest) {
             return Ok(fd);
         }
+        self.mount_point(dest, Kind::Dir)
+    }
+
+    /// The file `dest` (a mount point for a file), made empty where missing.
+    fn file(&self, dest: &Path) -> Res<Rc<OwnedFd>> {
+        self.mount_point(dest, Kind::File)
+    }
+
+    /// `dest`, made as `kind` where missing: at once below a directory made here (Made), else
+    /// looked up inside the root (its parents made as directories where missing).
+    fn mount_point(&self, dest: &Path, kind: Kind) -> Res<Rc<OwnedFd>> {
         let absent = self.made.borrow().absent(dest);
         if let Some(parent) = absent {
             let (_, name) = split(dest)?;
-            match sys::mkdir_at(parent.as_raw_fd(), &name, 0o755) {
+            match kind.make(parent.as_raw_fd(), &name) {
                 Ok(()) => {
-                    let fd = Rc::new(Self::open_made(&parent, dest, &name, O_DIRECTORY)?);
-                    self.made.borrow_mut().dirs.push((dest.to_path_buf(), fd.clone()));
+                    let fd = Rc::new(Self::open_made(&parent, dest, &name, kind.flags())?);
+                    let mut made = self.made.borrow_mut();
+                    match kind {
+                        Kind::Dir => made.dirs.push((dest.to_path_buf(), fd.clone())),
+                        Kind::File => made.others.push(dest.to_path_buf()),
+                    }
                     return Ok(fd);
                 }
                 // Made under another name (through a link): the record is wrong; look it up.
@@ -117,19 +154,19 @@ impl Tree<'_> {
                 Err(e) => return ctx("cannot make", dest, Err(e)),
             }
         }
-        let fd = match self.open(dest, O_DIRECTORY) {
+        let fd = match self.open(dest, kind.flags()) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 let (parent, name) = split(dest)?;
                 let p = self.dir(parent)?;
                 if self.made.borrow().absent(dest).is_some() {
                     // The parent was just made here: `dest` is made as below a made directory.
-                    return self.dir(dest);
+                    return self.mount_point(dest, kind);
                 }
-                match sys::mkdir_at(p.as_raw_fd(), &name, 0o755) {
+                match kind.make(p.as_raw_fd(), &name) {
                     Err(e) if e.kind() != ErrorKind::AlreadyExists => return ctx("cannot make", dest, Err(e)),
                     _ => {}
                 }
-                ctx("cannot open", dest, self.open(dest, O_DIRECTORY))?
+                ctx("cannot open", dest, self.open(dest, kind.flags()))?
             }
             r => ctx("cannot open", dest, r)?,
         };
@@ -146,39 +183,6 @@ impl Tree<'_> {
             made.distrust();
         }
         Ok(())
-    }
-
-    /// The file `dest` (a mount point for a file), made empty where missing.
-    fn file(&self, dest: &Path) -> Res<OwnedFd> {
-        let absent = self.made.borrow().absent(dest);
-        if let Some(parent) = absent {
-            let (_, name) = split(dest)?;
-            match sys::create_file(parent.as_raw_fd(), &name) {
-                Ok(()) => {
-                    self.made.borrow_mut().others.push(dest.to_path_buf());
-                    return Self::open_made(&parent, dest, &name, 0);
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => self.made.borrow_mut().distrust(),
-                Err(e) => return ctx("cannot make", dest, Err(e)),
-            }
-        }
-        let fd = match self.open(dest, 0) {
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                let (parent, name) = split(dest)?;
-                let p = self.dir(parent)?;
-                if self.made.borrow().absent(dest).is_some() {
-                    return self.file(dest);
-                }
-                match sys::create_file(p.as_raw_fd(), &name) {
-                    Err(e) if e.kind() != ErrorKind::AlreadyExists => return ctx("cannot make", dest, Err(e)),
-                    _ => {}
-                }
-                ctx("cannot open", dest, self.open(dest, 0))?
-            }
-            r => ctx("cannot open", dest, r)?,
-        };
-        self.looked_up(dest, &fd)?;
-        Ok(fd)
     }
 
     /// The host path `src`, no symlink followed on the way (beneath a trusted root: none below
@@ -215,7 +219,7 @@ impl Tree<'_> {
         let is_dir = ctx("cannot stat the source for", dest, src.metadata())?.is_dir();
         let tree = ctx("cannot clone the source for", dest, sys::clone_tree(src.as_raw_fd(), recursive))?;
         ctx("cannot set the mount flags for", dest, sys::set_attrs(tree.as_raw_fd(), attrs, recursive))?;
-        let onto = if is_dir { self.dir(dest)? } else { Rc::new(self.file(dest)?) };
+        let onto = if is_dir { self.dir(dest)? } else { self.file(dest)? };
         let attached = ctx("cannot attach", dest, sys::attach(tree.as_raw_fd(), onto.as_raw_fd()));
         self.made.borrow_mut().covered(dest);
         attached

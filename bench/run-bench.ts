@@ -24,7 +24,8 @@ import { formatSummary, summarize } from '../src/intercept/profile.js';
 import { bwrapFloor, cachedSessionEnv, median, peakMemory, perScriptCost, profiledSession, removeStopwatch, sessionWith, setupStopwatch, timed, wrapperCost, writeJson, type Cost } from './micro.js';
 import { jobserverCost, networkCost } from './scenarios.js';
 import { findExecutable } from '../src/backends/preflight.js';
-import { TARGETS, writeFigures } from './readme-figures.js';
+import { NOOP_AS_USER, TARGETS, writeFigures } from './readme-figures.js';
+import { noopAsAnotherUser } from './as-user.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'bin', 'cargo-sandbox');
@@ -123,6 +124,12 @@ async function main() {
   time(SANDBOX, warm, ['check']);
   const macroWorkspaces = new Map(MODES.map((m) => [m.name, workspace('macro-workspace')]));
   const whole = perProcessOnly ? sessionBuilds(workspaces.get(SANDBOX.name)!) : wholeBuilds(workspaces, macroWorkspaces);
+  if (!perProcessOnly) {
+    process.stderr.write('no-op rebuilds as a user who is not root (its first builds included, untimed)...\n');
+    const asUser = noopAsAnotherUser(ROOT, CLI, join(CACHE, 'measure'), runs * (quick ? 3 : 5));
+    if ('skipped' in asUser) process.stderr.write(`  skipped: ${asUser.skipped}\n`);
+    else whole[NOOP_AS_USER] = asUser;
+  }
 
   process.stderr.write('per process: bare bwrap, a compilation, build scripts (bare vs sandboxed), the profile...\n');
   // The session of `cargo sandbox build` in bench/workspace (proc macros sandboxed, the default).
@@ -168,6 +175,7 @@ async function main() {
     rows.push([
       scenario,
       ...MODES.map((m) => {
+        if (!byMode[m.name]) return '-';
         const v = medianCost(byMode[m.name]!);
         return m.name === base ? `${seconds(v.wallMs)} / ${seconds(v.cpuMs)}` : `${seconds(v.wallMs)} (${ratio(v.wallMs, b.wallMs)}) / ${seconds(v.cpuMs)} (${ratio(v.cpuMs, b.cpuMs)})`;
       }),
